@@ -1,0 +1,46 @@
+# gpt2lab — build, demo, test.
+#   make demo   install missing Debian packages, build release, run the demo
+#   make test   same set-up, then the whole test suite (release build, testing enabled)
+#   make bench  benchmarks (see bench/README.md)
+
+SWIFT      ?= swift
+DEB_PKGS   := libopenblas-dev libhdf5-dev libpng-dev libcairo2-dev fonts-dejavu-core pkg-config
+ARCH       := $(shell uname -m)
+ifeq ($(ARCH),x86_64)
+# AVX2 + FMA (what x86-64-v3 names; this Swift spells it "haswell"). Runs on any x86 since 2013.
+CPU_FLAGS  := -Xswiftc -target-cpu -Xswiftc haswell
+endif
+SWIFT_FLAGS := -c release $(CPU_FLAGS)
+BIN        := .build/release/gpt2lab
+# OpenBLAS threads: the engine parallelises itself; keep BLAS from oversubscribing.
+export OPENBLAS_NUM_THREADS ?= 1
+
+.PHONY: all setup build demo test bench clean
+
+all: build
+
+# Installs only what is missing (needs root or sudo on a fresh Debian machine).
+setup:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: setup
+	$(SWIFT) build $(SWIFT_FLAGS) --product gpt2lab
+
+demo: build
+	@./scripts/demo.sh $(BIN)
+
+test: setup
+	$(SWIFT) test $(SWIFT_FLAGS) -Xswiftc -enable-testing
+
+bench: build
+	@./bench/run.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// gpt2lab: score, inspect and compare GPT-2 checkpoints on the CPU.
+// One module per concept (see README "Layout"); C libraries come in through
+// tiny system-library shims found with pkg-config.
+let package = Package(
+    name: "gpt2lab",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "gpt2lab", targets: ["gpt2lab"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C shims
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
+                       providers: [.apt(["libcairo2-dev"])]),
+
+        // Libraries (never print, never exit)
+        .target(name: "Engine", dependencies: ["CBLAS"]),
+        .target(name: "Checkpoints", dependencies: ["Engine", "CHDF5"]),
+        .target(name: "Tokenizer", resources: [.copy("Resources/gpt2.tiktoken")]),
+        .target(name: "TestSets", dependencies: ["Checkpoints", "Tokenizer"]),
+        .target(name: "Analysis", dependencies: ["Engine", "Checkpoints", "TestSets", "Tokenizer"]),
+        .target(name: "Report", dependencies: [
+            "Analysis", "CCairo",
+            .product(name: "Mustache", package: "swift-mustache"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+
+        // The thin CLI
+        .executableTarget(name: "gpt2lab", dependencies: [
+            "Engine", "Checkpoints", "Tokenizer", "TestSets", "Analysis", "Report",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Engine", "CHDF5"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "TestSetsTests", dependencies: ["TestSets", "Checkpoints"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Engine", "Checkpoints", "TestSets"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Analysis", "CCairo"]),
+        .testTarget(name: "CLITests", dependencies: []),
+    ]
+)

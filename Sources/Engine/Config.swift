@@ -1,0 +1,47 @@
+// GPT-2 model configuration.
+//
+// Legend used in shape comments throughout the engine:
+//   B = batch (windows), T = time (tokens in a window), C = channels (n_embd),
+//   V = vocabulary, L = layers, NH = heads, hs = head size (C / NH), F = MLP width (usually 4C).
+
+/// The hyperparameters that fix every tensor's shape.
+public struct GPT2Config: Codable, Sendable, Equatable {
+    /// V: rows of the token embedding (50257 for GPT-2's BPE).
+    public var vocabSize: Int
+    /// Longest window the position embedding covers (1024 for GPT-2 small).
+    public var contextLength: Int
+    /// C: residual stream width.
+    public var nEmbd: Int
+    /// L: transformer blocks.
+    public var nLayer: Int
+    /// NH: attention heads; must divide C.
+    public var nHead: Int
+    /// F: MLP hidden width; GPT-2 uses 4C, read from the checkpoint's shapes.
+    public var nInner: Int
+
+    enum CodingKeys: String, CodingKey {
+        case vocabSize = "vocab_size", contextLength = "context_length", nEmbd = "n_embd"
+        case nLayer = "n_layer", nHead = "n_head", nInner = "n_inner"
+    }
+
+    public init(vocabSize: Int, contextLength: Int, nEmbd: Int, nLayer: Int, nHead: Int, nInner: Int? = nil) {
+        self.vocabSize = vocabSize
+        self.contextLength = contextLength
+        self.nEmbd = nEmbd
+        self.nLayer = nLayer
+        self.nHead = nHead
+        self.nInner = nInner ?? 4 * nEmbd
+    }
+
+    /// hs: width of one attention head.
+    public var headSize: Int { nEmbd / nHead }
+
+    /// Problems with the shape numbers, or nil when they make a valid model.
+    public func validationProblem() -> String? {
+        if vocabSize <= 0 || contextLength <= 0 || nEmbd <= 0 || nLayer <= 0 || nHead <= 0 || nInner <= 0 {
+            return "config has a non-positive size: \(self)"
+        }
+        if nEmbd % nHead != 0 { return "n_embd \(nEmbd) is not divisible by n_head \(nHead)" }
+        return nil
+    }
+}

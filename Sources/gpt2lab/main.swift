@@ -1,0 +1,1 @@
+print("gpt2lab: under construction")
