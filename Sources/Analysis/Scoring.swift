@@ -1,0 +1,77 @@
+import Engine
+import Foundation
+
+/// One window of the strided evaluation: inputs tokens[start ..< start+length], each position
+/// predicting the next token; only positions >= scoredFrom count toward the loss.
+public struct ScoreWindow: Sendable, Equatable {
+    public let start: Int
+    public let length: Int
+    public let scoredFrom: Int
+    public init(start: Int, length: Int, scoredFrom: Int) {
+        self.start = start; self.length = length; self.scoredFrom = scoredFrom
+    }
+    public var scoredCount: Int { length - scoredFrom }
+}
+
+/// Losses of a run of windows, accumulated in float64 in window order.
+public struct WindowScores: Sendable {
+    /// Σ NLL over each window's scored positions (nats).
+    public var nllSums: [Double]
+    /// Scored positions per window.
+    public var counts: [Int]
+    public var totalNLL: Double { nllSums.reduce(0, +) }
+    public var tokensScored: Int { counts.reduce(0, +) }
+    /// Mean NLL per window.
+    public var windowLosses: [Double] { zip(nllSums, counts).map { $0 / Double(max($1, 1)) } }
+    /// Mean NLL over every scored token.
+    public var loss: Double { totalNLL / Double(max(tokensScored, 1)) }
+}
+
+/// Scores `windows` of `tokens` with `model`, `batch` windows of equal length per forward.
+/// `progress(done, total)` is called after each batch with scored-token counts.
+public func scoreWindows(model: GPT2Model, tokens: [Int32], windows: [ScoreWindow], batch: Int,
+                         progress: ((Int, Int) -> Void)? = nil) -> WindowScores {
+    var result = WindowScores(nllSums: [Double](repeating: 0, count: windows.count),
+                              counts: windows.map(\.scoredCount))
+    let total = result.tokensScored
+    var done = 0
+    var actsCache: [Int: Activations] = [:]  // keyed by b * 1_000_000 + t
+    var i = 0
+    let B = max(1, batch)
+    tokens.withUnsafeBufferPointer { tok in
+        while i < windows.count {
+            // Gather up to B consecutive windows of the same length.
+            let T = windows[i].length
+            var j = i
+            while j < windows.count && j - i < B && windows[j].length == T { j += 1 }
+            let b = j - i
+            let key = b * 1_000_000 + T
+            let acts = actsCache[key] ?? Activations(config: model.config, b: b, t: T, keepAll: false)
+            actsCache[key] = acts
+            var inputs = [Int32](repeating: 0, count: b * T)
+            var targets = [Int32](repeating: 0, count: b * T)
+            for k in 0..<b {
+                let w = windows[i + k]
+                for t in 0..<T {
+                    inputs[k * T + t] = tok[w.start + t]
+                    targets[k * T + t] = tok[w.start + t + 1]
+                }
+            }
+            let from = (0..<b).map { windows[i + $0].scoredFrom }
+            inputs.withUnsafeBufferPointer { ip in
+                targets.withUnsafeBufferPointer { tp in
+                    model.forward(inputs: ip.baseAddress!, targets: tp.baseAddress!, scoredFrom: from, acts: acts)
+                }
+            }
+            for k in 0..<b {
+                var s = 0.0
+                for t in from[k]..<T { s += Double(acts.nll[k * T + t]) }
+                result.nllSums[i + k] = s
+                done += T - from[k]
+            }
+            progress?(done, total)
+            i = j
+        }
+    }
+    return result
+}

@@ -1,0 +1,69 @@
+import CBLAS
+
+// Causal multi-head self-attention.
+// qkv is (B, T, 3C) with rows [q | k | v]; out is (B, T, C).
+// att, when given, is (B, NH, T, T) and receives the softmax probabilities (row i holds
+// columns 0...i, the rest zero) — backward needs them. Without it, a per-thread scratch is used.
+// Rows are processed in blocks of 64 so that only the causal (lower) part is multiplied.
+
+let attentionRowBlock = 64
+
+func attentionForward(_ out: UnsafeMutablePointer<Float>, _ att: UnsafeMutablePointer<Float>?,
+                      _ qkv: UnsafePointer<Float>, b B: Int, t T: Int, c C: Int, nh NH: Int, threads: Int) {
+    let hs = C / NH
+    let scale = 1 / Float(hs).squareRoot()
+    let C3 = 3 * C
+    parallelChunks(B * NH, threads: threads) { pairs in
+        let scratch = att == nil ? UnsafeMutablePointer<Float>.allocate(capacity: T * T) : nil
+        defer { scratch?.deallocate() }
+        for p in pairs {
+            let b = p / NH, h = p % NH
+            let q = qkv + b * T * C3 + h * hs
+            let k = q + C
+            let v = q + 2 * C
+            let P = att.map { $0 + p * T * T } ?? scratch!
+            let o = out + b * T * C + h * hs
+            var r0 = 0
+            while r0 < T {
+                let r1 = min(T, r0 + attentionRowBlock)
+                let rows = r1 - r0
+                // scores (rows, r1) = q[r0..<r1] · k[0..<r1]ᵀ · scale
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(r1), Int32(hs),
+                            scale, q + r0 * C3, Int32(C3), k, Int32(C3), 0, P + r0 * T, Int32(T))
+                for i in r0..<r1 { softmaxCausalRow(P + i * T, valid: i + 1, width: T) }
+                // out[r0..<r1] (rows, hs) = P (rows, r1) · v[0..<r1] (r1, hs)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(hs), Int32(r1),
+                            1, P + r0 * T, Int32(T), v, Int32(C3), 0, o + r0 * C, Int32(C))
+                r0 = r1
+            }
+        }
+    }
+}
+
+/// In place: softmax over row[0..<valid]; row[valid..<width] set to zero (masked).
+@inline(__always)
+func softmaxCausalRow(_ row: UnsafeMutablePointer<Float>, valid: Int, width: Int) {
+    var m = -Float.infinity
+    for j in 0..<valid { m = max(m, row[j]) }
+    var sum: Float = 0
+    let blocks = valid / 16
+    let mv = SIMD16<Float>(repeating: m)
+    var acc = SIMD16<Float>(repeating: 0)
+    for bl in 0..<blocks {
+        let p = UnsafeMutableRawPointer(row + bl * 16)
+        let e = expSIMD(p.loadUnaligned(as: SIMD16<Float>.self) - mv)
+        p.storeBytes(of: e, as: SIMD16<Float>.self)
+        acc += e
+    }
+    sum = acc.sum()
+    for j in (blocks * 16)..<valid { let e = expf(row[j] - m); row[j] = e; sum += e }
+    let inv = 1 / sum
+    for j in 0..<valid { row[j] *= inv }
+    for j in valid..<width { row[j] = 0 }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

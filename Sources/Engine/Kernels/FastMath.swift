@@ -1,0 +1,43 @@
+// Vectorised exp and tanh for SIMD16<Float> (Cephes-style range reduction + polynomial).
+// Max relative error of expSIMD is about 2 ulp over [-87, 88]; inputs below -87 flush to 0.
+
+@inline(__always)
+func expSIMD(_ x0: SIMD16<Float>) -> SIMD16<Float> {
+    let x = x0.clamped(lowerBound: SIMD16(repeating: -87.3), upperBound: SIMD16(repeating: 88.3))
+    // n = round(x / ln2); r = x - n*ln2 (two-part ln2 for accuracy)
+    let fx = (x * 1.44269504088896341).rounded(.toNearestOrEven)
+    var r = x - fx * 0.693359375
+    r = r + fx * 2.12194440e-4
+    // exp(r) on [-ln2/2, ln2/2]
+    var p = SIMD16<Float>(repeating: 1.9875691500e-4)
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    let r2 = r * r
+    let y = p * r2 + r + 1
+    // scale by 2^n
+    let n = SIMD16<Int32>(truncatingIfNeeded: SIMD16<Int32>(fx))
+    let bits = (n &+ 127) &<< 23
+    let scale = unsafeBitCast(bits, to: SIMD16<Float>.self)
+    var out = y * scale
+    out.replace(with: 0, where: x0 .< -87.3)
+    return out
+}
+
+@inline(__always)
+func tanhSIMD(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    // tanh(x) = sign(x) * (1 - 2 / (exp(2|x|) + 1)); exact enough for GELU (abs err < 1e-7).
+    let a = x.replacing(with: -x, where: x .< 0)
+    let e = expSIMD((a * 2).clamped(lowerBound: SIMD16(repeating: 0), upperBound: SIMD16(repeating: 40)))
+    var t = 1 - 2 / (e + 1)
+    // small |x|: use x - x^3/3 + 2x^5/15 to avoid cancellation
+    let x2 = a * a
+    var poly = x2 * SIMD16<Float>(repeating: -17.0 / 315) + (2.0 / 15)
+    poly = poly * x2 + (-1.0 / 3)
+    poly = poly * x2 + 1
+    let small = a * poly
+    t.replace(with: small, where: a .< 0.0625)
+    return t.replacing(with: -t, where: x .< 0)
+}

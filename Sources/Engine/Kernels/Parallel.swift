@@ -1,0 +1,24 @@
+import Dispatch
+
+/// Splits `count` items into at most `threads` contiguous chunks and runs them concurrently.
+/// `body(range)` is called once per chunk; chunks never overlap.
+@inline(__always)
+func parallelChunks(_ count: Int, threads: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    if count <= 0 { return }
+    let n = max(1, min(threads, (count + minChunk - 1) / minChunk))
+    if n == 1 { body(0..<count); return }
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: n) { i in
+            let lo = count * i / n, hi = count * (i + 1) / n
+            if lo < hi { box.value(lo..<hi) }
+        }
+    }
+}
+
+/// Carries a value into a concurrent closure. Kernels hand each thread disjoint rows of
+/// shared buffers; the compiler cannot see that, so this box states it.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
