@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct GPT2Lab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gpt2lab",
+        abstract: "Score, inspect and compare GPT-2 checkpoints on the CPU.",
+        discussion: """
+        Loads safetensors and HDF5 checkpoints in HF, nanoGPT, Raschka/gpjt, KerasHub and HF-TF layouts \
+        into one fp32 GPT-2 engine whose losses match HF transformers.
+        """,
+        version: "0.1.0",
+        subcommands: [Score.self, Inspect.self]
+    )
+}

@@ -1,1 +1,0 @@
-print("gpt2lab: under construction")
