@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Engine", "CHDF5"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "TestSetsTests", dependencies: ["TestSets", "Checkpoints"]),
+        .testTarget(name: "TestSetsTests", dependencies: ["TestSets", "Checkpoints", "CHDF5"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Engine", "Checkpoints", "TestSets"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Analysis", "CCairo"]),
         .testTarget(name: "CLITests", dependencies: []),

@@ -37,3 +37,4 @@ static inline int gl_h5_link_kind(hid_t loc, const char *name, unsigned long lon
     if (info.type == H5O_TYPE_DATASET) return 1;
     return 2;
 }
+static inline hid_t gl_h5t_std_u16le(void) { return H5T_STD_U16LE; }

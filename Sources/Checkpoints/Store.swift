@@ -46,16 +46,15 @@ struct TensorStore {
 
     /// HDF5's signature at offset 0 (files with a user block put it at 512, 1024, …).
     private static func hasHDF5Signature(_ path: String) -> Bool {
-        guard let fh = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? fh.close() }   // closing a read-only handle: nothing to report
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
         let magic: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
-        var offset: UInt64 = 0
+        var buf = [UInt8](repeating: 0, count: 8)
+        var offset = 0
         while offset <= 8192 {
-            do {
-                try fh.seek(toOffset: offset)
-                guard let d = try fh.read(upToCount: 8), d.count == 8 else { return false }
-                if Array(d) == magic { return true }
-            } catch { return false }
+            guard pread(fd, &buf, 8, off_t(offset)) == 8 else { return false }
+            if buf == magic { return true }
             offset = offset == 0 ? 512 : offset * 2
         }
         return false

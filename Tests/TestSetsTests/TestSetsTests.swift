@@ -1,0 +1,127 @@
+import Checkpoints
+import Foundation
+import TestSets
+import XCTest
+
+func fixtures() throws -> String {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let dir = root.deletingLastPathComponent().appendingPathComponent("shared/fixtures").path
+    guard FileManager.default.fileExists(atPath: dir) else { throw XCTSkip("../shared/fixtures not found") }
+    return dir
+}
+
+func assertFails(_ file: String, containing words: [String] = [], line: UInt = #line, _ body: () throws -> Void) {
+    do {
+        try body()
+        XCTFail("expected an error for \(file)", line: line)
+    } catch {
+        let message = (error as? LocalizedError)?.errorDescription ?? "\(error)"
+        XCTAssertTrue(message.contains(file), "message does not name the file: \(message)", line: line)
+        for w in words { XCTAssertTrue(message.contains(w), "message lacks '\(w)': \(message)", line: line) }
+    }
+}
+
+final class TokenFileTests: XCTestCase {
+    func testBinAndSafetensorsAgree() throws {
+        let fx = try fixtures()
+        let bin = try loadTokenIDs(path: fx + "/data/test-persuasion.bin", dataset: nil)
+        let st = try loadTokenIDs(path: fx + "/data/test-persuasion.safetensors", dataset: nil)
+        XCTAssertEqual(bin.ids.count, 115_031)
+        XCTAssertEqual(bin.ids, st.ids)
+        XCTAssertEqual(bin.format, "bin"); XCTAssertEqual(st.format, "safetensors")
+        XCTAssertEqual(bin.ids.last, 50256)
+        XCTAssertEqual(bin.ids.filter { $0 == 50256 }.count, 25)              // one per chapter document
+        XCTAssertNoThrow(try validateTokenIDs(bin.ids, vocabSize: 50257, path: "x"))
+    }
+
+    func testBadFiles() throws {
+        let dir = NSTemporaryDirectory() + "gpt2lab-ts-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let odd = dir + "/odd.bin", empty = dir + "/empty.bin", one = dir + "/one.bin"
+        try Data([1, 0, 2]).write(to: URL(fileURLWithPath: odd))
+        try Data().write(to: URL(fileURLWithPath: empty))
+        try Data([5, 0]).write(to: URL(fileURLWithPath: one))
+        assertFails(odd, containing: ["multiple of 2"]) { _ = try loadTokenIDs(path: odd, dataset: nil) }
+        assertFails(empty, containing: ["at least 2"]) { _ = try loadTokenIDs(path: empty, dataset: nil) }
+        assertFails(one, containing: ["at least 2"]) { _ = try loadTokenIDs(path: one, dataset: nil) }
+        assertFails(dir, containing: ["directory"]) { _ = try loadTokenIDs(path: dir, dataset: nil) }
+        assertFails(dir + "/none.bin", containing: ["no such file"]) { _ = try loadTokenIDs(path: dir + "/none.bin", dataset: nil) }
+        let txt = dir + "/t.txt"
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: txt))
+        assertFails(txt, containing: ["tokenizer"]) { _ = try loadTokenIDs(path: txt, dataset: nil) }
+        let floats = dir + "/f.safetensors"
+        try writeSafetensors(path: floats, tensors: [TensorToWrite(name: "tokens", shape: [3], values: [1, 2, 3])])
+        assertFails(floats, containing: ["integer"]) { _ = try loadTokenIDs(path: floats, dataset: nil) }
+        let bad = dir + "/bad.safetensors"
+        try Data([1, 2, 3, 4, 5, 6, 7, 8, 9]).write(to: URL(fileURLWithPath: bad))
+        assertFails(bad) { _ = try loadTokenIDs(path: bad, dataset: nil) }
+        let h5 = dir + "/x.h5"
+        try Data([1, 2, 3, 4, 5, 6, 7, 8, 9]).write(to: URL(fileURLWithPath: h5))
+        assertFails(h5, containing: ["HDF5"]) { _ = try loadTokenIDs(path: h5, dataset: "ids") }
+    }
+
+    func testValidateNamesFirstBadID() {
+        assertFails("ids.bin", containing: ["50257", "position 2"]) {
+            try validateTokenIDs([1, 2, 50257, 60000], vocabSize: 50257, path: "ids.bin")
+        }
+    }
+}
+
+final class WindowPlanTests: XCTestCase {
+    /// Every target in the range scored exactly once, windows within bounds.
+    func checkCoverage(_ p: WindowPlan, line: UInt = #line) {
+        var scored = [Int](repeating: 0, count: p.tokenRange.upperBound)
+        for w in p.windows {
+            XCTAssertLessThanOrEqual(w.length, p.context, line: line)
+            XCTAssertGreaterThanOrEqual(w.start, p.tokenRange.lowerBound, line: line)
+            XCTAssertLessThan(w.start + w.length, p.tokenRange.upperBound, line: line)      // last target inside
+            for t in (w.start + w.scoredFrom + 1)...(w.start + w.length) { scored[t] += 1 }
+        }
+        XCTAssertEqual(Array(scored[(p.tokenRange.lowerBound + 1)...]), [Int](repeating: 1, count: p.tokenRange.count - 1), line: line)
+        XCTAssertEqual(p.tokensScored, p.tokenRange.count - 1, line: line)
+    }
+
+    func testFixtureCounts() throws {
+        let fx = try fixtures()
+        let data = try Data(contentsOf: URL(fileURLWithPath: fx + "/expected/baseline.json"))
+        let e = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let tests = try XCTUnwrap((e["tests"] as? [String: Any])?["test-persuasion"] as? [String: Any])
+        let perWindow = try XCTUnwrap(tests["per_window_loss"] as? [Double])
+        let n = 115_031
+        let s256 = try WindowPlan(tokenCount: n, context: 256, stride: 256)
+        let s128 = try WindowPlan(tokenCount: n, context: 256, stride: 128)
+        XCTAssertEqual(s256.tokensScored, (tests["stride_256"] as? [String: Any])?["tokens_scored"] as? Int)
+        XCTAssertEqual(s128.tokensScored, (tests["stride_128"] as? [String: Any])?["tokens_scored"] as? Int)
+        XCTAssertEqual(s256.tokensScored, 115_030)
+        XCTAssertEqual(s256.windows.count, perWindow.count)
+        XCTAssertTrue(s256.windows.allSatisfy { $0.scoredFrom == 0 })
+        XCTAssertTrue(s128.windows.dropFirst().allSatisfy { $0.scoredFrom == 128 || $0.length < 256 })
+        checkCoverage(s256); checkCoverage(s128)
+    }
+
+    func testSmallPlansAndNarrowing() throws {
+        for n in [2, 3, 10, 17, 64] {
+            for T in [1, 4, 7] {
+                for S in 1...T {
+                    checkCoverage(try WindowPlan(tokenCount: n, context: T, stride: S))
+                    let p = try WindowPlan(tokenCount: n + 20, context: T, stride: S, skip: 5, maxTokens: n)
+                    XCTAssertEqual(p.tokenRange, 5..<(5 + n))
+                    checkCoverage(p)
+                }
+            }
+        }
+        let p = try WindowPlan(tokenCount: 10, context: 4, stride: 2)
+        XCTAssertEqual(p.windows.map(\.start), [0, 2, 4, 6])
+        XCTAssertEqual(p.windows.map(\.scoredFrom), [0, 2, 2, 2])
+        XCTAssertEqual(p.windows.last?.length, 3)
+    }
+
+    func testInvalidPlans() {
+        XCTAssertThrowsError(try WindowPlan(tokenCount: 100, context: 8, stride: 0))
+        XCTAssertThrowsError(try WindowPlan(tokenCount: 100, context: 8, stride: 9))
+        XCTAssertThrowsError(try WindowPlan(tokenCount: 100, context: 8, stride: 8, skip: 99))
+        XCTAssertThrowsError(try WindowPlan(tokenCount: 100, context: 8, stride: 8, maxTokens: 1))
+        XCTAssertThrowsError(try WindowPlan(tokenCount: 1, context: 8, stride: 8))
+    }
+}
