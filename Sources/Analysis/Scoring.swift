@@ -1,17 +1,6 @@
 import Engine
 import Foundation
-
-/// One window of the strided evaluation: inputs tokens[start ..< start+length], each position
-/// predicting the next token; only positions >= scoredFrom count toward the loss.
-public struct ScoreWindow: Sendable, Equatable {
-    public let start: Int
-    public let length: Int
-    public let scoredFrom: Int
-    public init(start: Int, length: Int, scoredFrom: Int) {
-        self.start = start; self.length = length; self.scoredFrom = scoredFrom
-    }
-    public var scoredCount: Int { length - scoredFrom }
-}
+import TestSets
 
 /// Losses of a run of windows, accumulated in float64 in window order.
 public struct WindowScores: Sendable {
@@ -29,7 +18,7 @@ public struct WindowScores: Sendable {
 
 /// Scores `windows` of `tokens` with `model`, `batch` windows of equal length per forward.
 /// `progress(done, total)` is called after each batch with scored-token counts.
-public func scoreWindows(model: GPT2Model, tokens: [Int32], windows: [ScoreWindow], batch: Int,
+public func scoreWindows(model: GPT2Model, tokens: [Int32], windows: [Window], batch: Int,
                          progress: ((Int, Int) -> Void)? = nil) -> WindowScores {
     var result = WindowScores(nllSums: [Double](repeating: 0, count: windows.count),
                               counts: windows.map(\.scoredCount))

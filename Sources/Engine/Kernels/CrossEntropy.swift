@@ -37,7 +37,7 @@ func crossEntropyForward(_ nll: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
 func logSumExp(_ row: UnsafePointer<Float>, count V: Int) -> Float {
     var mv = SIMD16<Float>(repeating: -.infinity)
     let blocks = V / 16
-    for b in 0..<blocks { mv = pointwiseMax(mv, UnsafeRawPointer(row + b * 16).loadUnaligned(as: SIMD16<Float>.self)) }
+    for b in 0..<blocks { mv = maxSIMD(mv, UnsafeRawPointer(row + b * 16).loadUnaligned(as: SIMD16<Float>.self)) }
     var m = mv.max()
     for j in (blocks * 16)..<V { m = max(m, row[j]) }
     let msplat = SIMD16<Float>(repeating: m)

@@ -1,0 +1,94 @@
+import Analysis
+import ArgumentParser
+import Checkpoints
+import Foundation
+import TestSets
+
+struct Score: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Test loss, perplexity (and bits per byte for text) of checkpoints on a test set.",
+        discussion: """
+        Windows follow HF's strided recipe: window k starts at k·stride, holds up to --context inputs, and \
+        scores only targets no earlier window scored, so every token after the first is scored once.
+
+        Examples:
+          gpt2lab score examples/runs/baseline/model.safetensors --test-set examples/test-persuasion.bin
+          gpt2lab score ckpt.safetensors --test-set tokens.safetensors --skip 50000000 --max-tokens 1000000 --json
+          gpt2lab score examples/runs/*/model.safetensors --test-set examples/test-persuasion.bin
+        """)
+
+    @Argument(help: "Checkpoint file(s); several print a table.")
+    var checkpoints: [String]
+
+    @Option(name: .customLong("test-set"), help: "Token ids: uint16 .bin, safetensors `tokens`, HDF5 (--dataset).")
+    var testSet: String
+
+    @Option(help: "HDF5 dataset / safetensors tensor holding the ids.")
+    var dataset: String?
+
+    @Option(help: "Window length T (default: the model's context length).")
+    var context: Int?
+
+    @Option(help: "Distance between window starts, 1...T (default T: disjoint windows).")
+    var stride: Int?
+
+    @Option(help: "Drop the first N tokens.")
+    var skip: Int = 0
+
+    @Option(name: .customLong("max-tokens"), help: "After --skip, use only the next N tokens.")
+    var maxTokens: Int?
+
+    @Option(help: "Windows per forward pass (default: about 2048 positions).")
+    var batch: Int?
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Attention heads (default: config.json / meta.json beside the checkpoint, else width/64).")
+    var heads: Int?
+
+    @Flag(help: "Print JSON (one object, or an array for several checkpoints).")
+    var json = false
+
+    func validate() throws {
+        if checkpoints.isEmpty { throw ValidationError("give at least one checkpoint") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let context, context < 1 { throw ValidationError("--context must be at least 1") }
+        if skip < 0 { throw ValidationError("--skip must be non-negative") }
+    }
+
+    func run() throws {
+        try runReporting {
+            let tokens = try loadTokenIDs(path: testSet, dataset: dataset)
+            var reports: [ScoreReport] = []
+            for path in checkpoints {
+                let ck = try loadCheckpoint(path: path, heads: heads)
+                for w in ck.warnings { warn("\(path): \(w)") }
+                let bar = ProgressBar(checkpoints.count > 1 ? (path as NSString).deletingLastPathComponent : "scoring")
+                let (report, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: testSet, context: context,
+                                                         stride: stride, skip: skip, maxTokens: maxTokens, batch: batch,
+                                                         threads: threads, progress: bar.update)
+                bar.finish()
+                reports.append(report)
+            }
+            if json {
+                if reports.count == 1 { try printJSON(reports[0]) } else { try printJSON(reports) }
+            } else if reports.count == 1 {
+                let r = reports[0]
+                print(String(format: "loss        %.6f nats/token", r.loss))
+                print(String(format: "perplexity  %.3f", r.perplexity))
+                if let bpb = r.bitsPerByte { print(String(format: "bits/byte   %.6f", bpb)) }
+                print("tokens      \(formatCount(r.tokensScored)) scored in \(r.windows) windows (context \(r.context), stride \(r.stride))")
+                print(String(format: "speed       %.0f tokens/s (%.2f s, %d threads)", r.tokensPerSecond, r.seconds, r.threads))
+            } else {
+                let w = max(10, reports.map { $0.checkpoint.count }.max() ?? 10)
+                print("checkpoint".padding(toLength: w, withPad: " ", startingAt: 0) + "      loss  perplexity     tokens    tok/s")
+                for r in reports {
+                    print(r.checkpoint.padding(toLength: w, withPad: " ", startingAt: 0)
+                          + String(format: " %9.4f %11.2f %10d %8.0f", r.loss, r.perplexity, r.tokensScored, r.tokensPerSecond))
+                }
+            }
+        }
+    }
+}
