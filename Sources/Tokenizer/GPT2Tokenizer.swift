@@ -1,0 +1,194 @@
+import Foundation
+
+/// GPT-2's byte-level BPE, identical to tiktoken's `gpt2` encoding (ids 0 ..< 50256 from the merge ranks,
+/// plus `<|endoftext|>` = 50256).
+///
+/// Encoding = split on the literal `<|endoftext|>` (when allowed) → pre-tokenize (`PreTokenizer`) → byte-pair
+/// merge each piece by rank (`bytePairMerge`). Immutable after loading, so one instance is shared freely.
+public final class GPT2Tokenizer: Sendable {
+    public static let endOfText: Int32 = 50256
+    /// The literal text of `endOfText`.
+    public static let endOfTextLiteral = "<|endoftext|>"
+    /// SHA-256 of GPT-2's `gpt2.tiktoken` (the hash tiktoken pins for `gpt2`/`r50k_base`); checked on load.
+    public static let pinnedSHA256 = "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930"
+
+    private static let endOfTextBytes = Array(endOfTextLiteral.utf8)
+
+    let ranks: RankTable
+
+    /// Number of ids, `<|endoftext|>` included (50257).
+    public var vocabularySize: Int { ranks.count + 1 }
+
+    /// The vocabulary bundled with the module (`Resources/gpt2.tiktoken`).
+    public static func load() throws -> GPT2Tokenizer {
+        guard let url = Bundle.module.url(forResource: "gpt2", withExtension: "tiktoken") else {
+            throw TokenizerError(path: "Resources/gpt2.tiktoken", problem: .missingResource)
+        }
+        return try GPT2Tokenizer(tiktokenFile: url.path)
+    }
+
+    /// Reads a tiktoken-format vocabulary; it must be GPT-2's (its SHA-256 is checked against `pinnedSHA256`).
+    public convenience init(tiktokenFile path: String) throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw TokenizerError(path: path, problem: .unreadable(reason: error.localizedDescription))
+        }
+        let bytes = [UInt8](data)
+        let digest = SHA256.hexDigest(bytes)
+        guard digest == GPT2Tokenizer.pinnedSHA256 else {
+            throw TokenizerError(path: path, problem: .checksumMismatch(expected: GPT2Tokenizer.pinnedSHA256, found: digest))
+        }
+        try self.init(ranks: RankTable(tiktoken: bytes, path: path))
+    }
+
+    init(ranks: RankTable) {
+        self.ranks = ranks
+    }
+
+    // MARK: Encoding
+
+    /// Token ids of `text`. With `allowEndOfText` the literal `<|endoftext|>` becomes id 50256 (tiktoken's
+    /// `encode(text, allowed_special={"<|endoftext|>"})`); without, it is ordinary text (`encode_ordinary`).
+    public func encode(_ text: String, allowEndOfText: Bool = true) -> [Int32] {
+        var text = text
+        return text.withUTF8 { encode(buffer: $0, allowEndOfText: allowEndOfText) }
+    }
+
+    /// Token ids of UTF-8 bytes. Invalid UTF-8 is still encoded losslessly (each bad byte is its own
+    /// "other" character for the pre-tokenizer), so `decode(encode(bytes: b)) == b` for any `b`.
+    public func encode(bytes: [UInt8], allowEndOfText: Bool = true) -> [Int32] {
+        bytes.withUnsafeBufferPointer { encode(buffer: $0, allowEndOfText: allowEndOfText) }
+    }
+
+    func encode(buffer: UnsafeBufferPointer<UInt8>, allowEndOfText: Bool) -> [Int32] {
+        var ids: [Int32] = []
+        ids.reserveCapacity(buffer.count / 4 + 16)
+        var cache = MergeCache()
+        var start = 0
+        if allowEndOfText {
+            while let marker = GPT2Tokenizer.findEndOfText(buffer, from: start) {
+                encodeOrdinary(buffer, start, marker, into: &ids, cache: &cache)
+                ids.append(GPT2Tokenizer.endOfText)
+                start = marker + GPT2Tokenizer.endOfTextBytes.count
+            }
+        }
+        encodeOrdinary(buffer, start, buffer.count, into: &ids, cache: &cache)
+        return ids
+    }
+
+    /// Offset of the next literal `<|endoftext|>` at or after `from`.
+    private static func findEndOfText(_ p: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        let marker = endOfTextBytes
+        let last = p.count - marker.count
+        guard from <= last else { return nil }
+        var i = from
+        while i <= last {
+            if p[i] == UInt8(ascii: "<") && p[i + 1] == UInt8(ascii: "|") {
+                var match = true
+                for k in 2..<marker.count where p[i + k] != marker[k] { match = false; break }
+                if match { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    private func encodeOrdinary(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int,
+                                into ids: inout [Int32], cache: inout MergeCache) {
+        guard let base = p.baseAddress else { return }
+        PreTokenizer.split(p, from: start, to: end) { s, e in
+            let length = e - s
+            if length == 1 {
+                ids.append(ranks.byteRank[Int(p[s])])
+            } else if let whole = ranks.rank(base + s, length) {
+                ids.append(whole)  // most pieces are whole tokens (" the", " and")
+            } else {
+                cache.lookupOrMerge(base + s, length, ranks: ranks, into: &ids)
+            }
+        }
+    }
+
+    // MARK: Decoding
+
+    /// Bytes of the ids concatenated. `endOfText` decodes to `<|endoftext|>`; an id outside the vocabulary
+    /// decodes to U+FFFD (`EF BF BD`) rather than trapping.
+    public func decode(_ ids: [Int32]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(ids.count * 4)
+        ranks.tokenBytes.withUnsafeBufferPointer { bytes in
+            ranks.tokenStart.withUnsafeBufferPointer { starts in
+                for id in ids {
+                    if id >= 0 && Int(id) < ranks.count {
+                        out.append(contentsOf: bytes[Int(starts[Int(id)])..<Int(starts[Int(id) + 1])])
+                    } else if id == GPT2Tokenizer.endOfText {
+                        out.append(contentsOf: GPT2Tokenizer.endOfTextBytes)
+                    } else {
+                        out.append(contentsOf: [0xEF, 0xBF, 0xBD])
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Text of the ids; a partial or invalid UTF-8 sequence (e.g. half an emoji) shows as U+FFFD.
+    public func decodeText(_ ids: [Int32]) -> String {
+        String(decoding: decode(ids), as: UTF8.self)
+    }
+}
+
+// MARK: - Byte-pair merge
+
+/// tiktoken's `byte_pair_merge`: start from single bytes and repeatedly merge the adjacent pair whose
+/// concatenation has the lowest rank (the leftmost on ties) until no pair is a token. O(n²) in the piece
+/// length, which is fine for pre-tokens (a few bytes); the result is appended to `ids`.
+func bytePairMerge(_ piece: UnsafePointer<UInt8>, _ n: Int, ranks: RankTable, into ids: inout [Int32]) {
+    // parts[k] = (start offset, rank of merging part k with part k+1); two sentinels at the end.
+    var starts = [Int](0...n)
+    var pairRank = [Int32](repeating: .max, count: n + 1)
+    var partRank = (0..<n).map { ranks.byteRank[Int(piece[$0])] }
+    for k in 0..<(n - 1) { pairRank[k] = ranks.rank(piece + k, 2) ?? .max }
+
+    @inline(__always) func rankAfterMerge(_ k: Int) -> Int32 {
+        // Rank of parts k and k+1 merged with k+2, looked up before k+1 is removed (hence k+3).
+        guard k + 3 < starts.count else { return .max }
+        return ranks.rank(piece + starts[k], starts[k + 3] - starts[k]) ?? .max
+    }
+
+    while starts.count > 2 {
+        var best = Int32.max
+        var at = -1
+        for k in 0..<(starts.count - 1) where pairRank[k] < best {
+            best = pairRank[k]
+            at = k
+        }
+        if at < 0 { break }
+        partRank[at] = best
+        partRank.remove(at: at + 1)
+        pairRank[at] = rankAfterMerge(at)
+        if at > 0 { pairRank[at - 1] = rankAfterMerge(at - 1) }
+        starts.remove(at: at + 1)
+        pairRank.remove(at: at + 1)
+    }
+    ids.append(contentsOf: partRank)
+}
+
+/// Per-call memo of merged pieces that are not single tokens (long words recur in running text).
+/// Local to one `encode` call, so the tokenizer itself stays immutable and `Sendable` without locks.
+struct MergeCache {
+    private var memo: [[UInt8]: [Int32]] = [:]
+
+    mutating func lookupOrMerge(_ piece: UnsafePointer<UInt8>, _ n: Int, ranks: RankTable, into ids: inout [Int32]) {
+        let key = Array(UnsafeBufferPointer(start: piece, count: n))
+        if let hit = memo[key] {
+            ids.append(contentsOf: hit)
+            return
+        }
+        var merged: [Int32] = []
+        bytePairMerge(piece, n, ranks: ranks, into: &merged)
+        ids.append(contentsOf: merged)
+        if memo.count < 1 << 16 { memo[key] = merged }
+    }
+}
