@@ -12,7 +12,7 @@
 /// 6. otherwise a lone whitespace character before non-space is its own token.
 ///
 /// Classes: \p{L} = general category L* (not `isAlphabetic`, which also admits marks and Nl), \p{N} = Nd, Nl, No,
-/// \s = the Unicode White_Space property. Swift Regex would do the same work ~50× slower, hence the hand scanner.
+/// \s = the Unicode White_Space property, with Unicode 16.0's assignments (tiktoken's; see `classify`). Swift Regex would do the same work ~50× slower, hence the hand scanner.
 /// Bytes that are not valid UTF-8 (only possible through `encode(bytes:)`) count as "other", one byte each.
 enum PreTokenizer {
     enum CharClass: UInt8 { case letter, number, space, other }
@@ -20,17 +20,25 @@ enum PreTokenizer {
     /// Class of each ASCII byte; non-ASCII scalars are looked up in the Unicode tables.
     private static let asciiClass: [CharClass] = (0..<128).map { classify(Unicode.Scalar(UInt8($0))) }
 
+    /// The Unicode version of the tables in tiktoken's regex engine (Rust `regex-syntax` 0.8). Letters and
+    /// numbers assigned later (the Swift runtime may know newer ones) are unassigned there, i.e. "other".
+    static let referenceUnicodeVersion = (major: 16, minor: 0)
+
     @inline(__always)
     static func classify(_ scalar: Unicode.Scalar) -> CharClass {
         let properties = scalar.properties
+        let cls: CharClass
         switch properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
-            return .letter
+            cls = .letter
         case .decimalNumber, .letterNumber, .otherNumber:
-            return .number
+            cls = .number
         default:
             return properties.isWhitespace ? .space : .other
         }
+        guard let age = properties.age,
+              (age.major, age.minor) <= referenceUnicodeVersion else { return .other }
+        return cls
     }
 
     /// Class and byte length of the character starting at `p[i]` (`i < n`).

@@ -46,7 +46,7 @@ final class TokenizerTests: XCTestCase {
         struct Fixture: Decodable { let generator: String; let cases: [Case] }
         let url = Self.packageRoot.appendingPathComponent("Tests/TokenizerTests/Fixtures/tiktoken_gpt2.json")
         let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
-        XCTAssertGreaterThanOrEqual(fixture.cases.count, 40)
+        XCTAssertGreaterThanOrEqual(fixture.cases.count, 190)
         let t = try tokenizer()
         for c in fixture.cases {
             XCTAssertEqual(t.encode(c.text), c.ids, "encode \(c.text.debugDescription)")

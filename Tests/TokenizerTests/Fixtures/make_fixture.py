@@ -9,6 +9,7 @@ come from the shared fixture file instead of tiktoken's download cache. Run from
 """
 import json
 import pathlib
+import random
 import sys
 
 import tiktoken
@@ -66,12 +67,27 @@ STRINGS = [
 ]
 
 
+
+def random_strings(count: int = 150, seed: int = 2024) -> list[str]:
+    """Seeded random strings over pattern-relevant ASCII plus scalars from every plane in use (letters, numbers,
+    marks, spaces, unassigned), to catch character-class differences the hand-picked strings miss."""
+    rng = random.Random(seed)
+    ascii_bits = list("ab Z9 ' \t\n\r.!-") + ["'s", "'S", "'ll", "  ", " \n", "<|endoftext|>"]
+    scalars = [c for c in range(0x80, 0x32000) if not 0xD800 <= c < 0xE000] + list(range(0xE0000, 0xE0080))
+    out = []
+    for _ in range(count):
+        parts = [rng.choice(ascii_bits) if rng.random() < 0.5 else chr(rng.choice(scalars))
+                 for _ in range(rng.randint(1, 16))]
+        out.append("".join(parts))
+    return out
+
+
 def main() -> None:
     ranks = tiktoken.load.load_tiktoken_bpe(sys.argv[1])
     enc = tiktoken.Encoding(name="gpt2", pat_str=PAT_STR, mergeable_ranks=ranks,
                             special_tokens={"<|endoftext|>": 50256})
     cases = []
-    for text in STRINGS:
+    for text in STRINGS + random_strings():
         cases.append({
             "text": text,
             "ids": enc.encode(text, allowed_special={"<|endoftext|>"}),
