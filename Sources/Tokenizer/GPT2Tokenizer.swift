@@ -98,14 +98,16 @@ public final class GPT2Tokenizer: Sendable {
     private func encodeOrdinary(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int,
                                 into ids: inout [Int32], cache: inout MergeCache) {
         guard let base = p.baseAddress else { return }
-        PreTokenizer.split(p, from: start, to: end) { s, e in
-            let length = e - s
-            if length == 1 {
-                ids.append(ranks.byteRank[Int(p[s])])
-            } else if let whole = ranks.rank(base + s, length) {
-                ids.append(whole)  // most pieces are whole tokens (" the", " and")
-            } else {
-                cache.lookupOrMerge(base + s, length, ranks: ranks, into: &ids)
+        ranks.withLookup { lookup in
+            PreTokenizer.split(p, from: start, to: end) { s, e in
+                let length = e - s
+                if length == 1 {
+                    ids.append(lookup.byteRank[Int(p[s])])
+                } else if let whole = lookup.rank(base + s, length) {
+                    ids.append(whole)  // most pieces are whole tokens (" the", " and")
+                } else {
+                    cache.lookupOrMerge(base + s, length, lookup: lookup, into: &ids)
+                }
             }
         }
     }
@@ -144,17 +146,17 @@ public final class GPT2Tokenizer: Sendable {
 /// tiktoken's `byte_pair_merge`: start from single bytes and repeatedly merge the adjacent pair whose
 /// concatenation has the lowest rank (the leftmost on ties) until no pair is a token. O(n²) in the piece
 /// length, which is fine for pre-tokens (a few bytes); the result is appended to `ids`.
-func bytePairMerge(_ piece: UnsafePointer<UInt8>, _ n: Int, ranks: RankTable, into ids: inout [Int32]) {
+func bytePairMerge(_ piece: UnsafePointer<UInt8>, _ n: Int, lookup: RankTable.Lookup, into ids: inout [Int32]) {
     // parts[k] = (start offset, rank of merging part k with part k+1); two sentinels at the end.
     var starts = [Int](0...n)
     var pairRank = [Int32](repeating: .max, count: n + 1)
-    var partRank = (0..<n).map { ranks.byteRank[Int(piece[$0])] }
-    for k in 0..<(n - 1) { pairRank[k] = ranks.rank(piece + k, 2) ?? .max }
+    var partRank = (0..<n).map { lookup.byteRank[Int(piece[$0])] }
+    for k in 0..<(n - 1) { pairRank[k] = lookup.rank(piece + k, 2) ?? .max }
 
     @inline(__always) func rankAfterMerge(_ k: Int) -> Int32 {
         // Rank of parts k and k+1 merged with k+2, looked up before k+1 is removed (hence k+3).
         guard k + 3 < starts.count else { return .max }
-        return ranks.rank(piece + starts[k], starts[k + 3] - starts[k]) ?? .max
+        return lookup.rank(piece + starts[k], starts[k + 3] - starts[k]) ?? .max
     }
 
     while starts.count > 2 {
@@ -180,14 +182,14 @@ func bytePairMerge(_ piece: UnsafePointer<UInt8>, _ n: Int, ranks: RankTable, in
 struct MergeCache {
     private var memo: [[UInt8]: [Int32]] = [:]
 
-    mutating func lookupOrMerge(_ piece: UnsafePointer<UInt8>, _ n: Int, ranks: RankTable, into ids: inout [Int32]) {
+    mutating func lookupOrMerge(_ piece: UnsafePointer<UInt8>, _ n: Int, lookup: RankTable.Lookup, into ids: inout [Int32]) {
         let key = Array(UnsafeBufferPointer(start: piece, count: n))
         if let hit = memo[key] {
             ids.append(contentsOf: hit)
             return
         }
         var merged: [Int32] = []
-        bytePairMerge(piece, n, ranks: ranks, into: &merged)
+        bytePairMerge(piece, n, lookup: lookup, into: &merged)
         ids.append(contentsOf: merged)
         if memo.count < 1 << 16 { memo[key] = merged }
     }

@@ -17,8 +17,16 @@
 enum PreTokenizer {
     enum CharClass: UInt8 { case letter, number, space, other }
 
-    /// Class of each ASCII byte; non-ASCII scalars are looked up in the Unicode tables.
-    private static let asciiClass: [CharClass] = (0..<128).map { classify(Unicode.Scalar(UInt8($0))) }
+    /// Class of an ASCII byte by comparisons (a static table would cost a lazy-global check per character).
+    /// `testASCIIClassesMatchUnicodeTables` checks this against `classify`.
+    @inline(__always)
+    static func asciiClass(_ b: UInt8) -> CharClass {
+        if b >= UInt8(ascii: "a") { return b <= UInt8(ascii: "z") ? .letter : .other }
+        if b >= UInt8(ascii: "A") { return b <= UInt8(ascii: "Z") ? .letter : .other }
+        if b >= UInt8(ascii: "0") { return b <= UInt8(ascii: "9") ? .number : .other }
+        if b == 0x20 || (b >= 0x09 && b <= 0x0D) { return .space }
+        return .other
+    }
 
     /// The Unicode version of the tables in tiktoken's regex engine (Rust `regex-syntax` 0.8). Letters and
     /// numbers assigned later (the Swift runtime may know newer ones) are unassigned there, i.e. "other".
@@ -45,7 +53,7 @@ enum PreTokenizer {
     @inline(__always)
     static func classAt(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ n: Int) -> (CharClass, Int) {
         let b0 = p[i]
-        if b0 < 0x80 { return (asciiClass[Int(b0)], 1) }
+        if b0 < 0x80 { return (asciiClass(b0), 1) }
         guard let (scalar, length) = decodeScalar(p, i, n) else { return (.other, 1) }
         return (classify(scalar), length)
     }

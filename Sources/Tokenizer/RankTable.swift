@@ -119,24 +119,46 @@ struct RankTable: Sendable {
     }
 
     /// Rank of the byte string `p[0 ..< length]`, or nil when it is not a token.
-    @inline(__always)
     func rank(_ p: UnsafePointer<UInt8>, _ length: Int) -> Int32? {
-        var slot = Int(truncatingIfNeeded: RankTable.hash(p, length)) & mask
-        return slots.withUnsafeBufferPointer { table in
+        withLookup { $0.rank(p, length) }
+    }
+
+    /// Runs `body` with raw views of the tables, so hot loops do no reference counting or bounds checks.
+    @inline(__always)
+    func withLookup<R>(_ body: (Lookup) -> R) -> R {
+        slots.withUnsafeBufferPointer { table in
             tokenStart.withUnsafeBufferPointer { starts in
                 tokenBytes.withUnsafeBufferPointer { bytes in
-                    while true {
-                        let r = table[slot]
-                        if r < 0 { return nil }
-                        let s = Int(starts[Int(r)])
-                        if Int(starts[Int(r) + 1]) - s == length {
-                            var equal = true
-                            for i in 0..<length where bytes[s + i] != p[i] { equal = false; break }
-                            if equal { return r }
-                        }
-                        slot = (slot + 1) & mask
+                    byteRank.withUnsafeBufferPointer { single in
+                        body(Lookup(table: table.baseAddress!, starts: starts.baseAddress!,
+                                    bytes: bytes.baseAddress!, byteRank: single.baseAddress!, mask: mask))
                     }
                 }
+            }
+        }
+    }
+
+    /// Raw, borrowed view of a `RankTable`; valid only inside `withLookup`.
+    struct Lookup {
+        let table: UnsafePointer<Int32>
+        let starts: UnsafePointer<Int32>
+        let bytes: UnsafePointer<UInt8>
+        let byteRank: UnsafePointer<Int32>
+        let mask: Int
+
+        @inline(__always)
+        func rank(_ p: UnsafePointer<UInt8>, _ length: Int) -> Int32? {
+            var slot = Int(truncatingIfNeeded: RankTable.hash(p, length)) & mask
+            while true {
+                let r = table[slot]
+                if r < 0 { return nil }
+                let s = Int(starts[Int(r)])
+                if Int(starts[Int(r) + 1]) - s == length {
+                    var equal = true
+                    for i in 0..<length where bytes[s + i] != p[i] { equal = false; break }
+                    if equal { return r }
+                }
+                slot = (slot + 1) & mask
             }
         }
     }

@@ -113,6 +113,12 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(t.decodeText([-1, 50257]), "\u{FFFD}\u{FFFD}")
     }
 
+    func testASCIIClassesMatchUnicodeTables() {
+        for b in UInt8(0)..<0x80 {
+            XCTAssertEqual(PreTokenizer.asciiClass(b), PreTokenizer.classify(Unicode.Scalar(b)), "byte \(b)")
+        }
+    }
+
     // MARK: Files and errors
 
     func testInvalidUTF8ErrorNamesOffset() throws {
