@@ -19,7 +19,8 @@ public final class GPT2Tokenizer: Sendable {
     /// Number of ids, `<|endoftext|>` included (50257).
     public var vocabularySize: Int { ranks.count + 1 }
 
-    /// The vocabulary bundled with the module (`Resources/gpt2.tiktoken`).
+    /// The vocabulary bundled with the module (`Resources/gpt2.tiktoken`, found through `Bundle.module`; an
+    /// installed binary needs its `gpt2lab_Tokenizer.resources` directory beside it, as SwiftPM lays it out).
     public static func load() throws -> GPT2Tokenizer {
         guard let url = Bundle.module.url(forResource: "gpt2", withExtension: "tiktoken") else {
             throw TokenizerError(path: "Resources/gpt2.tiktoken", problem: .missingResource)

@@ -5,15 +5,10 @@ import XCTest
 /// Checks against independent references: tiktoken's ids for tricky strings (Fixtures/tiktoken_gpt2.json,
 /// made by Fixtures/make_fixture.py), tiktoken's ids for Persuasion (shared fixtures), HF's prompt ids.
 final class TokenizerTests: XCTestCase {
-    /// Loaded once; loading is cheap but there is no reason to repeat it in every test.
-    nonisolated(unsafe) static var shared: GPT2Tokenizer?
+    /// Loaded once for the suite; loading is cheap (~20 ms) but there is no reason to repeat it per test.
+    static let shared = Result { try GPT2Tokenizer.load() }
 
-    func tokenizer() throws -> GPT2Tokenizer {
-        if let t = Self.shared { return t }
-        let t = try GPT2Tokenizer.load()
-        Self.shared = t
-        return t
-    }
+    func tokenizer() throws -> GPT2Tokenizer { try Self.shared.get() }
 
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
