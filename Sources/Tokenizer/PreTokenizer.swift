@@ -54,6 +54,12 @@ enum PreTokenizer {
     static func classAt(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ n: Int) -> (CharClass, Int) {
         let b0 = p[i]
         if b0 < 0x80 { return (asciiClass(b0), 1) }
+        return nonASCIIClassAt(p, i, n)
+    }
+
+    /// Kept out of line so the ASCII path above stays small enough to inline into the scanner.
+    @inline(never)
+    static func nonASCIIClassAt(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ n: Int) -> (CharClass, Int) {
         guard let (scalar, length) = decodeScalar(p, i, n) else { return (.other, 1) }
         return (classify(scalar), length)
     }

@@ -5,7 +5,8 @@
 #   bench/tokenizer/run.sh [TEXT_FILE]    # default ../shared/fixtures/data/test-persuasion.txt
 #
 # Needs: `pip install tiktoken`, and a release build of the CLI with `gpt2lab tokenize --time FILE`, which prints
-# one JSON object with `seconds_encode` (encoding only, no file read or vocabulary load) and `bytes`.
+# one JSON object with `seconds_encode` (encoding only, no file read or vocabulary load) and `bytes`, and optionally
+# `cpu_seconds_encode` (thread CPU time; steadier than wall time when the machine is busy).
 #   swift build -c release -Xswiftc -target-cpu -Xswiftc haswell
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -40,5 +41,9 @@ ours = n_bytes / statistics.median(r["seconds_encode"] for r in runs) / 1e6
 print(f"text: {n_bytes} bytes, median of {len(runs)} runs each")
 print(f"gpt2lab : {ours:8.2f} MB/s")
 print(f"tiktoken: {tik['mb_per_s']:8.2f} MB/s")
-print(f"ratio gpt2lab/tiktoken: {ours / tik['mb_per_s']:.2f}x")
+print(f"ratio gpt2lab/tiktoken: {ours / tik['mb_per_s']:.2f}x (wall clock)")
+if all("cpu_seconds_encode" in r for r in runs):
+    ours_cpu = n_bytes / statistics.median(r["cpu_seconds_encode"] for r in runs) / 1e6
+    print(f"CPU time: gpt2lab {ours_cpu:.2f} MB/s, tiktoken {tik['mb_per_cpu_s']:.2f} MB/s, "
+          f"ratio {ours_cpu / tik['mb_per_cpu_s']:.2f}x")
 PY

@@ -5,7 +5,8 @@
 
 Encoding only (file read and vocabulary load are outside the timer), `encode(text, allowed_special={"<|endoftext|>"})`
 — the same work as `gpt2lab tokenize --time`. Single-threaded by default (tiktoken's `encode` is single-threaded;
-`encode_batch` would spread documents over threads). Output: {"bytes", "tokens", "seconds", "median_s", "mb_per_s"}.
+`encode_batch` would spread documents over threads). Output: {"bytes", "tokens", "seconds", "median_s", "mb_per_s", "cpu_seconds", "mb_per_cpu_s"} (wall clock and
+this thread's CPU time; the latter is steadier on a busy machine).
 """
 import argparse
 import json
@@ -34,14 +35,16 @@ def main() -> None:
     text = pathlib.Path(args.file).read_text(encoding="utf-8")
     n_bytes = len(text.encode("utf-8"))
     enc.encode("warm up", allowed_special={"<|endoftext|>"})
-    seconds = []
+    seconds, cpu_seconds = [], []
     for _ in range(args.runs):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         ids = enc.encode(text, allowed_special={"<|endoftext|>"})
+        cpu_seconds.append(time.thread_time() - cpu_start)
         seconds.append(time.perf_counter() - start)
-    median = statistics.median(seconds)
+    median, median_cpu = statistics.median(seconds), statistics.median(cpu_seconds)
     print(json.dumps({"bytes": n_bytes, "tokens": len(ids), "seconds": seconds, "median_s": median,
-                      "mb_per_s": n_bytes / median / 1e6}))
+                      "mb_per_s": n_bytes / median / 1e6, "cpu_seconds": cpu_seconds,
+                      "mb_per_cpu_s": n_bytes / median_cpu / 1e6}))
 
 
 if __name__ == "__main__":
