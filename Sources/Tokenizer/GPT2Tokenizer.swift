@@ -144,10 +144,20 @@ public final class GPT2Tokenizer: Sendable {
 
 // MARK: - Byte-pair merge
 
-/// tiktoken's `byte_pair_merge`: start from single bytes and repeatedly merge the adjacent pair whose
-/// concatenation has the lowest rank (the leftmost on ties) until no pair is a token. O(n²) in the piece
-/// length, which is fine for pre-tokens (a few bytes); the result is appended to `ids`.
+/// Byte-pair merge of one pre-token: start from single bytes and repeatedly merge the adjacent pair whose
+/// concatenation has the lowest rank (the leftmost on ties) until no pair is a token; appends the ranks to `ids`.
+/// Short pieces (nearly all) use tiktoken's quadratic scan; long ones (a run of 10k spaces is one pre-token) use a
+/// heap, which makes the same choices in O(n log n).
 func bytePairMerge(_ piece: UnsafePointer<UInt8>, _ n: Int, lookup: RankTable.Lookup, into ids: inout [Int32]) {
+    if n >= 64 {
+        bytePairMergeHeap(piece, n, lookup: lookup, into: &ids)
+    } else {
+        bytePairMergeQuadratic(piece, n, lookup: lookup, into: &ids)
+    }
+}
+
+/// tiktoken's `byte_pair_merge` as written there: scan all pairs for the minimum each step. O(n²).
+func bytePairMergeQuadratic(_ piece: UnsafePointer<UInt8>, _ n: Int, lookup: RankTable.Lookup, into ids: inout [Int32]) {
     // parts[k] = (start offset, rank of merging part k with part k+1); two sentinels at the end.
     var starts = [Int](0...n)
     var pairRank = [Int32](repeating: .max, count: n + 1)
@@ -176,6 +186,83 @@ func bytePairMerge(_ piece: UnsafePointer<UInt8>, _ n: Int, lookup: RankTable.Lo
         pairRank.remove(at: at + 1)
     }
     ids.append(contentsOf: partRank)
+}
+
+/// The same merges as `bytePairMergeQuadratic`, with candidate pairs in a min-heap keyed by (rank, start) —
+/// the smallest start is the leftmost pair, tiktoken's tie-break — and parts in a linked list. Entries whose
+/// parts have since changed are skipped when popped (lazy deletion). O(n log n).
+func bytePairMergeHeap(_ piece: UnsafePointer<UInt8>, _ n: Int, lookup: RankTable.Lookup, into ids: inout [Int32]) {
+    // Parts are identified by their start offset s: [s, end[s]) with token rank partRank[s]; prevStart[s] is
+    // the previous part's start (-1 for the first). A dead start belongs to no part.
+    var end = [Int](1...n)
+    var prevStart = [Int](-1..<(n - 1))
+    var alive = [Bool](repeating: true, count: n)
+    var partRank = (0..<n).map { lookup.byteRank[Int(piece[$0])] }
+    var heap = PairHeap()
+    for s in 0..<(n - 1) {
+        if let r = lookup.rank(piece + s, 2) { heap.push(.init(rank: r, start: s, end: s + 2)) }
+    }
+    while let pair = heap.pop() {
+        let s = pair.start
+        // Still the same two parts [s, m) and [m, pair.end)?
+        guard alive[s], end[s] < n, end[end[s]] == pair.end else { continue }
+        let m = end[s]
+        alive[m] = false
+        end[s] = pair.end
+        partRank[s] = pair.rank
+        if pair.end < n { prevStart[pair.end] = s }
+        let p = prevStart[s]
+        if p >= 0, let r = lookup.rank(piece + p, pair.end - p) { heap.push(.init(rank: r, start: p, end: pair.end)) }
+        if pair.end < n {
+            let e = end[pair.end]
+            if let r = lookup.rank(piece + s, e - s) { heap.push(.init(rank: r, start: s, end: e)) }
+        }
+    }
+    var s = 0
+    while s < n {
+        ids.append(partRank[s])
+        s = end[s]
+    }
+}
+
+/// Binary min-heap of candidate merges ordered by (rank, start).
+struct PairHeap {
+    struct Pair { let rank: Int32; let start: Int; let end: Int }
+    private var items: [Pair] = []
+
+    @inline(__always) private static func less(_ a: Pair, _ b: Pair) -> Bool {
+        a.rank != b.rank ? a.rank < b.rank : a.start < b.start
+    }
+
+    mutating func push(_ pair: Pair) {
+        items.append(pair)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if !PairHeap.less(items[i], items[parent]) { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> Pair? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var smallest = i
+                if l < items.count && PairHeap.less(items[l], items[smallest]) { smallest = l }
+                if r < items.count && PairHeap.less(items[r], items[smallest]) { smallest = r }
+                if smallest == i { break }
+                items.swapAt(i, smallest)
+                i = smallest
+            }
+        }
+        return top
+    }
 }
 
 /// Per-call memo of merged pieces that are not single tokens (long words recur in running text).

@@ -41,7 +41,7 @@ final class TokenizerTests: XCTestCase {
         struct Fixture: Decodable { let generator: String; let cases: [Case] }
         let url = Self.packageRoot.appendingPathComponent("Tests/TokenizerTests/Fixtures/tiktoken_gpt2.json")
         let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
-        XCTAssertGreaterThanOrEqual(fixture.cases.count, 190)
+        XCTAssertGreaterThanOrEqual(fixture.cases.count, 195)
         let t = try tokenizer()
         for c in fixture.cases {
             XCTAssertEqual(t.encode(c.text), c.ids, "encode \(c.text.debugDescription)")
@@ -111,6 +111,28 @@ final class TokenizerTests: XCTestCase {
     func testASCIIClassesMatchUnicodeTables() {
         for b in UInt8(0)..<0x80 {
             XCTAssertEqual(PreTokenizer.asciiClass(b), PreTokenizer.classify(Unicode.Scalar(b)), "byte \(b)")
+        }
+    }
+
+    /// The heap merge (long pieces) must make exactly the quadratic scan's choices, ties included.
+    func testHeapMergeMatchesQuadraticMerge() throws {
+        let t = try tokenizer()
+        var rng = SplitMix64(seed: 7)
+        let alphabets: [[UInt8]] = [Array(" ".utf8), Array("ab".utf8), Array("ae ".utf8), Array("-=".utf8),
+                                    Array("the ".utf8), (0..<256).map { UInt8($0) }, Array("😀é".utf8)]
+        for trial in 0..<300 {
+            let alphabet = alphabets[trial % alphabets.count]
+            let n = 2 + Int(rng.next() % 400)
+            let piece = (0..<n).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+            var quadratic: [Int32] = [], heap: [Int32] = []
+            piece.withUnsafeBufferPointer { p in
+                t.ranks.withLookup { lookup in
+                    bytePairMergeQuadratic(p.baseAddress!, n, lookup: lookup, into: &quadratic)
+                    bytePairMergeHeap(p.baseAddress!, n, lookup: lookup, into: &heap)
+                }
+            }
+            XCTAssertEqual(heap, quadratic, "trial \(trial), \(n) bytes")
+            XCTAssertEqual(t.decode(heap), piece)
         }
     }
 
@@ -194,6 +216,19 @@ final class TokenizerTests: XCTestCase {
         }
         XCTAssertThrowsError(try RankTable(tiktoken: Array("IQ== 0\nIg== 0\n".utf8), path: "x.tiktoken")) { error in
             guard case .malformedRanks? = (error as? TokenizerError)?.problem else { return XCTFail("\(error)") }
+        }
+    }
+
+    /// A seedable generator for the randomized checks (Steele, Lea & Flood's SplitMix64).
+    struct SplitMix64: RandomNumberGenerator {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9e37_79b9_7f4a_7c15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+            return z ^ (z >> 31)
         }
     }
 

@@ -32,7 +32,7 @@ def main() -> None:
     enc = tiktoken.Encoding(name="gpt2", pat_str=PAT_STR,
                             mergeable_ranks=tiktoken.load.load_tiktoken_bpe(args.vocab),
                             special_tokens={"<|endoftext|>": 50256})
-    text = pathlib.Path(args.file).read_text(encoding="utf-8")
+    text = pathlib.Path(args.file).read_bytes().decode("utf-8")  # no newline translation: same bytes as gpt2lab
     n_bytes = len(text.encode("utf-8"))
     enc.encode("warm up", allowed_special={"<|endoftext|>"})
     seconds, cpu_seconds = [], []

@@ -64,6 +64,10 @@ STRINGS = [
     "ǅungla ʰmodifier ᾈtitle",
     "\u0085next line\u2028line sep\u2029para sep\u000bvt\u000cff",
     "\u001cfile sep\u001funit sep",
+    # Long pre-tokens (gpt2lab merges these with a heap instead of tiktoken's quadratic scan).
+    " " * 3000 + "x",
+    "ha" * 1000,
+    "\n" * 1500 + "=" * 700,
 ]
 
 
