@@ -136,6 +136,13 @@ final class TokenizerTests: XCTestCase {
         }
     }
 
+    func testBMPClassTableMatchesUnicodeTables() {
+        for value in UInt32(0)..<0x10000 {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            XCTAssertEqual(PreTokenizer.bmpClass[Int(value)], PreTokenizer.classify(scalar), "U+\(String(value, radix: 16))")
+        }
+    }
+
     // MARK: Files and errors
 
     func testInvalidUTF8ErrorNamesOffset() throws {
