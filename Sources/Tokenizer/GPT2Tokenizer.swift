@@ -149,7 +149,9 @@ public final class GPT2Tokenizer: Sendable {
 /// Short pieces (nearly all) use tiktoken's quadratic scan; long ones (a run of 10k spaces is one pre-token) use a
 /// heap, which makes the same choices in O(n log n).
 func bytePairMerge(_ piece: UnsafePointer<UInt8>, _ n: Int, lookup: RankTable.Lookup, into ids: inout [Int32]) {
-    if n >= 64 {
+    if n < 2 {
+        if n == 1 { ids.append(lookup.byteRank[Int(piece[0])]) }
+    } else if n >= 64 {
         bytePairMergeHeap(piece, n, lookup: lookup, into: &ids)
     } else {
         bytePairMergeQuadratic(piece, n, lookup: lookup, into: &ids)
@@ -158,7 +160,8 @@ func bytePairMerge(_ piece: UnsafePointer<UInt8>, _ n: Int, lookup: RankTable.Lo
 
 /// tiktoken's `byte_pair_merge` as written there: scan all pairs for the minimum each step. O(n²).
 func bytePairMergeQuadratic(_ piece: UnsafePointer<UInt8>, _ n: Int, lookup: RankTable.Lookup, into ids: inout [Int32]) {
-    // parts[k] = (start offset, rank of merging part k with part k+1); two sentinels at the end.
+    // Part k is piece[starts[k] ..< starts[k + 1]] with token rank partRank[k]; pairRank[k] is the rank of parts k
+    // and k+1 merged (.max when not a token). Needs n ≥ 2.
     var starts = [Int](0...n)
     var pairRank = [Int32](repeating: .max, count: n + 1)
     var partRank = (0..<n).map { lookup.byteRank[Int(piece[$0])] }
