@@ -44,7 +44,7 @@ let package = Package(
 
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Engine", "CHDF5"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "TestSetsTests", dependencies: ["TestSets", "Checkpoints", "CHDF5"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Engine", "Checkpoints", "TestSets"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Analysis", "CCairo"]),
