@@ -121,6 +121,14 @@ public struct CheckpointNormStats: Codable, Sendable, Equatable {
         case byRole = "by_role", byLayer = "by_layer"
     }
 
+    public init(checkpoint: String, tensors: [String: TensorNormStats], sourceTensors: [String: TensorNormStats],
+                totalSumSq: Double, decaySumSq: Double, noDecaySumSq: Double,
+                byRole: [String: [String: Double]], byLayer: [String: Double]) {
+        self.checkpoint = checkpoint; self.tensors = tensors; self.sourceTensors = sourceTensors
+        self.totalSumSq = totalSumSq; self.decaySumSq = decaySumSq; self.noDecaySumSq = noDecaySumSq
+        self.byRole = byRole; self.byLayer = byLayer
+    }
+
     /// L2 norm of `role` in block `layer`, nil when that block has no such tensor.
     public func l2(role: ParameterRole, layer: Int) -> Double? { byRole[role.rawValue]?[String(layer)] }
 }
@@ -132,8 +140,9 @@ public struct NormOptions: Sendable {
     /// Also for the checkpoint's own tensors (they are the canonical ones reshaped or split,
     /// so this mostly repeats work).
     public var spectralForSourceTensors: Bool = true
-    /// Power iteration stops when σ² changes by less than this, relatively.
-    public var tolerance: Double = 1e-7
+    /// Power iteration stops when its relative residual ‖Gv − λv‖/λ is below this (see
+    /// `topEigenvalue`); σ is then accurate to far better than this.
+    public var tolerance: Double = 1e-6
     /// Power iteration gives up after this many steps (keeping its last estimate).
     public var maxIterations: Int = 500
     public init() {}

@@ -15,7 +15,7 @@ public struct SpectralEstimate: Sendable, Equatable {
     /// σ_max (the square root of the top eigenvalue of the Gram matrix).
     public var sigma: Double
     public var iterations: Int
-    /// Whether the relative change of σ² fell below the tolerance.
+    /// Whether the residual (or stagnation) test passed before the iteration limit.
     public var converged: Bool
 }
 
@@ -101,8 +101,10 @@ func powerStartVector(_ n: Int) -> [Double] {
 }
 
 /// Top eigenvalue of a symmetric positive semi-definite G (n, n) by power iteration.
-/// The estimate is the Rayleigh quotient vᵀGv of the unit iterate v; iteration stops when it
-/// changes by at most `tolerance` relatively, or after `maxIterations` steps.
+/// The estimate is the Rayleigh quotient λ = vᵀGv of the unit iterate v. It stops when the
+/// residual ‖Gv − λv‖ ≤ `tolerance`·λ (λ's own error is then of order tolerance²·λ / relative
+/// eigengap), or when λ stagnates (relative change ≤ tolerance², as with a near-double top
+/// eigenvalue, where λ is right but v is not unique), or after `maxIterations` steps.
 func topEigenvalue(_ g: [Double], n: Int, tolerance: Double, maxIterations: Int) -> (Double, Int, Bool) {
     var v = powerStartVector(n)
     var norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -113,9 +115,12 @@ func topEigenvalue(_ g: [Double], n: Int, tolerance: Double, maxIterations: Int)
         symmetricMatVec(g, v, &w, n: n)                      // w = G v
         let next = zip(v, w).reduce(0) { $0 + $1.0 * $1.1 }  // vᵀ G v
         norm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        if norm == 0 { return (0, it, true) }                // v in G's null space: G = 0 here
+        if norm == 0 { return (0, it, true) }                // G v = 0 from a generic v: G = 0
+        var residual = 0.0
+        for i in 0..<n { let r = w[i] - next * v[i]; residual += r * r }
+        if residual.squareRoot() <= tolerance * abs(next) { return (next, it, true) }
+        if it > 1, abs(next - lambda) <= tolerance * tolerance * abs(next) { return (next, it, true) }
         for i in 0..<n { v[i] = w[i] / norm }
-        if it > 1, abs(next - lambda) <= tolerance * abs(next) { return (next, it, true) }
         lambda = next
     }
     return (lambda, maxIterations, false)
@@ -123,7 +128,7 @@ func topEigenvalue(_ g: [Double], n: Int, tolerance: Double, maxIterations: Int)
 
 /// σ_max of W (rows, cols), row-major.
 public func spectralNorm(_ w: UnsafeBufferPointer<Float>, rows: Int, cols: Int,
-                         tolerance: Double = 1e-7, maxIterations: Int = 500) -> SpectralEstimate {
+                         tolerance: Double = 1e-6, maxIterations: Int = 500) -> SpectralEstimate {
     precondition(w.count == rows * cols, "internal: spectralNorm size mismatch")
     if rows == 0 || cols == 0 { return SpectralEstimate(sigma: 0, iterations: 0, converged: true) }
     let g = gram(w, rows: rows, cols: cols)
@@ -134,7 +139,7 @@ public func spectralNorm(_ w: UnsafeBufferPointer<Float>, rows: Int, cols: Int,
 
 /// σ_max of W (rows, cols), row-major.
 public func spectralNorm(_ w: [Float], rows: Int, cols: Int,
-                         tolerance: Double = 1e-7, maxIterations: Int = 500) -> SpectralEstimate {
+                         tolerance: Double = 1e-6, maxIterations: Int = 500) -> SpectralEstimate {
     w.withUnsafeBufferPointer { spectralNorm($0, rows: rows, cols: cols, tolerance: tolerance,
                                              maxIterations: maxIterations) }
 }
