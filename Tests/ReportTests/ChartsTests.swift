@@ -5,6 +5,7 @@ import FoundationXML
 #endif
 import XCTest
 import Analysis
+import Engine
 @testable import Report
 
 /// Charts: files decode to the requested size, aren't blank, SVG parses, odd data doesn't crash,
@@ -103,7 +104,7 @@ final class ChartsTests: XCTestCase {
     }
 
     func testPNGHasRequestedSizeAndIsNotBlank() throws {
-        let out = ProcessInfo.processInfo.environment["GPT2LAB_CHART_DIR"] ?? dir
+        let out = outDir
         let charts: [(String, Chart)] = [("line", .line(lineExample())), ("bar", .bar(barExample())),
                                          ("dot", .dot(dotExample())), ("multiples", .smallMultiples(multiplesExample()))]
         for (name, chart) in charts {
@@ -136,6 +137,9 @@ final class ChartsTests: XCTestCase {
         _ = try parseSVG("\(dir)/dot.out")
     }
 
+    /// Where example charts go: GPT2LAB_CHART_DIR when set (to look at them), else the temp folder.
+    var outDir: String { ProcessInfo.processInfo.environment["GPT2LAB_CHART_DIR"] ?? dir }
+
     func testDegenerateInputsDontCrash() throws {
         let nan = Double.nan
         var cases: [Chart] = [
@@ -167,8 +171,8 @@ final class ChartsTests: XCTestCase {
         cases.append(.bar(manyBars))
         for (i, chart) in cases.enumerated() {
             for (w, h) in [(900, 540), (120, 80)] {   // tiny canvases too
-                try render(chart, to: "\(dir)/degenerate-\(i)-\(w).png", width: w, height: h)
-                try render(chart, to: "\(dir)/degenerate-\(i)-\(w).svg", width: w, height: h)
+                try render(chart, to: "\(outDir)/degenerate-\(i)-\(w).png", width: w, height: h)
+                try render(chart, to: "\(outDir)/degenerate-\(i)-\(w).svg", width: w, height: h)
             }
         }
         XCTAssertThrowsError(try render(lineExample(), to: "\(dir)/x.png", width: 0))
@@ -211,6 +215,32 @@ final class ChartsTests: XCTestCase {
         XCTAssertEqual(tickLabel(0.5, step: 0.1), "0.5")
         XCTAssertEqual(tickLabel(-2, step: 1), "−2")
         XCTAssertEqual(tickLabel(1500, step: 500), "1500")
+    }
+
+    /// End to end: norm stats of small synthetic checkpoints (Analysis) drawn as the three norm charts.
+    func testNormChartsFromWeights() throws {
+        let config = GPT2Config(vocabSize: 64, contextLength: 16, nEmbd: 16, nLayer: 4, nHead: 2)
+        var state: UInt64 = 1
+        func noise() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(state >> 33) % 2001 - 1000) / 1000
+        }
+        let stats: [CheckpointNormStats] = [571, 1143, 2286].map { step in
+            var w = GPT2Weights(config: config, tied: true)
+            for id in w.layout.tensors where id.kind != .lmHead {
+                let growth = 1 + Float(step) / 1000 * Float((id.layer ?? 0) + 1) * 0.1
+                let base: Float = [.ln1w, .ln2w, .lnfw].contains(id.kind) ? 1 : 0
+                w.set(id, (0..<w.layout.size(id)).map { _ in base + 0.02 * growth * noise() })
+            }
+            return checkpointNormStats(checkpoint: String(format: "runs/baseline/step-%06d.safetensors", step), weights: w)
+        }
+        let m = layerNormCharts(stats)
+        XCTAssertEqual(m.panels.count, 7)
+        try render(m, to: "\(outDir)/norms-by-layer.png", height: 640)
+        try render(parameterNormBars(stats), to: "\(outDir)/norms-bars.png")
+        let line = try XCTUnwrap(normsVersusStep(stats))
+        try render(line, to: "\(outDir)/norms-vs-step.png")
+        XCTAssertEqual(try decodePNG("\(outDir)/norms-vs-step.png").w, 900)
     }
 
     func testNormChartData() {

@@ -96,11 +96,12 @@ func drawBarChart(_ chart: BarChart, _ c: Canvas) {
     func py(_ v: Double) -> Double? { yAxis.fraction(v).map { p.maxY - $0 * p.h } }
 
     drawAxes(c, p, x: nil, y: yAxis, style: s, xLabel: "", yLabel: chart.yLabel, yLabelX: area.x)
-    if let b = chart.band { drawHorizontalBand(b, c, p, py: py, style: s) }
+    if let b = chart.band { drawHorizontalBand(b, c, p, py: py, style: s, label: false) }
 
     let nSer = max(1, chart.series.count)
     let groupW = slot * 0.78, barW = groupW / Double(nSer)
     let zeroY = py(0) ?? p.maxY
+    var obstacles: [(Double, Double)] = []     // bar areas, sampled, for label placement
     for (si, ser) in chart.series.enumerated() {
         let color = Palette.color(si)
         for (ci, v) in ser.values.enumerated() where ci < nCat {
@@ -108,6 +109,12 @@ func drawBarChart(_ chart: BarChart, _ c: Canvas) {
             if let vy = py(v) {
                 c.color(color, alpha: 0.9)
                 c.fillRect(Rect(x: x0 + 0.5, y: min(vy, zeroY), w: barW - 1, h: abs(zeroY - vy)))
+                var sy = min(vy, zeroY)
+                while sy <= max(vy, zeroY) {
+                    var sx = x0
+                    while sx <= x0 + barW { obstacles.append((sx, sy)); sx += 4 }
+                    sy += 4
+                }
                 if chart.valueLabels {
                     c.font(s.note)
                     let label = compactNumber(v)
@@ -127,7 +134,11 @@ func drawBarChart(_ chart: BarChart, _ c: Canvas) {
     }
     c.color(.axis)
     c.line(p.x - 0.5, zeroY, p.maxX, zeroY, width: 1.1)
-    if let r = chart.referenceLine { drawHorizontalReference(r, c, p, py: py, style: s) }
+    if let b = chart.band {
+        drawBandEdges(b, c, p, py: py)
+        drawHorizontalBand(b, c, p, py: py, style: s, avoid: obstacles, fill: false)
+    }
+    if let r = chart.referenceLine { drawHorizontalReference(r, c, p, py: py, style: s, avoid: obstacles) }
 
     // Category labels.
     c.font(s.tick + 0.5)

@@ -55,7 +55,7 @@ func valueAxis(_ values: [Double], scale: AxisScale, length: Double, includeZero
 
 /// An x axis whose tick labels don't collide: fewer ticks until they fit.
 func horizontalAxis(_ xs: [Double], _ c: Canvas, width: Double, integer: Bool, includeZero: Bool = false) -> Axis {
-    var target = max(2, min(10, Int(width / 70)))
+    var target = max(2, min(12, Int(width / 55)))
     while true {
         let a = linearAxis(xs, target: target, pad: 0.04, includeZero: includeZero, integer: integer)
         let widest = a.ticks.map { c.textWidth(a.label($0)) }.max() ?? 0
@@ -106,8 +106,22 @@ func drawLinePlot(_ chart: LineChart, _ c: Canvas, area: Rect, style s: Style, c
 
     drawAxes(c, p, x: xAxis, y: yAxis, style: s, xLabel: showXLabel ? chart.xLabel : "",
              yLabel: showYLabel ? chart.yLabel : "", yLabelX: area.x)
-    if let b = chart.band { drawHorizontalBand(b, c, p, py: py, style: s) }
-    if let r = chart.referenceLine { drawHorizontalReference(r, c, p, py: py, style: s) }
+    // Pixels the data covers (points and lines sampled every few units), for label placement.
+    var obstacles: [(Double, Double)] = []
+    for ser in chart.series {
+        var prev: (Double, Double)?
+        for pt in ser.points {
+            guard pt.y.isFinite, let x = px(pt.x), let y = py(pt.y) else { prev = nil; continue }
+            if let (x0, y0) = prev {
+                let n = max(1, Int((abs(x - x0) + abs(y - y0)) / 3))
+                for k in 0..<n { let t = Double(k) / Double(n); obstacles.append((x0 + t * (x - x0), y0 + t * (y - y0))) }
+            }
+            obstacles.append((x, y))
+            prev = (x, y)
+        }
+    }
+    if let b = chart.band { drawHorizontalBand(b, c, p, py: py, style: s, avoid: obstacles) }
+    if let r = chart.referenceLine { drawHorizontalReference(r, c, p, py: py, style: s, avoid: obstacles) }
 
     for (i, ser) in chart.series.enumerated() {
         let color = Palette.color(colorIndex(i, ser.name))
@@ -177,24 +191,70 @@ func drawAxes(_ c: Canvas, _ p: Rect, x: Axis?, y: Axis?, style s: Style, xLabel
     }
 }
 
-func drawHorizontalBand(_ b: Band, _ c: Canvas, _ p: Rect, py: (Double) -> Double?, style s: Style) {
+/// Of the candidate anchors for `text` (current font), the first whose box covers the fewest
+/// obstacle points; the box is kept inside `p`.
+func placeLabel(_ text: String, _ c: Canvas, candidates: [(x: Double, y: Double, h: HAlign, v: VAlign)],
+                avoid: [(Double, Double)]) -> (x: Double, y: Double, h: HAlign, v: VAlign) {
+    let w = c.textWidth(text), capH = c.capHeight, desc = c.fontSize * 0.24
+    func hits(_ a: (x: Double, y: Double, h: HAlign, v: VAlign)) -> Int {
+        let left = a.h == .start ? a.x : a.h == .middle ? a.x - w / 2 : a.x - w
+        let base: Double
+        switch a.v {
+        case .top: base = a.y + capH
+        case .middle: base = a.y + capH / 2
+        case .baseline: base = a.y
+        case .bottom: base = a.y - desc
+        }
+        let (x0, x1, y0, y1) = (left - 6, left + w + 6, base - capH - 6, base + desc + 6)
+        return avoid.reduce(0) { $0 + ($1.0 >= x0 && $1.0 <= x1 && $1.1 >= y0 && $1.1 <= y1 ? 1 : 0) }
+    }
+    var best = candidates[0], bestHits = Int.max
+    for cand in candidates {
+        let h = hits(cand)
+        if h < bestHits { best = cand; bestHits = h }
+        if h == 0 { break }
+    }
+    return best
+}
+
+func drawHorizontalBand(_ b: Band, _ c: Canvas, _ p: Rect, py: (Double) -> Double?, style s: Style,
+                        avoid: [(Double, Double)] = [], fill: Bool = true, label: Bool = true) {
     guard let y0 = py(b.lo), let y1 = py(b.hi) else { return }
     let top = max(p.y, min(y0, y1)), bot = min(p.maxY, max(y0, y1))
     guard bot > top else { return }
-    c.color(.bandFill, alpha: 0.2)
-    c.fillRect(Rect(x: p.x, y: top, w: p.w, h: bot - top))
-    if !b.label.isEmpty {
+    if fill {
+        c.color(.bandFill, alpha: 0.2)
+        c.fillRect(Rect(x: p.x, y: top, w: p.w, h: bot - top))
+    }
+    if label && !b.label.isEmpty {
         c.font(s.note)
-        haloText(c.fit(b.label, maxWidth: p.w / 2), c, x: p.x + 6, y: top - 3, h: .start, v: .bottom, color: .muted)
+        let t = c.fit(b.label, maxWidth: p.w / 2)
+        let a = placeLabel(t, c, candidates: [(p.x + 6, top - 3, .start, .bottom), (p.maxX - 6, top - 3, .end, .bottom),
+                                              (p.x + 6, bot + 3, .start, .top), (p.maxX - 6, bot + 3, .end, .top),
+                                              (p.x + p.w / 2, top - 3, .middle, .bottom)], avoid: avoid)
+        haloText(t, c, x: a.x, y: a.y, h: a.h, v: a.v, color: .muted)
     }
 }
 
-func drawHorizontalReference(_ r: ReferenceLine, _ c: Canvas, _ p: Rect, py: (Double) -> Double?, style s: Style) {
+/// Band edges as thin dotted lines, for drawing over bars that hide the band's fill.
+func drawBandEdges(_ b: Band, _ c: Canvas, _ p: Rect, py: (Double) -> Double?) {
+    c.color(.muted, alpha: 0.9)
+    for v in [b.lo, b.hi] {
+        if let y = py(v), y >= p.y, y <= p.maxY { c.line(p.x, y, p.maxX, y, width: 0.8, dash: [2, 2]) }
+    }
+}
+
+func drawHorizontalReference(_ r: ReferenceLine, _ c: Canvas, _ p: Rect, py: (Double) -> Double?, style s: Style,
+                             avoid: [(Double, Double)] = []) {
     guard let y = py(r.value), y >= p.y - 0.5, y <= p.maxY + 0.5 else { return }
     c.color(.ink, alpha: 0.8)
     c.line(p.x, y, p.maxX, y, width: 1.2, dash: [6, 4])
     if !r.label.isEmpty {
         c.font(s.note)
-        haloText(c.fit(r.label, maxWidth: p.w / 2), c, x: p.maxX - 4, y: y - 3, h: .end, v: .bottom, color: .ink)
+        let t = c.fit(r.label, maxWidth: p.w / 2)
+        let a = placeLabel(t, c, candidates: [(p.maxX - 4, y - 3, .end, .bottom), (p.x + 6, y - 3, .start, .bottom),
+                                              (p.maxX - 4, y + 3, .end, .top), (p.x + 6, y + 3, .start, .top),
+                                              (p.x + p.w / 2, y - 3, .middle, .bottom)], avoid: avoid)
+        haloText(t, c, x: a.x, y: a.y, h: a.h, v: a.v, color: .ink)
     }
 }
