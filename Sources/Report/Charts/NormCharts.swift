@@ -6,6 +6,16 @@ import Analysis
 private let perLayerRoles: [ParameterRole] = [.attentionQKV, .attentionOutput, .mlpIn, .mlpOut,
                                               .layerNormGain, .layerNormBias, .otherBias]
 
+/// Short legend name for a checkpoint label: a path loses its extension and all but its last
+/// two components ("runs/baseline/step-000571.safetensors" → "baseline/step-000571").
+public func checkpointDisplayName(_ label: String) -> String {
+    let parts = label.split(separator: "/")
+    guard parts.count > 1 || label.contains(".") else { return label }
+    var last = String(parts.last ?? "")
+    if let dot = last.lastIndex(of: "."), dot != last.startIndex { last = String(last[..<dot]) }
+    return parts.count > 1 ? "\(parts[parts.count - 2])/\(last)" : last
+}
+
 /// (a) Per-layer L2 norm of each role: one panel per role, one line per checkpoint
 /// (x = block index). Roles no checkpoint has (e.g. biases of a bias-free run) are left out.
 public func layerNormCharts(_ stats: [CheckpointNormStats], roles: [ParameterRole]? = nil,
@@ -15,7 +25,7 @@ public func layerNormCharts(_ stats: [CheckpointNormStats], roles: [ParameterRol
         let series: [ChartSeries] = stats.compactMap { s in
             guard let byLayer = s.byRole[role.rawValue] else { return nil }
             let pts = byLayer.compactMap { k, v in Int(k).map { (x: Double($0), y: v) } }.sorted { $0.x < $1.x }
-            return pts.isEmpty ? nil : ChartSeries(name: s.checkpoint, points: pts)
+            return pts.isEmpty ? nil : ChartSeries(name: checkpointDisplayName(s.checkpoint), points: pts)
         }
         guard !series.isEmpty else { continue }
         var chart = LineChart(title: role.title, xLabel: "layer", yLabel: "L2 norm", series: series)
@@ -28,7 +38,7 @@ public func layerNormCharts(_ stats: [CheckpointNormStats], roles: [ParameterRol
 /// (b) ‖θ‖² of all parameters and of the decay group (≥ 2-D tensors) per checkpoint, as grouped bars.
 public func parameterNormBars(_ stats: [CheckpointNormStats], title: String = "Squared parameter norm ‖θ‖²")
     -> BarChart {
-    var chart = BarChart(title: title, yLabel: "‖θ‖²", categories: stats.map(\.checkpoint), series: [
+    var chart = BarChart(title: title, yLabel: "‖θ‖²", categories: stats.map { checkpointDisplayName($0.checkpoint) }, series: [
         BarSeries(name: "all parameters", values: stats.map(\.totalSumSq)),
         BarSeries(name: "decay group (2-D tensors)", values: stats.map(\.decaySumSq)),
     ])

@@ -103,8 +103,7 @@ private func significantDigits(step: Double, value: Double) -> Int {
 /// Log-axis tick label: plain numbers between 0.001 and 10⁵, "1e6"-style outside.
 func logTickLabel(_ v: Double) -> String {
     if v >= 1e-3 && v < 1e5 {
-        let s = String(format: "%.4g", v)
-        return s
+        return String(format: "%.6g", v)
     }
     return String(format: "%.0e", v).replacingOccurrences(of: "e+0", with: "e").replacingOccurrences(of: "e+", with: "e")
         .replacingOccurrences(of: "e-0", with: "e-")
