@@ -14,3 +14,26 @@ static inline hid_t gl_h5p_default(void) { return H5P_DEFAULT; }
 static inline hid_t gl_h5s_all(void) { return H5S_ALL; }
 /// Silence HDF5's own error printing; gpt2lab reports errors itself.
 static inline void gl_h5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/// Kind of the object a hard link names: 0 group, 1 dataset, 2 other, -1 error or not a
+/// hard link (soft and external links are not followed). `identity` is a number that is
+/// the same for two links to the same object (for cycle detection).
+static inline int gl_h5_link_kind(hid_t loc, const char *name, unsigned long long *identity) {
+    H5L_info_t linfo;
+    if (H5Lget_info(loc, name, &linfo, H5P_DEFAULT) < 0) return -1;
+    if (linfo.type != H5L_TYPE_HARD) return -1;
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t info;
+    if (H5Oget_info_by_name3(loc, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
+    unsigned long long id = 1469598103934665603ULL;
+    for (size_t i = 0; i < sizeof(info.token.__data); i++) { id ^= info.token.__data[i]; id *= 1099511628211ULL; }
+    *identity = id;
+#else
+    H5O_info_t info;
+    if (H5Oget_info_by_name2(loc, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
+    *identity = (unsigned long long)info.addr;
+#endif
+    if (info.type == H5O_TYPE_GROUP) return 0;
+    if (info.type == H5O_TYPE_DATASET) return 1;
+    return 2;
+}

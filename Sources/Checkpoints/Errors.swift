@@ -1,0 +1,48 @@
+// Typed errors for checkpoint reading. Every message is one line, "FILE: problem".
+
+import Foundation
+
+/// A checkpoint (or tensor file) could not be read or mapped onto GPT-2.
+public struct CheckpointError: Error, LocalizedError, Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable {
+        case notFound, isDirectory, unreadable, truncated, badHeader, badDType
+        case unknownLayout, missingTensors, unexpectedTensors, wrongShape, badConfig, hdf5
+    }
+    /// The file the problem is in.
+    public let file: String
+    public let kind: Kind
+    /// What is wrong, naming the key and expected vs found where there is one.
+    public let problem: String
+
+    public init(_ file: String, _ kind: Kind, _ problem: String) {
+        self.file = file; self.kind = kind; self.problem = problem
+    }
+
+    public var errorDescription: String? { "\(file): \(problem)" }
+}
+
+/// Checks that `path` names an existing regular file (not a directory) and returns its size.
+func regularFileSize(_ path: String) throws -> Int {
+    var st = stat()
+    guard stat(path, &st) == 0 else {
+        let reason = String(cString: strerror(errno))
+        throw CheckpointError(path, errno == ENOENT ? .notFound : .unreadable,
+                              errno == ENOENT ? "no such file" : "cannot read: \(reason)")
+    }
+    if (st.st_mode & S_IFMT) == S_IFDIR {
+        throw CheckpointError(path, .isDirectory, "is a directory, expected a file")
+    }
+    guard (st.st_mode & S_IFMT) == S_IFREG else {
+        throw CheckpointError(path, .unreadable, "not a regular file")
+    }
+    return Int(st.st_size)
+}
+
+/// Shapes as "[a, b]" for messages.
+func describe(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
+
+/// At most `limit` names, then "… (N more)".
+func listSome(_ names: [String], limit: Int = 8) -> String {
+    let head = names.prefix(limit).joined(separator: ", ")
+    return names.count > limit ? head + ", … (\(names.count - limit) more)" : head
+}

@@ -1,0 +1,164 @@
+// Reading HDF5 files through libhdf5: open read-only, walk the group tree (hard links only,
+// cycle- and depth-guarded), list every numeric dataset, read one as Float or Int32.
+// HDF5's own error printing is silenced; failures become CheckpointErrors.
+
+import CHDF5
+import Foundation
+
+/// One dataset: full path without the leading "/", shape and element type.
+public struct HDF5DatasetInfo: Sendable, Equatable {
+    public let path: String
+    public let shape: [Int]
+    public let dtype: TensorDType
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// libhdf5 is not guaranteed thread-safe; every call goes through this lock.
+private let hdf5Lock = NSLock()
+
+/// A read-only HDF5 file and the numeric datasets in it.
+public final class HDF5File {
+    /// Deepest group nesting walked.
+    public static let maxDepth = 64
+
+    public let path: String
+    /// Numeric datasets, sorted by path.
+    public let datasets: [HDF5DatasetInfo]
+    private let byPath: [String: HDF5DatasetInfo]
+    private let file: hid_t
+
+    public init(path: String) throws {
+        _ = try regularFileSize(path)
+        self.path = path
+        hdf5Lock.lock(); defer { hdf5Lock.unlock() }
+        gl_h5_silence_errors()
+        guard H5Fis_hdf5(path) > 0 else {
+            throw CheckpointError(path, .unreadable, "not an HDF5 file (or unreadable)")
+        }
+        let f = H5Fopen(path, gl_h5f_acc_rdonly(), gl_h5p_default())
+        guard f >= 0 else { throw CheckpointError(path, .hdf5, "libhdf5 cannot open the file") }
+        var found: [HDF5DatasetInfo] = []
+        var visited: Set<UInt64> = []
+        do {
+            try Self.walk(group: f, prefix: "", depth: 0, visited: &visited, out: &found, path: path)
+        } catch {
+            H5Fclose(f); throw error
+        }
+        file = f
+        datasets = found.sorted { $0.path < $1.path }
+        byPath = Dictionary(found.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    deinit {
+        hdf5Lock.lock(); H5Fclose(file); hdf5Lock.unlock()
+    }
+
+    public func info(_ name: String) -> HDF5DatasetInfo? { byPath[name] }
+
+    /// The dataset's values converted by libhdf5 to native Float (f16/f32/f64 and integers).
+    public func floats(_ name: String) throws -> [Float] {
+        let i = try entry(name)
+        var out = [Float](repeating: 0, count: i.count)
+        try read(name, memType: gl_h5t_native_float(), into: &out)
+        return out
+    }
+
+    /// An integer dataset's values as Int32; values outside Int32 are an error.
+    public func int32s(_ name: String) throws -> [Int32] {
+        let i = try entry(name)
+        guard !i.dtype.isFloat else {
+            throw CheckpointError(path, .badDType, "dataset '\(name)' is \(i.dtype.rawValue), expected integers")
+        }
+        var wide = [Int64](repeating: 0, count: i.count)
+        try read(name, memType: gl_h5t_native_int64(), into: &wide)
+        var out = [Int32](repeating: 0, count: wide.count)
+        for (k, v) in wide.enumerated() {
+            guard let x = Int32(exactly: v) else {
+                throw CheckpointError(path, .badDType, "dataset '\(name)' element \(k) = \(v) does not fit in int32")
+            }
+            out[k] = x
+        }
+        return out
+    }
+
+    private func entry(_ name: String) throws -> HDF5DatasetInfo {
+        guard let i = byPath[name] else {
+            throw CheckpointError(path, .missingTensors, "no dataset named '\(name)'")
+        }
+        return i
+    }
+
+    private func read<T>(_ name: String, memType: hid_t, into buffer: inout [T]) throws {
+        hdf5Lock.lock(); defer { hdf5Lock.unlock() }
+        gl_h5_silence_errors()
+        let d = H5Dopen2(file, name, gl_h5p_default())
+        guard d >= 0 else { throw CheckpointError(path, .hdf5, "cannot open dataset '\(name)'") }
+        defer { H5Dclose(d) }
+        let status = buffer.withUnsafeMutableBytes {
+            H5Dread(d, memType, gl_h5s_all(), gl_h5s_all(), gl_h5p_default(), $0.baseAddress)
+        }
+        guard status >= 0 else { throw CheckpointError(path, .hdf5, "cannot read dataset '\(name)'") }
+    }
+
+    // MARK: walking
+
+    private static func walk(group: hid_t, prefix: String, depth: Int, visited: inout Set<UInt64>,
+                             out: inout [HDF5DatasetInfo], path: String) throws {
+        guard depth <= maxDepth else {
+            throw CheckpointError(path, .hdf5, "groups nested deeper than \(maxDepth) at '\(prefix)'")
+        }
+        var ginfo = H5G_info_t()
+        guard H5Gget_info(group, &ginfo) >= 0 else {
+            throw CheckpointError(path, .hdf5, "cannot list group '/\(prefix)'")
+        }
+        for i in 0..<ginfo.nlinks {
+            let len = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, gl_h5p_default())
+            guard len >= 0 else { throw CheckpointError(path, .hdf5, "cannot read a link name in '/\(prefix)'") }
+            var buf = [CChar](repeating: 0, count: Int(len) + 1)
+            _ = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buf, buf.count, gl_h5p_default())
+            let name = String(decoding: buf.prefix(Int(len)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let full = prefix.isEmpty ? name : prefix + "/" + name
+            var identity: UInt64 = 0
+            switch gl_h5_link_kind(group, buf, &identity) {
+            case 0:
+                guard visited.insert(identity).inserted else { continue }   // a cycle or a second hard link
+                let g = H5Gopen2(group, buf, gl_h5p_default())
+                guard g >= 0 else { throw CheckpointError(path, .hdf5, "cannot open group '/\(full)'") }
+                defer { H5Gclose(g) }
+                try walk(group: g, prefix: full, depth: depth + 1, visited: &visited, out: &out, path: path)
+            case 1:
+                if let info = try datasetInfo(group, buf, full: full, path: path) { out.append(info) }
+            default:
+                continue                                                    // soft/external links, types
+            }
+        }
+    }
+
+    private static func datasetInfo(_ group: hid_t, _ name: [CChar], full: String, path: String) throws -> HDF5DatasetInfo? {
+        let d = H5Dopen2(group, name, gl_h5p_default())
+        guard d >= 0 else { throw CheckpointError(path, .hdf5, "cannot open dataset '/\(full)'") }
+        defer { H5Dclose(d) }
+        let space = H5Dget_space(d), type = H5Dget_type(d)
+        defer { H5Sclose(space); H5Tclose(type) }
+        let ndims = H5Sget_simple_extent_ndims(space)
+        guard ndims >= 0 else { throw CheckpointError(path, .hdf5, "cannot read the shape of '/\(full)'") }
+        var dims = [hsize_t](repeating: 0, count: Int(ndims))
+        if ndims > 0 { H5Sget_simple_extent_dims(space, &dims, nil) }
+        let size = H5Tget_size(type)
+        let dtype: TensorDType?
+        switch H5Tget_class(type) {
+        case H5T_FLOAT: dtype = [2: .F16, 4: .F32, 8: .F64][size]
+        case H5T_INTEGER:
+            let unsigned = H5Tget_sign(type) == H5T_SGN_NONE
+            dtype = unsigned ? [1: .U8, 2: .U16, 4: .U32, 8: .U64][size] : [1: .I8, 2: .I16, 4: .I32, 8: .I64][size]
+        default: dtype = nil
+        }
+        guard let dtype else { return nil }
+        var shape: [Int] = []
+        for d in dims {
+            guard d <= UInt64(Int32.max) else { throw CheckpointError(path, .hdf5, "dataset '/\(full)' has a huge dimension \(d)") }
+            shape.append(Int(d))
+        }
+        return HDF5DatasetInfo(path: full, shape: shape, dtype: dtype)
+    }
+}

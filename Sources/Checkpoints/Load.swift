@@ -1,0 +1,185 @@
+// Loading a checkpoint: read → sanitize → verify → fill the canonical GPT2Weights.
+//
+//   read      open the container, list tensors by their own names
+//   sanitize  detect the layout, key every name, drop buffers, read sizes off the shapes
+//   verify    every key expected, every shape as expected, no strays, biases all-or-none
+//   fill      convert to Float, transpose [in, out] matrices, place q/k/v slices, decide tying
+
+import Engine
+import Foundation
+
+/// A checkpoint mapped onto the canonical GPT-2 parameters.
+public struct LoadedCheckpoint: Sendable {
+    public let path: String
+    public let format: CheckpointFormat
+    public let layout: CheckpointLayout
+    /// Canonical weights; the config is inside.
+    public let weights: GPT2Weights
+    /// Parameters as stored, by their own names (buffers excluded).
+    public let sourceTensors: [SourceTensor]
+    /// Buffers dropped (att.mask, attn.bias, …).
+    public let ignoredTensors: [String]
+    /// dtype → number of stored parameter tensors.
+    public let dtypes: [String: Int]
+    /// Where the head count came from: "--heads", "config.json", "meta.json", "model.json",
+    /// "shape" or "default (width/64)".
+    public let headsSource: String
+    public let warnings: [String]
+}
+
+/// Loads `path` (safetensors or HDF5, any supported layout). `heads` overrides the head count.
+public func loadCheckpoint(path: String, heads: Int? = nil) throws -> LoadedCheckpoint {
+    let store = try TensorStore(path: path)
+    let s = try sanitize(store)
+    let choice = try resolveHeads(explicit: heads, fromShape: s.facts.heads, checkpoint: path, width: s.facts.width ?? 0)
+    let config = try makeConfig(s, heads: choice.heads, path: path)
+    let plan = s.mapper.plan(config)
+    let present = try verify(plan, s, path: path)
+    let weights = try fill(plan, present: present, s, store: store, config: config)
+    var warnings = [choice.warning].compactMap { $0 }
+    for id in weights.parameterTensors {
+        let bad = weights.data[weights.layout.range(id)].reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+        if bad > 0 { warnings.append("\(id.canonicalName) has \(bad) NaN/Inf value(s)") }
+    }
+    let sources = s.parameters
+    return LoadedCheckpoint(path: path, format: store.format, layout: s.mapper.layout, weights: weights,
+                            sourceTensors: sources, ignoredTensors: s.ignored,
+                            dtypes: Dictionary(sources.map { ($0.dtype, 1) }, uniquingKeysWith: +),
+                            headsSource: choice.source, warnings: warnings)
+}
+
+/// Every stored parameter tensor by its own name, as Float (buffers excluded, an alias not repeated).
+public func readSourceTensors(path: String) throws -> [(name: String, shape: [Int], values: [Float])] {
+    let store = try TensorStore(path: path)
+    let isHDF5 = store.format == .hdf5
+    return try store.tensors.filter { !isBufferKey(isHDF5 ? $0.name.replacingOccurrences(of: "/", with: ".") : stripWrappers($0.name)) }
+        .map { (name: $0.name, shape: $0.shape, values: try store.floats($0.name)) }
+}
+
+// MARK: sanitize
+
+/// A store seen through its layout: keys → stored names, buffers set aside.
+struct Sanitized {
+    let mapper: LayoutMapper
+    /// Key → stored name (aliases map to the tensor they alias).
+    let names: [String: String]
+    let shapes: [String: [Int]]
+    let parameters: [SourceTensor]
+    let ignored: [String]
+    let facts: ShapeFacts
+}
+
+func sanitize(_ store: TensorStore) throws -> Sanitized {
+    let allNames = store.tensors.map(\.name)
+    let rawShapes = Dictionary(store.tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
+    guard !allNames.isEmpty else { throw CheckpointError(store.path, .unknownLayout, "holds no tensors") }
+    guard let mapper = detectLayout(names: allNames, shapes: rawShapes, isHDF5: store.format == .hdf5) else {
+        throw CheckpointError(store.path, .unknownLayout,
+                              "unknown checkpoint layout (not HF, nanoGPT, Raschka, KerasHub or HF-TF); saw \(listSome(allNames))")
+    }
+    var names: [String: String] = [:], shapes: [String: [Int]] = [:]
+    var parameters: [SourceTensor] = [], ignored: [String] = []
+    for t in store.tensors {
+        let k = mapper.key(t.name)
+        if isBufferKey(k) { ignored.append(t.name); continue }
+        if let other = names[k] {
+            throw CheckpointError(store.path, .unexpectedTensors, "'\(t.name)' and '\(other)' are the same tensor '\(k)'")
+        }
+        names[k] = t.name; shapes[k] = t.shape
+        parameters.append(t)
+    }
+    for (alias, target) in store.aliases.sorted(by: { $0.key < $1.key }) {
+        let k = mapper.key(alias)
+        guard names[k] == nil, let shape = rawShapes[target] else { continue }
+        names[k] = target; shapes[k] = shape
+    }
+    return Sanitized(mapper: mapper, names: names, shapes: shapes, parameters: parameters,
+                     ignored: ignored, facts: mapper.facts(shapes))
+}
+
+func makeConfig(_ s: Sanitized, heads: Int, path: String) throws -> GPT2Config {
+    let f = s.facts
+    guard let V = f.vocab, let T = f.context, let C = f.width, let L = f.layers, L > 0 else {
+        let probe = s.mapper.plan(GPT2Config(vocabSize: 1, contextLength: 1, nEmbd: 1, nLayer: 1, nHead: 1))
+        let needed = probe.filter { [.wte, .wpe].contains($0.target.kind) || $0.target.kind == .fcw }.map(\.key)
+        throw CheckpointError(path, .missingTensors,
+                              "\(s.mapper.layout.rawValue) layout: cannot size the model, missing some of \(needed.joined(separator: ", ")) (or any block)")
+    }
+    let config = GPT2Config(vocabSize: V, contextLength: T, nEmbd: C, nLayer: L, nHead: heads, nInner: f.inner)
+    if let problem = config.validationProblem() { throw CheckpointError(path, .badConfig, problem) }
+    return config
+}
+
+// MARK: verify
+
+/// Checks names and shapes; returns the assignments whose tensors are present.
+func verify(_ plan: [Assignment], _ s: Sanitized, path: String) throws -> [Assignment] {
+    let expected = Set(plan.map(\.key))
+    let unexpected = s.names.filter { !expected.contains($0.key) }.map(\.value).sorted()
+    if !unexpected.isEmpty {
+        throw CheckpointError(path, .unexpectedTensors,
+                              "\(s.mapper.layout.rawValue) layout: unexpected tensor(s) \(listSome(unexpected))")
+    }
+    for a in plan {
+        if let found = s.shapes[a.key], found != a.shape {
+            throw CheckpointError(path, .wrongShape,
+                                  "tensor '\(s.names[a.key] ?? a.key)': expected shape \(describe(a.shape)), found \(describe(found))")
+        }
+    }
+    var missing = plan.filter { !$0.optional && s.names[$0.key] == nil }.map(\.key)
+    // Optional biases: all or none of each kind (the LM head and wte are judged by tying).
+    let groups = Dictionary(grouping: plan.filter { $0.optional && $0.target.kind != .lmHead }, by: \.target.kind)
+    for (_, group) in groups.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+        let absent = group.filter { s.names[$0.key] == nil }
+        if !absent.isEmpty && absent.count < group.count { missing += absent.map(\.key) }
+    }
+    let hasHead = plan.contains { $0.target.kind == .lmHead && s.names[$0.key] != nil }
+    if hasHead { missing.removeAll { k in plan.contains { $0.key == k && $0.target.kind == .wte } } }
+    if !missing.isEmpty {
+        throw CheckpointError(path, .missingTensors, "\(s.mapper.layout.rawValue) layout: missing tensor(s) \(listSome(missing))")
+    }
+    return plan.filter { s.names[$0.key] != nil }
+}
+
+// MARK: fill
+
+func fill(_ plan: [Assignment], present: [Assignment], _ s: Sanitized, store: TensorStore,
+          config: GPT2Config) throws -> GPT2Weights {
+    func values(_ a: Assignment) throws -> [Float] {
+        let v = try store.floats(s.names[a.key] ?? a.key)
+        guard let rows = a.transposeRows else { return v }
+        let cols = v.count / rows
+        var t = [Float](repeating: 0, count: v.count)   // [cols, rows] ← [rows, cols]
+        for r in 0..<rows { for c in 0..<cols { t[c * rows + r] = v[r * cols + c] } }
+        return t
+    }
+    let wteA = present.first { $0.target.kind == .wte }
+    let headA = present.first { $0.target.kind == .lmHead }
+    var tied = true
+    var headValues: [Float]? = nil
+    if let headA {
+        let h = try values(headA)
+        if let wteA {
+            let sameTensor = s.names[wteA.key] == s.names[headA.key]
+            let e = sameTensor ? h : try values(wteA)
+            tied = h.elementsEqual(e) { $0.bitPattern == $1.bitPattern }
+        }
+        headValues = h
+    }
+    var w = GPT2Weights(config: config, tied: tied)
+    for a in present where a.target.kind != .lmHead {
+        let v = try values(a)
+        let full = w.layout.range(a.target), n = full.count / a.parts
+        let lo = full.lowerBound + a.part * n
+        w.data.replaceSubrange(lo..<(lo + n), with: v)
+        w.stored.insert(a.target)
+    }
+    if let headValues {
+        if wteA == nil {
+            w.set(TensorID(.wte), headValues)
+        } else if !tied {
+            w.set(TensorID(.lmHead), headValues)
+        }
+    }
+    return w
+}

@@ -1,0 +1,109 @@
+// Test sets as token ids: nanoGPT's uint16 `.bin`, a safetensors file with one integer
+// `tokens` tensor (gpjt), or an HDF5 dataset of ids. Text (.txt/.jsonl) needs the tokenizer.
+
+import Checkpoints
+import Foundation
+
+/// Problems with a test set; messages are one line naming the file.
+public enum TestSetError: Error, LocalizedError, Sendable, Equatable {
+    case unreadable(path: String, reason: String)
+    case badFormat(path: String, reason: String)
+    case tooShort(path: String, count: Int)
+    case badTokenID(path: String, position: Int, id: Int32, vocabSize: Int)
+    case needsTokenizer(path: String)
+    case badWindows(String)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .unreadable(p, r): return "\(p): \(r)"
+        case let .badFormat(p, r): return "\(p): \(r)"
+        case let .tooShort(p, n): return "\(p): \(n) token(s); a test set needs at least 2"
+        case let .badTokenID(p, i, id, v): return "\(p): token id \(id) at position \(i) is outside the vocabulary (0..<\(v))"
+        case let .needsTokenizer(p): return "\(p): text test sets need the tokenizer (not wired in yet); pass token ids (.bin, .safetensors, .h5)"
+        case let .badWindows(r): return "windows: \(r)"
+        }
+    }
+}
+
+/// Token ids read from a test-set file.
+public struct TokenFile: Sendable {
+    public var ids: [Int32]
+    /// UTF-8 size of the text the ids came from, when known (text inputs).
+    public var utf8Bytes: Int?
+    /// "bin", "safetensors", "hdf5", "txt", "jsonl".
+    public var format: String
+    public init(ids: [Int32], utf8Bytes: Int?, format: String) {
+        self.ids = ids; self.utf8Bytes = utf8Bytes; self.format = format
+    }
+}
+
+/// Reads token ids from `path`; `dataset` names the HDF5 dataset or safetensors tensor
+/// (default "tokens", or the only integer tensor/dataset).
+public func loadTokenIDs(path: String, dataset: String? = nil) throws -> TokenFile {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+        throw TestSetError.unreadable(path: path, reason: "no such file")
+    }
+    if isDir.boolValue { throw TestSetError.unreadable(path: path, reason: "is a directory, expected a file") }
+    let ext = (path as NSString).pathExtension.lowercased()
+    let file: TokenFile
+    switch ext {
+    case "txt", "jsonl", "json", "text": throw TestSetError.needsTokenizer(path: path)
+    case "bin": file = TokenFile(ids: try readUInt16Bin(path), utf8Bytes: nil, format: "bin")
+    case "h5", "hdf5": file = TokenFile(ids: try readHDF5IDs(path, dataset: dataset), utf8Bytes: nil, format: "hdf5")
+    default: file = TokenFile(ids: try readSafetensorsIDs(path, tensor: dataset), utf8Bytes: nil, format: "safetensors")
+    }
+    guard file.ids.count >= 2 else { throw TestSetError.tooShort(path: path, count: file.ids.count) }
+    return file
+}
+
+/// Checks every id is in 0..<vocabSize; names the first bad one and its position.
+public func validateTokenIDs(_ ids: [Int32], vocabSize: Int, path: String) throws {
+    if let i = ids.firstIndex(where: { $0 < 0 || Int($0) >= vocabSize }) {
+        throw TestSetError.badTokenID(path: path, position: i, id: ids[i], vocabSize: vocabSize)
+    }
+}
+
+/// nanoGPT's format: little-endian uint16, no header.
+func readUInt16Bin(_ path: String) throws -> [Int32] {
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
+        throw TestSetError.unreadable(path: path, reason: "cannot read: \(error.localizedDescription)")
+    }
+    guard data.count % 2 == 0 else {
+        throw TestSetError.badFormat(path: path, reason: "size \(data.count) bytes is not a multiple of 2 (uint16 tokens)")
+    }
+    return data.withUnsafeBytes { raw in
+        (0..<(raw.count / 2)).map { Int32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
+    }
+}
+
+func readSafetensorsIDs(_ path: String, tensor: String?) throws -> [Int32] {
+    do {
+        let f = try SafetensorsFile(path: path)
+        let ints = f.tensorNames.filter { f.info($0).map { !$0.dtype.isFloat } ?? false }
+        let name = tensor ?? (f.info("tokens") != nil ? "tokens" : (ints.count == 1 ? ints[0] : nil))
+        guard let name, f.info(name) != nil else {
+            throw TestSetError.badFormat(path: path, reason: "no token tensor '\(tensor ?? "tokens")' (tensors: \(f.tensorNames.prefix(8).joined(separator: ", ")))")
+        }
+        return try f.int32s(name)
+    } catch let e as CheckpointError {
+        throw TestSetError.unreadable(path: path, reason: e.problem)
+    }
+}
+
+func readHDF5IDs(_ path: String, dataset: String?) throws -> [Int32] {
+    do {
+        let f = try HDF5File(path: path)
+        let ints = f.datasets.filter { !$0.dtype.isFloat }.map(\.path)
+        let name = dataset.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? (ints.count == 1 ? ints[0] : nil)
+        guard let name, f.info(name) != nil else {
+            throw TestSetError.badFormat(path: path, reason: dataset == nil
+                ? "pass dataset: one of \(ints.prefix(8).joined(separator: ", "))"
+                : "no dataset '\(dataset ?? "")'")
+        }
+        return try f.int32s(name)
+    } catch let e as CheckpointError {
+        throw TestSetError.unreadable(path: path, reason: e.problem)
+    }
+}
