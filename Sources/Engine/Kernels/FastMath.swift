@@ -5,7 +5,11 @@
 func expSIMD(_ x0: SIMD16<Float>) -> SIMD16<Float> {
     let x = x0.clamped(lowerBound: SIMD16(repeating: -87.3), upperBound: SIMD16(repeating: 88.3))
     // n = round(x / ln2); r = x - n*ln2 (two-part ln2 for accuracy)
-    let fx = (x * 1.44269504088896341).rounded(.toNearestOrEven)
+    // Adding 1.5·2²³ rounds to the nearest integer and leaves it in the low mantissa bits, so
+    // n comes from a bit cast: SIMD16<Int32>(SIMD16<Float>) is a slow generic per-lane conversion.
+    let magic = SIMD16<Float>(repeating: 12_582_912)
+    let shifted = x * 1.44269504088896341 + magic
+    let fx = shifted - magic
     var r = x - fx * 0.693359375
     r = r + fx * 2.12194440e-4
     // exp(r) on [-ln2/2, ln2/2]
@@ -18,7 +22,7 @@ func expSIMD(_ x0: SIMD16<Float>) -> SIMD16<Float> {
     let r2 = r * r
     let y = p * r2 + r + 1
     // scale by 2^n
-    let n = SIMD16<Int32>(truncatingIfNeeded: SIMD16<Int32>(fx))
+    let n = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
     let bits = (n &+ 127) &<< 23
     let scale = unsafeBitCast(bits, to: SIMD16<Float>.self)
     var out = y * scale
