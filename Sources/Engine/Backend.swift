@@ -21,6 +21,28 @@ public protocol ComputeBackend: Sendable {
     /// nll[i] = logsumexp(x_i · headᵀ) − (x_i · headᵀ)[target_i] for each i in `rows`; x (N, C), head (V, C)
     func crossEntropy(nll: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, head: UnsafePointer<Float>,
                       targets: UnsafePointer<Int32>, rows: [Int], n: Int, c: Int, v: Int)
+
+    // Backward ops: each adds (+=) into its gradient outputs; see the kernel files for the maths.
+
+    /// dinp (N, C) += dout · weight; dweight (OC, C) += doutᵀ · inp; dbias (OC) += Σ dout. dout is (N, OC).
+    func matmulBackward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                        dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+                        weight: UnsafePointer<Float>, n: Int, c: Int, oc: Int)
+    /// LayerNorm backward from forward's inp (N, C), mean and rstd (N); dinp (N, C), dweight, dbias (C) +=.
+    func layerNormBackward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>,
+                           dbias: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+                           weight: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+                           n: Int, c: Int)
+    /// dinp += dout · gelu'(inp), elementwise over `count`.
+    func geluBackward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>, count: Int)
+    /// dqkv (B, T, 3C) += attention backward of dout (B, T, C), from qkv and the cached att (B, NH, T, T).
+    func attentionBackward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
+                           att: UnsafePointer<Float>, b: Int, t: Int, c: Int, nh: Int)
+    /// Fused LM head + cross-entropy forward and backward over `rows`: writes nll[i]; dx (N, C) += and
+    /// dhead (V, C) += the gradients of scale · Σ_rows nll. Never holds all (N, V) logits.
+    func crossEntropyBackward(nll: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                              dhead: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, head: UnsafePointer<Float>,
+                              targets: UnsafePointer<Int32>, rows: [Int], scale: Float, n: Int, c: Int, v: Int)
 }
 
 /// CPU kernels: OpenBLAS (single-threaded per call) with rows split across `threads`.
@@ -51,6 +73,30 @@ public struct CPUBackend: ComputeBackend {
     public func crossEntropy(nll: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, head: UnsafePointer<Float>,
                              targets: UnsafePointer<Int32>, rows: [Int], n: Int, c: Int, v: Int) {
         crossEntropyForward(nll, x, head, targets, active: rows, n: n, c: c, v: v, threads: threads)
+    }
+    public func matmulBackward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                               dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+                               weight: UnsafePointer<Float>, n: Int, c: Int, oc: Int) {
+        Engine.matmulBackward(dinp, dweight, dbias, dout, inp, weight, n: n, c: c, oc: oc, threads: threads)
+    }
+    public func layerNormBackward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>,
+                                  dbias: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+                                  weight: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+                                  n: Int, c: Int) {
+        Engine.layerNormBackward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, n: n, c: c, threads: threads)
+    }
+    public func geluBackward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>, count: Int) {
+        Engine.geluBackward(dinp, inp, dout, count: count, threads: threads)
+    }
+    public func attentionBackward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
+                                  att: UnsafePointer<Float>, b: Int, t: Int, c: Int, nh: Int) {
+        Engine.attentionBackward(dqkv, dout, qkv, att, b: b, t: t, c: c, nh: nh, threads: threads)
+    }
+    public func crossEntropyBackward(nll: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                                     dhead: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, head: UnsafePointer<Float>,
+                                     targets: UnsafePointer<Int32>, rows: [Int], scale: Float, n: Int, c: Int, v: Int) {
+        Engine.crossEntropyBackward(nll, dx, dhead, x, head, targets, active: rows, scale: scale, n: n, c: c, v: v,
+                                    threads: threads)
     }
 }
 

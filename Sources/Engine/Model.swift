@@ -18,9 +18,24 @@ public final class GPT2Model {
     /// - scoredFrom: per window, the first position whose target is scored (0 = all).
     /// Returns nothing: per-position losses are in `acts.nll` (B, T).
     public func forward(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, scoredFrom: [Int], acts: Activations) {
+        let B = acts.b, T = acts.t, BT = B * T, C = config.nEmbd
+        precondition(scoredFrom.count == B, "internal: one scoredFrom per window")
+        forwardTrunk(inputs: inputs, acts: acts)
+        var rows: [Int] = []
+        rows.reserveCapacity(BT)
+        for b in 0..<B { for t in max(0, scoredFrom[b])..<T { rows.append(b * T + t) } }
+        weights.data.withUnsafeBufferPointer { buf in
+            let head = buf.baseAddress! + weights.layout.offsets[TensorID(weights.tied ? .wte : .lmHead)]!
+            backend.crossEntropy(nll: acts.nll, x: acts.lnf, head: head, targets: targets, rows: rows,
+                                 n: BT, c: C, v: config.vocabSize)
+        }
+    }
+
+    /// Everything up to the final LayerNorm: fills `acts` through `acts.lnf` (B, T, C).
+    func forwardTrunk(inputs: UnsafePointer<Int32>, acts: Activations) {
         let c = config
         let B = acts.b, T = acts.t, C = c.nEmbd, F = c.nInner, NH = c.nHead, L = c.nLayer
-        precondition(T <= c.contextLength && scoredFrom.count == B, "internal: window longer than context")
+        precondition(T <= c.contextLength, "internal: window longer than context")
         let BT = B * T
         let layout = weights.layout
         weights.data.withUnsafeBufferPointer { buf in
@@ -54,12 +69,6 @@ public final class GPT2Model {
             let last = acts.residual3 + acts.slot(L - 1) * BT * C
             backend.layerNorm(out: acts.lnf, mean: acts.lnfMean, rstd: acts.lnfRstd, inp: last,
                               weight: w(.lnfw), bias: w(.lnfb), n: BT, c: C)
-            var rows: [Int] = []
-            rows.reserveCapacity(BT)
-            for b in 0..<B { for t in max(0, scoredFrom[b])..<T { rows.append(b * T + t) } }
-            let head = weights.tied ? w(.wte) : w(.lmHead)
-            backend.crossEntropy(nll: acts.nll, x: acts.lnf, head: head, targets: targets, rows: rows,
-                                 n: BT, c: C, v: c.vocabSize)
         }
     }
 }

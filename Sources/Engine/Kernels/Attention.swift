@@ -40,6 +40,52 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, _ att: UnsafeMutablePo
     }
 }
 
+// Backward, from forward's cached probabilities att (B, NH, T, T). Per (b, h), with
+// O = P·V, P = softmax(S), S = Q·Kᵀ·scale (causal):
+//   dP = dO · Vᵀ                       (T, T) scratch
+//   dV += Pᵀ · dO
+//   dS = P ∘ (dP − rowsum(P ∘ dP))     (masked entries have P = 0, so dS = 0 there)
+//   dQ += scale · dS · K,   dK += scale · dSᵀ · Q
+// dqkv (B, T, 3C) += ; datty is dO (B, T, C). Threads own disjoint (b, h) pairs, hence
+// disjoint columns of dqkv.
+func attentionBackward(_ dqkv: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
+                       _ qkv: UnsafePointer<Float>, _ att: UnsafePointer<Float>,
+                       b B: Int, t T: Int, c C: Int, nh NH: Int, threads: Int) {
+    let hs = C / NH
+    let scale = 1 / Float(hs).squareRoot()
+    let C3 = 3 * C
+    parallelChunks(B * NH, threads: threads) { pairs in
+        let dP = UnsafeMutablePointer<Float>.allocate(capacity: T * T)
+        defer { dP.deallocate() }
+        for p in pairs {
+            let b = p / NH, h = p % NH
+            let q = qkv + b * T * C3 + h * hs, k = q + C, v = q + 2 * C
+            let dq = dqkv + b * T * C3 + h * hs, dk = dq + C, dv = dq + 2 * C
+            let P = att + p * T * T
+            let dO = dout + b * T * C + h * hs
+            // dP (T, T) = dO (T, hs) · Vᵀ (hs, T)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(T), Int32(hs),
+                        1, dO, Int32(C), v, Int32(C3), 0, dP, Int32(T))
+            // dV (T, hs) += Pᵀ · dO
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(T), Int32(hs), Int32(T),
+                        1, P, Int32(T), dO, Int32(C), 1, dv, Int32(C3))
+            // dS, in place of dP
+            for i in 0..<T {
+                let pr = P + i * T, dr = dP + i * T
+                var s: Float = 0
+                for j in 0...i { s += pr[j] * dr[j] }
+                for j in 0...i { dr[j] = pr[j] * (dr[j] - s) }
+                for j in (i + 1)..<T { dr[j] = 0 }
+            }
+            // dQ (T, hs) += scale · dS · K;  dK (T, hs) += scale · dSᵀ · Q
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(hs), Int32(T),
+                        scale, dP, Int32(T), k, Int32(C3), 1, dq, Int32(C3))
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(T), Int32(hs), Int32(T),
+                        scale, dP, Int32(T), q, Int32(C3), 1, dk, Int32(C3))
+        }
+    }
+}
+
 /// In place: softmax over row[0..<valid]; row[valid..<width] set to zero (masked).
 @inline(__always)
 func softmaxCausalRow(_ row: UnsafeMutablePointer<Float>, valid: Int, width: Int) {

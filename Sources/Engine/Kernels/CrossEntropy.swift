@@ -32,6 +32,96 @@ func crossEntropyForward(_ nll: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
     }
 }
 
+// Forward + backward together, for training-style passes. The mean loss over the N_scored
+// rows has dlogits = (softmax(logits) − onehot(target)) · scale, scale = 1/N_scored.
+// Rows go in chunks of `crossEntropyBackwardChunk`; per chunk, with xs (m, C) the gathered rows:
+//   logits (m, V) = xs · headᵀ          (V split across threads)
+//   nll, then logits → dlogits in place (rows split across threads)
+//   dhead (V, C) += dlogitsᵀ · xs       (V split across threads)
+//   dx rows (m, C) += dlogits · head    (rows split across threads)
+// so (N, V) logits never exist at once: the scratch is (chunk, V).
+let crossEntropyBackwardChunk = 128
+
+func crossEntropyBackward(_ nll: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                          _ dhead: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                          _ head: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
+                          active rows: [Int], scale: Float, n: Int, c C: Int, v V: Int, threads: Int) {
+    let chunk = crossEntropyBackwardChunk
+    let logits = UnsafeMutablePointer<Float>.allocate(capacity: chunk * V)  // (chunk, V)
+    let xs = UnsafeMutablePointer<Float>.allocate(capacity: chunk * C)      // (chunk, C)
+    let dxs = UnsafeMutablePointer<Float>.allocate(capacity: chunk * C)     // (chunk, C)
+    defer { logits.deallocate(); xs.deallocate(); dxs.deallocate() }
+    var lo = 0
+    while lo < rows.count {
+        let m = min(chunk, rows.count - lo)
+        for r in 0..<m { (xs + r * C).update(from: x + rows[lo + r] * C, count: C) }
+        parallelChunks(V, threads: threads, minChunk: 512) { vs in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(vs.count), Int32(C),
+                        1, xs, Int32(C), head + vs.lowerBound * C, Int32(C), 0, logits + vs.lowerBound, Int32(V))
+        }
+        parallelChunks(m, threads: threads) { rr in
+            for r in rr {
+                let i = rows[lo + r], row = logits + r * V, tgt = Int(targets[i])
+                let lse = logSumExp(row, count: V)
+                nll[i] = lse - row[tgt]
+                softmaxFromLSE(row, lse: lse, scale: scale, count: V)
+                row[tgt] -= scale
+            }
+        }
+        parallelChunks(V, threads: threads, minChunk: 512) { vs in
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(vs.count), Int32(C), Int32(m),
+                        1, logits + vs.lowerBound, Int32(V), xs, Int32(C), 1, dhead + vs.lowerBound * C, Int32(C))
+        }
+        parallelChunks(m, threads: threads) { rr in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rr.count), Int32(C), Int32(V),
+                        1, logits + rr.lowerBound * V, Int32(V), head, Int32(C), 0, dxs + rr.lowerBound * C, Int32(C))
+        }
+        for r in 0..<m {
+            let d = dx + rows[lo + r] * C, s = dxs + r * C
+            for k in 0..<C { d[k] += s[k] }
+        }
+        lo += m
+    }
+}
+
+/// In place: row[j] = exp(row[j] − lse) · scale.
+@inline(__always)
+func softmaxFromLSE(_ row: UnsafeMutablePointer<Float>, lse: Float, scale: Float, count V: Int) {
+    let blocks = V / 16
+    let l = SIMD16<Float>(repeating: lse), s = SIMD16<Float>(repeating: scale)
+    for b in 0..<blocks {
+        let p = UnsafeMutableRawPointer(row + b * 16)
+        p.storeBytes(of: expSIMD(p.loadUnaligned(as: SIMD16<Float>.self) - l) * s, as: SIMD16<Float>.self)
+    }
+    for j in (blocks * 16)..<V { row[j] = expf(row[j] - lse) * scale }
+}
+
+/// Algorithmic reference for `crossEntropyBackward`: whole logits matrix, plain loops, Double sums.
+func crossEntropyBackwardNaive(_ nll: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                               _ dhead: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                               _ head: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
+                               active rows: [Int], scale: Float, c C: Int, v V: Int) {
+    var logits = [Double](repeating: 0, count: V)
+    for i in rows {
+        for o in 0..<V {
+            var s = 0.0
+            for k in 0..<C { s += Double(x[i * C + k]) * Double(head[o * C + k]) }
+            logits[o] = s
+        }
+        let m = logits.max()!
+        let z = logits.reduce(0) { $0 + exp($1 - m) }
+        let tgt = Int(targets[i])
+        nll[i] = Float(m + log(z) - logits[tgt])
+        for o in 0..<V {
+            let d = Float((exp(logits[o] - m) / z - (o == tgt ? 1 : 0)) * Double(scale))
+            for k in 0..<C {
+                dx[i * C + k] += d * head[o * C + k]
+                dhead[o * C + k] += d * x[i * C + k]
+            }
+        }
+    }
+}
+
 /// log Σ exp(row[j]), stable (max subtracted), SIMD16 bulk.
 @inline(__always)
 func logSumExp(_ row: UnsafePointer<Float>, count V: Int) -> Float {

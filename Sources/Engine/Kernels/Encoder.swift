@@ -12,3 +12,16 @@ func encoderForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Int
         }
     }
 }
+
+// Backward: dwte[inp[b,t]] += dout[b,t]; dwpe[t] += dout[b,t]. Serial: tokens repeat, so rows collide.
+func encoderBackward(_ dwte: UnsafeMutablePointer<Float>, _ dwpe: UnsafeMutablePointer<Float>,
+                     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Int32>, b B: Int, t T: Int, c C: Int) {
+    for b in 0..<B {
+        for t in 0..<T {
+            let d = dout + (b * T + t) * C
+            let e = dwte + Int(inp[b * T + t]) * C
+            let p = dwpe + t * C
+            for i in 0..<C { e[i] += d[i]; p[i] += d[i] }
+        }
+    }
+}

@@ -22,3 +22,22 @@ struct UncheckedSendable<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
+
+/// How many chunks `parallelChunks` would use; callers that keep per-chunk partials size them with it.
+@inline(__always)
+func chunkCount(_ count: Int, threads: Int, minChunk: Int = 1) -> Int {
+    max(1, min(threads, (count + minChunk - 1) / minChunk))
+}
+
+/// Runs `body(chunkIndex, range)` for `chunks` contiguous, non-overlapping pieces of 0..<count.
+func parallelChunksIndexed(_ count: Int, chunks n: Int, _ body: (Int, Range<Int>) -> Void) {
+    if count <= 0 { return }
+    if n == 1 { body(0, 0..<count); return }
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: n) { i in
+            let lo = count * i / n, hi = count * (i + 1) / n
+            if lo < hi { box.value(i, lo..<hi) }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import XCTest
+import Foundation
+import Engine
+import Checkpoints
+@testable import Analysis
+
+/// The Hessian pipeline against PyTorch (exact double-backprop HVPs, fp32 on GPU; see the
+/// fixtures README, `expected/*.json` → `hessian`). Batch: the first 4 windows of 256 tokens.
+final class HessianFixtureTests: XCTestCase {
+    static let fixtures: URL = URL(fileURLWithPath: #filePath)  // …/Tests/AnalysisTests/this.swift
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("../shared/fixtures").standardizedFileURL
+
+    struct Expected: Decodable {
+        let trace: Double, stderr: Double, samples: Int
+        let batch_loss: Double
+        let grad_norms: [String: Double]
+        let per_tensor_trace: [String: Double]
+        let top_eigenvalues: [Double]
+        let batch: Int, context: Int
+    }
+
+    static func setUpRun(_ run: String) throws -> (GPT2Weights, [Int32], Expected) {
+        let root = Self.fixtures
+        let ckpt = root.appendingPathComponent("runs/\(run)/model.safetensors").path
+        guard FileManager.default.fileExists(atPath: ckpt) else { throw XCTSkip("fixtures not found at \(root.path)") }
+        let weights = try loadCheckpoint(path: ckpt, heads: nil).weights
+        let raw = try Data(contentsOf: root.appendingPathComponent("data/test-persuasion.bin"))
+        let tokens: [Int32] = raw.withUnsafeBytes { b in
+            (0..<raw.count / 2).map { Int32(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
+        }
+        struct File: Decodable { let hessian: Expected }
+        let json = try Data(contentsOf: root.appendingPathComponent("expected/\(run).json"))
+        return (weights, tokens, try JSONDecoder().decode(File.self, from: json).hessian)
+    }
+
+    /// A checkpoint name (Raschka layout) → canonical tensor and, for the split q/k/v, the element
+    /// range inside the fused c_attn tensor.
+    static func canonical(_ name: String, c C: Int) -> (String, Range<Int>?)? {
+        let p = name.split(separator: ".").map(String.init)
+        switch name {
+        case "tok_emb.weight": return ("wte.weight", nil)
+        case "pos_emb.weight": return ("wpe.weight", nil)
+        case "final_norm.scale": return ("ln_f.weight", nil)
+        case "final_norm.shift": return ("ln_f.bias", nil)
+        case "out_head.weight": return ("lm_head.weight", nil)
+        default: break
+        }
+        guard p.count >= 4, p[0] == "trf_blocks", let l = Int(p[1]) else { return nil }
+        let kind = p.last!  // weight, bias, scale, shift
+        let rest = p[2..<(p.count - 1)].joined(separator: ".")
+        let h = "h.\(l)."
+        let qkvPart = ["att.W_query": 0, "att.W_key": 1, "att.W_value": 2][rest]
+        if let part = qkvPart {
+            let size = kind == "weight" ? C * C : C
+            return (h + "attn.c_attn.\(kind)", (part * size)..<((part + 1) * size))
+        }
+        let map = ["att.out_proj": "attn.c_proj", "ff.layers.0": "mlp.c_fc", "ff.layers.2": "mlp.c_proj",
+                   "norm1": "ln_1", "norm2": "ln_2"]
+        guard let m = map[rest] else { return nil }
+        let suffix = ["scale": "weight", "shift": "bias"][kind] ?? kind
+        return (h + m + "." + suffix, nil)
+    }
+
+    func testBatchLossAndGradNormsMatchPyTorch() throws {
+        for run in ["baseline", "stacked"] {
+            let (weights, tokens, exp) = try Self.setUpRun(run)
+            let (inputs, targets) = try hessianBatch(tokens: tokens, batch: exp.batch, context: exp.context,
+                                                     vocabSize: weights.config.vocabSize)
+            let op = GPT2LossHessian(weights: weights, inputs: inputs, targets: targets, b: exp.batch, t: exp.context)
+            let (loss, grad) = op.gradient()
+            XCTAssertEqual(loss, exp.batch_loss, accuracy: 2e-4, run)
+            var worst = 0.0, worstName = ""
+            XCTAssertEqual(exp.grad_norms.count, weights.parameterTensors.count + 2 * weights.config.nLayer, run)
+            for (name, want) in exp.grad_norms {
+                guard let (canon, part) = Self.canonical(name, c: weights.config.nEmbd),
+                      let id = weights.layout.id(canonicalName: canon) else {
+                    XCTFail("\(run): no canonical tensor for \(name)"); continue
+                }
+                XCTAssertTrue(weights.isStored(id), "\(run): \(canon) should be stored")
+                let r = weights.layout.range(id)
+                let sub = part.map { (r.lowerBound + $0.lowerBound)..<(r.lowerBound + $0.upperBound) } ?? r
+                let got = (sub.reduce(0.0) { $0 + Double(grad[$1]) * Double(grad[$1]) }).squareRoot()
+                let rel = abs(got - want) / want
+                if rel > worst { worst = rel; worstName = name }
+                XCTAssertLessThan(rel, 2e-3, "\(run) \(name): got \(got), PyTorch \(want)")
+            }
+            print("\(run): batch loss \(loss) vs \(exp.batch_loss) (diff \(loss - exp.batch_loss)); " +
+                  "max grad-norm rel. error \(worst) (\(worstName))")
+        }
+    }
+
+    /// Slow on a shared 2-core machine (~60 fwd+bwd for the trace, more for power iteration), so it
+    /// runs only with GPT2LAB_SLOW=1. Last run: trace 311.5 ± 12.9 (n=30) vs 297.6 ± 1.2 (1.07 combined
+    /// s.e., passes); λ₁ 1.71 vs 26.95 (FAILS: power iteration stops on the relative-change rule far
+    /// from the top eigenvalue; open issue).
+    func testTraceAndTopEigenvalueMatchPyTorch() throws {
+        guard ProcessInfo.processInfo.environment["GPT2LAB_SLOW"] == "1" else { throw XCTSkip("set GPT2LAB_SLOW=1") }
+        let (weights, tokens, exp) = try Self.setUpRun("baseline")
+        let r = try hessianAnalysis(weights: weights, tokens: tokens, batch: exp.batch, context: exp.context,
+                                    samples: 30, seed: 2024, topK: 1)
+        let combined = (r.stderr * r.stderr + exp.stderr * exp.stderr).squareRoot()
+        print("baseline: trace \(r.trace) ± \(r.stderr) (n=\(r.samples)) vs PyTorch \(exp.trace) ± \(exp.stderr) " +
+              "(n=\(exp.samples)): \((r.trace - exp.trace) / combined) combined s.e.; " +
+              "λ₁ \(r.topEigenvalues[0]) vs \(exp.top_eigenvalues[0]); \(r.seconds) s")
+        XCTAssertEqual(r.trace, exp.trace, accuracy: 3 * combined)
+        XCTAssertEqual(r.topEigenvalues[0], exp.top_eigenvalues[0], accuracy: 0.03 * exp.top_eigenvalues[0])
+        XCTAssertEqual(r.batchLoss, exp.batch_loss, accuracy: 2e-4)
+    }
+}
+
+/// Timing of one forward+backward against one HVP on the baseline fixture (batch 4×256). Not a
+/// check: runs only with GPT2LAB_BENCH=1 and prints the numbers.
+final class HessianBenchmarks: XCTestCase {
+    func testHVPVersusForwardBackwardTiming() throws {
+        guard ProcessInfo.processInfo.environment["GPT2LAB_BENCH"] == "1" else { throw XCTSkip("set GPT2LAB_BENCH=1") }
+        let (weights, tokens, exp) = try HessianFixtureTests.setUpRun("baseline")
+        let (inputs, targets) = try hessianBatch(tokens: tokens, batch: exp.batch, context: exp.context,
+                                                 vocabSize: weights.config.vocabSize)
+        let op = GPT2LossHessian(weights: weights, inputs: inputs, targets: targets, b: exp.batch, t: exp.context)
+        _ = op.gradient()
+        var rng = SplitMix64(seed: 1)
+        let v = rademacher(dimension: op.dimension, blocks: op.blocks, rng: &rng)
+        _ = try op.hvp(v)
+        func best(_ n: Int, _ body: () throws -> Void) rethrows -> Double {
+            var m = Double.infinity
+            for _ in 0..<n {
+                let s = Date()
+                try body()
+                let dt: Double = Date().timeIntervalSince(s)
+                m = Swift.min(m, dt)
+            }
+            return m
+        }
+        let fb: Double = best(5) { _ = op.gradient() }
+        let hv: Double = try best(5) { _ = try op.hvp(v) }
+        print(String(format: "baseline 4×256: fwd+bwd %.3f s, HVP %.3f s, ratio %.2f (threads %d)", fb, hv, hv / fb,
+                     ProcessInfo.processInfo.activeProcessorCount))
+        // ε sweep: vᵀHv for several relative steps on one probe
+        for d in [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2] {
+            let o = GPT2LossHessian(weights: weights, inputs: inputs, targets: targets, b: exp.batch, t: exp.context,
+                                    relativeStep: d)
+            print(String(format: "δ = %.0e: ε = %.3e, vᵀHv = %.4f", d, o.epsilon(for: v), dotD(v, try o.hvp(v))))
+        }
+    }
+}
