@@ -38,7 +38,7 @@ struct Score: ParsableCommand {
     @Option(name: .customLong("max-tokens"), help: "After --skip, use only the next N tokens.")
     var maxTokens: Int?
 
-    @Option(help: "Windows per forward pass (default: about 2048 positions).")
+    @Option(help: "Windows per forward pass (default: about 1024 positions).")
     var batch: Int?
 
     @Option(help: "Threads (default: all cores).")
