@@ -107,15 +107,19 @@ final class CLITests: XCTestCase {
     }
 
     /// Text and .bin give the same loss; bits per byte = total NLL / ln 2 / UTF-8 bytes, near HF's.
+    /// One full scoring run (the slow part); the .txt/.bin equality uses the first 20,000 tokens.
     func testScoreTextReportsBitsPerByte() throws {
         let ckpt = try fixture("runs/baseline/model.safetensors")
         let txt = try fixture("data/test-persuasion.txt"), bin = try fixture("data/test-persuasion.bin")
+        let head = ["--max-tokens", "20000", "--json"]
+        let pt = try gpt2lab(["score", ckpt, "--test-set", txt] + head), pb = try gpt2lab(["score", ckpt, "--test-set", bin] + head)
+        XCTAssertEqual(pt.status, 0, pt.err); XCTAssertEqual(pb.status, 0, pb.err)
+        XCTAssertEqual(try json(pt.out)["loss"] as? Double, try json(pb.out)["loss"] as? Double)
+        XCTAssertNil(try json(pb.out)["bits_per_byte"])
+
         let rt = try gpt2lab(["score", ckpt, "--test-set", txt, "--json"])
-        let rb = try gpt2lab(["score", ckpt, "--test-set", bin, "--json"])
-        XCTAssertEqual(rt.status, 0, rt.err); XCTAssertEqual(rb.status, 0, rb.err)
-        let t = try json(rt.out), b = try json(rb.out)
-        XCTAssertEqual(t["loss"] as? Double, b["loss"] as? Double)
-        XCTAssertNil(b["bits_per_byte"])
+        XCTAssertEqual(rt.status, 0, rt.err)
+        let t = try json(rt.out)
         let bpb = try XCTUnwrap(t["bits_per_byte"] as? Double)
         let tests = try XCTUnwrap((try expected("baseline")["tests"] as? [String: Any])?["test-persuasion"] as? [String: Any])
         let s256 = try XCTUnwrap(tests["stride_256"] as? [String: Any])
@@ -125,7 +129,14 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(t["tokens_scored"] as? Int, tokens)
         let expectedBPB = hfLoss * Double(tokens) / log(2) / Double(bytes)
         XCTAssertEqual(bpb, expectedBPB, accuracy: 2e-4 / log(2) * Double(tokens) / Double(bytes))
-        let plain = try gpt2lab(["score", ckpt, "--test-set", txt])
+
+        // Plain output names bits/byte too (a small text keeps this quick).
+        let small = NSTemporaryDirectory() + "gpt2lab-cli-\(UUID().uuidString).txt"
+        try Data("Anne Elliot was a very pretty girl, but her bloom had vanished early.<|endoftext|>".utf8)
+            .write(to: URL(fileURLWithPath: small))
+        defer { try? FileManager.default.removeItem(atPath: small) }
+        let plain = try gpt2lab(["score", ckpt, "--test-set", small])
+        XCTAssertEqual(plain.status, 0, plain.err)
         XCTAssertTrue(plain.out.contains("bits/byte"), plain.out)
     }
 

@@ -54,9 +54,14 @@ final class GenerateTests: XCTestCase {
         var out = [Float](repeating: 0, count: T * C)
         attentionForward(&out, nil, qkv, b: 1, t: T, c: C, nh: NH, threads: 1)
         var keys = [Float](), values = [Float]()
-        for t in 0..<T { keys += qkv[(t * 3 * C + C)..<(t * 3 * C + 2 * C)]; values += qkv[(t * 3 * C + 2 * C)..<((t + 1) * 3 * C)] }
+        for t in 0..<T {
+            let row: Int = t * 3 * C
+            keys.append(contentsOf: qkv[(row + C)..<(row + 2 * C)])
+            values.append(contentsOf: qkv[(row + 2 * C)..<(row + 3 * C)])
+        }
         var step = [Float](repeating: 0, count: C), scores = [Float](repeating: 0, count: T)
-        let q = Array(qkv[((T - 1) * 3 * C)..<((T - 1) * 3 * C + C)])
+        let last: Int = (T - 1) * 3 * C
+        let q = Array(qkv[last..<(last + C)])
         attentionStepForward(&step, q, keys, values, scores: &scores, n: T, c: C, nh: NH)
         XCTAssertLessThan(maxDiff(step[...], out[((T - 1) * C)...]).diff, 1e-5)
     }
