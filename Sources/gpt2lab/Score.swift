@@ -9,18 +9,19 @@ struct Score: ParsableCommand {
         abstract: "Test loss, perplexity (and bits per byte for text) of checkpoints on a test set.",
         discussion: """
         Windows follow HF's strided recipe: window k starts at k·stride, holds up to --context inputs, and \
-        scores only targets no earlier window scored, so every token after the first is scored once.
+        scores only targets no earlier window scored, so every token after the first is scored once. Text test sets (.txt, .jsonl) are tokenized with GPT-2's BPE and also report bits per byte: total NLL / ln 2 / UTF-8 bytes of the text (without the <|endoftext|> markers).
 
         Examples:
           gpt2lab score examples/runs/baseline/model.safetensors --test-set examples/test-persuasion.bin
           gpt2lab score ckpt.safetensors --test-set tokens.safetensors --skip 50000000 --max-tokens 1000000 --json
+          gpt2lab score examples/runs/baseline/model.safetensors --test-set examples/test-persuasion.txt
           gpt2lab score examples/runs/*/model.safetensors --test-set examples/test-persuasion.bin
         """)
 
     @Argument(help: "Checkpoint file(s); several print a table.")
     var checkpoints: [String]
 
-    @Option(name: .customLong("test-set"), help: "Token ids: uint16 .bin, safetensors `tokens`, HDF5 (--dataset).")
+    @Option(name: .customLong("test-set"), help: "Token ids (uint16 .bin, safetensors `tokens`, HDF5 with --dataset) or text (.txt, .jsonl), tokenized.")
     var testSet: String
 
     @Option(help: "HDF5 dataset / safetensors tensor holding the ids.")
