@@ -6,7 +6,7 @@ import CBLAS
 // OpenBLAS sgemm call. Because the blocks do not depend on the thread count, results are
 // bit-for-bit the same for any --threads (sharded scoring relies on this).
 
-let matmulRowBlock = 128
+let matmulRowBlock = 256  // OpenBLAS re-packs the weight per call: fewer, taller calls
 
 /// Fast path: OpenBLAS sgemm over fixed row blocks, blocks spread across `threads`.
 func matmulForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
