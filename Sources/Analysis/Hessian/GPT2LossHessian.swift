@@ -16,6 +16,9 @@ import Engine
 /// Relative step δ = ‖εv‖ / ‖θ‖ of the finite-difference HVP.
 public let defaultRelativeStep: Double = 1e-3
 
+/// δ for power iteration. EIGEN_NOTE
+public let defaultEigenRelativeStep: Double = 1e-5
+
 public final class GPT2LossHessian: HVPOperator {
     public let weights: GPT2Weights
     public let backend: ComputeBackend
@@ -23,7 +26,7 @@ public final class GPT2LossHessian: HVPOperator {
     public let inputs: [Int32], targets: [Int32]
     public let b: Int, t: Int
     /// δ: the perturbation's norm relative to ‖θ‖.
-    public let relativeStep: Double
+    public var relativeStep: Double
     /// ‖θ‖ over the stored parameters (float64).
     public let parameterNorm: Double
     public let blocks: [HVPBlock]
