@@ -36,6 +36,8 @@ public struct HessianResult: Codable, Sendable, Equatable {
     public var batchLoss: Double
     /// Per stored tensor (canonical name): its diagonal block's trace estimate; sums to `trace`.
     public var perTensor: [String: Double]
+    /// Standard error of each `perTensor` entry.
+    public var perTensorStderr: [String: Double]
     /// Per group: "embeddings" (wte, wpe), "h.N" (block N), "ln_f", "lm_head"; sums to `trace`.
     public var perLayer: [String: Double]
     /// L2 norm of the gradient of each stored tensor (canonical name).
@@ -59,6 +61,7 @@ public struct HessianResult: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case trace, stderr, samples, batchLoss = "batch_loss", perTensor = "per_tensor", perLayer = "per_layer"
+        case perTensorStderr = "per_tensor_stderr"
         case gradNorms = "grad_norms", topEigenvalues = "top_eigenvalues", seconds, epsilon, batch, context
         case eigenEpsilon = "eigen_epsilon", eigenIterations = "eigen_iterations"
         case secondsFwdBwd = "seconds_fwd_bwd", secondsPerHVP = "seconds_per_hvp"
@@ -143,7 +146,7 @@ public func hessianAnalysis(weights: GPT2Weights, backend: ComputeBackend = CPUB
         }
     }
     return HessianResult(trace: trace.mean, stderr: trace.stderr, samples: trace.samples, batchLoss: loss,
-                         perTensor: trace.perBlock, perLayer: perLayer, gradNorms: gradNorms, topEigenvalues: eigen.values,
+                         perTensor: trace.perBlock, perTensorStderr: trace.perBlockStderr, perLayer: perLayer, gradNorms: gradNorms, topEigenvalues: eigen.values,
                          seconds: Date().timeIntervalSince(start), epsilon: relativeStep, eigenEpsilon: eigenRelativeStep,
                          eigenIterations: eigen.iterations, secondsFwdBwd: secondsFwdBwd, secondsPerHVP: secondsPerHVP,
                          batch: batch, context: T)
