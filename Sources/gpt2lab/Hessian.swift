@@ -22,8 +22,8 @@ struct Hessian: ParsableCommand {
         Hessian-vector products are central differences of fp32 gradients, Hv ≈ (g(θ+εv) − g(θ−εv)) / 2ε. \
         For the trace probes the step is relative, ‖εv‖ = δ‖θ‖ with δ = 1e-3 (each weight moves by about \
         1e-3 of the RMS weight); measured against exact double-backprop HVPs its error is ~1e-4 relative. \
-        Power iteration uses a 100× smaller step (δ = 1e-5), since a step of δ‖θ‖ along a sharp direction \
-        leaves the quadratic region. Each HVP costs two forward+backward passes.
+        Power iteration uses a 1000× smaller step (δ = 1e-6), since a step of 1e-3‖θ‖ along a sharp \
+        direction leaves the quadratic region (λ₁ then comes out ~10× too small). Each HVP costs two forward+backward passes.
 
         Examples:
           gpt2lab hessian examples/runs/baseline/model.safetensors --test-set examples/test-persuasion.bin

@@ -18,8 +18,7 @@ public struct EigenEstimate: Sendable {
 /// - progress: called with (eigenvalue index, iteration) after each iteration.
 public func topEigenvalues<Op: HVPOperator>(_ op: Op, count k: Int, maxIterations: Int = 100, tol: Double = 1e-3,
                                              rng: inout SplitMix64,
-                                             progress: ((Int, Int) -> Void)? = nil,
-                                             trace: ((Double) -> Void)? = nil) throws -> EigenEstimate {
+                                             progress: ((Int, Int) -> Void)? = nil) throws -> EigenEstimate {
     let blocks = op.blocks
     var result = EigenEstimate(values: [], vectors: [], iterations: [])
     for e in 0..<k {
@@ -34,7 +33,6 @@ public func topEigenvalues<Op: HVPOperator>(_ op: Op, count k: Int, maxIteration
             let w = restricted(try op.hvp(v), to: blocks)
             let next = dotD(v, w)
             progress?(e, it + 1)
-            trace?(next)
             v = w
             if let prev = lambda, abs(next - prev) / (abs(prev) + 1e-6) < tol { lambda = next; break }
             lambda = next
