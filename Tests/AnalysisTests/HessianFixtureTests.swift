@@ -90,22 +90,60 @@ final class HessianFixtureTests: XCTestCase {
         }
     }
 
-    /// Slow on a shared 2-core machine (~60 fwd+bwd for the trace, more for power iteration), so it
-    /// runs only with GPT2LAB_SLOW=1. Last run: trace 311.5 ± 12.9 (n=30) vs 297.6 ± 1.2 (1.07 combined
-    /// s.e., passes); λ₁ 1.71 vs 26.95 (FAILS: power iteration stops on the relative-change rule far
-    /// from the top eigenvalue; open issue).
-    func testTraceAndTopEigenvalueMatchPyTorch() throws {
+    /// Fast version, in the default set: 10 probes and λ₁ (about 15 fwd+bwd passes of 4×256 plus ~5
+    /// power-iteration HVPs; ~25 s release on 2 cores). Last run: see the print.
+    func testTraceAndTopEigenvalueMatchPyTorchFast() throws {
+        try checkTraceAndEigenvalues(samples: 10, topK: 1)
+    }
+
+    /// 50 probes and both top eigenvalues; GPT2LAB_SLOW=1 only (a few minutes on 2 cores).
+    func testTraceAndTopEigenvaluesMatchPyTorchSlow() throws {
         guard ProcessInfo.processInfo.environment["GPT2LAB_SLOW"] == "1" else { throw XCTSkip("set GPT2LAB_SLOW=1") }
+        try checkTraceAndEigenvalues(samples: 50, topK: 2)
+    }
+
+    /// Trace within 3 combined standard errors; each eigenvalue within 3 %; per-tensor traces (PyTorch's
+    /// q/k/v summed into c_attn) within 4 combined standard errors, PyTorch's per-tensor error taken as
+    /// ours scaled by √(n/2000); parts add up to the total; the biggest contributor is the same.
+    func checkTraceAndEigenvalues(samples: Int, topK: Int) throws {
         let (weights, tokens, exp) = try Self.setUpRun("baseline")
         let r = try hessianAnalysis(weights: weights, tokens: tokens, batch: exp.batch, context: exp.context,
-                                    samples: 30, seed: 2024, topK: 1)
+                                    samples: samples, seed: 2024, topK: topK)
         let combined = (r.stderr * r.stderr + exp.stderr * exp.stderr).squareRoot()
         print("baseline: trace \(r.trace) ± \(r.stderr) (n=\(r.samples)) vs PyTorch \(exp.trace) ± \(exp.stderr) " +
               "(n=\(exp.samples)): \((r.trace - exp.trace) / combined) combined s.e.; " +
-              "λ₁ \(r.topEigenvalues[0]) vs \(exp.top_eigenvalues[0]); \(r.seconds) s")
+              "λ \(r.topEigenvalues) (iterations \(r.eigenIterations)) vs \(exp.top_eigenvalues.prefix(topK)); " +
+              "\(r.seconds) s")
         XCTAssertEqual(r.trace, exp.trace, accuracy: 3 * combined)
-        XCTAssertEqual(r.topEigenvalues[0], exp.top_eigenvalues[0], accuracy: 0.03 * exp.top_eigenvalues[0])
         XCTAssertEqual(r.batchLoss, exp.batch_loss, accuracy: 2e-4)
+        XCTAssertEqual(r.topEigenvalues.count, topK)
+        for (k, got) in r.topEigenvalues.enumerated() where k < exp.top_eigenvalues.count {
+            let want = exp.top_eigenvalues[k]
+            XCTAssertEqual(got, want, accuracy: 0.03 * want, "λ\(k + 1): \(got) vs PyTorch \(want)")
+        }
+
+        XCTAssertEqual(r.perTensor.values.reduce(0, +), r.trace, accuracy: 1e-9 * abs(r.trace) + 1e-9)
+        XCTAssertEqual(r.perLayer.values.reduce(0, +), r.trace, accuracy: 1e-9 * abs(r.trace) + 1e-9)
+        var want: [String: Double] = [:]
+        for (name, v) in exp.per_tensor_trace {
+            guard let (canon, _) = Self.canonical(name, c: weights.config.nEmbd) else {
+                XCTFail("no canonical tensor for \(name)"); continue
+            }
+            want[canon, default: 0] += v
+        }
+        XCTAssertEqual(Set(want.keys), Set(r.perTensor.keys))
+        var worst = 0.0, worstName = ""
+        for (name, w) in want {
+            guard let got = r.perTensor[name], let se = r.perTensorStderr[name] else { continue }
+            let seBoth = se * (1 + Double(r.samples) / Double(exp.samples)).squareRoot()
+            let z = abs(got - w) / max(seBoth, 1e-6 * abs(exp.trace))
+            if z > worst { worst = z; worstName = name }
+            XCTAssertLessThan(z, 4, "\(name): \(got) ± \(se) vs PyTorch \(w)")
+        }
+        let top = { (d: [String: Double]) in d.max { $0.value < $1.value }!.key }
+        XCTAssertEqual(top(r.perTensor), top(want))
+        print("per-tensor: worst \(worst) combined s.e. (\(worstName)); largest \(top(r.perTensor)) " +
+              "\(r.perTensor[top(r.perTensor)]!) vs \(want[top(want)]!)")
     }
 }
 

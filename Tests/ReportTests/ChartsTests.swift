@@ -215,6 +215,8 @@ final class ChartsTests: XCTestCase {
         XCTAssertEqual(tickLabel(0.5, step: 0.1), "0.5")
         XCTAssertEqual(tickLabel(-2, step: 1), "−2")
         XCTAssertEqual(tickLabel(1500, step: 500), "1500")
+        XCTAssertEqual(tickLabel(500_000, step: 500_000), "0.5M")
+        XCTAssertEqual(tickLabel(3_000_000, step: 500_000), "3.0M")
     }
 
     /// End to end: norm stats of small synthetic checkpoints (Analysis) drawn as the three norm charts.
@@ -265,6 +267,7 @@ final class ChartsTests: XCTestCase {
         XCTAssertNil(normsVersusStep([stats("x", 1)]))
         XCTAssertEqual(checkpointDisplayName("runs/baseline/step-000571.safetensors"), "baseline/step-000571")
         XCTAssertEqual(checkpointDisplayName("model.safetensors"), "model")
+        XCTAssertEqual(checkpointDisplayName("runs/baseline/model.safetensors"), "baseline")
         XCTAssertEqual(checkpointDisplayName("baseline"), "baseline")
     }
 }

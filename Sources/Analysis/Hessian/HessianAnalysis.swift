@@ -36,6 +36,8 @@ public struct HessianResult: Codable, Sendable, Equatable {
     public var batchLoss: Double
     /// Per stored tensor (canonical name): its diagonal block's trace estimate; sums to `trace`.
     public var perTensor: [String: Double]
+    /// Standard error of each `perTensor` entry.
+    public var perTensorStderr: [String: Double]
     /// Per group: "embeddings" (wte, wpe), "h.N" (block N), "ln_f", "lm_head"; sums to `trace`.
     public var perLayer: [String: Double]
     /// L2 norm of the gradient of each stored tensor (canonical name).
@@ -44,14 +46,25 @@ public struct HessianResult: Codable, Sendable, Equatable {
     public var topEigenvalues: [Double]
     /// Wall time of the whole analysis.
     public var seconds: Double
-    /// Relative finite-difference step δ = ‖εv‖/‖θ‖ used for every Hessian-vector product.
+    /// Relative finite-difference step δ = ‖εv‖/‖θ‖ of the trace's Hessian-vector products.
     public var epsilon: Double
+    /// The same for power iteration (smaller; see `defaultEigenRelativeStep`).
+    public var eigenEpsilon: Double
+    /// Power-iteration steps used for each eigenvalue.
+    public var eigenIterations: [Int]
+    /// Wall time of one forward+backward pass (the gradient at θ).
+    public var secondsFwdBwd: Double
+    /// Mean wall time of one Hessian-vector product during the trace (two forward+backward passes).
+    public var secondsPerHVP: Double
     public var batch: Int
     public var context: Int
 
     enum CodingKeys: String, CodingKey {
         case trace, stderr, samples, batchLoss = "batch_loss", perTensor = "per_tensor", perLayer = "per_layer"
+        case perTensorStderr = "per_tensor_stderr"
         case gradNorms = "grad_norms", topEigenvalues = "top_eigenvalues", seconds, epsilon, batch, context
+        case eigenEpsilon = "eigen_epsilon", eigenIterations = "eigen_iterations"
+        case secondsFwdBwd = "seconds_fwd_bwd", secondsPerHVP = "seconds_per_hvp"
     }
 }
 
@@ -83,12 +96,14 @@ public func hessianBatch(tokens: [Int32], batch: Int, context: Int, vocabSize: I
 /// - samples: Hutchinson probes (the cap when `tol` is set); tol: stop when stderr/|trace| < tol.
 /// - seed: seeds the probes (and, through a derived seed, the power-iteration start vectors).
 /// - topK: eigenvalues wanted (0 skips power iteration); maxIterations, eigenTol as PyHessian's.
-/// - relativeStep: δ of the finite-difference HVP (see GPT2LossHessian).
+/// - relativeStep: δ of the trace's finite-difference HVPs; eigenRelativeStep: of power iteration's
+///   (see GPT2LossHessian).
 /// - progress: (phase, done, total) with phase "gradient", "trace" or "eigenvalue N".
 public func hessianAnalysis(weights: GPT2Weights, backend: ComputeBackend = CPUBackend(), tokens: [Int32],
                             batch: Int = 4, context: Int? = nil, samples: Int = 100, tol: Double? = nil,
                             seed: UInt64 = 0, topK: Int = 1, maxIterations: Int = 100, eigenTol: Double = 1e-3,
                             relativeStep: Double = defaultRelativeStep,
+                            eigenRelativeStep: Double = defaultEigenRelativeStep,
                             progress: ((String, Int, Int) -> Void)? = nil) throws -> HessianResult {
     let start = Date()
     let cfg = weights.config
@@ -97,14 +112,16 @@ public func hessianAnalysis(weights: GPT2Weights, backend: ComputeBackend = CPUB
     guard samples >= 1 else { throw HessianError.invalidArgument(name: "samples", value: "\(samples)", expected: "at least 1") }
     guard topK >= 0 else { throw HessianError.invalidArgument(name: "topK", value: "\(topK)", expected: "0 or more") }
     if let tol, !(tol > 0) { throw HessianError.invalidArgument(name: "tol", value: "\(tol)", expected: "a positive number") }
-    guard relativeStep > 0 else {
+    guard relativeStep > 0, eigenRelativeStep > 0 else {
         throw HessianError.invalidArgument(name: "relativeStep", value: "\(relativeStep)", expected: "a positive number")
     }
     let (inputs, targets) = try hessianBatch(tokens: tokens, batch: batch, context: T, vocabSize: cfg.vocabSize)
     let op = GPT2LossHessian(weights: weights, backend: backend, inputs: inputs, targets: targets, b: batch, t: T,
                              relativeStep: relativeStep)
 
+    let gradStart = Date()
     let (loss, grad) = op.gradient()
+    let secondsFwdBwd = Date().timeIntervalSince(gradStart)
     progress?("gradient", 1, 1)
     var gradNorms: [String: Double] = [:]
     for blk in op.blocks {
@@ -114,18 +131,23 @@ public func hessianAnalysis(weights: GPT2Weights, backend: ComputeBackend = CPUB
     }
 
     var rng = SplitMix64(seed: seed)
+    let traceStart = Date()
     let trace = try hutchinsonTrace(op, samples: samples, tol: tol, rng: &rng) { progress?("trace", $0, $1) }
+    let secondsPerHVP = Date().timeIntervalSince(traceStart) / Double(trace.samples)
     var perLayer: [String: Double] = [:]
     for id in weights.parameterTensors { perLayer[hessianGroup(id), default: 0] += trace.perBlock[id.canonicalName] ?? 0 }
 
-    var eigen: [Double] = []
+    var eigen = EigenEstimate(values: [], vectors: [], iterations: [])
     if topK > 0 {
+        op.relativeStep = eigenRelativeStep
         var erng = SplitMix64(seed: seed ^ 0x5EED_E16E_0000_0001)
         eigen = try topEigenvalues(op, count: topK, maxIterations: maxIterations, tol: eigenTol, rng: &erng) {
             progress?("eigenvalue \($0 + 1)", $1, maxIterations)
-        }.values
+        }
     }
     return HessianResult(trace: trace.mean, stderr: trace.stderr, samples: trace.samples, batchLoss: loss,
-                         perTensor: trace.perBlock, perLayer: perLayer, gradNorms: gradNorms, topEigenvalues: eigen,
-                         seconds: Date().timeIntervalSince(start), epsilon: relativeStep, batch: batch, context: T)
+                         perTensor: trace.perBlock, perTensorStderr: trace.perBlockStderr, perLayer: perLayer, gradNorms: gradNorms, topEigenvalues: eigen.values,
+                         seconds: Date().timeIntervalSince(start), epsilon: relativeStep, eigenEpsilon: eigenRelativeStep,
+                         eigenIterations: eigen.iterations, secondsFwdBwd: secondsFwdBwd, secondsPerHVP: secondsPerHVP,
+                         batch: batch, context: T)
 }

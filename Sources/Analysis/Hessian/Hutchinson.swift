@@ -16,6 +16,8 @@ public struct TraceEstimate: Sendable {
     public var sampleValues: [Double]
     /// Per block name: mean over samples of Σ_{i∈block} v_i (Hv)_i.
     public var perBlock: [String: Double]
+    /// Per block name: the standard error of that mean (0 with one sample).
+    public var perBlockStderr: [String: Double] = [:]
     public var samples: Int { sampleValues.count }
 }
 
@@ -43,6 +45,7 @@ public func hutchinsonTrace<Op: HVPOperator>(_ op: Op, samples: Int, tol: Double
     let blocks = op.blocks
     var values: [Double] = []
     var blockSums = [Double](repeating: 0, count: blocks.count)
+    var blockSquares = [Double](repeating: 0, count: blocks.count)
     var estimate = TraceEstimate(mean: 0, stderr: 0, sampleValues: [], perBlock: [:])
     for s in 0..<max(1, samples) {
         let v = rademacher(dimension: op.dimension, blocks: blocks, rng: &rng)
@@ -51,6 +54,7 @@ public func hutchinsonTrace<Op: HVPOperator>(_ op: Op, samples: Int, tol: Double
         for (k, b) in blocks.enumerated() {
             let part = dotD(v, hv, b.range)
             blockSums[k] += part
+            blockSquares[k] += part * part
             total += part
         }
         values.append(total)
@@ -59,9 +63,17 @@ public func hutchinsonTrace<Op: HVPOperator>(_ op: Op, samples: Int, tol: Double
         if let tol, values.count >= max(2, minSamples), estimate.mean != 0,
            estimate.stderr / abs(estimate.mean) < tol { break }
     }
-    var perBlock: [String: Double] = [:]
-    for (k, b) in blocks.enumerated() { perBlock[b.name, default: 0] += blockSums[k] / Double(values.count) }
+    let n = Double(values.count)
+    var perBlock: [String: Double] = [:], perBlockStderr: [String: Double] = [:]
+    for (k, b) in blocks.enumerated() {
+        let mean = blockSums[k] / n
+        perBlock[b.name, default: 0] += mean
+        // one-pass variance is fine here: the parts are O(trace), their spread comparable
+        let variance = n > 1 ? max(0, (blockSquares[k] - n * mean * mean) / (n - 1)) : 0
+        perBlockStderr[b.name] = (variance / n).squareRoot()
+    }
     estimate.perBlock = perBlock
+    estimate.perBlockStderr = perBlockStderr
     return estimate
 }
 

@@ -7,12 +7,14 @@ private let perLayerRoles: [ParameterRole] = [.attentionQKV, .attentionOutput, .
                                               .layerNormGain, .layerNormBias, .otherBias]
 
 /// Short legend name for a checkpoint label: a path loses its extension and all but its last
-/// two components ("runs/baseline/step-000571.safetensors" → "baseline/step-000571").
+/// two components ("runs/baseline/step-000571.safetensors" → "baseline/step-000571"); a file named
+/// `model` is its directory's run ("runs/baseline/model.safetensors" → "baseline").
 public func checkpointDisplayName(_ label: String) -> String {
     let parts = label.split(separator: "/")
     guard parts.count > 1 || label.contains(".") else { return label }
     var last = String(parts.last ?? "")
     if let dot = last.lastIndex(of: "."), dot != last.startIndex { last = String(last[..<dot]) }
+    if parts.count > 1 && last == "model" { return String(parts[parts.count - 2]) }
     return parts.count > 1 ? "\(parts[parts.count - 2])/\(last)" : last
 }
 

@@ -86,6 +86,10 @@ func logAxis(_ values: [Double]) -> Axis {
 func tickLabel(_ v: Double, step: Double) -> String {
     if v == 0 { return "0" }
     let a = abs(v)
+    if step >= 1e5 && a < 1e12 {            // millions: "0.5M … 3.0M", not "500000 … 3e6"
+        let decimals = max(0, Int(-floor(log10(step / 1e6) + 1e-9)))
+        return String(format: "%.\(decimals)fM", v / 1e6).replacingOccurrences(of: "-", with: "−")
+    }
     if a >= 1e6 || (a < 1e-4) {
         return String(format: "%.\(max(1, significantDigits(step: step, value: v)))g", v)
             .replacingOccurrences(of: "e+0", with: "e").replacingOccurrences(of: "e+", with: "e")

@@ -1,0 +1,148 @@
+import Analysis
+import ArgumentParser
+import Checkpoints
+import Engine
+import Foundation
+import Report
+
+struct Norms: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Weight-norm statistics of checkpoints, with charts.",
+        discussion: """
+        Per stored tensor: L2 norm, Σw², RMS, mean, std, max |w|, and for matrices the spectral norm and \
+        stable rank; per checkpoint: ‖θ‖² in total, of the decay group (tensors with 2+ dimensions) and of \
+        the no-decay group (1-D tensors). A tied embedding counts once. Stats are float64 over the stored \
+        values, by canonical name and by the checkpoint's own names.
+
+        Charts (--plot / --svg FILE): FILE gets the per-layer L2 norm of each role, one line per checkpoint; \
+        FILE-totals the ‖θ‖² bars; FILE-steps the norms against training step, when the checkpoints are steps \
+        of one run (`step-NNNNNN` in their names, or --steps).
+
+        Examples:
+          gpt2lab norms examples/runs/*/model.safetensors --plot norms.png
+          gpt2lab norms runs/baseline/step-000571.safetensors runs/baseline/step-001143.safetensors \\
+            runs/baseline/model.safetensors --steps 571,1143,2286 --plot baseline.png
+          gpt2lab norms ckpt.safetensors --json
+        """)
+
+    @Argument(help: "Checkpoint files (.safetensors or HDF5 .h5).")
+    var checkpoints: [String]
+
+    @Flag(help: "Print JSON: {\"checkpoints\": [...]}.")
+    var json = false
+
+    @Option(help: "Write the charts as PNG: FILE.png, FILE-totals.png, FILE-steps.png.")
+    var plot: String?
+
+    @Option(help: "Write the charts as SVG: FILE.svg, FILE-totals.svg, FILE-steps.svg.")
+    var svg: String?
+
+    @Option(help: "PNG pixel density (2 = twice the pixels).")
+    var scale: Double = 2
+
+    @Option(help: "Training step of each checkpoint, comma-separated, in argument order (default: from `step-N` names).")
+    var steps: String?
+
+    @Option(help: "Attention heads (default: config.json / meta.json beside the checkpoint, else width/64).")
+    var heads: Int?
+
+    func validate() throws {
+        if checkpoints.isEmpty { throw ValidationError("give at least one checkpoint") }
+        if !(scale > 0 && scale <= 8) { throw ValidationError("--scale must be in (0, 8]") }
+        if let plot, ChartFormat(path: plot) != .png { throw ValidationError("--plot needs a .png file name") }
+        if let svg, ChartFormat(path: svg) != .svg { throw ValidationError("--svg needs a .svg file name") }
+        _ = try parsedSteps()
+    }
+
+    func parsedSteps() throws -> [Int?]? {
+        guard let steps else { return nil }
+        let parts = steps.split(separator: ",", omittingEmptySubsequences: false)
+        let values = parts.map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+            throw ValidationError("--steps must be non-negative integers separated by commas, got '\(steps)'")
+        }
+        guard values.count == checkpoints.count else {
+            throw ValidationError("--steps has \(values.count) values for \(checkpoints.count) checkpoints")
+        }
+        return values
+    }
+
+    struct Output: Encodable { let checkpoints: [CheckpointNormStats] }
+
+    func run() throws {
+        try runReporting {
+            var stats: [CheckpointNormStats] = []
+            for path in checkpoints {
+                let ck = try loadCheckpoint(path: path, heads: heads)
+                for w in ck.warnings { warn("\(path): \(w)") }
+                let sources = try readSourceTensors(path: path)
+                stats.append(checkpointNormStats(checkpoint: path, weights: ck.weights, sourceTensors: sources))
+            }
+            let stepList = try parsedSteps()
+            var written: [String] = []
+            for base in [plot, svg].compactMap({ $0 }) {
+                written += try writeCharts(stats, base: base, steps: stepList)
+            }
+            if json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf",
+                                                                          negativeInfinity: "-inf", nan: "nan")
+                FileHandle.standardOutput.write(try enc.encode(Output(checkpoints: stats)))
+                FileHandle.standardOutput.write(Data("\n".utf8))
+            } else {
+                for (i, s) in stats.enumerated() {
+                    if i > 0 { print("") }
+                    print(normsTable(s))
+                }
+            }
+            for f in written { FileHandle.standardError.write(Data("wrote \(f)\n".utf8)) }
+        }
+    }
+
+    /// Renders the charts for one output stem; returns the files written.
+    func writeCharts(_ stats: [CheckpointNormStats], base: String, steps: [Int?]?) throws -> [String] {
+        let ext = (base as NSString).pathExtension
+        let stem = (base as NSString).deletingPathExtension
+        var out: [String] = []
+        let layers = layerNormCharts(stats)
+        let rows = (layers.panels.count + 2) / 3
+        try render(layers, to: base, width: 1080, height: 90 + 260 * max(rows, 1), scale: scale)
+        out.append(base)
+        let totals = "\(stem)-totals.\(ext)"
+        try render(parameterNormBars(stats), to: totals, width: max(640, 160 * stats.count + 240), height: 480,
+                   scale: scale)
+        out.append(totals)
+        let stepped = stats.enumerated().filter { i, s in
+            (steps.flatMap { $0[i] }) ?? trainingStep(fromPath: s.checkpoint) != nil
+        }
+        if stepped.count >= 2, let chart = normsVersusStep(stats, steps: steps) {
+            let path = "\(stem)-steps.\(ext)"
+            try render(chart, to: path, width: 800, height: 480, scale: scale)
+            out.append(path)
+        }
+        return out
+    }
+}
+
+/// The plain-text summary of one checkpoint: the three ‖θ‖² totals, then each role's L2 norm per block.
+func normsTable(_ s: CheckpointNormStats) -> String {
+    var lines = [s.checkpoint]
+    lines.append(String(format: "  ‖θ‖²  total %.6g   decay (2-D) %.6g   no-decay (1-D) %.6g   (‖θ‖ = %.4g)",
+                        s.totalSumSq, s.decaySumSq, s.noDecaySumSq, s.totalSumSq.squareRoot()))
+    let layerKeys = Set(s.byRole.values.flatMap { $0.keys }).compactMap { Int($0) }.sorted()
+    let cols = layerKeys.map { "h.\($0)" } + ["embedding", "final"]
+    let keys = layerKeys.map(String.init) + ["embedding", "final"]
+    let roleWidth = 20, colWidth = 10
+    func pad(_ x: String, _ w: Int, left: Bool = false) -> String {
+        x.count >= w ? x : (left ? x + String(repeating: " ", count: w - x.count)
+                                 : String(repeating: " ", count: w - x.count) + x)
+    }
+    lines.append("  " + pad("L2 norm", roleWidth, left: true) + cols.map { pad($0, colWidth) }.joined())
+    for role in ParameterRole.allCases {
+        guard let byKey = s.byRole[role.rawValue] else { continue }
+        let cells = keys.map { k in byKey[k].map { pad(String(format: "%.4g", $0), colWidth) } ?? pad("·", colWidth) }
+        lines.append("  " + pad(role.title, roleWidth, left: true) + cells.joined())
+    }
+    return lines.joined(separator: "\n")
+}
