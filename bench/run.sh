@@ -10,4 +10,4 @@ bench/score/run.sh "$BIN"
 echo "== tokenizer: gpt2lab vs tiktoken"
 GPT2LAB="$BIN" bench/tokenizer/run.sh
 echo "== hessian: HVP vs forward+backward, gpt2lab vs PyTorch double backprop"
-bench/hessian/run.sh "$BIN"
+GPT2LAB="$BIN" bench/hessian/run.sh
