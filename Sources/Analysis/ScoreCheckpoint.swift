@@ -22,7 +22,7 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
     try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: c.vocabSize, path: testSetPath)
     let range = windowRange ?? 0..<plan.windows.count
     let windows = Array(plan.windows[range])
-    let B = batch ?? max(1, 2048 / T)
+    let B = batch ?? defaultBatch(context: T)
     let backend = CPUBackend(threads: threads)
     let model = GPT2Model(weights: ck.weights, backend: backend)
     let t0 = Date()
@@ -35,3 +35,7 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
                              batch: B, threads: backend.threads, scores: scores, utf8Bytes: bytes, seconds: seconds)
     return (report, scores, plan)
 }
+
+/// Windows per forward when --batch is not given: about 1024 positions (activations stay
+/// small next to the weights: ~56 MB for GPT-2 small at T = 1024).
+public func defaultBatch(context T: Int) -> Int { max(1, 1024 / max(T, 1)) }

@@ -70,16 +70,21 @@ func floatToBF16(_ f: Float) -> UInt16 {
 /// Decodes `count` little-endian elements at `p` to Float.
 func decodeFloats(_ p: UnsafeRawPointer, count: Int, dtype: TensorDType) -> [Float] {
     [Float](unsafeUninitializedCapacity: count) { out, initialized in
-        switch dtype {
-        case .F32: for i in 0..<count { out[i] = p.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
-        case .BF16: for i in 0..<count { out[i] = bf16ToFloat(p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
-        case .F16: for i in 0..<count { out[i] = halfToFloat(p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
-        case .F64: for i in 0..<count { out[i] = Float(p.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
-        default:
-            let ints = decodeInts(p, count: count, dtype: dtype)
-            for i in 0..<count { out[i] = Float(ints[i]) }
-        }
+        decodeFloats(p, count: count, dtype: dtype, into: out.baseAddress!)
         initialized = count
+    }
+}
+
+/// Decodes `count` little-endian elements at `p` straight into `out` (no temporary array).
+func decodeFloats(_ p: UnsafeRawPointer, count: Int, dtype: TensorDType, into out: UnsafeMutablePointer<Float>) {
+    switch dtype {
+    case .F32: for i in 0..<count { out[i] = p.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
+    case .BF16: for i in 0..<count { out[i] = bf16ToFloat(p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+    case .F16: for i in 0..<count { out[i] = halfToFloat(p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+    case .F64: for i in 0..<count { out[i] = Float(p.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
+    default:
+        let ints = decodeInts(p, count: count, dtype: dtype)
+        for i in 0..<count { out[i] = Float(ints[i]) }
     }
 }
 

@@ -155,31 +155,35 @@ func fill(_ plan: [Assignment], present: [Assignment], _ s: Sanitized, store: Te
     }
     let wteA = present.first { $0.target.kind == .wte }
     let headA = present.first { $0.target.kind == .lmHead }
+    // Tied when the head is missing, is an alias of the embedding, or holds the same values.
     var tied = true
-    var headValues: [Float]? = nil
-    if let headA {
-        let h = try values(headA)
-        if let wteA {
-            let sameTensor = s.names[wteA.key] == s.names[headA.key]
-            let e = sameTensor ? h : try values(wteA)
-            tied = h.elementsEqual(e) { $0.bitPattern == $1.bitPattern }
-        }
-        headValues = h
+    if let headA, let wteA {
+        tied = try store.sameValues(s.names[headA.key] ?? headA.key, s.names[wteA.key] ?? wteA.key)
     }
     var w = GPT2Weights(config: config, tied: tied)
-    for a in present where a.target.kind != .lmHead {
-        let v = try values(a)
+    // The embedding comes from the head when only the head was saved (nanoGPT, tied).
+    var placed = present.filter { $0.target.kind != .lmHead }
+    if let headA {
+        if wteA == nil {
+            var a = headA
+            a.target = TensorID(.wte)
+            placed.append(a)
+        } else if !tied {
+            placed.append(headA)
+        }
+    }
+    for a in placed {
         let full = w.layout.range(a.target), n = full.count / a.parts
         let lo = full.lowerBound + a.part * n
-        w.data.replaceSubrange(lo..<(lo + n), with: v)
-        w.stored.insert(a.target)
-    }
-    if let headValues {
-        if wteA == nil {
-            w.set(TensorID(.wte), headValues)
-        } else if !tied {
-            w.set(TensorID(.lmHead), headValues)
+        let name = s.names[a.key] ?? a.key
+        if a.transposeRows == nil {
+            try w.data.withUnsafeMutableBufferPointer { try store.decode(name, into: $0.baseAddress! + lo, count: n) }
+        } else {
+            let v = try values(a)
+            w.data.replaceSubrange(lo..<(lo + n), with: v)
         }
+        w.stored.insert(a.target)
     }
     return w
 }
+

@@ -75,7 +75,45 @@ public final class SafetensorsFile {
     /// The tensor's values as Float (integer dtypes converted).
     public func floats(_ name: String) throws -> [Float] {
         let i = try entry(name)
-        return decodeFloats(UnsafeRawPointer(base) + dataStart + i.byteRange.lowerBound, count: i.count, dtype: i.dtype)
+        let v = decodeFloats(UnsafeRawPointer(base) + dataStart + i.byteRange.lowerBound, count: i.count, dtype: i.dtype)
+        release(bytes: (dataStart + i.byteRange.lowerBound)..<(dataStart + i.byteRange.upperBound))
+        return v
+    }
+
+    /// Decodes the tensor straight into `out` (which holds its element count), then drops the
+    /// file's pages for it from this process's resident set: loading a model then costs about
+    /// its Float size in memory, not that plus the file.
+    public func decode(_ name: String, into out: UnsafeMutablePointer<Float>) throws {
+        let i = try entry(name)
+        let start = dataStart + i.byteRange.lowerBound
+        // 4 MiB of file at a time, each released once decoded, so the file's pages never pile up.
+        let size = i.dtype.byteSize, step = max(1, (4 << 20) / size)
+        var k = 0
+        while k < i.count {
+            let m = min(step, i.count - k)
+            decodeFloats(UnsafeRawPointer(base) + start + k * size, count: m, dtype: i.dtype, into: out + k)
+            release(bytes: (start + k * size)..<(start + (k + m) * size))
+            k += m
+        }
+    }
+
+    /// The number of elements of a tensor (or alias).
+    public func elementCount(_ name: String) throws -> Int { try entry(name).count }
+
+    /// Whether two tensors hold the same bytes (same dtype and shape): tied weights saved twice.
+    public func sameBytes(_ a: String, _ b: String) throws -> Bool {
+        let x = try entry(a), y = try entry(b)
+        guard x.dtype == y.dtype, x.shape == y.shape else { return false }
+        let p = UnsafeRawPointer(base) + dataStart
+        return memcmp(p + x.byteRange.lowerBound, p + y.byteRange.lowerBound, x.byteRange.count) == 0
+    }
+
+    /// MADV_DONTNEED on the whole pages inside `bytes`: the mapping stays valid (pages come back
+    /// from the page cache if touched again), but they stop counting toward our RSS.
+    private func release(bytes: Range<Int>) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (bytes.lowerBound + page - 1) / page * page, hi = bytes.upperBound / page * page
+        if hi > lo { madvise(UnsafeMutableRawPointer(base) + lo, hi - lo, MADV_DONTNEED) }
     }
 
     /// An integer tensor's values as Int32; values outside Int32 are an error.

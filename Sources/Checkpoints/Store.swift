@@ -44,6 +44,26 @@ struct TensorStore {
         throw CheckpointError(path, .unreadable, "no reader")
     }
 
+    /// Decodes a stored tensor (or alias) straight into `out`, which holds `count` floats.
+    func decode(_ name: String, into out: UnsafeMutablePointer<Float>, count: Int) throws {
+        if let s = safetensors {
+            guard try s.elementCount(name) == count else { throw CheckpointError(path, .wrongShape, "tensor '\(name)': size mismatch") }
+            try s.decode(name, into: out)
+            return
+        }
+        let v = try floats(name)
+        guard v.count == count else { throw CheckpointError(path, .wrongShape, "tensor '\(name)': size mismatch") }
+        v.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: count) }
+    }
+
+    /// Whether two stored tensors hold bitwise-equal values.
+    func sameValues(_ a: String, _ b: String) throws -> Bool {
+        if a == b { return true }
+        if let s = safetensors, try s.sameBytes(a, b) { return true }
+        let x = try floats(a), y = try floats(b)
+        return x.elementsEqual(y) { $0.bitPattern == $1.bitPattern }
+    }
+
     /// HDF5's signature at offset 0 (files with a user block put it at 512, 1024, …).
     private static func hasHDF5Signature(_ path: String) -> Bool {
         let fd = open(path, O_RDONLY)

@@ -18,6 +18,10 @@ public protocol ComputeBackend: Sendable {
     /// out (B, T, C) = causal softmax(q·kᵀ/√hs)·v per head, from qkv (B, T, 3C); att (B, NH, T, T) optional cache
     func attention(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>?, qkv: UnsafePointer<Float>,
                    b: Int, t: Int, c: Int, nh: Int)
+    /// out (C) = softmax(q·kᵀ/√hs)·v per head for one query q (C) against n cached keys and values (n, C);
+    /// scores is an (n) scratch. The attention of one generation step (see Generate.swift).
+    func attentionStep(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, keys: UnsafePointer<Float>,
+                       values: UnsafePointer<Float>, scores: UnsafeMutablePointer<Float>, n: Int, c: Int, nh: Int)
     /// nll[i] = logsumexp(x_i · headᵀ) − (x_i · headᵀ)[target_i] for each i in `rows`; x (N, C), head (V, C)
     func crossEntropy(nll: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, head: UnsafePointer<Float>,
                       targets: UnsafePointer<Int32>, rows: [Int], n: Int, c: Int, v: Int)
@@ -69,6 +73,10 @@ public struct CPUBackend: ComputeBackend {
     public func attention(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>?, qkv: UnsafePointer<Float>,
                           b: Int, t: Int, c: Int, nh: Int) {
         attentionForward(out, att, qkv, b: b, t: t, c: c, nh: nh, threads: threads)
+    }
+    public func attentionStep(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, keys: UnsafePointer<Float>,
+                              values: UnsafePointer<Float>, scores: UnsafeMutablePointer<Float>, n: Int, c: Int, nh: Int) {
+        attentionStepForward(out, q, keys, values, scores: scores, n: n, c: c, nh: nh)
     }
     public func crossEntropy(nll: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, head: UnsafePointer<Float>,
                              targets: UnsafePointer<Int32>, rows: [Int], n: Int, c: Int, v: Int) {

@@ -32,7 +32,10 @@ public final class GPT2Model {
     }
 
     /// Everything up to the final LayerNorm: fills `acts` through `acts.lnf` (B, T, C).
-    func forwardTrunk(inputs: UnsafePointer<Int32>, acts: Activations) {
+    /// `onQKV(l, qkv)`, when given, sees layer l's qkv (B, T, 3C) right after it is computed (prefill
+    /// copies keys and values into a KV cache from it).
+    func forwardTrunk(inputs: UnsafePointer<Int32>, acts: Activations,
+                      onQKV: ((_ layer: Int, _ qkv: UnsafePointer<Float>) -> Void)? = nil) {
         let c = config
         let B = acts.b, T = acts.t, C = c.nEmbd, F = c.nInner, NH = c.nHead, L = c.nLayer
         precondition(T <= c.contextLength, "internal: window longer than context")
@@ -56,6 +59,7 @@ public final class GPT2Model {
                 backend.layerNorm(out: ln1, mean: acts.ln1Mean + s * BT, rstd: acts.ln1Rstd + s * BT,
                                   inp: input, weight: w(.ln1w, l), bias: w(.ln1b, l), n: BT, c: C)
                 backend.matmul(out: qkv, inp: ln1, weight: w(.qkvw, l), bias: w(.qkvb, l), n: BT, c: C, oc: 3 * C)
+                onQKV?(l, UnsafePointer(qkv))
                 backend.attention(out: atty, att: att, qkv: qkv, b: B, t: T, c: C, nh: NH)
                 backend.matmul(out: attproj, inp: atty, weight: w(.attprojw, l), bias: w(.attprojb, l), n: BT, c: C, oc: C)
                 residualForward(res2, input, attproj, count: BT * C)

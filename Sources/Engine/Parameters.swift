@@ -90,22 +90,24 @@ public struct TensorID: Hashable, Sendable, Comparable {
 
 /// Where each tensor lives in the flat buffer. Order: wte, wpe, then per block
 /// (ln1w … fcprojb), then lnfw, lnfb, lmHead — network order, so walking the flat
-/// buffer walks the model front to back.
+/// buffer walks the model front to back. A tied layout has no lmHead slot at all (the head
+/// is wte), which saves V·C floats.
 public struct ParameterLayout: Sendable {
     public let config: GPT2Config
-    /// All tensors in buffer order (lmHead included; it may be unused when tied).
+    /// All tensors in buffer order (lmHead only when untied).
     public let tensors: [TensorID]
     public let offsets: [TensorID: Int]
     public let shapes: [TensorID: [Int]]
     public let count: Int
 
-    public init(config: GPT2Config) {
+    public init(config: GPT2Config, tied: Bool = false) {
         self.config = config
         var ids: [TensorID] = [TensorID(.wte), TensorID(.wpe)]
         for l in 0..<config.nLayer {
             for k in TensorKind.allCases where k.perLayer { ids.append(TensorID(k, layer: l)) }
         }
-        ids += [TensorID(.lnfw), TensorID(.lnfb), TensorID(.lmHead)]
+        ids += [TensorID(.lnfw), TensorID(.lnfb)]
+        if !tied { ids.append(TensorID(.lmHead)) }
         var offs: [TensorID: Int] = [:], shp: [TensorID: [Int]] = [:]
         var n = 0
         for id in ids {
@@ -130,10 +132,10 @@ public struct GPT2Weights: Sendable {
     /// Tensors the checkpoint really had (its parameters). Absent biases are zeros in `data`.
     public var stored: Set<TensorID>
     /// True when the LM head is the token embedding (no separate lmHead parameter).
-    public var tied: Bool
+    public let tied: Bool
 
     public init(config: GPT2Config, tied: Bool) {
-        layout = ParameterLayout(config: config)
+        layout = ParameterLayout(config: config, tied: tied)
         data = [Float](repeating: 0, count: layout.count)
         stored = []
         self.tied = tied

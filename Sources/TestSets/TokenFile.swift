@@ -1,8 +1,9 @@
 // Test sets as token ids: nanoGPT's uint16 `.bin`, a safetensors file with one integer
-// `tokens` tensor (gpjt), or an HDF5 dataset of ids. Text (.txt/.jsonl) needs the tokenizer.
+// `tokens` tensor (gpjt), an HDF5 dataset of ids, or text (.txt, .jsonl) run through GPT-2's tokenizer.
 
 import Checkpoints
 import Foundation
+import Tokenizer
 
 /// Problems with a test set; messages are one line naming the file.
 public enum TestSetError: Error, LocalizedError, Sendable, Equatable {
@@ -10,7 +11,6 @@ public enum TestSetError: Error, LocalizedError, Sendable, Equatable {
     case badFormat(path: String, reason: String)
     case tooShort(path: String, count: Int)
     case badTokenID(path: String, position: Int, id: Int32, vocabSize: Int)
-    case needsTokenizer(path: String)
     case badWindows(String)
 
     public var errorDescription: String? {
@@ -19,7 +19,6 @@ public enum TestSetError: Error, LocalizedError, Sendable, Equatable {
         case let .badFormat(p, r): return "\(p): \(r)"
         case let .tooShort(p, n): return "\(p): \(n) token(s); a test set needs at least 2"
         case let .badTokenID(p, i, id, v): return "\(p): token id \(id) at position \(i) is outside the vocabulary (0..<\(v))"
-        case let .needsTokenizer(p): return "\(p): text test sets need the tokenizer (not wired in yet); pass token ids (.bin, .safetensors, .h5)"
         case let .badWindows(r): return "windows: \(r)"
         }
     }
@@ -39,6 +38,10 @@ public struct TokenFile: Sendable {
 
 /// Reads token ids from `path`; `dataset` names the HDF5 dataset or safetensors tensor
 /// (default "tokens", or the only integer tensor/dataset).
+///
+/// Text is tokenized with GPT-2's BPE (`encodeTextFile`): `.txt` is UTF-8 where each literal
+/// `<|endoftext|>` becomes 50256; `.jsonl` holds one `{"text": …}` per line, each document followed by
+/// 50256. Text sets fill `utf8Bytes` (markers excluded), the denominator of bits per byte.
 public func loadTokenIDs(path: String, dataset: String? = nil) throws -> TokenFile {
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
@@ -48,7 +51,11 @@ public func loadTokenIDs(path: String, dataset: String? = nil) throws -> TokenFi
     let ext = (path as NSString).pathExtension.lowercased()
     let file: TokenFile
     switch ext {
-    case "txt", "jsonl", "json", "text": throw TestSetError.needsTokenizer(path: path)
+    case "txt", "jsonl":
+        let encoded = try encodeTextFile(path: path, tokenizer: try GPT2Tokenizer.load())
+        file = TokenFile(ids: encoded.ids, utf8Bytes: encoded.utf8Bytes, format: ext)
+    case "json":
+        throw TestSetError.badFormat(path: path, reason: "JSON text sets must be JSON Lines: name the file .jsonl, one {\"text\": …} per line")
     case "bin": file = TokenFile(ids: try readUInt16Bin(path), utf8Bytes: nil, format: "bin")
     case "h5", "hdf5": file = TokenFile(ids: try readHDF5IDs(path, dataset: dataset), utf8Bytes: nil, format: "hdf5")
     default: file = TokenFile(ids: try readSafetensorsIDs(path, tensor: dataset), utf8Bytes: nil, format: "safetensors")

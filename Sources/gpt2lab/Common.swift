@@ -20,11 +20,17 @@ func warn(_ message: String) {
     FileHandle.standardError.write(Data("gpt2lab: warning: \(message)\n".utf8))
 }
 
-/// Pretty, key-sorted JSON of an Encodable value, on stdout.
-func printJSON<T: Encodable>(_ value: T) throws {
+/// Pretty, key-sorted JSON of an Encodable value (NaN/±Inf as strings).
+func jsonData<T: Encodable>(_ value: T) throws -> Data {
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    let data = try enc.encode(value)
+    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return try enc.encode(value)
+}
+
+/// Pretty, key-sorted JSON of an Encodable value, on stdout.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let data = try jsonData(value)
     FileHandle.standardOutput.write(data)
     FileHandle.standardOutput.write(Data("\n".utf8))
 }

@@ -9,18 +9,19 @@ struct Score: ParsableCommand {
         abstract: "Test loss, perplexity (and bits per byte for text) of checkpoints on a test set.",
         discussion: """
         Windows follow HF's strided recipe: window k starts at k·stride, holds up to --context inputs, and \
-        scores only targets no earlier window scored, so every token after the first is scored once.
+        scores only targets no earlier window scored, so every token after the first is scored once. Text test sets (.txt, .jsonl) are tokenized with GPT-2's BPE and also report bits per byte: total NLL / ln 2 / UTF-8 bytes of the text (without the <|endoftext|> markers).
 
         Examples:
           gpt2lab score examples/runs/baseline/model.safetensors --test-set examples/test-persuasion.bin
           gpt2lab score ckpt.safetensors --test-set tokens.safetensors --skip 50000000 --max-tokens 1000000 --json
+          gpt2lab score examples/runs/baseline/model.safetensors --test-set examples/test-persuasion.txt
           gpt2lab score examples/runs/*/model.safetensors --test-set examples/test-persuasion.bin
         """)
 
     @Argument(help: "Checkpoint file(s); several print a table.")
     var checkpoints: [String]
 
-    @Option(name: .customLong("test-set"), help: "Token ids: uint16 .bin, safetensors `tokens`, HDF5 (--dataset).")
+    @Option(name: .customLong("test-set"), help: "Token ids (uint16 .bin, safetensors `tokens`, HDF5 with --dataset) or text (.txt, .jsonl), tokenized.")
     var testSet: String
 
     @Option(help: "HDF5 dataset / safetensors tensor holding the ids.")
@@ -38,7 +39,7 @@ struct Score: ParsableCommand {
     @Option(name: .customLong("max-tokens"), help: "After --skip, use only the next N tokens.")
     var maxTokens: Int?
 
-    @Option(help: "Windows per forward pass (default: about 2048 positions).")
+    @Option(help: "Windows per forward pass (default: about 1024 positions).")
     var batch: Int?
 
     @Option(help: "Threads (default: all cores).")
@@ -50,17 +51,67 @@ struct Score: ParsableCommand {
     @Flag(help: "Print JSON (one object, or an array for several checkpoints).")
     var json = false
 
+    @Option(help: ArgumentHelp("Score only shard K of N (K from 0, as Slurm array / Kubernetes completion indices count); needs --out.",
+                               valueName: "K/N"))
+    var shard: String?
+
+    @Option(help: ArgumentHelp("Where --shard writes its partial result (JSON, written atomically); combine parts with `gpt2lab merge`.",
+                               valueName: "PART.json"))
+    var out: String?
+
+    /// (k, n) from "K/N".
+    var shardSpec: (Int, Int)? {
+        guard let shard else { return nil }
+        let f = shard.split(separator: "/")
+        guard f.count == 2, let k = Int(f[0]), let n = Int(f[1]) else { return nil }
+        return (k, n)
+    }
+
     func validate() throws {
         if checkpoints.isEmpty { throw ValidationError("give at least one checkpoint") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let context, context < 1 { throw ValidationError("--context must be at least 1") }
         if skip < 0 { throw ValidationError("--skip must be non-negative") }
+        if shard != nil {
+            guard let (k, n) = shardSpec, n >= 1, (0..<n).contains(k) else {
+                throw ValidationError("--shard takes K/N with 0 ≤ K < N, e.g. --shard 0/4; got \(shard!)")
+            }
+            if out == nil { throw ValidationError("--shard needs --out PART.json") }
+            if checkpoints.count != 1 { throw ValidationError("--shard scores one checkpoint") }
+        } else if out != nil {
+            throw ValidationError("--out is for --shard; use --json and a redirect for a whole score")
+        }
+    }
+
+    /// Scores one shard and writes its part file.
+    func runShard(k: Int, n: Int, tokens: TokenFile) throws {
+        let path = checkpoints[0]
+        let ck = try loadCheckpoint(path: path, heads: heads)
+        for w in ck.warnings { warn("\(path): \(w)") }
+        let T = context ?? ck.weights.config.contextLength
+        let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: stride ?? T, skip: skip, maxTokens: maxTokens)
+        let B = batch ?? defaultBatch(context: T)
+        let range = shardWindowRange(shard: k, of: n, windows: plan.windows.count, batch: B)
+        let bar = ProgressBar("shard \(k)/\(n)")
+        let (report, scores, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: testSet, context: T, stride: stride,
+                                                      skip: skip, maxTokens: maxTokens, batch: B, threads: threads,
+                                                      windowRange: range, progress: bar.update)
+        bar.finish()
+        let part = ScorePart(shard: k, shards: n, checkpoint: path, checkpointHash: try contentHash(path: path),
+                             layout: ck.layout.rawValue, testSet: testSet, testSetHash: try contentHash(path: testSet),
+                             utf8Bytes: (skip == 0 && maxTokens == nil) ? tokens.utf8Bytes : nil,
+                             settings: ScoreSettings(context: T, stride: plan.stride, skip: skip, maxTokens: maxTokens),
+                             batch: B, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
+                             threads: report.threads, seconds: report.seconds)
+        try writeAtomically(try jsonData(part), to: out!)
+        FileHandle.standardError.write(Data("gpt2lab: shard \(k)/\(n): windows \(range.lowerBound)..<\(range.upperBound) of \(plan.windows.count) → \(out!)\n".utf8))
     }
 
     func run() throws {
         try runReporting {
             let tokens = try loadTokenIDs(path: testSet, dataset: dataset)
+            if let (k, n) = shardSpec { try runShard(k: k, n: n, tokens: tokens); return }
             var reports: [ScoreReport] = []
             for path in checkpoints {
                 let ck = try loadCheckpoint(path: path, heads: heads)

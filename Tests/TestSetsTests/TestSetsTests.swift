@@ -34,6 +34,30 @@ final class TokenFileTests: XCTestCase {
         XCTAssertNoThrow(try validateTokenIDs(bin.ids, vocabSize: 50257, path: "x"))
     }
 
+    /// The text and the tiktoken-encoded .bin are the same test set: same ids, plus the UTF-8 size.
+    func testTextMatchesBin() throws {
+        let fx = try fixtures()
+        let txt = try loadTokenIDs(path: fx + "/data/test-persuasion.txt", dataset: nil)
+        let bin = try loadTokenIDs(path: fx + "/data/test-persuasion.bin", dataset: nil)
+        XCTAssertEqual(txt.format, "txt")
+        XCTAssertEqual(txt.ids, bin.ids)
+        XCTAssertEqual(txt.utf8Bytes, 466_756)     // expected/baseline.json utf8_bytes
+        XCTAssertNil(bin.utf8Bytes)
+    }
+
+    func testJSONLines() throws {
+        let dir = NSTemporaryDirectory() + "gpt2lab-ts-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/docs.jsonl"
+        try Data("{\"text\": \"Every effort moves you\"}\n{\"text\": \"é\"}\n".utf8).write(to: URL(fileURLWithPath: path))
+        let f = try loadTokenIDs(path: path, dataset: nil)
+        XCTAssertEqual(f.format, "jsonl")
+        XCTAssertEqual(Array(f.ids.prefix(5)), [6109, 3626, 6100, 345, 50256])
+        XCTAssertEqual(f.ids.last, 50256)
+        XCTAssertEqual(f.utf8Bytes, 22 + 2)
+    }
+
     func testBadFiles() throws {
         let dir = NSTemporaryDirectory() + "gpt2lab-ts-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -49,7 +73,13 @@ final class TokenFileTests: XCTestCase {
         assertFails(dir + "/none.bin", containing: ["no such file"]) { _ = try loadTokenIDs(path: dir + "/none.bin", dataset: nil) }
         let txt = dir + "/t.txt"
         try Data("hello".utf8).write(to: URL(fileURLWithPath: txt))
-        assertFails(txt, containing: ["tokenizer"]) { _ = try loadTokenIDs(path: txt, dataset: nil) }
+        assertFails(txt, containing: ["at least 2"]) { _ = try loadTokenIDs(path: txt, dataset: nil) }   // one token
+        let latin1 = dir + "/latin1.txt"
+        try Data([0x63, 0x61, 0x66, 0xE9, 0x20, 0x6F, 0x6B]).write(to: URL(fileURLWithPath: latin1))
+        assertFails(latin1, containing: ["UTF-8"]) { _ = try loadTokenIDs(path: latin1, dataset: nil) }
+        let json = dir + "/docs.json"
+        try Data("[]".utf8).write(to: URL(fileURLWithPath: json))
+        assertFails(json, containing: [".jsonl"]) { _ = try loadTokenIDs(path: json, dataset: nil) }
         let floats = dir + "/f.safetensors"
         try writeSafetensors(path: floats, tensors: [TensorToWrite(name: "tokens", shape: [3], values: [1, 2, 3])])
         assertFails(floats, containing: ["integer"]) { _ = try loadTokenIDs(path: floats, dataset: nil) }

@@ -40,6 +40,33 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, _ att: UnsafeMutablePo
     }
 }
 
+// One query against a key/value cache (generation with a KV cache, see Generate.swift).
+// q is (C) — this position's query, heads side by side; keys and values are (n, C): the cached
+// k and v rows of positions 0..<n, this position's included (causality = attend to all n).
+// out (C) = per head softmax(q·kᵀ/√hs)·v. scores is an (n) scratch. Heads run one after another:
+// one row is far too little work to split across threads.
+func attentionStepForward(_ out: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>,
+                          _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>,
+                          scores: UnsafeMutablePointer<Float>, n: Int, c C: Int, nh NH: Int) {
+    let hs = C / NH
+    let scale = 1 / Float(hs).squareRoot()
+    for h in 0..<NH {
+        let qh = q + h * hs, oh = out + h * hs
+        for j in 0..<n {
+            let kj = keys + j * C + h * hs
+            var s: Float = 0
+            for d in 0..<hs { s += qh[d] * kj[d] }
+            scores[j] = s * scale
+        }
+        softmaxCausalRow(scores, valid: n, width: n)
+        for d in 0..<hs { oh[d] = 0 }
+        for j in 0..<n {
+            let p = scores[j], vj = values + j * C + h * hs
+            for d in 0..<hs { oh[d] += p * vj[d] }
+        }
+    }
+}
+
 // Backward, from forward's cached probabilities att (B, NH, T, T). Per (b, h), with
 // O = P·V, P = softmax(S), S = Q·Kᵀ·scale (causal):
 //   dP = dO · Vᵀ                       (T, T) scratch

@@ -1,35 +1,75 @@
 import CBLAS
 
-// LM head + log-softmax + negative log-likelihood, in row chunks so memory stays bounded.
+// LM head + log-softmax + negative log-likelihood, without ever holding (N, V) logits.
 // x is the final LayerNorm output (N, C); head is (V, C) (wte when tied); targets (N).
-// nll[i] = logsumexp(logits_i) − logits_i[target_i], for rows where `active[i]` is true
-// (others are skipped and left untouched). Each chunk's logits (rows, V) live in a
-// per-thread scratch of `crossEntropyChunk` rows.
+// nll[i] = logsumexp(logits_i) − logits_i[target_i] for each i in `active`; other rows untouched.
+//
+// Rows go in chunks of `crossEntropyRows`; within a chunk the vocabulary goes in fixed blocks of
+// `crossEntropyVocabBlock`, spread over threads. Each block is one sgemm (rows × block × C), so
+// OpenBLAS packs each slice of the head once per chunk instead of once per few rows, and each
+// block leaves a (max, Σexp) pair per row that is merged in block order (an online logsumexp).
+// The blocks never depend on the thread count, so neither do the results.
 
-let crossEntropyChunk = 32
+let crossEntropyRows = 256
+let crossEntropyVocabBlock = 2048
 
 func crossEntropyForward(_ nll: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                          _ head: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
-                         active: [Int], n: Int, c C: Int, v V: Int, threads: Int) {
-    // Rows to score, gathered so chunks are dense.
-    let rows = active
-    parallelChunks((rows.count + crossEntropyChunk - 1) / crossEntropyChunk, threads: threads) { chunks in
-        let logits = UnsafeMutablePointer<Float>.allocate(capacity: crossEntropyChunk * V)
-        let xs = UnsafeMutablePointer<Float>.allocate(capacity: crossEntropyChunk * C)
-        defer { logits.deallocate(); xs.deallocate() }
-        for ch in chunks {
-            let lo = ch * crossEntropyChunk, hi = min(rows.count, lo + crossEntropyChunk)
-            let m = hi - lo
-            for r in 0..<m { (xs + r * C).update(from: x + rows[lo + r] * C, count: C) }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(V), Int32(C),
-                        1, xs, Int32(C), head, Int32(C), 0, logits, Int32(V))
-            for r in 0..<m {
-                let i = rows[lo + r]
-                let row = logits + r * V
-                nll[i] = logSumExp(row, count: V) - row[Int(targets[i])]
+                         active rows: [Int], n: Int, c C: Int, v V: Int, threads: Int) {
+    let R = crossEntropyRows, VB = crossEntropyVocabBlock
+    let nb = (V + VB - 1) / VB
+    let xs = UnsafeMutablePointer<Float>.allocate(capacity: R * C)        // (R, C) gathered rows
+    let maxes = UnsafeMutablePointer<Float>.allocate(capacity: nb * R)    // (nb, R) block max
+    let sums = UnsafeMutablePointer<Float>.allocate(capacity: nb * R)     // (nb, R) Σ exp(l − max)
+    let picked = UnsafeMutablePointer<Float>.allocate(capacity: R)        // (R) target logit
+    defer { xs.deallocate(); maxes.deallocate(); sums.deallocate(); picked.deallocate() }
+    var lo = 0
+    while lo < rows.count {
+        let m = min(R, rows.count - lo)
+        for r in 0..<m { (xs + r * C).update(from: x + rows[lo + r] * C, count: C) }
+        let xsc = UnsafePointer(xs)
+        parallelChunks(nb, threads: threads) { blocks in
+            let logits = UnsafeMutablePointer<Float>.allocate(capacity: R * VB)  // (m, VB)
+            defer { logits.deallocate() }
+            for b in blocks {
+                let v0 = b * VB, vb = min(VB, V - v0)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(vb), Int32(C),
+                            1, xsc, Int32(C), head + v0 * C, Int32(C), 0, logits, Int32(vb))
+                for r in 0..<m {
+                    let row = logits + r * vb
+                    let (mx, s) = maxAndSumExp(row, count: vb)
+                    maxes[b * R + r] = mx
+                    sums[b * R + r] = s
+                    let t = Int(targets[rows[lo + r]]) - v0
+                    if t >= 0 && t < vb { picked[r] = row[t] }
+                }
             }
         }
+        for r in 0..<m {
+            var mx = -Float.infinity
+            for b in 0..<nb { mx = max(mx, maxes[b * R + r]) }
+            var total = 0.0
+            for b in 0..<nb { total += Double(sums[b * R + r]) * exp(Double(maxes[b * R + r] - mx)) }
+            nll[rows[lo + r]] = mx + Float(log(total)) - picked[r]
+        }
+        lo += m
     }
+}
+
+/// (max, Σ exp(row[j] − max)) over `count` values, SIMD16 bulk.
+@inline(__always)
+func maxAndSumExp(_ row: UnsafePointer<Float>, count V: Int) -> (Float, Float) {
+    var mv = SIMD16<Float>(repeating: -.infinity)
+    let blocks = V / 16
+    for b in 0..<blocks { mv = maxSIMD(mv, UnsafeRawPointer(row + b * 16).loadUnaligned(as: SIMD16<Float>.self)) }
+    var m = mv.max()
+    for j in (blocks * 16)..<V { m = max(m, row[j]) }
+    let msplat = SIMD16<Float>(repeating: m)
+    var acc = SIMD16<Float>(repeating: 0)
+    for b in 0..<blocks { acc += expSIMD(UnsafeRawPointer(row + b * 16).loadUnaligned(as: SIMD16<Float>.self) - msplat) }
+    var s = acc.sum()
+    for j in (blocks * 16)..<V { s += expf(row[j] - m) }
+    return (m, s)
 }
 
 // Forward + backward together, for training-style passes. The mean loss over the N_scored

@@ -1,14 +1,18 @@
 import CBLAS
 
 // Matmul: out (N, OC) = inp (N, C) · weightᵀ (OC, C) + bias (OC).
-// Weights are [out, in] (nn.Linear). Forward splits the N rows across threads, each
-// thread running single-threaded OpenBLAS sgemm on its block.
+// Weights are [out, in] (nn.Linear). Forward cuts the N rows into fixed blocks of
+// `matmulRowBlock` and hands the blocks to threads; each block is one single-threaded
+// OpenBLAS sgemm call. Because the blocks do not depend on the thread count, results are
+// bit-for-bit the same for any --threads (sharded scoring relies on this).
 
-/// Fast path: OpenBLAS sgemm, rows split across `threads`.
+let matmulRowBlock = 256  // OpenBLAS re-packs the weight per call: fewer, taller calls
+
+/// Fast path: OpenBLAS sgemm over fixed row blocks, blocks spread across `threads`.
 func matmulForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                    _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                    n: Int, c: Int, oc: Int, threads: Int) {
-    parallelChunks(n, threads: threads, minChunk: 16) { rows in
+    parallelFixedBlocks(n, block: matmulRowBlock, threads: threads) { rows in
         let o = out + rows.lowerBound * oc
         let x = inp + rows.lowerBound * c
         let m = rows.count

@@ -1,0 +1,130 @@
+import Checkpoints
+import Foundation
+
+// Sharded scoring: shard k of n scores a contiguous run of whole batches of windows, so each
+// window is computed exactly as the unsharded run computes it (same batch, same rows, and the
+// engine's results do not depend on the thread count). `mergeScoreParts` concatenates the
+// per-window float64 sums in window order and adds them up in that order: the merged loss
+// equals the unsharded loss bit for bit.
+
+/// Which windows shard `k` of `n` scores: whole batches of `batch` windows, split evenly.
+public func shardWindowRange(shard k: Int, of n: Int, windows: Int, batch: Int) -> Range<Int> {
+    let batches = (windows + batch - 1) / batch
+    let b0 = batches * k / n, b1 = batches * (k + 1) / n
+    return min(windows, b0 * batch)..<min(windows, b1 * batch)
+}
+
+/// Everything a merge needs from one shard, written by `score --shard K/N --out PART.json`.
+public struct ScorePart: Codable, Sendable {
+    public var format = "gpt2lab-score-part"
+    public var version = 1
+    public var shard: Int
+    public var shards: Int
+    public var checkpoint: String
+    public var checkpointHash: String
+    public var layout: String
+    public var testSet: String
+    public var testSetHash: String
+    public var utf8Bytes: Int?
+    public var settings: ScoreSettings
+    public var batch: Int
+    public var totalWindows: Int
+    /// Index of this shard's first window in the unsharded plan.
+    public var windowStart: Int
+    /// Σ NLL per window (float64, nats) and scored positions per window, in window order.
+    public var windowNLLSums: [Double]
+    public var windowCounts: [Int]
+    public var threads: Int
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, shard, shards, checkpoint, layout, settings, batch, threads, seconds
+        case checkpointHash = "checkpoint_hash", testSet = "test_set", testSetHash = "test_set_hash"
+        case utf8Bytes = "utf8_bytes", totalWindows = "total_windows", windowStart = "window_start"
+        case windowNLLSums = "window_nll_sums", windowCounts = "window_counts"
+    }
+
+    public init(shard: Int, shards: Int, checkpoint: String, checkpointHash: String, layout: String, testSet: String,
+                testSetHash: String, utf8Bytes: Int?, settings: ScoreSettings, batch: Int, totalWindows: Int,
+                windowStart: Int, scores: WindowScores, threads: Int, seconds: Double) {
+        self.shard = shard; self.shards = shards; self.checkpoint = checkpoint; self.checkpointHash = checkpointHash
+        self.layout = layout; self.testSet = testSet; self.testSetHash = testSetHash; self.utf8Bytes = utf8Bytes
+        self.settings = settings; self.batch = batch; self.totalWindows = totalWindows; self.windowStart = windowStart
+        windowNLLSums = scores.nllSums; windowCounts = scores.counts; self.threads = threads; self.seconds = seconds
+    }
+}
+
+/// Why a set of parts cannot be merged; one line naming the part files.
+public struct MergeError: Error, LocalizedError, Sendable {
+    public let message: String
+    public var errorDescription: String? { message }
+}
+
+/// Reads a part file, checking it is one.
+public func readScorePart(path: String) throws -> ScorePart {
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        throw MergeError(message: "\(path): cannot read: \(error.localizedDescription)")
+    }
+    let part: ScorePart
+    do { part = try JSONDecoder().decode(ScorePart.self, from: data) } catch {
+        throw MergeError(message: "\(path): not a gpt2lab score part (\(shortDecodingError(error)))")
+    }
+    guard part.format == "gpt2lab-score-part", part.version == 1 else {
+        throw MergeError(message: "\(path): not a gpt2lab score part (format \(part.format) v\(part.version))")
+    }
+    guard part.windowNLLSums.count == part.windowCounts.count, part.shards >= 1, (0..<part.shards).contains(part.shard) else {
+        throw MergeError(message: "\(path): inconsistent part (shard \(part.shard)/\(part.shards), \(part.windowNLLSums.count) sums, \(part.windowCounts.count) counts)")
+    }
+    return part
+}
+
+/// Merges parts (any order) into the report the unsharded run prints.
+public func mergeScoreParts(_ parts: [(path: String, part: ScorePart)]) throws -> ScoreReport {
+    guard let (firstPath, first) = parts.first else { throw MergeError(message: "merge: no parts given") }
+    for (path, p) in parts.dropFirst() {
+        func differ(_ what: String) -> MergeError {
+            MergeError(message: "\(path): \(what) differs from \(firstPath); parts of different runs cannot be merged")
+        }
+        if p.checkpointHash != first.checkpointHash { throw differ("checkpoint (content hash \(p.checkpointHash) vs \(first.checkpointHash))") }
+        if p.testSetHash != first.testSetHash { throw differ("test set (content hash \(p.testSetHash) vs \(first.testSetHash))") }
+        if p.settings != first.settings || p.batch != first.batch { throw differ("settings (context/stride/skip/max-tokens/batch)") }
+        if p.shards != first.shards { throw differ("shard count (\(p.shards) vs \(first.shards))") }
+        if p.totalWindows != first.totalWindows { throw differ("window count") }
+    }
+    var byShard: [Int: (String, ScorePart)] = [:]
+    for (path, p) in parts {
+        if let (other, _) = byShard[p.shard] {
+            throw MergeError(message: "merge: shard \(p.shard)/\(p.shards) given twice (\(other) and \(path))")
+        }
+        byShard[p.shard] = (path, p)
+    }
+    let missing = (0..<first.shards).filter { byShard[$0] == nil }
+    if !missing.isEmpty {
+        throw MergeError(message: "merge: missing shard(s) \(missing.map(String.init).joined(separator: ", ")) of \(first.shards)")
+    }
+    var sums: [Double] = [], counts: [Int] = []
+    var seconds = 0.0
+    for k in 0..<first.shards {
+        let (path, p) = byShard[k]!
+        let want = shardWindowRange(shard: k, of: first.shards, windows: first.totalWindows, batch: first.batch)
+        guard p.windowStart == want.lowerBound, p.windowNLLSums.count == want.count else {
+            throw MergeError(message: "\(path): shard \(k) holds windows \(p.windowStart)..<\(p.windowStart + p.windowNLLSums.count), expected \(want)")
+        }
+        sums += p.windowNLLSums; counts += p.windowCounts
+        seconds += p.seconds
+    }
+    let scores = WindowScores(nllSums: sums, counts: counts)
+    return ScoreReport(checkpoint: first.checkpoint, layout: first.layout, testSet: first.testSet, settings: first.settings,
+                       batch: first.batch, threads: first.threads, scores: scores, utf8Bytes: first.utf8Bytes, seconds: seconds)
+}
+
+func shortDecodingError(_ error: Error) -> String {
+    switch error {
+    case DecodingError.keyNotFound(let k, _): return "missing key \(k.stringValue)"
+    case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
+        return "bad value at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
+    case DecodingError.dataCorrupted(let c): return c.debugDescription
+    default: return "\(error)"
+    }
+}

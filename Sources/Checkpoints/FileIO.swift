@@ -1,0 +1,87 @@
+// File helpers every module shares: atomic writes and content hashes.
+
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Problems writing an output; one line naming the file.
+public struct OutputError: Error, LocalizedError, Sendable {
+    public let path: String
+    public let problem: String
+    public init(_ path: String, _ problem: String) { self.path = path; self.problem = problem }
+    public var errorDescription: String? { "\(path): \(problem)" }
+}
+
+/// Writes `data` to a temporary file in the same folder, flushes it, then renames it over
+/// `path`: readers see the old file or the new one, never half of one.
+public func writeAtomically(_ data: Data, to path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    let dir = url.deletingLastPathComponent().path
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+        throw OutputError(path, "folder \(dir) does not exist")
+    }
+    let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+    guard fd >= 0 else { throw OutputError(path, "cannot create a temporary file: \(String(cString: strerror(errno)))") }
+    var ok = true
+    data.withUnsafeBytes { raw in
+        var off = 0
+        while off < raw.count {
+            let n = write(fd, raw.baseAddress! + off, raw.count - off)
+            if n <= 0 { ok = false; return }
+            off += n
+        }
+    }
+    if fsync(fd) != 0 { ok = false }
+    close(fd)
+    guard ok else { unlink(tmp); throw OutputError(path, "write failed: \(String(cString: strerror(errno)))") }
+    guard rename(tmp, path) == 0 else {
+        let e = String(cString: strerror(errno)); unlink(tmp)
+        throw OutputError(path, "cannot rename into place: \(e)")
+    }
+}
+
+/// XXH64 of a file's bytes (seed 0), as 16 hex digits: identifies checkpoints and test sets
+/// in caches and shard parts. Reads the file memory-mapped.
+public func contentHash(path: String) throws -> String {
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+        throw OutputError(path, "cannot read: \(error.localizedDescription)")
+    }
+    let h = data.withUnsafeBytes { xxh64($0) }
+    let s = String(h, radix: 16)
+    return String(repeating: "0", count: 16 - s.count) + s
+}
+
+/// XXH64 (Yann Collet's xxHash, 64-bit variant), seed 0.
+public func xxh64(_ buf: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64 {
+    let p1: UInt64 = 0x9E37_79B1_85EB_CA87, p2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
+    let p3: UInt64 = 0x1656_67B1_9E37_79F9, p4: UInt64 = 0x85EB_CA77_C2B2_AE63, p5: UInt64 = 0x27D4_EB2F_1656_67C5
+    @inline(__always) func rotl(_ x: UInt64, _ r: UInt64) -> UInt64 { (x << r) | (x >> (64 - r)) }
+    @inline(__always) func round(_ acc: UInt64, _ input: UInt64) -> UInt64 { rotl(acc &+ input &* p2, 31) &* p1 }
+    @inline(__always) func merge(_ acc: UInt64, _ val: UInt64) -> UInt64 { (acc ^ round(0, val)) &* p1 &+ p4 }
+    let n = buf.count
+    var i = 0
+    var h: UInt64
+    @inline(__always) func u64(_ o: Int) -> UInt64 { UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
+    @inline(__always) func u32(_ o: Int) -> UInt64 { UInt64(UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: o, as: UInt32.self))) }
+    if n >= 32 {
+        var v1 = seed &+ p1 &+ p2, v2 = seed &+ p2, v3 = seed, v4 = seed &- p1
+        while i + 32 <= n {
+            v1 = round(v1, u64(i)); v2 = round(v2, u64(i + 8)); v3 = round(v3, u64(i + 16)); v4 = round(v4, u64(i + 24))
+            i += 32
+        }
+        h = rotl(v1, 1) &+ rotl(v2, 7) &+ rotl(v3, 12) &+ rotl(v4, 18)
+        h = merge(h, v1); h = merge(h, v2); h = merge(h, v3); h = merge(h, v4)
+    } else {
+        h = seed &+ p5
+    }
+    h = h &+ UInt64(n)
+    while i + 8 <= n { h = rotl(h ^ round(0, u64(i)), 27) &* p1 &+ p4; i += 8 }
+    if i + 4 <= n { h = rotl(h ^ (u32(i) &* p1), 23) &* p2 &+ p3; i += 4 }
+    while i < n { h = rotl(h ^ (UInt64(buf[i]) &* p5), 11) &* p1; i += 1 }
+    h ^= h >> 33; h = h &* p2; h ^= h >> 29; h = h &* p3; h ^= h >> 32
+    return h
+}

@@ -1,0 +1,35 @@
+import Analysis
+import ArgumentParser
+import Foundation
+
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Combine `score --shard K/N` parts into the unsharded result.",
+        discussion: """
+        Refuses parts of different checkpoints, test sets or settings (by content hash), and missing or \
+        duplicate shards. Per-window float64 sums are added in window order, so the merged loss equals \
+        the unsharded `score` loss to the last bit (same --batch).
+
+        Example:
+          for k in 0 1 2; do gpt2lab score ckpt.safetensors --test-set tokens.bin --shard $k/3 --out part-$k.json; done
+          gpt2lab merge part-*.json --json
+        """)
+
+    @Argument(help: "Part files written by `score --shard K/N --out PART.json`.")
+    var parts: [String]
+
+    @Flag(help: "Print JSON (the same fields `score --json` prints).")
+    var json = false
+
+    func run() throws {
+        try runReporting {
+            let loaded = try parts.map { (path: $0, part: try readScorePart(path: $0)) }
+            let r = try mergeScoreParts(loaded)
+            if json { try printJSON(r); return }
+            print(String(format: "loss        %.6f nats/token", r.loss))
+            print(String(format: "perplexity  %.3f", r.perplexity))
+            if let bpb = r.bitsPerByte { print(String(format: "bits/byte   %.6f", bpb)) }
+            print("tokens      \(formatCount(r.tokensScored)) scored in \(r.windows) windows (context \(r.context), stride \(r.stride)), \(loaded.count) parts")
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Analysis
+import ArgumentParser
+import Checkpoints
+import Engine
+import Foundation
+import Tokenizer
+
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Complete a prompt with a checkpoint: greedy, or temperature + top-k sampling.",
+        discussion: """
+        Decodes with a KV cache, one position per new token. Greedy is the default; giving --temperature or \
+        --top-k switches to sampling (--top-k alone samples at temperature 1; --temperature alone samples from \
+        the whole vocabulary). Greedy breaks ties towards the lowest id, as HF generate(do_sample=False) does.
+
+        A completion stops after --max-tokens new tokens, after <|endoftext|> (kept as its last id, as HF \
+        generate keeps the eos token), or when prompt + completion fill the model's context. Sample i of \
+        --count uses seed --seed + i, so the same seed gives the same texts.
+
+        Examples:
+          gpt2lab sample examples/runs/baseline/model.safetensors
+          gpt2lab sample examples/runs/reference/model.safetensors --prompt "It was" --max-tokens 40 --json
+          gpt2lab sample ckpt.safetensors --temperature 0.8 --top-k 40 --seed 7 --count 3
+          gpt2lab sample model.weights.h5 --heads 4 --greedy
+        """)
+
+    @Argument(help: "Checkpoint file (.safetensors or HDF5 .h5).")
+    var checkpoint: String
+
+    @Option(help: "Text to complete; must encode to fewer tokens than the model's context.")
+    var prompt = "Every effort moves you"
+
+    @Option(name: .customLong("max-tokens"), help: "New tokens per completion, at most.")
+    var maxTokens = 20
+
+    @Flag(help: "Take the most likely token each step (the default unless --temperature or --top-k is given).")
+    var greedy = false
+
+    @Option(help: "Sampling temperature, > 0: logits are divided by it before the softmax.")
+    var temperature: Double?
+
+    @Option(name: .customLong("top-k"), help: "Sample among the K most likely tokens only, K ≥ 1 (1 = greedy).")
+    var topK: Int?
+
+    @Option(help: "Seed of the first sample; sample i uses seed + i.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Number of completions.")
+    var count = 1
+
+    @Option(help: "Attention heads (default: config.json / meta.json beside the checkpoint, else width/64).")
+    var heads: Int?
+
+    @Flag(help: "Print one JSON object: prompt, prompt_ids, samples [{ids, text, seed}], and ids/text when --count is 1.")
+    var json = false
+
+    var mode: SamplingMode {
+        temperature == nil && topK == nil ? .greedy : .sample(temperature: temperature ?? 1, topK: topK)
+    }
+
+    func validate() throws {
+        if greedy && (temperature != nil || topK != nil) {
+            throw ValidationError("--greedy cannot be combined with --temperature or --top-k")
+        }
+        if let temperature, !(temperature > 0 && temperature.isFinite) {
+            throw ValidationError("--temperature must be a positive number")
+        }
+        if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
+        if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if count < 1 { throw ValidationError("--count must be at least 1") }
+        if prompt.isEmpty { throw ValidationError("--prompt must not be empty") }
+    }
+
+    func run() throws {
+        try runReporting {
+            let ck = try loadCheckpoint(path: checkpoint, heads: heads)
+            for w in ck.warnings { warn("\(checkpoint): \(w)") }
+            let tokenizer = try GPT2Tokenizer.load()
+            let model = GPT2Model(weights: ck.weights)
+            let report = try sampleCompletions(model: model, tokenizer: tokenizer, checkpoint: checkpoint, prompt: prompt,
+                                               mode: mode, maxTokens: maxTokens, seed: seed, count: count)
+            if json {
+                try printJSON(report)
+            } else if report.samples.count == 1 {
+                print(report.samples[0].text)
+            } else {
+                for (i, s) in report.samples.enumerated() {
+                    print("--- sample \(i + 1) (seed \(s.seed.map(String.init) ?? "-"))")
+                    print(s.text)
+                }
+            }
+        }
+    }
+}

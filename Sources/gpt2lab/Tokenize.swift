@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Tokenizer
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "GPT-2 token ids of a text file or a string (tiktoken's gpt2 encoding).",
+        discussion: """
+        The literal <|endoftext|> becomes id 50256. Without --json the ids are printed on one line, space \
+        separated. --time prints one JSON line with bytes, count, seconds_encode (encoding only: no file read, \
+        no vocabulary load) and cpu_seconds_encode (this thread's CPU time); it leaves the ids out unless \
+        --json is given too. bench/tokenizer/run.sh uses it.
+
+        Examples:
+          gpt2lab tokenize --text "Every effort moves you"
+          gpt2lab tokenize examples/test-persuasion.txt --json
+          gpt2lab tokenize --time ../shared/fixtures/data/test-persuasion.txt
+        """)
+
+    @Argument(help: "UTF-8 text file to encode (its bytes as they are).")
+    var file: String?
+
+    @Option(help: "Encode this string instead of a file.")
+    var text: String?
+
+    @Flag(help: "Print one JSON object: ids, count, bytes.")
+    var json = false
+
+    @Flag(help: "Time the encoding; print one JSON line with seconds_encode and bytes.")
+    var time = false
+
+    struct Output: Encodable {
+        let ids: [Int32]?
+        let count: Int
+        let bytes: Int
+        let secondsEncode: Double?
+        let cpuSecondsEncode: Double?
+        enum CodingKeys: String, CodingKey {
+            case ids, count, bytes
+            case secondsEncode = "seconds_encode", cpuSecondsEncode = "cpu_seconds_encode"
+        }
+    }
+
+    func validate() throws {
+        if (file == nil) == (text == nil) { throw ValidationError("give either a FILE or --text, not both or neither") }
+    }
+
+    func run() throws {
+        try runReporting {
+            let bytes: [UInt8]
+            if let file {
+                do {
+                    bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+                } catch {
+                    throw TokenizeError(path: file, reason: (error as NSError).localizedDescription)
+                }
+            } else {
+                bytes = Array((text ?? "").utf8)
+            }
+            let tokenizer = try GPT2Tokenizer.load()
+            let wall0 = Date(), cpu0 = threadCPUSeconds()
+            let ids = tokenizer.encode(bytes: bytes, allowEndOfText: true)
+            let cpu = threadCPUSeconds() - cpu0, wall = Date().timeIntervalSince(wall0)
+            if time {
+                let out = Output(ids: json ? ids : nil, count: ids.count, bytes: bytes.count,
+                                 secondsEncode: wall, cpuSecondsEncode: cpu)
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.sortedKeys]
+                FileHandle.standardOutput.write(try enc.encode(out) + Data("\n".utf8))
+            } else if json {
+                try printJSON(Output(ids: ids, count: ids.count, bytes: bytes.count, secondsEncode: nil, cpuSecondsEncode: nil))
+            } else {
+                print(ids.map(String.init).joined(separator: " "))
+            }
+        }
+    }
+}
+
+/// A file `tokenize` cannot read.
+struct TokenizeError: LocalizedError {
+    let path: String
+    let reason: String
+    var errorDescription: String? { "\(path): cannot read: \(reason)" }
+}
+
+/// CPU time of the calling thread, in seconds (steadier than wall time on a busy machine).
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

@@ -1,0 +1,158 @@
+import Foundation
+import XCTest
+
+/// End-to-end: runs the built `gpt2lab` binary (it sits beside the test bundle in the build products
+/// directory; the CLITests target depends on it so SwiftPM builds it first) and checks its output.
+final class CLITests: XCTestCase {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    func binary() throws -> URL {
+        let candidates = [
+            Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent(),
+            Bundle.main.bundleURL,
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+        ].map { $0.appendingPathComponent("gpt2lab") }
+        guard let url = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw XCTSkip("gpt2lab binary not found in \(candidates.map(\.path))")
+        }
+        return url
+    }
+
+    func fixture(_ relative: String) throws -> String {
+        let path = Self.packageRoot.appendingPathComponent("../shared/fixtures/" + relative).standardizedFileURL.path
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("fixture \(relative) not found") }
+        return path
+    }
+
+    /// Runs gpt2lab with `args`; returns exit status, stdout, stderr.
+    func gpt2lab(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = try binary()
+        p.arguments = args
+        p.currentDirectoryURL = Self.packageRoot
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        // Read before waiting so a full pipe cannot block the child.
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func json(_ text: String) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
+    }
+
+    func expected(_ run: String) throws -> [String: Any] {
+        try json(String(contentsOfFile: try fixture("expected/\(run).json"), encoding: .utf8))
+    }
+
+    func testSampleGreedyJSONMatchesHF() throws {
+        let ckpt = Self.packageRoot.appendingPathComponent("examples/runs/baseline/model.safetensors").path
+        guard FileManager.default.fileExists(atPath: ckpt) else { throw XCTSkip("examples/runs/baseline missing") }
+        let greedy = try XCTUnwrap(try expected("baseline")["greedy"] as? [String: Any])
+        let r = try gpt2lab(["sample", ckpt, "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let o = try json(r.out)
+        XCTAssertEqual(o["ids"] as? [Int], greedy["ids"] as? [Int])
+        XCTAssertEqual(o["text"] as? String, greedy["text"] as? String)
+        XCTAssertEqual(o["prompt_ids"] as? [Int], greedy["prompt_ids"] as? [Int])
+        XCTAssertEqual(o["prompt"] as? String, "Every effort moves you")
+        let samples = try XCTUnwrap(o["samples"] as? [[String: Any]])
+        XCTAssertEqual(samples.count, 1)
+        XCTAssertEqual(samples[0]["ids"] as? [Int], greedy["ids"] as? [Int])
+
+        let hotArgs = ["sample", ckpt, "--json", "--temperature", "0.9", "--top-k", "40", "--seed", "3", "--count", "2"]
+        let hot = try gpt2lab(hotArgs)
+        XCTAssertEqual(hot.status, 0, hot.err)
+        let h = try json(hot.out)
+        XCTAssertNil(h["ids"])                                                   // only with --count 1
+        XCTAssertEqual((h["samples"] as? [[String: Any]])?.count, 2)
+        let again = try json(try gpt2lab(hotArgs).out)                            // same seed, same texts
+        XCTAssertEqual(again["samples"] as? NSArray, h["samples"] as? NSArray)
+    }
+
+    func testSampleValidation() throws {
+        let ckpt = try fixture("runs/baseline/model.safetensors")
+        for bad in [["--temperature", "0"], ["--top-k", "0"], ["--greedy", "--top-k", "3"], ["--prompt", ""]] {
+            let r = try gpt2lab(["sample", ckpt] + bad)
+            XCTAssertNotEqual(r.status, 0, "\(bad) accepted")
+            XCTAssertFalse(r.err.isEmpty)
+        }
+    }
+
+    func testTokenizeText() throws {
+        let r = try gpt2lab(["tokenize", "--text", "Every effort moves you", "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let o = try json(r.out)
+        XCTAssertEqual(o["ids"] as? [Int], [6109, 3626, 6100, 345])
+        XCTAssertEqual(o["count"] as? Int, 4)
+        XCTAssertEqual(o["bytes"] as? Int, 22)
+        let plain = try gpt2lab(["tokenize", "--text", "Every effort moves you"])
+        XCTAssertEqual(plain.out, "6109 3626 6100 345\n")
+    }
+
+    /// `--time` prints one JSON line with the keys bench/tokenizer/run.sh reads.
+    func testTokenizeTimeFile() throws {
+        let txt = try fixture("data/test-persuasion.txt")
+        let r = try gpt2lab(["tokenize", "--time", txt])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out.filter { $0 == "\n" }.count, 1)
+        let o = try json(r.out)
+        XCTAssertEqual(o["bytes"] as? Int, 467_081)
+        XCTAssertEqual(o["count"] as? Int, 115_031)
+        XCTAssertNotNil(o["seconds_encode"] as? Double)
+        XCTAssertNil(o["ids"])
+    }
+
+    /// Text and .bin give the same loss; bits per byte = total NLL / ln 2 / UTF-8 bytes, near HF's.
+    /// One full scoring run (the slow part); the .txt/.bin equality uses the first 20,000 tokens.
+    func testScoreTextReportsBitsPerByte() throws {
+        let ckpt = try fixture("runs/baseline/model.safetensors")
+        let txt = try fixture("data/test-persuasion.txt"), bin = try fixture("data/test-persuasion.bin")
+        let head = ["--max-tokens", "20000", "--json"]
+        let pt = try gpt2lab(["score", ckpt, "--test-set", txt] + head), pb = try gpt2lab(["score", ckpt, "--test-set", bin] + head)
+        XCTAssertEqual(pt.status, 0, pt.err); XCTAssertEqual(pb.status, 0, pb.err)
+        XCTAssertEqual(try json(pt.out)["loss"] as? Double, try json(pb.out)["loss"] as? Double)
+        XCTAssertNil(try json(pb.out)["bits_per_byte"])
+
+        let rt = try gpt2lab(["score", ckpt, "--test-set", txt, "--json"])
+        XCTAssertEqual(rt.status, 0, rt.err)
+        let t = try json(rt.out)
+        let bpb = try XCTUnwrap(t["bits_per_byte"] as? Double)
+        let tests = try XCTUnwrap((try expected("baseline")["tests"] as? [String: Any])?["test-persuasion"] as? [String: Any])
+        let s256 = try XCTUnwrap(tests["stride_256"] as? [String: Any])
+        let bytes = try XCTUnwrap(tests["utf8_bytes"] as? Int), tokens = try XCTUnwrap(s256["tokens_scored"] as? Int)
+        let hfLoss = try XCTUnwrap(s256["loss"] as? Double)
+        XCTAssertEqual(t["utf8_bytes"] as? Int, bytes)
+        XCTAssertEqual(t["tokens_scored"] as? Int, tokens)
+        let expectedBPB = hfLoss * Double(tokens) / log(2) / Double(bytes)
+        XCTAssertEqual(bpb, expectedBPB, accuracy: 2e-4 / log(2) * Double(tokens) / Double(bytes))
+
+        // Plain output names bits/byte too (a small text keeps this quick).
+        let small = NSTemporaryDirectory() + "gpt2lab-cli-\(UUID().uuidString).txt"
+        try Data("Anne Elliot was a very pretty girl, but her bloom had vanished early.<|endoftext|>".utf8)
+            .write(to: URL(fileURLWithPath: small))
+        defer { try? FileManager.default.removeItem(atPath: small) }
+        let plain = try gpt2lab(["score", ckpt, "--test-set", small])
+        XCTAssertEqual(plain.status, 0, plain.err)
+        XCTAssertTrue(plain.out.contains("bits/byte"), plain.out)
+    }
+
+    func testMissingFileIsOneLineNamingIt() throws {
+        let missing = "/nonexistent/gpt2lab-missing.safetensors"
+        let cases: [(args: [String], file: String)] = [
+            (["sample", missing], missing),
+            (["tokenize", "/nonexistent/missing.txt"], "/nonexistent/missing.txt"),
+            (["score", try fixture("runs/baseline/model.safetensors"), "--test-set", "/nonexistent/missing.txt"],
+             "/nonexistent/missing.txt"),
+        ]
+        for (args, file) in cases {
+            let r = try gpt2lab(args)
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            XCTAssertEqual(r.err.split(separator: "\n").count, 1, r.err)
+            XCTAssertTrue(r.err.contains(file), r.err)
+        }
+    }
+}
