@@ -10,6 +10,7 @@ import Checkpoints
 import Engine
 import Foundation
 import TestSets
+import Tokenizer
 
 /// GPT-2's vocabulary size; every run in a report must use GPT-2's tokenizer.
 public let gpt2VocabSize = 50257
@@ -29,11 +30,18 @@ public struct ReportOptions: Sendable {
     public var cacheDirectory: String?
     /// Score every run even when cached (the new scores are still written to the cache).
     public var rescore = false
+    /// Prompt of the smoke-test completions (gpjt's); nil skips them.
+    public var completionPrompt: String? = "Every effort moves you"
+    /// New tokens per completion.
+    public var completionTokens = 20
+    /// The seeded sample's temperature and top-k.
+    public var sampleTemperature = 1.0
+    public var sampleTopK: Int? = 40
     public init() {}
 }
 
-/// The smoke-test completion of a run: greedy, and one seeded sample.
-public struct Completion: Codable, Sendable, Equatable {
+/// The smoke-test completion of a run: greedy, and one seeded sample (prompt included in the texts).
+public struct RunCompletion: Codable, Sendable, Equatable {
     public var prompt: String
     public var greedy: String
     public var sample: String?
@@ -76,7 +84,7 @@ public struct RunResult: Codable, Sendable {
     public var expectedIfAdditive: Double?
     public var hessianTrace: Double?
     public var hessianStderr: Double?
-    public var completion: Completion?
+    public var completion: RunCompletion?
 
     enum CodingKeys: String, CodingKey {
         case name, description, checkpoint, contentHash = "content_hash", identicalTo = "identical_to"
@@ -228,7 +236,11 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
     }
 
     // 2. Hashes, then scores.
-    let testSetHash = try fileContentHash(path: m.testSet)
+    // The test set is keyed by its token ids, not its file bytes: the same text as .txt or as
+    // .bin scores the same, and a tokenizer change shows up as new ids.
+    let testSetHash = tokens.ids.withUnsafeBytes { hex64(contentHash64($0)) }
+    let tokenizer = try options.completionPrompt.map { _ in try GPT2Tokenizer.load() }
+    var completions: [String: RunCompletion] = [:]
     var hashes: [String: String] = [:]
     for r in m.runs { hashes[r.name] = try fileContentHash(path: r.checkpoint) }
     let cache = options.cacheDirectory.map(ScoreCache.init(directory:))
@@ -257,6 +269,16 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
         if sources[r.name] != "scored" { events(.score(run: r.name, source: sources[r.name] == "cache" ? "cached" : "scores file")) }
         params[r.name] = ck.weights.parameterTensors.reduce(0) { $0 + ck.weights.layout.range($1).count }
         norms.append(checkpointNormStats(checkpoint: r.name, weights: ck.weights, options: normOptions))
+        if let prompt = options.completionPrompt, let tokenizer {
+            let model = GPT2Model(weights: ck.weights, backend: CPUBackend(threads: options.threads))
+            let greedy = try sampleCompletions(model: model, tokenizer: tokenizer, checkpoint: r.checkpoint, prompt: prompt,
+                                               mode: .greedy, maxTokens: options.completionTokens)
+            let sample = try sampleCompletions(model: model, tokenizer: tokenizer, checkpoint: r.checkpoint, prompt: prompt,
+                                               mode: .sample(temperature: options.sampleTemperature, topK: options.sampleTopK),
+                                               maxTokens: options.completionTokens, seed: options.seed)
+            completions[r.name] = RunCompletion(prompt: prompt, greedy: greedy.samples[0].text, sample: sample.samples[0].text,
+                                                seed: options.seed)
+        }
         if options.hessianSamples > 0 {
             let backend = CPUBackend(threads: options.threads)
             hessians[r.name] = try hessianAnalysis(weights: ck.weights, backend: backend, tokens: Array(tokens.ids[plan.tokenRange]),
@@ -309,7 +331,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
             noDecaySumSq: norms.last { $0.checkpoint == r.name }!.noDecaySumSq,
             hyperparameters: h, tauSteps: tau, tauFraction: tau.flatMap { t in steps.map { t / Double($0) } },
             stackOf: r.stackOf, expectedIfAdditive: nil, hessianTrace: hess?.trace, hessianStderr: hess?.stderr,
-            completion: nil))
+            completion: completions[r.name]))
     }
     for i in rows.indices where !rows[i].stackOf.isEmpty {
         let parts = rows[i].stackOf.map { p in rows.first { $0.name == p }?.deltaVsBaseline }

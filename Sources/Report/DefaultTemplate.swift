@@ -23,7 +23,7 @@ public let defaultReportTemplate = #"""
   td.num small { display: block; color: #6a737d; font-size: 11.5px; }
   td.run { min-width: 14em; max-width: 22em; }
   td.run span.desc { display: block; color: #5a6570; font-size: 12px; margin-top: .15em; }
-  td.completion { font-family: "DejaVu Sans Mono", monospace; font-size: 11.5px; min-width: 12em; max-width: 18em; white-space: pre-wrap; }
+  td.completion { font-family: "DejaVu Sans Mono", monospace; font-size: 11.5px; min-width: 12em; max-width: 18em; overflow-wrap: anywhere; }
   tr.baseline td { background: #fbfbf4; }
   tr.reference td { background: #f4f8fb; }
   span.tag { font-size: 11px; color: #6a737d; border: 1px solid #d0d7de; border-radius: 3px; padding: 0 .3em; margin-left: .3em; }
@@ -49,7 +49,7 @@ public let defaultReportTemplate = #"""
 <h2>Results</h2>
 <table>
 <thead>
-<tr><th>run</th><th>test loss<br />[{{level}}% CI]</th><th>Δ vs {{baseline}}<br />[{{level}}% CI]</th><th>p</th><th>in the<br />noise?</th><th>gap to<br />{{reference}}<br />closed</th><th>‖θ‖²<br />(decay group)</th><th>AdamW τ<br />steps</th>{{#has_stack}}<th>expected if additive</th>{{/has_stack}}{{#has_hessian}}<th>Hessian trace</th>{{/has_hessian}}<th>completion<br />(greedy)</th></tr>
+<tr><th>run</th><th>test loss<br />[{{level}}% CI]</th><th>Δ vs {{baseline}}<br />[{{level}}% CI]</th><th>p</th><th>in the<br />noise?</th><th>gap to<br />{{reference}}<br />closed</th><th>‖θ‖²<br />(decay group)</th><th>AdamW τ<br />steps</th>{{#has_stack}}<th>expected if additive</th>{{/has_stack}}{{#has_hessian}}<th>Hessian trace</th>{{/has_hessian}}<th>completion<br />(greedy; <em>sample</em>)</th></tr>
 </thead>
 <tbody>
 {{#rows}}
@@ -72,6 +72,7 @@ public let defaultReportTemplate = #"""
 <li><strong>‖θ‖²</strong>: sum of squares of all stored parameters (small print: the decay group, tensors with two or more dimensions).</li>
 <li><strong>AdamW τ</strong> = 1/(η·λ) optimizer steps, the window over which AdamW's weights average their updates (Wang &amp; Aitchison); in brackets, τ as a fraction of the run's steps.</li>
 {{#has_stack}}<li><strong>Expected if additive</strong>: the sum of the parts' Δ, to set beside a stacked run's measured Δ.</li>{{/has_stack}}
+{{#has_completion}}<li><strong>Completion</strong>: 20 new tokens after the prompt, greedy (argmax); in italics one sample at temperature 1, top-k 40, seed {{sample_seed}}. ↵ marks a newline. A smoke test that the checkpoint loads and writes English, not a quality measure.</li>{{/has_completion}}
 {{#has_hessian}}<li><strong>Hessian trace</strong>: Hutchinson estimate on the first 4 windows of {{context}} tokens, ± 1.96 standard errors.</li>{{/has_hessian}}
 </ul>
 

@@ -201,8 +201,9 @@ public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
         }
         if let h = x.hessianTrace { row["hessian"] = String(format: "%.4g ± %.2g", h, 1.96 * (x.hessianStderr ?? 0)) }
         if let c = x.completion {
-            row["completion_greedy"] = c.greedy
-            if let s = c.sample { row["completion_sample"] = s }
+            // Newlines shown as ↵ so a completion of blank lines stays one short cell.
+            row["completion_greedy"] = c.greedy.replacingOccurrences(of: "\n", with: "↵")
+            if let s = c.sample { row["completion_sample"] = s.replacingOccurrences(of: "\n", with: "↵") }
         }
         return row
     }
@@ -211,7 +212,7 @@ public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
         "rows": rows,
         "charts": charts.map { ["file": $0.file, "alt": $0.alt, "caption": $0.caption] },
         "test_set": (r.testSet.path as NSString).lastPathComponent,
-        "test_tokens": groupedThousands(r.testSet.tokens), "tokens_scored": groupedThousands(r.settings.tokensScored),
+        "test_tokens": groupedThousands(r.testSet.tokens), "sample_seed": String(r.settings.seed), "tokens_scored": groupedThousands(r.settings.tokensScored),
         "windows": String(r.settings.windows), "context": String(r.settings.context), "stride": String(r.settings.stride),
         "bootstrap": String(B), "seed": String(r.settings.seed), "level": String(Int((r.settings.level * 100).rounded())),
         "engine": r.settings.engine, "baseline": r.baseline, "manifest": (r.manifest as NSString).lastPathComponent,
