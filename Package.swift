@@ -47,7 +47,8 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "TestSetsTests", dependencies: ["TestSets", "Checkpoints", "CHDF5"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Engine", "Checkpoints", "TestSets", "Tokenizer"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Analysis", "CCairo"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Analysis", "Checkpoints", "TestSets", "Engine", "CCairo"],
+                    exclude: ["Fixtures"]),
         // Runs the built gpt2lab binary end to end; the dependency makes SwiftPM build it first.
         .testTarget(name: "CLITests", dependencies: ["gpt2lab"]),
     ]
