@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "TestSets", dependencies: ["Checkpoints", "Tokenizer"]),
         .target(name: "Analysis", dependencies: ["Engine", "Checkpoints", "TestSets", "Tokenizer"]),
         .target(name: "Report", dependencies: [
-            "Analysis", "CCairo",
+            "Analysis", "Checkpoints", "CCairo",
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),

@@ -1,26 +1,12 @@
-// A fast 64-bit content hash for cache keys and "identical checkpoint" detection.
-//
-// FNV-1a run over 8-byte little-endian words instead of bytes (8× fewer multiplies), the tail
-// bytes and the length folded in last, then SplitMix64's finalizer so that every input bit
-// reaches every output bit. Not cryptographic: it tells files apart, it does not defend
-// against someone crafting collisions.
+// 64-bit content hashes for cache keys and "identical checkpoint" detection: XXH64 (seed 0),
+// the same function shard parts use (Checkpoints/FileIO.swift). Not cryptographic: it tells
+// files apart, it does not defend against someone crafting collisions.
 
+import Checkpoints
 import Foundation
 
-/// Hash of a byte buffer (see the file comment).
-public func contentHash64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-    let prime: UInt64 = 0x0000_0100_0000_01B3
-    var h: UInt64 = 0xCBF2_9CE4_8422_2325
-    let words = bytes.count / 8
-    for i in 0..<words {
-        h = (h ^ UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))) &* prime
-    }
-    for i in (8 * words)..<bytes.count { h = (h ^ UInt64(bytes[i])) &* prime }
-    h = (h ^ UInt64(bytes.count)) &* prime
-    h = (h ^ (h >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
-    return h ^ (h >> 31)
-}
+/// XXH64 of a byte buffer.
+public func contentHash64(_ bytes: UnsafeRawBufferPointer) -> UInt64 { xxh64(bytes) }
 
 /// `contentHash64` of a string's UTF-8 bytes.
 public func contentHash64(_ s: String) -> UInt64 {
