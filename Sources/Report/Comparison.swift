@@ -299,7 +299,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
     let band = seedNoiseHalfWidth(group.map { losses[$0]! })
     let seedNoise = band.map {
         SeedNoise(runs: group, halfWidth: $0,
-                  rule: "half-width = largest |loss difference| between runs of the seed group; a Δ is in the noise when |Δ| ≤ it")
+                  rule: "half-width = largest |loss difference| between runs of the seed group; a Δ is in the noise when |Δ| ≤ it (the group's own runs are)")
     }
     var rows: [RunResult] = []
     for r in m.runs {
@@ -322,7 +322,11 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
             scoreSource: sources[r.name]!, params: params[r.name]!, loss: ci.estimate, lossCI: [ci.lo, ci.hi],
             perplexity: exp(ci.estimate),
             deltaVsBaseline: isBase ? 0 : vsBase?.delta.estimate, deltaCI: vsBase.map { [$0.delta.lo, $0.delta.hi] },
-            pValue: vsBase?.pValue, inNoise: isBase ? nil : band.flatMap { b in vsBase.map { abs($0.delta.estimate) <= b } },
+            pValue: vsBase?.pValue,
+            // A member of the seed group is the noise by definition (its |Δ| defines the band; summing
+            // in another order could put it a rounding error outside); others compare with a 1e-9 slack.
+            inNoise: isBase ? nil : group.contains(r.name) && band != nil ? true
+                : band.flatMap { b in vsBase.map { abs($0.delta.estimate) <= b * (1 + 1e-9) } },
             deltaVsReference: r.name == m.reference ? 0 : vsRef?.delta.estimate,
             deltaReferenceCI: vsRef.map { [$0.delta.lo, $0.delta.hi] },
             gapClosed: m.reference.flatMap { gapClosedPercent(baseline: losses[m.baseline]!, run: losses[r.name]!, reference: losses[$0]!) },
