@@ -22,7 +22,8 @@ public func writeAtomically(_ data: Data, to path: String) throws {
     guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
         throw OutputError(path, "folder \(dir) does not exist")
     }
-    let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    removeStaleTemporaries(for: path)
+    let tmp = temporaryName(for: path)
     let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
     guard fd >= 0 else { throw OutputError(path, "cannot create a temporary file: \(String(cString: strerror(errno)))") }
     var ok = true
@@ -41,6 +42,33 @@ public func writeAtomically(_ data: Data, to path: String) throws {
         let e = String(cString: strerror(errno)); unlink(tmp)
         throw OutputError(path, "cannot rename into place: \(e)")
     }
+}
+
+/// The temporary name an output is written under before it is renamed over `path`:
+/// ".NAME.tmp-PID-RANDOM" in the same folder (hidden, same file system, owner findable).
+public func temporaryName(for path: String) -> String {
+    let url = URL(fileURLWithPath: path)
+    return url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+}
+
+/// Removes temporaries of `path` (see `temporaryName`) left by a process that no longer runs:
+/// one killed (SIGKILL, power loss) between creating its temporary and renaming it. A live
+/// writer's temporary is left alone. Returns the names removed.
+@discardableResult
+public func removeStaleTemporaries(for path: String) -> [String] {
+    let url = URL(fileURLWithPath: path)
+    let dir = url.deletingLastPathComponent().path, prefix = "." + url.lastPathComponent + ".tmp-"
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+    var removed: [String] = []
+    for name in names where name.hasPrefix(prefix) {
+        let rest = name.dropFirst(prefix.count)
+        guard let pid = rest.split(separator: "-").first.flatMap({ Int32($0) }), pid > 0 else { continue }
+        // kill(pid, 0) fails with ESRCH when no such process exists.
+        if pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
+            if unlink(dir + "/" + name) == 0 || errno == ENOENT { removed.append(name) }
+        }
+    }
+    return removed
 }
 
 /// XXH64 of a file's bytes (seed 0), as 16 hex digits: identifies checkpoints and test sets

@@ -152,8 +152,9 @@ public final class SafetensorsFile {
         guard let object = json as? [String: Any] else {
             throw CheckpointError(path, .badHeader, "header is not a JSON object")
         }
-        guard object.count <= maxTensors + 1 else {
-            throw CheckpointError(path, .badHeader, "header lists \(object.count) entries, more than the \(maxTensors)-tensor limit")
+        let tensorCount = object.count - (object["__metadata__"] == nil ? 0 : 1)
+        guard tensorCount <= maxTensors else {
+            throw CheckpointError(path, .badHeader, "header lists \(tensorCount) tensors, more than the \(maxTensors)-tensor limit")
         }
         var infos: [String: SafetensorsTensorInfo] = [:]
         var rawMeta: [String: String] = [:]

@@ -101,7 +101,7 @@ final class LimitsTests: XCTestCase {
     func testLyingDatasetShapeRefused() throws {
         let dir = try tempDir(self)
         let path = hdf5(dir, "lying.h5") { f in
-            for (name, dims) in [("huge", [hsize_t(1) << 20, hsize_t(1) << 20]), ("empty", [hsize_t(1000)])] {
+            for (name, dims) in [("huge", [hsize_t(1) << 16, hsize_t(1) << 12])] {
                 var d = dims, chunk = dims.map { _ in hsize_t(1) }
                 let dcpl = gl_h5p_create_dcpl()
                 H5Pset_chunk(dcpl, Int32(d.count), &chunk)

@@ -17,7 +17,7 @@ final class ReplayTests: XCTestCase {
     func seeds(_ target: String) -> [[UInt8]] {
         let dir = Self.root.appendingPathComponent("fuzz/corpus/" + target).path
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
-        return files.compactMap { FileManager.default.contents(atPath: dir + "/" + $0).map { [UInt8]($0) } } + generatedSeeds(target)
+        return files.filter { !$0.hasPrefix("gen-") }.compactMap { FileManager.default.contents(atPath: dir + "/" + $0).map { [UInt8]($0) } } + generatedSeeds(target)
     }
 
     func replay(_ target: String, file: StaticString = #filePath, line: UInt = #line) throws {
@@ -34,6 +34,16 @@ final class ReplayTests: XCTestCase {
         for k in 0..<Self.mutants {
             let base = corpus[Int(rng.next() % UInt64(corpus.count))]
             run(mutate(base, other: corpus[Int(rng.next() % UInt64(corpus.count))], &rng), "mutant \(k)")
+        }
+    }
+
+    /// GPT2LAB_WRITE_SEEDS=1 writes the generated seeds to fuzz/corpus/TARGET/gen-N (committed).
+    func testWriteSeeds() throws {
+        guard ProcessInfo.processInfo.environment["GPT2LAB_WRITE_SEEDS"] != nil else { throw XCTSkip("GPT2LAB_WRITE_SEEDS not set") }
+        for target in fuzzTargets.keys {
+            let dir = Self.root.appendingPathComponent("fuzz/corpus/" + target).path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for (i, s) in generatedSeeds(target).enumerated() { try Data(s).write(to: URL(fileURLWithPath: dir + "/gen-\(i)")) }
         }
     }
 

@@ -56,7 +56,7 @@ struct ByteReader {
 }
 
 /// The fuzz targets by name, for the harnesses and the replay test.
-public let fuzzTargets: [String: (UnsafeRawBufferPointer) -> String?] = [
+public let fuzzTargets: [String: @Sendable (UnsafeRawBufferPointer) -> String?] = [
     "safetensors": fuzzSafetensors,
     "hdf5": fuzzHDF5Recipe,
     "testsets": fuzzTestSets,
