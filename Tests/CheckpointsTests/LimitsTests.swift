@@ -34,7 +34,7 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(try SafetensorsFile(path: ok).tensorNames.count, 1000)
     }
 
-    /// Found by fuzzing: one tensor named "h.999999999.…" made the loader plan 10⁹ blocks.
+    /// Found writing the fuzz targets: one tensor named "h.999999999.…" made the loader plan 10⁹ blocks.
     func testBlockIndexIsNotASize() throws {
         let dir = try tempDir(self), path = dir + "/blocks.safetensors"
         try writeSafetensors(path: path, tensors: [

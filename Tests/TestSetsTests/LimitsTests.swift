@@ -36,7 +36,7 @@ final class TestSetLimitsTests: XCTestCase {
         assertFails(big, containing: ["65535", "position 0", "0..<50257"]) { try validateTokenIDs(ids, vocabSize: 50257, path: big) }
     }
 
-    /// Found by fuzzing: skip + maxTokens and start + context overflowed (a trap) near Int.max.
+    /// Found writing the fuzz targets: skip + maxTokens and start + context overflowed (a trap) near Int.max.
     func testWindowParametersAtTheEndsOfInt() throws {
         let p = try WindowPlan(tokenCount: 10, context: .max, stride: .max, skip: 0, maxTokens: .max)
         XCTAssertEqual(p.windows.map { [$0.start, $0.length, $0.scoredFrom] }, [[0, 9, 0]])
