@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "TestSets", dependencies: ["Checkpoints", "Tokenizer"]),
         .target(name: "Analysis", dependencies: ["Engine", "Checkpoints", "TestSets", "Tokenizer"]),
         .target(name: "Report", dependencies: [
-            "Analysis", "CCairo",
+            "Analysis", "Checkpoints", "CCairo",
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
@@ -47,7 +47,8 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "TestSetsTests", dependencies: ["TestSets", "Checkpoints", "CHDF5"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Engine", "Checkpoints", "TestSets", "Tokenizer"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Analysis", "CCairo"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Analysis", "Checkpoints", "TestSets", "Engine", "CCairo"],
+                    exclude: ["Fixtures"]),
         // Runs the built gpt2lab binary end to end; the dependency makes SwiftPM build it first.
         .testTarget(name: "CLITests", dependencies: ["gpt2lab"]),
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The demo: score every example run on the example test set and print one table.
+# The demo: compare the example runs (examples/interventions.toml) and render reports/demo/.
+# Scores are cached in reports/.cache, so a second run only redraws the report.
 # (Usage: scripts/demo.sh PATH/TO/gpt2lab)
 set -euo pipefail
 BIN=${1:-.build/release/gpt2lab}
 cd "$(dirname "$0")/.."
-runs=()
-for run in baseline baseline-seed67 wd-0.01 stacked reference; do runs+=("examples/runs/$run/model.safetensors"); done
-"$BIN" score "${runs[@]}" --test-set examples/test-persuasion.bin
+"$BIN" report examples/interventions.toml --out reports/demo
+echo "open $(pwd)/reports/demo/index.html"

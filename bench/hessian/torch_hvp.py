@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from safetensors import safe_open
 
-FIXTURES = "/work/shared/fixtures"
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "fixtures")
 
 
 class Block(torch.nn.Module):

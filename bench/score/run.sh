@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Score benchmark: gpt2lab vs HF transformers (PyTorch, CPU, fp32) on the same random GPT-2-small checkpoint.
 #
-#   bench/score/run.sh [GPT2LAB_BINARY]        (default /work/main/.build/release/gpt2lab, or $GPT2LAB)
+#   bench/score/run.sh [GPT2LAB_BINARY]        (default .build/release/gpt2lab, or $GPT2LAB)
 #
 # Env: K=3 (runs per side, alternated gpt2lab, HF, gpt2lab, HF, ...), THREADS=2 (torch.set_num_threads on the HF
 # side; OPENBLAS_NUM_THREADS/OMP_NUM_THREADS on the gpt2lab side unless already set), HF_ONLY=1 (skip gpt2lab).
@@ -15,7 +15,7 @@ BENCH_DIR="$(dirname "$SCORE_DIR")"
 REPO="$(dirname "$BENCH_DIR")"
 cd "$REPO"
 
-BIN="${1:-${GPT2LAB:-/work/main/.build/release/gpt2lab}}"
+BIN="${1:-${GPT2LAB:-.build/release/gpt2lab}}"
 K="${K:-3}"
 THREADS="${THREADS:-2}"
 HF_ONLY="${HF_ONLY:-0}"

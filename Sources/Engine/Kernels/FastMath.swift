@@ -11,19 +11,18 @@ func expSIMD(_ x0: SIMD16<Float>) -> SIMD16<Float> {
     // Adding 1.5·2²³ rounds to the nearest integer and leaves it in the low mantissa bits, so
     // n comes from a bit cast: SIMD16<Int32>(SIMD16<Float>) is a slow generic per-lane conversion.
     let magic = SIMD16<Float>(repeating: 12_582_912)
-    let shifted = x * 1.44269504088896341 + magic
+    let shifted = magic.addingProduct(x, SIMD16(repeating: 1.44269504088896341))
     let fx = shifted - magic
-    var r = x - fx * 0.693359375
-    r = r + fx * 2.12194440e-4
+    // Swift does not contract a*b+c into an FMA by itself; addingProduct is one vfmadd.
+    var r = x.addingProduct(fx, SIMD16(repeating: -0.693359375))
+    r = r.addingProduct(fx, SIMD16(repeating: 2.12194440e-4))
     // exp(r) on [-ln2/2, ln2/2]
-    var p = SIMD16<Float>(repeating: 1.9875691500e-4)
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    let r2 = r * r
-    let y = p * r2 + r + 1
+    var p = SIMD16<Float>(repeating: 1.3981999507e-3).addingProduct(SIMD16(repeating: 1.9875691500e-4), r)
+    p = SIMD16<Float>(repeating: 8.3334519073e-3).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 4.1665795894e-2).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 1.6666665459e-1).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 5.0000001201e-1).addingProduct(p, r)
+    let y = (r + 1).addingProduct(p, r * r)
     // scale by 2^n
     let n = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
     let bits = (n &+ 127) &<< 23

@@ -1,0 +1,152 @@
+// Statistics for comparing runs scored on the same windows: bootstrap confidence intervals,
+// paired differences with a p-value, seed-noise bands, AdamW timescales. Pure functions; every
+// random draw comes from a seeded SplitMix64, so a report is reproducible bit for bit.
+//
+// The unit of resampling is the *window*, not the token: tokens inside a window are strongly
+// correlated (they share context), windows far less so. A test loss is Σ NLL / Σ tokens over
+// the windows, so each bootstrap replicate resamples windows with replacement and recomputes that
+// ratio from per-window NLL sums and counts (a window's weight is its token count, as in the loss).
+
+import Engine
+import Foundation
+
+/// A point estimate with a two-sided confidence interval.
+public struct Interval: Codable, Sendable, Equatable {
+    public var estimate: Double
+    public var lo: Double
+    public var hi: Double
+    public init(estimate: Double, lo: Double, hi: Double) { self.estimate = estimate; self.lo = lo; self.hi = hi }
+    public func contains(_ x: Double) -> Bool { lo <= x && x <= hi }
+}
+
+/// A paired comparison: the estimate and CI of Δ = loss(a) − loss(b), and its p-value.
+public struct PairedComparison: Codable, Sendable, Equatable {
+    public var delta: Interval
+    /// Two-sided bootstrap p-value for H0: Δ = 0 (see `pairedBootstrap`).
+    public var pValue: Double
+    enum CodingKeys: String, CodingKey { case delta, pValue = "p_value" }
+}
+
+/// Problems with statistics inputs.
+public enum StatisticsError: Error, LocalizedError, Sendable, Equatable {
+    case empty
+    case mismatched(String)
+    case invalid(String)
+    public var errorDescription: String? {
+        switch self {
+        case .empty: return "statistics: no windows"
+        case let .mismatched(s): return "statistics: \(s)"
+        case let .invalid(s): return "statistics: \(s)"
+        }
+    }
+}
+
+/// The q-quantile (0...1) of an ascending-sorted sample, linear interpolation between order
+/// statistics (numpy's default "linear" method).
+public func quantile(sorted x: [Double], _ q: Double) -> Double {
+    precondition(!x.isEmpty)
+    let h = Double(x.count - 1) * min(max(q, 0), 1)
+    let i = Int(h.rounded(.down)), f = h - Double(i)
+    return i + 1 < x.count ? x[i] + f * (x[i + 1] - x[i]) : x[i]
+}
+
+/// Arithmetic mean and sample standard deviation (n − 1 denominator, numpy's `std(ddof=1)`), two-pass.
+public func meanAndStd(_ x: [Double]) -> (mean: Double, std: Double) {
+    guard !x.isEmpty else { return (.nan, .nan) }
+    let m = x.reduce(0, +) / Double(x.count)
+    guard x.count > 1 else { return (m, 0) }
+    let ss = x.reduce(0) { $0 + ($1 - m) * ($1 - m) }
+    return (m, (ss / Double(x.count - 1)).squareRoot())
+}
+
+/// Draws B bootstrap index sets of n windows and calls `stat` on each; returns the B statistics.
+/// Indices are uniform in 0..<n via Lemire's multiply-shift on SplitMix64 (bias < n/2⁶⁴).
+private func bootstrapReplicates(n: Int, resamples: Int, seed: UInt64, _ stat: (_ idx: [Int]) -> Double) -> [Double] {
+    var rng = SplitMix64(seed: seed)
+    var idx = [Int](repeating: 0, count: n)
+    var out: [Double] = []
+    out.reserveCapacity(resamples)
+    for _ in 0..<resamples {
+        for i in 0..<n { idx[i] = Int(rng.next().multipliedFullWidth(by: UInt64(n)).high) }
+        out.append(stat(idx))
+    }
+    return out
+}
+
+/// Test loss Σ nll / Σ count with a percentile bootstrap CI over windows.
+/// - Parameters:
+///   - nllSums: Σ NLL of each window (nats); counts: tokens scored in each window.
+///   - resamples: B replicates (2000 gives stable 95% ends); seed: the generator's seed.
+///   - level: coverage, e.g. 0.95 → the 2.5% and 97.5% quantiles of the replicates.
+public func bootstrapLossCI(nllSums: [Double], counts: [Int], resamples: Int = 2000, seed: UInt64 = 0,
+                            level: Double = 0.95) throws -> Interval {
+    guard !nllSums.isEmpty else { throw StatisticsError.empty }
+    guard nllSums.count == counts.count else {
+        throw StatisticsError.mismatched("\(nllSums.count) window NLL sums but \(counts.count) counts")
+    }
+    guard resamples >= 1 else { throw StatisticsError.invalid("resamples must be at least 1, got \(resamples)") }
+    let total = nllSums.reduce(0, +) / Double(max(counts.reduce(0, +), 1))
+    let reps = bootstrapReplicates(n: nllSums.count, resamples: resamples, seed: seed) { idx in
+        var s = 0.0, c = 0
+        for i in idx { s += nllSums[i]; c += counts[i] }
+        return s / Double(max(c, 1))
+    }.sorted()
+    let a = (1 - level) / 2
+    return Interval(estimate: total, lo: quantile(sorted: reps, a), hi: quantile(sorted: reps, 1 - a))
+}
+
+/// Paired bootstrap of Δ = loss(a) − loss(b) for two runs scored on the same windows.
+///
+/// Each replicate draws one set of windows and applies it to both runs, so what the windows
+/// have in common (hard passages are hard for every model) cancels; Δ* = Σ(nllA − nllB)/Σ count
+/// over the drawn windows. The CI is the percentile interval of Δ*. The p-value inverts it:
+/// p = 2·min(P(Δ* ≤ 0), P(Δ* ≥ 0)), capped at 1 and floored at 1/B (B replicates cannot resolve
+/// less) — the smallest two-sided level at which the percentile CI would exclude 0.
+/// Identical runs give Δ* ≡ 0, so the CI is [0, 0] and p = 1.
+public func pairedBootstrap(nllSumsA: [Double], nllSumsB: [Double], counts: [Int], resamples: Int = 2000,
+                            seed: UInt64 = 0, level: Double = 0.95) throws -> PairedComparison {
+    guard !counts.isEmpty else { throw StatisticsError.empty }
+    guard nllSumsA.count == counts.count, nllSumsB.count == counts.count else {
+        throw StatisticsError.mismatched("paired runs have \(nllSumsA.count) and \(nllSumsB.count) windows, counts \(counts.count)")
+    }
+    guard resamples >= 1 else { throw StatisticsError.invalid("resamples must be at least 1, got \(resamples)") }
+    let d = zip(nllSumsA, nllSumsB).map { $0 - $1 }
+    let estimate = d.reduce(0, +) / Double(max(counts.reduce(0, +), 1))
+    let reps = bootstrapReplicates(n: d.count, resamples: resamples, seed: seed) { idx in
+        var s = 0.0, c = 0
+        for i in idx { s += d[i]; c += counts[i] }
+        return s / Double(max(c, 1))
+    }.sorted()
+    let a = (1 - level) / 2
+    let B = Double(reps.count)
+    let below = Double(reps.filter { $0 <= 0 }.count) / B
+    let above = Double(reps.filter { $0 >= 0 }.count) / B
+    let p = min(1, max(1 / B, 2 * min(below, above)))
+    return PairedComparison(delta: Interval(estimate: estimate, lo: quantile(sorted: reps, a), hi: quantile(sorted: reps, 1 - a)),
+                            pValue: p)
+}
+
+/// Half-width of the seed-noise band of runs that differ only in their seed: the largest
+/// |loss difference| between any two of them (the range of the group). With two runs this is
+/// the one difference we have; a standard deviation of two numbers would understate it by √2.
+/// A Δ is "in the noise" when |Δ| ≤ this half-width. nil with fewer than two runs.
+public func seedNoiseHalfWidth(_ losses: [Double]) -> Double? {
+    guard losses.count >= 2, let lo = losses.min(), let hi = losses.max() else { return nil }
+    return hi - lo
+}
+
+/// Percentage of the baseline → reference gap a run closes: (L_base − L_run)/(L_base − L_ref)·100.
+/// nil when the gap is 0 (or not finite).
+public func gapClosedPercent(baseline: Double, run: Double, reference: Double) -> Double? {
+    let gap = baseline - reference
+    guard gap != 0, gap.isFinite else { return nil }
+    return (baseline - run) / gap * 100
+}
+
+/// AdamW's averaging timescale τ = 1/(η·λ) in optimizer steps (Wang & Aitchison, "How to set
+/// AdamW's weight decay as you scale model and dataset size": AdamW's weights are an exponential
+/// moving average of recent updates over about τ steps). nil unless η·λ > 0.
+public func adamWTimescale(lr: Double, weightDecay: Double) -> Double? {
+    let r = lr * weightDecay
+    return r > 0 && r.isFinite ? 1 / r : nil
+}

@@ -1,0 +1,278 @@
+// The intervention manifest: a TOML file naming a test set, a baseline, a reference and the runs
+// to compare. Everything here is checked before any scoring starts; each problem is one line
+// naming the manifest, the line (when it can be found) and the key.
+//
+//   title = "…"              test_set = "test-persuasion.bin"      (paths relative to the manifest)
+//   context / stride / skip / max_tokens (optional)               baseline = "run name"
+//   reference = "run name"   reference_note = "…" (optional)      description = "…" (optional)
+//   [[run]] name, checkpoint, description, seed_group, stack_of = [names], scores = "merged.json",
+//           heads, lr, weight_decay, batch_size, steps, tokens, schedule
+
+import Foundation
+import TOMLKit
+
+/// A manifest problem: one line, naming the file, the line and key when known.
+public struct ManifestError: Error, LocalizedError, Sendable, Equatable {
+    public let manifest: String
+    public let line: Int?
+    public let problem: String
+    public init(_ manifest: String, line: Int? = nil, _ problem: String) {
+        self.manifest = manifest; self.line = line; self.problem = problem
+    }
+    public var errorDescription: String? { "\(manifest)\(line.map { ":\($0)" } ?? ""): \(problem)" }
+}
+
+/// Training hyperparameters of a run, from the manifest or a meta.json / train.json beside its checkpoint.
+public struct Hyperparameters: Codable, Sendable, Equatable {
+    public var lr: Double?
+    public var weightDecay: Double?
+    public var batchSize: Int?
+    public var steps: Int?
+    public var tokens: Int?
+    public var schedule: String?
+    /// Where the values came from: "manifest", "meta.json", "train.json", or a mix joined by "+".
+    public var source: String?
+    enum CodingKeys: String, CodingKey {
+        case lr, weightDecay = "weight_decay", batchSize = "batch_size", steps, tokens, schedule, source
+    }
+    public init() {}
+    var isEmpty: Bool { lr == nil && weightDecay == nil && batchSize == nil && steps == nil && tokens == nil && schedule == nil }
+}
+
+/// One `[[run]]` entry, paths resolved.
+public struct RunSpec: Sendable {
+    public var name: String
+    public var checkpoint: String
+    public var description: String?
+    public var seedGroup: String?
+    public var stackOf: [String]
+    public var scores: String?
+    public var heads: Int?
+    public var hyper: Hyperparameters
+    /// (step, training loss) from the meta file, when it has a `loss_curve`.
+    public var lossCurve: [(step: Double, loss: Double)]
+    /// Line of the entry's `[[run]]` header in the manifest.
+    public var line: Int?
+}
+
+/// A parsed, checked manifest.
+public struct ReportManifest: Sendable {
+    /// The manifest file as given.
+    public var path: String
+    public var title: String
+    public var description: String?
+    public var testSet: String
+    public var context: Int?
+    public var stride: Int?
+    public var skip: Int
+    public var maxTokens: Int?
+    public var baseline: String
+    public var reference: String?
+    public var referenceNote: String?
+    public var runs: [RunSpec]
+
+    public func run(_ name: String) -> RunSpec? { runs.first { $0.name == name } }
+
+    /// Runs sharing `name`'s seed group (the named run plus every run whose `seed_group` names
+    /// it), in manifest order; empty when the run is in no group of two or more.
+    public func seedGroup(of name: String) -> [String] {
+        guard let r = run(name) else { return [] }
+        let root = r.seedGroup ?? name
+        let group = runs.filter { $0.name == root || $0.seedGroup == root }.map(\.name)
+        return group.count >= 2 ? group : []
+    }
+}
+
+private let topKeys: Set<String> = ["title", "description", "test_set", "context", "stride", "skip", "max_tokens",
+                                    "baseline", "reference", "reference_note", "run"]
+private let runKeys: Set<String> = ["name", "checkpoint", "description", "seed_group", "stack_of", "scores", "heads",
+                                    "lr", "weight_decay", "batch_size", "steps", "tokens", "schedule"]
+
+/// Reads and checks a manifest: TOML syntax, known keys and types, files present, names unique,
+/// baseline / reference / stack_of / seed_group naming runs. Checkpoint contents (vocabulary,
+/// context) are checked by `checkRunCheckpoints` once the report's context is known.
+public func loadManifest(path: String) throws -> ReportManifest {
+    let text: String
+    do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+        throw ManifestError(path, "cannot read the manifest: \(error.localizedDescription)")
+    }
+    let table: TOMLTable
+    do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
+        throw ManifestError(path, line: e.source.begin.line, "TOML syntax: \(e.description)")
+    }
+    let lines = text.components(separatedBy: "\n")
+    let runHeaders = lines.indices.filter { lines[$0].trimmingCharacters(in: .whitespaces).hasPrefix("[[run]]") }
+    // Line (1-based) of `key =` in the top part (before the first [[run]]) or in run i's block.
+    func lineOf(_ key: String, run i: Int? = nil) -> Int? {
+        let from = i.map { $0 < runHeaders.count ? runHeaders[$0] : lines.count } ?? 0
+        let to = i.map { $0 + 1 < runHeaders.count ? runHeaders[$0 + 1] : lines.count } ?? (runHeaders.first ?? lines.count)
+        for l in from..<to {
+            let t = lines[l].trimmingCharacters(in: .whitespaces)
+            if t.hasPrefix(key), t.dropFirst(key.count).trimmingCharacters(in: .whitespaces).hasPrefix("=") { return l + 1 }
+        }
+        return i.flatMap { $0 < runHeaders.count ? runHeaders[$0] + 1 : nil }
+    }
+    let folder = (path as NSString).deletingLastPathComponent
+    func resolve(_ p: String) -> String {
+        p.hasPrefix("/") ? p : (folder.isEmpty ? p : folder + "/" + p)
+    }
+    func fail(_ key: String?, run i: Int? = nil, _ problem: String) -> ManifestError {
+        let line = key.flatMap { lineOf($0, run: i) } ?? i.flatMap { $0 < runHeaders.count ? runHeaders[$0] + 1 : nil }
+        return ManifestError(path, line: line, problem)
+    }
+
+    // Typed accessors that name the key on a type mismatch.
+    func string(_ t: TOMLTable, _ key: String, run i: Int? = nil, required: Bool = false) throws -> String? {
+        guard let v = t[key] else {
+            if required { throw fail(nil, run: i, "missing key '\(key)'\(i.map { " in [[run]] #\($0 + 1)" } ?? "")") }
+            return nil
+        }
+        guard let s = v.string else { throw fail(key, run: i, "key '\(key)' must be a string") }
+        return s
+    }
+    func int(_ t: TOMLTable, _ key: String, run i: Int? = nil, min: Int = 0) throws -> Int? {
+        guard let v = t[key] else { return nil }
+        guard let n = v.int else { throw fail(key, run: i, "key '\(key)' must be an integer") }
+        guard n >= min else { throw fail(key, run: i, "key '\(key)' must be at least \(min), got \(n)") }
+        return n
+    }
+    func number(_ t: TOMLTable, _ key: String, run i: Int? = nil) throws -> Double? {
+        guard let v = t[key] else { return nil }
+        guard let x = v.double ?? v.int.map(Double.init) else { throw fail(key, run: i, "key '\(key)' must be a number") }
+        guard x >= 0, x.isFinite else { throw fail(key, run: i, "key '\(key)' must be a non-negative number, got \(x)") }
+        return x
+    }
+    func file(_ p: String, key: String, run i: Int? = nil) throws -> String {
+        let r = resolve(p)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: r, isDirectory: &isDir), !isDir.boolValue else {
+            throw fail(key, run: i, "\(key) '\(p)': no such file (looked for \(r))")
+        }
+        return r
+    }
+
+    for k in table.keys where !topKeys.contains(k) {
+        throw fail(k, "unknown key '\(k)' (known: \(topKeys.sorted().joined(separator: ", ")))")
+    }
+    let title = try string(table, "title") ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+    guard let testSetRaw = try string(table, "test_set", required: true) else { throw fail(nil, "missing key 'test_set'") }
+    let testSet = try file(testSetRaw, key: "test_set")
+    let context = try int(table, "context", min: 1)
+    let stride = try int(table, "stride", min: 1)
+    if let context, let stride, stride > context { throw fail("stride", "stride \(stride) is longer than context \(context)") }
+    let skip = try int(table, "skip") ?? 0
+    let maxTokens = try int(table, "max_tokens", min: 2)
+    guard let baseline = try string(table, "baseline", required: true) else { throw fail(nil, "missing key 'baseline'") }
+    let reference = try string(table, "reference")
+
+    guard let runArray = table["run"]?.array else {
+        throw fail(nil, table["run"] == nil ? "no [[run]] entries" : "'run' must be an array of tables ([[run]])")
+    }
+    var runs: [RunSpec] = []
+    for (i, v) in runArray.enumerated() {
+        guard let t = v.table else { throw fail(nil, run: i, "[[run]] #\(i + 1) is not a table") }
+        for k in t.keys where !runKeys.contains(k) {
+            throw fail(k, run: i, "unknown key '\(k)' in [[run]] #\(i + 1) (known: \(runKeys.sorted().joined(separator: ", ")))")
+        }
+        guard let name = try string(t, "name", run: i, required: true), !name.isEmpty else {
+            throw fail("name", run: i, "[[run]] #\(i + 1) has an empty name")
+        }
+        if runs.contains(where: { $0.name == name }) { throw fail("name", run: i, "duplicate run name '\(name)'") }
+        guard let ckRaw = try string(t, "checkpoint", run: i, required: true) else { throw fail(nil, run: i, "missing checkpoint") }
+        let checkpoint = try file(ckRaw, key: "checkpoint", run: i)
+        var stackOf: [String] = []
+        if let s = t["stack_of"] {
+            guard let arr = s.array, arr.allSatisfy({ $0.string != nil }) else {
+                throw fail("stack_of", run: i, "key 'stack_of' must be an array of run names")
+            }
+            stackOf = arr.compactMap(\.string)
+        }
+        let scores = try string(t, "scores", run: i).map { try file($0, key: "scores", run: i) }
+        var hyper = Hyperparameters()
+        hyper.lr = try number(t, "lr", run: i)
+        hyper.weightDecay = try number(t, "weight_decay", run: i)
+        hyper.batchSize = try int(t, "batch_size", run: i, min: 1)
+        hyper.steps = try int(t, "steps", run: i, min: 1)
+        hyper.tokens = try int(t, "tokens", run: i, min: 1)
+        hyper.schedule = try string(t, "schedule", run: i)
+        if !hyper.isEmpty { hyper.source = "manifest" }
+        var curve: [(step: Double, loss: Double)] = []
+        if let meta = try readRunMeta(besides: checkpoint, manifest: path) {
+            hyper = merge(manifest: hyper, meta: meta.hyper, metaName: meta.file)
+            curve = meta.curve
+        }
+        runs.append(RunSpec(name: name, checkpoint: checkpoint, description: try string(t, "description", run: i),
+                            seedGroup: try string(t, "seed_group", run: i), stackOf: stackOf, scores: scores,
+                            heads: try int(t, "heads", run: i, min: 1), hyper: hyper, lossCurve: curve,
+                            line: i < runHeaders.count ? runHeaders[i] + 1 : nil))
+    }
+    let names = Set(runs.map(\.name))
+    let known = "runs are: \(runs.map(\.name).joined(separator: ", "))"
+    if !names.contains(baseline) { throw fail("baseline", "baseline '\(baseline)' names no run (\(known))") }
+    if let reference, !names.contains(reference) {
+        throw fail("reference", "reference '\(reference)' names no run (\(known))")
+    }
+    for (i, r) in runs.enumerated() {
+        for p in r.stackOf where !names.contains(p) || p == r.name {
+            throw fail("stack_of", run: i, p == r.name ? "run '\(r.name)' lists itself in stack_of"
+                                                      : "stack_of of '\(r.name)' names no run '\(p)' (\(known))")
+        }
+        if let g = r.seedGroup, !names.contains(g) {
+            throw fail("seed_group", run: i, "seed_group '\(g)' of '\(r.name)' names no run (\(known))")
+        }
+    }
+    return ReportManifest(path: path, title: title, description: try string(table, "description"), testSet: testSet,
+                          context: context, stride: stride, skip: skip, maxTokens: maxTokens, baseline: baseline,
+                          reference: reference, referenceNote: try string(table, "reference_note"), runs: runs)
+}
+
+/// Manifest values win; the meta file fills the gaps.
+private func merge(manifest m: Hyperparameters, meta: Hyperparameters, metaName: String) -> Hyperparameters {
+    var h = m
+    h.lr = m.lr ?? meta.lr
+    h.weightDecay = m.weightDecay ?? meta.weightDecay
+    h.batchSize = m.batchSize ?? meta.batchSize
+    h.steps = m.steps ?? meta.steps
+    h.tokens = m.tokens ?? meta.tokens
+    h.schedule = m.schedule ?? meta.schedule
+    let fromMeta = (m.lr == nil && meta.lr != nil) || (m.weightDecay == nil && meta.weightDecay != nil)
+        || (m.batchSize == nil && meta.batchSize != nil) || (m.steps == nil && meta.steps != nil)
+        || (m.tokens == nil && meta.tokens != nil) || (m.schedule == nil && meta.schedule != nil)
+    h.source = [m.source, fromMeta ? metaName : nil].compactMap { $0 }.joined(separator: "+")
+    if h.source == "" { h.source = nil }
+    return h
+}
+
+/// Hyperparameters and loss curve from `meta.json` (gpt2lab's example runs: `train.lr`,
+/// `train.weight_decay`, `train.batch_size`, `train.schedule`, `steps`, `tokens_seen`,
+/// `loss_curve` [[step, loss], …]) or `train.json` (the same keys, nested under `train` or flat)
+/// beside the checkpoint; nil when neither exists.
+func readRunMeta(besides checkpoint: String, manifest: String) throws
+    -> (hyper: Hyperparameters, curve: [(step: Double, loss: Double)], file: String)? {
+    let folder = (checkpoint as NSString).deletingLastPathComponent
+    for name in ["meta.json", "train.json"] {
+        let p = (folder.isEmpty ? "." : folder) + "/" + name
+        guard FileManager.default.fileExists(atPath: p) else { continue }
+        guard let data = FileManager.default.contents(atPath: p),
+              let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ManifestError(manifest, "\(p): not a JSON object")
+        }
+        let train = root["train"] as? [String: Any] ?? [:]
+        func value(_ k: String) -> Any? { train[k] ?? root[k] }
+        func num(_ k: String) -> Double? { (value(k) as? NSNumber)?.doubleValue }
+        var h = Hyperparameters()
+        h.lr = num("lr")
+        h.weightDecay = num("weight_decay")
+        h.batchSize = num("batch_size").map { Int($0) }
+        h.steps = num("steps").map { Int($0) }
+        h.tokens = (num("tokens_seen") ?? num("tokens")).map { Int($0) }
+        h.schedule = value("schedule") as? String
+        let curve: [(step: Double, loss: Double)] = ((root["loss_curve"] as? [[Any]]) ?? []).compactMap { pair in
+            guard pair.count >= 2, let s = (pair[0] as? NSNumber)?.doubleValue, let l = (pair[1] as? NSNumber)?.doubleValue
+            else { return nil }
+            return (s, l)
+        }
+        return (h, curve, name)
+    }
+    return nil
+}

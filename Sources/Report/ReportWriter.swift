@@ -1,0 +1,276 @@
+// Writing a report folder: index.html (Mustache template), results.json, results.csv and PNG
+// charts. Everything goes to a temporary folder beside the destination, which is then renamed
+// into place (an existing report is renamed away first and deleted last), so a reader sees the
+// old report or the new one, never half of one.
+
+import Analysis
+import Foundation
+import Mustache
+
+/// Files a report folder holds besides its charts.
+public enum ReportFile {
+    public static let html = "index.html"
+    public static let json = "results.json"
+    public static let csv = "results.csv"
+}
+
+/// One chart of the report: its file, alt text and caption.
+public struct ReportChart: Sendable {
+    public var file: String
+    public var alt: String
+    public var caption: String
+    public var chart: Chart
+    public var width: Int
+    public var height: Int
+}
+
+// MARK: template lookup
+
+/// The report template: `templates/report.html.mustache` under `currentDirectory`, else two
+/// folders above the executable's (`.build/release/gpt2lab` → the checkout), else the copy
+/// compiled into the binary (`defaultReportTemplate`). Returns the text and where it came from.
+public func loadReportTemplate(currentDirectory: String = FileManager.default.currentDirectoryPath,
+                               executablePath: String? = CommandLine.arguments.first) -> (text: String, source: String) {
+    var candidates = [currentDirectory + "/templates/report.html.mustache"]
+    if let exe = executablePath {
+        let resolved = URL(fileURLWithPath: exe).resolvingSymlinksInPath().deletingLastPathComponent()
+        candidates.append(resolved.appendingPathComponent("../../templates/report.html.mustache").standardizedFileURL.path)
+    }
+    for c in candidates {
+        if let data = FileManager.default.contents(atPath: c), let text = String(data: data, encoding: .utf8) { return (text, c) }
+    }
+    return (defaultReportTemplate, "built-in")
+}
+
+// MARK: formatting
+
+private func f(_ x: Double?, _ fmt: String) -> String { x.map { String(format: fmt, $0) } ?? "—" }
+
+/// p-values: three decimals, or "≤ 1/B" at the bootstrap's floor.
+func formatP(_ p: Double?, bootstrap: Int) -> String {
+    guard let p else { return "—" }
+    if p <= 1 / Double(bootstrap) + 1e-15 { return "≤ " + String(format: "%.4g", 1 / Double(bootstrap)) }
+    return p < 0.001 ? String(format: "%.1e", p) : String(format: "%.3f", p)
+}
+
+func formatInterval(_ ci: [Double]?, _ fmt: String) -> String {
+    guard let ci, ci.count == 2 else { return "" }
+    return "[" + String(format: fmt, ci[0]) + ", " + String(format: fmt, ci[1]) + "]"
+}
+
+func formatTau(_ r: RunResult) -> String {
+    guard let tau = r.tauSteps else { return "—" }
+    let steps = groupedThousands(Int(tau.rounded()))
+    return r.tauFraction.map { steps + " (" + ($0 >= 10 ? String(format: "%.0f", $0) : String(format: "%.2g", $0)) + "× run)" } ?? steps
+}
+
+func groupedThousands(_ n: Int) -> String {
+    var out = ""
+    for (i, ch) in String(n).reversed().enumerated() {
+        if i > 0 && i % 3 == 0 && ch != "-" { out.append(",") }
+        out.append(ch)
+    }
+    return String(out.reversed())
+}
+
+// MARK: charts
+
+/// The report's charts for `results` (and the norm stats / loss curves in `extras`).
+public func reportCharts(_ r: ComparisonResults, extras: ComparisonExtras) -> [ReportChart] {
+    var charts: [ReportChart] = []
+    let level = Int((r.settings.level * 100).rounded())
+    let ref = r.reference.flatMap { r.run($0) }
+    let compared = r.runs.filter { $0.name != r.reference }
+
+    var loss = DotChart(title: "Test loss per run (\(level)% bootstrap CI over windows)", xLabel: "loss (nats/token)",
+                        categories: compared.map(\.name),
+                        series: [BarSeries(name: "test loss", values: compared.map(\.loss),
+                                           errors: compared.map { (lo: $0.lossCI[0], hi: $0.lossCI[1]) })],
+                        referenceLine: ref.map { ReferenceLine(value: $0.loss, label: String(format: "%@ %.3f", $0.name, $0.loss)) })
+    loss.zeroLine = false
+    charts.append(ReportChart(file: "loss.png", alt: "Test loss of each run with confidence intervals",
+                              caption: "Test loss of each run; bars are \(level)% bootstrap CIs over windows."
+                                  + (ref.map { " The vertical line is the reference run (\($0.name))." } ?? ""),
+                              chart: .dot(loss), width: 900, height: 120 + 48 * compared.count))
+
+    let deltas = r.runs.filter { $0.name != r.baseline && $0.name != r.reference }
+    if !deltas.isEmpty {
+        let band = r.seedNoise.map { Band(lo: -$0.halfWidth, hi: $0.halfWidth, label: String(format: "seed noise ±%.4f", $0.halfWidth)) }
+        let dot = DotChart(title: "Δ loss vs \(r.baseline) (paired \(level)% CI)", xLabel: "Δ loss (nats/token); < 0 is better",
+                           categories: deltas.map(\.name),
+                           series: [BarSeries(name: "Δ vs \(r.baseline)", values: deltas.map { $0.deltaVsBaseline ?? .nan },
+                                              errors: deltas.map { (lo: $0.deltaCI?[0] ?? .nan, hi: $0.deltaCI?[1] ?? .nan) })],
+                           band: band)
+        charts.append(ReportChart(file: "delta.png", alt: "Change in loss against the baseline with confidence intervals",
+                                  caption: "Δ loss against \(r.baseline), paired bootstrap CIs"
+                                      + (band != nil ? "; the shaded band is the seed noise." : ".")
+                                      + (r.reference != nil ? " The reference run is left out (its Δ is off the scale)." : ""),
+                                  chart: .dot(dot), width: 900, height: 140 + 48 * deltas.count))
+    }
+
+    // The norm charts label checkpoints with `checkpointDisplayName`, which reads "wd-0.01" as a
+    // file name with an extension; the stats carry run names, so put those back.
+    let runNames = Dictionary(extras.norms.map { (checkpointDisplayName($0.checkpoint), $0.checkpoint) }, uniquingKeysWith: { a, _ in a })
+    var layers = layerNormCharts(extras.norms, title: "Per-layer weight norms (L2) by tensor role")
+    for i in layers.panels.indices {
+        for j in layers.panels[i].series.indices { layers.panels[i].series[j].name = runNames[layers.panels[i].series[j].name] ?? layers.panels[i].series[j].name }
+    }
+    var totals = parameterNormBars(extras.norms)
+    totals.categories = extras.norms.map(\.checkpoint)
+    if !layers.panels.isEmpty {
+        charts.append(ReportChart(file: "norms-layers.png", alt: "Per-layer weight norms of each run",
+                                  caption: "L2 norm of each tensor role per transformer block, one line per run.",
+                                  chart: .smallMultiples(layers), width: 1100, height: 760))
+    }
+    charts.append(ReportChart(file: "norms-total.png", alt: "Squared parameter norm of each run",
+                              caption: "‖θ‖² of all parameters and of the decay group (2-D tensors) per run.",
+                              chart: .bar(totals), width: 900, height: 480))
+
+    if !extras.lossCurves.isEmpty {
+        var line = LineChart(title: "Training loss", xLabel: "step", yLabel: "training loss (nats/token)",
+                             series: extras.lossCurves.map { c in ChartSeries(name: c.name, points: c.points.map { (x: $0.step, y: $0.loss) }) })
+        line.markers = false
+        charts.append(ReportChart(file: "training-loss.png", alt: "Training loss curves",
+                                  caption: "Training loss from each run's meta.json, as logged during training (not smoothed; "
+                                      + "runs that share a seed and data order can overlap).",
+                                  chart: .line(line), width: 900, height: 520))
+    }
+
+    let hess = r.runs.filter { $0.hessianTrace != nil }
+    if !hess.isEmpty {
+        var bars = BarChart(title: "Hessian trace (Hutchinson, \(r.settings.hessianSamples) probes)", yLabel: "tr H",
+                            categories: hess.map(\.name),
+                            series: [BarSeries(name: "trace ± 1.96 stderr", values: hess.map { $0.hessianTrace! },
+                                               errors: hess.map { (lo: $0.hessianTrace! - 1.96 * ($0.hessianStderr ?? 0),
+                                                                   hi: $0.hessianTrace! + 1.96 * ($0.hessianStderr ?? 0)) })])
+        bars.valueLabels = true
+        charts.append(ReportChart(file: "hessian-trace.png", alt: "Hessian trace per run",
+                                  caption: "Trace of the loss Hessian on the first 4 windows of \(r.settings.context) tokens.",
+                                  chart: .bar(bars), width: 900, height: 480))
+    }
+    return charts
+}
+
+// MARK: JSON, CSV, HTML
+
+public func resultsJSON(_ r: ComparisonResults) throws -> Data {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return try enc.encode(r)
+}
+
+public func resultsCSV(_ r: ComparisonResults) -> String {
+    func q(_ s: String) -> String { s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+    func n(_ x: Double?) -> String { x.map { String($0) } ?? "" }
+    var out = "name,description,loss,loss_ci_lo,loss_ci_hi,delta_vs_baseline,delta_ci_lo,delta_ci_hi,p_value,in_noise,"
+        + "delta_vs_reference,gap_closed,total_sum_sq,decay_sum_sq,tau_steps,tau_fraction,expected_if_additive,"
+        + "hessian_trace,identical_to,completion_greedy\n"
+    for x in r.runs {
+        let cells = [q(x.name), q(x.description ?? ""), n(x.loss), n(x.lossCI[0]), n(x.lossCI[1]), n(x.deltaVsBaseline),
+                     n(x.deltaCI?[0]), n(x.deltaCI?[1]), n(x.pValue), x.inNoise.map { $0 ? "yes" : "no" } ?? "",
+                     n(x.deltaVsReference), n(x.gapClosed), n(x.totalSumSq), n(x.decaySumSq), n(x.tauSteps), n(x.tauFraction),
+                     n(x.expectedIfAdditive), n(x.hessianTrace), q(x.identicalTo.joined(separator: " ")),
+                     q(x.completion?.greedy ?? "")]
+        out += cells.joined(separator: ",") + "\n"
+    }
+    return out
+}
+
+/// The values the template sees (see templates/report.html.mustache).
+public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [String: Any] {
+    let B = r.settings.bootstrap
+    let rows: [[String: Any]] = r.runs.map { x in
+        var row: [String: Any] = [
+            "name": x.name, "description": x.description ?? "",
+            "loss": f(x.loss, "%.4f"), "loss_ci": formatInterval(x.lossCI, "%.4f"),
+            "delta": x.name == r.baseline ? "baseline" : f(x.deltaVsBaseline, "%+.4f"),
+            "delta_ci": formatInterval(x.deltaCI, "%+.4f"),
+            "p": formatP(x.pValue, bootstrap: B),
+            "in_noise": x.inNoise.map { $0 ? "yes" : "no" } ?? "—",
+            "noise_class": x.inNoise.map { $0 ? "noise" : "signal" } ?? "",
+            "gap": f(x.gapClosed, "%.1f%%"),
+            "sum_sq": groupedThousands(Int(x.totalSumSq.rounded())), "decay_sum_sq": groupedThousands(Int(x.decaySumSq.rounded())),
+            "tau": formatTau(x),
+            "row_class": x.name == r.baseline ? "baseline" : (x.name == r.reference ? "reference" : ""),
+        ]
+        if !x.identicalTo.isEmpty { row["identical_to"] = x.identicalTo.joined(separator: ", ") }
+        if let e = x.expectedIfAdditive {
+            row["additive"] = String(format: "%+.4f", e)
+            row["stack_of"] = x.stackOf.joined(separator: " + ")
+        }
+        if let h = x.hessianTrace { row["hessian"] = String(format: "%.4g ± %.2g", h, 1.96 * (x.hessianStderr ?? 0)) }
+        if let c = x.completion {
+            // Newlines shown as ↵ so a completion of blank lines stays one short cell.
+            row["completion_greedy"] = c.greedy.replacingOccurrences(of: "\n", with: "↵")
+            if let s = c.sample { row["completion_sample"] = s.replacingOccurrences(of: "\n", with: "↵") }
+        }
+        return row
+    }
+    var ctx: [String: Any] = [
+        "title": r.title,
+        "rows": rows,
+        "charts": charts.map { ["file": $0.file, "alt": $0.alt, "caption": $0.caption] },
+        "test_set": (r.testSet.path as NSString).lastPathComponent,
+        "test_tokens": groupedThousands(r.testSet.tokens), "sample_seed": String(r.settings.seed), "tokens_scored": groupedThousands(r.settings.tokensScored),
+        "windows": String(r.settings.windows), "context": String(r.settings.context), "stride": String(r.settings.stride),
+        "bootstrap": String(B), "seed": String(r.settings.seed), "level": String(Int((r.settings.level * 100).rounded())),
+        "engine": r.settings.engine, "baseline": r.baseline, "manifest": (r.manifest as NSString).lastPathComponent,
+        "p_floor": String(format: "%.4g", 1 / Double(B)),
+        "has_hessian": r.runs.contains { $0.hessianTrace != nil },
+        "has_stack": r.runs.contains { $0.expectedIfAdditive != nil },
+        "has_identical": r.runs.contains { !$0.identicalTo.isEmpty },
+        "has_completion": r.runs.contains { $0.completion != nil },
+    ]
+    if let d = r.description { ctx["description"] = d }
+    if let ref = r.reference { ctx["reference"] = ref }
+    if let note = r.referenceNote { ctx["reference_note"] = note }
+    if r.settings.skip > 0 { ctx["skip"] = String(r.settings.skip) }
+    if let m = r.settings.maxTokens { ctx["max_tokens"] = String(m) }
+    if let s = r.seedNoise {
+        ctx["seed_noise"] = ["runs": s.runs.joined(separator: ", "), "half_width": String(format: "%.4f", s.halfWidth)]
+    }
+    return ctx
+}
+
+/// Renders the HTML page.
+public func renderReportHTML(_ r: ComparisonResults, charts: [ReportChart], template: String) throws -> String {
+    let t: MustacheTemplate
+    do { t = try MustacheTemplate(string: template) } catch { throw ReportError.template("cannot parse: \(error)") }
+    return t.render(templateContext(r, charts: charts))
+}
+
+/// Writes the whole report folder at `destination`, atomically replacing any existing one.
+public func writeReport(_ r: ComparisonResults, extras: ComparisonExtras, to destination: String, template: String) throws {
+    let fm = FileManager.default
+    let dest = URL(fileURLWithPath: destination).standardizedFileURL
+    let parent = dest.deletingLastPathComponent().path, name = dest.lastPathComponent
+    let tag = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let tmp = parent + "/." + name + ".tmp-" + tag, old = parent + "/." + name + ".old-" + tag
+    do {
+        try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+    } catch { throw ReportError.io("\(tmp): cannot create: \(error.localizedDescription)") }
+    do {
+        let charts = reportCharts(r, extras: extras)
+        for c in charts { try render(c.chart, to: tmp + "/" + c.file, width: c.width, height: c.height, scale: 2) }
+        try resultsJSON(r).write(to: URL(fileURLWithPath: tmp + "/" + ReportFile.json))
+        try Data(resultsCSV(r).utf8).write(to: URL(fileURLWithPath: tmp + "/" + ReportFile.csv))
+        try Data(renderReportHTML(r, charts: charts, template: template).utf8).write(to: URL(fileURLWithPath: tmp + "/" + ReportFile.html))
+        if fm.fileExists(atPath: dest.path) {
+            guard rename(dest.path, old) == 0 else { throw ReportError.io("cannot move the old report \(dest.path) aside: \(String(cString: strerror(errno)))") }
+            guard rename(tmp, dest.path) == 0 else {
+                let e = errno
+                _ = rename(old, dest.path)
+                throw ReportError.io("cannot move the new report into \(dest.path): \(String(cString: strerror(e)))")
+            }
+            try? fm.removeItem(atPath: old)  // the new report is in place; a leftover old copy is harmless
+        } else {
+            guard rename(tmp, dest.path) == 0 else {
+                throw ReportError.io("cannot move the new report into \(dest.path): \(String(cString: strerror(errno)))")
+            }
+        }
+    } catch {
+        try? fm.removeItem(atPath: tmp)
+        throw error
+    }
+}

@@ -1,0 +1,80 @@
+// Score cache: one JSON file per (checkpoint content, test-set content, window settings, engine
+// version), so re-running a report after adding a run scores only the new run. Files are written
+// atomically (temp file + rename) and checked against their key when read.
+
+import Analysis
+import Foundation
+
+/// Bump when the engine's numbers change, so old cached scores are not reused.
+public let scoringEngineVersion = "gpt2lab-engine-1 (fp32, float64 accumulation)"
+
+/// Problems writing a report or its cache.
+public enum ReportError: Error, LocalizedError, Sendable, Equatable {
+    case io(String)
+    case scores(String)
+    case template(String)
+    public var errorDescription: String? {
+        switch self {
+        case let .io(s): return s
+        case let .scores(s): return s
+        case let .template(s): return "template: \(s)"
+        }
+    }
+}
+
+/// What decides a score: the same key always gives the same window losses.
+public struct ScoreCacheKey: Codable, Sendable, Hashable {
+    public var checkpointHash: String
+    public var testSetHash: String
+    public var context: Int
+    public var stride: Int
+    public var skip: Int
+    public var maxTokens: Int?
+    public var engine: String
+    enum CodingKeys: String, CodingKey {
+        case checkpointHash = "checkpoint_hash", testSetHash = "test_set_hash", context, stride, skip
+        case maxTokens = "max_tokens", engine
+    }
+    public init(checkpointHash: String, testSetHash: String, settings: ScoreSettings, engine: String = scoringEngineVersion) {
+        self.checkpointHash = checkpointHash; self.testSetHash = testSetHash
+        context = settings.context; stride = settings.stride; skip = settings.skip; maxTokens = settings.maxTokens
+        self.engine = engine
+    }
+    /// File name: the checkpoint hash and a hash of the whole key.
+    var fileName: String {
+        let text = "\(checkpointHash)|\(testSetHash)|\(context)|\(stride)|\(skip)|\(maxTokens.map(String.init) ?? "-")|\(engine)"
+        return "score-\(checkpointHash)-\(hex64(contentHash64(text))).json"
+    }
+}
+
+private struct CacheEntry: Codable {
+    var key: ScoreCacheKey
+    var score: ScoreReport
+}
+
+/// A folder of cached scores.
+public struct ScoreCache: Sendable {
+    public let directory: String
+    public init(directory: String) { self.directory = directory }
+
+    /// The cached score for `key`, or nil (absent, unreadable, or written for another key).
+    public func load(_ key: ScoreCacheKey) -> ScoreReport? {
+        let path = directory + "/" + key.fileName
+        guard let data = FileManager.default.contents(atPath: path),
+              let entry = try? JSONDecoder().decode(CacheEntry.self, from: data), entry.key == key else { return nil }
+        return entry.score
+    }
+
+    /// Stores `score` under `key`, atomically (a reader sees the old file, the new one, or none).
+    public func store(_ score: ScoreReport, for key: ScoreCacheKey) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            try enc.encode(CacheEntry(key: key, score: score))
+                .write(to: URL(fileURLWithPath: directory + "/" + key.fileName), options: .atomic)
+        } catch {
+            throw ReportError.io("score cache \(directory): cannot write: \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Analysis
+import ArgumentParser
+import Foundation
+import Report
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Compare training runs from a TOML manifest: an HTML report with a results table and charts.",
+        discussion: """
+        Scores every run of the manifest on the same test-set windows (reusing cached scores), then writes \
+        index.html, results.json, results.csv and PNG charts: test loss with bootstrap CIs, Δ against the \
+        baseline with paired CIs and p-values, the seed-noise band, % of the baseline→reference gap closed, \
+        weight norms, AdamW timescales and, with --hessian-samples, Hessian traces.
+
+        Examples:
+          gpt2lab report examples/interventions.toml
+          gpt2lab report examples/interventions.toml --out reports/demo --hessian-samples 20
+        """)
+
+    @Argument(help: "The manifest (TOML); paths inside are relative to its folder.")
+    var manifest: String
+
+    @Option(help: "Report folder (default: reports/<manifest name> under the current directory).")
+    var out: String?
+
+    @Option(name: .customLong("hessian-samples"), help: "Hutchinson probes per run for the Hessian trace (0: skip).")
+    var hessianSamples = 0
+
+    @Flag(name: .customLong("no-cache"), help: "Score every run again (new scores still go to the cache).")
+    var noCache = false
+
+    @Option(help: "Score cache folder (default: reports/.cache under the current directory).")
+    var cache: String?
+
+    @Option(help: "Bootstrap resamples.")
+    var bootstrap = 2000
+
+    @Option(help: "Seed of the bootstrap, the Hessian probes and the sampled completion.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Also print results.json on stdout.")
+    var json = false
+
+    func validate() throws {
+        if bootstrap < 1 { throw ValidationError("--bootstrap must be at least 1") }
+        if hessianSamples < 0 { throw ValidationError("--hessian-samples must be 0 or more") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        try runReporting {
+            let m = try loadManifest(path: manifest)
+            var options = ReportOptions()
+            options.bootstrap = bootstrap
+            options.seed = seed
+            options.hessianSamples = hessianSamples
+            options.threads = threads
+            options.cacheDirectory = cache ?? "reports/.cache"
+            options.rescore = noCache
+            var bar: ProgressBar?
+            let (results, extras) = try compareRuns(m, options: options) { event in
+                switch event {
+                case let .score(run, source):
+                    bar?.finish()
+                    FileHandle.standardError.write(Data("\(run): \(source)\n".utf8))
+                    bar = source == "scoring" ? ProgressBar("  \(run)") : nil
+                case let .scoring(_, done, total):
+                    bar?.update(done, total)
+                    if done == total { bar?.finish(); bar = nil }
+                case let .hessian(run, done, total):
+                    if done == 1 { FileHandle.standardError.write(Data("\(run): Hessian trace (\(total) probes)\n".utf8)) }
+                case let .note(text):
+                    warn(text)
+                }
+            }
+            let stem = ((manifest as NSString).lastPathComponent as NSString).deletingPathExtension
+            let dest = out ?? "reports/\(stem)"
+            let template = loadReportTemplate()
+            try writeReport(results, extras: extras, to: dest, template: template.text)
+            if json {
+                FileHandle.standardOutput.write(try resultsJSON(results))
+                FileHandle.standardOutput.write(Data("\n".utf8))
+            } else {
+                printTable(results)
+                print("report: \(dest)/index.html")
+            }
+        }
+    }
+
+    private func printTable(_ r: ComparisonResults) {
+        let w = max(8, r.runs.map(\.name.count).max() ?? 8)
+        print("run".padding(toLength: w, withPad: " ", startingAt: 0) + "     loss   Δ vs base        p  noise  gap closed")
+        for x in r.runs {
+            let delta = x.name == r.baseline ? "baseline" : x.deltaVsBaseline.map { String(format: "%+.4f", $0) } ?? "—"
+            let p = x.pValue.map { String(format: "%.4f", $0) } ?? "—"
+            let noise = x.inNoise.map { $0 ? "yes" : "no" } ?? "—"
+            let gap = x.gapClosed.map { String(format: "%.1f%%", $0) } ?? "—"
+            print(x.name.padding(toLength: w, withPad: " ", startingAt: 0)
+                  + String(format: " %8.4f", x.loss) + delta.leftPad(12) + p.leftPad(9) + noise.leftPad(7) + gap.leftPad(12))
+        }
+    }
+}
+
+private extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? " " + self : String(repeating: " ", count: n - count) + self }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import XCTest
+
+/// `score --shard K/N --out` + `merge --json` through the binary equals `score --json` to the last bit.
+extension CLITests {
+    func testShardedScoreMergesToUnshardedThroughTheCLI() throws {
+        let ckpt = Self.packageRoot.appendingPathComponent("examples/runs/wd-0.01/model.safetensors").path
+        let bin = Self.packageRoot.appendingPathComponent("examples/test-persuasion.bin").path
+        guard FileManager.default.fileExists(atPath: ckpt) else { throw XCTSkip("examples/runs missing") }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpt2lab-shards-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let common = ["--test-set", bin, "--max-tokens", "30000", "--stride", "128"]
+        let whole = try gpt2lab(["score", ckpt] + common + ["--json"])
+        XCTAssertEqual(whole.status, 0, whole.err)
+        var parts: [String] = []
+        for k in 0..<3 {
+            let part = dir.appendingPathComponent("part-\(k).json").path
+            let r = try gpt2lab(["score", ckpt] + common + ["--shard", "\(k)/3", "--out", part, "--threads", "1"])
+            XCTAssertEqual(r.status, 0, r.err)
+            parts.append(part)
+        }
+        let merged = try gpt2lab(["merge"] + parts.reversed() + ["--json"])
+        XCTAssertEqual(merged.status, 0, merged.err)
+        let a = try json(whole.out), b = try json(merged.out)
+        // Same text for the loss: JSON prints Doubles round-trip exactly.
+        XCTAssertEqual((a["loss"] as? NSNumber)?.doubleValue.bitPattern, (b["loss"] as? NSNumber)?.doubleValue.bitPattern)
+        XCTAssertEqual(a["window_losses"] as? [Double], b["window_losses"] as? [Double])
+        XCTAssertEqual(a["tokens_scored"] as? Int, b["tokens_scored"] as? Int)
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        // A missing shard is refused with one line naming it.
+        let bad = try gpt2lab(["merge", parts[0], parts[2]])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("missing shard(s) 1"), bad.err)
+        XCTAssertEqual(bad.err.split(separator: "\n").count, 1)
+        // No temporary files left beside the parts.
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }
+        XCTAssertEqual(left, [])
+    }
+}

@@ -1,0 +1,293 @@
+import Analysis
+import Checkpoints
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import TestSets
+import XCTest
+@testable import Report
+
+/// `gpt2lab report` end to end on the example runs (a short slice of the test set, so it is quick):
+/// manifest errors, numbers against `scoreCheckpoint`, the cache, the written folder, the template.
+final class ReportTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    var dir = ""
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "gpt2lab-report-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    /// A manifest in `dir` over the example runs (absolute paths), on the first 2049 tokens (8 windows).
+    func manifest(_ runs: [String], extraTop: String = "", extraRun: [String: String] = [:], name: String = "m.toml") throws -> String {
+        var s = """
+        title = "test"
+        test_set = "\(Self.root)/examples/test-persuasion.bin"
+        max_tokens = 2049
+        baseline = "\(runs[0])"
+        \(extraTop)
+
+        """
+        for r in runs {
+            let folder = r.hasSuffix("-copy") ? String(r.dropLast(5)) : r
+            s += "[[run]]\nname = \"\(r)\"\ncheckpoint = \"\(Self.root)/examples/runs/\(folder)/model.safetensors\"\n\(extraRun[r] ?? "")\n"
+        }
+        let path = dir + "/" + name
+        try s.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func options() -> ReportOptions {
+        var o = ReportOptions()
+        o.cacheDirectory = dir + "/cache"
+        o.bootstrap = 500
+        return o
+    }
+
+    /// Runs `compareRuns` and returns its results and the score events by run.
+    func compare(_ path: String, _ o: ReportOptions) throws -> (ComparisonResults, ComparisonExtras, [String: String]) {
+        final class Log: @unchecked Sendable { var events: [String: String] = [:] }
+        let log = Log()
+        let (r, e) = try compareRuns(try loadManifest(path: path), options: o) { ev in
+            if case let .score(run, source) = ev { log.events[run] = source }
+        }
+        return (r, e, log.events)
+    }
+
+    // MARK: manifest errors
+
+    func assertManifestError(_ text: String, contains needle: String, line: Int? = nil, file: StaticString = #filePath,
+                             lineNo: UInt = #line) throws {
+        let path = dir + "/bad.toml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try loadManifest(path: path), file: file, line: lineNo) { error in
+            let message = (error as? LocalizedError)?.errorDescription ?? ""
+            XCTAssertTrue(message.hasPrefix(path), "names the manifest: \(message)", file: file, line: lineNo)
+            XCTAssertTrue(message.contains(needle), "'\(needle)' in: \(message)", file: file, line: lineNo)
+            XCTAssertFalse(message.contains("\n"), "one line: \(message)", file: file, line: lineNo)
+            if let line { XCTAssertEqual((error as? ManifestError)?.line, line, message, file: file, line: lineNo) }
+        }
+    }
+
+    var good: String {
+        """
+        title = "t"
+        test_set = "\(Self.root)/examples/test-persuasion.bin"
+        baseline = "baseline"
+
+        [[run]]
+        name = "baseline"
+        checkpoint = "\(Self.root)/examples/runs/baseline/model.safetensors"
+        """
+    }
+
+    func testGoodManifestParsesAndReadsMeta() throws {
+        let path = dir + "/good.toml"
+        try good.write(toFile: path, atomically: true, encoding: .utf8)
+        let m = try loadManifest(path: path)
+        XCTAssertEqual(m.runs.map(\.name), ["baseline"])
+        XCTAssertEqual(m.runs[0].hyper.lr, 4e-4)
+        XCTAssertEqual(m.runs[0].hyper.weightDecay, 0.1)
+        XCTAssertEqual(m.runs[0].hyper.steps, 2286)
+        XCTAssertEqual(m.runs[0].hyper.source, "meta.json")
+        XCTAssertFalse(m.runs[0].lossCurve.isEmpty)
+    }
+
+    func testUnknownKey() throws {
+        try assertManifestError(good + "\nlearning_rate = 1e-3\n", contains: "unknown key 'learning_rate'", line: 8)
+        try assertManifestError(good.replacingOccurrences(of: "title", with: "titel"), contains: "unknown key 'titel'", line: 1)
+    }
+
+    func testMissingFile() throws {
+        try assertManifestError(good.replacingOccurrences(of: "runs/baseline/model", with: "runs/nope/model"),
+                                contains: "no such file", line: 7)
+        try assertManifestError(good.replacingOccurrences(of: "test-persuasion.bin", with: "missing.bin"),
+                                contains: "missing.bin': no such file", line: 2)
+    }
+
+    func testDuplicateName() throws {
+        let dup = good + "\n\n[[run]]\nname = \"baseline\"\ncheckpoint = \"\(Self.root)/examples/runs/wd-0.01/model.safetensors\"\n"
+        try assertManifestError(dup, contains: "duplicate run name 'baseline'", line: 10)
+    }
+
+    func testBadBaselineReferenceStackAndSeedGroup() throws {
+        try assertManifestError(good.replacingOccurrences(of: "baseline = \"baseline\"", with: "baseline = \"base\""),
+                                contains: "baseline 'base' names no run", line: 3)
+        try assertManifestError(good + "\nstack_of = [\"wd\"]\n", contains: "names no run 'wd'")
+        try assertManifestError(good + "\nseed_group = \"x\"\n", contains: "seed_group 'x'")
+        try assertManifestError(good.replacingOccurrences(of: "baseline = \"baseline\"", with: "baseline = \"baseline\"\nreference = \"gpt2\""),
+                                contains: "reference 'gpt2' names no run")
+    }
+
+    func testTOMLSyntaxErrorNamesLine() throws {
+        try assertManifestError(good + "\nname = \n", contains: "TOML syntax", line: 8)
+    }
+
+    func testScoreFileWithOtherSettingsIsRejectedBeforeScoring() throws {
+        let scores = dir + "/s.json"
+        try Data(#"{"checkpoint":"x","layout":"raschka","test_set":"t","loss":6,"perplexity":400,"tokens_scored":2048,"windows":16,"context":128,"stride":128,"skip":0,"batch":1,"threads":1,"seconds":1,"tokens_per_second":1,"total_nll":1,"window_losses":[]}"#.utf8)
+            .write(to: URL(fileURLWithPath: scores))
+        let path = try manifest(["baseline", "wd-0.01"], extraRun: ["wd-0.01": "scores = \"\(scores)\""])
+        var o = options()
+        o.cacheDirectory = nil
+        XCTAssertThrowsError(try compare(path, o)) { error in
+            let message = (error as? LocalizedError)?.errorDescription ?? ""
+            XCTAssertTrue(message.contains("run 'wd-0.01'") && message.contains("context 128"), message)
+            XCTAssertTrue(message.hasPrefix(path), message)
+        }
+    }
+
+    func testContextLongerThanARunIsRejected() throws {
+        let path = try manifest(["baseline"], extraTop: "context = 512")
+        XCTAssertThrowsError(try compare(path, options())) { error in
+            XCTAssertTrue(((error as? LocalizedError)?.errorDescription ?? "").contains("shorter than the report's 512"), "\(error)")
+        }
+    }
+
+    // MARK: numbers and cache
+
+    func testNumbersEqualScoreCheckpointAndCacheScoresOnlyNewRuns() throws {
+        let two = try manifest(["baseline", "baseline-seed67"], extraRun: ["baseline-seed67": "seed_group = \"baseline\""])
+        let (r1, _, ev1) = try compare(two, options())
+        XCTAssertEqual(ev1, ["baseline": "scoring", "baseline-seed67": "scoring"])
+
+        let three = try manifest(["baseline", "baseline-seed67", "wd-0.01"], extraRun: ["baseline-seed67": "seed_group = \"baseline\""])
+        let (r2, _, ev2) = try compare(three, options())
+        XCTAssertEqual(ev2, ["baseline": "cached", "baseline-seed67": "cached", "wd-0.01": "scoring"])
+        XCTAssertEqual(r1.run("baseline")!.loss, r2.run("baseline")!.loss)
+        XCTAssertEqual(r1.run("baseline-seed67")!.lossCI, r2.run("baseline-seed67")!.lossCI, "same seed, same windows, same CI")
+
+        // Independent path: load and score each checkpoint directly.
+        let tokens = try loadTokenIDs(path: Self.root + "/examples/test-persuasion.bin")
+        var base = 0.0
+        for run in r2.runs {
+            let ck = try loadCheckpoint(path: run.checkpoint)
+            let (s, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: "t", maxTokens: 2049)
+            XCTAssertEqual(run.loss, s.loss, accuracy: 1e-12, run.name)
+            XCTAssertEqual(s.tokensScored, r2.settings.tokensScored)
+            if run.name == "baseline" { base = s.loss }
+            XCTAssertTrue(run.lossCI[0] <= run.loss && run.loss <= run.lossCI[1], run.name)
+        }
+        for run in r2.runs where run.name != "baseline" {
+            XCTAssertEqual(run.deltaVsBaseline!, run.loss - base, accuracy: 1e-12)
+        }
+        // Seed noise from the two baselines.
+        let noise = try XCTUnwrap(r2.seedNoise)
+        XCTAssertEqual(noise.halfWidth, abs(r2.run("baseline")!.loss - r2.run("baseline-seed67")!.loss), accuracy: 1e-12)
+        XCTAssertEqual(r2.run("baseline-seed67")!.inNoise, true)
+        XCTAssertEqual(r2.run("wd-0.01")!.tauSteps!, 1 / (4e-4 * 0.01), accuracy: 1e-6)
+
+        // --no-cache scores again.
+        var o = options()
+        o.rescore = true
+        let (_, _, ev3) = try compare(three, o)
+        XCTAssertEqual(Set(ev3.values), ["scoring"])
+    }
+
+    func testIdenticalCheckpointsAndStack() throws {
+        let path = try manifest(["baseline", "baseline-copy", "wd-0.01", "stacked"],
+                                extraRun: ["stacked": "stack_of = [\"wd-0.01\", \"baseline-copy\"]"])
+        let (r, _, ev) = try compare(path, options())
+        XCTAssertEqual(ev["baseline-copy"], "cached", "same content, same cache entry")
+        let copy = try XCTUnwrap(r.run("baseline-copy"))
+        XCTAssertEqual(copy.identicalTo, ["baseline"])
+        XCTAssertEqual(r.run("baseline")!.identicalTo, ["baseline-copy"])
+        XCTAssertEqual(copy.deltaCI, [0, 0])
+        XCTAssertEqual(copy.pValue, 1)
+        XCTAssertEqual(r.run("stacked")!.expectedIfAdditive!, r.run("wd-0.01")!.deltaVsBaseline!, accuracy: 1e-12)
+    }
+
+    // MARK: the written folder
+
+    func testReportFolderIsWellFormedAndComplete() throws {
+        let path = try manifest(["baseline", "baseline-seed67", "wd-0.01", "reference"],
+                                extraTop: "reference = \"reference\"\nreference_note = \"stands in for GPT-2 small <weights> & co\"",
+                                extraRun: ["baseline-seed67": "seed_group = \"baseline\""])
+        let (r, extras, _) = try compare(path, options())
+        let out = dir + "/out/report"
+        try writeReport(r, extras: extras, to: out, template: defaultReportTemplate)
+        try writeReport(r, extras: extras, to: out, template: defaultReportTemplate)  // replaces the old one
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir + "/out")
+        XCTAssertEqual(leftovers, ["report"], "no temp or old folders left")
+
+        // index.html parses as XML; every image it references exists.
+        final class Images: NSObject, XMLParserDelegate {
+            var sources: [String] = [], cells = 0
+            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                        attributes: [String: String]) {
+                if name == "img", let s = attributes["src"] { sources.append(s) }
+                if name == "td" { cells += 1 }
+            }
+        }
+        let parser = try XCTUnwrap(XMLParser(contentsOf: URL(fileURLWithPath: out + "/index.html")))
+        let images = Images()
+        parser.delegate = images
+        XCTAssertTrue(parser.parse(), "index.html is not well-formed: \(String(describing: parser.parserError))")
+        XCTAssertGreaterThanOrEqual(images.sources.count, 4)
+        for s in images.sources {
+            XCTAssertFalse(s.contains("://"), "no network: \(s)")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + s), "missing image \(s)")
+        }
+        XCTAssertGreaterThanOrEqual(images.cells, 4 * 9)
+        let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("stands in for GPT-2 small &lt;weights&gt; &amp; co"))
+        XCTAssertFalse(html.contains("<script"))
+
+        // results.json has every column for every run, and the settings.
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/results.json"))) as? [String: Any])
+        let runs = try XCTUnwrap(json["runs"] as? [[String: Any]])
+        XCTAssertEqual(runs.count, 4)
+        for key in ["name", "loss", "loss_ci", "delta_vs_baseline", "delta_ci", "p_value", "delta_vs_reference", "gap_closed",
+                    "total_sum_sq", "identical_to", "tau_steps", "completion", "hessian_trace"] {
+            for run in runs { XCTAssertTrue(run.keys.contains(key), "\(key) missing") }
+        }
+        XCTAssertNotNil(json["settings"]); XCTAssertNotNil(json["seed_noise"]); XCTAssertNotNil(json["test_set"])
+        XCTAssertEqual((runs.first { $0["name"] as? String == "reference" }?["gap_closed"] as? Double) ?? 0, 100, accuracy: 1e-9)
+
+        let csv = try String(contentsOfFile: out + "/results.csv", encoding: .utf8)
+        // Records = newlines outside quoted fields (completions may hold newlines, quoted).
+        var inQuotes = false, records = 0
+        for ch in csv { if ch == "\"" { inQuotes.toggle() } else if ch == "\n" && !inQuotes { records += 1 } }
+        XCTAssertEqual(records, 5, "header + 4 runs")
+    }
+
+    func testEmbeddedTemplateEqualsTheFile() throws {
+        let file = try String(contentsOfFile: Self.root + "/templates/report.html.mustache", encoding: .utf8)
+        XCTAssertEqual(file, defaultReportTemplate, "Sources/Report/DefaultTemplate.swift is out of date")
+        XCTAssertEqual(loadReportTemplate(currentDirectory: Self.root, executablePath: nil).source,
+                       Self.root + "/templates/report.html.mustache")
+        XCTAssertEqual(loadReportTemplate(currentDirectory: dir, executablePath: dir + "/bin/gpt2lab").source, "built-in")
+    }
+
+    func testContentHash() throws {
+        let a = dir + "/a", b = dir + "/b"
+        try Data("hello world, twelve+".utf8).write(to: URL(fileURLWithPath: a))
+        try Data("hello world, twelve-".utf8).write(to: URL(fileURLWithPath: b))
+        XCTAssertNotEqual(try fileContentHash(path: a), try fileContentHash(path: b))
+        XCTAssertEqual(try fileContentHash(path: a).count, 16)
+        XCTAssertNotEqual(contentHash64(""), contentHash64("\0"))
+    }
+
+    // MARK: the committed demo against HF transformers
+
+    func testDemoLossesMatchHFFixtures() throws {
+        let expected = Self.root + "/../shared/fixtures/expected"
+        let demo = Self.root + "/reports/demo/results.json"
+        guard FileManager.default.fileExists(atPath: expected) else { throw XCTSkip("../shared/fixtures not found") }
+        guard FileManager.default.fileExists(atPath: demo) else { throw XCTSkip("reports/demo not rendered (make demo)") }
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: demo))) as? [String: Any])
+        let settings = try XCTUnwrap(json["settings"] as? [String: Any])
+        XCTAssertEqual(settings["stride"] as? Int, settings["context"] as? Int)
+        for run in try XCTUnwrap(json["runs"] as? [[String: Any]]) {
+            let name = try XCTUnwrap(run["name"] as? String)
+            let fx = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(expected)/\(name).json"))) as? [String: Any])
+            let tests = try XCTUnwrap(fx["tests"] as? [String: Any])
+            let t = try XCTUnwrap((tests["test-persuasion"] as? [String: Any])?["stride_256"] as? [String: Any])
+            XCTAssertEqual(try XCTUnwrap(run["loss"] as? Double), try XCTUnwrap(t["loss"] as? Double), accuracy: 2e-4, name)
+        }
+    }
+}

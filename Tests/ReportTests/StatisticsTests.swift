@@ -1,0 +1,111 @@
+import Engine
+import Foundation
+import XCTest
+@testable import Analysis
+
+/// Bootstrap and comparison statistics, checked by properties that hold whatever the RNG and by
+/// numpy's numbers on real window losses (Fixtures/make_window_stats.py).
+final class StatisticsTests: XCTestCase {
+    func gaussian(_ n: Int, mean: Double, sd: Double, seed: UInt64) -> [Double] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<n).map { _ in mean + sd * rng.nextGaussian() }
+    }
+
+    func testConstantSampleGivesAPointInterval() throws {
+        let ci = try bootstrapLossCI(nllSums: [Double](repeating: 5 * 256, count: 40), counts: [Int](repeating: 256, count: 40))
+        XCTAssertEqual(ci.estimate, 5, accuracy: 1e-12)
+        XCTAssertEqual(ci.lo, 5, accuracy: 1e-12)
+        XCTAssertEqual(ci.hi, 5, accuracy: 1e-12)
+    }
+
+    func testWidthShrinksWithN() throws {
+        func width(_ n: Int) throws -> Double {
+            let x = gaussian(n, mean: 6, sd: 0.3, seed: 7)
+            let ci = try bootstrapLossCI(nllSums: x, counts: [Int](repeating: 1, count: n), seed: 1)
+            return ci.hi - ci.lo
+        }
+        let (w50, w200, w800) = (try width(50), try width(200), try width(800))
+        XCTAssertGreaterThan(w50, w200)
+        XCTAssertGreaterThan(w200, w800)
+        XCTAssertEqual(w50 / w800, 4, accuracy: 1.2, "width should scale like 1/√n")
+    }
+
+    func testNormalSampleMatchesTheTextbookInterval() throws {
+        let n = 400
+        let x = gaussian(n, mean: 6, sd: 0.3, seed: 11)
+        let (mean, sd) = meanAndStd(x)
+        let half = 1.96 * sd / Double(n).squareRoot()
+        let ci = try bootstrapLossCI(nllSums: x, counts: [Int](repeating: 1, count: n), resamples: 4000, seed: 3)
+        XCTAssertEqual(ci.estimate, mean, accuracy: 1e-12)
+        XCTAssertEqual((ci.hi - ci.lo) / 2, half, accuracy: 0.1 * half)
+        XCTAssertEqual((ci.hi + ci.lo) / 2, mean, accuracy: 0.1 * half)
+    }
+
+    func testSameSeedSameInterval() throws {
+        let x = gaussian(100, mean: 6, sd: 0.3, seed: 5), c = [Int](repeating: 1, count: 100)
+        XCTAssertEqual(try bootstrapLossCI(nllSums: x, counts: c, seed: 9), try bootstrapLossCI(nllSums: x, counts: c, seed: 9))
+        XCTAssertNotEqual(try bootstrapLossCI(nllSums: x, counts: c, seed: 9), try bootstrapLossCI(nllSums: x, counts: c, seed: 10))
+    }
+
+    func testPairedIdenticalRunsGiveZeroAndPOne() throws {
+        let x = gaussian(100, mean: 6, sd: 0.3, seed: 5).map { $0 * 256 }
+        let r = try pairedBootstrap(nllSumsA: x, nllSumsB: x, counts: [Int](repeating: 256, count: 100))
+        XCTAssertEqual(r.delta, Interval(estimate: 0, lo: 0, hi: 0))
+        XCTAssertEqual(r.pValue, 1)
+    }
+
+    func testPairedShiftIsSignificantAndCancelsSharedDifficulty() throws {
+        // Window difficulty varies a lot (sd 0.5) but B is A − 0.05 on every window: the paired CI
+        // must be tight around −0.05 and p at its floor, although the unpaired CIs overlap.
+        let a = gaussian(200, mean: 6, sd: 0.5, seed: 21)
+        let b = a.map { $0 - 0.05 }
+        let c = [Int](repeating: 1, count: 200)
+        let r = try pairedBootstrap(nllSumsA: b, nllSumsB: a, counts: c, resamples: 2000)
+        XCTAssertEqual(r.delta.estimate, -0.05, accuracy: 1e-12)
+        XCTAssertEqual(r.delta.lo, -0.05, accuracy: 1e-9)
+        XCTAssertEqual(r.pValue, 1.0 / 2000)
+        let ca = try bootstrapLossCI(nllSums: a, counts: c), cb = try bootstrapLossCI(nllSums: b, counts: c)
+        XCTAssertGreaterThan(cb.hi, ca.lo, "unpaired intervals overlap")
+    }
+
+    func testPairedNoiseIsNotSignificant() throws {
+        let a = gaussian(300, mean: 6, sd: 0.3, seed: 31)
+        var rng = SplitMix64(seed: 32)
+        let b = a.map { $0 + 0.01 * rng.nextGaussian() }
+        let r = try pairedBootstrap(nllSumsA: b, nllSumsB: a, counts: [Int](repeating: 1, count: 300))
+        XCTAssertTrue(r.delta.contains(0))
+        XCTAssertGreaterThan(r.pValue, 0.05)
+    }
+
+    func testQuantileMatchesNumpyLinear() {
+        // numpy.quantile([1, 2, 4, 8], [0, 0.25, 0.5, 0.9, 1]) = [1, 1.75, 3, 6.8, 8]
+        let x: [Double] = [1, 2, 4, 8]
+        for (q, want) in [(0.0, 1.0), (0.25, 1.75), (0.5, 3.0), (0.9, 6.8), (1.0, 8.0)] {
+            XCTAssertEqual(quantile(sorted: x, q), want, accuracy: 1e-12)
+        }
+    }
+
+    func testMeanStdMatchNumpyOnRealWindowLosses() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/window_stats.json")
+        let fx = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let w = try XCTUnwrap(fx["per_window_loss"] as? [Double]), counts = try XCTUnwrap(fx["counts"] as? [Int])
+        let (mean, std) = meanAndStd(w)
+        XCTAssertEqual(mean, try XCTUnwrap(fx["mean"] as? Double), accuracy: 1e-12)
+        XCTAssertEqual(std, try XCTUnwrap(fx["std_ddof1"] as? Double), accuracy: 1e-12)
+        let ci = try bootstrapLossCI(nllSums: zip(w, counts).map { $0 * Double($1) }, counts: counts)
+        XCTAssertEqual(ci.estimate, try XCTUnwrap(fx["hf_loss"] as? Double), accuracy: 1e-12)
+        // Nearly equal windows: the CI is about the weighted mean ± 1.96·sd/√n.
+        let half = 1.96 * std / Double(w.count).squareRoot()
+        XCTAssertEqual((ci.hi - ci.lo) / 2, half, accuracy: 0.1 * half)
+    }
+
+    func testGapTauAndNoise() {
+        XCTAssertEqual(gapClosedPercent(baseline: 6, run: 5.5, reference: 5)!, 50, accuracy: 1e-12)
+        XCTAssertEqual(gapClosedPercent(baseline: 6, run: 5, reference: 5)!, 100, accuracy: 1e-12)
+        XCTAssertNil(gapClosedPercent(baseline: 5, run: 5, reference: 5))
+        XCTAssertEqual(adamWTimescale(lr: 4e-4, weightDecay: 0.1)!, 25_000, accuracy: 1e-6)
+        XCTAssertNil(adamWTimescale(lr: 4e-4, weightDecay: 0))
+        XCTAssertEqual(seedNoiseHalfWidth([6.1, 6.13, 6.12])!, 0.03, accuracy: 1e-12)
+        XCTAssertNil(seedNoiseHalfWidth([6.1]))
+    }
+}
