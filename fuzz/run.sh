@@ -23,7 +23,7 @@ for t in "$@"; do
     fi
     dict=(); [ -f fuzz/$t.dict ] && dict=(-dict=fuzz/$t.dict)
     log=$work/$t.log
-    ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=0 "$bin/fuzz-$t" "$corpus" fuzz/corpus/$t "${dict[@]}" \
+    SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=0 "$bin/fuzz-$t" "$corpus" fuzz/corpus/$t "${dict[@]}" \
         -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=4096 -timeout=20 -print_final_stats=1 \
         -artifact_prefix="$work/crashes-$t/" > "$log" 2>&1
     rc=$?

@@ -51,24 +51,31 @@ public func temporaryName(for path: String) -> String {
     return url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
 }
 
-/// Removes temporaries of `path` (see `temporaryName`) left by a process that no longer runs:
-/// one killed (SIGKILL, power loss) between creating its temporary and renaming it. A live
-/// writer's temporary is left alone. Returns the names removed.
+/// Cleans up after a writer of `path` that no longer runs (killed between creating its
+/// temporary and renaming it): removes its ".NAME.tmp-PID-…" files or folders, and its
+/// ".NAME.old-PID-…" (a previous version moved aside while the new one was renamed in) —
+/// which goes back to `path` if nothing is there. A live writer's entries are left alone.
+/// Returns the names removed or restored.
 @discardableResult
 public func removeStaleTemporaries(for path: String) -> [String] {
     let url = URL(fileURLWithPath: path)
-    let dir = url.deletingLastPathComponent().path, prefix = "." + url.lastPathComponent + ".tmp-"
-    guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
-    var removed: [String] = []
-    for name in names where name.hasPrefix(prefix) {
-        let rest = name.dropFirst(prefix.count)
-        guard let pid = rest.split(separator: "-").first.flatMap({ Int32($0) }), pid > 0 else { continue }
-        // kill(pid, 0) fails with ESRCH when no such process exists.
-        if pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
-            if unlink(dir + "/" + name) == 0 || errno == ENOENT { removed.append(name) }
+    let dir = url.deletingLastPathComponent().path, name = url.lastPathComponent
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+    var cleaned: [String] = []
+    for entry in entries.sorted() {
+        for kind in [".tmp-", ".old-"] where entry.hasPrefix("." + name + kind) {
+            let rest = entry.dropFirst(name.count + 1 + kind.count)
+            guard let pid = rest.split(separator: "-").first.flatMap({ Int32($0) }), pid > 0, pid != getpid() else { continue }
+            guard kill(pid, 0) != 0, errno == ESRCH else { continue }          // its writer still runs
+            let full = dir + "/" + entry
+            if kind == ".old-", !FileManager.default.fileExists(atPath: path) {
+                if rename(full, path) == 0 { cleaned.append(entry) }
+            } else if (try? FileManager.default.removeItem(atPath: full)) != nil {
+                cleaned.append(entry)
+            }
         }
     }
-    return removed
+    return cleaned
 }
 
 /// XXH64 of a file's bytes (seed 0), as 16 hex digits: identifies checkpoints and test sets

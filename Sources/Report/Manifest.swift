@@ -96,6 +96,7 @@ public func loadManifest(path: String) throws -> ReportManifest {
     do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
         throw ManifestError(path, "cannot read the manifest: \(error.localizedDescription)")
     }
+    if let (line, problem) = tableHeaderProblem(text) { throw ManifestError(path, line: line, "TOML syntax: \(problem)") }
     let table: TOMLTable
     do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
         throw ManifestError(path, line: e.source.begin.line, "TOML syntax: \(e.description)")
@@ -226,6 +227,35 @@ public func loadManifest(path: String) throws -> ReportManifest {
                           reference: reference, referenceNote: try string(table, "reference_note"), runs: runs)
 }
 
+/// A table header whose key does not start right: `[` or `[[` (and blanks) followed by anything
+/// but a bare-key character or a quote. toml++ (inside TOMLKit) asserts on these rather than
+/// reporting an error, which aborts the process (found by fuzzing: a manifest holding "[" on a
+/// line of its own). Lines inside multi-line strings are skipped. Returns the 1-based line.
+func tableHeaderProblem(_ text: String) -> (Int, String)? {
+    var inMultiline: String? = nil
+    for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Only lines that begin outside a multi-line string can be headers.
+        if inMultiline == nil, let problem = headerProblem(Substring(raw)) { return (i + 1, problem) }
+        for delim in ["\"\"\"", "'''"] where inMultiline == nil || inMultiline == delim {
+            if raw.components(separatedBy: delim).count % 2 == 0 { inMultiline = inMultiline == nil ? delim : nil }
+        }
+    }
+    return nil
+}
+
+/// Works on bytes: a combining mark after "[" makes one Character of the two.
+private func headerProblem(_ line: Substring) -> String? {
+    var rest = line.utf8.drop { $0 == 0x20 || $0 == 0x09 }
+    guard rest.first == UInt8(ascii: "[") else { return nil }
+    rest = rest.dropFirst()
+    if rest.first == UInt8(ascii: "[") { rest = rest.dropFirst() }
+    rest = rest.drop { $0 == 0x20 || $0 == 0x09 }
+    guard let c = rest.first else { return "table header '\(line)' has no key" }
+    let ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+        || [UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "]")].contains(c)
+    return ok ? nil : "table header '\(line)' does not start with a key"
+}
+
 /// Manifest values win; the meta file fills the gaps.
 private func merge(manifest m: Hyperparameters, meta: Hyperparameters, metaName: String) -> Hyperparameters {
     var h = m
@@ -263,9 +293,17 @@ func readRunMeta(besides checkpoint: String, manifest: String) throws
         var h = Hyperparameters()
         h.lr = num("lr")
         h.weightDecay = num("weight_decay")
-        h.batchSize = num("batch_size").map { Int($0) }
-        h.steps = num("steps").map { Int($0) }
-        h.tokens = (num("tokens_seen") ?? num("tokens")).map { Int($0) }
+        // Int(Double) traps on 1e300; a count must be a whole number an Int holds.
+        func count(_ k: String) throws -> Int? {
+            guard let x = num(k) else { return nil }
+            guard x.isFinite, x == x.rounded(), abs(x) < 9e15 else {
+                throw ManifestError(manifest, "\(p): '\(k)' is \(x), expected a whole number")
+            }
+            return Int(x)
+        }
+        h.batchSize = try count("batch_size")
+        h.steps = try count("steps")
+        h.tokens = try num("tokens_seen") != nil ? count("tokens_seen") : count("tokens")
         h.schedule = value("schedule") as? String
         let curve: [(step: Double, loss: Double)] = ((root["loss_curve"] as? [[Any]]) ?? []).compactMap { pair in
             guard pair.count >= 2, let s = (pair[0] as? NSNumber)?.doubleValue, let l = (pair[1] as? NSNumber)?.doubleValue

@@ -24,6 +24,28 @@ public func generatedSeeds(_ target: String) -> [[UInt8]] {
         let text = Array("Hello world, ünïcode ✓ 👋\n  spaces   and\ttabs <|endoftext|> numbers 12345".utf8)
         let jsonl = Array(#"{"text": "first doc"}\#n{"text": "second \u00e9 <|endoftext|>"}\#n\#n{"text": ""}"#.utf8)
         return [[0] + text, [0, 0xFF, 0xC3, 0x28, 0xF0, 0x9F], [1] + [1, 0, 0, 0, 0x10, 0xC4, 0, 0, 0xFF, 0xFF, 0xFF, 0x7F], [2] + jsonl, [3] + text]
+    case "manifest":
+        let toml = """
+            title = "t"
+            test_set = "test.bin"
+            context = 4
+            stride = 2
+            max_tokens = 6
+            baseline = "a"
+            reference = "b"
+            [[run]]
+            name = "a"
+            checkpoint = "runs/a/model.safetensors"
+            lr = 4e-4
+            [[run]]
+            name = "b"
+            checkpoint = "runs/b/model.safetensors"
+            seed_group = "a"
+            stack_of = ["a"]
+            batch_size = 8
+            """
+        let meta = #"{"train": {"lr": 0.0004, "weight_decay": 0.1, "batch_size": 8, "steps": 100, "schedule": "constant"}, "tokens_seen": 1000, "loss_curve": [[1, 10.5], [50, 4.25]]}"#
+        return [Array(toml.utf8), Array(toml.utf8) + [0] + Array(meta.utf8)]
     default:
         return []
     }

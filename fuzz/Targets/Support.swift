@@ -61,5 +61,5 @@ public let fuzzTargets: [String: @Sendable (UnsafeRawBufferPointer) -> String?] 
     "hdf5": fuzzHDF5Recipe,
     "testsets": fuzzTestSets,
     "tokenizer": fuzzTokenizer,
-    // "manifest": the report manifest parser, added when branch `report` lands in main.
+    "manifest": fuzzManifest,
 ]
