@@ -133,6 +133,8 @@ final class ReportTests: XCTestCase {
         try assertManifestError(good + "\n[[ =\n", contains: "does not start with a key", line: 8)
         try assertManifestError("[[[run]]]\n", contains: "TOML syntax", line: 1)
         try assertManifestError("[\u{5A5}]]\n", contains: "TOML syntax", line: 1)          // "[" + a combining mark
+        try assertManifestError("\n\r\n[[ }q]]]\n", contains: "TOML syntax", line: 3)       // after "\r\n", one Character
+        try assertManifestError("a = \"x'''y\" # \"\"\"\n[ \n", contains: "TOML syntax", line: 2)   // quotes inside strings and comments
         // A multi-line string may hold such lines.
         let path = dir + "/ok.toml"
         try (good.replacingOccurrences(of: "title = \"t\"", with: "title = \"t\"\ndescription = \"\"\"\n[\n[[ =\n\"\"\"")).write(toFile: path, atomically: true, encoding: .utf8)
