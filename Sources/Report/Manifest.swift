@@ -255,6 +255,18 @@ func tableHeaderProblem(_ text: String) -> (Int, String)? {
                 if let problem = headerProblem(b[i..<end], String(decoding: b[i..<end], as: UTF8.self)) { return (line, problem) }
             }
             if c == UInt8(ascii: "#") { i = b[i...].firstIndex(of: newline) ?? b.count; continue }
+            // "[," "[}" ",," ",}" "{," never start a value; toml++ asserts on some of them.
+            if c == UInt8(ascii: "[") || c == UInt8(ascii: ",") || c == UInt8(ascii: "{") {
+                var j = i + 1
+                while j < b.count {
+                    if b[j] == UInt8(ascii: "#") { j = b[j...].firstIndex(of: newline) ?? b.count; continue }
+                    guard [0x20, 0x09, 0x0A, 0x0D].contains(b[j]) else { break }
+                    j += 1
+                }
+                if j < b.count, b[j] == UInt8(ascii: ",") || (c != UInt8(ascii: "{") && b[j] == UInt8(ascii: "}")) {
+                    return (line, "'\(Character(Unicode.Scalar(c)))' followed by '\(Character(Unicode.Scalar(b[j])))' where a value should be")
+                }
+            }
             if triple(i, quote) { inside = .multiBasic; i += 3; continue }
             if triple(i, apostrophe) { inside = .multiLiteral; i += 3; continue }
             if c == quote { inside = .basic } else if c == apostrophe { inside = .literal }

@@ -135,6 +135,8 @@ final class ReportTests: XCTestCase {
         try assertManifestError("[\u{5A5}]]\n", contains: "TOML syntax", line: 1)          // "[" + a combining mark
         try assertManifestError("\n\r\n[[ }q]]]\n", contains: "TOML syntax", line: 3)       // after "\r\n", one Character
         try assertManifestError("a = \"x'''y\" # \"\"\"\n[ \n", contains: "TOML syntax", line: 2)   // quotes inside strings and comments
+        try assertManifestError("max_tokens = [}", contains: "where a value should be", line: 1)          // toml++ asserted in parse_value
+        try assertManifestError("a = [1,\n # c\n ,2]", contains: "where a value should be", line: 1)
         // A multi-line string may hold such lines.
         let path = dir + "/ok.toml"
         try (good.replacingOccurrences(of: "title = \"t\"", with: "title = \"t\"\ndescription = \"\"\"\n[\n[[ =\n\"\"\"")).write(toFile: path, atomically: true, encoding: .utf8)
