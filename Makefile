@@ -2,6 +2,8 @@
 #   make demo   install missing Debian packages, build release, run the demo
 #   make test   same set-up, then the whole test suite (release build, testing enabled)
 #   make bench  benchmarks (see bench/README.md)
+#   make fuzz   build the libFuzzer targets (ASan) and run each FUZZ_SECONDS (see fuzz/README.md)
+#   make fuzz-smoke  replay seeds + mutants through the fuzz targets, no sanitizer (what CI runs)
 
 SWIFT      ?= swift
 DEB_PKGS   := libopenblas-dev libhdf5-dev libpng-dev libcairo2-dev fonts-dejavu-core pkg-config
@@ -15,7 +17,13 @@ BIN        := .build/release/gpt2lab
 # OpenBLAS threads: the engine parallelises itself; keep BLAS from oversubscribing.
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: all setup build demo test bench clean
+# Fuzzing: its own scratch path, since every module is rebuilt with the sanitizers.
+FUZZ_TARGETS ?= safetensors hdf5 testsets tokenizer manifest
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := .build-fuzz-asan
+FUZZ_FLAGS := -c release --scratch-path $(FUZZ_BUILD) -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+
+.PHONY: all setup build demo test bench clean fuzz fuzz-build fuzz-smoke
 
 all: build
 
@@ -42,5 +50,14 @@ test: setup
 bench: build
 	@./bench/run.sh
 
+fuzz-build: setup
+	@for t in $(FUZZ_TARGETS); do GPT2LAB_FUZZ=1 $(SWIFT) build $(FUZZ_FLAGS) --product fuzz-$$t || exit 1; done
+
+fuzz: fuzz-build
+	@./fuzz/run.sh $(FUZZ_BUILD)/release $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: setup
+	$(SWIFT) test $(SWIFT_FLAGS) -Xswiftc -enable-testing --filter FuzzTests
+
 clean:
-	rm -rf .build
+	rm -rf .build $(FUZZ_BUILD)

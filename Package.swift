@@ -51,5 +51,18 @@ let package = Package(
                     exclude: ["Fixtures"]),
         // Runs the built gpt2lab binary end to end; the dependency makes SwiftPM build it first.
         .testTarget(name: "CLITests", dependencies: ["gpt2lab"]),
+
+        // Fuzz targets' bodies (fuzz/README.md); the replay test runs them without libFuzzer.
+        .target(name: "FuzzTargets", dependencies: ["Checkpoints", "TestSets", "Tokenizer", "Report", "CHDF5"], path: "fuzz/Targets"),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"]),
     ]
 )
+
+// libFuzzer executables, one per target. They have no main() of their own (libFuzzer's comes
+// with -sanitize=fuzzer), so they exist only when GPT2LAB_FUZZ is set: `make fuzz` sets it.
+if Context.environment["GPT2LAB_FUZZ"] != nil {
+    for name in ["safetensors", "hdf5", "testsets", "tokenizer", "manifest"] {
+        package.targets.append(.executableTarget(name: "fuzz-" + name, dependencies: ["FuzzTargets"], path: "fuzz/" + name))
+        package.products.append(.executable(name: "fuzz-" + name, targets: ["fuzz-" + name]))
+    }
+}

@@ -38,3 +38,15 @@ static inline int gl_h5_link_kind(hid_t loc, const char *name, unsigned long lon
     return 2;
 }
 static inline hid_t gl_h5t_std_u16le(void) { return H5T_STD_U16LE; }
+
+// For writing test and fuzz files.
+/// A new dataset-creation property list (for chunked layouts).
+static inline hid_t gl_h5p_create_dcpl(void) { return H5Pcreate(H5P_DATASET_CREATE); }
+/// File element types by index: 0 f32, 1 f64, 2 i32, 3 u16, 4 i64, 5 u8, 6 i8, 7 a C string (not numeric).
+static inline hid_t gl_h5t_file_type(int k) {
+    switch (k) {
+    case 0: return H5T_IEEE_F32LE; case 1: return H5T_IEEE_F64LE; case 2: return H5T_STD_I32LE;
+    case 3: return H5T_STD_U16LE; case 4: return H5T_STD_I64LE; case 5: return H5T_STD_U8LE;
+    case 6: return H5T_STD_I8LE; default: return H5T_C_S1;
+    }
+}

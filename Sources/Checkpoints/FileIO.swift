@@ -22,7 +22,8 @@ public func writeAtomically(_ data: Data, to path: String) throws {
     guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
         throw OutputError(path, "folder \(dir) does not exist")
     }
-    let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    removeStaleTemporaries(for: path)
+    let tmp = temporaryName(for: path)
     let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
     guard fd >= 0 else { throw OutputError(path, "cannot create a temporary file: \(String(cString: strerror(errno)))") }
     var ok = true
@@ -41,6 +42,40 @@ public func writeAtomically(_ data: Data, to path: String) throws {
         let e = String(cString: strerror(errno)); unlink(tmp)
         throw OutputError(path, "cannot rename into place: \(e)")
     }
+}
+
+/// The temporary name an output is written under before it is renamed over `path`:
+/// ".NAME.tmp-PID-RANDOM" in the same folder (hidden, same file system, owner findable).
+public func temporaryName(for path: String) -> String {
+    let url = URL(fileURLWithPath: path)
+    return url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+}
+
+/// Cleans up after a writer of `path` that no longer runs (killed between creating its
+/// temporary and renaming it): removes its ".NAME.tmp-PID-…" files or folders, and its
+/// ".NAME.old-PID-…" (a previous version moved aside while the new one was renamed in) —
+/// which goes back to `path` if nothing is there. A live writer's entries are left alone.
+/// Returns the names removed or restored.
+@discardableResult
+public func removeStaleTemporaries(for path: String) -> [String] {
+    let url = URL(fileURLWithPath: path)
+    let dir = url.deletingLastPathComponent().path, name = url.lastPathComponent
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+    var cleaned: [String] = []
+    for entry in entries.sorted() {
+        for kind in [".tmp-", ".old-"] where entry.hasPrefix("." + name + kind) {
+            let rest = entry.dropFirst(name.count + 1 + kind.count)
+            guard let pid = rest.split(separator: "-").first.flatMap({ Int32($0) }), pid > 0, pid != getpid() else { continue }
+            guard kill(pid, 0) != 0, errno == ESRCH else { continue }          // its writer still runs
+            let full = dir + "/" + entry
+            if kind == ".old-", !FileManager.default.fileExists(atPath: path) {
+                if rename(full, path) == 0 { cleaned.append(entry) }
+            } else if (try? FileManager.default.removeItem(atPath: full)) != nil {
+                cleaned.append(entry)
+            }
+        }
+    }
+    return cleaned
 }
 
 /// XXH64 of a file's bytes (seed 0), as 16 hex digits: identifies checkpoints and test sets

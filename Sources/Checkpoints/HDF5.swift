@@ -20,6 +20,11 @@ private let hdf5Lock = NSLock()
 public final class HDF5File {
     /// Deepest group nesting walked.
     public static let maxDepth = 64
+    /// Most elements one dataset may declare: 2³¹ (8 GiB as Float; GPT-2 XL's largest holds 8·10⁷).
+    public static let maxElements = 1 << 31
+    /// How much larger than its stored bytes a filtered (compressed) dataset may be: deflate's
+    /// ceiling is about 1032:1.
+    public static let maxCompression = 1100
 
     public let path: String
     /// Numeric datasets, sorted by path.
@@ -154,10 +159,26 @@ public final class HDF5File {
         default: dtype = nil
         }
         guard let dtype else { return nil }
-        var shape: [Int] = []
+        var shape: [Int] = [], count = 1
         for d in dims {
             guard d <= UInt64(Int32.max) else { throw CheckpointError(path, .hdf5, "dataset '/\(full)' has a huge dimension \(d)") }
             shape.append(Int(d))
+            let (p, o) = count.multipliedReportingOverflow(by: Int(d))
+            guard !o, p <= maxElements else {
+                throw CheckpointError(path, .hdf5, "dataset '/\(full)' shape \(dims) declares more than \(maxElements) elements")
+            }
+            count = p
+        }
+        // The shape must be backed by stored bytes: unfiltered data stores every byte, filtered
+        // data at most `maxCompression` times fewer. A never-written dataset stores none.
+        let needed = count * dtype.byteSize, stored = Int(clamping: H5Dget_storage_size(d))
+        let plist = H5Dget_create_plist(d)
+        let filters = plist >= 0 ? H5Pget_nfilters(plist) : 0
+        if plist >= 0 { H5Pclose(plist) }
+        let ceiling = filters > 0 ? stored.multipliedReportingOverflow(by: maxCompression).partialValue : stored
+        guard needed <= ceiling else {
+            throw CheckpointError(path, .truncated,
+                                  "dataset '/\(full)' shape \(describe(shape)) of \(dtype.rawValue) needs \(needed) bytes but the file stores \(stored) for it")
         }
         return HDF5DatasetInfo(path: full, shape: shape, dtype: dtype)
     }

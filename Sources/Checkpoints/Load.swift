@@ -105,6 +105,12 @@ func makeConfig(_ s: Sanitized, heads: Int, path: String) throws -> GPT2Config {
         throw CheckpointError(path, .missingTensors,
                               "\(s.mapper.layout.rawValue) layout: cannot size the model, missing some of \(needed.joined(separator: ", ")) (or any block)")
     }
+    // A block index is a name, not a size: "h.999999999.ln_1.weight" alone must not plan a
+    // billion blocks. Every block stores several tensors, so more blocks than tensors is a lie.
+    guard L <= s.parameters.count else {
+        throw CheckpointError(path, .missingTensors,
+                              "\(s.mapper.layout.rawValue) layout: block indices imply \(L) blocks but the file holds only \(s.parameters.count) tensors")
+    }
     let config = GPT2Config(vocabSize: V, contextLength: T, nEmbd: C, nLayer: L, nHead: heads, nInner: f.inner)
     if let problem = config.validationProblem() { throw CheckpointError(path, .badConfig, problem) }
     return config

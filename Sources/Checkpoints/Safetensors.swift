@@ -19,6 +19,8 @@ public struct SafetensorsTensorInfo: Sendable, Equatable {
 public final class SafetensorsFile {
     /// Largest header accepted (the format's own limit is 100 MB).
     public static let maxHeaderBytes = 100_000_000
+    /// Most tensors accepted in one file (GPT-2 XL has 581; a 100 MB header could list millions).
+    public static let maxTensors = 100_000
 
     public let path: String
     /// Entries by name.
@@ -149,6 +151,10 @@ public final class SafetensorsFile {
         }
         guard let object = json as? [String: Any] else {
             throw CheckpointError(path, .badHeader, "header is not a JSON object")
+        }
+        let tensorCount = object.count - (object["__metadata__"] == nil ? 0 : 1)
+        guard tensorCount <= maxTensors else {
+            throw CheckpointError(path, .badHeader, "header lists \(tensorCount) tensors, more than the \(maxTensors)-tensor limit")
         }
         var infos: [String: SafetensorsTensorInfo] = [:]
         var rawMeta: [String: String] = [:]

@@ -43,16 +43,9 @@ public func writeSafetensors(path: String, tensors: [TensorToWrite], metadata: [
     withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
     out.append(json)
     for b in blobs { out.append(b) }
-    let tmp = path + ".tmp-\(getpid())"
     do {
-        try out.write(to: URL(fileURLWithPath: tmp))
-        guard rename(tmp, path) == 0 else {
-            throw CheckpointError(path, .unreadable, "cannot rename into place: \(String(cString: strerror(errno)))")
-        }
-    } catch let e as CheckpointError {
-        unlink(tmp); throw e
-    } catch {
-        unlink(tmp)
-        throw CheckpointError(path, .unreadable, "cannot write: \(error.localizedDescription)")
+        try writeAtomically(out, to: path)
+    } catch let e as OutputError {
+        throw CheckpointError(path, .unreadable, e.problem)
     }
 }

@@ -4,6 +4,7 @@
 // old report or the new one, never half of one.
 
 import Analysis
+import Checkpoints
 import Foundation
 import Mustache
 
@@ -245,6 +246,9 @@ public func writeReport(_ r: ComparisonResults, extras: ComparisonExtras, to des
     let fm = FileManager.default
     let dest = URL(fileURLWithPath: destination).standardizedFileURL
     let parent = dest.deletingLastPathComponent().path, name = dest.lastPathComponent
+    // A report killed mid-write leaves ".NAME.tmp-PID-…" (and, in the instant between its two
+    // renames, ".NAME.old-PID-…"); both are cleared, the latter restored if need be, here.
+    removeStaleTemporaries(for: dest.path)
     let tag = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     let tmp = parent + "/." + name + ".tmp-" + tag, old = parent + "/." + name + ".old-" + tag
     do {

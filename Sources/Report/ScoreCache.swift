@@ -3,6 +3,7 @@
 // atomically (temp file + rename) and checked against their key when read.
 
 import Analysis
+import Checkpoints
 import Foundation
 
 /// Bump when the engine's numbers change, so old cached scores are not reused.
@@ -71,8 +72,7 @@ public struct ScoreCache: Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
-            try enc.encode(CacheEntry(key: key, score: score))
-                .write(to: URL(fileURLWithPath: directory + "/" + key.fileName), options: .atomic)
+            try writeAtomically(try enc.encode(CacheEntry(key: key, score: score)), to: directory + "/" + key.fileName)
         } catch {
             throw ReportError.io("score cache \(directory): cannot write: \(error.localizedDescription)")
         }

@@ -33,7 +33,8 @@ public struct WindowPlan: Sendable, Equatable {
         guard (1...T).contains(S) else { throw TestSetError.badWindows("stride must be in 1...\(T) (the context), got \(S)") }
         guard skip >= 0 else { throw TestSetError.badWindows("skip must be non-negative, got \(skip)") }
         if let maxTokens, maxTokens < 2 { throw TestSetError.badWindows("max tokens must be at least 2, got \(maxTokens)") }
-        let lo = skip, hi = min(n, maxTokens.map { skip + $0 } ?? n)
+        // Saturating: skip + maxTokens and start + T may not fit in an Int (any Int is accepted).
+        let lo = skip, hi = min(n, maxTokens.map { $0 > n - skip ? n : skip + $0 } ?? n)
         guard hi - lo >= 2 else {
             throw TestSetError.badWindows("\(max(0, hi - lo)) token(s) left after skipping \(skip) of \(n); need at least 2")
         }
@@ -41,7 +42,7 @@ public struct WindowPlan: Sendable, Equatable {
         var prevEnd = lo                       // inputs before this were scored already
         var start = lo
         while true {
-            let end = min(start + T, hi - 1)
+            let end = start + min(T, hi - 1 - start)
             windows.append(Window(start: start, length: end - start, scoredFrom: prevEnd - start))
             prevEnd = end
             if end == hi - 1 { break }

@@ -127,6 +127,32 @@ final class ReportTests: XCTestCase {
         try assertManifestError(good + "\nname = \n", contains: "TOML syntax", line: 8)
     }
 
+    /// Found by fuzzing (fuzz-manifest): a line "[" with no key made toml++ assert, aborting gpt2lab.
+    func testTableHeaderWithoutKeyIsAnErrorNotAnAbort() throws {
+        try assertManifestError(good + "\n[\n", contains: "TOML syntax", line: 8)
+        try assertManifestError(good + "\n[[ =\n", contains: "does not start with a key", line: 8)
+        try assertManifestError("[[[run]]]\n", contains: "TOML syntax", line: 1)
+        try assertManifestError("[\u{5A5}]]\n", contains: "TOML syntax", line: 1)          // "[" + a combining mark
+        try assertManifestError("\n\r\n[[ }q]]]\n", contains: "TOML syntax", line: 3)       // after "\r\n", one Character
+        try assertManifestError("a = \"x'''y\" # \"\"\"\n[ \n", contains: "TOML syntax", line: 2)   // quotes inside strings and comments
+        try assertManifestError("max_tokens = [}", contains: "where a value should be", line: 1)          // toml++ asserted in parse_value
+        try assertManifestError("a = [1,\n # c\n ,2]", contains: "where a value should be", line: 1)
+        // A multi-line string may hold such lines.
+        let path = dir + "/ok.toml"
+        try (good.replacingOccurrences(of: "title = \"t\"", with: "title = \"t\"\ndescription = \"\"\"\n[\n[[ =\n\"\"\"")).write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try loadManifest(path: path).description, "[\n[[ =\n")
+    }
+
+    /// Found reviewing for the manifest fuzz target: a meta.json count of 1e300 trapped in Int(Double).
+    func testHugeMetaCountIsAnError() throws {
+        let runDir = dir + "/run"
+        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "\(Self.root)/examples/runs/baseline/model.safetensors", toPath: runDir + "/model.safetensors")
+        try #"{"train": {"steps": 1e300, "batch_size": 8}}"#.write(toFile: runDir + "/meta.json", atomically: true, encoding: .utf8)
+        try assertManifestError(good.replacingOccurrences(of: "\(Self.root)/examples/runs/baseline/model.safetensors", with: runDir + "/model.safetensors"),
+                                contains: "'steps' is 1e+300, expected a whole number")
+    }
+
     func testScoreFileWithOtherSettingsIsRejectedBeforeScoring() throws {
         let scores = dir + "/s.json"
         try Data(#"{"checkpoint":"x","layout":"raschka","test_set":"t","loss":6,"perplexity":400,"tokens_scored":2048,"windows":16,"context":128,"stride":128,"skip":0,"batch":1,"threads":1,"seconds":1,"tokens_per_second":1,"total_nll":1,"window_losses":[]}"#.utf8)

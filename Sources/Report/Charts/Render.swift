@@ -2,6 +2,7 @@
 // SVG document), and an atomic write (temp file in the target folder, then rename).
 
 import CCairo
+import Checkpoints
 import Foundation
 
 extension ChartError: LocalizedError {
@@ -28,9 +29,8 @@ public func render(_ chart: Chart, to path: String, format: ChartFormat? = nil,
         throw ChartError.badSize(width: width, height: height, scale: scale)
     }
     guard let fmt = format ?? ChartFormat(path: path) else { throw ChartError.unknownFormat(path: path) }
-    let url = URL(fileURLWithPath: path)
-    let dir = url.deletingLastPathComponent().path
-    let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    removeStaleTemporaries(for: path)
+    let tmp = temporaryName(for: path)
     do {
         switch fmt {
         case .png: try writePNG(chart, tmp: tmp, path: path, width: width, height: height, scale: scale)
