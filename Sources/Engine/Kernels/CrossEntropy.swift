@@ -162,20 +162,11 @@ func crossEntropyBackwardNaive(_ nll: UnsafeMutablePointer<Float>, _ dx: UnsafeM
     }
 }
 
-/// log Σ exp(row[j]), stable (max subtracted), SIMD16 bulk.
+/// log Σ exp(row[j]), stable (max subtracted): `maxAndSumExp` folded into one number.
 @inline(__always)
 func logSumExp(_ row: UnsafePointer<Float>, count V: Int) -> Float {
-    var mv = SIMD16<Float>(repeating: -.infinity)
-    let blocks = V / 16
-    for b in 0..<blocks { mv = maxSIMD(mv, UnsafeRawPointer(row + b * 16).loadUnaligned(as: SIMD16<Float>.self)) }
-    var m = mv.max()
-    for j in (blocks * 16)..<V { m = max(m, row[j]) }
-    let msplat = SIMD16<Float>(repeating: m)
-    var acc = SIMD16<Float>(repeating: 0)
-    for b in 0..<blocks { acc += expSIMD(UnsafeRawPointer(row + b * 16).loadUnaligned(as: SIMD16<Float>.self) - msplat) }
-    var s = Double(acc.sum())
-    for j in (blocks * 16)..<V { s += Double(expf(row[j] - m)) }
-    return m + Float(log(s))
+    let (m, s) = maxAndSumExp(row, count: V)
+    return m + Float(log(Double(s)))
 }
 
 #if canImport(Glibc)
