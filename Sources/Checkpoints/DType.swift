@@ -107,3 +107,16 @@ func decodeInts(_ p: UnsafeRawPointer, count: Int, dtype: TensorDType) -> [Int64
         initialized = count
     }
 }
+
+/// Token ids read as Int64, narrowed to Int32; the first value that does not fit is an error
+/// naming the file, the tensor (`what`) and the element.
+func narrowToInt32(_ wide: [Int64], file: String, what: String) throws -> [Int32] {
+    var out = [Int32](repeating: 0, count: wide.count)
+    for (k, v) in wide.enumerated() {
+        guard let x = Int32(exactly: v) else {
+            throw CheckpointError(file, .badDType, "\(what) element \(k) = \(v) does not fit in int32")
+        }
+        out[k] = x
+    }
+    return out
+}

@@ -76,14 +76,7 @@ public final class HDF5File {
         }
         var wide = [Int64](repeating: 0, count: i.count)
         try read(name, memType: gl_h5t_native_int64(), into: &wide)
-        var out = [Int32](repeating: 0, count: wide.count)
-        for (k, v) in wide.enumerated() {
-            guard let x = Int32(exactly: v) else {
-                throw CheckpointError(path, .badDType, "dataset '\(name)' element \(k) = \(v) does not fit in int32")
-            }
-            out[k] = x
-        }
-        return out
+        return try narrowToInt32(wide, file: path, what: "dataset '\(name)'")
     }
 
     private func entry(_ name: String) throws -> HDF5DatasetInfo {

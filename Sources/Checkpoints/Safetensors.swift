@@ -125,14 +125,7 @@ public final class SafetensorsFile {
             throw CheckpointError(path, .badDType, "tensor '\(name)' is \(i.dtype.rawValue), expected an integer dtype")
         }
         let wide = decodeInts(UnsafeRawPointer(base) + dataStart + i.byteRange.lowerBound, count: i.count, dtype: i.dtype)
-        var out = [Int32](repeating: 0, count: wide.count)
-        for (k, v) in wide.enumerated() {
-            guard let x = Int32(exactly: v) else {
-                throw CheckpointError(path, .badDType, "tensor '\(name)' element \(k) = \(v) does not fit in int32")
-            }
-            out[k] = x
-        }
-        return out
+        return try narrowToInt32(wide, file: path, what: "tensor '\(name)'")
     }
 
     private func entry(_ name: String) throws -> SafetensorsTensorInfo {
