@@ -85,14 +85,22 @@ public func bootstrapLossCI(nllSums: [Double], counts: [Int], resamples: Int = 2
         throw StatisticsError.mismatched("\(nllSums.count) window NLL sums but \(counts.count) counts")
     }
     guard resamples >= 1 else { throw StatisticsError.invalid("resamples must be at least 1, got \(resamples)") }
-    let total = nllSums.reduce(0, +) / Double(max(counts.reduce(0, +), 1))
-    let reps = bootstrapReplicates(n: nllSums.count, resamples: resamples, seed: seed) { idx in
+    let (interval, _) = ratioBootstrap(nllSums, counts: counts, resamples: resamples, seed: seed, level: level)
+    return interval
+}
+
+/// Σ values / Σ counts and the percentile CI of that ratio over window resamples; also the
+/// sorted replicates. The one estimator behind both the loss CI and the paired Δ.
+func ratioBootstrap(_ values: [Double], counts: [Int], resamples: Int, seed: UInt64,
+                    level: Double) -> (Interval, [Double]) {
+    let estimate = values.reduce(0, +) / Double(max(counts.reduce(0, +), 1))
+    let reps = bootstrapReplicates(n: values.count, resamples: resamples, seed: seed) { idx in
         var s = 0.0, c = 0
-        for i in idx { s += nllSums[i]; c += counts[i] }
+        for i in idx { s += values[i]; c += counts[i] }
         return s / Double(max(c, 1))
     }.sorted()
     let a = (1 - level) / 2
-    return Interval(estimate: total, lo: quantile(sorted: reps, a), hi: quantile(sorted: reps, 1 - a))
+    return (Interval(estimate: estimate, lo: quantile(sorted: reps, a), hi: quantile(sorted: reps, 1 - a)), reps)
 }
 
 /// Paired bootstrap of Δ = loss(a) − loss(b) for two runs scored on the same windows.
@@ -111,19 +119,12 @@ public func pairedBootstrap(nllSumsA: [Double], nllSumsB: [Double], counts: [Int
     }
     guard resamples >= 1 else { throw StatisticsError.invalid("resamples must be at least 1, got \(resamples)") }
     let d = zip(nllSumsA, nllSumsB).map { $0 - $1 }
-    let estimate = d.reduce(0, +) / Double(max(counts.reduce(0, +), 1))
-    let reps = bootstrapReplicates(n: d.count, resamples: resamples, seed: seed) { idx in
-        var s = 0.0, c = 0
-        for i in idx { s += d[i]; c += counts[i] }
-        return s / Double(max(c, 1))
-    }.sorted()
-    let a = (1 - level) / 2
+    let (delta, reps) = ratioBootstrap(d, counts: counts, resamples: resamples, seed: seed, level: level)
     let B = Double(reps.count)
     let below = Double(reps.filter { $0 <= 0 }.count) / B
     let above = Double(reps.filter { $0 >= 0 }.count) / B
     let p = min(1, max(1 / B, 2 * min(below, above)))
-    return PairedComparison(delta: Interval(estimate: estimate, lo: quantile(sorted: reps, a), hi: quantile(sorted: reps, 1 - a)),
-                            pValue: p)
+    return PairedComparison(delta: delta, pValue: p)
 }
 
 /// Half-width of the seed-noise band of runs that differ only in their seed: the largest
