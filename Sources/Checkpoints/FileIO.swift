@@ -23,9 +23,13 @@ public func writeAtomically(_ data: Data, to path: String) throws {
         throw OutputError(path, "folder \(dir) does not exist")
     }
     removeStaleTemporaries(for: path)
-    let tmp = temporaryName(for: path)
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-    guard fd >= 0 else { throw OutputError(path, "cannot create a temporary file: \(String(cString: strerror(errno)))") }
+    let (tmp, token) = try createTemporary(for: path)
+    defer { PendingOutputs.untrack(token) }
+    let fd = open(tmp, O_WRONLY | O_TRUNC)
+    guard fd >= 0 else {
+        let e = String(cString: strerror(errno)); unlink(tmp)
+        throw OutputError(path, "cannot open a temporary file: \(e)")
+    }
     var ok = true
     data.withUnsafeBytes { raw in
         var off = 0
@@ -49,6 +53,24 @@ public func writeAtomically(_ data: Data, to path: String) throws {
 public func temporaryName(for path: String) -> String {
     let url = URL(fileURLWithPath: path)
     return url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+}
+
+/// Creates the temporary an output is written under (an empty file, or a folder) and tracks it
+/// for interrupt cleanup, as one step: a SIGINT/SIGTERM removes it whenever it exists.
+public func createTemporary(for path: String, folder: Bool = false) throws -> (path: String, token: Int) {
+    try PendingOutputs.critical {
+        let tmp = temporaryName(for: path)
+        let made: Bool
+        if folder {
+            made = mkdir(tmp, 0o755) == 0
+        } else {
+            let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            made = fd >= 0
+            if made { close(fd) }
+        }
+        guard made else { throw OutputError(path, "cannot create a temporary \(folder ? "folder" : "file") \(tmp): \(String(cString: strerror(errno)))") }
+        return (tmp, PendingOutputs.track(tmp))
+    }
 }
 
 /// Cleans up after a writer of `path` that no longer runs (killed between creating its

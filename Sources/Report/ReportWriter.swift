@@ -249,11 +249,13 @@ public func writeReport(_ r: ComparisonResults, extras: ComparisonExtras, to des
     // A report killed mid-write leaves ".NAME.tmp-PID-…" (and, in the instant between its two
     // renames, ".NAME.old-PID-…"); both are cleared, the latter restored if need be, here.
     removeStaleTemporaries(for: dest.path)
-    let tag = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    let tmp = parent + "/." + name + ".tmp-" + tag, old = parent + "/." + name + ".old-" + tag
-    do {
-        try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-    } catch { throw ReportError.io("\(tmp): cannot create: \(error.localizedDescription)") }
+    do { try fm.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
+        throw ReportError.io("\(parent): cannot create: \(error.localizedDescription)")
+    }
+    let (tmp, token): (String, Int)
+    do { (tmp, token) = try createTemporary(for: dest.path, folder: true) } catch { throw ReportError.io("\(error.localizedDescription)") }
+    defer { PendingOutputs.untrack(token) }
+    let old = parent + "/." + name + ".old-" + tmp.components(separatedBy: ".tmp-").last!
     do {
         let charts = reportCharts(r, extras: extras)
         for c in charts { try render(c.chart, to: tmp + "/" + c.file, width: c.width, height: c.height, scale: 2) }
@@ -261,13 +263,18 @@ public func writeReport(_ r: ComparisonResults, extras: ComparisonExtras, to des
         try Data(resultsCSV(r).utf8).write(to: URL(fileURLWithPath: tmp + "/" + ReportFile.csv))
         try Data(renderReportHTML(r, charts: charts, template: template).utf8).write(to: URL(fileURLWithPath: tmp + "/" + ReportFile.html))
         if fm.fileExists(atPath: dest.path) {
-            guard rename(dest.path, old) == 0 else { throw ReportError.io("cannot move the old report \(dest.path) aside: \(String(cString: strerror(errno)))") }
-            guard rename(tmp, dest.path) == 0 else {
-                let e = errno
-                _ = rename(old, dest.path)
-                throw ReportError.io("cannot move the new report into \(dest.path): \(String(cString: strerror(e)))")
+            // Both renames or neither: an interrupt waits for this block, then removes the old copy.
+            let oldToken = try PendingOutputs.critical {
+                guard rename(dest.path, old) == 0 else { throw ReportError.io("cannot move the old report \(dest.path) aside: \(String(cString: strerror(errno)))") }
+                guard rename(tmp, dest.path) == 0 else {
+                    let e = errno
+                    _ = rename(old, dest.path)
+                    throw ReportError.io("cannot move the new report into \(dest.path): \(String(cString: strerror(e)))")
+                }
+                return PendingOutputs.track(old)
             }
             try? fm.removeItem(atPath: old)  // the new report is in place; a leftover old copy is harmless
+            PendingOutputs.untrack(oldToken)
         } else {
             guard rename(tmp, dest.path) == 0 else {
                 throw ReportError.io("cannot move the new report into \(dest.path): \(String(cString: strerror(errno)))")

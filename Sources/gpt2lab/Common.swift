@@ -1,8 +1,11 @@
 import ArgumentParser
+import Checkpoints
 import Foundation
 
-/// Runs a command body; any error becomes one line on stderr and exit status 1.
+/// Runs a command body; any error becomes one line on stderr and exit status 1. A SIGINT or
+/// SIGTERM meanwhile removes the outputs being written (`installInterruptCleanup`).
 func runReporting(_ body: () throws -> Void) throws {
+    installInterruptCleanup()
     do {
         try body()
     } catch let e as ExitCode {

@@ -37,12 +37,13 @@ final class KillTests: XCTestCase {
         return out
     }
 
-    func testKilledReportLeavesThePreviousOneIntact() throws {
+    /// A folder with a manifest of two example runs and a first report made from it; returns
+    /// (folder, report arguments). The caller removes the folder.
+    func firstReport() throws -> (dir: String, args: [String]) {
         let bin = Self.root + "/examples/test-persuasion.bin", runs = Self.root + "/examples/runs"
         guard FileManager.default.fileExists(atPath: runs + "/wd-0.01/model.safetensors") else { throw XCTSkip("examples/runs missing") }
         let dir = NSTemporaryDirectory() + "gpt2lab-kill-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         let manifest = dir + "/m.toml"
         try """
         title = "kill test"
@@ -56,32 +57,71 @@ final class KillTests: XCTestCase {
         name = "wd"
         checkpoint = "\(runs)/wd-0.01/model.safetensors"
         """.write(toFile: manifest, atomically: true, encoding: .utf8)
-        let out = dir + "/report", args = ["report", manifest, "--out", out, "--cache", dir + "/cache", "--bootstrap", "200"]
+        let args = ["report", manifest, "--out", dir + "/report", "--cache", dir + "/cache", "--bootstrap", "200"]
         let first = try start(args)
         first.waitUntilExit()
         XCTAssertEqual(first.terminationStatus, 0)
-        var before = snapshot(out)
-        XCTAssertNotNil(before["index.html"])
+        XCTAssertNotNil(snapshot(dir + "/report")["index.html"])
+        return (dir, args)
+    }
 
-        // Again, with another seed (different numbers); SIGKILL as soon as its temporary folder appears.
-        var killedWhileWriting = false
-        for attempt in 0..<5 where !killedWhileWriting {
-            before = snapshot(out)
+    /// Reruns the report with other seeds (other numbers) and sends `signal` as soon as its
+    /// temporary folder appears. Returns the report as it was before the interrupted run, or nil
+    /// when five runs all finished first.
+    func interruptWhileWriting(_ dir: String, _ args: [String], signal: Int32) throws -> [String: Data]? {
+        for attempt in 0..<5 {
+            let before = snapshot(dir + "/report")
             let p = try start(args + ["--seed", "\(attempt + 1)"])
-            while p.isRunning {
+            var sent = false
+            while p.isRunning && !sent {
                 let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
                 if names.contains(where: { $0.hasPrefix(".report.tmp-") }) {
-                    kill(p.processIdentifier, SIGKILL)
-                    killedWhileWriting = true
-                    break
+                    kill(p.processIdentifier, signal)
+                    sent = true
                 }
                 usleep(200)
             }
             p.waitUntilExit()
-            if killedWhileWriting { XCTAssertEqual(p.terminationReason, .uncaughtSignal) } else { XCTAssertEqual(p.terminationStatus, 0) }
+            if sent {
+                XCTAssertEqual(p.terminationReason, .uncaughtSignal, "dies of the signal")
+                XCTAssertEqual(p.terminationStatus, signal)
+                return before
+            }
+            XCTAssertEqual(p.terminationStatus, 0)
         }
-        guard killedWhileWriting else { throw XCTSkip("report finished before it could be killed mid-write (5 tries)") }
-        XCTAssertEqual(snapshot(out), before, "the previous report is intact, byte for byte")
+        return nil
+    }
+
+    /// Hidden entries (temporaries) in `dir` and in its cache folder.
+    func hiddenLeftovers(_ dir: String) -> [String] {
+        let fm = FileManager.default
+        return ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix(".") }
+            + ((try? fm.contentsOfDirectory(atPath: dir + "/cache")) ?? []).filter { $0.hasPrefix(".") }.map { "cache/" + $0 }
+    }
+
+    /// SIGTERM (a scheduler's stop) and SIGINT (Ctrl-C) are caught: the run removes its own
+    /// temporaries before dying of the signal, so nothing is left for the next run to clean.
+    func testInterruptedReportRemovesItsTemporaries() throws {
+        let (dir, args) = try firstReport()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for signal in [SIGTERM, SIGINT] {
+            guard let before = try interruptWhileWriting(dir, args, signal: signal) else {
+                throw XCTSkip("report finished before it could be interrupted mid-write (5 tries)")
+            }
+            XCTAssertEqual(snapshot(dir + "/report"), before, "signal \(signal): the previous report is intact, byte for byte")
+            XCTAssertEqual(hiddenLeftovers(dir), [], "signal \(signal): no temporary left behind")
+            let visible = try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }.sorted()
+            XCTAssertEqual(visible, ["cache", "m.toml", "report"], "no partial file beside the report")
+        }
+    }
+
+    func testKilledReportLeavesThePreviousOneIntact() throws {
+        let (dir, args) = try firstReport()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        guard let before = try interruptWhileWriting(dir, args, signal: SIGKILL) else {
+            throw XCTSkip("report finished before it could be killed mid-write (5 tries)")
+        }
+        XCTAssertEqual(snapshot(dir + "/report"), before, "the previous report is intact, byte for byte")
         let visible = try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }.sorted()
         XCTAssertEqual(visible, ["cache", "m.toml", "report"], "no partial file beside the report")
         XCTAssertTrue(try FileManager.default.contentsOfDirectory(atPath: dir).contains { $0.hasPrefix(".report.tmp-") },

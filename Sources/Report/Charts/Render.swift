@@ -30,7 +30,8 @@ public func render(_ chart: Chart, to path: String, format: ChartFormat? = nil,
     }
     guard let fmt = format ?? ChartFormat(path: path) else { throw ChartError.unknownFormat(path: path) }
     removeStaleTemporaries(for: path)
-    let tmp = temporaryName(for: path)
+    let (tmp, token) = try createTemporary(for: path)
+    defer { PendingOutputs.untrack(token) }
     do {
         switch fmt {
         case .png: try writePNG(chart, tmp: tmp, path: path, width: width, height: height, scale: scale)

@@ -1,0 +1,80 @@
+// What an interrupted run (SIGINT from Ctrl-C, SIGTERM from a scheduler) leaves behind:
+// nothing. Every writer tracks its temporary file or folder while it exists; on SIGINT/SIGTERM
+// the tracked temporaries are removed and the process dies of the signal as it would have.
+// A rename sequence that must not be cut in half (a report folder swapped for the old one)
+// runs under `PendingOutputs.critical`, which the interrupt waits for.
+//
+// SIGKILL cannot be caught: what a killed writer leaves is cleared by the next writer of the
+// same path (`removeStaleTemporaries`).
+
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The temporaries being written by this process (files or folders, removed on interrupt).
+public enum PendingOutputs {
+    private static let lock = NSRecursiveLock()
+    nonisolated(unsafe) private static var paths: [Int: String] = [:]
+    nonisolated(unsafe) private static var next = 0
+
+    /// Tracks `path` until `untrack` is called with the returned token.
+    public static func track(_ path: String) -> Int {
+        lock.lock(); defer { lock.unlock() }
+        next += 1
+        paths[next] = path
+        return next
+    }
+
+    public static func untrack(_ token: Int) {
+        lock.lock(); defer { lock.unlock() }
+        paths[token] = nil
+    }
+
+    /// The paths tracked now (tests look at it).
+    public static var tracked: [String] {
+        lock.lock(); defer { lock.unlock() }
+        return paths.keys.sorted().map { paths[$0]! }
+    }
+
+    /// Runs `body` with interrupts held off: a SIGINT/SIGTERM that arrives meanwhile is handled
+    /// once `body` returns, so renames inside it happen all or not at all.
+    public static func critical<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock(); defer { lock.unlock() }
+        return try body()
+    }
+
+    /// Removes every tracked path; returns how many there were. Holds the lock until the
+    /// process ends when `thenDie` is set (no writer may start a rename after the cleanup).
+    fileprivate static func removeAll(thenDie signal: Int32?) -> Int {
+        lock.lock()
+        let all = paths.values
+        for p in all { try? FileManager.default.removeItem(atPath: p) }
+        paths = [:]
+        guard let sig = signal else { lock.unlock(); return all.count }
+        let name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal \(sig)"
+        let what = all.isEmpty ? "" : "; removed \(all.count) partial output\(all.count == 1 ? "" : "s")"
+        let line = "\ngpt2lab: interrupted by \(name)\(what)\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+        // Die of the signal (the shell and schedulers see 128+N), as without a handler.
+        Glibc.signal(sig, SIG_DFL)
+        kill(getpid(), sig)
+        _exit(128 + sig)
+    }
+}
+
+nonisolated(unsafe) private var interruptSources: [DispatchSourceSignal] = []
+
+/// Installs the SIGINT/SIGTERM cleanup (the CLI does this once at start). Idempotent.
+public func installInterruptCleanup() {
+    guard interruptSources.isEmpty else { return }
+    let queue = DispatchQueue(label: "gpt2lab.interrupts")
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig, SIG_IGN)                       // delivered to the dispatch source instead
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+        source.setEventHandler { _ = PendingOutputs.removeAll(thenDie: sig) }
+        source.resume()
+        interruptSources.append(source)
+    }
+}
