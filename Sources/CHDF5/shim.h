@@ -15,27 +15,29 @@ static inline hid_t gl_h5s_all(void) { return H5S_ALL; }
 /// Silence HDF5's own error printing; gpt2lab reports errors itself.
 static inline void gl_h5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
-/// Kind of the object a hard link names: 0 group, 1 dataset, 2 other, -1 error or not a
-/// hard link (soft and external links are not followed). `identity` is a number that is
-/// the same for two links to the same object (for cycle detection).
-static inline int gl_h5_link_kind(hid_t loc, const char *name, unsigned long long *identity) {
+/// Opens the object a hard link names (caller closes it with H5Oclose) and says its kind:
+/// 0 group, 1 dataset, 2 other. Returns -1 for soft and external links (not followed) and
+/// errors. `identity` is a number that is the same for two links to the same object (for
+/// cycle detection). One lookup of `name`, where asking the kind and then opening took three.
+static inline hid_t gl_h5_open_hard(hid_t loc, const char *name, unsigned long long *identity, int *kind) {
     H5L_info_t linfo;
     if (H5Lget_info(loc, name, &linfo, H5P_DEFAULT) < 0) return -1;
     if (linfo.type != H5L_TYPE_HARD) return -1;
+    hid_t obj = H5Oopen(loc, name, H5P_DEFAULT);
+    if (obj < 0) return -1;
 #if H5_VERSION_GE(1, 12, 0)
     H5O_info2_t info;
-    if (H5Oget_info_by_name3(loc, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
+    if (H5Oget_info3(obj, &info, H5O_INFO_BASIC) < 0) { H5Oclose(obj); return -1; }
     unsigned long long id = 1469598103934665603ULL;
     for (size_t i = 0; i < sizeof(info.token.__data); i++) { id ^= info.token.__data[i]; id *= 1099511628211ULL; }
     *identity = id;
 #else
     H5O_info_t info;
-    if (H5Oget_info_by_name2(loc, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return -1;
+    if (H5Oget_info2(obj, &info, H5O_INFO_BASIC) < 0) { H5Oclose(obj); return -1; }
     *identity = (unsigned long long)info.addr;
 #endif
-    if (info.type == H5O_TYPE_GROUP) return 0;
-    if (info.type == H5O_TYPE_DATASET) return 1;
-    return 2;
+    *kind = info.type == H5O_TYPE_GROUP ? 0 : info.type == H5O_TYPE_DATASET ? 1 : 2;
+    return obj;
 }
 static inline hid_t gl_h5t_std_u16le(void) { return H5T_STD_U16LE; }
 

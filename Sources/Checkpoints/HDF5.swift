@@ -109,33 +109,33 @@ public final class HDF5File {
         guard H5Gget_info(group, &ginfo) >= 0 else {
             throw CheckpointError(path, .hdf5, "cannot list group '/\(prefix)'")
         }
+        var buf = [CChar](repeating: 0, count: 256)
         for i in 0..<ginfo.nlinks {
-            let len = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, gl_h5p_default())
+            var len = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buf, buf.count, gl_h5p_default())
+            if len >= buf.count {                                           // a long name: ask again
+                buf = [CChar](repeating: 0, count: Int(len) + 1)
+                len = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buf, buf.count, gl_h5p_default())
+            }
             guard len >= 0 else { throw CheckpointError(path, .hdf5, "cannot read a link name in '/\(prefix)'") }
-            var buf = [CChar](repeating: 0, count: Int(len) + 1)
-            _ = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buf, buf.count, gl_h5p_default())
             let name = String(decoding: buf.prefix(Int(len)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let full = prefix.isEmpty ? name : prefix + "/" + name
-            var identity: UInt64 = 0
-            switch gl_h5_link_kind(group, buf, &identity) {
+            var identity: UInt64 = 0, kind: Int32 = 0
+            let obj = gl_h5_open_hard(group, buf, &identity, &kind)
+            guard obj >= 0 else { continue }                                // soft/external links
+            defer { H5Oclose(obj) }
+            switch kind {
             case 0:
                 guard visited.insert(identity).inserted else { continue }   // a cycle or a second hard link
-                let g = H5Gopen2(group, buf, gl_h5p_default())
-                guard g >= 0 else { throw CheckpointError(path, .hdf5, "cannot open group '/\(full)'") }
-                defer { H5Gclose(g) }
-                try walk(group: g, prefix: full, depth: depth + 1, visited: &visited, out: &out, path: path)
+                try walk(group: obj, prefix: full, depth: depth + 1, visited: &visited, out: &out, path: path)
             case 1:
-                if let info = try datasetInfo(group, buf, full: full, path: path) { out.append(info) }
+                if let info = try datasetInfo(obj, full: full, path: path) { out.append(info) }
             default:
-                continue                                                    // soft/external links, types
+                continue                                                    // named types
             }
         }
     }
 
-    private static func datasetInfo(_ group: hid_t, _ name: [CChar], full: String, path: String) throws -> HDF5DatasetInfo? {
-        let d = H5Dopen2(group, name, gl_h5p_default())
-        guard d >= 0 else { throw CheckpointError(path, .hdf5, "cannot open dataset '/\(full)'") }
-        defer { H5Dclose(d) }
+    private static func datasetInfo(_ d: hid_t, full: String, path: String) throws -> HDF5DatasetInfo? {
         let space = H5Dget_space(d), type = H5Dget_type(d)
         defer { H5Sclose(space); H5Tclose(type) }
         let ndims = H5Sget_simple_extent_ndims(space)
@@ -165,7 +165,8 @@ public final class HDF5File {
         // The shape must be backed by stored bytes: unfiltered data stores every byte, filtered
         // data at most `maxCompression` times fewer. A never-written dataset stores none.
         let needed = count * dtype.byteSize, stored = Int(clamping: H5Dget_storage_size(d))
-        let plist = H5Dget_create_plist(d)
+        guard needed > stored else { return HDF5DatasetInfo(path: full, shape: shape, dtype: dtype) }
+        let plist = H5Dget_create_plist(d)                                  // only a short one needs this
         let filters = plist >= 0 ? H5Pget_nfilters(plist) : 0
         if plist >= 0 { H5Pclose(plist) }
         let ceiling = filters > 0 ? stored.multipliedReportingOverflow(by: maxCompression).partialValue : stored
