@@ -20,6 +20,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 # Fuzzing: its own scratch path, since every module is rebuilt with the sanitizers.
 FUZZ_TARGETS ?= safetensors hdf5 testsets tokenizer manifest
 FUZZ_SECONDS ?= 60
+FUZZ_WORKERS ?= 1
 FUZZ_BUILD := .build-fuzz-asan
 FUZZ_FLAGS := -c release --scratch-path $(FUZZ_BUILD) -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 
@@ -54,7 +55,7 @@ fuzz-build: setup
 	@for t in $(FUZZ_TARGETS); do GPT2LAB_FUZZ=1 $(SWIFT) build $(FUZZ_FLAGS) --product fuzz-$$t || exit 1; done
 
 fuzz: fuzz-build
-	@./fuzz/run.sh $(FUZZ_BUILD)/release $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	@FUZZ_WORKERS=$(FUZZ_WORKERS) ./fuzz/run.sh $(FUZZ_BUILD)/release $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-smoke: setup
 	$(SWIFT) test $(SWIFT_FLAGS) -Xswiftc -enable-testing --filter FuzzTests
