@@ -33,17 +33,10 @@ struct Hessian: ParsableCommand {
     @Argument(help: "Checkpoint file (.safetensors or HDF5 .h5).")
     var checkpoint: String
 
-    @Option(name: .customLong("test-set"), help: "Token ids: uint16 .bin, safetensors `tokens`, HDF5 (--dataset).")
-    var testSet: String
-
-    @Option(help: "HDF5 dataset / safetensors tensor holding the ids.")
-    var dataset: String?
+    @OptionGroup var data: TestSetOptions
 
     @Option(help: "Windows in the batch (B).")
     var batch: Int = 4
-
-    @Option(help: "Window length T (default: the model's context length).")
-    var context: Int?
 
     @Option(help: "Hutchinson probes (the cap when --tol is given).")
     var samples: Int = 100
@@ -60,34 +53,28 @@ struct Hessian: ParsableCommand {
     @Option(help: "Top eigenvalues to compute (0 skips power iteration).")
     var top: Int = 1
 
-    @Option(help: "Attention heads (default: config.json / meta.json beside the checkpoint, else width/64).")
-    var heads: Int?
-
-    @Option(help: "Threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var model: HeadsOption
 
     @Flag(help: "Print one JSON object.")
     var json = false
 
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if let context, context < 1 { throw ValidationError("--context must be at least 1") }
         if samples < 1 { throw ValidationError("--samples must be at least 1") }
         if let tol, !(tol > 0) { throw ValidationError("--tol must be positive") }
         if !(eigenTol > 0) { throw ValidationError("--eigen-tol must be positive") }
         if top < 0 { throw ValidationError("--top must be 0 or more") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
         try runReporting {
-            let ck = try loadCheckpoint(path: checkpoint, heads: heads)
+            let ck = try loadCheckpoint(path: checkpoint, heads: model.heads)
             for w in ck.warnings { warn("\(checkpoint): \(w)") }
-            let tokens = try loadTokenIDs(path: testSet, dataset: dataset)
+            let tokens = try loadTokenIDs(path: data.testSet, dataset: data.dataset)
             var bar: ProgressBar?
             var phase = ""
-            let r = try hessianAnalysis(weights: ck.weights, backend: CPUBackend(threads: threads), tokens: tokens.ids,
-                                        batch: batch, context: context, samples: samples, tol: tol, seed: seed,
+            let r = try hessianAnalysis(weights: ck.weights, backend: CPUBackend(threads: data.threads), tokens: tokens.ids,
+                                        batch: batch, context: data.context, samples: samples, tol: tol, seed: seed,
                                         topK: top, eigenTol: eigenTol) { name, done, total in
                 if name != phase { bar?.finish(); bar = ProgressBar(name, unit: name == "trace" ? "probes" : "it"); phase = name }
                 bar?.update(done, total)

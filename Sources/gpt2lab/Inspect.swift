@@ -15,8 +15,7 @@ struct Inspect: ParsableCommand {
     @Argument(help: "Checkpoint file (.safetensors or HDF5 .h5).")
     var checkpoint: String
 
-    @Option(help: "Attention heads (default: config.json / meta.json beside the checkpoint, else width/64).")
-    var heads: Int?
+    @OptionGroup var model: HeadsOption
 
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -42,7 +41,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let ck = try loadCheckpoint(path: checkpoint, heads: heads)
+            let ck = try loadCheckpoint(path: checkpoint, heads: model.heads)
             let c = ck.weights.config
             let out = Output(checkpoint: checkpoint, format: ck.format.rawValue, layout: ck.layout.rawValue, config: c,
                              parameters: ck.weights.parameterCount, tiedEmbeddings: ck.weights.tied, dtypes: ck.dtypes,

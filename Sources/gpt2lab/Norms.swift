@@ -43,8 +43,7 @@ struct Norms: ParsableCommand {
     @Option(help: "Training step of each checkpoint, comma-separated, in argument order (default: from `step-N` names).")
     var steps: String?
 
-    @Option(help: "Attention heads (default: config.json / meta.json beside the checkpoint, else width/64).")
-    var heads: Int?
+    @OptionGroup var model: HeadsOption
 
     func validate() throws {
         if checkpoints.isEmpty { throw ValidationError("give at least one checkpoint") }
@@ -73,7 +72,7 @@ struct Norms: ParsableCommand {
         try runReporting {
             var stats: [CheckpointNormStats] = []
             for path in checkpoints {
-                let ck = try loadCheckpoint(path: path, heads: heads)
+                let ck = try loadCheckpoint(path: path, heads: model.heads)
                 for w in ck.warnings { warn("\(path): \(w)") }
                 let sources = try readSourceTensors(path: path)
                 stats.append(checkpointNormStats(checkpoint: path, weights: ck.weights, sourceTensors: sources))

@@ -48,8 +48,7 @@ struct Sample: ParsableCommand {
     @Option(help: "Number of completions.")
     var count = 1
 
-    @Option(help: "Attention heads (default: config.json / meta.json beside the checkpoint, else width/64).")
-    var heads: Int?
+    @OptionGroup var model: HeadsOption
 
     @Flag(help: "Print one JSON object: prompt, prompt_ids, samples [{ids, text, seed}], and ids/text when --count is 1.")
     var json = false
@@ -73,7 +72,7 @@ struct Sample: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let ck = try loadCheckpoint(path: checkpoint, heads: heads)
+            let ck = try loadCheckpoint(path: checkpoint, heads: model.heads)
             for w in ck.warnings { warn("\(checkpoint): \(w)") }
             let tokenizer = try GPT2Tokenizer.load()
             let model = GPT2Model(weights: ck.weights)

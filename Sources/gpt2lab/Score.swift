@@ -21,14 +21,7 @@ struct Score: ParsableCommand {
     @Argument(help: "Checkpoint file(s); several print a table.")
     var checkpoints: [String]
 
-    @Option(name: .customLong("test-set"), help: "Token ids (uint16 .bin, safetensors `tokens`, HDF5 with --dataset) or text (.txt, .jsonl), tokenized.")
-    var testSet: String
-
-    @Option(help: "HDF5 dataset / safetensors tensor holding the ids.")
-    var dataset: String?
-
-    @Option(help: "Window length T (default: the model's context length).")
-    var context: Int?
+    @OptionGroup var data: TestSetOptions
 
     @Option(help: "Distance between window starts, 1...T (default T: disjoint windows).")
     var stride: Int?
@@ -42,11 +35,7 @@ struct Score: ParsableCommand {
     @Option(help: "Windows per forward pass (default: about 1024 positions).")
     var batch: Int?
 
-    @Option(help: "Threads (default: all cores).")
-    var threads: Int?
-
-    @Option(help: "Attention heads (default: config.json / meta.json beside the checkpoint, else width/64).")
-    var heads: Int?
+    @OptionGroup var model: HeadsOption
 
     @Flag(help: "Print JSON (one object, or an array for several checkpoints).")
     var json = false
@@ -70,8 +59,6 @@ struct Score: ParsableCommand {
     func validate() throws {
         if checkpoints.isEmpty { throw ValidationError("give at least one checkpoint") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if let context, context < 1 { throw ValidationError("--context must be at least 1") }
         if skip < 0 { throw ValidationError("--skip must be non-negative") }
         if shard != nil {
             guard let (k, n) = shardSpec, n >= 1, (0..<n).contains(k) else {
@@ -87,19 +74,19 @@ struct Score: ParsableCommand {
     /// Scores one shard and writes its part file.
     func runShard(k: Int, n: Int, tokens: TokenFile) throws {
         let path = checkpoints[0]
-        let ck = try loadCheckpoint(path: path, heads: heads)
+        let ck = try loadCheckpoint(path: path, heads: model.heads)
         for w in ck.warnings { warn("\(path): \(w)") }
-        let T = context ?? ck.weights.config.contextLength
+        let T = data.context ?? ck.weights.config.contextLength
         let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: stride ?? T, skip: skip, maxTokens: maxTokens)
         let B = batch ?? defaultBatch(context: T)
         let range = shardWindowRange(shard: k, of: n, windows: plan.windows.count, batch: B)
         let bar = ProgressBar("shard \(k)/\(n)")
-        let (report, scores, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: testSet, context: T, stride: stride,
-                                                      skip: skip, maxTokens: maxTokens, batch: B, threads: threads,
+        let (report, scores, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: T, stride: stride,
+                                                      skip: skip, maxTokens: maxTokens, batch: B, threads: data.threads,
                                                       windowRange: range, progress: bar.update)
         bar.finish()
         let part = ScorePart(shard: k, shards: n, checkpoint: path, checkpointHash: try contentHash(path: path),
-                             layout: ck.layout.rawValue, testSet: testSet, testSetHash: try contentHash(path: testSet),
+                             layout: ck.layout.rawValue, testSet: data.testSet, testSetHash: try contentHash(path: data.testSet),
                              utf8Bytes: (skip == 0 && maxTokens == nil) ? tokens.utf8Bytes : nil,
                              settings: ScoreSettings(context: T, stride: plan.stride, skip: skip, maxTokens: maxTokens),
                              batch: B, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
@@ -110,16 +97,16 @@ struct Score: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let tokens = try loadTokenIDs(path: testSet, dataset: dataset)
+            let tokens = try loadTokenIDs(path: data.testSet, dataset: data.dataset)
             if let (k, n) = shardSpec { try runShard(k: k, n: n, tokens: tokens); return }
             var reports: [ScoreReport] = []
             for path in checkpoints {
-                let ck = try loadCheckpoint(path: path, heads: heads)
+                let ck = try loadCheckpoint(path: path, heads: model.heads)
                 for w in ck.warnings { warn("\(path): \(w)") }
                 let bar = ProgressBar(checkpoints.count > 1 ? (path as NSString).deletingLastPathComponent : "scoring")
-                let (report, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: testSet, context: context,
+                let (report, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: data.context,
                                                          stride: stride, skip: skip, maxTokens: maxTokens, batch: batch,
-                                                         threads: threads, progress: bar.update)
+                                                         threads: data.threads, progress: bar.update)
                 bar.finish()
                 reports.append(report)
             }
