@@ -149,14 +149,17 @@ func writeTinyModel(_ file: hid_t, _ r: inout ByteReader) {
                         (p + "mlp/c_proj/weight:0", [F, C]), (p + "mlp/c_proj/bias:0", [1, C])]
         }
     }
+    var groups: [String: hid_t] = [:]                     // each group opened once per model
+    defer { for g in groups.values { H5Gclose(g) } }
     for (k, (name, shape)) in tensors.enumerated() where k != drop {
         var parts = name.split(separator: "/").map(String.init)
         let leaf = parts.removeLast()
-        let g = makeGroups(file, parts)
+        let key = parts.joined(separator: "/")
+        let g = groups[key] ?? makeGroups(file, parts)
         guard g >= 0 else { continue }
+        groups[key] = g
         var s = shape
         if k == bend { s[0] += 1 }
         writeDataset(g, leaf, dims: s, type: k % 5 == 4 ? 1 : 0, fill: Float(k) / 32)
-        H5Gclose(g)
     }
 }
