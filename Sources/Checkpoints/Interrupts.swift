@@ -32,12 +32,6 @@ public enum PendingOutputs {
         paths[token] = nil
     }
 
-    /// The paths tracked now (tests look at it).
-    public static var tracked: [String] {
-        lock.lock(); defer { lock.unlock() }
-        return paths.keys.sorted().map { paths[$0]! }
-    }
-
     /// Runs `body` with interrupts held off: a SIGINT/SIGTERM that arrives meanwhile is handled
     /// once `body` returns, so renames inside it happen all or not at all.
     public static func critical<T>(_ body: () throws -> T) rethrows -> T {
@@ -45,14 +39,12 @@ public enum PendingOutputs {
         return try body()
     }
 
-    /// Removes every tracked path; returns how many there were. Holds the lock until the
-    /// process ends when `thenDie` is set (no writer may start a rename after the cleanup).
-    fileprivate static func removeAll(thenDie signal: Int32?) -> Int {
+    /// Removes every tracked path, then dies of `sig`. Holds the lock until the process ends
+    /// (no writer may start a rename after the cleanup).
+    fileprivate static func removeAllAndDie(of sig: Int32) -> Never {
         lock.lock()
         let all = paths.values
         for p in all { try? FileManager.default.removeItem(atPath: p) }
-        paths = [:]
-        guard let sig = signal else { lock.unlock(); return all.count }
         let name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal \(sig)"
         let what = all.isEmpty ? "" : "; removed \(all.count) partial output\(all.count == 1 ? "" : "s")"
         let line = "\ngpt2lab: interrupted by \(name)\(what)\n"
@@ -73,7 +65,7 @@ public func installInterruptCleanup() {
     for sig in [SIGINT, SIGTERM] {
         signal(sig, SIG_IGN)                       // delivered to the dispatch source instead
         let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-        source.setEventHandler { _ = PendingOutputs.removeAll(thenDie: sig) }
+        source.setEventHandler { PendingOutputs.removeAllAndDie(of: sig) }
         source.resume()
         interruptSources.append(source)
     }
