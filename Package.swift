@@ -24,24 +24,27 @@ let package = Package(
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
                        providers: [.apt(["libcairo2-dev"])]),
 
-        // Libraries (never print, never exit)
+        // Libraries (never print, never exit). The import rules: docs/ARCHITECTURE.md, checked by
+        // scripts/check-imports.sh in CI.
+        .target(name: "Plumbing"),
         .target(name: "Engine", dependencies: ["CBLAS"]),
-        .target(name: "Checkpoints", dependencies: ["Engine", "CHDF5"]),
-        .target(name: "Tokenizer", resources: [.copy("Resources/gpt2.tiktoken")]),
-        .target(name: "TestSets", dependencies: ["Checkpoints", "Tokenizer"]),
-        .target(name: "Analysis", dependencies: ["Engine", "Checkpoints", "TestSets", "Tokenizer"]),
+        .target(name: "Checkpoints", dependencies: ["Engine", "Plumbing", "CHDF5"]),
+        .target(name: "Tokenizer", dependencies: ["Plumbing"], resources: [.copy("Resources/gpt2.tiktoken")]),
+        .target(name: "TestSets", dependencies: ["Checkpoints", "Tokenizer", "Plumbing"]),
+        .target(name: "Analysis", dependencies: ["Engine", "Checkpoints", "TestSets", "Tokenizer", "Plumbing"]),
         .target(name: "Report", dependencies: [
-            "Analysis", "Checkpoints", "CCairo",
+            "Analysis", "Plumbing", "CCairo",
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
 
         // The thin CLI
         .executableTarget(name: "gpt2lab", dependencies: [
-            "Engine", "Checkpoints", "Tokenizer", "TestSets", "Analysis", "Report",
+            "Engine", "Checkpoints", "Tokenizer", "TestSets", "Analysis", "Report", "Plumbing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .testTarget(name: "PlumbingTests", dependencies: ["Plumbing"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Engine", "CHDF5"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
@@ -53,7 +56,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["gpt2lab"]),
 
         // Fuzz targets' bodies (fuzz/README.md); the replay test runs them without libFuzzer.
-        .target(name: "FuzzTargets", dependencies: ["Checkpoints", "TestSets", "Tokenizer", "Report", "CHDF5"], path: "fuzz/Targets"),
+        .target(name: "FuzzTargets", dependencies: ["Checkpoints", "TestSets", "Tokenizer", "Report", "Plumbing", "CHDF5"], path: "fuzz/Targets"),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import Plumbing
 
 // Sharded scoring: shard k of n scores a contiguous run of whole batches of windows, so each
 // window is computed exactly as the unsharded run computes it (same batch, same rows, and the

@@ -2,6 +2,7 @@
 // temporary file beside the target, which is then renamed over it.
 
 import Foundation
+import Plumbing
 
 /// One tensor to write: values are encoded to `dtype` (F32, F16 or BF16, rounding to nearest even).
 public struct TensorToWrite: Sendable {

@@ -59,8 +59,18 @@ public final class Activations {
 
     deinit { storage.deallocate() }
 
-    /// Slice index for layer l (0 when layers share storage).
-    @inline(__always) func slot(_ l: Int) -> Int { keepAll ? l : 0 }
+    /// Layer l's views (the shared slice when layers share storage).
+    func block(_ l: Int) -> BlockActivations {
+        let s = keepAll ? l : 0, BT = b * t, C = config.nEmbd, F = config.nInner
+        return BlockActivations(ln1: ln1 + s * BT * C, ln1Mean: ln1Mean + s * BT, ln1Rstd: ln1Rstd + s * BT,
+                                qkv: qkv + s * BT * 3 * C, atty: atty + s * BT * C, attproj: attproj + s * BT * C,
+                                residual2: residual2 + s * BT * C, ln2: ln2 + s * BT * C, ln2Mean: ln2Mean + s * BT,
+                                ln2Rstd: ln2Rstd + s * BT, fch: fch + s * BT * F, fchGelu: fchGelu + s * BT * F,
+                                fcproj: fcproj + s * BT * C, residual3: residual3 + s * BT * C)
+    }
+
+    /// Layer l's attention probabilities (B, NH, T, T), kept only with `keepAll`.
+    func att(_ l: Int) -> UnsafeMutablePointer<Float>? { att.map { $0 + l * b * config.nHead * t * t } }
 
     /// Bytes held.
     public var bytes: Int { total * MemoryLayout<Float>.size }

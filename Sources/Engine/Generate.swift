@@ -23,7 +23,6 @@ public final class KVCache {
     let fch: UnsafeMutablePointer<Float>     // (F)
     let fchGelu: UnsafeMutablePointer<Float> // (F)
     let scores: UnsafeMutablePointer<Float>  // (Tmax) one head's attention row
-    let stats: UnsafeMutablePointer<Float>   // (2) LayerNorm mean, rstd (unused)
 
     public init(config: GPT2Config) {
         self.config = config
@@ -35,11 +34,11 @@ public final class KVCache {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: k); p.initialize(repeating: 0, count: k); return p
         }
         x = row(C); ln = row(C); qkv = row(3 * C); atty = row(C); proj = row(C)
-        fch = row(F); fchGelu = row(F); scores = row(config.contextLength); stats = row(2)
+        fch = row(F); fchGelu = row(F); scores = row(config.contextLength)
     }
 
     deinit {
-        for p in [keys, values, x, ln, qkv, atty, proj, fch, fchGelu, scores, stats] { p.deallocate() }
+        for p in [keys, values, x, ln, qkv, atty, proj, fch, fchGelu, scores] { p.deallocate() }
     }
 
     /// Forgets every position (the buffers are reused).
@@ -60,10 +59,27 @@ public final class KVCache {
         values + (l * config.contextLength + t) * config.nEmbd
     }
 
+    /// Copies the k and v parts of `rows` rows of qkv (rows, 3C) into layer l's positions from `first` on.
+    func store(layer l: Int, qkv: UnsafePointer<Float>, rows: Int, from first: Int) {
+        let C = config.nEmbd
+        for r in 0..<rows {
+            key(l, first + r).update(from: qkv + r * 3 * C + C, count: C)
+            value(l, first + r).update(from: qkv + r * 3 * C + 2 * C, count: C)
+        }
+    }
+
+    /// The one-row activations of a step. Nothing is kept for backward, so the residual stream is
+    /// updated in place (input = residual2 = residual3 = x) and the two LayerNorms and the two
+    /// output projections share a row.
+    var stepActivations: BlockActivations {
+        BlockActivations(ln1: ln, ln1Mean: nil, ln1Rstd: nil, qkv: qkv, atty: atty, attproj: proj, residual2: x,
+                         ln2: ln, ln2Mean: nil, ln2Rstd: nil, fch: fch, fchGelu: fchGelu, fcproj: proj, residual3: x)
+    }
+
     /// Bytes held.
     public var bytes: Int {
         let c = config
-        return (2 * c.nLayer * c.contextLength * c.nEmbd + 7 * c.nEmbd + 2 * c.nInner + c.contextLength + 2)
+        return (2 * c.nLayer * c.contextLength * c.nEmbd + 7 * c.nEmbd + 2 * c.nInner + c.contextLength)
             * MemoryLayout<Float>.size
     }
 }
@@ -77,14 +93,7 @@ extension GPT2Model {
         precondition(T >= 1 && T <= config.contextLength, "internal: prefill of \(T) tokens")
         cache.reset()
         let acts = Activations(config: config, b: 1, t: T, keepAll: false)
-        tokens.withUnsafeBufferPointer { inputs in
-            forwardTrunk(inputs: inputs.baseAddress!, acts: acts) { l, qkv in
-                for t in 0..<T {
-                    cache.key(l, t).update(from: qkv + t * 3 * C + C, count: C)
-                    cache.value(l, t).update(from: qkv + t * 3 * C + 2 * C, count: C)
-                }
-            }
-        }
+        tokens.withUnsafeBufferPointer { forwardTrunk(inputs: $0.baseAddress!, acts: acts, cache: cache) }
         cache.count = T
         return headLogits(acts.lnf + (T - 1) * C, rows: 1)
     }
@@ -92,37 +101,17 @@ extension GPT2Model {
     /// Decodes one token at `position` (= `cache.count`, < context; callers validate): appends its keys
     /// and values to the cache and returns the logits (V) that predict the token after it.
     public func step(token: Int32, position: Int, cache: KVCache) -> [Float] {
-        let c = config
-        let C = c.nEmbd, F = c.nInner, NH = c.nHead
-        precondition(position == cache.count && position < c.contextLength, "internal: step at \(position), cache holds \(cache.count)")
-        let layout = weights.layout
-        weights.data.withUnsafeBufferPointer { buf in
-            let base = buf.baseAddress!
-            func w(_ k: TensorKind, _ l: Int? = nil) -> UnsafePointer<Float> { base + layout.offsets[TensorID(k, layer: l)]! }
-            let x = cache.x
+        let C = config.nEmbd
+        precondition(position == cache.count && position < config.contextLength,
+                     "internal: step at \(position), cache holds \(cache.count)")
+        weights.withTensors { p in
+            let x = cache.x, a = cache.stepActivations
             // x (C) = wte[token] + wpe[position]
-            residualForward(x, w(.wte) + Int(token) * C, w(.wpe) + position * C, count: C)
-            for l in 0..<c.nLayer {
-                backend.layerNorm(out: cache.ln, mean: cache.stats, rstd: cache.stats + 1, inp: x,
-                                  weight: w(.ln1w, l), bias: w(.ln1b, l), n: 1, c: C)
-                backend.matmul(out: cache.qkv, inp: cache.ln, weight: w(.qkvw, l), bias: w(.qkvb, l), n: 1, c: C, oc: 3 * C)
-                cache.key(l, position).update(from: cache.qkv + C, count: C)
-                cache.value(l, position).update(from: cache.qkv + 2 * C, count: C)
-                backend.attentionStep(out: cache.atty, q: cache.qkv, keys: cache.key(l, 0), values: cache.value(l, 0),
-                                      scores: cache.scores, n: position + 1, c: C, nh: NH)
-                backend.matmul(out: cache.proj, inp: cache.atty, weight: w(.attprojw, l), bias: w(.attprojb, l),
-                               n: 1, c: C, oc: C)
-                residualForward(x, x, cache.proj, count: C)
-                backend.layerNorm(out: cache.ln, mean: cache.stats, rstd: cache.stats + 1, inp: x,
-                                  weight: w(.ln2w, l), bias: w(.ln2b, l), n: 1, c: C)
-                backend.matmul(out: cache.fch, inp: cache.ln, weight: w(.fcw, l), bias: w(.fcb, l), n: 1, c: C, oc: F)
-                backend.gelu(out: cache.fchGelu, inp: cache.fch, count: F)
-                backend.matmul(out: cache.proj, inp: cache.fchGelu, weight: w(.fcprojw, l), bias: w(.fcprojb, l),
-                               n: 1, c: F, oc: C)
-                residualForward(x, x, cache.proj, count: C)
+            residualForward(x, p.wte + Int(token) * C, p.wpe + position * C, count: C)
+            for (l, w) in p.blocks.enumerated() {
+                blockForward(w, layer: l, input: x, a, n: 1, attention: .step(cache: cache, position: position))
             }
-            backend.layerNorm(out: cache.ln, mean: cache.stats, rstd: cache.stats + 1, inp: x,
-                              weight: w(.lnfw), bias: w(.lnfb), n: 1, c: C)
+            backend.layerNorm(out: cache.ln, mean: nil, rstd: nil, inp: x, weight: p.lnfw, bias: p.lnfb, n: 1, c: C)
         }
         cache.count = position + 1
         return headLogits(cache.ln, rows: 1)
@@ -143,10 +132,9 @@ extension GPT2Model {
     func headLogits(_ x: UnsafePointer<Float>, rows: Int) -> [Float] {
         let C = config.nEmbd, V = config.vocabSize
         var out = [Float](repeating: 0, count: rows * V)
-        weights.data.withUnsafeBufferPointer { buf in
-            let head = buf.baseAddress! + weights.layout.offsets[TensorID(weights.tied ? .wte : .lmHead)]!
+        weights.withTensors { p in
             out.withUnsafeMutableBufferPointer { o in
-                backend.matmul(out: o.baseAddress!, inp: x, weight: head, bias: nil, n: rows, c: C, oc: V)
+                backend.matmul(out: o.baseAddress!, inp: x, weight: p.head, bias: nil, n: rows, c: C, oc: V)
             }
         }
         return out

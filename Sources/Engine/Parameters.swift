@@ -99,6 +99,8 @@ public struct ParameterLayout: Sendable {
     public let offsets: [TensorID: Int]
     public let shapes: [TensorID: [Int]]
     public let count: Int
+    /// The same offsets as typed fields, for the kernels (see Tensors.swift).
+    public let tensorOffsets: ModelOffsets
 
     public init(config: GPT2Config, tied: Bool = false) {
         self.config = config
@@ -116,6 +118,7 @@ public struct ParameterLayout: Sendable {
             n += s.reduce(1, *)
         }
         tensors = ids; offsets = offs; shapes = shp; count = n
+        tensorOffsets = ModelOffsets(offs, layers: config.nLayer, tied: tied)
     }
 
     public func size(_ id: TensorID) -> Int { shapes[id]!.reduce(1, *) }

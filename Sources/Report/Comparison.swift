@@ -9,6 +9,7 @@ import Analysis
 import Checkpoints
 import Engine
 import Foundation
+import Plumbing
 import TestSets
 import Tokenizer
 
@@ -238,7 +239,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
     // 2. Hashes, then scores.
     // The test set is keyed by its token ids, not its file bytes: the same text as .txt or as
     // .bin scores the same, and a tokenizer change shows up as new ids.
-    let testSetHash = tokens.ids.withUnsafeBytes { hex64(contentHash64($0)) }
+    let testSetHash = tokens.contentHash
     let tokenizer = try options.completionPrompt.map { _ in try GPT2Tokenizer.load() }
     var completions: [String: RunCompletion] = [:]
     var hashes: [String: String] = [:]

@@ -4,7 +4,7 @@
 // old report or the new one, never half of one.
 
 import Analysis
-import Checkpoints
+import Plumbing
 import Foundation
 import Mustache
 
@@ -63,15 +63,6 @@ func formatTau(_ r: RunResult) -> String {
     guard let tau = r.tauSteps else { return "—" }
     let steps = groupedThousands(Int(tau.rounded()))
     return r.tauFraction.map { steps + " (" + ($0 >= 10 ? String(format: "%.0f", $0) : String(format: "%.2g", $0)) + "× run)" } ?? steps
-}
-
-func groupedThousands(_ n: Int) -> String {
-    var out = ""
-    for (i, ch) in String(n).reversed().enumerated() {
-        if i > 0 && i % 3 == 0 && ch != "-" { out.append(",") }
-        out.append(ch)
-    }
-    return String(out.reversed())
 }
 
 // MARK: charts
@@ -155,10 +146,7 @@ public func reportCharts(_ r: ComparisonResults, extras: ComparisonExtras) -> [R
 // MARK: JSON, CSV, HTML
 
 public func resultsJSON(_ r: ComparisonResults) throws -> Data {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return try enc.encode(r)
+    try JSON.encoder().encode(r)
 }
 
 public func resultsCSV(_ r: ComparisonResults) -> String {
@@ -241,47 +229,19 @@ public func renderReportHTML(_ r: ComparisonResults, charts: [ReportChart], temp
     return t.render(templateContext(r, charts: charts))
 }
 
-/// Writes the whole report folder at `destination`, atomically replacing any existing one.
+/// Writes the whole report folder at `destination`, atomically replacing any existing one: a
+/// report killed mid-write leaves the old report (its leftovers are cleared by the next run).
 public func writeReport(_ r: ComparisonResults, extras: ComparisonExtras, to destination: String, template: String) throws {
-    let fm = FileManager.default
     let dest = URL(fileURLWithPath: destination).standardizedFileURL
-    let parent = dest.deletingLastPathComponent().path, name = dest.lastPathComponent
-    // A report killed mid-write leaves ".NAME.tmp-PID-…" (and, in the instant between its two
-    // renames, ".NAME.old-PID-…"); both are cleared, the latter restored if need be, here.
-    removeStaleTemporaries(for: dest.path)
-    do { try fm.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
+    let parent = dest.deletingLastPathComponent().path
+    do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
         throw ReportError.io("\(parent): cannot create: \(error.localizedDescription)")
     }
-    let (tmp, token): (String, Int)
-    do { (tmp, token) = try createTemporary(for: dest.path, folder: true) } catch { throw ReportError.io("\(error.localizedDescription)") }
-    defer { PendingOutputs.untrack(token) }
-    let old = parent + "/." + name + ".old-" + tmp.components(separatedBy: ".tmp-").last!
-    do {
+    try writeAtomically(to: dest.path, folder: true) { tmp in
         let charts = reportCharts(r, extras: extras)
         for c in charts { try render(c.chart, to: tmp + "/" + c.file, width: c.width, height: c.height, scale: 2) }
-        try resultsJSON(r).write(to: URL(fileURLWithPath: tmp + "/" + ReportFile.json))
-        try Data(resultsCSV(r).utf8).write(to: URL(fileURLWithPath: tmp + "/" + ReportFile.csv))
-        try Data(renderReportHTML(r, charts: charts, template: template).utf8).write(to: URL(fileURLWithPath: tmp + "/" + ReportFile.html))
-        if fm.fileExists(atPath: dest.path) {
-            // Both renames or neither: an interrupt waits for this block, then removes the old copy.
-            let oldToken = try PendingOutputs.critical {
-                guard rename(dest.path, old) == 0 else { throw ReportError.io("cannot move the old report \(dest.path) aside: \(String(cString: strerror(errno)))") }
-                guard rename(tmp, dest.path) == 0 else {
-                    let e = errno
-                    _ = rename(old, dest.path)
-                    throw ReportError.io("cannot move the new report into \(dest.path): \(String(cString: strerror(e)))")
-                }
-                return PendingOutputs.track(old)
-            }
-            try? fm.removeItem(atPath: old)  // the new report is in place; a leftover old copy is harmless
-            PendingOutputs.untrack(oldToken)
-        } else {
-            guard rename(tmp, dest.path) == 0 else {
-                throw ReportError.io("cannot move the new report into \(dest.path): \(String(cString: strerror(errno)))")
-            }
-        }
-    } catch {
-        try? fm.removeItem(atPath: tmp)
-        throw error
+        try writeAtomically(resultsJSON(r), to: tmp + "/" + ReportFile.json)
+        try writeAtomically(Data(resultsCSV(r).utf8), to: tmp + "/" + ReportFile.csv)
+        try writeAtomically(Data(renderReportHTML(r, charts: charts, template: template).utf8), to: tmp + "/" + ReportFile.html)
     }
 }

@@ -3,8 +3,8 @@
 // atomically (temp file + rename) and checked against their key when read.
 
 import Analysis
-import Checkpoints
 import Foundation
+import Plumbing
 
 /// Bump when the engine's numbers change, so old cached scores are not reused.
 public let scoringEngineVersion = "gpt2lab-engine-1 (fp32, float64 accumulation)"
@@ -70,9 +70,8 @@ public struct ScoreCache: Sendable {
     public func store(_ score: ScoreReport, for key: ScoreCacheKey) throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys]
-            try writeAtomically(try enc.encode(CacheEntry(key: key, score: score)), to: directory + "/" + key.fileName)
+            try writeAtomically(try JSON.encoder(pretty: false).encode(CacheEntry(key: key, score: score)),
+                                to: directory + "/" + key.fileName)
         } catch {
             throw ReportError.io("score cache \(directory): cannot write: \(error.localizedDescription)")
         }

@@ -3,6 +3,7 @@
 
 import Checkpoints
 import Foundation
+import Plumbing
 import Tokenizer
 
 /// Problems with a test set; messages are one line naming the file.
@@ -113,4 +114,11 @@ func readHDF5IDs(_ path: String, dataset: String?) throws -> [Int32] {
     } catch let e as CheckpointError {
         throw TestSetError.unreadable(path: path, reason: e.problem)
     }
+}
+
+extension TokenFile {
+    /// The test set's identity: XXH64 of its token ids (Int32, little-endian), as 16 hex digits. The
+    /// same text as .txt, .bin or safetensors has one identity; a tokenizer change gives a new one.
+    /// Score caches, shard parts and reports all key test sets by it.
+    public var contentHash: String { ids.withUnsafeBytes { hex64(xxh64($0)) } }
 }

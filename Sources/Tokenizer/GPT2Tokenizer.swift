@@ -1,4 +1,5 @@
 import Foundation
+import Plumbing
 
 /// GPT-2's byte-level BPE, identical to tiktoken's `gpt2` encoding (ids 0 ..< 50256 from the merge ranks,
 /// plus `<|endoftext|>` = 50256).

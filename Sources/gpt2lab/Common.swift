@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checkpoints
+import Plumbing
 import Foundation
 
 /// Runs a command body; any error becomes one line on stderr and exit status 1. A SIGINT or
@@ -23,17 +24,9 @@ func warn(_ message: String) {
     FileHandle.standardError.write(Data("gpt2lab: warning: \(message)\n".utf8))
 }
 
-/// Pretty, key-sorted JSON of an Encodable value (NaN/±Inf as strings).
-func jsonData<T: Encodable>(_ value: T) throws -> Data {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return try enc.encode(value)
-}
-
 /// Pretty, key-sorted JSON of an Encodable value, on stdout.
 func printJSON<T: Encodable>(_ value: T) throws {
-    let data = try jsonData(value)
+    let data = try JSON.encoder().encode(value)
     FileHandle.standardOutput.write(data)
     FileHandle.standardOutput.write(Data("\n".utf8))
 }
@@ -77,12 +70,3 @@ func formatDuration(_ s: Double) -> String {
     return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
 }
 
-func formatCount(_ n: Int) -> String {
-    let s = String(n)
-    var out = ""
-    for (i, ch) in s.reversed().enumerated() {
-        if i > 0 && i % 3 == 0 && ch != "-" { out.append(",") }
-        out.append(ch)
-    }
-    return String(out.reversed())
-}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Checkpoints
 import Engine
 import Foundation
+import Plumbing
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -57,7 +58,7 @@ struct Inspect: ParsableCommand {
             layout       \(ck.layout.rawValue)
             config       vocab \(c.vocabSize), context \(c.contextLength), width \(c.nEmbd), layers \(c.nLayer), \
             heads \(c.nHead) (from \(ck.headsSource)), MLP \(c.nInner)
-            parameters   \(formatCount(ck.weights.parameterCount))\(ck.weights.tied ? " (embeddings tied, counted once)" : "")
+            parameters   \(groupedThousands(ck.weights.parameterCount))\(ck.weights.tied ? " (embeddings tied, counted once)" : "")
             biases       \(ck.weights.isStored(TensorID(.qkvb, layer: 0)) ? "QKV bias" : "no QKV bias"), \
             \(ck.weights.isStored(TensorID(.fcb, layer: 0)) ? "MLP bias" : "no MLP bias")
             tied         \(ck.weights.tied ? "yes" : "no")

@@ -1,6 +1,7 @@
 import Analysis
 import ArgumentParser
 import Foundation
+import Plumbing
 
 struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,7 +30,7 @@ struct Merge: ParsableCommand {
             print(String(format: "loss        %.6f nats/token", r.loss))
             print(String(format: "perplexity  %.3f", r.perplexity))
             if let bpb = r.bitsPerByte { print(String(format: "bits/byte   %.6f", bpb)) }
-            print("tokens      \(formatCount(r.tokensScored)) scored in \(r.windows) windows (context \(r.context), stride \(r.stride)), \(loaded.count) parts")
+            print("tokens      \(groupedThousands(r.tokensScored)) scored in \(r.windows) windows (context \(r.context), stride \(r.stride)), \(loaded.count) parts")
         }
     }
 }

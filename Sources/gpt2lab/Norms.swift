@@ -83,12 +83,7 @@ struct Norms: ParsableCommand {
                 written += try writeCharts(stats, base: base, steps: stepList)
             }
             if json {
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf",
-                                                                          negativeInfinity: "-inf", nan: "nan")
-                FileHandle.standardOutput.write(try enc.encode(Output(checkpoints: stats)))
-                FileHandle.standardOutput.write(Data("\n".utf8))
+                try printJSON(Output(checkpoints: stats))
             } else {
                 for (i, s) in stats.enumerated() {
                     if i > 0 { print("") }

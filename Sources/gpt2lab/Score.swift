@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 import Checkpoints
 import Foundation
+import Plumbing
 import TestSets
 
 struct Score: ParsableCommand {
@@ -85,13 +86,13 @@ struct Score: ParsableCommand {
                                                       skip: skip, maxTokens: maxTokens, batch: B, threads: data.threads,
                                                       windowRange: range, progress: bar.update)
         bar.finish()
-        let part = ScorePart(shard: k, shards: n, checkpoint: path, checkpointHash: try contentHash(path: path),
-                             layout: ck.layout.rawValue, testSet: data.testSet, testSetHash: try contentHash(path: data.testSet),
+        let part = ScorePart(shard: k, shards: n, checkpoint: path, checkpointHash: try fileContentHash(path: path),
+                             layout: ck.layout.rawValue, testSet: data.testSet, testSetHash: tokens.contentHash,
                              utf8Bytes: (skip == 0 && maxTokens == nil) ? tokens.utf8Bytes : nil,
                              settings: ScoreSettings(context: T, stride: plan.stride, skip: skip, maxTokens: maxTokens),
                              batch: B, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
                              threads: report.threads, seconds: report.seconds)
-        try writeAtomically(try jsonData(part), to: out!)
+        try writeAtomically(try JSON.encoder().encode(part), to: out!)
         FileHandle.standardError.write(Data("gpt2lab: shard \(k)/\(n): windows \(range.lowerBound)..<\(range.upperBound) of \(plan.windows.count) → \(out!)\n".utf8))
     }
 
@@ -117,7 +118,7 @@ struct Score: ParsableCommand {
                 print(String(format: "loss        %.6f nats/token", r.loss))
                 print(String(format: "perplexity  %.3f", r.perplexity))
                 if let bpb = r.bitsPerByte { print(String(format: "bits/byte   %.6f", bpb)) }
-                print("tokens      \(formatCount(r.tokensScored)) scored in \(r.windows) windows (context \(r.context), stride \(r.stride))")
+                print("tokens      \(groupedThousands(r.tokensScored)) scored in \(r.windows) windows (context \(r.context), stride \(r.stride))")
                 print(String(format: "speed       %.0f tokens/s (%.2f s, %d threads)", r.tokensPerSecond, r.seconds, r.threads))
             } else {
                 let w = max(10, reports.map { $0.checkpoint.count }.max() ?? 10)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Plumbing
 import Tokenizer
 
 #if canImport(Glibc)
@@ -70,9 +71,7 @@ struct Tokenize: ParsableCommand {
             if time {
                 let out = Output(ids: json ? ids : nil, count: ids.count, bytes: bytes.count,
                                  secondsEncode: wall, cpuSecondsEncode: cpu)
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.sortedKeys]
-                FileHandle.standardOutput.write(try enc.encode(out) + Data("\n".utf8))
+                FileHandle.standardOutput.write(try JSON.encoder(pretty: false).encode(out) + Data("\n".utf8))
             } else if json {
                 try printJSON(Output(ids: ids, count: ids.count, bytes: bytes.count, secondsEncode: nil, cpuSecondsEncode: nil))
             } else {

@@ -289,14 +289,6 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(loadReportTemplate(currentDirectory: dir, executablePath: dir + "/bin/gpt2lab").source, "built-in")
     }
 
-    func testContentHash() throws {
-        let a = dir + "/a", b = dir + "/b"
-        try Data("hello world, twelve+".utf8).write(to: URL(fileURLWithPath: a))
-        try Data("hello world, twelve-".utf8).write(to: URL(fileURLWithPath: b))
-        XCTAssertNotEqual(try fileContentHash(path: a), try fileContentHash(path: b))
-        XCTAssertEqual(try fileContentHash(path: a).count, 16)
-        XCTAssertNotEqual(contentHash64(""), contentHash64("\0"))
-    }
 
     // MARK: the committed demo against HF transformers
 

@@ -27,7 +27,7 @@ public let defaultEigenRelativeStep: Double = 1e-6
 
 public final class GPT2LossHessian: HVPOperator {
     public let weights: GPT2Weights
-    public let backend: ComputeBackend
+    public let backend: CPUBackend
     /// (B, T) flattened.
     public let inputs: [Int32], targets: [Int32]
     public let b: Int, t: Int
@@ -37,12 +37,10 @@ public final class GPT2LossHessian: HVPOperator {
     public let parameterNorm: Double
     public let blocks: [HVPBlock]
     public var dimension: Int { weights.layout.count }
-    /// Gradient evaluations so far (two per HVP).
-    public private(set) var gradientEvaluations = 0
     let acts: Activations
     let scratch: GradientScratch
 
-    public init(weights: GPT2Weights, backend: ComputeBackend = CPUBackend(), inputs: [Int32], targets: [Int32],
+    public init(weights: GPT2Weights, backend: CPUBackend = CPUBackend(), inputs: [Int32], targets: [Int32],
                 b: Int, t: Int, relativeStep: Double = defaultRelativeStep) {
         precondition(inputs.count == b * t && targets.count == b * t, "internal: inputs/targets must be (B, T)")
         self.weights = weights; self.backend = backend
@@ -65,7 +63,6 @@ public final class GPT2LossHessian: HVPOperator {
         let loss = grads.withUnsafeMutableBufferPointer { g in
             model.forwardBackward(inputs: inputs, targets: targets, acts: acts, scratch: scratch, grads: g.baseAddress!)
         }
-        gradientEvaluations += 1
         return (loss, grads)
     }
 

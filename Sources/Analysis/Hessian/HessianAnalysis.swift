@@ -99,7 +99,7 @@ public func hessianBatch(tokens: [Int32], batch: Int, context: Int, vocabSize: I
 /// - relativeStep: δ of the trace's finite-difference HVPs; eigenRelativeStep: of power iteration's
 ///   (see GPT2LossHessian).
 /// - progress: (phase, done, total) with phase "gradient", "trace" or "eigenvalue N".
-public func hessianAnalysis(weights: GPT2Weights, backend: ComputeBackend = CPUBackend(), tokens: [Int32],
+public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBackend(), tokens: [Int32],
                             batch: Int = 4, context: Int? = nil, samples: Int = 100, tol: Double? = nil,
                             seed: UInt64 = 0, topK: Int = 1, maxIterations: Int = 100, eigenTol: Double = 1e-3,
                             relativeStep: Double = defaultRelativeStep,

@@ -1,10 +1,11 @@
 // LayerNorm over the last dimension, eps 1e-5 (GPT-2).
-// inp, out are (N, C); weight, bias are (C); forward caches mean and rstd (N) for backward.
+// inp, out are (N, C); weight, bias are (C); forward caches mean and rstd (N) for backward
+// (nil where nothing will go backward: the KV-cache step).
 
 public let layerNormEps: Float = 1e-5
 
-func layerNormForward(_ out: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>,
-                      _ rstd: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+func layerNormForward(_ out: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>?,
+                      _ rstd: UnsafeMutablePointer<Float>?, _ inp: UnsafePointer<Float>,
                       _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
                       n: Int, c: Int, threads: Int) {
     parallelChunks(n, threads: threads, minChunk: 64) { rows in
@@ -18,8 +19,8 @@ func layerNormForward(_ out: UnsafeMutablePointer<Float>, _ mean: UnsafeMutableP
             let r = 1 / (v / Float(c) + layerNormEps).squareRoot()
             let o = out + i * c
             for k in 0..<c { o[k] = (x[k] - m) * r * weight[k] + bias[k] }
-            mean[i] = m
-            rstd[i] = r
+            mean?[i] = m
+            rstd?[i] = r
         }
     }
 }

@@ -10,9 +10,5 @@ func residualForward(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Floa
     for i in (blocks * 16)..<count { out[i] = a[i] + b[i] }
 }
 
-// Backward: da += dout, db += dout. (The model's backward aliases d(residual) across a block,
-// as llm.c does, so it calls this only where two distinct buffers meet.)
-func residualBackward(_ da: UnsafeMutablePointer<Float>, _ db: UnsafeMutablePointer<Float>,
-                      _ dout: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { da[i] += dout[i]; db[i] += dout[i] }
-}
+// Backward has no kernel: out = a + b hands dout to both unchanged, so the model's backward keeps
+// one d(residual) buffer across a block and adds into it (Block.swift, llm.c's aliasing).

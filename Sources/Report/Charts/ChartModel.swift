@@ -149,5 +149,4 @@ public enum ChartError: Error, Equatable {
     case badSize(width: Int, height: Int, scale: Double)
     case unknownFormat(path: String)
     case cairo(path: String, status: String)
-    case rename(from: String, to: String, errno: Int32)
 }

@@ -2,7 +2,7 @@
 // SVG document), and an atomic write (temp file in the target folder, then rename).
 
 import CCairo
-import Checkpoints
+import Plumbing
 import Foundation
 
 extension ChartError: LocalizedError {
@@ -11,8 +11,6 @@ extension ChartError: LocalizedError {
         case let .badSize(w, h, s): return "chart size must be positive: width \(w), height \(h), scale \(s)"
         case let .unknownFormat(path): return "can't tell the chart format of '\(path)': use a .png or .svg name"
         case let .cairo(path, status): return "Cairo failed writing '\(path)': \(status)"
-        case let .rename(from, to, err):
-            return "can't move '\(from)' to '\(to)': \(String(cString: strerror(err)))"
         }
     }
 }
@@ -29,18 +27,11 @@ public func render(_ chart: Chart, to path: String, format: ChartFormat? = nil,
         throw ChartError.badSize(width: width, height: height, scale: scale)
     }
     guard let fmt = format ?? ChartFormat(path: path) else { throw ChartError.unknownFormat(path: path) }
-    removeStaleTemporaries(for: path)
-    let (tmp, token) = try createTemporary(for: path)
-    defer { PendingOutputs.untrack(token) }
-    do {
+    try writeAtomically(to: path) { tmp in
         switch fmt {
         case .png: try writePNG(chart, tmp: tmp, path: path, width: width, height: height, scale: scale)
         case .svg: try writeSVG(chart, tmp: tmp, path: path, width: width, height: height)
         }
-        if rename(tmp, path) != 0 { throw ChartError.rename(from: tmp, to: path, errno: errno) }
-    } catch {
-        unlink(tmp)
-        throw error
     }
 }
 

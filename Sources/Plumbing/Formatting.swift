@@ -1,0 +1,25 @@
+// How every command and report writes JSON and counts: one configuration each.
+
+import Foundation
+
+public enum JSON {
+    /// The encoder of every JSON output: sorted keys (stable diffs), no escaped slashes (paths stay
+    /// readable), non-finite numbers as "inf", "-inf", "nan" strings (JSON has none). `pretty` adds
+    /// indentation; compact output is for caches and one-line-per-record streams.
+    public static func encoder(pretty: Bool = true) -> JSONEncoder {
+        let enc = JSONEncoder()
+        enc.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return enc
+    }
+}
+
+/// 1234567 → "1,234,567".
+public func groupedThousands(_ n: Int) -> String {
+    var out = ""
+    for (i, ch) in String(n).reversed().enumerated() {
+        if i > 0 && i % 3 == 0 && ch != "-" { out.append(",") }
+        out.append(ch)
+    }
+    return String(out.reversed())
+}

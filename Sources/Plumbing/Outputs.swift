@@ -1,0 +1,138 @@
+// Outputs every module writes: one way to write a file or a folder atomically. The content is
+// produced under a hidden temporary name in the destination's folder, tracked for interrupt
+// cleanup (Interrupts.swift), then renamed over the destination, so a reader (or a killed run)
+// sees the old output or the new one, never half of one.
+
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file that cannot be read or written; one line naming the file.
+public struct OutputError: Error, LocalizedError, Sendable {
+    public let path: String
+    public let problem: String
+    public init(_ path: String, _ problem: String) { self.path = path; self.problem = problem }
+    public var errorDescription: String? { "\(path): \(problem)" }
+}
+
+/// Writes `path` atomically: `produce(tmp)` writes the whole output at `tmp` (a file, or with
+/// `folder` a folder it fills), then `tmp` is renamed over `path`. An existing folder is moved
+/// aside and removed; both renames happen under `PendingOutputs.critical`, so an interrupt never
+/// leaves the destination missing. Leftovers of a killed writer of `path` are cleared first.
+public func writeAtomically(to path: String, folder: Bool = false, _ produce: (_ tmp: String) throws -> Void) throws {
+    let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+        throw OutputError(path, "folder \(dir) does not exist")
+    }
+    removeStaleTemporaries(for: path)
+    let (tmp, token) = try createTemporary(for: path, folder: folder)
+    defer { PendingOutputs.untrack(token) }
+    do {
+        try produce(tmp)
+        if folder && FileManager.default.fileExists(atPath: path) {
+            try replaceFolder(path, with: tmp, token: token)
+        } else if rename(tmp, path) != 0 {
+            throw OutputError(path, "cannot rename into place: \(String(cString: strerror(errno)))")
+        }
+    } catch {
+        try? FileManager.default.removeItem(atPath: tmp)
+        throw error
+    }
+}
+
+/// Writes `data` to `path` atomically (flushed to disk before the rename).
+public func writeAtomically(_ data: Data, to path: String) throws {
+    try writeAtomically(to: path) { tmp in
+        let fd = open(tmp, O_WRONLY | O_TRUNC)
+        guard fd >= 0 else { throw OutputError(path, "cannot open a temporary file: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var ok = true
+        data.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                if n <= 0 { ok = false; return }
+                off += n
+            }
+        }
+        guard ok, fsync(fd) == 0 else { throw OutputError(path, "write failed: \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// Swaps the finished folder `tmp` in for the existing folder `path`: the old one goes to
+/// ".NAME.old-PID-…" (restored by `removeStaleTemporaries` if a SIGKILL falls between the renames),
+/// the new one is renamed in, the old one removed.
+private func replaceFolder(_ path: String, with tmp: String, token: Int) throws {
+    let url = URL(fileURLWithPath: path)
+    let old = url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".old-" + temporarySuffix()
+    let oldToken = try PendingOutputs.critical {
+        guard rename(path, old) == 0 else {
+            throw OutputError(path, "cannot move the old folder aside: \(String(cString: strerror(errno)))")
+        }
+        guard rename(tmp, path) == 0 else {
+            let e = errno
+            _ = rename(old, path)
+            throw OutputError(path, "cannot move the new folder into place: \(String(cString: strerror(e)))")
+        }
+        return PendingOutputs.track(old)
+    }
+    try? FileManager.default.removeItem(atPath: old)  // the new folder is in place; a leftover old copy is harmless
+    PendingOutputs.untrack(oldToken)
+}
+
+/// "PID-RANDOM": the owner (for stale-temporary cleanup) and a collision-free tail.
+private func temporarySuffix() -> String { "\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
+
+/// The temporary name an output is written under before it is renamed over `path`:
+/// ".NAME.tmp-PID-RANDOM" in the same folder (hidden, same file system, owner findable).
+public func temporaryName(for path: String) -> String {
+    let url = URL(fileURLWithPath: path)
+    return url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".tmp-" + temporarySuffix()
+}
+
+/// Creates the temporary an output is written under (an empty file, or a folder) and tracks it
+/// for interrupt cleanup, as one step: a SIGINT/SIGTERM removes it whenever it exists.
+public func createTemporary(for path: String, folder: Bool = false) throws -> (path: String, token: Int) {
+    try PendingOutputs.critical {
+        let tmp = temporaryName(for: path)
+        let made: Bool
+        if folder {
+            made = mkdir(tmp, 0o755) == 0
+        } else {
+            let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            made = fd >= 0
+            if made { close(fd) }
+        }
+        guard made else { throw OutputError(path, "cannot create a temporary \(folder ? "folder" : "file") \(tmp): \(String(cString: strerror(errno)))") }
+        return (tmp, PendingOutputs.track(tmp))
+    }
+}
+
+/// Cleans up after a writer of `path` that no longer runs (killed between creating its
+/// temporary and renaming it): removes its ".NAME.tmp-PID-…" files or folders, and its
+/// ".NAME.old-PID-…" (a previous version moved aside while the new one was renamed in) —
+/// which goes back to `path` if nothing is there. A live writer's entries are left alone.
+/// Returns the names removed or restored.
+@discardableResult
+public func removeStaleTemporaries(for path: String) -> [String] {
+    let url = URL(fileURLWithPath: path)
+    let dir = url.deletingLastPathComponent().path, name = url.lastPathComponent
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+    var cleaned: [String] = []
+    for entry in entries.sorted() {
+        for kind in [".tmp-", ".old-"] where entry.hasPrefix("." + name + kind) {
+            let rest = entry.dropFirst(name.count + 1 + kind.count)
+            guard let pid = rest.split(separator: "-").first.flatMap({ Int32($0) }), pid > 0, pid != getpid() else { continue }
+            guard kill(pid, 0) != 0, errno == ESRCH else { continue }          // its writer still runs
+            let full = dir + "/" + entry
+            if kind == ".old-", !FileManager.default.fileExists(atPath: path) {
+                if rename(full, path) == 0 { cleaned.append(entry) }
+            } else if (try? FileManager.default.removeItem(atPath: full)) != nil {
+                cleaned.append(entry)
+            }
+        }
+    }
+    return cleaned
+}

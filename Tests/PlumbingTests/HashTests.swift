@@ -1,0 +1,38 @@
+import Foundation
+import Plumbing
+import XCTest
+
+/// The two content hashes against independent references (Python's `xxhash` and `hashlib`).
+final class HashTests: XCTestCase {
+    func testXXH64KnownValues() {
+        // Reference values from the Python `xxhash` package (xxhash.xxh64(b).hexdigest()).
+        func h(_ b: [UInt8]) -> String { String(b.withUnsafeBytes { xxh64($0) }, radix: 16) }
+        XCTAssertEqual(h([]), "ef46db3751d8e999")
+        XCTAssertEqual(h(Array("abc".utf8)), "44bc2cf5ad770999")
+        XCTAssertEqual(h(Array(repeating: UInt8(ascii: "a"), count: 31)), "fe47067cda802916")
+        XCTAssertEqual(h(Array(String(repeating: "gpt2lab", count: 17).utf8)), "84422ea9642a4830")
+        XCTAssertEqual(h(Array((0..<3).flatMap { _ in (0..<256).map { UInt8($0) } }) + Array("xyz".utf8)), "e921a1b45bd779f8")
+        let bin = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/fixtures/data/test-persuasion.bin").path
+        if FileManager.default.fileExists(atPath: bin) { XCTAssertEqual(try fileContentHash(path: bin), "c978af36bf64c914") }
+    }
+
+    func testSHA256KnownVectors() {
+        XCTAssertEqual(SHA256.hexDigest([]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hexDigest(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(SHA256.hexDigest(Array(repeating: UInt8(ascii: "a"), count: 1_000_000)),
+                       "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    func testContentHash() throws {
+        let dir = NSTemporaryDirectory() + "gpt2lab-hash-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let a = dir + "/a", b = dir + "/b"
+        try Data("hello world, twelve+".utf8).write(to: URL(fileURLWithPath: a))
+        try Data("hello world, twelve-".utf8).write(to: URL(fileURLWithPath: b))
+        XCTAssertNotEqual(try fileContentHash(path: a), try fileContentHash(path: b))
+        XCTAssertEqual(try fileContentHash(path: a).count, 16)
+        XCTAssertNotEqual(contentHash64(""), contentHash64("\0"))
+    }
+}

@@ -1,0 +1,56 @@
+import Plumbing
+import Foundation
+import XCTest
+
+/// Outputs appear whole or not at all; what a killed writer leaves behind is hidden and is
+/// removed by the next write of the same file.
+final class OutputTests: XCTestCase {
+    /// The pid of a process that has exited.
+    func deadPID() throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run(); p.waitUntilExit()
+        return p.processIdentifier
+    }
+
+    func testStaleTemporariesRemovedLiveOnesKept() throws {
+        let dir = try tempDir(self), path = dir + "/part.json"
+        try writeAtomically(Data("old".utf8), to: path)
+        let dead = try deadPID()
+        let stale = dir + "/.part.json.tmp-\(dead)-12345", live = dir + "/.part.json.tmp-\(getppid())-1", other = dir + "/.other.json.tmp-\(dead)-1"
+        for f in [stale, live, other] { try Data("half".utf8).write(to: URL(fileURLWithPath: f)) }
+        XCTAssertTrue(temporaryName(for: path).hasPrefix(dir + "/.part.json.tmp-\(getpid())-"))
+        try writeAtomically(Data("new".utf8), to: path)
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "new")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live))     // its writer (our parent) still runs
+        XCTAssertTrue(FileManager.default.fileExists(atPath: other))    // another file's temporary
+    }
+
+    func testFolderIsReplacedWholeOrNotAtAll() throws {
+        let dir = try tempDir(self), path = dir + "/report"
+        try writeAtomically(to: path, folder: true) { tmp in try Data("1".utf8).write(to: URL(fileURLWithPath: tmp + "/a")) }
+        try writeAtomically(to: path, folder: true) { tmp in try Data("2".utf8).write(to: URL(fileURLWithPath: tmp + "/b")) }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path), ["b"])
+        struct Boom: Error {}
+        XCTAssertThrowsError(try writeAtomically(to: path, folder: true) { tmp in
+            try Data("3".utf8).write(to: URL(fileURLWithPath: tmp + "/c")); throw Boom()
+        })
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path), ["b"])   // the old one, intact
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["report"]) // no temporary left
+    }
+
+    func testMissingFolderIsOneLine() {
+        XCTAssertThrowsError(try writeAtomically(Data(), to: "/nonexistent-gpt2lab/x.json")) { e in
+            XCTAssertEqual((e as? LocalizedError)?.errorDescription, "/nonexistent-gpt2lab/x.json: folder /nonexistent-gpt2lab does not exist")
+        }
+    }
+
+    func tempDir(_ test: XCTestCase) throws -> String {
+        let dir = NSTemporaryDirectory() + "gpt2lab-plumbing-\(getpid())-\(test.name.filter { $0.isLetter })"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        test.addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return dir
+    }
+}
