@@ -35,13 +35,53 @@ public struct ScoreReport: Codable, Sendable {
     public var tokensPerSecond: Double
     /// Σ NLL in nats (float64), the number merges add up.
     public var totalNLL: Double
-    public var windowLosses: [Double]
+    /// The per-window results every statistic derives from: Σ NLL and scored tokens of each window,
+    /// in window order. (`window_losses`, their ratios, is written for people and not read back.)
+    public var windowScores: WindowScores
+    public var windowLosses: [Double] { windowScores.windowLosses }
 
     enum CodingKeys: String, CodingKey {
         case checkpoint, layout, loss, perplexity, windows, context, stride, skip, batch, threads, seconds
         case testSet = "test_set", bitsPerByte = "bits_per_byte", utf8Bytes = "utf8_bytes"
         case tokensScored = "tokens_scored", maxTokens = "max_tokens", tokensPerSecond = "tokens_per_second"
-        case totalNLL = "total_nll", windowLosses = "window_losses"
+        case totalNLL = "total_nll", windowNLLSums = "window_nll_sums", windowCounts = "window_counts"
+        case windowLosses = "window_losses"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        checkpoint = try c.decode(String.self, forKey: .checkpoint); layout = try c.decode(String.self, forKey: .layout)
+        testSet = try c.decode(String.self, forKey: .testSet); loss = try c.decode(Double.self, forKey: .loss)
+        perplexity = try c.decode(Double.self, forKey: .perplexity)
+        bitsPerByte = try c.decodeIfPresent(Double.self, forKey: .bitsPerByte)
+        utf8Bytes = try c.decodeIfPresent(Int.self, forKey: .utf8Bytes)
+        tokensScored = try c.decode(Int.self, forKey: .tokensScored); windows = try c.decode(Int.self, forKey: .windows)
+        context = try c.decode(Int.self, forKey: .context); stride = try c.decode(Int.self, forKey: .stride)
+        skip = try c.decode(Int.self, forKey: .skip); maxTokens = try c.decodeIfPresent(Int.self, forKey: .maxTokens)
+        batch = try c.decode(Int.self, forKey: .batch); threads = try c.decode(Int.self, forKey: .threads)
+        seconds = try c.decode(Double.self, forKey: .seconds)
+        tokensPerSecond = try c.decode(Double.self, forKey: .tokensPerSecond)
+        totalNLL = try c.decode(Double.self, forKey: .totalNLL)
+        windowScores = WindowScores(nllSums: try c.decode([Double].self, forKey: .windowNLLSums),
+                                    counts: try c.decode([Int].self, forKey: .windowCounts))
+        guard windowScores.nllSums.count == windowScores.counts.count else {
+            throw DecodingError.dataCorruptedError(forKey: .windowCounts, in: c,
+                                                   debugDescription: "window_nll_sums and window_counts differ in length")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(checkpoint, forKey: .checkpoint); try c.encode(layout, forKey: .layout)
+        try c.encode(testSet, forKey: .testSet); try c.encode(loss, forKey: .loss); try c.encode(perplexity, forKey: .perplexity)
+        try c.encodeIfPresent(bitsPerByte, forKey: .bitsPerByte); try c.encodeIfPresent(utf8Bytes, forKey: .utf8Bytes)
+        try c.encode(tokensScored, forKey: .tokensScored); try c.encode(windows, forKey: .windows)
+        try c.encode(context, forKey: .context); try c.encode(stride, forKey: .stride); try c.encode(skip, forKey: .skip)
+        try c.encodeIfPresent(maxTokens, forKey: .maxTokens); try c.encode(batch, forKey: .batch)
+        try c.encode(threads, forKey: .threads); try c.encode(seconds, forKey: .seconds)
+        try c.encode(tokensPerSecond, forKey: .tokensPerSecond); try c.encode(totalNLL, forKey: .totalNLL)
+        try c.encode(windowScores.nllSums, forKey: .windowNLLSums); try c.encode(windowScores.counts, forKey: .windowCounts)
+        try c.encode(windowLosses, forKey: .windowLosses)
     }
 
     public init(checkpoint: String, layout: String, testSet: String, settings: ScoreSettings, batch: Int, threads: Int,
@@ -57,6 +97,6 @@ public struct ScoreReport: Codable, Sendable {
         context = settings.context; stride = settings.stride; skip = settings.skip; maxTokens = settings.maxTokens
         self.batch = batch; self.threads = threads; self.seconds = seconds
         tokensPerSecond = seconds > 0 ? Double(scores.tokensScored) / seconds : 0
-        windowLosses = scores.windowLosses
+        windowScores = scores
     }
 }

@@ -18,16 +18,16 @@ public func shardWindowRange(shard k: Int, of n: Int, windows: Int, batch: Int) 
 /// Everything a merge needs from one shard, written by `score --shard K/N --out PART.json`.
 public struct ScorePart: Codable, Sendable {
     public var format = "gpt2lab-score-part"
-    public var version = 1
+    public var version = 2
     public var shard: Int
     public var shards: Int
     public var checkpoint: String
-    public var checkpointHash: String
     public var layout: String
     public var testSet: String
-    public var testSetHash: String
+    /// The checkpoint's and the test set's identities and the window recipe, as the score cache
+    /// keys them: parts merge only when their keys are equal.
+    public var key: ScoreKey
     public var utf8Bytes: Int?
-    public var settings: ScoreSettings
     public var batch: Int
     public var totalWindows: Int
     /// Index of this shard's first window in the unsharded plan.
@@ -39,18 +39,18 @@ public struct ScorePart: Codable, Sendable {
     public var seconds: Double
 
     enum CodingKeys: String, CodingKey {
-        case format, version, shard, shards, checkpoint, layout, settings, batch, threads, seconds
-        case checkpointHash = "checkpoint_hash", testSet = "test_set", testSetHash = "test_set_hash"
+        case format, version, shard, shards, checkpoint, layout, key, batch, threads, seconds
+        case testSet = "test_set"
         case utf8Bytes = "utf8_bytes", totalWindows = "total_windows", windowStart = "window_start"
         case windowNLLSums = "window_nll_sums", windowCounts = "window_counts"
     }
 
-    public init(shard: Int, shards: Int, checkpoint: String, checkpointHash: String, layout: String, testSet: String,
-                testSetHash: String, utf8Bytes: Int?, settings: ScoreSettings, batch: Int, totalWindows: Int,
-                windowStart: Int, scores: WindowScores, threads: Int, seconds: Double) {
-        self.shard = shard; self.shards = shards; self.checkpoint = checkpoint; self.checkpointHash = checkpointHash
-        self.layout = layout; self.testSet = testSet; self.testSetHash = testSetHash; self.utf8Bytes = utf8Bytes
-        self.settings = settings; self.batch = batch; self.totalWindows = totalWindows; self.windowStart = windowStart
+    public init(shard: Int, shards: Int, checkpoint: String, layout: String, testSet: String, key: ScoreKey,
+                utf8Bytes: Int?, batch: Int, totalWindows: Int, windowStart: Int, scores: WindowScores,
+                threads: Int, seconds: Double) {
+        self.shard = shard; self.shards = shards; self.checkpoint = checkpoint
+        self.layout = layout; self.testSet = testSet; self.key = key; self.utf8Bytes = utf8Bytes
+        self.batch = batch; self.totalWindows = totalWindows; self.windowStart = windowStart
         windowNLLSums = scores.nllSums; windowCounts = scores.counts; self.threads = threads; self.seconds = seconds
     }
 }
@@ -71,7 +71,7 @@ public func readScorePart(path: String) throws -> ScorePart {
     do { part = try JSONDecoder().decode(ScorePart.self, from: data) } catch {
         throw MergeError(message: "\(path): not a gpt2lab score part (\(shortDecodingError(error)))")
     }
-    guard part.format == "gpt2lab-score-part", part.version == 1 else {
+    guard part.format == "gpt2lab-score-part", part.version == 2 else {
         throw MergeError(message: "\(path): not a gpt2lab score part (format \(part.format) v\(part.version))")
     }
     guard part.windowNLLSums.count == part.windowCounts.count, part.shards >= 1, (0..<part.shards).contains(part.shard) else {
@@ -87,9 +87,10 @@ public func mergeScoreParts(_ parts: [(path: String, part: ScorePart)]) throws -
         func differ(_ what: String) -> MergeError {
             MergeError(message: "\(path): \(what) differs from \(firstPath); parts of different runs cannot be merged")
         }
-        if p.checkpointHash != first.checkpointHash { throw differ("checkpoint (content hash \(p.checkpointHash) vs \(first.checkpointHash))") }
-        if p.testSetHash != first.testSetHash { throw differ("test set (content hash \(p.testSetHash) vs \(first.testSetHash))") }
-        if p.settings != first.settings || p.batch != first.batch { throw differ("settings (context/stride/skip/max-tokens/batch)") }
+        let (a, b) = (p.key, first.key)
+        if a.checkpointHash != b.checkpointHash { throw differ("checkpoint (content hash \(a.checkpointHash) vs \(b.checkpointHash))") }
+        if a.testSetHash != b.testSetHash { throw differ("test set (token-id hash \(a.testSetHash) vs \(b.testSetHash))") }
+        if a != b || p.batch != first.batch { throw differ("settings (context/stride/skip/max-tokens/batch/engine)") }
         if p.shards != first.shards { throw differ("shard count (\(p.shards) vs \(first.shards))") }
         if p.totalWindows != first.totalWindows { throw differ("window count") }
     }
@@ -116,7 +117,7 @@ public func mergeScoreParts(_ parts: [(path: String, part: ScorePart)]) throws -
         seconds += p.seconds
     }
     let scores = WindowScores(nllSums: sums, counts: counts)
-    return ScoreReport(checkpoint: first.checkpoint, layout: first.layout, testSet: first.testSet, settings: first.settings,
+    return ScoreReport(checkpoint: first.checkpoint, layout: first.layout, testSet: first.testSet, settings: first.key.settings,
                        batch: first.batch, threads: first.threads, scores: scores, utf8Bytes: first.utf8Bytes, seconds: seconds)
 }
 

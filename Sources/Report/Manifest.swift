@@ -8,80 +8,9 @@
 //   [[run]] name, checkpoint, description, seed_group, stack_of = [names], scores = "merged.json",
 //           heads, lr, weight_decay, batch_size, steps, tokens, schedule
 
+import Analysis
 import Foundation
 import TOMLKit
-
-/// A manifest problem: one line, naming the file, the line and key when known.
-public struct ManifestError: Error, LocalizedError, Sendable, Equatable {
-    public let manifest: String
-    public let line: Int?
-    public let problem: String
-    public init(_ manifest: String, line: Int? = nil, _ problem: String) {
-        self.manifest = manifest; self.line = line; self.problem = problem
-    }
-    public var errorDescription: String? { "\(manifest)\(line.map { ":\($0)" } ?? ""): \(problem)" }
-}
-
-/// Training hyperparameters of a run, from the manifest or a meta.json / train.json beside its checkpoint.
-public struct Hyperparameters: Codable, Sendable, Equatable {
-    public var lr: Double?
-    public var weightDecay: Double?
-    public var batchSize: Int?
-    public var steps: Int?
-    public var tokens: Int?
-    public var schedule: String?
-    /// Where the values came from: "manifest", "meta.json", "train.json", or a mix joined by "+".
-    public var source: String?
-    enum CodingKeys: String, CodingKey {
-        case lr, weightDecay = "weight_decay", batchSize = "batch_size", steps, tokens, schedule, source
-    }
-    public init() {}
-    var isEmpty: Bool { lr == nil && weightDecay == nil && batchSize == nil && steps == nil && tokens == nil && schedule == nil }
-}
-
-/// One `[[run]]` entry, paths resolved.
-public struct RunSpec: Sendable {
-    public var name: String
-    public var checkpoint: String
-    public var description: String?
-    public var seedGroup: String?
-    public var stackOf: [String]
-    public var scores: String?
-    public var heads: Int?
-    public var hyper: Hyperparameters
-    /// (step, training loss) from the meta file, when it has a `loss_curve`.
-    public var lossCurve: [(step: Double, loss: Double)]
-    /// Line of the entry's `[[run]]` header in the manifest.
-    public var line: Int?
-}
-
-/// A parsed, checked manifest.
-public struct ReportManifest: Sendable {
-    /// The manifest file as given.
-    public var path: String
-    public var title: String
-    public var description: String?
-    public var testSet: String
-    public var context: Int?
-    public var stride: Int?
-    public var skip: Int
-    public var maxTokens: Int?
-    public var baseline: String
-    public var reference: String?
-    public var referenceNote: String?
-    public var runs: [RunSpec]
-
-    public func run(_ name: String) -> RunSpec? { runs.first { $0.name == name } }
-
-    /// Runs sharing `name`'s seed group (the named run plus every run whose `seed_group` names
-    /// it), in manifest order; empty when the run is in no group of two or more.
-    public func seedGroup(of name: String) -> [String] {
-        guard let r = run(name) else { return [] }
-        let root = r.seedGroup ?? name
-        let group = runs.filter { $0.name == root || $0.seedGroup == root }.map(\.name)
-        return group.count >= 2 ? group : []
-    }
-}
 
 private let topKeys: Set<String> = ["title", "description", "test_set", "context", "stride", "skip", "max_tokens",
                                     "baseline", "reference", "reference_note", "run"]

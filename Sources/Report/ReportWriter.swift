@@ -8,6 +8,18 @@ import Plumbing
 import Foundation
 import Mustache
 
+/// Problems rendering or writing a report.
+public enum ReportError: Error, LocalizedError, Sendable, Equatable {
+    case io(String)
+    case template(String)
+    public var errorDescription: String? {
+        switch self {
+        case let .io(s): return s
+        case let .template(s): return "template: \(s)"
+        }
+    }
+}
+
 /// Files a report folder holds besides its charts.
 public enum ReportFile {
     public static let html = "index.html"

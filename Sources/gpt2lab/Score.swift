@@ -86,11 +86,10 @@ struct Score: ParsableCommand {
                                                       skip: skip, maxTokens: maxTokens, batch: B, threads: data.threads,
                                                       windowRange: range, progress: bar.update)
         bar.finish()
-        let part = ScorePart(shard: k, shards: n, checkpoint: path, checkpointHash: try fileContentHash(path: path),
-                             layout: ck.layout.rawValue, testSet: data.testSet, testSetHash: tokens.contentHash,
-                             utf8Bytes: (skip == 0 && maxTokens == nil) ? tokens.utf8Bytes : nil,
-                             settings: ScoreSettings(context: T, stride: plan.stride, skip: skip, maxTokens: maxTokens),
-                             batch: B, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
+        let key = ScoreKey(checkpointHash: try fileContentHash(path: path), testSetHash: tokens.contentHash,
+                           settings: ScoreSettings(context: T, stride: plan.stride, skip: skip, maxTokens: maxTokens))
+        let part = ScorePart(shard: k, shards: n, checkpoint: path, layout: ck.layout.rawValue, testSet: data.testSet, key: key,
+                             utf8Bytes: (skip == 0 && maxTokens == nil) ? tokens.utf8Bytes : nil, batch: B, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
                              threads: report.threads, seconds: report.seconds)
         try writeAtomically(try JSON.encoder().encode(part), to: out!)
         FileHandle.standardError.write(Data("gpt2lab: shard \(k)/\(n): windows \(range.lowerBound)..<\(range.upperBound) of \(plan.windows.count) → \(out!)\n".utf8))

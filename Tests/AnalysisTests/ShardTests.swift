@@ -22,9 +22,9 @@ final class ShardTests: XCTestCase {
         let range = shardWindowRange(shard: k, of: n, windows: plan.windows.count, batch: batch)
         let (r, scores, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: bin, stride: stride, maxTokens: 12_000,
                                                  batch: batch, threads: threads, windowRange: range)
-        return ScorePart(shard: k, shards: n, checkpoint: ck.path, checkpointHash: "c", layout: r.layout, testSet: bin,
-                         testSetHash: "t", utf8Bytes: nil, settings: ScoreSettings(context: 256, stride: stride, maxTokens: 12_000),
-                         batch: batch, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
+        let key = ScoreKey(checkpointHash: "c", testSetHash: "t", settings: ScoreSettings(context: 256, stride: stride, maxTokens: 12_000))
+        return ScorePart(shard: k, shards: n, checkpoint: ck.path, layout: r.layout, testSet: bin, key: key,
+                         utf8Bytes: nil, batch: batch, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
                          threads: threads, seconds: r.seconds)
     }
 
@@ -59,11 +59,11 @@ final class ShardTests: XCTestCase {
         }
         refuses([p0], "missing shard(s) 1")
         refuses([p0, p0, p1], "given twice")
-        var other = p1; other.checkpointHash = "different"
+        var other = p1; other.key.checkpointHash = "different"
         refuses([p0, other], "checkpoint")
-        other = p1; other.testSetHash = "different"
+        other = p1; other.key.testSetHash = "different"
         refuses([p0, other], "test set")
-        other = p1; other.settings.stride = 128
+        other = p1; other.key.stride = 128
         refuses([p0, other], "settings")
         XCTAssertNoThrow(try mergeScoreParts([("a", p1), ("b", p0)]))
     }

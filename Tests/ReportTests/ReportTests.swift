@@ -155,7 +155,7 @@ final class ReportTests: XCTestCase {
 
     func testScoreFileWithOtherSettingsIsRejectedBeforeScoring() throws {
         let scores = dir + "/s.json"
-        try Data(#"{"checkpoint":"x","layout":"raschka","test_set":"t","loss":6,"perplexity":400,"tokens_scored":2048,"windows":16,"context":128,"stride":128,"skip":0,"batch":1,"threads":1,"seconds":1,"tokens_per_second":1,"total_nll":1,"window_losses":[]}"#.utf8)
+        try Data(#"{"checkpoint":"x","layout":"raschka","test_set":"t","loss":6,"perplexity":400,"tokens_scored":2048,"windows":16,"context":128,"stride":128,"skip":0,"batch":1,"threads":1,"seconds":1,"tokens_per_second":1,"total_nll":1,"window_nll_sums":[],"window_counts":[]}"#.utf8)
             .write(to: URL(fileURLWithPath: scores))
         let path = try manifest(["baseline", "wd-0.01"], extraRun: ["wd-0.01": "scores = \"\(scores)\""])
         var o = options()

@@ -2,29 +2,15 @@
 // version), so re-running a report after adding a run scores only the new run. Files are written
 // atomically (temp file + rename) and checked against their key when read.
 
-import Analysis
 import Foundation
 import Plumbing
 
 /// Bump when the engine's numbers change, so old cached scores are not reused.
 public let scoringEngineVersion = "gpt2lab-engine-1 (fp32, float64 accumulation)"
 
-/// Problems writing a report or its cache.
-public enum ReportError: Error, LocalizedError, Sendable, Equatable {
-    case io(String)
-    case scores(String)
-    case template(String)
-    public var errorDescription: String? {
-        switch self {
-        case let .io(s): return s
-        case let .scores(s): return s
-        case let .template(s): return "template: \(s)"
-        }
-    }
-}
-
-/// What decides a score: the same key always gives the same window losses.
-public struct ScoreCacheKey: Codable, Sendable, Hashable {
+/// What decides a score: the same key always gives the same per-window sums. The cache and shard
+/// parts both key scores by it.
+public struct ScoreKey: Codable, Sendable, Hashable {
     public var checkpointHash: String
     public var testSetHash: String
     public var context: Int
@@ -41,6 +27,7 @@ public struct ScoreCacheKey: Codable, Sendable, Hashable {
         context = settings.context; stride = settings.stride; skip = settings.skip; maxTokens = settings.maxTokens
         self.engine = engine
     }
+    public var settings: ScoreSettings { ScoreSettings(context: context, stride: stride, skip: skip, maxTokens: maxTokens) }
     /// File name: the checkpoint hash and a hash of the whole key.
     var fileName: String {
         let text = "\(checkpointHash)|\(testSetHash)|\(context)|\(stride)|\(skip)|\(maxTokens.map(String.init) ?? "-")|\(engine)"
@@ -49,7 +36,7 @@ public struct ScoreCacheKey: Codable, Sendable, Hashable {
 }
 
 private struct CacheEntry: Codable {
-    var key: ScoreCacheKey
+    var key: ScoreKey
     var score: ScoreReport
 }
 
@@ -59,7 +46,7 @@ public struct ScoreCache: Sendable {
     public init(directory: String) { self.directory = directory }
 
     /// The cached score for `key`, or nil (absent, unreadable, or written for another key).
-    public func load(_ key: ScoreCacheKey) -> ScoreReport? {
+    public func load(_ key: ScoreKey) -> ScoreReport? {
         let path = directory + "/" + key.fileName
         guard let data = FileManager.default.contents(atPath: path),
               let entry = try? JSONDecoder().decode(CacheEntry.self, from: data), entry.key == key else { return nil }
@@ -67,13 +54,13 @@ public struct ScoreCache: Sendable {
     }
 
     /// Stores `score` under `key`, atomically (a reader sees the old file, the new one, or none).
-    public func store(_ score: ScoreReport, for key: ScoreCacheKey) throws {
+    public func store(_ score: ScoreReport, for key: ScoreKey) throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try writeAtomically(try JSON.encoder(pretty: false).encode(CacheEntry(key: key, score: score)),
                                 to: directory + "/" + key.fileName)
         } catch {
-            throw ReportError.io("score cache \(directory): cannot write: \(error.localizedDescription)")
+            throw OutputError(directory, "score cache: cannot write: \(error.localizedDescription)")
         }
     }
 }

@@ -1,0 +1,182 @@
+// What a comparison produces (results.json) and the knobs and progress events of `compareRuns`.
+
+import Foundation
+
+/// GPT-2's vocabulary size; every run in a report must use GPT-2's tokenizer.
+public let gpt2VocabSize = 50257
+
+/// Knobs of a report.
+public struct ReportOptions: Sendable {
+    /// Bootstrap replicates B.
+    public var bootstrap = 2000
+    /// Seeds the bootstrap, the Hessian probes and the sampled completion.
+    public var seed: UInt64 = 0
+    /// CI coverage.
+    public var level = 0.95
+    /// Hutchinson probes per run; 0 skips the Hessian.
+    public var hessianSamples = 0
+    public var threads: Int?
+    /// Cache folder; nil disables reading and writing the cache.
+    public var cacheDirectory: String?
+    /// Score every run even when cached (the new scores are still written to the cache).
+    public var rescore = false
+    /// Prompt of the smoke-test completions (gpjt's); nil skips them.
+    public var completionPrompt: String? = "Every effort moves you"
+    /// New tokens per completion.
+    public var completionTokens = 20
+    /// The seeded sample's temperature and top-k.
+    public var sampleTemperature = 1.0
+    public var sampleTopK: Int? = 40
+    public init() {}
+}
+
+/// The smoke-test completion of a run: greedy, and one seeded sample (prompt included in the texts).
+public struct RunCompletion: Codable, Sendable, Equatable {
+    public var prompt: String
+    public var greedy: String
+    public var sample: String?
+    public var seed: UInt64?
+    public init(prompt: String, greedy: String, sample: String?, seed: UInt64?) {
+        self.prompt = prompt; self.greedy = greedy; self.sample = sample; self.seed = seed
+    }
+}
+
+/// One run's row of the report.
+public struct RunResult: Codable, Sendable {
+    public var name: String
+    public var description: String?
+    public var checkpoint: String
+    public var contentHash: String
+    /// Other runs whose checkpoint has the same content hash.
+    public var identicalTo: [String]
+    /// Where the score came from: "cache", "scores file", "scored".
+    public var scoreSource: String
+    public var params: Int
+    public var loss: Double
+    public var lossCI: [Double]
+    public var perplexity: Double
+    public var deltaVsBaseline: Double?
+    public var deltaCI: [Double]?
+    public var pValue: Double?
+    /// |Δ vs baseline| ≤ the seed-noise half-width; nil without a band (and for the baseline).
+    public var inNoise: Bool?
+    public var deltaVsReference: Double?
+    public var deltaReferenceCI: [Double]?
+    public var gapClosed: Double?
+    public var totalSumSq: Double
+    public var decaySumSq: Double
+    public var noDecaySumSq: Double
+    public var hyperparameters: Hyperparameters
+    public var tauSteps: Double?
+    public var tauFraction: Double?
+    public var stackOf: [String]
+    /// Σ of the parts' Δ vs baseline, for a run with `stack_of`.
+    public var expectedIfAdditive: Double?
+    public var hessianTrace: Double?
+    public var hessianStderr: Double?
+    public var completion: RunCompletion?
+
+    enum CodingKeys: String, CodingKey {
+        case name, description, checkpoint, contentHash = "content_hash", identicalTo = "identical_to"
+        case scoreSource = "score_source", params, loss, lossCI = "loss_ci", perplexity
+        case deltaVsBaseline = "delta_vs_baseline", deltaCI = "delta_ci", pValue = "p_value", inNoise = "in_noise"
+        case deltaVsReference = "delta_vs_reference", deltaReferenceCI = "delta_reference_ci", gapClosed = "gap_closed"
+        case totalSumSq = "total_sum_sq", decaySumSq = "decay_sum_sq", noDecaySumSq = "no_decay_sum_sq"
+        case hyperparameters, tauSteps = "tau_steps", tauFraction = "tau_fraction", stackOf = "stack_of"
+        case expectedIfAdditive = "expected_if_additive", hessianTrace = "hessian_trace", hessianStderr = "hessian_stderr"
+        case completion
+    }
+
+    /// Every key is written, absent values as null, so readers can rely on the columns.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name); try c.encode(description, forKey: .description)
+        try c.encode(checkpoint, forKey: .checkpoint); try c.encode(contentHash, forKey: .contentHash)
+        try c.encode(identicalTo, forKey: .identicalTo); try c.encode(scoreSource, forKey: .scoreSource)
+        try c.encode(params, forKey: .params); try c.encode(loss, forKey: .loss); try c.encode(lossCI, forKey: .lossCI)
+        try c.encode(perplexity, forKey: .perplexity)
+        try c.encode(deltaVsBaseline, forKey: .deltaVsBaseline); try c.encode(deltaCI, forKey: .deltaCI)
+        try c.encode(pValue, forKey: .pValue); try c.encode(inNoise, forKey: .inNoise)
+        try c.encode(deltaVsReference, forKey: .deltaVsReference); try c.encode(deltaReferenceCI, forKey: .deltaReferenceCI)
+        try c.encode(gapClosed, forKey: .gapClosed)
+        try c.encode(totalSumSq, forKey: .totalSumSq); try c.encode(decaySumSq, forKey: .decaySumSq)
+        try c.encode(noDecaySumSq, forKey: .noDecaySumSq)
+        try c.encode(hyperparameters, forKey: .hyperparameters)
+        try c.encode(tauSteps, forKey: .tauSteps); try c.encode(tauFraction, forKey: .tauFraction)
+        try c.encode(stackOf, forKey: .stackOf); try c.encode(expectedIfAdditive, forKey: .expectedIfAdditive)
+        try c.encode(hessianTrace, forKey: .hessianTrace); try c.encode(hessianStderr, forKey: .hessianStderr)
+        try c.encode(completion, forKey: .completion)
+    }
+}
+
+/// The seed-noise band: runs that differ only in their seed, and the band's half-width.
+public struct SeedNoise: Codable, Sendable {
+    public var runs: [String]
+    public var halfWidth: Double
+    public var rule: String
+    enum CodingKeys: String, CodingKey { case runs, halfWidth = "half_width", rule }
+}
+
+/// Settings every run was scored and compared with.
+public struct ReportSettings: Codable, Sendable {
+    public var context: Int
+    public var stride: Int
+    public var skip: Int
+    public var maxTokens: Int?
+    public var windows: Int
+    public var tokensScored: Int
+    public var bootstrap: Int
+    public var seed: UInt64
+    public var level: Double
+    public var hessianSamples: Int
+    public var engine: String
+    public var pValueRule: String
+    enum CodingKeys: String, CodingKey {
+        case context, stride, skip, maxTokens = "max_tokens", windows, tokensScored = "tokens_scored", bootstrap
+        case seed, level, hessianSamples = "hessian_samples", engine, pValueRule = "p_value_rule"
+    }
+}
+
+public struct TestSetInfo: Codable, Sendable {
+    public var path: String
+    public var contentHash: String
+    public var tokens: Int
+    public var format: String
+    enum CodingKeys: String, CodingKey { case path, contentHash = "content_hash", tokens, format }
+}
+
+/// Everything `results.json` holds.
+public struct ComparisonResults: Codable, Sendable {
+    public var title: String
+    public var description: String?
+    public var manifest: String
+    public var testSet: TestSetInfo
+    public var settings: ReportSettings
+    public var baseline: String
+    public var reference: String?
+    public var referenceNote: String?
+    public var seedNoise: SeedNoise?
+    public var runs: [RunResult]
+    enum CodingKeys: String, CodingKey {
+        case title, description, manifest, testSet = "test_set", settings, baseline, reference
+        case referenceNote = "reference_note", seedNoise = "seed_noise", runs
+    }
+    public func run(_ name: String) -> RunResult? { runs.first { $0.name == name } }
+}
+
+/// What the charts need beyond results.json.
+public struct ComparisonExtras: Sendable {
+    public var norms: [CheckpointNormStats]
+    /// Run name → (step, training loss).
+    public var lossCurves: [(name: String, points: [(step: Double, loss: Double)])]
+}
+
+/// Progress events of `compareRuns`, for the CLI to print.
+public enum ComparisonEvent: Sendable {
+    /// A run's score: "cached", "scores file" or "scoring".
+    case score(run: String, source: String)
+    /// Scoring progress in tokens.
+    case scoring(run: String, done: Int, total: Int)
+    case hessian(run: String, done: Int, total: Int)
+    case note(String)
+}
