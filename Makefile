@@ -46,13 +46,14 @@ demo: build
 	@./scripts/demo.sh $(BIN)
 
 test: setup
+	@./scripts/check-imports.sh
 	$(SWIFT) test $(SWIFT_FLAGS) -Xswiftc -enable-testing
 
 bench: build
 	@./bench/run.sh
 
 fuzz-build: setup
-	@for t in $(FUZZ_TARGETS); do GPT2LAB_FUZZ=1 $(SWIFT) build $(FUZZ_FLAGS) --product fuzz-$$t || exit 1; done
+	GPT2LAB_FUZZ=1 $(SWIFT) build $(FUZZ_FLAGS) --product gpt2lab-fuzz
 
 fuzz: fuzz-build
 	@FUZZ_WORKERS=$(FUZZ_WORKERS) ./fuzz/run.sh $(FUZZ_BUILD)/release $(FUZZ_SECONDS) $(FUZZ_TARGETS)

@@ -61,11 +61,10 @@ let package = Package(
     ]
 )
 
-// libFuzzer executables, one per target. They have no main() of their own (libFuzzer's comes
-// with -sanitize=fuzzer), so they exist only when GPT2LAB_FUZZ is set: `make fuzz` sets it.
+// The libFuzzer executable (`gpt2lab-fuzz TARGET …`, every target in one). Its main() hands over
+// to libFuzzer's driver, which only -sanitize=fuzzer links, so it exists only when GPT2LAB_FUZZ is
+// set: `make fuzz` sets it.
 if Context.environment["GPT2LAB_FUZZ"] != nil {
-    for name in ["safetensors", "hdf5", "testsets", "tokenizer", "manifest"] {
-        package.targets.append(.executableTarget(name: "fuzz-" + name, dependencies: ["FuzzTargets"], path: "fuzz/" + name))
-        package.products.append(.executable(name: "fuzz-" + name, targets: ["fuzz-" + name]))
-    }
+    package.targets.append(.executableTarget(name: "gpt2lab-fuzz", dependencies: ["FuzzTargets"], path: "fuzz/driver"))
+    package.products.append(.executable(name: "gpt2lab-fuzz", targets: ["gpt2lab-fuzz"]))
 }

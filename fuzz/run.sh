@@ -34,7 +34,7 @@ for t in "$@"; do
     pids=()
     for w in $(seq 1 "$workers"); do
         SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=0:malloc_context_size=0:quarantine_size_mb=16 \
-            "$bin/fuzz-$t" "$corpus" fuzz/corpus/$t "${dict[@]}" -detect_leaks=0 \
+            "$bin/gpt2lab-fuzz" "$t" "$corpus" fuzz/corpus/$t "${dict[@]}" -detect_leaks=0 \
             -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=4096 -timeout=20 -print_final_stats=1 \
             -artifact_prefix="$work/crashes-$t/" > "$work/$t.$w.log" 2>&1 &
         pids+=($!)

@@ -14,6 +14,7 @@
 // trained weights have a wider gap at the top and stop early on the residual test.
 
 import CBLAS
+import Engine
 
 /// Result of one power iteration run.
 public struct SpectralEstimate: Sendable, Equatable {
@@ -91,44 +92,26 @@ func symmetricMatVecNaive(_ g: [Double], _ x: [Double], n: Int) -> [Double] {
     (0..<n).map { i in (0..<n).reduce(0.0) { $0 + g[i * n + $1] * x[$1] } }
 }
 
-/// Deterministic start vector: SplitMix64 with a fixed seed, uniform in [0, 2). All positive, so
-/// it is not orthogonal to a top eigenvector with components of one sign (a Perron vector).
-func powerStartVector(_ n: Int) -> [Double] {
-    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-    return (0..<n).map { _ in
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Double(z >> 11) / Double(UInt64(1) << 53) * 2
-    }
-}
-
-/// Top eigenvalue of a symmetric positive semi-definite G (n, n) by power iteration.
-/// The estimate is the Rayleigh quotient λ = vᵀGv of the unit iterate v. It stops when the
-/// residual ‖Gv − λv‖ ≤ `tolerance`·λ (λ's own error is then of order tolerance²·λ / relative
-/// eigengap), or when λ stagnates (relative change ≤ tolerance², as with a near-double top
-/// eigenvalue, where λ is right but v is not unique), or after `maxIterations` steps.
+/// Top eigenvalue of a symmetric positive semi-definite G (n, n) by power iteration
+/// (PowerIteration.swift), from a deterministic all-positive start (SplitMix64, uniform in [0, 2):
+/// not orthogonal to a top eigenvector with components of one sign, a Perron vector).
+/// It stops when the residual ‖Gv − λv‖ ≤ `tolerance`·λ (λ's own error is then of order
+/// tolerance²·λ / relative eigengap), or when λ stagnates (relative change ≤ tolerance², as with a
+/// near-double top eigenvalue, where λ is right but v is not unique), or after `maxIterations` steps.
 func topEigenvalue(_ g: [Double], n: Int, tolerance: Double, maxIterations: Int) -> (Double, Int, Bool) {
-    var v = powerStartVector(n)
-    var norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-    for i in 0..<n { v[i] /= norm }
+    var rng = SplitMix64(seed: 0x9E37_79B9_7F4A_7C15)
+    let start = (0..<n).map { _ in rng.nextUnit() * 2 }
     var w = [Double](repeating: 0, count: n)
-    var lambda = 0.0
-    for it in 1...max(1, maxIterations) {
+    let r = powerIteration(start: start, maxIterations: maxIterations, apply: { v in
         symmetricMatVec(g, v, &w, n: n)                      // w = G v
-        let next = zip(v, w).reduce(0) { $0 + $1.0 * $1.1 }  // vᵀ G v
-        norm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        if norm == 0 { return (0, it, true) }                // G v = 0 from a generic v: G = 0
+        return w
+    }, stop: { it, lambda, prev, v, w in
         var residual = 0.0
-        for i in 0..<n { let r = w[i] - next * v[i]; residual += r * r }
-        if residual.squareRoot() <= tolerance * abs(next) { return (next, it, true) }
-        if it > 1, abs(next - lambda) <= tolerance * tolerance * abs(next) { return (next, it, true) }
-        for i in 0..<n { v[i] = w[i] / norm }
-        lambda = next
-    }
-    return (lambda, maxIterations, false)
+        for i in 0..<n { let d = w[i] - lambda * v[i]; residual += d * d }
+        if residual.squareRoot() <= tolerance * abs(lambda) { return true }   // also G v = 0 (G = 0)
+        return it > 1 && prev.map { abs(lambda - $0) <= tolerance * tolerance * abs(lambda) } ?? false
+    })
+    return (r.value, r.iterations, r.converged)
 }
 
 /// σ_max of W (rows, cols), row-major.

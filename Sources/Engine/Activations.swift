@@ -44,12 +44,8 @@ public final class Activations {
             Ls * BT * C, Ls * BT * C, Ls * BT * C, Ls * BT, Ls * BT, Ls * BT * F, Ls * BT * F,
             Ls * BT * C, Ls * BT * C, BT * C, BT, BT, BT,
         ]
-        total = sizes.reduce(0, +)
-        storage = .allocate(capacity: total)
-        storage.initialize(repeating: 0, count: total)
-        var p = storage
-        var views: [UnsafeMutablePointer<Float>] = []
-        for s in sizes { views.append(p); p += s }
+        let views: [UnsafeMutablePointer<Float>]
+        (storage, total, views) = allocateViews(sizes)
         encoded = views[0]; ln1 = views[1]; ln1Mean = views[2]; ln1Rstd = views[3]; qkv = views[4]
         atty = views[5]; att = keepAll ? views[6] : nil; attproj = views[7]; residual2 = views[8]
         ln2 = views[9]; ln2Mean = views[10]; ln2Rstd = views[11]; fch = views[12]; fchGelu = views[13]
@@ -74,4 +70,15 @@ public final class Activations {
 
     /// Bytes held.
     public var bytes: Int { total * MemoryLayout<Float>.size }
+}
+
+/// One zeroed allocation cut into consecutive views of `sizes` floats (llm.c's
+/// malloc_and_point): returns the storage (the caller deallocates it), its length and the views.
+func allocateViews(_ sizes: [Int]) -> (UnsafeMutablePointer<Float>, Int, [UnsafeMutablePointer<Float>]) {
+    let total = sizes.reduce(0, +)
+    let storage = UnsafeMutablePointer<Float>.allocate(capacity: total)
+    storage.initialize(repeating: 0, count: total)
+    var p = storage, views: [UnsafeMutablePointer<Float>] = []
+    for s in sizes { views.append(p); p += s }
+    return (storage, total, views)
 }

@@ -23,12 +23,8 @@ public final class GradientScratch {
         self.config = config; self.b = b; self.t = t
         let BT = b * t, C = config.nEmbd, F = config.nInner
         let sizes = [BT * C, BT * C, BT * 3 * C, BT * C, BT * F, BT * F]
-        total = sizes.reduce(0, +)
-        storage = .allocate(capacity: total)
-        storage.initialize(repeating: 0, count: total)
-        var p = storage
-        var v: [UnsafeMutablePointer<Float>] = []
-        for s in sizes { v.append(p); p += s }
+        let v: [UnsafeMutablePointer<Float>]
+        (storage, total, v) = allocateViews(sizes)
         dres = v[0]; dln = v[1]; dqkv = v[2]; datty = v[3]; dfch = v[4]; dfchGelu = v[5]
     }
 

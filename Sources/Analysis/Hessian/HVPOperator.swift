@@ -43,7 +43,7 @@ public struct DenseSymmetricOperator: HVPOperator {
 
 // Vector helpers over flat buffers, Double accumulation (PyHessian's utils.py, without in-place surprises).
 
-@inline(__always) func dotD(_ a: [Float], _ b: [Float]) -> Double {
+@inline(__always) func dotD<F: BinaryFloatingPoint>(_ a: [F], _ b: [F]) -> Double {
     var s = 0.0
     for i in 0..<a.count { s += Double(a[i]) * Double(b[i]) }
     return s
@@ -55,7 +55,7 @@ public struct DenseSymmetricOperator: HVPOperator {
     return s
 }
 
-func normD(_ a: [Float]) -> Double { dotD(a, a).squareRoot() }
+func normD<F: BinaryFloatingPoint>(_ a: [F]) -> Double { dotD(a, a).squareRoot() }
 
 /// Zero outside `blocks`.
 func restricted(_ v: [Float], to blocks: [HVPBlock]) -> [Float] {
