@@ -39,3 +39,45 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
 /// Windows per forward when --batch is not given: about 1024 positions (activations stay
 /// small next to the weights: ~56 MB for GPT-2 small at T = 1024).
 public func defaultBatch(context T: Int) -> Int { max(1, 1024 / max(T, 1)) }
+
+/// Scores windows in a seeded random order until the mean NLL's interval is as narrow as `rule`
+/// asks (Sequential.swift), or every window is read. The report's `loss` is the estimate, `ci95`
+/// its interval, `windowIndices` the windows read (visit order); bits per byte only when all were.
+public func scoreCheckpointSequential(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: String, rule: SequentialRule,
+                                      context: Int? = nil, stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil,
+                                      batch: Int? = nil, threads: Int? = nil,
+                                      progress: ((Int, Int) -> Void)? = nil) throws -> (ScoreReport, SampledEstimate) {
+    let c = ck.weights.config
+    let T = context ?? c.contextLength
+    guard T <= c.contextLength else {
+        throw TestSetError.badWindows("context \(T) is longer than the model's \(c.contextLength) positions (\(ck.path))")
+    }
+    let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: stride ?? T, skip: skip, maxTokens: maxTokens)
+    try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: c.vocabSize, path: testSetPath)
+    let B = batch ?? defaultBatch(context: T)
+    let backend = CPUBackend(threads: threads)
+    let model = GPT2Model(weights: ck.weights, backend: backend)
+    let counts = plan.windows.map(\.scoredCount)
+    let total = plan.tokensScored
+    var done = 0
+    let t0 = Date()
+    let (estimate, visited, series) = runSequential(order: visitOrder(count: plan.windows.count, seed: rule.seed),
+                                                    counts: counts, batch: B, rule: rule) { chunk in
+        let s = scoreWindows(model: model, tokens: tokens.ids, windows: chunk.map { plan.windows[$0] }, batch: B)
+        done += s.tokensScored
+        progress?(done, total)
+        return [s.nllSums]
+    }
+    let seconds = Date().timeIntervalSince(t0)
+    let scores = WindowScores(nllSums: series[0], counts: visited.map { counts[$0] })
+    let all = visited.count == plan.windows.count
+    let settings = ScoreSettings(context: T, stride: plan.stride, skip: skip, maxTokens: maxTokens)
+    var report = ScoreReport(checkpoint: ck.path, layout: ck.layout.rawValue, testSet: testSetPath, settings: settings,
+                             batch: B, threads: backend.threads, scores: scores,
+                             utf8Bytes: (all && skip == 0 && maxTokens == nil) ? tokens.utf8Bytes : nil, seconds: seconds)
+    report.windowIndices = visited
+    report.ci95 = [estimate.lo, estimate.hi]
+    report.windowsScored = visited.count
+    report.windowsTotal = plan.windows.count
+    return (report, estimate)
+}

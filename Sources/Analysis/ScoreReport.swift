@@ -39,13 +39,21 @@ public struct ScoreReport: Codable, Sendable {
     /// in window order. (`window_losses`, their ratios, is written for people and not read back.)
     public var windowScores: WindowScores
     public var windowLosses: [Double] { windowScores.windowLosses }
+    /// Sequential scoring (`--ci`): which windows `windowScores` holds (plan indices, in visit
+    /// order), the interval of the mean NLL, and how many of the windows were read. nil when
+    /// every window was scored in order.
+    public var windowIndices: [Int]?
+    public var ci95: [Double]?
+    public var windowsScored: Int?
+    public var windowsTotal: Int?
 
     enum CodingKeys: String, CodingKey {
         case checkpoint, layout, loss, perplexity, windows, context, stride, skip, batch, threads, seconds
         case testSet = "test_set", bitsPerByte = "bits_per_byte", utf8Bytes = "utf8_bytes"
         case tokensScored = "tokens_scored", maxTokens = "max_tokens", tokensPerSecond = "tokens_per_second"
         case totalNLL = "total_nll", windowNLLSums = "window_nll_sums", windowCounts = "window_counts"
-        case windowLosses = "window_losses"
+        case windowLosses = "window_losses", windowIndices = "window_indices", ci95 = "ci95"
+        case windowsScored = "windows_scored", windowsTotal = "windows_total"
     }
 
     public init(from decoder: Decoder) throws {
@@ -64,9 +72,14 @@ public struct ScoreReport: Codable, Sendable {
         totalNLL = try c.decode(Double.self, forKey: .totalNLL)
         windowScores = WindowScores(nllSums: try c.decode([Double].self, forKey: .windowNLLSums),
                                     counts: try c.decode([Int].self, forKey: .windowCounts))
-        guard windowScores.nllSums.count == windowScores.counts.count else {
+        windowIndices = try c.decodeIfPresent([Int].self, forKey: .windowIndices)
+        ci95 = try c.decodeIfPresent([Double].self, forKey: .ci95)
+        windowsScored = try c.decodeIfPresent(Int.self, forKey: .windowsScored)
+        windowsTotal = try c.decodeIfPresent(Int.self, forKey: .windowsTotal)
+        guard windowScores.nllSums.count == windowScores.counts.count,
+              windowIndices.map({ $0.count == windowScores.counts.count }) ?? true else {
             throw DecodingError.dataCorruptedError(forKey: .windowCounts, in: c,
-                                                   debugDescription: "window_nll_sums and window_counts differ in length")
+                                                   debugDescription: "window_nll_sums, window_counts (and window_indices) differ in length")
         }
     }
 
@@ -82,6 +95,8 @@ public struct ScoreReport: Codable, Sendable {
         try c.encode(tokensPerSecond, forKey: .tokensPerSecond); try c.encode(totalNLL, forKey: .totalNLL)
         try c.encode(windowScores.nllSums, forKey: .windowNLLSums); try c.encode(windowScores.counts, forKey: .windowCounts)
         try c.encode(windowLosses, forKey: .windowLosses)
+        try c.encodeIfPresent(windowIndices, forKey: .windowIndices); try c.encodeIfPresent(ci95, forKey: .ci95)
+        try c.encodeIfPresent(windowsScored, forKey: .windowsScored); try c.encodeIfPresent(windowsTotal, forKey: .windowsTotal)
     }
 
     public init(checkpoint: String, layout: String, testSet: String, settings: ScoreSettings, batch: Int, threads: Int,

@@ -49,6 +49,16 @@ struct Score: ParsableCommand {
                                valueName: "PART.json"))
     var out: String?
 
+    @Option(help: ArgumentHelp("Sequential scoring: visit windows in a seeded random order and stop once the 95% interval of the mean NLL is at most ± HALF_WIDTH nats (or every window is read). Prints the interval and the fraction of windows read.",
+                               valueName: "HALF_WIDTH"))
+    var ci: Double?
+
+    @Option(name: .customLong("ci-seed"), help: "Seed of the --ci visiting order.")
+    var ciSeed: UInt64 = 0
+
+    @Option(name: .customLong("ci-min-windows"), help: "With --ci, read at least this many windows before stopping (the variance estimate needs some).")
+    var ciMinWindows: Int = 30
+
     /// (k, n) from "K/N".
     var shardSpec: (Int, Int)? {
         guard let shard else { return nil }
@@ -61,6 +71,9 @@ struct Score: ParsableCommand {
         if checkpoints.isEmpty { throw ValidationError("give at least one checkpoint") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if skip < 0 { throw ValidationError("--skip must be non-negative") }
+        if let ci, !(ci > 0 && ci.isFinite) { throw ValidationError("--ci takes a positive half-width in nats, e.g. --ci 0.01; got \(ci)") }
+        if ciMinWindows < 2 { throw ValidationError("--ci-min-windows must be at least 2") }
+        if ci != nil && shard != nil { throw ValidationError("--ci and --shard do not combine: a sequential score decides as it goes") }
         if shard != nil {
             guard let (k, n) = shardSpec, n >= 1, (0..<n).contains(k) else {
                 throw ValidationError("--shard takes K/N with 0 ≤ K < N, e.g. --shard 0/4; got \(shard!)")
@@ -104,9 +117,18 @@ struct Score: ParsableCommand {
                 let ck = try loadCheckpoint(path: path, heads: model.heads)
                 for w in ck.warnings { warn("\(path): \(w)") }
                 let bar = ProgressBar(checkpoints.count > 1 ? (path as NSString).deletingLastPathComponent : "scoring")
-                let (report, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: data.context,
+                let report: ScoreReport
+                if let ci {
+                    let rule = SequentialRule(halfWidth: ci, minWindows: ciMinWindows, seed: ciSeed)
+                    (report, _) = try scoreCheckpointSequential(ck, tokens: tokens, testSetPath: data.testSet, rule: rule,
+                                                                context: data.context, stride: stride, skip: skip,
+                                                                maxTokens: maxTokens, batch: batch, threads: data.threads,
+                                                                progress: bar.update)
+                } else {
+                    (report, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: data.context,
                                                          stride: stride, skip: skip, maxTokens: maxTokens, batch: batch,
                                                          threads: data.threads, progress: bar.update)
+                }
                 bar.finish()
                 reports.append(report)
             }
@@ -115,16 +137,26 @@ struct Score: ParsableCommand {
             } else if reports.count == 1 {
                 let r = reports[0]
                 print(String(format: "loss        %.6f nats/token", r.loss))
+                if let ci = r.ci95, let n = r.windowsScored, let total = r.windowsTotal {
+                    print(String(format: "95%% CI      [%.6f, %.6f] (± %.6f) from %@ of %@ windows (%.1f%%) in a seeded random order",
+                                 ci[0], ci[1], (ci[1] - ci[0]) / 2, groupedThousands(n), groupedThousands(total),
+                                 100 * Double(n) / Double(max(total, 1))))
+                }
                 print(String(format: "perplexity  %.3f", r.perplexity))
                 if let bpb = r.bitsPerByte { print(String(format: "bits/byte   %.6f", bpb)) }
                 print("tokens      \(groupedThousands(r.tokensScored)) scored in \(r.windows) windows (context \(r.context), stride \(r.stride))")
                 print(String(format: "speed       %.0f tokens/s (%.2f s, %d threads)", r.tokensPerSecond, r.seconds, r.threads))
             } else {
                 let w = max(10, reports.map { $0.checkpoint.count }.max() ?? 10)
-                print("checkpoint".padding(toLength: w, withPad: " ", startingAt: 0) + "      loss  perplexity     tokens    tok/s")
+                let sequential = ci != nil
+                print("checkpoint".padding(toLength: w, withPad: " ", startingAt: 0) + "      loss  perplexity     tokens    tok/s"
+                      + (sequential ? "    ±95%   read" : ""))
                 for r in reports {
+                    let extra = r.ci95.map { c in
+                        String(format: " %7.4f %5.1f%%", (c[1] - c[0]) / 2, 100 * Double(r.windowsScored ?? 0) / Double(max(r.windowsTotal ?? 1, 1)))
+                    } ?? ""
                     print(r.checkpoint.padding(toLength: w, withPad: " ", startingAt: 0)
-                          + String(format: " %9.4f %11.2f %10d %8.0f", r.loss, r.perplexity, r.tokensScored, r.tokensPerSecond))
+                          + String(format: " %9.4f %11.2f %10d %8.0f", r.loss, r.perplexity, r.tokensScored, r.tokensPerSecond) + extra)
                 }
             }
         }

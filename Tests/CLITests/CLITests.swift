@@ -140,6 +140,22 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(plain.out.contains("bits/byte"), plain.out)
     }
 
+    /// `score --ci` on the project's own demo files: the JSON fields the issue names, an interval that
+    /// holds the full-set loss (HF's 6.109597894587714 for this run), and fewer windows than the set.
+    func testScoreSequentialJSON() throws {
+        let r = try gpt2lab(["score", "examples/runs/baseline/model.safetensors", "--test-set", "examples/test-persuasion.bin",
+                             "--ci", "0.05", "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let j = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        let ci = try XCTUnwrap(j["ci95"] as? [Double]), loss = try XCTUnwrap(j["loss"] as? Double)
+        let scored = try XCTUnwrap(j["windows_scored"] as? Int), total = try XCTUnwrap(j["windows_total"] as? Int)
+        XCTAssertEqual(total, 450); XCTAssertLessThan(scored, total)
+        XCTAssertTrue(ci[0] <= loss && loss <= ci[1]); XCTAssertLessThanOrEqual((ci[1] - ci[0]) / 2, 0.05)
+        XCTAssertTrue(ci[0] <= 6.109597894587714 && 6.109597894587714 <= ci[1], "\(ci) misses the full-set loss")
+        let bad = try gpt2lab(["score", "examples/runs/baseline/model.safetensors", "--test-set", "examples/test-persuasion.bin", "--ci", "0"])
+        XCTAssertNotEqual(bad.status, 0); XCTAssertTrue(bad.err.contains("--ci takes a positive half-width"), bad.err)
+    }
+
     func testMissingFileIsOneLineNamingIt() throws {
         let missing = "/nonexistent/gpt2lab-missing.safetensors"
         let cases: [(args: [String], file: String)] = [

@@ -25,7 +25,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     let names = fuzzTargets.keys.sorted().joined(separator: ", ")
     guard argc >= 2, let argv, let first = argv[1], let body = fuzzTargets[String(cString: first)] else {
-        fputs("usage: gpt2lab-fuzz TARGET [libFuzzer flags] [CORPUS…]; targets: \(names)\n", stderr)
+        let usage = "usage: gpt2lab-fuzz TARGET [libFuzzer flags] [CORPUS…]; targets: \(names)\n"
+        _ = usage.withCString { write(2, $0, strlen($0)) }
         return 2
     }
     target = body

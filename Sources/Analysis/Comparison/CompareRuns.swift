@@ -190,6 +190,9 @@ func readScoreFile(_ path: String, settings: ScoreSettings, plan: WindowPlan, ma
                        + "\(s.maxTokens.map(String.init) ?? "none"); the report uses context \(settings.context), stride "
                        + "\(settings.stride), skip \(settings.skip), max_tokens \(settings.maxTokens.map(String.init) ?? "none")")
     }
+    if let n = s.windowsScored, let total = s.windowsTotal, s.windowIndices != nil {
+        throw runError(m, r, "scores '\(path)' is a sequential (--ci) score of \(n) of \(total) windows; the report needs every window (score without --ci, or set `ci` in the manifest)")
+    }
     guard s.windowScores.counts == plan.windows.map(\.scoredCount) else {
         throw runError(m, r, "scores '\(path)' has \(s.windowScores.counts.count) windows and \(s.tokensScored) tokens; the test set gives "
                        + "\(plan.windows.count) windows and \(plan.tokensScored) tokens (a different test set, or a partial shard?)")

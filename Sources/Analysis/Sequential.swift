@@ -1,0 +1,130 @@
+// Sequential scoring: the answer to a chosen precision, instead of always reading the whole set.
+//
+// The windows of a test set (HF's recipe, TestSets/Windows.swift) are a finite population of N
+// clusters of tokens, and the test loss is the ratio R = Σ y / Σ x over all of them (y: a window's
+// Σ NLL, x: its scored tokens). Visiting the windows in a seeded random order makes every prefix a
+// simple random sample without replacement, so after n windows the ratio estimator R̂ = Σy/Σx has
+// the linearised variance (Cochran, Sampling Techniques, 3rd ed., §6.4)
+//   V̂(R̂) = (1 − n/N) · Σ(y_i − R̂·x_i)² / ((n − 1) · n · x̄²),   x̄ = Σx / n,
+// and R̂ ± t_{n−1, (1+level)/2} · √V̂ is the interval. (1 − n/N) is the finite-population correction:
+// the interval closes on the exact value when every window has been read. A paired difference
+// A − B on the same windows is the same estimator with y_i = y_A,i − y_B,i: what makes a window
+// hard for A makes it hard for B, so it is far tighter than two separate intervals.
+// Scoring stops when the half-width is at most the target (after at least `minWindows` windows,
+// so that the variance estimate itself is usable) or when the windows run out.
+
+import Engine
+import Foundation
+
+/// An estimate from n of the N windows, with its confidence interval.
+public struct SampledEstimate: Codable, Sendable, Equatable {
+    public var estimate: Double
+    public var lo: Double
+    public var hi: Double
+    public var windowsScored: Int
+    public var windowsTotal: Int
+    public var halfWidth: Double { (hi - lo) / 2 }
+    public var fractionScored: Double { Double(windowsScored) / Double(max(windowsTotal, 1)) }
+    enum CodingKeys: String, CodingKey { case estimate, lo, hi, windowsScored = "windows_scored", windowsTotal = "windows_total" }
+}
+
+/// The ratio estimate Σvalues/Σcounts of n sampled windows out of `population`, with the
+/// without-replacement interval above. With n < 2 the variance is unknown: the interval is
+/// (−∞, ∞) unless every window was read.
+public func ratioEstimate(values: [Double], counts: [Int], population N: Int, level: Double = 0.95) -> SampledEstimate {
+    let n = values.count
+    let sx = Double(counts.reduce(0, +)), r = values.reduce(0, +) / max(sx, 1)
+    if n >= N { return SampledEstimate(estimate: r, lo: r, hi: r, windowsScored: n, windowsTotal: N) }
+    guard n >= 2 else { return SampledEstimate(estimate: r, lo: -.infinity, hi: .infinity, windowsScored: n, windowsTotal: N) }
+    var ss = 0.0
+    for i in 0..<n { let d = values[i] - r * Double(counts[i]); ss += d * d }
+    let xbar = sx / Double(n)
+    let variance = (1 - Double(n) / Double(N)) * ss / (Double(n - 1) * Double(n) * xbar * xbar)
+    let h = studentTQuantile((1 + level) / 2, degreesOfFreedom: n - 1) * variance.squareRoot()
+    return SampledEstimate(estimate: r, lo: r - h, hi: r + h, windowsScored: n, windowsTotal: N)
+}
+
+/// When to stop: the interval's half-width at most `halfWidth`, at the given level, after at
+/// least `minWindows` windows; windows visited in the order `visitOrder(seed:)` gives.
+public struct SequentialRule: Sendable, Equatable {
+    public var halfWidth: Double
+    public var level = 0.95
+    public var minWindows = 30
+    public var seed: UInt64 = 0
+    public init(halfWidth: Double, level: Double = 0.95, minWindows: Int = 30, seed: UInt64 = 0) {
+        self.halfWidth = halfWidth; self.level = level; self.minWindows = minWindows; self.seed = seed
+    }
+}
+
+/// A seeded random permutation of 0..<n (Fisher–Yates on SplitMix64, Lemire's reduction).
+public func visitOrder(count n: Int, seed: UInt64) -> [Int] {
+    var order = Array(0..<n), rng = SplitMix64(seed: seed)
+    if n < 2 { return order }
+    for i in stride(from: n - 1, to: 0, by: -1) {
+        let j = Int(rng.next().multipliedFullWidth(by: UInt64(i + 1)).high)
+        order.swapAt(i, j)
+    }
+    return order
+}
+
+/// Runs the rule: `score(indices)` scores those windows (a batch, in visit order) and returns
+/// each one's values (one array per series: one for a loss, two for a paired difference);
+/// `statistic` turns the per-window values of every series so far into the values the interval
+/// is taken over. Returns the estimate and, per series, what was scored, in visit order.
+public func runSequential(order: [Int], counts: [Int], batch: Int, rule: SequentialRule,
+                          score: (_ windows: [Int]) throws -> [[Double]],
+                          statistic: ([[Double]]) -> [Double] = { $0[0] })
+    rethrows -> (estimate: SampledEstimate, visited: [Int], series: [[Double]]) {
+    let N = order.count
+    var visited: [Int] = [], series: [[Double]] = [], c: [Int] = []
+    var estimate = ratioEstimate(values: [], counts: [], population: N, level: rule.level)
+    var next = 0
+    while next < N {
+        let chunk = Array(order[next..<min(N, next + max(1, batch))])
+        let values = try score(chunk)
+        if series.isEmpty { series = Array(repeating: [], count: values.count) }
+        for s in 0..<values.count { series[s] += values[s] }
+        visited += chunk; c += chunk.map { counts[$0] }
+        next += chunk.count
+        estimate = ratioEstimate(values: statistic(series), counts: c, population: N, level: rule.level)
+        if visited.count >= min(N, rule.minWindows), estimate.halfWidth <= rule.halfWidth { break }
+    }
+    return (estimate, visited, series)
+}
+
+// MARK: quantiles
+
+/// Φ⁻¹(p) by Acklam's rational approximation (relative error < 1.2e-9), p in (0, 1).
+public func normalQuantile(_ p: Double) -> Double {
+    let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,
+             -3.066479806614716e+01, 2.506628277459239e+00]
+    let b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01,
+             -1.328068155288572e+01]
+    let c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00,
+             4.374664141464968e+00, 2.938163982698783e+00]
+    let d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00]
+    if p <= 0 { return -.infinity }
+    if p >= 1 { return .infinity }
+    let lowTail = 0.02425
+    if p < lowTail || p > 1 - lowTail {
+        let q = (-2 * log(p < lowTail ? p : 1 - p)).squareRoot()
+        let x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+        return p < lowTail ? x : -x
+    }
+    let q = p - 0.5, r = q * q
+    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+}
+
+/// Student's t quantile t_ν(p) from the normal one by the Cornish–Fisher expansion (Abramowitz &
+/// Stegun 26.7.5; within 1e-3 of the exact value for ν ≥ 3 at the usual levels, exact as ν → ∞).
+public func studentTQuantile(_ p: Double, degreesOfFreedom nu: Int) -> Double {
+    let x = normalQuantile(p), v = Double(max(nu, 1))
+    let x2 = x * x
+    let g1 = (x2 + 1) * x / 4
+    let g2 = ((5 * x2 + 16) * x2 + 3) * x / 96
+    let g3 = (((3 * x2 + 19) * x2 + 17) * x2 - 15) * x / 384
+    let g4 = ((((79 * x2 + 776) * x2 + 1482) * x2 - 1920) * x2 - 945) * x / 92160
+    return x + g1 / v + g2 / (v * v) + g3 / (v * v * v) + g4 / (v * v * v * v)
+}

@@ -1,0 +1,92 @@
+import Analysis
+import Checkpoints
+import Foundation
+import TestSets
+import XCTest
+
+/// Sequential scoring (`score --ci`): the quantiles against scipy, the estimator's edge cases,
+/// and, on a real fixture, how often its intervals contain the full-set value.
+final class SequentialTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/fixtures")
+
+    func testQuantilesMatchScipy() {
+        // scipy.stats.norm.ppf / scipy.stats.t.ppf (scipy 1.17).
+        XCTAssertEqual(normalQuantile(0.975), 1.959963984540054, accuracy: 1e-8)
+        XCTAssertEqual(normalQuantile(0.001), -3.090232306167813, accuracy: 1e-8)
+        XCTAssertEqual(normalQuantile(0.9), 1.2815515655446004, accuracy: 1e-8)
+        let t: [(Double, Int, Double)] = [(0.975, 3, 3.1824463052837078), (0.975, 10, 2.228138851986274),
+                                          (0.975, 29, 2.045229642132703), (0.975, 100, 1.9839715185235518),
+                                          (0.995, 10, 3.16927267261695), (0.995, 29, 2.756385903670605),
+                                          (0.9, 29, 1.311433647301551), (0.975, 1000, 1.9623390808264083)]
+        for (p, nu, want) in t {
+            // Cornish–Fisher: ~1e-3 at ν = 3, far better from ν = 10 on.
+            XCTAssertEqual(studentTQuantile(p, degreesOfFreedom: nu), want, accuracy: nu < 10 ? 2e-2 : 2e-3, "t(\(p), \(nu))")
+        }
+    }
+
+    func testEstimatorEdgeCases() {
+        // Every window read: the exact ratio and a zero-width interval (finite-population correction).
+        let all = ratioEstimate(values: [3, 5, 4], counts: [1, 2, 2], population: 3)
+        XCTAssertEqual(all.estimate, 12.0 / 5.0); XCTAssertEqual(all.lo, all.hi)
+        // One window: no variance estimate, an unbounded interval.
+        let one = ratioEstimate(values: [3], counts: [1], population: 3)
+        XCTAssertEqual(one.lo, -.infinity)
+        // Hand-computed: y = [2, 4, 9], x = [1, 2, 3], N = 6: R = 15/6 = 2.5, d = [-0.5, -1, 1.5],
+        // Σd² = 3.5, V = (1 - 1/2)·3.5/(2·3·2²) = 0.0729166…, t₂(0.975) from Cornish–Fisher.
+        let e = ratioEstimate(values: [2, 4, 9], counts: [1, 2, 3], population: 6)
+        XCTAssertEqual(e.estimate, 2.5)
+        XCTAssertEqual(e.halfWidth, studentTQuantile(0.975, degreesOfFreedom: 2) * (0.5 * 3.5 / 24).squareRoot(), accuracy: 1e-12)
+        let order = visitOrder(count: 100, seed: 7)
+        XCTAssertEqual(order.sorted(), Array(0..<100))
+        XCTAssertEqual(order, visitOrder(count: 100, seed: 7))
+        XCTAssertNotEqual(order, visitOrder(count: 100, seed: 8))
+    }
+
+    /// Scores every window of a fixture once, then replays the sequential rule over those values
+    /// with 1000 visiting orders: the intervals it stops with should contain the full-set loss
+    /// (and, paired, the full-set Δ) at about their nominal 95%.
+    func testCoverageOnAFixture() throws {
+        let base = Self.fixtures.appendingPathComponent("runs/baseline/model.safetensors").path
+        let other = Self.fixtures.appendingPathComponent("runs/stacked/model.safetensors").path
+        let bin = Self.fixtures.appendingPathComponent("data/test-persuasion.bin").path
+        guard FileManager.default.fileExists(atPath: base) else { throw XCTSkip("../shared/fixtures not found at \(Self.fixtures.path)") }
+        let tokens = try loadTokenIDs(path: bin)
+        let (a, sa, plan) = try scoreCheckpoint(try loadCheckpoint(path: base), tokens: tokens, testSetPath: bin, context: 64)
+        let (b, sb, _) = try scoreCheckpoint(try loadCheckpoint(path: other), tokens: tokens, testSetPath: bin, context: 64)
+        let counts = plan.windows.map(\.scoredCount), N = counts.count
+        // The engine path visits the same windows in the same order and stops where the replay does.
+        let rule3 = SequentialRule(halfWidth: 0.03, seed: 3)
+        let (report, live) = try scoreCheckpointSequential(try loadCheckpoint(path: base), tokens: tokens, testSetPath: bin,
+                                                           rule: rule3, context: 64, batch: 4)
+        let replay = runSequential(order: visitOrder(count: N, seed: 3), counts: counts, batch: 4, rule: rule3) { w in [w.map { sa.nllSums[$0] }] }
+        XCTAssertEqual(report.windowIndices, replay.visited)
+        XCTAssertEqual(live.estimate, replay.estimate.estimate, accuracy: 1e-7)  // batches differ: fp32 rounding
+        XCTAssertEqual(live.halfWidth, replay.estimate.halfWidth, accuracy: 1e-7)
+        XCTAssertEqual(report.ci95?.count, 2); XCTAssertLessThan(report.windowsScored!, N); XCTAssertEqual(report.windowsTotal, N)
+        XCTAssertNil(report.bitsPerByte)
+        let fullDelta = (b.totalNLL - a.totalNLL) / Double(a.tokensScored)
+        var hits = 0, pairedHits = 0, read = 0, pairedRead = 0
+        let seeds = 1000
+        for seed in 0..<seeds {
+            let order = visitOrder(count: N, seed: UInt64(seed))
+            let rule = SequentialRule(halfWidth: 0.03, seed: UInt64(seed))
+            let single = runSequential(order: order, counts: counts, batch: 4, rule: rule) { w in [w.map { sa.nllSums[$0] }] }
+            if single.estimate.lo <= a.loss && a.loss <= single.estimate.hi { hits += 1 }
+            read += single.visited.count
+            let paired = runSequential(order: order, counts: counts, batch: 4, rule: SequentialRule(halfWidth: 0.01, seed: UInt64(seed)),
+                                       score: { w in [w.map { sb.nllSums[$0] }, w.map { sa.nllSums[$0] }] },
+                                       statistic: { s in zip(s[0], s[1]).map { $0 - $1 } })
+            if paired.estimate.lo <= fullDelta && fullDelta <= paired.estimate.hi { pairedHits += 1 }
+            pairedRead += paired.visited.count
+        }
+        let coverage = Double(hits) / Double(seeds), pairedCoverage = Double(pairedHits) / Double(seeds)
+        print("sequential coverage over \(seeds) orders, \(N) windows of 64: loss ±0.03 \(coverage) "
+              + "(read \(Double(read) / Double(seeds * N)) of the windows on average), paired Δ ±0.01 \(pairedCoverage) "
+              + "(read \(Double(pairedRead) / Double(seeds * N)))")
+        // Nominal 95%; 1000 orders give a binomial s.e. of 0.007, and stopping on the data costs a little.
+        XCTAssertGreaterThan(coverage, 0.925); XCTAssertLessThan(coverage, 0.975)
+        XCTAssertGreaterThan(pairedCoverage, 0.925); XCTAssertLessThan(pairedCoverage, 0.975)
+        XCTAssertLessThan(Double(pairedRead) / Double(seeds * N), 0.5, "a paired ±0.01 on runs 0.43 apart needs far less than the set")
+    }
+}
