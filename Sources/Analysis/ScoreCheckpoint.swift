@@ -13,18 +13,10 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
                             context: Int? = nil, stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil,
                             batch: Int? = nil, threads: Int? = nil, windowRange: Range<Int>? = nil,
                             progress: ((Int, Int) -> Void)? = nil) throws -> (ScoreReport, WindowScores, WindowPlan) {
-    let c = ck.weights.config
-    let T = context ?? c.contextLength
-    guard T <= c.contextLength else {
-        throw TestSetError.badWindows("context \(T) is longer than the model's \(c.contextLength) positions (\(ck.path))")
-    }
-    let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: stride ?? T, skip: skip, maxTokens: maxTokens)
-    try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: c.vocabSize, path: testSetPath)
-    let range = windowRange ?? 0..<plan.windows.count
-    let windows = Array(plan.windows[range])
-    let B = batch ?? defaultBatch(context: T)
-    let backend = CPUBackend(threads: threads)
-    let model = GPT2Model(weights: ck.weights, backend: backend)
+    let (plan, model, B) = try prepareScoring(ck, tokens: tokens, testSetPath: testSetPath, context: context, stride: stride,
+                                              skip: skip, maxTokens: maxTokens, batch: batch, threads: threads)
+    let backend = model.backend, T = plan.context
+    let windows = Array(plan.windows[windowRange ?? 0..<plan.windows.count])
     let t0 = Date()
     let scores = scoreWindows(model: model, tokens: tokens.ids, windows: windows, batch: B, progress: progress)
     let seconds = Date().timeIntervalSince(t0)
@@ -34,6 +26,21 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
     let report = ScoreReport(checkpoint: ck.path, layout: ck.layout.rawValue, testSet: testSetPath, settings: settings,
                              batch: B, threads: backend.threads, scores: scores, utf8Bytes: bytes, seconds: seconds)
     return (report, scores, plan)
+}
+
+/// The checks and set-up every scoring shares: the window plan (context at most the model's), the
+/// test set's ids within the vocabulary, the model on its kernels, and the batch size.
+func prepareScoring(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: String, context: Int?, stride: Int?,
+                    skip: Int, maxTokens: Int?, batch: Int?, threads: Int?) throws -> (WindowPlan, GPT2Model, Int) {
+    let c = ck.weights.config
+    let T = context ?? c.contextLength
+    guard T <= c.contextLength else {
+        throw TestSetError.badWindows("context \(T) is longer than the model's \(c.contextLength) positions (\(ck.path))")
+    }
+    let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: stride ?? T, skip: skip, maxTokens: maxTokens)
+    try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: c.vocabSize, path: testSetPath)
+    let model = GPT2Model(weights: ck.weights, backend: CPUBackend(threads: threads))
+    return (plan, model, batch ?? defaultBatch(context: T))
 }
 
 /// Windows per forward when --batch is not given: about 1024 positions (activations stay
@@ -47,16 +54,9 @@ public func scoreCheckpointSequential(_ ck: LoadedCheckpoint, tokens: TokenFile,
                                       context: Int? = nil, stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil,
                                       batch: Int? = nil, threads: Int? = nil,
                                       progress: ((Int, Int) -> Void)? = nil) throws -> (ScoreReport, SampledEstimate) {
-    let c = ck.weights.config
-    let T = context ?? c.contextLength
-    guard T <= c.contextLength else {
-        throw TestSetError.badWindows("context \(T) is longer than the model's \(c.contextLength) positions (\(ck.path))")
-    }
-    let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: stride ?? T, skip: skip, maxTokens: maxTokens)
-    try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: c.vocabSize, path: testSetPath)
-    let B = batch ?? defaultBatch(context: T)
-    let backend = CPUBackend(threads: threads)
-    let model = GPT2Model(weights: ck.weights, backend: backend)
+    let (plan, model, B) = try prepareScoring(ck, tokens: tokens, testSetPath: testSetPath, context: context, stride: stride,
+                                              skip: skip, maxTokens: maxTokens, batch: batch, threads: threads)
+    let backend = model.backend, T = plan.context
     let counts = plan.windows.map(\.scoredCount)
     let total = plan.tokensScored
     var done = 0
