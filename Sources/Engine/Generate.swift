@@ -128,15 +128,20 @@ extension GPT2Model {
         return headLogits(acts.lnf, rows: T)
     }
 
+    /// Runs the trunk over `acts.b` windows of `acts.t` tokens (inputs (B, T), ids < V): afterwards
+    /// `acts.lnf` (B, T, C) holds what the LM head reads (`headLogits`).
+    public func hidden(inputs: UnsafePointer<Int32>, acts: Activations) { forwardTrunk(inputs: inputs, acts: acts) }
+
+    /// out (rows, V) = x (rows, C) · headᵀ, the logits of `rows` positions of the trunk's output.
+    public func headLogits(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        let C = config.nEmbd, V = config.vocabSize
+        weights.withTensors { p in backend.matmul(out: out, inp: x, weight: p.head, bias: nil, n: rows, c: C, oc: V) }
+    }
+
     /// out (rows, V) = x (rows, C) · headᵀ, head = wte when tied, else lm_head.
     func headLogits(_ x: UnsafePointer<Float>, rows: Int) -> [Float] {
-        let C = config.nEmbd, V = config.vocabSize
-        var out = [Float](repeating: 0, count: rows * V)
-        weights.withTensors { p in
-            out.withUnsafeMutableBufferPointer { o in
-                backend.matmul(out: o.baseAddress!, inp: x, weight: p.head, bias: nil, n: rows, c: C, oc: V)
-            }
-        }
+        var out = [Float](repeating: 0, count: rows * config.vocabSize)
+        out.withUnsafeMutableBufferPointer { headLogits(x, rows: rows, into: $0.baseAddress!) }
         return out
     }
 }

@@ -27,3 +27,23 @@ struct TestSetOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 }
+
+/// Which windows of the test set are scored, and how many per forward: `score` and `compare`.
+struct WindowOptions: ParsableArguments {
+    @Option(help: "Distance between window starts, 1...T (default T: disjoint windows).")
+    var stride: Int?
+
+    @Option(help: "Drop the first N tokens.")
+    var skip: Int = 0
+
+    @Option(name: .customLong("max-tokens"), help: "After --skip, use only the next N tokens.")
+    var maxTokens: Int?
+
+    @Option(help: "Windows per forward pass (default: about 1024 positions).")
+    var batch: Int?
+
+    func validate() throws {
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if skip < 0 { throw ValidationError("--skip must be non-negative") }
+    }
+}

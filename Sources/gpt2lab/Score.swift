@@ -24,17 +24,7 @@ struct Score: ParsableCommand {
 
     @OptionGroup var data: TestSetOptions
 
-    @Option(help: "Distance between window starts, 1...T (default T: disjoint windows).")
-    var stride: Int?
-
-    @Option(help: "Drop the first N tokens.")
-    var skip: Int = 0
-
-    @Option(name: .customLong("max-tokens"), help: "After --skip, use only the next N tokens.")
-    var maxTokens: Int?
-
-    @Option(help: "Windows per forward pass (default: about 1024 positions).")
-    var batch: Int?
+    @OptionGroup var windows: WindowOptions
 
     @OptionGroup var model: HeadsOption
 
@@ -69,8 +59,6 @@ struct Score: ParsableCommand {
 
     func validate() throws {
         if checkpoints.isEmpty { throw ValidationError("give at least one checkpoint") }
-        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if skip < 0 { throw ValidationError("--skip must be non-negative") }
         if let ci, !(ci > 0 && ci.isFinite) { throw ValidationError("--ci takes a positive half-width in nats, e.g. --ci 0.01; got \(ci)") }
         if ciMinWindows < 2 { throw ValidationError("--ci-min-windows must be at least 2") }
         if ci != nil && shard != nil { throw ValidationError("--ci and --shard do not combine: a sequential score decides as it goes") }
@@ -91,18 +79,18 @@ struct Score: ParsableCommand {
         let ck = try loadCheckpoint(path: path, heads: model.heads)
         for w in ck.warnings { warn("\(path): \(w)") }
         let T = data.context ?? ck.weights.config.contextLength
-        let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: stride ?? T, skip: skip, maxTokens: maxTokens)
-        let B = batch ?? defaultBatch(context: T)
+        let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: windows.stride ?? T, skip: windows.skip, maxTokens: windows.maxTokens)
+        let B = windows.batch ?? defaultBatch(context: T)
         let range = shardWindowRange(shard: k, of: n, windows: plan.windows.count, batch: B)
         let bar = ProgressBar("shard \(k)/\(n)")
-        let (report, scores, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: T, stride: stride,
-                                                      skip: skip, maxTokens: maxTokens, batch: B, threads: data.threads,
+        let (report, scores, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: T, stride: windows.stride,
+                                                      skip: windows.skip, maxTokens: windows.maxTokens, batch: B, threads: data.threads,
                                                       windowRange: range, progress: bar.update)
         bar.finish()
         let key = ScoreKey(checkpointHash: try fileContentHash(path: path), testSetHash: tokens.contentHash,
-                           settings: ScoreSettings(context: T, stride: plan.stride, skip: skip, maxTokens: maxTokens))
+                           settings: ScoreSettings(context: T, stride: plan.stride, skip: windows.skip, maxTokens: windows.maxTokens))
         let part = ScorePart(shard: k, shards: n, checkpoint: path, layout: ck.layout.rawValue, testSet: data.testSet, key: key,
-                             utf8Bytes: (skip == 0 && maxTokens == nil) ? tokens.utf8Bytes : nil, batch: B, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
+                             utf8Bytes: (windows.skip == 0 && windows.maxTokens == nil) ? tokens.utf8Bytes : nil, batch: B, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
                              threads: report.threads, seconds: report.seconds)
         try writeAtomically(try JSON.encoder().encode(part), to: out!)
         FileHandle.standardError.write(Data("gpt2lab: shard \(k)/\(n): windows \(range.lowerBound)..<\(range.upperBound) of \(plan.windows.count) → \(out!)\n".utf8))
@@ -121,12 +109,12 @@ struct Score: ParsableCommand {
                 if let ci {
                     let rule = SequentialRule(halfWidth: ci, minWindows: ciMinWindows, seed: ciSeed)
                     (report, _) = try scoreCheckpointSequential(ck, tokens: tokens, testSetPath: data.testSet, rule: rule,
-                                                                context: data.context, stride: stride, skip: skip,
-                                                                maxTokens: maxTokens, batch: batch, threads: data.threads,
+                                                                context: data.context, stride: windows.stride, skip: windows.skip,
+                                                                maxTokens: windows.maxTokens, batch: windows.batch, threads: data.threads,
                                                                 progress: bar.update)
                 } else {
                     (report, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: data.context,
-                                                         stride: stride, skip: skip, maxTokens: maxTokens, batch: batch,
+                                                         stride: windows.stride, skip: windows.skip, maxTokens: windows.maxTokens, batch: windows.batch,
                                                          threads: data.threads, progress: bar.update)
                 }
                 bar.finish()

@@ -1,0 +1,70 @@
+// Two models' next-token distributions at the same positions, compared (`gpt2lab compare`).
+// For logits a, b (V) of one position: la = a − logsumexp(a), lb likewise, and
+//   KL(A‖B) = Σ_v exp(la_v)·(la_v − lb_v),   nll = −la[target], −lb[target],   argmax of each.
+// Logits of both models for a block of rows come from the LM head (`GPT2Model.headLogits`); rows
+// are split over threads, each row summed in Double. Forward only: nothing here has a backward.
+
+/// What one position's two distributions give.
+public struct PositionComparison: Sendable, Equatable {
+    public var nllA: Float
+    public var nllB: Float
+    /// KL(A‖B) in nats.
+    public var kl: Double
+    public var argmaxA: Int32
+    public var argmaxB: Int32
+}
+
+/// Compares rows of logits a and b (rows, V) at `targets` (rows); out (rows) is written.
+public func compareDistributions(_ out: UnsafeMutablePointer<PositionComparison>, a: UnsafePointer<Float>,
+                                 b: UnsafePointer<Float>, targets: UnsafePointer<Int32>, rows: Int, v V: Int,
+                                 threads: Int) {
+    parallelChunks(rows, threads: threads) { range in
+        for r in range {
+            let ra = a + r * V, rb = b + r * V
+            // Pass 1: the maxima. Pass 2, one exp per logit of each model (as scoring both costs):
+            //   Sa = Σ e^(a−ma), Sb = Σ e^(b−mb), Sab = Σ e^(a−ma)·(a − b), and then
+            //   KL(A‖B) = Σ p_a·(la − lb) = Sab/Sa − lseA + lseB.
+            // Lanes accumulate in Float and are flushed to Double every 64 vectors.
+            var ma16 = SIMD16<Float>(repeating: -.infinity), mb16 = ma16
+            let blocks = V / 16
+            for k in 0..<blocks {
+                ma16 = maxSIMD(ma16, UnsafeRawPointer(ra + k * 16).loadUnaligned(as: SIMD16<Float>.self))
+                mb16 = maxSIMD(mb16, UnsafeRawPointer(rb + k * 16).loadUnaligned(as: SIMD16<Float>.self))
+            }
+            var ma = ma16.max(), mb = mb16.max()
+            for j in (blocks * 16)..<V { ma = max(ma, ra[j]); mb = max(mb, rb[j]) }
+            let ma16s = SIMD16<Float>(repeating: ma), mb16s = SIMD16<Float>(repeating: mb)
+            var sa = 0.0, sb = 0.0, sab = 0.0
+            var accA = SIMD16<Float>(repeating: 0), accB = accA, accAB = accA
+            for k in 0..<blocks {
+                let x = UnsafeRawPointer(ra + k * 16).loadUnaligned(as: SIMD16<Float>.self)
+                let y = UnsafeRawPointer(rb + k * 16).loadUnaligned(as: SIMD16<Float>.self)
+                let ea = expSIMD(x - ma16s)
+                accA += ea; accB += expSIMD(y - mb16s); accAB += ea * (x - y)
+                if k & 63 == 63 {
+                    sa += Double(accA.sum()); sb += Double(accB.sum()); sab += Double(accAB.sum())
+                    accA = SIMD16<Float>(repeating: 0); accB = accA; accAB = accA
+                }
+            }
+            sa += Double(accA.sum()); sb += Double(accB.sum()); sab += Double(accAB.sum())
+            for j in (blocks * 16)..<V {
+                let ea = Double(expf(ra[j] - ma))
+                sa += ea; sb += Double(expf(rb[j] - mb)); sab += ea * Double(ra[j] - rb[j])
+            }
+            let lseA = Double(ma) + log(sa), lseB = Double(mb) + log(sb)
+            // The argmax is the first position holding the row's maximum.
+            var ia = 0, ib = 0
+            while ia < V - 1 && ra[ia] != ma { ia += 1 }
+            while ib < V - 1 && rb[ib] != mb { ib += 1 }
+            let t = Int(targets[r])
+            out[r] = PositionComparison(nllA: Float(lseA - Double(ra[t])), nllB: Float(lseB - Double(rb[t])),
+                                        kl: max(0, sab / sa - lseA + lseB), argmaxA: Int32(ia), argmaxB: Int32(ib))
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
