@@ -24,8 +24,12 @@ let package = Package(
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
                        providers: [.apt(["libcairo2-dev"])]),
 
+        // CPU detection, OpenBLAS core selection and the elementwise loops, cloned per ISA level
+        // (see Sources/CKernels/include/CKernels.h).
+        .target(name: "CKernels", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
+
         // Libraries (never print, never exit)
-        .target(name: "Engine", dependencies: ["CBLAS"]),
+        .target(name: "Engine", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Checkpoints", dependencies: ["Engine", "CHDF5"]),
         .target(name: "Tokenizer", resources: [.copy("Resources/gpt2.tiktoken")]),
         .target(name: "TestSets", dependencies: ["Checkpoints", "Tokenizer"]),

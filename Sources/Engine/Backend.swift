@@ -57,6 +57,8 @@ public struct CPUBackend: ComputeBackend {
         self.threads = max(1, threads ?? ProcessInfoCores.active)
         // Each thread calls sgemm on its own block; OpenBLAS's own threads would oversubscribe.
         openblasSingleThreaded()
+        // OpenBLAS's kernel table for this CPU, before the first product (Runtime.swift).
+        ensureGEMMSelected()
     }
 
     public func matmul(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
