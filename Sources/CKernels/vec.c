@@ -179,6 +179,6 @@ GL_CLONES void gl_layernorm_row(float *out, const float *x, const float *weight,
     v16 rv = splat(r);
     for (i = 0; i + 16 <= c; i += 16) store(out + i, (load(x + i) - mv) * rv * load(weight + i) + load(bias + i));
     for (; i < c; i++) out[i] = (x[i] - m) * r * weight[i] + bias[i];
-    *mean = m;
-    *rstd = r;
+    if (mean) *mean = m;
+    if (rstd) *rstd = r;
 }

@@ -44,7 +44,7 @@ float gl_exp_shifted_inplace(float *row, size_t n, float m);
 void gl_exp_shifted_scale(float *row, size_t n, float shift, float scale);
 /// In place row[j] *= s.
 void gl_scale(float *row, size_t n, float s);
-/// out (C) = (x − mean)·rstd·weight + bias over one row x (C); writes *mean and *rstd. eps as given.
+/// out (C) = (x − mean)·rstd·weight + bias over one row x (C); writes *mean and *rstd unless NULL. eps as given.
 void gl_layernorm_row(float *out, const float *x, const float *weight, const float *bias, size_t c, float eps,
                       float *mean, float *rstd);
 /// out[i] = a[i] + b[i].

@@ -1,19 +1,20 @@
 // LayerNorm over the last dimension, eps 1e-5 (GPT-2).
-// inp, out are (N, C); weight, bias are (C); forward caches mean and rstd (N) for backward.
+// inp, out are (N, C); weight, bias are (C); forward caches mean and rstd (N) for backward
+// (nil where nothing will go backward: the KV-cache step).
 // Forward's row loop is C (Sources/CKernels/vec.c, one clone per ISA level).
 import CKernels
 
 public let layerNormEps: Float = 1e-5
 
-func layerNormForward(_ out: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>,
-                      _ rstd: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+func layerNormForward(_ out: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>?,
+                      _ rstd: UnsafeMutablePointer<Float>?, _ inp: UnsafePointer<Float>,
                       _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
                       n: Int, c: Int, threads: Int) {
     let t0 = KernelProfile.begin()
     defer { KernelProfile.end(.layerNorm, t0) }
     parallelChunks(n, threads: threads, minChunk: 64) { rows in
         for i in rows {
-            gl_layernorm_row(out + i * c, inp + i * c, weight, bias, c, layerNormEps, mean + i, rstd + i)
+            gl_layernorm_row(out + i * c, inp + i * c, weight, bias, c, layerNormEps, mean.map { $0 + i }, rstd.map { $0 + i })
         }
     }
 }
