@@ -24,10 +24,14 @@ let package = Package(
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
                        providers: [.apt(["libcairo2-dev"])]),
 
+        // CPU detection, OpenBLAS core selection and the elementwise loops, cloned per ISA level
+        // (see Sources/CKernels/include/CKernels.h).
+        .target(name: "CKernels", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
+
         // Libraries (never print, never exit). The import rules: docs/ARCHITECTURE.md, checked by
         // scripts/check-imports.sh in CI.
         .target(name: "Plumbing"),
-        .target(name: "Engine", dependencies: ["CBLAS"]),
+        .target(name: "Engine", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Checkpoints", dependencies: ["Engine", "Plumbing", "CHDF5"]),
         .target(name: "Tokenizer", dependencies: ["Plumbing"], resources: [.copy("Resources/gpt2.tiktoken")]),
         .target(name: "TestSets", dependencies: ["Checkpoints", "Tokenizer", "Plumbing"]),

@@ -12,6 +12,8 @@ public struct CPUBackend: Sendable {
         self.threads = max(1, threads ?? ProcessInfoCores.active)
         // Each thread calls sgemm on its own block; OpenBLAS's own threads would oversubscribe.
         openblasSingleThreaded()
+        // OpenBLAS's kernel table for this CPU, before the first product (Runtime.swift).
+        ensureGEMMSelected()
     }
 
     /// out (N, OC) = inp (N, C) · weightᵀ (OC, C) + bias (OC)

@@ -1,6 +1,7 @@
 import Analysis
 import ArgumentParser
 import Checkpoints
+import Engine
 import Foundation
 import Plumbing
 import TestSets
@@ -30,6 +31,9 @@ struct Score: ParsableCommand {
 
     @Flag(help: "Print JSON (one object, or an array for several checkpoints).")
     var json = false
+
+    @Flag(help: "Time each kernel class (matrix products, attention, LM head + loss, LayerNorm, GELU, residual).")
+    var profile = false
 
     @Option(help: ArgumentHelp("Score only shard K of N (K from 0, as Slurm array / Kubernetes completion indices count); needs --out.",
                                valueName: "K/N"))
@@ -101,6 +105,7 @@ struct Score: ParsableCommand {
             let tokens = try loadTokenIDs(path: data.testSet, dataset: data.dataset)
             if let (k, n) = shardSpec { try runShard(k: k, n: n, tokens: tokens); return }
             var reports: [ScoreReport] = []
+            if profile { KernelProfile.start() }
             for path in checkpoints {
                 let ck = try loadCheckpoint(path: path, heads: model.heads)
                 for w in ck.warnings { warn("\(path): \(w)") }
@@ -120,8 +125,11 @@ struct Score: ParsableCommand {
                 bar.finish()
                 reports.append(report)
             }
+            let kernels = profile ? ProfileSummary(KernelProfile.stop(), seconds: reports.map(\.seconds).reduce(0, +)) : nil
+            let runtime = RuntimeInfo.current(threads: reports.first?.threads ?? 1)
             if json {
-                if reports.count == 1 { try printJSON(reports[0]) } else { try printJSON(reports) }
+                let out = reports.map { WithRuntime(report: $0, runtime: runtime, profile: kernels) }
+                if out.count == 1 { try printJSON(out[0]) } else { try printJSON(out) }
             } else if reports.count == 1 {
                 let r = reports[0]
                 print(String(format: "loss        %.6f nats/token", r.loss))
@@ -147,6 +155,7 @@ struct Score: ParsableCommand {
                           + String(format: " %9.4f %11.2f %10d %8.0f", r.loss, r.perplexity, r.tokensScored, r.tokensPerSecond) + extra)
                 }
             }
+            if let kernels, !json { print(kernels.table) }
         }
     }
 }

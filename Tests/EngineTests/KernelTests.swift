@@ -44,19 +44,47 @@ final class KernelTests: XCTestCase {
         for i in 0..<160 { XCTAssertEqual(Double(out[i]), want[i % xs.count], accuracy: 2e-7, "x=\(big[i])") }
     }
 
-    func testExpSIMDAccuracy() {
+    func testExpAccuracy() {
+        // The C kernels' exp (every clone: this checks the one the CPU running the test gets), through
+        // expShiftedInPlace with shift 0; rows of 37 exercise the 16-lane bulk and the partial tail.
         var worst: Double = 0
         var x: Float = -80
         while x < 80 {
-            let v = expSIMD(SIMD16<Float>((0..<16).map { x + Float($0) * 0.0137 }))
-            for k in 0..<16 {
+            var row = (0..<37).map { x + Float($0) * 0.0137 }
+            let sum = expShiftedInPlace(&row, count: row.count, shift: 0)
+            var exactSum = 0.0
+            for k in 0..<row.count {
                 let exact = exp(Double(x + Float(k) * 0.0137))
-                worst = max(worst, abs(Double(v[k]) - exact) / exact)
+                worst = max(worst, abs(Double(row[k]) - exact) / exact)
+                exactSum += exact
             }
+            XCTAssertEqual(Double(sum), exactSum, accuracy: exactSum * 1e-6)
             x += 0.31
         }
         XCTAssertLessThan(worst, 5e-7)
-        XCTAssertLessThan(expSIMD(SIMD16(repeating: -200))[0], 1e-37)
+        var tiny: [Float] = [-200, -100, -87.5]
+        _ = expShiftedInPlace(&tiny, count: 3, shift: 0)
+        XCTAssertEqual(tiny, [0, 0, 0])
+    }
+
+    func testLayerNormMatchesNaive() {
+        for (n, c) in [(5, 768), (3, 37), (2, 16)] {
+            let x = randoms(n * c, scale: 3), w = randoms(c), b = randoms(c)
+            var o1 = [Float](repeating: 0, count: n * c), o2 = o1
+            var m1 = [Float](repeating: 0, count: n), r1 = m1, m2 = m1, r2 = m1
+            layerNormForward(&o1, &m1, &r1, x, w, b, n: n, c: c, threads: 2)
+            layerNormForwardNaive(&o2, &m2, &r2, x, w, b, n: n, c: c)
+            XCTAssertLessThan(maxDiff(o1, o2), 2e-5, "n=\(n) c=\(c)")
+            XCTAssertLessThan(maxDiff(m1, m2), 1e-6)
+            XCTAssertLessThan(maxDiff(r1, r2), 1e-5)
+        }
+    }
+
+    func testGELUBackwardMatchesScalarDerivative() {
+        let x = randoms(1000, scale: 4), d = randoms(1000)
+        var dinp = [Float](repeating: 0.5, count: 1000)
+        geluBackward(&dinp, x, d, count: 1000, threads: 2)
+        for i in 0..<1000 { XCTAssertEqual(dinp[i], 0.5 + geluDerivative(x[i]) * d[i], accuracy: 2e-6) }
     }
 
     func testLogSumExp() {

@@ -8,6 +8,9 @@ and the windows are disjoint). The loss is the float64 sum of the per-token NLL 
 their number. The first window is run once before timing (warm-up, not timed); `seconds` covers every window of
 the timed pass (model forward + log-softmax NLL), not model loading.
 
+--bf16 runs each forward under torch.autocast("cpu", dtype=torch.bfloat16): matrix products in bf16 (oneDNN),
+the cross-entropy on the logits cast back to fp32.
+
 Prints one JSON line on stdout:
   {"impl":"hf","loss":...,"tokens_scored":...,"seconds":...,"tokens_per_second":...,"peak_rss_mb":...,
    "torch":"...","threads":n, ...}
@@ -49,6 +52,8 @@ def main() -> int:
     ap.add_argument("--stride", type=int, default=None, help="stride (default: = context, disjoint windows)")
     ap.add_argument("--attn", default=None, help="attn_implementation (default: transformers' default, sdpa)")
     ap.add_argument("--no-warmup", action="store_true")
+    ap.add_argument("--bf16", action="store_true",
+                    help="run the forward under torch.autocast('cpu', dtype=torch.bfloat16) (weights stay fp32)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -83,7 +88,8 @@ def main() -> int:
     def score_window(begin: int, end: int, n_scored: int) -> float:
         x = ids[begin:end].unsqueeze(0)
         y = ids[begin + 1:end + 1]
-        logits = model(input_ids=x, use_cache=False).logits[0, -n_scored:]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            logits = model(input_ids=x, use_cache=False).logits[0, -n_scored:]
         nll = torch.nn.functional.cross_entropy(logits.float(), y[-n_scored:], reduction="none")
         return nll.double().sum().item()
 
@@ -99,7 +105,7 @@ def main() -> int:
         seconds = time.perf_counter() - t0
 
     out = {
-        "impl": "hf",
+        "impl": "hf-bf16-autocast" if args.bf16 else "hf",
         "loss": total / scored,
         "tokens_scored": scored,
         "seconds": seconds,

@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 
 // Causal multi-head self-attention.
 // qkv is (B, T, 3C) with rows [q | k | v]; out is (B, T, C).
@@ -10,6 +11,9 @@ let attentionRowBlock = 64
 
 func attentionForward(_ out: UnsafeMutablePointer<Float>, _ att: UnsafeMutablePointer<Float>?,
                       _ qkv: UnsafePointer<Float>, b B: Int, t T: Int, c C: Int, nh NH: Int, threads: Int) {
+    ensureGEMMSelected()
+    let t0 = KernelProfile.begin()
+    defer { KernelProfile.end(.attention, t0, flops: attentionFlops(b: B, t: T, c: C)) }
     let hs = C / NH
     let scale = 1 / Float(hs).squareRoot()
     let C3 = 3 * C
@@ -78,6 +82,9 @@ func attentionStepForward(_ out: UnsafeMutablePointer<Float>, _ q: UnsafePointer
 func attentionBackward(_ dqkv: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
                        _ qkv: UnsafePointer<Float>, _ att: UnsafePointer<Float>,
                        b B: Int, t T: Int, c C: Int, nh NH: Int, threads: Int) {
+    ensureGEMMSelected()
+    let t0 = KernelProfile.begin()
+    defer { KernelProfile.end(.attention, t0, flops: 2 * attentionFlops(b: B, t: T, c: C)) }
     let hs = C / NH
     let scale = 1 / Float(hs).squareRoot()
     let C3 = 3 * C
@@ -116,27 +123,12 @@ func attentionBackward(_ dqkv: UnsafeMutablePointer<Float>, _ dout: UnsafePointe
 /// In place: softmax over row[0..<valid]; row[valid..<width] set to zero (masked).
 @inline(__always)
 func softmaxCausalRow(_ row: UnsafeMutablePointer<Float>, valid: Int, width: Int) {
-    var m = -Float.infinity
-    for j in 0..<valid { m = max(m, row[j]) }
-    var sum: Float = 0
-    let blocks = valid / 16
-    let mv = SIMD16<Float>(repeating: m)
-    var acc = SIMD16<Float>(repeating: 0)
-    for bl in 0..<blocks {
-        let p = UnsafeMutableRawPointer(row + bl * 16)
-        let e = expSIMD(p.loadUnaligned(as: SIMD16<Float>.self) - mv)
-        p.storeBytes(of: e, as: SIMD16<Float>.self)
-        acc += e
-    }
-    sum = acc.sum()
-    for j in (blocks * 16)..<valid { let e = expf(row[j] - m); row[j] = e; sum += e }
-    let inv = 1 / sum
-    for j in 0..<valid { row[j] *= inv }
-    for j in valid..<width { row[j] = 0 }
+    let sum = expShiftedInPlace(row, count: valid, shift: rowMax(row, count: valid))
+    gl_scale(row, valid, 1 / sum)
+    (row + valid).update(repeating: 0, count: width - valid)
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+/// Multiply-adds × 2 of the causal QKᵀ and P·V products (the lower triangle, T(T+1)/2 per head and batch).
+func attentionFlops(b B: Int, t T: Int, c C: Int) -> Double {
+    2 * 2 * Double(B) * Double(T) * Double(T + 1) / 2 * Double(C)
+}

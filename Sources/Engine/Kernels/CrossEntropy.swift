@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 
 // LM head + log-softmax + negative log-likelihood, without ever holding (N, V) logits.
 // x is the final LayerNorm output (N, C); head is (V, C) (wte when tied); targets (N).
@@ -16,6 +17,9 @@ let crossEntropyVocabBlock = 2048
 func crossEntropyForward(_ nll: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                          _ head: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
                          active rows: [Int], n: Int, c C: Int, v V: Int, threads: Int) {
+    ensureGEMMSelected()
+    let t0 = KernelProfile.begin()
+    defer { KernelProfile.end(.lmHeadLoss, t0, flops: 2 * Double(rows.count) * Double(V) * Double(C)) }
     let R = crossEntropyRows, VB = crossEntropyVocabBlock
     let nb = (V + VB - 1) / VB
     let xs = UnsafeMutablePointer<Float>.allocate(capacity: R * C)        // (R, C) gathered rows
@@ -56,22 +60,6 @@ func crossEntropyForward(_ nll: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
     }
 }
 
-/// (max, Σ exp(row[j] − max)) over `count` values, SIMD16 bulk.
-@inline(__always)
-func maxAndSumExp(_ row: UnsafePointer<Float>, count V: Int) -> (Float, Float) {
-    var mv = SIMD16<Float>(repeating: -.infinity)
-    let blocks = V / 16
-    for b in 0..<blocks { mv = maxSIMD(mv, UnsafeRawPointer(row + b * 16).loadUnaligned(as: SIMD16<Float>.self)) }
-    var m = mv.max()
-    for j in (blocks * 16)..<V { m = max(m, row[j]) }
-    let msplat = SIMD16<Float>(repeating: m)
-    var acc = SIMD16<Float>(repeating: 0)
-    for b in 0..<blocks { acc += expSIMD(UnsafeRawPointer(row + b * 16).loadUnaligned(as: SIMD16<Float>.self) - msplat) }
-    var s = acc.sum()
-    for j in (blocks * 16)..<V { s += expf(row[j] - m) }
-    return (m, s)
-}
-
 // Forward + backward together, for training-style passes. The mean loss over the N_scored
 // rows has dlogits = (softmax(logits) − onehot(target)) · scale, scale = 1/N_scored.
 // Rows go in chunks of `crossEntropyBackwardChunk`; per chunk, with xs (m, C) the gathered rows:
@@ -86,6 +74,9 @@ func crossEntropyBackward(_ nll: UnsafeMutablePointer<Float>, _ dx: UnsafeMutabl
                           _ dhead: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                           _ head: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
                           active rows: [Int], scale: Float, n: Int, c C: Int, v V: Int, threads: Int) {
+    ensureGEMMSelected()
+    let t0 = KernelProfile.begin()
+    defer { KernelProfile.end(.lmHeadLoss, t0, flops: 6 * Double(rows.count) * Double(V) * Double(C)) }
     let chunk = crossEntropyBackwardChunk
     let logits = UnsafeMutablePointer<Float>.allocate(capacity: chunk * V)  // (chunk, V)
     let xs = UnsafeMutablePointer<Float>.allocate(capacity: chunk * C)      // (chunk, C)
@@ -127,13 +118,7 @@ func crossEntropyBackward(_ nll: UnsafeMutablePointer<Float>, _ dx: UnsafeMutabl
 /// In place: row[j] = exp(row[j] − lse) · scale.
 @inline(__always)
 func softmaxFromLSE(_ row: UnsafeMutablePointer<Float>, lse: Float, scale: Float, count V: Int) {
-    let blocks = V / 16
-    let l = SIMD16<Float>(repeating: lse), s = SIMD16<Float>(repeating: scale)
-    for b in 0..<blocks {
-        let p = UnsafeMutableRawPointer(row + b * 16)
-        p.storeBytes(of: expSIMD(p.loadUnaligned(as: SIMD16<Float>.self) - l) * s, as: SIMD16<Float>.self)
-    }
-    for j in (blocks * 16)..<V { row[j] = expf(row[j] - lse) * scale }
+    gl_exp_shifted_scale(row, V, lse, scale)
 }
 
 /// Algorithmic reference for `crossEntropyBackward`: whole logits matrix, plain loops, Double sums.

@@ -23,34 +23,10 @@ public func compareDistributions(_ out: UnsafeMutablePointer<PositionComparison>
             let ra = a + r * V, rb = b + r * V
             // Pass 1: the maxima. Pass 2, one exp per logit of each model (as scoring both costs):
             //   Sa = Σ e^(a−ma), Sb = Σ e^(b−mb), Sab = Σ e^(a−ma)·(a − b), and then
-            //   KL(A‖B) = Σ p_a·(la − lb) = Sab/Sa − lseA + lseB.
-            // Lanes accumulate in Float and are flushed to Double every 64 vectors.
-            var ma16 = SIMD16<Float>(repeating: -.infinity), mb16 = ma16
-            let blocks = V / 16
-            for k in 0..<blocks {
-                ma16 = maxSIMD(ma16, UnsafeRawPointer(ra + k * 16).loadUnaligned(as: SIMD16<Float>.self))
-                mb16 = maxSIMD(mb16, UnsafeRawPointer(rb + k * 16).loadUnaligned(as: SIMD16<Float>.self))
-            }
-            var ma = ma16.max(), mb = mb16.max()
-            for j in (blocks * 16)..<V { ma = max(ma, ra[j]); mb = max(mb, rb[j]) }
-            let ma16s = SIMD16<Float>(repeating: ma), mb16s = SIMD16<Float>(repeating: mb)
+            //   KL(A‖B) = Σ p_a·(la − lb) = Sab/Sa − lseA + lseB (C kernel, sums in Double).
+            let ma = gl_max(ra, V), mb = gl_max(rb, V)
             var sa = 0.0, sb = 0.0, sab = 0.0
-            var accA = SIMD16<Float>(repeating: 0), accB = accA, accAB = accA
-            for k in 0..<blocks {
-                let x = UnsafeRawPointer(ra + k * 16).loadUnaligned(as: SIMD16<Float>.self)
-                let y = UnsafeRawPointer(rb + k * 16).loadUnaligned(as: SIMD16<Float>.self)
-                let ea = expSIMD(x - ma16s)
-                accA += ea; accB += expSIMD(y - mb16s); accAB += ea * (x - y)
-                if k & 63 == 63 {
-                    sa += Double(accA.sum()); sb += Double(accB.sum()); sab += Double(accAB.sum())
-                    accA = SIMD16<Float>(repeating: 0); accB = accA; accAB = accA
-                }
-            }
-            sa += Double(accA.sum()); sb += Double(accB.sum()); sab += Double(accAB.sum())
-            for j in (blocks * 16)..<V {
-                let ea = Double(expf(ra[j] - ma))
-                sa += ea; sb += Double(expf(rb[j] - mb)); sab += ea * Double(ra[j] - rb[j])
-            }
+            gl_kl_sums(ra, rb, V, ma, mb, &sa, &sb, &sab)
             let lseA = Double(ma) + log(sa), lseB = Double(mb) + log(sb)
             // The argmax is the first position holding the row's maximum.
             var ia = 0, ib = 0
@@ -63,6 +39,7 @@ public func compareDistributions(_ out: UnsafeMutablePointer<PositionComparison>
     }
 }
 
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -3,6 +3,8 @@
 
 func encoderForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Int32>,
                     _ wte: UnsafePointer<Float>, _ wpe: UnsafePointer<Float>, b B: Int, t T: Int, c C: Int) {
+    let t0 = KernelProfile.begin()
+    defer { KernelProfile.end(.embedding, t0) }
     for b in 0..<B {
         for t in 0..<T {
             let o = out + (b * T + t) * C

@@ -1,6 +1,8 @@
 // LayerNorm over the last dimension, eps 1e-5 (GPT-2).
 // inp, out are (N, C); weight, bias are (C); forward caches mean and rstd (N) for backward
 // (nil where nothing will go backward: the KV-cache step).
+// Forward's row loop is C (Sources/CKernels/vec.c, one clone per ISA level).
+import CKernels
 
 public let layerNormEps: Float = 1e-5
 
@@ -8,20 +10,30 @@ func layerNormForward(_ out: UnsafeMutablePointer<Float>, _ mean: UnsafeMutableP
                       _ rstd: UnsafeMutablePointer<Float>?, _ inp: UnsafePointer<Float>,
                       _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
                       n: Int, c: Int, threads: Int) {
+    let t0 = KernelProfile.begin()
+    defer { KernelProfile.end(.layerNorm, t0) }
     parallelChunks(n, threads: threads, minChunk: 64) { rows in
         for i in rows {
-            let x = inp + i * c
-            var s: Float = 0
-            for k in 0..<c { s += x[k] }
-            let m = s / Float(c)
-            var v: Float = 0
-            for k in 0..<c { let d = x[k] - m; v += d * d }
-            let r = 1 / (v / Float(c) + layerNormEps).squareRoot()
-            let o = out + i * c
-            for k in 0..<c { o[k] = (x[k] - m) * r * weight[k] + bias[k] }
-            mean?[i] = m
-            rstd?[i] = r
+            gl_layernorm_row(out + i * c, inp + i * c, weight, bias, c, layerNormEps, mean.map { $0 + i }, rstd.map { $0 + i })
         }
+    }
+}
+
+/// Algorithmic reference for `layerNormForward`: plain loops, Double sums.
+func layerNormForwardNaive(_ out: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>,
+                           _ rstd: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                           _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, n: Int, c: Int) {
+    for i in 0..<n {
+        let x = inp + i * c
+        var s = 0.0
+        for k in 0..<c { s += Double(x[k]) }
+        let m = s / Double(c)
+        var v = 0.0
+        for k in 0..<c { v += (Double(x[k]) - m) * (Double(x[k]) - m) }
+        let r = 1 / (v / Double(c) + Double(layerNormEps)).squareRoot()
+        for k in 0..<c { out[i * c + k] = Float((Double(x[k]) - m) * r) * weight[k] + bias[k] }
+        mean[i] = Float(m)
+        rstd[i] = Float(r)
     }
 }
 
@@ -36,6 +48,8 @@ func layerNormBackward(_ dinp: UnsafeMutablePointer<Float>, _ dweight: UnsafeMut
                        _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
                        _ mean: UnsafePointer<Float>, _ rstd: UnsafePointer<Float>,
                        n: Int, c: Int, threads: Int) {
+    let t0 = KernelProfile.begin()
+    defer { KernelProfile.end(.layerNorm, t0) }
     let chunks = chunkCount(n, threads: threads, minChunk: 64)
     let partial = UnsafeMutablePointer<Float>.allocate(capacity: chunks * 2 * c)  // (chunks, 2, C)
     partial.initialize(repeating: 0, count: chunks * 2 * c)

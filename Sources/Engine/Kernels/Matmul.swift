@@ -12,6 +12,9 @@ let matmulRowBlock = 256  // OpenBLAS re-packs the weight per call: fewer, talle
 func matmulForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                    _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                    n: Int, c: Int, oc: Int, threads: Int) {
+    ensureGEMMSelected()
+    let t0 = KernelProfile.begin()
+    defer { KernelProfile.end(.matmul, t0, flops: 2 * Double(n) * Double(c) * Double(oc)) }
     parallelFixedBlocks(n, block: matmulRowBlock, threads: threads) { rows in
         let o = out + rows.lowerBound * oc
         let x = inp + rows.lowerBound * c
@@ -49,6 +52,9 @@ func matmulBackward(_ dinp: UnsafeMutablePointer<Float>?, _ dweight: UnsafeMutab
                     _ dbias: UnsafeMutablePointer<Float>?, _ dout: UnsafePointer<Float>,
                     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
                     n: Int, c: Int, oc: Int, threads: Int) {
+    ensureGEMMSelected()
+    let t0 = KernelProfile.begin()
+    defer { KernelProfile.end(.matmul, t0, flops: (dinp == nil ? 2 : 4) * Double(n) * Double(c) * Double(oc)) }
     if let dinp {
         parallelChunks(n, threads: threads, minChunk: 16) { rows in
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(c), Int32(oc),

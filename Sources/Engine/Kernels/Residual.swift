@@ -1,13 +1,10 @@
-// Residual connection: out = a + b, elementwise over `count` (SIMD16 bulk).
+// Residual connection: out = a + b, elementwise over `count` (C loop, one clone per ISA level).
+import CKernels
 
 func residualForward(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
-    let blocks = count / 16
-    for i in 0..<blocks {
-        let x = UnsafeRawPointer(a + i * 16).loadUnaligned(as: SIMD16<Float>.self)
-        let y = UnsafeRawPointer(b + i * 16).loadUnaligned(as: SIMD16<Float>.self)
-        UnsafeMutableRawPointer(out + i * 16).storeBytes(of: x + y, as: SIMD16<Float>.self)
-    }
-    for i in (blocks * 16)..<count { out[i] = a[i] + b[i] }
+    let t0 = KernelProfile.begin()
+    defer { KernelProfile.end(.residual, t0) }
+    gl_add(out, a, b, count)
 }
 
 // Backward has no kernel: out = a + b hands dout to both unchanged, so the model's backward keeps

@@ -1,0 +1,129 @@
+import CKernels
+import Foundation
+
+// Which kernels this process runs, chosen once from what the CPU reports.
+//
+// GEMM: Debian's OpenBLAS is a DYNAMIC_ARCH build that picks its kernel table in a library
+// constructor, before main, from cpuid or OPENBLAS_CORETYPE. 0.3.21 does not know recent CPUs
+// (Emerald Rapids, Zen 5) and can land on its generic SSE3 "Prescott" table, 5-7× slower than
+// the AVX-512 one. So, on x86-64, the CPU's ISA tier (cpuid) is compared with the tier of the
+// table OpenBLAS took; when OpenBLAS's is lower, it is switched to the table made for the CPU's
+// tier (AVX-512 → SkylakeX, AVX2 → Haswell, AVX → Sandybridge) before the first product.
+// A table at or above the CPU's tier, OpenBLAS's own pick or an OPENBLAS_CORETYPE, is kept.
+// Elementwise kernels: clones per ISA level in the CKernels target, picked at load time.
+
+/// What runs: `gpt2lab doctor` prints it, `score --json` records it as "runtime".
+public struct RuntimeInfo: Codable, Sendable, Equatable {
+    /// cpuid brand string (x86-64), or the architecture.
+    public var cpu: String
+    /// ISA level cpuid reports: "avx512", "avx2", "avx", "baseline" (x86-64) or the architecture.
+    public var isa: String
+    /// Extra features that matter for a bf16 path: "avx512bf16", "amx-bf16", "avx512vnni".
+    public var features: [String]
+    /// "OpenBLAS 0.3.21 ..." (openblas_get_config()).
+    public var gemmBackend: String
+    /// OpenBLAS's kernel table in use (openblas_get_corename()), e.g. "SkylakeX".
+    public var gemmKernel: String
+    /// How that table was chosen: "openblas" (its own pick), "environment" (OPENBLAS_CORETYPE kept),
+    /// or "cpuid" (gpt2lab switched it; `gemmKernelBefore` says from what).
+    public var gemmSelectedBy: String
+    public var gemmKernelBefore: String?
+    /// Clone of the elementwise kernels: "avx512", "avx2-fma", "baseline", "neon".
+    public var elementwise: String
+    public var threads: Int
+    public var precision: String
+
+    enum CodingKeys: String, CodingKey {
+        case cpu, isa, features, threads, precision, elementwise
+        case gemmBackend = "gemm_backend", gemmKernel = "gemm_kernel", gemmSelectedBy = "gemm_selected_by"
+        case gemmKernelBefore = "gemm_kernel_before"
+    }
+
+    /// This process's runtime with `threads` engine threads (f32 is the only precision so far).
+    public static func current(threads: Int) -> RuntimeInfo {
+        let g = gemmSelection
+        return RuntimeInfo(cpu: cpuBrand(), isa: isaName(Int(gl_cpu_isa_level())), features: cpuFeatures(),
+                           gemmBackend: g.backend, gemmKernel: g.kernel, gemmSelectedBy: g.selectedBy,
+                           gemmKernelBefore: g.before, elementwise: String(cString: gl_elementwise_isa()),
+                           threads: threads, precision: "f32")
+    }
+
+    /// True when the CPU has AVX2 or AVX-512 but the GEMM kernel table is one of OpenBLAS's generic ones.
+    public var genericGEMMOnVectorCPU: Bool {
+        (isa == "avx2" || isa == "avx512") && openblasCoreTier(gemmKernel) < 2
+    }
+}
+
+struct GEMMSelection: Sendable {
+    var backend: String, kernel: String, selectedBy: String, before: String?
+}
+
+/// Made on first use (CPUBackend.init and every GEMM kernel entry touch it), before any product.
+let gemmSelection: GEMMSelection = selectGEMM()
+
+@inline(__always)
+func ensureGEMMSelected() { _ = gemmSelection }
+
+private func selectGEMM() -> GEMMSelection {
+    func backend() -> String { gl_openblas_config().map { String(cString: $0) } ?? "BLAS (no openblas_get_config)" }
+    let before = gl_openblas_corename().map { String(cString: $0) } ?? "unknown"
+    let fromEnv = (getenv("OPENBLAS_CORETYPE").map { String(cString: $0) } ?? "").isEmpty == false
+    let owner = fromEnv ? "environment" : "openblas"
+    #if arch(x86_64)
+    let tier = Int(gl_cpu_isa_level())
+    let target = ["", "Sandybridge", "Haswell", "SkylakeX"][tier]
+    // Same tier but measurably slower sgemm in 0.3.21: Cooperlake's table (the pick for CPUs with
+    // AVX512-BF16) against SkylakeX's, 118-122 vs 130-173 GFLOP/s on one Zen 5 thread and 94.8 vs
+    // 135.7 on Emerald Rapids. Switched only when it was OpenBLAS's own pick, not the user's.
+    let slower = !fromEnv && tier == 3 && before.lowercased() == "cooperlake"
+    if tier > 0, openblasCoreTier(before) < tier || slower, gl_openblas_force_core(target) == 1 {
+        let now = gl_openblas_corename().map { String(cString: $0) } ?? target
+        return GEMMSelection(backend: backend(), kernel: now, selectedBy: "cpuid", before: before)
+    }
+    #endif
+    return GEMMSelection(backend: backend(), kernel: before, selectedBy: owner, before: nil)
+}
+
+/// ISA tier of an OpenBLAS x86-64 core name: 3 AVX-512, 2 AVX2, 1 AVX, 0 SSE-only/generic/unknown.
+func openblasCoreTier(_ core: String) -> Int {
+    switch core.lowercased() {
+    case "skylakex", "cooperlake", "sapphirerapids": return 3
+    case "haswell", "zen", "excavator": return 2
+    case "sandybridge", "bulldozer", "piledriver", "steamroller": return 1
+    default: return 0
+    }
+}
+
+private func isaName(_ level: Int) -> String {
+    #if arch(x86_64)
+    return ["baseline", "avx", "avx2", "avx512"][level]
+    #elseif arch(arm64)
+    return "aarch64 (neon)"
+    #else
+    return "generic"
+    #endif
+}
+
+private func cpuFeatures() -> [String] {
+    ["avx512bf16", "amx-bf16", "avx512vnni"].filter { gl_cpu_has($0) == 1 }
+}
+
+private func cpuBrand() -> String {
+    var buf = [CChar](repeating: 0, count: 64)
+    gl_cpu_brand(&buf, buf.count)
+    let brand = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        .trimmingCharacters(in: .whitespaces)
+    #if arch(x86_64)
+    return brand.isEmpty ? "x86_64" : brand
+    #elseif arch(arm64)
+    return "aarch64"
+    #else
+    return "unknown"
+    #endif
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
