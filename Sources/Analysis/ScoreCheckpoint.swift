@@ -19,7 +19,7 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
         throw TestSetError.badWindows("context \(T) is longer than the model's \(c.contextLength) positions (\(ck.path))")
     }
     let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: stride ?? T, skip: skip, maxTokens: maxTokens)
-    try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: c.vocabSize, path: testSetPath)
+    try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: c.softmaxVocab, path: testSetPath)
     let range = windowRange ?? 0..<plan.windows.count
     let windows = Array(plan.windows[range])
     let B = batch ?? defaultBatch(context: T)
@@ -32,7 +32,8 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
     // Bits per byte only when the whole text was scored.
     let bytes = (skip == 0 && maxTokens == nil && windowRange == nil) ? tokens.utf8Bytes : nil
     let report = ScoreReport(checkpoint: ck.path, layout: ck.layout.rawValue, testSet: testSetPath, settings: settings,
-                             batch: B, threads: backend.threads, scores: scores, utf8Bytes: bytes, seconds: seconds)
+                             batch: B, threads: backend.threads, scores: scores, utf8Bytes: bytes, seconds: seconds,
+                             softmaxRows: c.softmaxVocab, vocabStored: c.vocabSize)
     return (report, scores, plan)
 }
 

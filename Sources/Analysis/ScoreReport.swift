@@ -36,16 +36,22 @@ public struct ScoreReport: Codable, Sendable {
     /// Σ NLL in nats (float64), the number merges add up.
     public var totalNLL: Double
     public var windowLosses: [Double]
+    /// Vocabulary rows the softmax ran over, and rows stored (they differ for a padded vocabulary
+    /// scored over GPT-2's 50257). nil in scores written before gpt2lab recorded them.
+    public var softmaxRows: Int?
+    public var vocabStored: Int?
 
     enum CodingKeys: String, CodingKey {
         case checkpoint, layout, loss, perplexity, windows, context, stride, skip, batch, threads, seconds
         case testSet = "test_set", bitsPerByte = "bits_per_byte", utf8Bytes = "utf8_bytes"
         case tokensScored = "tokens_scored", maxTokens = "max_tokens", tokensPerSecond = "tokens_per_second"
         case totalNLL = "total_nll", windowLosses = "window_losses"
+        case softmaxRows = "softmax_rows", vocabStored = "vocab_stored"
     }
 
     public init(checkpoint: String, layout: String, testSet: String, settings: ScoreSettings, batch: Int, threads: Int,
-                scores: WindowScores, utf8Bytes: Int?, seconds: Double) {
+                scores: WindowScores, utf8Bytes: Int?, seconds: Double, softmaxRows: Int? = nil, vocabStored: Int? = nil) {
+        self.softmaxRows = softmaxRows; self.vocabStored = vocabStored
         self.checkpoint = checkpoint; self.layout = layout; self.testSet = testSet
         loss = scores.loss
         perplexity = exp(scores.loss)

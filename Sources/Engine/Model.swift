@@ -27,7 +27,7 @@ public final class GPT2Model {
         weights.data.withUnsafeBufferPointer { buf in
             let head = buf.baseAddress! + weights.layout.offsets[TensorID(weights.tied ? .wte : .lmHead)]!
             backend.crossEntropy(nll: acts.nll, x: acts.lnf, head: head, targets: targets, rows: rows,
-                                 n: BT, c: C, v: config.vocabSize)
+                                 n: BT, c: C, v: config.softmaxVocab)
         }
     }
 

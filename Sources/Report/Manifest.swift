@@ -5,6 +5,7 @@
 //   title = "…"              test_set = "test-persuasion.bin"      (paths relative to the manifest)
 //   context / stride / skip / max_tokens (optional)               baseline = "run name"
 //   reference = "run name"   reference_note = "…" (optional)      description = "…" (optional)
+//   full_vocab = true (optional: softmax over every stored row of a padded vocabulary)
 //   [[run]] name, checkpoint, description, seed_group, stack_of = [names], scores = "merged.json",
 //           heads, lr, weight_decay, batch_size, steps, tokens, schedule
 
@@ -30,10 +31,13 @@ public struct Hyperparameters: Codable, Sendable, Equatable {
     public var steps: Int?
     public var tokens: Int?
     public var schedule: String?
-    /// Where the values came from: "manifest", "meta.json", "train.json", or a mix joined by "+".
+    /// AdamW's average effective learning rate, from the checkpoint's optimizer state (TrainingInfo).
+    public var avgEffectiveLR: Double?
+    /// Where the values came from: "manifest", "meta.json", "train.json", "checkpoint", or a mix joined by "+".
     public var source: String?
     enum CodingKeys: String, CodingKey {
         case lr, weightDecay = "weight_decay", batchSize = "batch_size", steps, tokens, schedule, source
+        case avgEffectiveLR = "avg_effective_lr"
     }
     public init() {}
     var isEmpty: Bool { lr == nil && weightDecay == nil && batchSize == nil && steps == nil && tokens == nil && schedule == nil }
@@ -70,6 +74,8 @@ public struct ReportManifest: Sendable {
     public var reference: String?
     public var referenceNote: String?
     public var runs: [RunSpec]
+    /// Softmax over every stored row of padded vocabularies (`full_vocab = true`); else GPT-2's 50257.
+    public var fullVocab = false
 
     public func run(_ name: String) -> RunSpec? { runs.first { $0.name == name } }
 
@@ -84,7 +90,7 @@ public struct ReportManifest: Sendable {
 }
 
 private let topKeys: Set<String> = ["title", "description", "test_set", "context", "stride", "skip", "max_tokens",
-                                    "baseline", "reference", "reference_note", "run"]
+                                    "baseline", "reference", "reference_note", "run", "full_vocab"]
 private let runKeys: Set<String> = ["name", "checkpoint", "description", "seed_group", "stack_of", "scores", "heads",
                                     "lr", "weight_decay", "batch_size", "steps", "tokens", "schedule"]
 
@@ -143,10 +149,11 @@ public func loadManifest(path: String) throws -> ReportManifest {
         guard x >= 0, x.isFinite else { throw fail(key, run: i, "key '\(key)' must be a non-negative number, got \(x)") }
         return x
     }
+    /// A checkpoint may be a folder (sharded safetensors); other files may not.
     func file(_ p: String, key: String, run i: Int? = nil) throws -> String {
         let r = resolve(p)
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: r, isDirectory: &isDir), !isDir.boolValue else {
+        guard FileManager.default.fileExists(atPath: r, isDirectory: &isDir), !isDir.boolValue || key == "checkpoint" else {
             throw fail(key, run: i, "\(key) '\(p)': no such file (looked for \(r))")
         }
         return r
@@ -222,9 +229,15 @@ public func loadManifest(path: String) throws -> ReportManifest {
             throw fail("seed_group", run: i, "seed_group '\(g)' of '\(r.name)' names no run (\(known))")
         }
     }
+    var fullVocab = false
+    if let v = table["full_vocab"] {
+        guard let b = v.bool else { throw fail("full_vocab", "key 'full_vocab' must be true or false") }
+        fullVocab = b
+    }
     return ReportManifest(path: path, title: title, description: try string(table, "description"), testSet: testSet,
                           context: context, stride: stride, skip: skip, maxTokens: maxTokens, baseline: baseline,
-                          reference: reference, referenceNote: try string(table, "reference_note"), runs: runs)
+                          reference: reference, referenceNote: try string(table, "reference_note"), runs: runs,
+                          fullVocab: fullVocab)
 }
 
 /// A table header whose key does not start right: `[` or `[[` (and blanks) followed by anything

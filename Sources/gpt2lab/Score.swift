@@ -37,6 +37,8 @@ struct Score: ParsableCommand {
 
     @OptionGroup var model: HeadsOption
 
+    @OptionGroup var vocab: VocabOption
+
     @Flag(help: "Print JSON (one object, or an array for several checkpoints).")
     var json = false
 
@@ -74,7 +76,7 @@ struct Score: ParsableCommand {
     /// Scores one shard and writes its part file.
     func runShard(k: Int, n: Int, tokens: TokenFile) throws {
         let path = checkpoints[0]
-        let ck = try loadCheckpoint(path: path, heads: model.heads)
+        let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows)
         for w in ck.warnings { warn("\(path): \(w)") }
         let T = data.context ?? ck.weights.config.contextLength
         let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: stride ?? T, skip: skip, maxTokens: maxTokens)
@@ -101,7 +103,7 @@ struct Score: ParsableCommand {
             if let (k, n) = shardSpec { try runShard(k: k, n: n, tokens: tokens); return }
             var reports: [ScoreReport] = []
             for path in checkpoints {
-                let ck = try loadCheckpoint(path: path, heads: model.heads)
+                let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows)
                 for w in ck.warnings { warn("\(path): \(w)") }
                 let bar = ProgressBar(checkpoints.count > 1 ? (path as NSString).deletingLastPathComponent : "scoring")
                 let (report, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: data.context,
@@ -118,6 +120,9 @@ struct Score: ParsableCommand {
                 print(String(format: "perplexity  %.3f", r.perplexity))
                 if let bpb = r.bitsPerByte { print(String(format: "bits/byte   %.6f", bpb)) }
                 print("tokens      \(formatCount(r.tokensScored)) scored in \(r.windows) windows (context \(r.context), stride \(r.stride))")
+                if let rows = r.softmaxRows, let stored = r.vocabStored {
+                    print("vocab       softmax over \(describeVocabRows(softmaxed: rows, stored: stored))")
+                }
                 print(String(format: "speed       %.0f tokens/s (%.2f s, %d threads)", r.tokensPerSecond, r.seconds, r.threads))
             } else {
                 let w = max(10, reports.map { $0.checkpoint.count }.max() ?? 10)
