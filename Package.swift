@@ -43,7 +43,8 @@ let package = Package(
         ]),
 
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Engine", "CHDF5"]),
+        // FuzzTargets: the torch.save writer the malformed-file tests start from.
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Engine", "CHDF5", "FuzzTargets"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "TestSetsTests", dependencies: ["TestSets", "Checkpoints", "CHDF5"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Engine", "Checkpoints", "TestSets", "Tokenizer"]),
@@ -61,7 +62,7 @@ let package = Package(
 // libFuzzer executables, one per target. They have no main() of their own (libFuzzer's comes
 // with -sanitize=fuzzer), so they exist only when GPT2LAB_FUZZ is set: `make fuzz` sets it.
 if Context.environment["GPT2LAB_FUZZ"] != nil {
-    for name in ["safetensors", "hdf5", "testsets", "tokenizer", "manifest"] {
+    for name in ["safetensors", "hdf5", "testsets", "tokenizer", "manifest", "torch"] {
         package.targets.append(.executableTarget(name: "fuzz-" + name, dependencies: ["FuzzTargets"], path: "fuzz/" + name))
         package.products.append(.executable(name: "fuzz-" + name, targets: ["fuzz-" + name]))
     }
