@@ -179,6 +179,10 @@ func verify(_ plan: [Assignment], _ s: Sanitized, path: String) throws -> [Assig
         let absent = group.filter { s.names[$0.key] == nil }
         if !absent.isEmpty && absent.count < group.count { missing += absent.map(\.key) }
     }
+    // LayerNorm weights: all three kinds present, or (a run that trained none) all absent.
+    let norms = plan.filter { [.ln1w, .ln2w, .lnfw].contains($0.target.kind) }
+    let absentNorms = norms.filter { s.names[$0.key] == nil }
+    if !absentNorms.isEmpty && absentNorms.count < norms.count { missing += absentNorms.map(\.key).filter { !missing.contains($0) } }
     let hasHead = plan.contains { $0.target.kind == .lmHead && s.names[$0.key] != nil }
     if hasHead { missing.removeAll { k in plan.contains { $0.key == k && $0.target.kind == .wte } } }
     if !missing.isEmpty {
@@ -229,6 +233,11 @@ func fill(_ plan: [Assignment], present: [Assignment], _ s: Sanitized, store: Te
             w.data.replaceSubrange(lo..<(lo + n), with: v)
         }
         w.stored.insert(a.target)
+    }
+    // LayerNorms without a stored weight scale by one (bias-free ones already add zero).
+    for id in w.layout.tensors where [.ln1w, .ln2w, .lnfw].contains(id.kind) && !w.stored.contains(id) {
+        let r = w.layout.range(id)
+        w.data.replaceSubrange(r, with: repeatElement(Float(1), count: r.count))
     }
     return w
 }

@@ -242,11 +242,13 @@ final class TorchFile {
         var index = [Int](repeating: 0, count: t.shape.count), at = t.offset
         for k in 0..<t.count {
             decodeFloats(base + s.range.lowerBound + at * size, count: 1, dtype: s.dtype, into: out + k)
-            var d = t.shape.count - 1                 // odometer over the dimensions, last fastest
+            // Odometer over the dimensions, last fastest. Wrapping: stepping a size-1 dimension of
+            // any stride and stepping back must not trap (every element visited was bounds-checked).
+            var d = t.shape.count - 1
             while d >= 0 {
-                index[d] += 1; at += t.stride[d]
+                index[d] += 1; at = at &+ t.stride[d]
                 if index[d] < t.shape[d] { break }
-                at -= t.stride[d] * index[d]; index[d] = 0; d -= 1
+                at = at &- t.stride[d] &* index[d]; index[d] = 0; d -= 1
             }
         }
     }

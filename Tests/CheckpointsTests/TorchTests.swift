@@ -44,6 +44,27 @@ final class TorchTests: XCTestCase {
         XCTAssertEqual(ck.weights.tensor(TensorID(.wte))[8], Float(56 % 11) / 16 - 0.3)
     }
 
+    func testLayerNormsWithoutWeightsScaleByOne() throws {
+        let with = try loadCheckpoint(path: try write(tinyTorchCheckpoint(optimizer: false), "with.pt"))
+        let without = try loadCheckpoint(path: try write(tinyTorchCheckpoint(optimizer: false, layerNorms: false), "without.pt"))
+        XCTAssertTrue(with.weights.isStored(TensorID(.lnfw)))
+        XCTAssertFalse(without.weights.isStored(TensorID(.lnfw)), "not a parameter")
+        XCTAssertEqual(without.weights.parameterCount, with.weights.parameterCount - 3 * 8)
+        let tokens: [Int32] = [1, 5, 2, 7]
+        XCTAssertEqual(GPT2Model(weights: without.weights).logits(tokens: tokens), GPT2Model(weights: with.weights).logits(tokens: tokens))
+        // Some LayerNorm weights but not all is a damaged file, not a choice.
+        var p = PickleWriter()
+        p.emptyDict(); p.mark()
+        for (name, shape) in [("wte.weight", [8, 8]), ("wpe.weight", [4, 8]), ("h.0.ln_1.weight", [8]), ("h.0.attn.c_attn.weight", [24, 8]),
+                              ("h.0.attn.c_proj.weight", [8, 8]), ("h.0.mlp.c_fc.weight", [32, 8]), ("h.0.mlp.c_proj.weight", [8, 32]),
+                              ("lm_head.weight", [8, 8])] {
+            p.string(name); p.tensor(key: "0", numel: 256, shape: shape)
+        }
+        p.setItems(); p.stop()
+        let partial = try write(torchArchive(pickle: p.bytes, storages: [("0", f32Bytes([Float](repeating: 0.5, count: 256)))]), "partial.pt")
+        assertFails(partial, containing: ["missing tensor(s) h.0.ln_2.weight, ln_f.weight"]) { _ = try loadCheckpoint(path: partial, heads: 2) }
+    }
+
     func testStridedAndOffsetViewsOfOneStorage() throws {
         // Storage [1…6] as a [3, 2] matrix; "w" is its transpose (stride [1, 2]) from offset 0,
         // so w = [[1, 3, 5], [2, 4, 6]]; "v" is the 2 elements from offset 4.
@@ -51,11 +72,14 @@ final class TorchTests: XCTestCase {
         p.emptyDict(); p.mark()
         p.string("w"); p.tensor(key: "0", numel: 6, shape: [2, 3], stride: [1, 2])
         p.string("v"); p.tensor(key: "0", numel: 6, shape: [2], offset: 4)
+        // A size-1 dimension may carry any stride (torch leaves them arbitrary): 2^62 here.
+        p.string("u"); p.tensor(key: "0", numel: 6, shape: [2, 1, 3], stride: [1, 1 << 62, 2])
         p.setItems(); p.stop()
         let path = try write(torchArchive(pickle: p.bytes, storages: [("0", f32Bytes([1, 2, 3, 4, 5, 6]))]))
         let f = try TorchFile(path: path)
         XCTAssertEqual(try f.floats("w"), [1, 3, 5, 2, 4, 6])
         XCTAssertEqual(try f.floats("v"), [5, 6])
+        XCTAssertEqual(try f.floats("u"), [1, 3, 5, 2, 4, 6])
         XCTAssertFalse(try f.sameView("w", "v"))
     }
 

@@ -90,7 +90,8 @@ public func f32Bytes(_ v: [Float]) -> [UInt8] { v.flatMap { le($0.bitPattern) } 
 /// A nanoGPT `ckpt.pt` for V 8, T 4, C 8, one block, 2 heads, bias=False, tied wte/lm_head (one
 /// storage), with AdamW state whose exp_avg_sq are all `v` (so the average effective lr is
 /// lr/(√v + eps)), lr 1e-3, eps 1e-8, weight decay 0.1, iter_num 6. `optimizer: false` omits it.
-public func tinyTorchCheckpoint(optimizer: Bool = true, v: Float = 4) -> [UInt8] {
+/// LayerNorm weights are ones; `layerNorms: false` leaves them out (a run that trained none).
+public func tinyTorchCheckpoint(optimizer: Bool = true, v: Float = 4, layerNorms: Bool = true) -> [UInt8] {
     let V = 8, T = 4, C = 8
     let shapes: [(String, [Int])] = [
         ("transformer.wte.weight", [V, C]), ("transformer.wpe.weight", [T, C]), ("transformer.h.0.ln_1.weight", [C]),
@@ -101,17 +102,18 @@ public func tinyTorchCheckpoint(optimizer: Bool = true, v: Float = 4) -> [UInt8]
     var p = PickleWriter(), storages: [(key: String, data: [UInt8])] = []
     p.emptyDict(); p.mark()
     p.string("model"); p.emptyDict(); p.mark()
-    for (i, (name, shape)) in shapes.enumerated() {
+    for (i, (name, shape)) in shapes.enumerated() where layerNorms || !name.contains(".ln_") {
         let n = shape.reduce(1, *)
         p.string("_orig_mod." + name); p.tensor(key: "\(i)", numel: n, shape: shape)
-        storages.append(("\(i)", f32Bytes((0..<n).map { Float(($0 * 7 + i) % 11) / 16 - 0.3 })))
+        let norm = name.contains(".ln_")
+        storages.append(("\(i)", f32Bytes((0..<n).map { norm ? 1 : Float(($0 * 7 + i) % 11) / 16 - 0.3 })))
     }
     p.string("_orig_mod.lm_head.weight"); p.tensor(key: "0", numel: V * C, shape: [V, C])    // tied: wte's storage
     p.setItems()
     if optimizer {
         p.string("optimizer"); p.emptyDict(); p.mark()
         p.string("state"); p.emptyDict(); p.mark()
-        for (i, (_, shape)) in shapes.enumerated() {
+        for (i, (name, shape)) in shapes.enumerated() where layerNorms || !name.contains(".ln_") {
             let n = shape.reduce(1, *), key = "\(100 + i)"
             p.int(i); p.emptyDict(); p.mark()
             p.string("exp_avg_sq"); p.tensor(key: key, numel: n, shape: shape)
