@@ -36,8 +36,12 @@ public struct ScorePart: Codable, Sendable {
     public var windowCounts: [Int]
     public var threads: Int
     public var seconds: Double
+    /// Vocabulary rows softmaxed and stored (as in ScoreReport); nil in parts written before.
+    public var softmaxRows: Int?
+    public var vocabStored: Int?
 
     enum CodingKeys: String, CodingKey {
+        case softmaxRows = "softmax_rows", vocabStored = "vocab_stored"
         case format, version, shard, shards, checkpoint, layout, settings, batch, threads, seconds
         case checkpointHash = "checkpoint_hash", testSet = "test_set", testSetHash = "test_set_hash"
         case utf8Bytes = "utf8_bytes", totalWindows = "total_windows", windowStart = "window_start"
@@ -91,6 +95,7 @@ public func mergeScoreParts(_ parts: [(path: String, part: ScorePart)]) throws -
         if p.settings != first.settings || p.batch != first.batch { throw differ("settings (context/stride/skip/max-tokens/batch)") }
         if p.shards != first.shards { throw differ("shard count (\(p.shards) vs \(first.shards))") }
         if p.totalWindows != first.totalWindows { throw differ("window count") }
+        if p.softmaxRows != first.softmaxRows { throw differ("vocabulary rows softmaxed (--full-vocab)") }
     }
     var byShard: [Int: (String, ScorePart)] = [:]
     for (path, p) in parts {
@@ -116,7 +121,8 @@ public func mergeScoreParts(_ parts: [(path: String, part: ScorePart)]) throws -
     }
     let scores = WindowScores(nllSums: sums, counts: counts)
     return ScoreReport(checkpoint: first.checkpoint, layout: first.layout, testSet: first.testSet, settings: first.settings,
-                       batch: first.batch, threads: first.threads, scores: scores, utf8Bytes: first.utf8Bytes, seconds: seconds)
+                       batch: first.batch, threads: first.threads, scores: scores, utf8Bytes: first.utf8Bytes, seconds: seconds,
+                       softmaxRows: first.softmaxRows, vocabStored: first.vocabStored)
 }
 
 func shortDecodingError(_ error: Error) -> String {

@@ -87,12 +87,13 @@ struct Score: ParsableCommand {
                                                       skip: skip, maxTokens: maxTokens, batch: B, threads: data.threads,
                                                       windowRange: range, progress: bar.update)
         bar.finish()
-        let part = ScorePart(shard: k, shards: n, checkpoint: path, checkpointHash: try contentHash(path: path),
+        var part = ScorePart(shard: k, shards: n, checkpoint: path, checkpointHash: try contentHash(path: path),
                              layout: ck.layout.rawValue, testSet: data.testSet, testSetHash: try contentHash(path: data.testSet),
                              utf8Bytes: (skip == 0 && maxTokens == nil) ? tokens.utf8Bytes : nil,
                              settings: ScoreSettings(context: T, stride: plan.stride, skip: skip, maxTokens: maxTokens),
                              batch: B, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
                              threads: report.threads, seconds: report.seconds)
+        part.softmaxRows = report.softmaxRows; part.vocabStored = report.vocabStored
         try writeAtomically(try jsonData(part), to: out!)
         FileHandle.standardError.write(Data("gpt2lab: shard \(k)/\(n): windows \(range.lowerBound)..<\(range.upperBound) of \(plan.windows.count) → \(out!)\n".utf8))
     }
