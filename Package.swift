@@ -50,7 +50,8 @@ let package = Package(
 
         .testTarget(name: "PlumbingTests", dependencies: ["Plumbing"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Engine", "CHDF5"]),
+        // FuzzTargets: the torch.save writer the malformed-file tests start from.
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Engine", "CHDF5", "FuzzTargets"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "TestSetsTests", dependencies: ["TestSets", "Checkpoints", "CHDF5"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Engine", "Checkpoints", "TestSets", "Tokenizer"],

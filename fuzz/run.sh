@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for SECONDS (default 60) over a working corpus made of the
 # committed seeds (fuzz/corpus/TARGET) plus, for safetensors, prefixes of the fixture
-# checkpoints. Usage: fuzz/run.sh BUILD_DIR SECONDS TARGET...  (make fuzz calls it).
+# checkpoints, and for torch, the fixtures' evil.pt and llm.c headers. Usage: fuzz/run.sh BUILD_DIR SECONDS TARGET...  (make fuzz calls it).
 # Prints one line per target: inputs run, seconds, result; exits non-zero on any crash.
 # FUZZ_WORKERS=N (default 1) runs N fuzzing processes per target side by side on the same
 # working corpus (each picks up the others' finds); the inputs line is their sum.
@@ -29,6 +29,11 @@ for t in "$@"; do
             head -c $((8 + n)) "$f" > "$corpus/hdr-$base"
             head -c 4096 "$f" > "$corpus/4k-$base"
         done
+    fi
+    if [ "$t" = torch ] && [ -d "$fixtures/formats" ]; then
+        # the malicious pickle, and llm.c headers with their first parameters (kept out of git)
+        cp "$fixtures/formats/evil.pt" "$corpus/evil.pt" 2>/dev/null
+        for f in "$fixtures"/formats/tinyb-llmc*.bin; do head -c 4096 "$f" > "$corpus/4k-$(basename "$f")"; done
     fi
     dict=(); [ -f fuzz/$t.dict ] && dict=(-dict=fuzz/$t.dict)
     pids=()

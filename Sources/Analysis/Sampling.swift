@@ -55,10 +55,12 @@ public struct SampleReport: Encodable, Sendable {
     public var maxTokens: Int
     public var samples: [Completion]
     public var seconds: Double
+    /// Vocabulary rows tokens were chosen among (a padded vocabulary's extra rows never are).
+    public var softmaxRows: Int
 
     enum CodingKeys: String, CodingKey {
         case checkpoint, prompt, mode, temperature, seed, samples, seconds, ids, text
-        case promptIDs = "prompt_ids", topK = "top_k", maxTokens = "max_tokens"
+        case promptIDs = "prompt_ids", topK = "top_k", maxTokens = "max_tokens", softmaxRows = "softmax_rows"
     }
 
     /// With a single sample, its `ids` and `text` are repeated at the top level for convenience.
@@ -74,6 +76,7 @@ public struct SampleReport: Encodable, Sendable {
         try c.encode(maxTokens, forKey: .maxTokens)
         try c.encode(samples, forKey: .samples)
         try c.encode(seconds, forKey: .seconds)
+        try c.encode(softmaxRows, forKey: .softmaxRows)
         if samples.count == 1 {
             try c.encode(samples[0].ids, forKey: .ids)
             try c.encode(samples[0].text, forKey: .text)
@@ -102,8 +105,10 @@ public func sampleCompletions(model: GPT2Model, tokenizer: GPT2Tokenizer, checkp
     guard !promptIDs.isEmpty else { throw SamplingError.emptyPrompt }
     let context = model.config.contextLength
     guard promptIDs.count < context else { throw SamplingError.promptTooLong(tokens: promptIDs.count, context: context) }
-    if let bad = promptIDs.first(where: { Int($0) >= model.config.vocabSize }) {
-        throw SamplingError.badOption("prompt token \(bad) is outside the model's vocabulary of \(model.config.vocabSize)")
+    // A padded vocabulary's extra rows are never prompted nor sampled: only the softmaxed rows count.
+    let V = model.config.softmaxVocab
+    if let bad = promptIDs.first(where: { Int($0) >= V }) {
+        throw SamplingError.badOption("prompt token \(bad) is outside the model's vocabulary of \(V)")
     }
 
     let t0 = Date()
@@ -116,7 +121,7 @@ public func sampleCompletions(model: GPT2Model, tokenizer: GPT2Tokenizer, checkp
     for i in 0..<count {
         var rng = SplitMix64(seed: seed &+ UInt64(i))
         cache.truncate(to: promptIDs.count)
-        var logits = promptLogits
+        var logits = Array(promptLogits.prefix(V))
         var ids: [Int32] = []
         while ids.count < budget {
             let next: Int32
@@ -126,7 +131,7 @@ public func sampleCompletions(model: GPT2Model, tokenizer: GPT2Tokenizer, checkp
             }
             ids.append(next)
             if next == GPT2Tokenizer.endOfText || ids.count == budget { break }
-            logits = model.step(token: next, position: promptIDs.count + ids.count - 1, cache: cache)
+            logits = Array(model.step(token: next, position: promptIDs.count + ids.count - 1, cache: cache).prefix(V))
         }
         let isGreedy = mode == .greedy
         samples.append(Completion(ids: ids, text: tokenizer.decodeText(promptIDs + ids),
@@ -137,7 +142,7 @@ public func sampleCompletions(model: GPT2Model, tokenizer: GPT2Tokenizer, checkp
     return SampleReport(checkpoint: checkpoint, prompt: prompt, promptIDs: promptIDs,
                         mode: mode == .greedy ? "greedy" : "sample", temperature: temperature, topK: topK,
                         seed: mode == .greedy ? nil : seed, maxTokens: maxTokens, samples: samples,
-                        seconds: Date().timeIntervalSince(t0))
+                        seconds: Date().timeIntervalSince(t0), softmaxRows: V)
 }
 
 /// Index of the largest logit; the lowest such index on ties (`torch.argmax`).

@@ -18,12 +18,15 @@ public struct ScoreKey: Codable, Sendable, Hashable {
     public var skip: Int
     public var maxTokens: Int?
     public var engine: String
+    /// Softmax rows when not GPT-2's 50257 (a padded vocabulary scored with full_vocab).
+    public var softmaxRows: Int?
     enum CodingKeys: String, CodingKey {
         case checkpointHash = "checkpoint_hash", testSetHash = "test_set_hash", context, stride, skip
-        case maxTokens = "max_tokens", engine
+        case maxTokens = "max_tokens", engine, softmaxRows = "softmax_rows"
     }
-    public init(checkpointHash: String, testSetHash: String, settings: ScoreSettings, engine: String = scoringEngineVersion) {
-        self.checkpointHash = checkpointHash; self.testSetHash = testSetHash
+    public init(checkpointHash: String, testSetHash: String, settings: ScoreSettings, engine: String = scoringEngineVersion,
+                softmaxRows: Int? = nil) {
+        self.checkpointHash = checkpointHash; self.testSetHash = testSetHash; self.softmaxRows = softmaxRows
         context = settings.context; stride = settings.stride; skip = settings.skip; maxTokens = settings.maxTokens
         self.engine = engine
     }
@@ -31,6 +34,7 @@ public struct ScoreKey: Codable, Sendable, Hashable {
     /// File name: the checkpoint hash and a hash of the whole key.
     var fileName: String {
         let text = "\(checkpointHash)|\(testSetHash)|\(context)|\(stride)|\(skip)|\(maxTokens.map(String.init) ?? "-")|\(engine)"
+            + (softmaxRows.map { "|rows \($0)" } ?? "")
         return "score-\(checkpointHash)-\(hex64(contentHash64(text))).json"
     }
 }

@@ -24,7 +24,8 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
     // Bits per byte only when the whole text was scored.
     let bytes = (skip == 0 && maxTokens == nil && windowRange == nil) ? tokens.utf8Bytes : nil
     let report = ScoreReport(checkpoint: ck.path, layout: ck.layout.rawValue, testSet: testSetPath, settings: settings,
-                             batch: B, threads: backend.threads, scores: scores, utf8Bytes: bytes, seconds: seconds)
+                             batch: B, threads: backend.threads, scores: scores, utf8Bytes: bytes, seconds: seconds,
+                             softmaxRows: model.config.softmaxVocab, vocabStored: model.config.vocabSize)
     return (report, scores, plan)
 }
 
@@ -38,7 +39,7 @@ func prepareScoring(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: Stri
         throw TestSetError.badWindows("context \(T) is longer than the model's \(c.contextLength) positions (\(ck.path))")
     }
     let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: stride ?? T, skip: skip, maxTokens: maxTokens)
-    try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: c.vocabSize, path: testSetPath)
+    try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: c.softmaxVocab, path: testSetPath)
     let model = GPT2Model(weights: ck.weights, backend: CPUBackend(threads: threads))
     return (plan, model, batch ?? defaultBatch(context: T))
 }
@@ -74,7 +75,8 @@ public func scoreCheckpointSequential(_ ck: LoadedCheckpoint, tokens: TokenFile,
     let settings = ScoreSettings(context: T, stride: plan.stride, skip: skip, maxTokens: maxTokens)
     var report = ScoreReport(checkpoint: ck.path, layout: ck.layout.rawValue, testSet: testSetPath, settings: settings,
                              batch: B, threads: backend.threads, scores: scores,
-                             utf8Bytes: (all && skip == 0 && maxTokens == nil) ? tokens.utf8Bytes : nil, seconds: seconds)
+                             utf8Bytes: (all && skip == 0 && maxTokens == nil) ? tokens.utf8Bytes : nil, seconds: seconds,
+                             softmaxRows: model.config.softmaxVocab, vocabStored: model.config.vocabSize)
     report.windowIndices = visited
     report.ci95 = [estimate.lo, estimate.hi]
     report.windowsScored = visited.count

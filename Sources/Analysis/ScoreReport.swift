@@ -46,6 +46,10 @@ public struct ScoreReport: Codable, Sendable {
     public var ci95: [Double]?
     public var windowsScored: Int?
     public var windowsTotal: Int?
+    /// Vocabulary rows the softmax ran over, and rows stored (they differ for a padded vocabulary
+    /// scored over GPT-2's 50257). nil in scores written before gpt2lab recorded them.
+    public var softmaxRows: Int?
+    public var vocabStored: Int?
 
     enum CodingKeys: String, CodingKey {
         case checkpoint, layout, loss, perplexity, windows, context, stride, skip, batch, threads, seconds
@@ -54,6 +58,7 @@ public struct ScoreReport: Codable, Sendable {
         case totalNLL = "total_nll", windowNLLSums = "window_nll_sums", windowCounts = "window_counts"
         case windowLosses = "window_losses", windowIndices = "window_indices", ci95 = "ci95"
         case windowsScored = "windows_scored", windowsTotal = "windows_total"
+        case softmaxRows = "softmax_rows", vocabStored = "vocab_stored"
     }
 
     public init(from decoder: Decoder) throws {
@@ -76,6 +81,8 @@ public struct ScoreReport: Codable, Sendable {
         ci95 = try c.decodeIfPresent([Double].self, forKey: .ci95)
         windowsScored = try c.decodeIfPresent(Int.self, forKey: .windowsScored)
         windowsTotal = try c.decodeIfPresent(Int.self, forKey: .windowsTotal)
+        softmaxRows = try c.decodeIfPresent(Int.self, forKey: .softmaxRows)
+        vocabStored = try c.decodeIfPresent(Int.self, forKey: .vocabStored)
         guard windowScores.nllSums.count == windowScores.counts.count,
               windowIndices.map({ $0.count == windowScores.counts.count }) ?? true else {
             throw DecodingError.dataCorruptedError(forKey: .windowCounts, in: c,
@@ -97,10 +104,12 @@ public struct ScoreReport: Codable, Sendable {
         try c.encode(windowLosses, forKey: .windowLosses)
         try c.encodeIfPresent(windowIndices, forKey: .windowIndices); try c.encodeIfPresent(ci95, forKey: .ci95)
         try c.encodeIfPresent(windowsScored, forKey: .windowsScored); try c.encodeIfPresent(windowsTotal, forKey: .windowsTotal)
+        try c.encodeIfPresent(softmaxRows, forKey: .softmaxRows); try c.encodeIfPresent(vocabStored, forKey: .vocabStored)
     }
 
     public init(checkpoint: String, layout: String, testSet: String, settings: ScoreSettings, batch: Int, threads: Int,
-                scores: WindowScores, utf8Bytes: Int?, seconds: Double) {
+                scores: WindowScores, utf8Bytes: Int?, seconds: Double, softmaxRows: Int? = nil, vocabStored: Int? = nil) {
+        self.softmaxRows = softmaxRows; self.vocabStored = vocabStored
         self.checkpoint = checkpoint; self.layout = layout; self.testSet = testSet
         loss = scores.loss
         perplexity = exp(scores.loss)

@@ -28,6 +28,9 @@ public struct ScorePart: Codable, Sendable {
     /// keys them: parts merge only when their keys are equal.
     public var key: ScoreKey
     public var utf8Bytes: Int?
+    /// Vocabulary rows softmaxed and stored (as in ScoreReport); nil in parts written before.
+    public var softmaxRows: Int?
+    public var vocabStored: Int?
     public var batch: Int
     public var totalWindows: Int
     /// Index of this shard's first window in the unsharded plan.
@@ -40,7 +43,7 @@ public struct ScorePart: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case format, version, shard, shards, checkpoint, layout, key, batch, threads, seconds
-        case testSet = "test_set"
+        case testSet = "test_set", softmaxRows = "softmax_rows", vocabStored = "vocab_stored"
         case utf8Bytes = "utf8_bytes", totalWindows = "total_windows", windowStart = "window_start"
         case windowNLLSums = "window_nll_sums", windowCounts = "window_counts"
     }
@@ -93,6 +96,7 @@ public func mergeScoreParts(_ parts: [(path: String, part: ScorePart)]) throws -
         if a != b || p.batch != first.batch { throw differ("settings (context/stride/skip/max-tokens/batch/engine)") }
         if p.shards != first.shards { throw differ("shard count (\(p.shards) vs \(first.shards))") }
         if p.totalWindows != first.totalWindows { throw differ("window count") }
+        if p.softmaxRows != first.softmaxRows { throw differ("vocabulary rows softmaxed (--full-vocab)") }
     }
     var byShard: [Int: (String, ScorePart)] = [:]
     for (path, p) in parts {
@@ -118,7 +122,8 @@ public func mergeScoreParts(_ parts: [(path: String, part: ScorePart)]) throws -
     }
     let scores = WindowScores(nllSums: sums, counts: counts)
     return ScoreReport(checkpoint: first.checkpoint, layout: first.layout, testSet: first.testSet, settings: first.key.settings,
-                       batch: first.batch, threads: first.threads, scores: scores, utf8Bytes: first.utf8Bytes, seconds: seconds)
+                       batch: first.batch, threads: first.threads, scores: scores, utf8Bytes: first.utf8Bytes, seconds: seconds,
+                       softmaxRows: first.softmaxRows, vocabStored: first.vocabStored)
 }
 
 func shortDecodingError(_ error: Error) -> String {

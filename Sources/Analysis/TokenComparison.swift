@@ -72,12 +72,13 @@ public struct TokenComparison: Codable, Sendable {
     }
 }
 
-/// Compares `a` and `b` (same vocabulary) token by token on `plan`'s windows of `tokens`.
+/// Compares `a` and `b` (same vocabulary rows and softmaxed rows) token by token on `plan`'s windows of `tokens`.
 /// `tokenizer` decodes the segments' text (nil: segments carry token ids as text).
 public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), tokens: [Int32], testSet: String,
                           plan: WindowPlan, options: TokenComparisonOptions = TokenComparisonOptions(),
                           tokenizer: GPT2Tokenizer?, progress: ((Int, Int) -> Void)? = nil) -> TokenComparison {
-    let T = plan.context, V = a.config.vocabSize, C = a.config.nEmbd, Cb = b.config.nEmbd
+    let T = plan.context, Va = a.config.vocabSize, Vb = b.config.vocabSize, Vs = a.config.softmaxVocab
+    let C = a.config.nEmbd, Cb = b.config.nEmbd
     let threads = a.backend.threads
     var sumA = [Double](repeating: 0, count: T), sumB = sumA, posCount = [Int](repeating: 0, count: T)
     var klSum = 0.0, agree = 0, n = 0
@@ -85,7 +86,7 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
     var located: [(window: Int, position: Int)] = []  // each delta's window and position
     deltas.reserveCapacity(plan.tokensScored); located.reserveCapacity(plan.tokensScored)
     let R = 64
-    let la = UnsafeMutablePointer<Float>.allocate(capacity: R * V), lb = UnsafeMutablePointer<Float>.allocate(capacity: R * V)
+    let la = UnsafeMutablePointer<Float>.allocate(capacity: R * Va), lb = UnsafeMutablePointer<Float>.allocate(capacity: R * Vb)
     let xa = UnsafeMutablePointer<Float>.allocate(capacity: R * C), xb = UnsafeMutablePointer<Float>.allocate(capacity: R * Cb)
     let tg = UnsafeMutablePointer<Int32>.allocate(capacity: R)
     let out = UnsafeMutablePointer<PositionComparison>.allocate(capacity: R)
@@ -119,7 +120,7 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
             }
             a.headLogits(xa, rows: m, into: la)
             b.headLogits(xb, rows: m, into: lb)
-            compareDistributions(out, a: la, b: lb, targets: tg, rows: m, v: V, threads: threads)
+            compareDistributions(out, a: la, b: lb, targets: tg, rows: m, v: Vs, strideA: Va, strideB: Vb, threads: threads)
             for r in 0..<m {
                 let c = out[r], p = rows[lo + r].position
                 sumA[p] += Double(c.nllA); sumB[p] += Double(c.nllB); posCount[p] += 1

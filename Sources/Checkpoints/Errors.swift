@@ -7,6 +7,8 @@ public struct CheckpointError: Error, LocalizedError, Sendable, Equatable {
     public enum Kind: String, Sendable, Equatable {
         case notFound, isDirectory, unreadable, truncated, badHeader, badDType
         case unknownLayout, missingTensors, unexpectedTensors, wrongShape, badConfig, hdf5
+        /// A pickle names a global that is not allowed: refused, nothing run.
+        case refused
     }
     /// The file the problem is in.
     public let file: String

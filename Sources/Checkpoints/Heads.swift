@@ -1,5 +1,6 @@
 // The head count is the one size a checkpoint's shapes don't tell (KerasHub's q/k/v excepted).
-// Sources, first found wins: the shapes, an explicit argument, `config.json` (HF, n_head),
+// Sources, first found wins: the shapes, what the file states (nanoGPT's model_args, the llm.c
+// header), an explicit argument, `config.json` (HF, n_head),
 // `meta.json` / `model.json` (gpjt and these fixtures: n_heads or n_head, possibly under
 // "model"), and finally width/64 (GPT-2's head size) with a warning.
 
@@ -11,18 +12,26 @@ struct HeadsChoice {
     let warning: String?
 }
 
-func resolveHeads(explicit: Int?, fromShape: Int?, checkpoint: String, width: Int) throws -> HeadsChoice {
+func resolveHeads(explicit: Int?, fromShape: Int?, fromFile: (heads: Int, source: String)? = nil, checkpoint: String,
+                  directory: String, width: Int) throws -> HeadsChoice {
     if let fromShape {
         if let explicit, explicit != fromShape {
             throw CheckpointError(checkpoint, .badConfig, "--heads \(explicit) contradicts the \(fromShape) heads in the q/k/v shapes")
         }
         return HeadsChoice(heads: fromShape, source: "shape", warning: nil)
     }
+    if let (n, source) = fromFile {
+        guard n > 0 else { throw CheckpointError(checkpoint, .badConfig, "\(source) gives \(n) heads, expected a positive number") }
+        if let explicit, explicit != n {
+            throw CheckpointError(checkpoint, .badConfig, "--heads \(explicit) contradicts the \(n) heads the file's \(source) gives")
+        }
+        return HeadsChoice(heads: n, source: source, warning: nil)
+    }
     if let explicit {
         guard explicit > 0 else { throw CheckpointError(checkpoint, .badConfig, "--heads must be positive, got \(explicit)") }
         return HeadsChoice(heads: explicit, source: "--heads", warning: nil)
     }
-    let dir = (checkpoint as NSString).deletingLastPathComponent
+    let dir = directory
     for file in ["config.json", "meta.json", "model.json"] {
         let p = dir.isEmpty ? file : dir + "/" + file
         guard FileManager.default.fileExists(atPath: p) else { continue }

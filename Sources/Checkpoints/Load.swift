@@ -22,20 +22,35 @@ public struct LoadedCheckpoint: Sendable {
     /// dtype → number of stored parameter tensors.
     public let dtypes: [String: Int]
     /// Where the head count came from: "--heads", "config.json", "meta.json", "model.json",
-    /// "shape" or "default (width/64)".
+    /// "model_args", "llm.c header", "shape" or "default (width/64)".
     public let headsSource: String
+    /// What a training checkpoint records of its run (nanoGPT: iter_num, config, AdamW state).
+    public let training: TrainingInfo?
     public let warnings: [String]
 }
 
-/// Loads `path` (safetensors or HDF5, any supported layout). `heads` overrides the head count.
-public func loadCheckpoint(path: String, heads: Int? = nil) throws -> LoadedCheckpoint {
+/// Which vocabulary rows the softmax runs over.
+public enum VocabRows: Sendable, Equatable {
+    /// GPT-2's 50257 when the stored vocabulary is padded past them (as HF scores the cropped
+    /// model); all rows otherwise.
+    case tokenizer
+    /// Every stored row, padding included (as nanoGPT's own eval computes its loss).
+    case all
+}
+
+/// The rows of GPT-2's tokenizer: ids 0…50256.
+public let gpt2TokenizerRows = 50257
+
+/// Loads `path` (any supported format and layout). `heads` overrides the head count; `vocab`
+/// says which rows of a padded vocabulary are softmaxed (`config.softmaxRows`).
+public func loadCheckpoint(path: String, heads: Int? = nil, vocab: VocabRows = .tokenizer) throws -> LoadedCheckpoint {
     let store = try TensorStore(path: path)
     let s = try sanitize(store)
-    let choice = try resolveHeads(explicit: heads, fromShape: s.facts.heads, checkpoint: path, width: s.facts.width ?? 0)
-    let config = try makeConfig(s, heads: choice.heads, path: path)
-    let plan = s.mapper.plan(config)
+    let config = try checkedConfig(store, s, heads: heads, vocab: vocab)
+    let choice = config.heads
+    let plan = s.mapper.plan(config.config)
     let present = try verify(plan, s, path: path)
-    let weights = try fill(plan, present: present, s, store: store, config: config)
+    let weights = try fill(plan, present: present, s, store: store, config: config.config)
     var warnings = [choice.warning].compactMap { $0 }
     for id in weights.parameterTensors {
         let bad = weights.data[weights.layout.range(id)].reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
@@ -45,7 +60,7 @@ public func loadCheckpoint(path: String, heads: Int? = nil) throws -> LoadedChec
     return LoadedCheckpoint(path: path, format: store.format, layout: s.mapper.layout, weights: weights,
                             sourceTensors: sources, ignoredTensors: s.ignored,
                             dtypes: Dictionary(sources.map { ($0.dtype, 1) }, uniquingKeysWith: +),
-                            headsSource: choice.source, warnings: warnings)
+                            headsSource: choice.source, training: store.trainingInfo(withOptimizer: true), warnings: warnings)
 }
 
 /// Every stored parameter tensor by its own name, as Float (buffers excluded, an alias not repeated).
@@ -97,6 +112,31 @@ func sanitize(_ store: TensorStore) throws -> Sanitized {
                      ignored: ignored, facts: mapper.facts(shapes))
 }
 
+/// The config of a sanitized store: sizes from the shapes, checked against what the file states
+/// (nanoGPT's model_args, llm.c's header), heads resolved, softmax rows chosen.
+func checkedConfig(_ store: TensorStore, _ s: Sanitized, heads: Int?, vocab: VocabRows) throws -> (config: GPT2Config, heads: HeadsChoice) {
+    let path = store.path
+    let stated = store.fileConfig
+    let choice = try resolveHeads(explicit: heads, fromShape: s.facts.heads, fromFile: stated.flatMap { f in f.heads.map { ($0, f.source) } },
+                                  checkpoint: path, directory: store.directory, width: s.facts.width ?? 0)
+    var config = try makeConfig(s, heads: choice.heads, path: path)
+    if let a = stated?.modelArgs {
+        let found = [("n_layer", a.layers, config.nLayer), ("n_embd", a.width, config.nEmbd),
+                     ("block_size", a.context, config.contextLength), ("vocab_size", a.vocab, config.vocabSize)]
+        for (key, said, real) in found {
+            if let said, said != real {
+                throw CheckpointError(path, .badConfig, "model_args says \(key) = \(said) but the tensors' shapes give \(real)")
+            }
+        }
+    }
+    let rows = stated?.vocab ?? min(config.vocabSize, gpt2TokenizerRows)
+    guard rows <= config.vocabSize else {
+        throw CheckpointError(path, .badConfig, "the header's vocabulary of \(rows) is larger than the \(config.vocabSize) stored rows")
+    }
+    if vocab == .tokenizer, rows < config.vocabSize { config.softmaxRows = rows }
+    return (config, choice)
+}
+
 func makeConfig(_ s: Sanitized, heads: Int, path: String) throws -> GPT2Config {
     let f = s.facts
     guard let V = f.vocab, let T = f.context, let C = f.width, let L = f.layers, L > 0 else {
@@ -139,6 +179,10 @@ func verify(_ plan: [Assignment], _ s: Sanitized, path: String) throws -> [Assig
         let absent = group.filter { s.names[$0.key] == nil }
         if !absent.isEmpty && absent.count < group.count { missing += absent.map(\.key) }
     }
+    // LayerNorm weights: all three kinds present, or (a run that trained none) all absent.
+    let norms = plan.filter { [.ln1w, .ln2w, .lnfw].contains($0.target.kind) }
+    let absentNorms = norms.filter { s.names[$0.key] == nil }
+    if !absentNorms.isEmpty && absentNorms.count < norms.count { missing += absentNorms.map(\.key).filter { !missing.contains($0) } }
     let hasHead = plan.contains { $0.target.kind == .lmHead && s.names[$0.key] != nil }
     if hasHead { missing.removeAll { k in plan.contains { $0.key == k && $0.target.kind == .wte } } }
     if !missing.isEmpty {
@@ -189,6 +233,11 @@ func fill(_ plan: [Assignment], present: [Assignment], _ s: Sanitized, store: Te
             w.data.replaceSubrange(lo..<(lo + n), with: v)
         }
         w.stored.insert(a.target)
+    }
+    // LayerNorms without a stored weight scale by one (bias-free ones already add zero).
+    for id in w.layout.tensors where [.ln1w, .ln2w, .lnfw].contains(id.kind) && !w.stored.contains(id) {
+        let r = w.layout.range(id)
+        w.data.replaceSubrange(r, with: repeatElement(Float(1), count: r.count))
     }
     return w
 }

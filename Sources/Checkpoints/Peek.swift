@@ -3,10 +3,14 @@
 
 import Engine
 
-/// The GPT-2 config `loadCheckpoint(path:heads:)` would build, from the file's header and shapes only.
-public func checkpointConfig(path: String, heads: Int? = nil) throws -> GPT2Config {
+/// The GPT-2 config `loadCheckpoint(path:heads:vocab:)` would build, from the file's header and shapes only.
+public func checkpointConfig(path: String, heads: Int? = nil, vocab: VocabRows = .tokenizer) throws -> GPT2Config {
+    try checkpointPeek(path: path, heads: heads, vocab: vocab).config
+}
+
+/// The config and training metadata (without the optimizer's moments) of a checkpoint.
+public func checkpointPeek(path: String, heads: Int? = nil, vocab: VocabRows = .tokenizer) throws -> (config: GPT2Config, training: TrainingInfo?) {
     let store = try TensorStore(path: path)
     let s = try sanitize(store)
-    let choice = try resolveHeads(explicit: heads, fromShape: s.facts.heads, checkpoint: path, width: s.facts.width ?? 0)
-    return try makeConfig(s, heads: choice.heads, path: path)
+    return (try checkedConfig(store, s, heads: heads, vocab: vocab).config, store.trainingInfo(withOptimizer: false))
 }

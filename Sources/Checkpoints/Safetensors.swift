@@ -33,52 +33,39 @@ public final class SafetensorsFile {
     /// "tok_emb.weight": "out_head.weight" written by `save_model` for tied weights).
     public let aliases: [String: String]
 
-    private let base: UnsafeMutableRawPointer
-    private let mappedBytes: Int
+    private let file: MappedFile
+    private var base: UnsafeRawPointer { file.bytes.baseAddress! }
     private let dataStart: Int
 
     public init(path: String) throws {
-        let size = try regularFileSize(path)
+        let file = try MappedFile(path: path)
+        let size = file.bytes.count
         guard size >= 8 else {
             throw CheckpointError(path, .truncated, "file is \(size) bytes, too short for a safetensors header")
         }
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw CheckpointError(path, .unreadable, "cannot open: \(String(cString: strerror(errno)))")
+        self.path = path; self.file = file
+        let p = file.bytes.baseAddress!
+        let n = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
+        guard n <= UInt64(Self.maxHeaderBytes) else {
+            throw CheckpointError(path, .badHeader, "header length \(n) exceeds the 100 MB limit")
         }
-        defer { close(fd) }
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw CheckpointError(path, .unreadable, "cannot map: \(String(cString: strerror(errno)))")
+        guard n <= UInt64(size - 8) else {
+            throw CheckpointError(path, .truncated, "header length \(n) runs past the end of the file (\(size) bytes)")
         }
-        self.path = path; base = p; mappedBytes = size
-        do {
-            let n = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
-            guard n <= UInt64(Self.maxHeaderBytes) else {
-                throw CheckpointError(path, .badHeader, "header length \(n) exceeds the 100 MB limit")
-            }
-            guard n <= UInt64(size - 8) else {
-                throw CheckpointError(path, .truncated, "header length \(n) runs past the end of the file (\(size) bytes)")
-            }
-            dataStart = 8 + Int(n)
-            let header = Data(bytes: p + 8, count: Int(n))
-            let parsed = try Self.parseHeader(header, path: path, dataBytes: size - dataStart)
-            (infos, metadata, aliases) = parsed
-            tensorNames = infos.values.sorted { ($0.byteRange.lowerBound, $0.name) < ($1.byteRange.lowerBound, $1.name) }.map(\.name)
-        } catch {
-            munmap(p, size)
-            throw error
-        }
+        dataStart = 8 + Int(n)
+        let header = Data(bytes: p + 8, count: Int(n))
+        let parsed = try Self.parseHeader(header, path: path, dataBytes: size - dataStart)
+        (infos, metadata, aliases) = parsed
+        tensorNames = infos.values.sorted { ($0.byteRange.lowerBound, $0.name) < ($1.byteRange.lowerBound, $1.name) }.map(\.name)
     }
-
-    deinit { munmap(base, mappedBytes) }
 
     public func info(_ name: String) -> SafetensorsTensorInfo? { infos[name] }
 
     /// The tensor's values as Float (integer dtypes converted).
     public func floats(_ name: String) throws -> [Float] {
         let i = try entry(name)
-        let v = decodeFloats(UnsafeRawPointer(base) + dataStart + i.byteRange.lowerBound, count: i.count, dtype: i.dtype)
-        release(bytes: (dataStart + i.byteRange.lowerBound)..<(dataStart + i.byteRange.upperBound))
+        let v = decodeFloats(base + dataStart + i.byteRange.lowerBound, count: i.count, dtype: i.dtype)
+        file.release((dataStart + i.byteRange.lowerBound)..<(dataStart + i.byteRange.upperBound))
         return v
     }
 
@@ -87,16 +74,7 @@ public final class SafetensorsFile {
     /// its Float size in memory, not that plus the file.
     public func decode(_ name: String, into out: UnsafeMutablePointer<Float>) throws {
         let i = try entry(name)
-        let start = dataStart + i.byteRange.lowerBound
-        // 4 MiB of file at a time, each released once decoded, so the file's pages never pile up.
-        let size = i.dtype.byteSize, step = max(1, (4 << 20) / size)
-        var k = 0
-        while k < i.count {
-            let m = min(step, i.count - k)
-            decodeFloats(UnsafeRawPointer(base) + start + k * size, count: m, dtype: i.dtype, into: out + k)
-            release(bytes: (start + k * size)..<(start + (k + m) * size))
-            k += m
-        }
+        decodeReleasing(file, at: dataStart + i.byteRange.lowerBound, count: i.count, dtype: i.dtype, into: out)
     }
 
     /// The number of elements of a tensor (or alias).
@@ -106,16 +84,8 @@ public final class SafetensorsFile {
     public func sameBytes(_ a: String, _ b: String) throws -> Bool {
         let x = try entry(a), y = try entry(b)
         guard x.dtype == y.dtype, x.shape == y.shape else { return false }
-        let p = UnsafeRawPointer(base) + dataStart
+        let p = base + dataStart
         return memcmp(p + x.byteRange.lowerBound, p + y.byteRange.lowerBound, x.byteRange.count) == 0
-    }
-
-    /// MADV_DONTNEED on the whole pages inside `bytes`: the mapping stays valid (pages come back
-    /// from the page cache if touched again), but they stop counting toward our RSS.
-    private func release(bytes: Range<Int>) {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let lo = (bytes.lowerBound + page - 1) / page * page, hi = bytes.upperBound / page * page
-        if hi > lo { madvise(UnsafeMutableRawPointer(base) + lo, hi - lo, MADV_DONTNEED) }
     }
 
     /// An integer tensor's values as Int32; values outside Int32 are an error.
@@ -124,7 +94,7 @@ public final class SafetensorsFile {
         guard !i.dtype.isFloat else {
             throw CheckpointError(path, .badDType, "tensor '\(name)' is \(i.dtype.rawValue), expected an integer dtype")
         }
-        let wide = decodeInts(UnsafeRawPointer(base) + dataStart + i.byteRange.lowerBound, count: i.count, dtype: i.dtype)
+        let wide = decodeInts(base + dataStart + i.byteRange.lowerBound, count: i.count, dtype: i.dtype)
         return try narrowToInt32(wide, file: path, what: "tensor '\(name)'")
     }
 

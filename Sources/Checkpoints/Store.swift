@@ -1,9 +1,27 @@
-// One view over both container formats: the stored tensors by their own names, and a reader.
+// One view over every container format: the stored tensors by their own names, and a reader.
+// The format is told by content, not by the file name (see `detectFormat`).
 
 import Foundation
 
 /// The container a checkpoint is in.
-public enum CheckpointFormat: String, Sendable { case safetensors, hdf5 }
+public enum CheckpointFormat: String, Sendable, CaseIterable {
+    case safetensors
+    case shardedSafetensors = "safetensors-sharded"
+    case hdf5
+    case torch = "torch-zip"
+    case llmc = "llm.c"
+
+    /// What writes it, for `inspect` and the README's table.
+    public var writtenBy: String {
+        switch self {
+        case .safetensors: return "safetensors.torch.save_file / save_model, HF save_pretrained"
+        case .shardedSafetensors: return "HF save_pretrained(max_shard_size=…): model.safetensors.index.json + shards"
+        case .hdf5: return "Keras / KerasHub model.weights.h5, HF TensorFlow tf_model.h5, h5py"
+        case .torch: return "torch.save (torch ≥ 1.6): nanoGPT ckpt.pt, model.pth state dicts, HF pytorch_model.bin"
+        case .llmc: return "llm.c train_gpt2.py write_model: model.bin (version 3 fp32, 5 bf16)"
+        }
+    }
+}
 
 /// A tensor as the checkpoint stores it, by its own name.
 public struct SourceTensor: Sendable, Equatable {
@@ -12,7 +30,51 @@ public struct SourceTensor: Sendable, Equatable {
     public let dtype: String
 }
 
-/// An opened checkpoint file of either format.
+/// The format of `path`, from its first bytes (a folder or a JSON index is sharded safetensors).
+public func detectFormat(path: String) throws -> CheckpointFormat {
+    var st = stat()
+    if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return .shardedSafetensors }
+    _ = try regularFileSize(path)
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw CheckpointError(path, .unreadable, "cannot open: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var head = [UInt8](repeating: 0, count: 16)
+    let got = pread(fd, &head, 16, 0)
+    let bytes = head.prefix(max(0, got))
+    return bytes.withUnsafeBytes { b in
+        if ZipDirectory.hasMagic(b) || TorchFile.isLegacy(b) { return .torch }
+        // llm.c: the magic, then a non-zero version (a safetensors header length is < 2^32).
+        if LlmCFile.hasMagic(b), b.count >= 8, b.loadUnaligned(fromByteOffset: 4, as: UInt32.self) != 0 { return .llmc }
+        if b.first == UInt8(ascii: "{") || path.hasSuffix(".index.json") { return .shardedSafetensors }
+        if hasHDF5Signature(fd) { return .hdf5 }
+        return .safetensors
+    }
+}
+
+/// HDF5's signature at offset 0 (files with a user block put it at 512, 1024, …).
+private func hasHDF5Signature(_ fd: Int32) -> Bool {
+    let magic: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+    var buf = [UInt8](repeating: 0, count: 8)
+    var offset = 0
+    while offset <= 8192 {
+        guard pread(fd, &buf, 8, off_t(offset)) == 8 else { return false }
+        if buf == magic { return true }
+        offset = offset == 0 ? 512 : offset * 2
+    }
+    return false
+}
+
+/// Sizes a file states outright (rather than through its shapes), and where they came from.
+struct FileConfig {
+    var heads: Int?
+    /// "model_args", "llm.c header".
+    var source: String
+    /// GPT-2 tokenizer rows when the stored vocabulary is padded past them (llm.c's V).
+    var vocab: Int?
+    var modelArgs: ModelArgs?
+}
+
+/// An opened checkpoint of any format.
 struct TensorStore {
     let path: String
     let format: CheckpointFormat
@@ -20,63 +82,86 @@ struct TensorStore {
     let tensors: [SourceTensor]
     /// Alias name → stored name.
     let aliases: [String: String]
-    private let safetensors: SafetensorsFile?
-    private let hdf5: HDF5File?
+    let fileConfig: FileConfig?
+    /// The folder beside-files (config.json, meta.json) are looked for in.
+    let directory: String
+    private let reader: Reader
+
+    private enum Reader {
+        case safetensors(SafetensorsFile), sharded(ShardedSafetensors), hdf5(HDF5File), torch(TorchFile), llmc(LlmCFile)
+    }
 
     init(path: String) throws {
-        let size = try regularFileSize(path)
         self.path = path
-        if size >= 8, Self.hasHDF5Signature(path) {
+        format = try detectFormat(path: path)
+        var aliases: [String: String] = [:], config: FileConfig? = nil, dir = (path as NSString).deletingLastPathComponent
+        switch format {
+        case .hdf5:
             let h = try HDF5File(path: path)
-            format = .hdf5; hdf5 = h; safetensors = nil; aliases = [:]
+            reader = .hdf5(h)
             tensors = h.datasets.map { SourceTensor(name: $0.path, shape: $0.shape, dtype: $0.dtype.rawValue) }
-        } else {
+        case .safetensors:
             let s = try SafetensorsFile(path: path)
-            format = .safetensors; safetensors = s; hdf5 = nil; aliases = s.aliases
+            reader = .safetensors(s); aliases = s.aliases
             tensors = s.tensorNames.compactMap { n in s.info(n).map { SourceTensor(name: n, shape: $0.shape, dtype: $0.dtype.rawValue) } }
+        case .shardedSafetensors:
+            let s = try ShardedSafetensors(path: path)
+            reader = .sharded(s); aliases = s.aliases; tensors = s.tensors; dir = s.directory
+        case .torch:
+            let t = try TorchFile(path: path)
+            reader = .torch(t); tensors = t.tensors
+            if let a = t.modelArgs { config = FileConfig(heads: a.heads, source: "model_args", modelArgs: a) }
+        case .llmc:
+            let l = try LlmCFile(path: path)
+            reader = .llmc(l); tensors = l.tensors
+            config = FileConfig(heads: l.heads, source: "llm.c header", vocab: l.vocab)
         }
+        self.aliases = aliases; fileConfig = config; directory = dir
+    }
+
+    /// The run's training metadata (torch training checkpoints only).
+    func trainingInfo(withOptimizer: Bool) -> TrainingInfo? {
+        if case let .torch(t) = reader { return t.trainingInfo(withOptimizer: withOptimizer) }
+        return nil
     }
 
     /// A stored tensor (or alias) as Float.
     func floats(_ name: String) throws -> [Float] {
-        if let s = safetensors { return try s.floats(name) }
-        if let h = hdf5 { return try h.floats(name) }
-        throw CheckpointError(path, .unreadable, "no reader")
+        switch reader {
+        case let .safetensors(s): return try s.floats(name)
+        case let .sharded(s): return try s.shard(name).floats(name)
+        case let .hdf5(h): return try h.floats(name)
+        case let .torch(t): return try t.floats(name)
+        case let .llmc(l): return try l.floats(name)
+        }
     }
 
     /// Decodes a stored tensor (or alias) straight into `out`, which holds `count` floats.
     func decode(_ name: String, into out: UnsafeMutablePointer<Float>, count: Int) throws {
-        if let s = safetensors {
-            guard try s.elementCount(name) == count else { throw CheckpointError(path, .wrongShape, "tensor '\(name)': size mismatch") }
-            try s.decode(name, into: out)
-            return
+        func check(_ n: Int) throws {
+            guard n == count else { throw CheckpointError(path, .wrongShape, "tensor '\(name)': size mismatch") }
         }
-        let v = try floats(name)
-        guard v.count == count else { throw CheckpointError(path, .wrongShape, "tensor '\(name)': size mismatch") }
-        v.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: count) }
+        switch reader {
+        case let .safetensors(s): try check(s.elementCount(name)); try s.decode(name, into: out)
+        case let .sharded(s): let f = try s.shard(name); try check(f.elementCount(name)); try f.decode(name, into: out)
+        case let .torch(t): try check(t.elementCount(name)); try t.decode(name, into: out)
+        case let .llmc(l): try check(l.elementCount(name)); try l.decode(name, into: out)
+        case .hdf5:
+            let v = try floats(name)
+            try check(v.count)
+            v.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: count) }
+        }
     }
 
     /// Whether two stored tensors hold bitwise-equal values.
     func sameValues(_ a: String, _ b: String) throws -> Bool {
         if a == b { return true }
-        if let s = safetensors, try s.sameBytes(a, b) { return true }
+        switch reader {
+        case let .safetensors(s): if try s.sameBytes(a, b) { return true }
+        case let .torch(t): if try t.sameView(a, b) { return true }
+        default: break
+        }
         let x = try floats(a), y = try floats(b)
         return x.elementsEqual(y) { $0.bitPattern == $1.bitPattern }
-    }
-
-    /// HDF5's signature at offset 0 (files with a user block put it at 512, 1024, …).
-    private static func hasHDF5Signature(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        let magic: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
-        var buf = [UInt8](repeating: 0, count: 8)
-        var offset = 0
-        while offset <= 8192 {
-            guard pread(fd, &buf, 8, off_t(offset)) == 8 else { return false }
-            if buf == magic { return true }
-            offset = offset == 0 ? 512 : offset * 2
-        }
-        return false
     }
 }

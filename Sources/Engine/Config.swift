@@ -18,6 +18,10 @@ public struct GPT2Config: Codable, Sendable, Equatable {
     public var nHead: Int
     /// F: MLP hidden width; GPT-2 uses 4C, read from the checkpoint's shapes.
     public var nInner: Int
+    /// Rows of the LM head the softmax runs over (scoring, sampling, gradients); nil = all V.
+    /// A padded vocabulary (nanoGPT's and llm.c's 50304) is scored over GPT-2's 50257 rows, the
+    /// ids its tokenizer can produce, unless asked otherwise. Not part of the coded config.
+    public var softmaxRows: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case vocabSize = "vocab_size", contextLength = "context_length", nEmbd = "n_embd"
@@ -32,6 +36,9 @@ public struct GPT2Config: Codable, Sendable, Equatable {
         self.nHead = nHead
         self.nInner = nInner ?? 4 * nEmbd
     }
+
+    /// The number of vocabulary rows softmaxed: `softmaxRows`, at most V.
+    public var softmaxVocab: Int { min(softmaxRows ?? vocabSize, vocabSize) }
 
     /// hs: width of one attention head.
     public var headSize: Int { nEmbd / nHead }

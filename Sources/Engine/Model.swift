@@ -26,7 +26,7 @@ public final class GPT2Model {
         for b in 0..<B { for t in max(0, scoredFrom[b])..<T { rows.append(b * T + t) } }
         weights.withTensors { p in
             backend.crossEntropy(nll: acts.nll, x: acts.lnf, head: p.head, targets: targets, rows: rows,
-                                 n: BT, c: C, v: config.vocabSize)
+                                 n: BT, c: C, v: config.softmaxVocab)
         }
     }
 

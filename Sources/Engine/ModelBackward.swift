@@ -43,7 +43,7 @@ extension GPT2Model {
         precondition(acts.keepAll && acts.att != nil, "internal: backward needs Activations(keepAll: true)")
         precondition(scratch.b == acts.b && scratch.t == acts.t, "internal: scratch shape differs from activations")
         let c = config
-        let B = acts.b, T = acts.t, C = c.nEmbd, L = c.nLayer, V = c.vocabSize
+        let B = acts.b, T = acts.t, C = c.nEmbd, L = c.nLayer, V = c.softmaxVocab
         let BT = B * T
         forwardTrunk(inputs: inputs, acts: acts)
 

@@ -4,8 +4,25 @@
 import Foundation
 
 /// XXH64 of a file's bytes (seed 0), as 16 hex digits: identifies a checkpoint in score keys and
-/// shard parts. Reads the file memory-mapped.
+/// shard parts. Reads the file memory-mapped. A folder (sharded safetensors) hashes as the list of
+/// its .safetensors/.json files' names and hashes; an `*.index.json` as its folder.
 public func fileContentHash(path: String) throws -> String {
+    if path.hasSuffix(".index.json") {
+        return try fileContentHash(path: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+    }
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else { return try bytesHash(path) }
+    let names: [String]
+    do { names = try FileManager.default.contentsOfDirectory(atPath: path).sorted() } catch {
+        throw OutputError(path, "cannot list: \(error.localizedDescription)")
+    }
+    let parts = try names.filter { $0.hasSuffix(".safetensors") || $0.hasSuffix(".json") }
+        .map { "\($0):\(try bytesHash(path + "/" + $0))" }
+    return hex64(contentHash64(parts.joined(separator: "|")))
+}
+
+/// XXH64 of one file's bytes, memory-mapped.
+private func bytesHash(_ path: String) throws -> String {
     let data: Data
     do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
         throw OutputError(path, "cannot read: \(error.localizedDescription)")

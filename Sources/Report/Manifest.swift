@@ -5,6 +5,7 @@
 //   title = "…"              test_set = "test-persuasion.bin"      (paths relative to the manifest)
 //   context / stride / skip / max_tokens (optional)               baseline = "run name"
 //   reference = "run name"   reference_note = "…" (optional)      description = "…" (optional)
+//   full_vocab = true (optional: softmax over every stored row of a padded vocabulary)
 //   [[run]] name, checkpoint, description, seed_group, stack_of = [names], scores = "merged.json",
 //           heads, lr, weight_decay, batch_size, steps, tokens, schedule
 
@@ -13,7 +14,7 @@ import Foundation
 import TOMLKit
 
 private let topKeys: Set<String> = ["title", "description", "test_set", "context", "stride", "skip", "max_tokens",
-                                    "baseline", "reference", "reference_note", "run"]
+                                    "baseline", "reference", "reference_note", "run", "full_vocab"]
 private let runKeys: Set<String> = ["name", "checkpoint", "description", "seed_group", "stack_of", "scores", "heads",
                                     "lr", "weight_decay", "batch_size", "steps", "tokens", "schedule"]
 
@@ -72,10 +73,11 @@ public func loadManifest(path: String) throws -> ReportManifest {
         guard x >= 0, x.isFinite else { throw fail(key, run: i, "key '\(key)' must be a non-negative number, got \(x)") }
         return x
     }
+    /// A checkpoint may be a folder (sharded safetensors); other files may not.
     func file(_ p: String, key: String, run i: Int? = nil) throws -> String {
         let r = resolve(p)
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: r, isDirectory: &isDir), !isDir.boolValue else {
+        guard FileManager.default.fileExists(atPath: r, isDirectory: &isDir), !isDir.boolValue || key == "checkpoint" else {
             throw fail(key, run: i, "\(key) '\(p)': no such file (looked for \(r))")
         }
         return r
@@ -151,9 +153,15 @@ public func loadManifest(path: String) throws -> ReportManifest {
             throw fail("seed_group", run: i, "seed_group '\(g)' of '\(r.name)' names no run (\(known))")
         }
     }
+    var fullVocab = false
+    if let v = table["full_vocab"] {
+        guard let b = v.bool else { throw fail("full_vocab", "key 'full_vocab' must be true or false") }
+        fullVocab = b
+    }
     return ReportManifest(path: path, title: title, description: try string(table, "description"), testSet: testSet,
                           context: context, stride: stride, skip: skip, maxTokens: maxTokens, baseline: baseline,
-                          reference: reference, referenceNote: try string(table, "reference_note"), runs: runs)
+                          reference: reference, referenceNote: try string(table, "reference_note"), runs: runs,
+                          fullVocab: fullVocab)
 }
 
 /// A table header whose key does not start right: `[` or `[[` (and blanks) followed by anything

@@ -72,9 +72,12 @@ func formatInterval(_ ci: [Double]?, _ fmt: String) -> String {
 }
 
 func formatTau(_ r: RunResult) -> String {
-    guard let tau = r.tauSteps else { return "—" }
+    // A checkpoint with AdamW state adds its average effective learning rate.
+    let elr = r.hyperparameters.avgEffectiveLR.map { String(format: "avg eff. LR %.4g", $0) }
+    guard let tau = r.tauSteps else { return elr ?? "—" }
     let steps = groupedThousands(Int(tau.rounded()))
-    return r.tauFraction.map { steps + " (" + ($0 >= 10 ? String(format: "%.0f", $0) : String(format: "%.2g", $0)) + "× run)" } ?? steps
+    let text = r.tauFraction.map { steps + " (" + ($0 >= 10 ? String(format: "%.0f", $0) : String(format: "%.2g", $0)) + "× run)" } ?? steps
+    return [text, elr].compactMap { $0 }.joined(separator: "; ")
 }
 
 // MARK: charts

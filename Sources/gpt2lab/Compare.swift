@@ -36,6 +36,7 @@ struct Compare: ParsableCommand {
     var segments: Int = 5
 
     @OptionGroup var model: HeadsOption
+    @OptionGroup var vocab: VocabOption
 
     @Flag(help: "Print JSON: loss_by_position {a, b}, kl_mean, top1_agreement, delta_quantiles, delta_histogram, gains, losses, …")
     var json = false
@@ -48,9 +49,10 @@ struct Compare: ParsableCommand {
     func run() throws {
         try runReporting {
             let tokens = try loadTokenIDs(path: data.testSet, dataset: data.dataset)
-            let ca = try loadCheckpoint(path: a, heads: model.heads), cb = try loadCheckpoint(path: b, heads: model.heads)
+            let ca = try loadCheckpoint(path: a, heads: model.heads, vocab: vocab.rows)
+            let cb = try loadCheckpoint(path: b, heads: model.heads, vocab: vocab.rows)
             for (p, ck) in [(a, ca), (b, cb)] { for w in ck.warnings { warn("\(p): \(w)") } }
-            let va = ca.weights.config.vocabSize, vb = cb.weights.config.vocabSize
+            let va = ca.weights.config.softmaxVocab, vb = cb.weights.config.softmaxVocab
             guard va == vb else { throw ValidationError("\(a) has a vocabulary of \(va) tokens, \(b) of \(vb): they cannot be compared token by token") }
             let T = data.context ?? min(ca.weights.config.contextLength, cb.weights.config.contextLength)
             for (p, ck) in [(a, ca), (b, cb)] where ck.weights.config.contextLength < T {

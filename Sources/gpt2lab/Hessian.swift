@@ -30,7 +30,7 @@ struct Hessian: ParsableCommand {
           gpt2lab hessian ckpt.safetensors --test-set tokens.bin --samples 300 --tol 0.01 --top 2 --json
         """)
 
-    @Argument(help: "Checkpoint file (.safetensors or HDF5 .h5).")
+    @Argument(help: "Checkpoint: safetensors (or a sharded folder / index.json), HDF5, torch .pt/.pth/.bin, llm.c model.bin.")
     var checkpoint: String
 
     @OptionGroup var data: TestSetOptions
@@ -55,6 +55,8 @@ struct Hessian: ParsableCommand {
 
     @OptionGroup var model: HeadsOption
 
+    @OptionGroup var vocab: VocabOption
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -68,7 +70,7 @@ struct Hessian: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let ck = try loadCheckpoint(path: checkpoint, heads: model.heads)
+            let ck = try loadCheckpoint(path: checkpoint, heads: model.heads, vocab: vocab.rows)
             for w in ck.warnings { warn("\(checkpoint): \(w)") }
             let tokens = try loadTokenIDs(path: data.testSet, dataset: data.dataset)
             var bar: ProgressBar?
@@ -83,6 +85,7 @@ struct Hessian: ParsableCommand {
             if json { try printJSON(r); return }
             print(String(format: "trace            %.4g ± %.2g (stderr, %d Rademacher probes)", r.trace, r.stderr, r.samples))
             print(String(format: "batch loss       %.6f nats/token (%d × %d tokens)", r.batchLoss, r.batch, r.context))
+            print("vocab            softmax over \(describeVocabRows(softmaxed: ck.weights.config.softmaxVocab, stored: ck.weights.config.vocabSize))")
             if !r.topEigenvalues.isEmpty {
                 print("top eigenvalues  " + r.topEigenvalues.map { String(format: "%.4g", $0) }.joined(separator: ", "))
             }

@@ -8,12 +8,17 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a checkpoint's format, layout, config and parameter count.",
         discussion: """
-        Example:
+        The format is told by content, not by the file name. For training checkpoints (nanoGPT's ckpt.pt) it \
+        also shows iter_num, learning rate, weight decay and, with AdamW state, the average effective learning \
+        rate: the mean over every optimizer-state element of lr / (sqrt(exp_avg_sq) + eps).
+
+        Examples:
           gpt2lab inspect examples/runs/reference/model.safetensors
           gpt2lab inspect model.weights.h5 --heads 12 --json
+          gpt2lab inspect out/ckpt.pt
         """)
 
-    @Argument(help: "Checkpoint file (.safetensors or HDF5 .h5).")
+    @Argument(help: "Checkpoint: safetensors (or a sharded folder / index.json), HDF5, torch .pt/.pth/.bin, llm.c model.bin.")
     var checkpoint: String
 
     @OptionGroup var model: HeadsOption
@@ -24,6 +29,7 @@ struct Inspect: ParsableCommand {
     struct Output: Encodable {
         let checkpoint: String
         let format: String
+        let formatWrittenBy: String
         let layout: String
         let config: GPT2Config
         let parameters: Int
@@ -33,10 +39,14 @@ struct Inspect: ParsableCommand {
         let ignoredTensors: [String]
         let tensors: [Tensor]
         let warnings: [String]
+        /// Rows the softmax runs over by default (fewer than vocab_size for a padded vocabulary).
+        let softmaxRows: Int
+        let training: TrainingInfo?
         struct Tensor: Encodable { let name: String; let shape: [Int]; let dtype: String }
         enum CodingKeys: String, CodingKey {
             case checkpoint, format, layout, config, parameters, dtypes, tensors, warnings
             case tiedEmbeddings = "tied_embeddings", headsSource = "heads_source", ignoredTensors = "ignored_tensors"
+            case formatWrittenBy = "format_written_by", softmaxRows = "softmax_rows", training
         }
     }
 
@@ -44,20 +54,22 @@ struct Inspect: ParsableCommand {
         try runReporting {
             let ck = try loadCheckpoint(path: checkpoint, heads: model.heads)
             let c = ck.weights.config
-            let out = Output(checkpoint: checkpoint, format: ck.format.rawValue, layout: ck.layout.rawValue, config: c,
+            let out = Output(checkpoint: checkpoint, format: ck.format.rawValue, formatWrittenBy: ck.format.writtenBy,
+                             layout: ck.layout.rawValue, config: c,
                              parameters: ck.weights.parameterCount, tiedEmbeddings: ck.weights.tied, dtypes: ck.dtypes,
                              headsSource: ck.headsSource, ignoredTensors: ck.ignoredTensors,
                              tensors: ck.sourceTensors.map { .init(name: $0.name, shape: $0.shape, dtype: $0.dtype) },
-                             warnings: ck.warnings)
+                             warnings: ck.warnings, softmaxRows: c.softmaxVocab, training: ck.training)
             if json { try printJSON(out); return }
             for w in ck.warnings { warn("\(checkpoint): \(w)") }
             let dt = ck.dtypes.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: ", ")
             print("""
             checkpoint   \(checkpoint)
-            format       \(ck.format.rawValue)
+            format       \(ck.format.rawValue) (\(ck.format.writtenBy))
             layout       \(ck.layout.rawValue)
             config       vocab \(c.vocabSize), context \(c.contextLength), width \(c.nEmbd), layers \(c.nLayer), \
             heads \(c.nHead) (from \(ck.headsSource)), MLP \(c.nInner)
+            vocab        \(c.softmaxVocab == c.vocabSize ? "\(c.vocabSize) rows" : "\(c.vocabSize) rows stored, padded: scored over the first \(c.softmaxVocab) (--full-vocab: all)")
             parameters   \(groupedThousands(ck.weights.parameterCount))\(ck.weights.tied ? " (embeddings tied, counted once)" : "")
             biases       \(ck.weights.isStored(TensorID(.qkvb, layer: 0)) ? "QKV bias" : "no QKV bias"), \
             \(ck.weights.isStored(TensorID(.fcb, layer: 0)) ? "MLP bias" : "no MLP bias")
@@ -65,6 +77,24 @@ struct Inspect: ParsableCommand {
             dtypes       \(dt)
             tensors      \(ck.sourceTensors.count) stored\(ck.ignoredTensors.isEmpty ? "" : ", \(ck.ignoredTensors.count) buffers ignored (\(ck.ignoredTensors.prefix(3).joined(separator: ", "))\(ck.ignoredTensors.count > 3 ? ", …" : ""))")
             """)
+            if let t = ck.training { for line in trainingLines(t) { print(line) } }
         }
+    }
+
+    /// iter_num, lr, weight decay, AdamW's average effective learning rate, as far as known.
+    func trainingLines(_ t: TrainingInfo) -> [String] {
+        var lines: [String] = []
+        if let n = t.iterNum { lines.append("iter_num     \(groupedThousands(n))\(t.maxIters.map { " of max_iters \(groupedThousands($0))" } ?? "")") }
+        if let lr = t.learningRate { lines.append("lr           \(lr)") }
+        if let wd = t.weightDecay {
+            let tau = t.learningRate.map { lr in lr * wd > 0 ? String(format: " (AdamW τ = 1/(ηλ) = %.0f steps)", 1 / (lr * wd)) : "" } ?? ""
+            lines.append("weight decay \(wd)\(tau)")
+        }
+        if let v = t.bestValLoss { lines.append(String(format: "best val     %.6f nats/token", v)) }
+        if let e = t.avgEffectiveLR {
+            lines.append(String(format: "avg eff. LR  %.6g", e)
+                         + " (mean of lr/(sqrt(exp_avg_sq)+eps) over \(groupedThousands(t.adamStateElements ?? 0)) AdamW state elements)")
+        }
+        return lines
     }
 }

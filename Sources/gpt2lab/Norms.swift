@@ -25,7 +25,7 @@ struct Norms: ParsableCommand {
           gpt2lab norms ckpt.safetensors --json
         """)
 
-    @Argument(help: "Checkpoint files (.safetensors or HDF5 .h5).")
+    @Argument(help: "Checkpoints: safetensors (or sharded folders), HDF5, torch .pt/.pth/.bin, llm.c model.bin.")
     var checkpoints: [String]
 
     @Flag(help: "Print JSON: {\"checkpoints\": [...]}.")

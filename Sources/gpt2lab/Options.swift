@@ -1,9 +1,24 @@
 import ArgumentParser
+import Checkpoints
 
 /// `--heads`, for every command that loads a checkpoint (the checkpoint loader checks it).
 struct HeadsOption: ParsableArguments {
     @Option(help: "Attention heads (default: config.json / meta.json beside the checkpoint, else width/64).")
     var heads: Int?
+}
+
+/// `--full-vocab`, for the commands that softmax over the vocabulary: `score`, `sample`, `hessian`.
+struct VocabOption: ParsableArguments {
+    @Flag(name: .customLong("full-vocab"),
+          help: "Softmax over every stored vocabulary row, padding included, as nanoGPT's own eval does (default: a vocabulary padded past GPT-2's 50257 rows, e.g. 50304, is scored over those 50257, as HF scores the cropped model).")
+    var fullVocab = false
+
+    var rows: VocabRows { fullVocab ? .all : .tokenizer }
+}
+
+/// What a score says about its softmax: "50257 of 50304 stored rows (GPT-2's tokenizer)".
+func describeVocabRows(softmaxed: Int, stored: Int) -> String {
+    softmaxed == stored ? "all \(stored) rows" : "\(softmaxed) of \(stored) stored rows (GPT-2's tokenizer; --full-vocab for all)"
 }
 
 /// The test set a checkpoint runs on, its window length and the engine's threads: `score`

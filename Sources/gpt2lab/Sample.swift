@@ -24,7 +24,7 @@ struct Sample: ParsableCommand {
           gpt2lab sample model.weights.h5 --heads 4 --greedy
         """)
 
-    @Argument(help: "Checkpoint file (.safetensors or HDF5 .h5).")
+    @Argument(help: "Checkpoint: safetensors (or a sharded folder / index.json), HDF5, torch .pt/.pth/.bin, llm.c model.bin.")
     var checkpoint: String
 
     @Option(help: "Text to complete; must encode to fewer tokens than the model's context.")
@@ -50,6 +50,8 @@ struct Sample: ParsableCommand {
 
     @OptionGroup var model: HeadsOption
 
+    @OptionGroup var vocab: VocabOption
+
     @Flag(help: "Print one JSON object: prompt, prompt_ids, samples [{ids, text, seed}], and ids/text when --count is 1.")
     var json = false
 
@@ -72,7 +74,7 @@ struct Sample: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let ck = try loadCheckpoint(path: checkpoint, heads: model.heads)
+            let ck = try loadCheckpoint(path: checkpoint, heads: model.heads, vocab: vocab.rows)
             for w in ck.warnings { warn("\(checkpoint): \(w)") }
             let tokenizer = try GPT2Tokenizer.load()
             let model = GPT2Model(weights: ck.weights)

@@ -29,6 +29,8 @@ struct Score: ParsableCommand {
 
     @OptionGroup var model: HeadsOption
 
+    @OptionGroup var vocab: VocabOption
+
     @Flag(help: "Print JSON (one object, or an array for several checkpoints).")
     var json = false
 
@@ -80,7 +82,7 @@ struct Score: ParsableCommand {
     /// Scores one shard and writes its part file.
     func runShard(k: Int, n: Int, tokens: TokenFile) throws {
         let path = checkpoints[0]
-        let ck = try loadCheckpoint(path: path, heads: model.heads)
+        let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows)
         for w in ck.warnings { warn("\(path): \(w)") }
         let T = data.context ?? ck.weights.config.contextLength
         let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: windows.stride ?? T, skip: windows.skip, maxTokens: windows.maxTokens)
@@ -92,10 +94,12 @@ struct Score: ParsableCommand {
                                                       windowRange: range, progress: bar.update)
         bar.finish()
         let key = ScoreKey(checkpointHash: try fileContentHash(path: path), testSetHash: tokens.contentHash,
-                           settings: ScoreSettings(context: T, stride: plan.stride, skip: windows.skip, maxTokens: windows.maxTokens))
-        let part = ScorePart(shard: k, shards: n, checkpoint: path, layout: ck.layout.rawValue, testSet: data.testSet, key: key,
+                           settings: ScoreSettings(context: T, stride: plan.stride, skip: windows.skip, maxTokens: windows.maxTokens),
+                           softmaxRows: report.softmaxRows == gpt2VocabSize ? nil : report.softmaxRows)
+        var part = ScorePart(shard: k, shards: n, checkpoint: path, layout: ck.layout.rawValue, testSet: data.testSet, key: key,
                              utf8Bytes: (windows.skip == 0 && windows.maxTokens == nil) ? tokens.utf8Bytes : nil, batch: B, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
                              threads: report.threads, seconds: report.seconds)
+        part.softmaxRows = report.softmaxRows; part.vocabStored = report.vocabStored
         try writeAtomically(try JSON.encoder().encode(part), to: out!)
         FileHandle.standardError.write(Data("gpt2lab: shard \(k)/\(n): windows \(range.lowerBound)..<\(range.upperBound) of \(plan.windows.count) → \(out!)\n".utf8))
     }
@@ -107,7 +111,7 @@ struct Score: ParsableCommand {
             var reports: [ScoreReport] = []
             if profile { KernelProfile.start() }
             for path in checkpoints {
-                let ck = try loadCheckpoint(path: path, heads: model.heads)
+                let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows)
                 for w in ck.warnings { warn("\(path): \(w)") }
                 let bar = ProgressBar(checkpoints.count > 1 ? (path as NSString).deletingLastPathComponent : "scoring")
                 let report: ScoreReport
@@ -141,6 +145,9 @@ struct Score: ParsableCommand {
                 print(String(format: "perplexity  %.3f", r.perplexity))
                 if let bpb = r.bitsPerByte { print(String(format: "bits/byte   %.6f", bpb)) }
                 print("tokens      \(groupedThousands(r.tokensScored)) scored in \(r.windows) windows (context \(r.context), stride \(r.stride))")
+                if let rows = r.softmaxRows, let stored = r.vocabStored {
+                    print("vocab       softmax over \(describeVocabRows(softmaxed: rows, stored: stored))")
+                }
                 print(String(format: "speed       %.0f tokens/s (%.2f s, %d threads)", r.tokensPerSecond, r.seconds, r.threads))
             } else {
                 let w = max(10, reports.map { $0.checkpoint.count }.max() ?? 10)

@@ -35,4 +35,19 @@ final class HashTests: XCTestCase {
         XCTAssertEqual(try fileContentHash(path: a).count, 16)
         XCTAssertNotEqual(contentHash64(""), contentHash64("\0"))
     }
+
+    /// A sharded checkpoint: its folder hashes as its files, its index file as the folder, and a
+    /// changed shard changes both (the index sits inside the folder it stands for).
+    func testFolderAndIndexHash() throws {
+        let dir = NSTemporaryDirectory() + "gpt2lab-hash-folder-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: dir + "/model.safetensors.index.json"))
+        try Data("a".utf8).write(to: URL(fileURLWithPath: dir + "/model-00001-of-00001.safetensors"))
+        let folder = try fileContentHash(path: dir), index = try fileContentHash(path: dir + "/model.safetensors.index.json")
+        XCTAssertEqual(folder, index)
+        try Data("b".utf8).write(to: URL(fileURLWithPath: dir + "/model-00001-of-00001.safetensors"))
+        XCTAssertNotEqual(try fileContentHash(path: dir), folder)
+    }
 }

@@ -46,6 +46,14 @@ public func generatedSeeds(_ target: String) -> [[UInt8]] {
             """
         let meta = #"{"train": {"lr": 0.0004, "weight_decay": 0.1, "batch_size": 8, "steps": 100, "schedule": "constant"}, "tokens_seen": 1000, "loss_curve": [[1, 10.5], [50, 4.25]]}"#
         return [Array(toml.utf8), Array(toml.utf8) + [0] + Array(meta.utf8)]
+    case "torch":
+        var nested = PickleWriter()                               // deep MARKs, memo reuse, a refused global
+        for _ in 0..<40 { nested.mark() }
+        nested.emptyDict(); nested.put(1); nested.get(1); nested.global("posix", "system")
+        var llmc = [UInt8](repeating: 0, count: 1024)              // an llm.c header with no parameters after it
+        for (i, v) in [20240326, 3, 4, 8, 1, 2, 8, 16].enumerated() { llmc.replaceSubrange((4 * i)..<(4 * i + 4), with: le(Int32(v))) }
+        return [tinyTorchCheckpoint(), tinyTorchCheckpoint(optimizer: false),
+                torchArchive(pickle: nested.bytes, storages: []), llmc]
     default:
         return []
     }

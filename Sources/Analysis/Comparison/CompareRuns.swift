@@ -18,6 +18,21 @@ private func runError(_ m: ReportManifest, _ r: RunSpec, _ problem: String) -> M
     ManifestError(m.path, line: r.line, "run '\(r.name)': \(problem)")
 }
 
+/// The run's hyperparameters, gaps filled from what its checkpoint records (nanoGPT's config,
+/// iter_num and AdamW state), so τ = 1/(ηλ) needs no manifest typing.
+func withTraining(_ given: Hyperparameters, _ t: TrainingInfo?) -> Hyperparameters {
+    guard let t else { return given }
+    var h = given
+    let filled = (h.lr == nil && t.learningRate != nil) || (h.weightDecay == nil && t.weightDecay != nil)
+        || (h.steps == nil && t.iterNum != nil)
+    h.lr = h.lr ?? t.learningRate
+    h.weightDecay = h.weightDecay ?? t.weightDecay
+    h.steps = h.steps ?? t.iterNum.flatMap { $0 > 0 ? $0 : nil }
+    h.avgEffectiveLR = t.avgEffectiveLR
+    if filled { h.source = [h.source, "checkpoint"].compactMap { $0 }.joined(separator: "+") }
+    return h
+}
+
 private func describe(_ error: Error) -> String {
     (error as? LocalizedError)?.errorDescription ?? String(describing: error)
 }
@@ -28,17 +43,19 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
     // 1. Checks, cheapest first; nothing is scored until all pass.
     let tokens: TokenFile
     do { tokens = try loadTokenIDs(path: m.testSet) } catch { throw ManifestError(m.path, "test_set: \(describe(error))") }
-    var configs: [String: GPT2Config] = [:]
+    var configs: [String: GPT2Config] = [:], training: [String: TrainingInfo] = [:]
+    let vocab: VocabRows = m.fullVocab ? .all : .tokenizer
     for r in m.runs {
-        do { configs[r.name] = try checkpointConfig(path: r.checkpoint, heads: r.heads) } catch {
+        do { (configs[r.name], training[r.name]) = try checkpointPeek(path: r.checkpoint, heads: r.heads, vocab: vocab) } catch {
             throw runError(m, r, describe(error))
         }
     }
     let T = m.context ?? configs[m.baseline]!.contextLength
     for r in m.runs {
         let c = configs[r.name]!
-        guard c.vocabSize == gpt2VocabSize else {
-            throw runError(m, r, "vocabulary of \(c.vocabSize) tokens is not GPT-2's \(gpt2VocabSize) (\(r.checkpoint))")
+        // A padded vocabulary (nanoGPT's and llm.c's 50304) holds GPT-2's rows first.
+        guard c.vocabSize >= gpt2VocabSize else {
+            throw runError(m, r, "vocabulary of \(c.vocabSize) tokens is smaller than GPT-2's \(gpt2VocabSize) (\(r.checkpoint))")
         }
         guard c.contextLength >= T else {
             throw runError(m, r, "context of \(c.contextLength) positions is shorter than the report's \(T); set `context` in the manifest")
@@ -71,9 +88,12 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
     var normOptions = NormOptions()
     normOptions.spectral = false
     for r in m.runs {
-        let key = ScoreKey(checkpointHash: hashes[r.name]!, testSetHash: testSetHash, settings: settings)
         let ck: LoadedCheckpoint
-        do { ck = try loadCheckpoint(path: r.checkpoint, heads: r.heads) } catch { throw runError(m, r, describe(error)) }
+        do { ck = try loadCheckpoint(path: r.checkpoint, heads: r.heads, vocab: vocab) } catch { throw runError(m, r, describe(error)) }
+        let rows = ck.weights.config.softmaxVocab
+        let key = ScoreKey(checkpointHash: hashes[r.name]!, testSetHash: testSetHash, settings: settings,
+                           softmaxRows: rows == gpt2VocabSize ? nil : rows)
+        if let t = ck.training { training[r.name] = t }
         for w in ck.warnings { events(.note("\(r.name): \(w)")) }
         if let s = given[r.name] {
             scores[r.name] = s; sources[r.name] = "scores file"
@@ -131,7 +151,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
         let vsBase = isBase ? nil : try pairedBootstrap(nllSumsA: mine, nllSumsB: base, counts: counts, resamples: B, seed: seed, level: level)
         let vsRef = (ref == nil || r.name == m.reference) ? nil
             : try pairedBootstrap(nllSumsA: mine, nllSumsB: ref!, counts: counts, resamples: B, seed: seed, level: level)
-        let h = r.hyper
+        let h = withTraining(r.hyper, training[r.name])
         let tau = h.lr.flatMap { lr in h.weightDecay.flatMap { adamWTimescale(lr: lr, weightDecay: $0) } }
         let steps = h.steps ?? {
             guard let t = h.tokens, let b = h.batchSize else { return nil }

@@ -23,10 +23,13 @@ public struct Hyperparameters: Codable, Sendable, Equatable {
     public var steps: Int?
     public var tokens: Int?
     public var schedule: String?
-    /// Where the values came from: "manifest", "meta.json", "train.json", or a mix joined by "+".
+    /// AdamW's average effective learning rate, from the checkpoint's optimizer state (TrainingInfo).
+    public var avgEffectiveLR: Double?
+    /// Where the values came from: "manifest", "meta.json", "train.json", "checkpoint", or a mix joined by "+".
     public var source: String?
     enum CodingKeys: String, CodingKey {
         case lr, weightDecay = "weight_decay", batchSize = "batch_size", steps, tokens, schedule, source
+        case avgEffectiveLR = "avg_effective_lr"
     }
     public init() {}
     public var isEmpty: Bool { lr == nil && weightDecay == nil && batchSize == nil && steps == nil && tokens == nil && schedule == nil }
@@ -71,13 +74,16 @@ public struct ReportManifest: Sendable {
     public var reference: String?
     public var referenceNote: String?
     public var runs: [RunSpec]
+    /// Softmax over every stored row of padded vocabularies (`full_vocab = true`); else GPT-2's 50257.
+    public var fullVocab = false
 
     public init(path: String, title: String, description: String? = nil, testSet: String, context: Int? = nil,
                 stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil, baseline: String, reference: String? = nil,
-                referenceNote: String? = nil, runs: [RunSpec]) {
+                referenceNote: String? = nil, runs: [RunSpec], fullVocab: Bool = false) {
         self.path = path; self.title = title; self.description = description; self.testSet = testSet
         self.context = context; self.stride = stride; self.skip = skip; self.maxTokens = maxTokens
         self.baseline = baseline; self.reference = reference; self.referenceNote = referenceNote; self.runs = runs
+        self.fullVocab = fullVocab
     }
 
     public func run(_ name: String) -> RunSpec? { runs.first { $0.name == name } }

@@ -58,13 +58,15 @@ public struct HessianResult: Codable, Sendable, Equatable {
     public var secondsPerHVP: Double
     public var batch: Int
     public var context: Int
+    /// Vocabulary rows the cross-entropy's softmax ran over.
+    public var softmaxRows: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case trace, stderr, samples, batchLoss = "batch_loss", perTensor = "per_tensor", perLayer = "per_layer"
         case perTensorStderr = "per_tensor_stderr"
         case gradNorms = "grad_norms", topEigenvalues = "top_eigenvalues", seconds, epsilon, batch, context
         case eigenEpsilon = "eigen_epsilon", eigenIterations = "eigen_iterations"
-        case secondsFwdBwd = "seconds_fwd_bwd", secondsPerHVP = "seconds_per_hvp"
+        case secondsFwdBwd = "seconds_fwd_bwd", secondsPerHVP = "seconds_per_hvp", softmaxRows = "softmax_rows"
     }
 }
 
@@ -115,7 +117,7 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
     guard relativeStep > 0, eigenRelativeStep > 0 else {
         throw HessianError.invalidArgument(name: "relativeStep", value: "\(relativeStep)", expected: "a positive number")
     }
-    let (inputs, targets) = try hessianBatch(tokens: tokens, batch: batch, context: T, vocabSize: cfg.vocabSize)
+    let (inputs, targets) = try hessianBatch(tokens: tokens, batch: batch, context: T, vocabSize: cfg.softmaxVocab)
     let op = GPT2LossHessian(weights: weights, backend: backend, inputs: inputs, targets: targets, b: batch, t: T,
                              relativeStep: relativeStep)
 
@@ -149,5 +151,5 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
                          perTensor: trace.perBlock, perTensorStderr: trace.perBlockStderr, perLayer: perLayer, gradNorms: gradNorms, topEigenvalues: eigen.values,
                          seconds: Date().timeIntervalSince(start), epsilon: relativeStep, eigenEpsilon: eigenRelativeStep,
                          eigenIterations: eigen.iterations, secondsFwdBwd: secondsFwdBwd, secondsPerHVP: secondsPerHVP,
-                         batch: batch, context: T)
+                         batch: batch, context: T, softmaxRows: cfg.softmaxVocab)
 }

@@ -1,7 +1,8 @@
 // HF transformers GPT-2 and nanoGPT: the same names (`h.N.attn.c_attn.weight`, …), with or
 // without a `transformer.` prefix. HF's Conv1D stores matrices [in, out] (transposed here);
 // nanoGPT's nn.Linear stores [out, in]. nanoGPT saves `lm_head.weight` (tied or not) and may
-// be bias-free; HF drops `lm_head.weight` when tied.
+// be bias-free; HF drops `lm_head.weight` when tied. LayerNorm weights may be absent together
+// (a run that trained none, `elementwise_affine=False`): they are then ones, not parameters.
 
 import Engine
 
@@ -45,13 +46,13 @@ struct HFMapper: LayoutMapper {
             let p = "h.\(l)."
             func id(_ k: TensorKind) -> TensorID { TensorID(k, layer: l) }
             a += [
-                vector(p + "ln_1.weight", id(.ln1w), C, optional: false),
+                vector(p + "ln_1.weight", id(.ln1w), C, optional: true),
                 vector(p + "ln_1.bias", id(.ln1b), C, optional: true),
                 matrix(p + "attn.c_attn.weight", id(.qkvw), out: 3 * C, inp: C),
                 vector(p + "attn.c_attn.bias", id(.qkvb), 3 * C, optional: true),
                 matrix(p + "attn.c_proj.weight", id(.attprojw), out: C, inp: C),
                 vector(p + "attn.c_proj.bias", id(.attprojb), C, optional: true),
-                vector(p + "ln_2.weight", id(.ln2w), C, optional: false),
+                vector(p + "ln_2.weight", id(.ln2w), C, optional: true),
                 vector(p + "ln_2.bias", id(.ln2b), C, optional: true),
                 matrix(p + "mlp.c_fc.weight", id(.fcw), out: F, inp: C),
                 vector(p + "mlp.c_fc.bias", id(.fcb), F, optional: true),
@@ -60,7 +61,7 @@ struct HFMapper: LayoutMapper {
             ]
         }
         a += [
-            vector("ln_f.weight", TensorID(.lnfw), C, optional: false),
+            vector("ln_f.weight", TensorID(.lnfw), C, optional: true),
             vector("ln_f.bias", TensorID(.lnfb), C, optional: true),
             Assignment(key: "lm_head.weight", target: TensorID(.lmHead), shape: [c.vocabSize, C], optional: true),
         ]

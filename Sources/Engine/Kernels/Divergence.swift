@@ -14,13 +14,14 @@ public struct PositionComparison: Sendable, Equatable {
     public var argmaxB: Int32
 }
 
-/// Compares rows of logits a and b (rows, V) at `targets` (rows); out (rows) is written.
+/// Compares rows of logits a (rows, `strideA`) and b (rows, `strideB`) over their first V entries (the softmaxed
+/// vocabulary: GPT-2's 50257 rows of a padded head) at `targets` (rows); out (rows) is written.
 public func compareDistributions(_ out: UnsafeMutablePointer<PositionComparison>, a: UnsafePointer<Float>,
                                  b: UnsafePointer<Float>, targets: UnsafePointer<Int32>, rows: Int, v V: Int,
-                                 threads: Int) {
+                                 strideA: Int, strideB: Int, threads: Int) {
     parallelChunks(rows, threads: threads) { range in
         for r in range {
-            let ra = a + r * V, rb = b + r * V
+            let ra = a + r * strideA, rb = b + r * strideB
             // Pass 1: the maxima. Pass 2, one exp per logit of each model (as scoring both costs):
             //   Sa = Σ e^(a−ma), Sb = Σ e^(b−mb), Sab = Σ e^(a−ma)·(a − b), and then
             //   KL(A‖B) = Σ p_a·(la − lb) = Sab/Sa − lseA + lseB (C kernel, sums in Double).

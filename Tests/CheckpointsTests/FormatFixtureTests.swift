@@ -1,0 +1,123 @@
+import Engine
+import Foundation
+import XCTest
+@testable import Checkpoints
+
+/// What the checkpoints in ../shared/fixtures/formats say about themselves, against the values
+/// their writer recorded in `formats/expected.json` (losses are checked in AnalysisTests).
+final class FormatFixtureTests: XCTestCase {
+    func formats() throws -> (String, [String: [String: Any]]) {
+        let dir = try fixtures() + "/formats"
+        guard FileManager.default.fileExists(atPath: dir + "/expected.json") else { throw XCTSkip("\(dir) not found") }
+        return (dir, try XCTUnwrap(try expectedJSON(dir + "/expected.json") as? [String: [String: Any]]))
+    }
+
+    func testNanoGPTCheckpointMetadataMatchesItsTrainingScript() throws {
+        let (dir, expected) = try formats()
+        let e = try XCTUnwrap(expected["tiny-ckpt.pt"])
+        let ck = try loadCheckpoint(path: dir + "/tiny-ckpt.pt")
+        let c = ck.weights.config
+        XCTAssertEqual(ck.format, .torch)
+        XCTAssertEqual(c.nHead, e["n_head"] as? Int); XCTAssertEqual(ck.headsSource, "model_args")
+        XCTAssertEqual(c.nLayer, e["n_layer"] as? Int); XCTAssertEqual(c.nEmbd, e["n_embd"] as? Int)
+        XCTAssertEqual(c.contextLength, e["context"] as? Int); XCTAssertEqual(c.vocabSize, e["vocab_stored"] as? Int)
+        XCTAssertEqual(c.softmaxVocab, 50257)
+        XCTAssertEqual(ck.weights.tied, e["tied"] as? Bool)
+        XCTAssertEqual(e["bias"] as? Bool, false)
+        XCTAssertFalse(ck.weights.parameterTensors.contains { [.ln1b, .qkvb, .attprojb, .ln2b, .fcb, .fcprojb, .lnfb].contains($0.kind) })
+        let t = try XCTUnwrap(ck.training)
+        XCTAssertEqual(t.iterNum, e["iter_num"] as? Int)
+        XCTAssertEqual(t.learningRate, e["learning_rate"] as? Double)
+        XCTAssertEqual(t.weightDecay, e["weight_decay"] as? Double)
+        let elr = try XCTUnwrap(e["avg_adam_elr"] as? Double)
+        XCTAssertEqual(try XCTUnwrap(t.avgEffectiveLR), elr, accuracy: 1e-6 * elr)
+        // The cheap peek reads the same config and metadata, without the optimizer's moments.
+        let peek = try checkpointPeek(path: dir + "/tiny-ckpt.pt")
+        XCTAssertEqual(peek.config, c)
+        XCTAssertEqual(peek.training?.iterNum, t.iterNum)
+        XCTAssertNil(peek.training?.avgEffectiveLR)
+    }
+
+    func testReferenceCheckpointWithoutOptimizer() throws {
+        let (dir, expected) = try formats()
+        let e = try XCTUnwrap(expected["reference-ckpt.pt"])
+        let ck = try loadCheckpoint(path: dir + "/reference-ckpt.pt")
+        XCTAssertEqual(ck.training?.iterNum, e["iter_num"] as? Int)
+        XCTAssertEqual(ck.training?.learningRate, e["learning_rate"] as? Double)
+        XCTAssertEqual(ck.training?.weightDecay, e["weight_decay"] as? Double)
+        XCTAssertNil(ck.training?.avgEffectiveLR)
+        XCTAssertEqual(ck.dtypes.keys.sorted(), ["BF16"])
+    }
+
+    func testLlmCAndShardsAndStateDicts() throws {
+        let (dir, expected) = try formats()
+        for f in ["tinyb-llmc.bin", "tinyb-llmc-bf16.bin"] {
+            let ck = try loadCheckpoint(path: dir + "/" + f)
+            XCTAssertEqual(ck.format, .llmc)
+            XCTAssertEqual(ck.headsSource, "llm.c header")
+            XCTAssertEqual(ck.weights.config.nHead, expected[f]?["n_head"] as? Int)
+            XCTAssertEqual(ck.weights.config.vocabSize, expected[f]?["vocab_stored"] as? Int)
+            XCTAssertEqual(ck.weights.config.softmaxVocab, 50257, "the header's vocab")
+            XCTAssertTrue(ck.weights.tied)
+            // The padding rows llm.c writes are zero.
+            XCTAssertTrue(ck.weights.tensor(TensorID(.wte)).suffix(47 * ck.weights.config.nEmbd).allSatisfy { $0 == 0 })
+        }
+        // The folder and its index give the same weights as each other.
+        let folder = try loadCheckpoint(path: dir + "/tinyb-sharded")
+        let index = try loadCheckpoint(path: dir + "/tinyb-sharded/model.safetensors.index.json")
+        XCTAssertEqual(folder.format, .shardedSafetensors)
+        XCTAssertEqual(folder.headsSource, "config.json")
+        XCTAssertEqual(folder.weights.data, index.weights.data)
+        // …and the same as llm.c's file of the same model (fp32).
+        XCTAssertEqual(folder.weights.tensor(TensorID(.qkvw, layer: 1)),
+                       try loadCheckpoint(path: dir + "/tinyb-llmc.bin").weights.tensor(TensorID(.qkvw, layer: 1)))
+        let pth = try loadCheckpoint(path: dir + "/baseline-model.pth", heads: 4)
+        XCTAssertEqual(pth.layout, .raschka)
+        XCTAssertFalse(pth.ignoredTensors.isEmpty, "att.mask buffers are dropped")
+        let bin = try loadCheckpoint(path: dir + "/stacked-pytorch_model.bin", heads: 4)
+        XCTAssertEqual(bin.layout, .hf)
+        XCTAssertEqual(try detectFormat(path: dir + "/stacked-pytorch_model.bin"), .torch)
+    }
+
+    func testEvilPickleIsRefusedAndNothingRuns() throws {
+        let (dir, _) = try formats()
+        let marker = "/tmp/gpt2lab-fixture-pwned"
+        try? FileManager.default.removeItem(atPath: marker)
+        let path = dir + "/evil.pt"
+        assertFails(path, containing: ["refusing to load: the pickle calls posix.system, which is not an allowed torch global"]) {
+            _ = try loadCheckpoint(path: path)
+        }
+        assertFails(path, containing: ["posix.system"]) { _ = try checkpointConfig(path: path) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "evil.pt's os.system ran")
+    }
+
+    func testShardIndexErrorsNameTheFile() throws {
+        let dir = try tempDir(self)
+        try Data(#"{"weight_map": {"wte.weight": "../outside.safetensors"}}"#.utf8).write(to: URL(fileURLWithPath: dir + "/model.safetensors.index.json"))
+        assertFails(dir + "/model.safetensors.index.json", containing: ["not a shard file name beside the index"]) { _ = try loadCheckpoint(path: dir) }
+        try Data(#"{"weight_map": {"wte.weight": "missing.safetensors"}}"#.utf8).write(to: URL(fileURLWithPath: dir + "/model.safetensors.index.json"))
+        assertFails("missing.safetensors", containing: ["no such file"]) { _ = try loadCheckpoint(path: dir) }
+        let empty = try tempDir(self)
+        assertFails(empty, containing: ["without a model.safetensors.index.json"]) { _ = try loadCheckpoint(path: empty) }
+    }
+
+    func testLlmCHeaderErrors() throws {
+        func header(_ v: [Int32]) -> Data {
+            var h = [Int32](repeating: 0, count: 256)
+            for (i, x) in v.enumerated() { h[i] = x }
+            return h.withUnsafeBytes { Data($0) }
+        }
+        let dir = try tempDir(self)
+        let cases: [([Int32], String)] = [
+            ([20240326, 4, 64, 50257, 2, 4, 32, 50304], "version 4 is not read"),
+            ([20240326, 3, 64, 50257, 2, 4, 32, 50000], "padded vocab 50000 is smaller"),
+            ([20240326, 3, 64, 50257, -2, 4, 32, 50304], "num_layers = -2 is out of range"),
+            ([20240326, 3, 64, 50257, 2, 4, 32, 50304], "promises"),
+        ]
+        for (i, (v, words)) in cases.enumerated() {
+            let p = dir + "/m\(i).bin"
+            try header(v).write(to: URL(fileURLWithPath: p))
+            assertFails(p, containing: [words]) { _ = try loadCheckpoint(path: p) }
+        }
+    }
+}
