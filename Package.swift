@@ -49,7 +49,8 @@ let package = Package(
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Engine", "CHDF5"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "TestSetsTests", dependencies: ["TestSets", "Checkpoints", "CHDF5"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Engine", "Checkpoints", "TestSets", "Tokenizer"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Engine", "Checkpoints", "TestSets", "Tokenizer"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Analysis", "Checkpoints", "TestSets", "Engine", "CCairo"],
                     exclude: ["Fixtures"]),
         // Runs the built gpt2lab binary end to end; the dependency makes SwiftPM build it first.

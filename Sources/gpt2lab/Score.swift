@@ -50,26 +50,14 @@ struct Score: ParsableCommand {
     var out: String?
 
     /// (k, n) from "K/N".
-    var shardSpec: (Int, Int)? {
-        guard let shard else { return nil }
-        let f = shard.split(separator: "/")
-        guard f.count == 2, let k = Int(f[0]), let n = Int(f[1]) else { return nil }
-        return (k, n)
-    }
+    var shardSpec: (Int, Int)? { parseShard(shard) }
 
     func validate() throws {
         if checkpoints.isEmpty { throw ValidationError("give at least one checkpoint") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if skip < 0 { throw ValidationError("--skip must be non-negative") }
-        if shard != nil {
-            guard let (k, n) = shardSpec, n >= 1, (0..<n).contains(k) else {
-                throw ValidationError("--shard takes K/N with 0 ≤ K < N, e.g. --shard 0/4; got \(shard!)")
-            }
-            if out == nil { throw ValidationError("--shard needs --out PART.json") }
-            if checkpoints.count != 1 { throw ValidationError("--shard scores one checkpoint") }
-        } else if out != nil {
-            throw ValidationError("--out is for --shard; use --json and a redirect for a whole score")
-        }
+        try validateShard(shard, out: out, whole: "a whole score")
+        if shard != nil, checkpoints.count != 1 { throw ValidationError("--shard scores one checkpoint") }
     }
 
     /// Scores one shard and writes its part file.
