@@ -7,13 +7,16 @@
 //   reference = "run name"   reference_note = "…" (optional)      description = "…" (optional)
 //   [[run]] name, checkpoint, description, seed_group, stack_of = [names], scores = "merged.json",
 //           heads, lr, weight_decay, batch_size, steps, tokens, schedule
+//   benchmarks (optional): hellaswag = "hellaswag_val.jsonl", hellaswag_recipe = "llmc" | "lm-eval",
+//           lambada = "lambada_test.jsonl", eval_limit = N (first N examples of each)
 
 import Analysis
 import Foundation
 import TOMLKit
 
 private let topKeys: Set<String> = ["title", "description", "test_set", "context", "stride", "skip", "max_tokens",
-                                    "baseline", "reference", "reference_note", "run"]
+                                    "baseline", "reference", "reference_note", "run",
+                                    "hellaswag", "hellaswag_recipe", "lambada", "eval_limit"]
 private let runKeys: Set<String> = ["name", "checkpoint", "description", "seed_group", "stack_of", "scores", "heads",
                                     "lr", "weight_decay", "batch_size", "steps", "tokens", "schedule"]
 
@@ -151,9 +154,22 @@ public func loadManifest(path: String) throws -> ReportManifest {
             throw fail("seed_group", run: i, "seed_group '\(g)' of '\(r.name)' names no run (\(known))")
         }
     }
-    return ReportManifest(path: path, title: title, description: try string(table, "description"), testSet: testSet,
-                          context: context, stride: stride, skip: skip, maxTokens: maxTokens, baseline: baseline,
-                          reference: reference, referenceNote: try string(table, "reference_note"), runs: runs)
+    var manifest = ReportManifest(path: path, title: title, description: try string(table, "description"), testSet: testSet,
+                                  context: context, stride: stride, skip: skip, maxTokens: maxTokens, baseline: baseline,
+                                  reference: reference, referenceNote: try string(table, "reference_note"), runs: runs)
+    manifest.evals.hellaswag = try string(table, "hellaswag").map { try file($0, key: "hellaswag") }
+    manifest.evals.lambada = try string(table, "lambada").map { try file($0, key: "lambada") }
+    manifest.evals.limit = try int(table, "eval_limit", min: 1)
+    if let r = try string(table, "hellaswag_recipe") {
+        guard manifest.evals.setHellaSwagRecipe(named: r) else {
+            throw fail("hellaswag_recipe", "hellaswag_recipe '\(r)' is not a recipe (\(EvalSpec.recipeNames.joined(separator: ", ")))")
+        }
+        guard manifest.evals.hellaswag != nil else { throw fail("hellaswag_recipe", "hellaswag_recipe without hellaswag = \"FILE.jsonl\"") }
+    }
+    if manifest.evals.limit != nil, manifest.evals.hellaswag == nil, manifest.evals.lambada == nil {
+        throw fail("eval_limit", "eval_limit without hellaswag or lambada")
+    }
+    return manifest
 }
 
 /// A table header whose key does not start right: `[` or `[[` (and blanks) followed by anything

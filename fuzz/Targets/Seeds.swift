@@ -46,6 +46,11 @@ public func generatedSeeds(_ target: String) -> [[UInt8]] {
             """
         let meta = #"{"train": {"lr": 0.0004, "weight_decay": 0.1, "batch_size": 8, "steps": 100, "schedule": "constant"}, "tokens_seen": 1000, "loss_curve": [[1, 10.5], [50, 4.25]]}"#
         return [Array(toml.utf8), Array(toml.utf8) + [0] + Array(meta.utf8)]
+    case "evals":
+        let hs = #"{"ind": 0, "activity_label": "Reading [title]", "ctx_a": "[header] How to read [title] Sit.", "ctx_b": "then", "ctx": "[header] How to read [title] Sit. then", "endings": ["open [step] it.", "b  c", "]x[", "d"], "label": 2}"#
+            + "\n\n" + #"{"ctx": "A man. he", "endings": ["x", "y"], "label": "1"}"#
+        let lb = #"{"text": "she said  to Anne"}"# + "\n" + #"{"text": "Anne"}"# + "\n" + #"{"text": "caf\u00e9 \u3000 x"}"#
+        return [[0] + Array(hs.utf8), [1] + Array(hs.utf8), [2] + Array(lb.utf8)]
     default:
         return []
     }

@@ -62,4 +62,5 @@ public let fuzzTargets: [String: @Sendable (UnsafeRawBufferPointer) -> String?] 
     "testsets": fuzzTestSets,
     "tokenizer": fuzzTokenizer,
     "manifest": fuzzManifest,
+    "evals": fuzzEvalTasks,
 ]

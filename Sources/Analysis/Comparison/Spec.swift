@@ -71,6 +71,8 @@ public struct ReportManifest: Sendable {
     public var reference: String?
     public var referenceNote: String?
     public var runs: [RunSpec]
+    /// Benchmarks to run beside the test loss (`hellaswag`, `lambada`, …; CompareEvals.swift).
+    public var evals = EvalSpec()
 
     public init(path: String, title: String, description: String? = nil, testSet: String, context: Int? = nil,
                 stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil, baseline: String, reference: String? = nil,
