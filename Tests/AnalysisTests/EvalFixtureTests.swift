@@ -6,7 +6,8 @@ import Tokenizer
 import XCTest
 @testable import Analysis
 
-/// `eval` against HF transformers (bench/evals/hf_evals.py → Fixtures/evals/expected.json) on two fixture runs:
+/// `eval` against HF transformers (bench/evals/hf_evals.py → Fixtures/evals/expected.json) on two fixture runs and
+/// the files of examples/evals (written by bench/evals/make_fixtures.py):
 /// HellaSwag in both recipes and LAMBADA, every example's prediction, token counts and loglikelihoods, and the
 /// summary numbers. Loglikelihoods are sums of up to ~45 fp32 log-probabilities, so they are compared to
 /// 1e-4 + 2.5e-5 per token (the worst seen is 5.7e-4 on a 40-token ending of about −265 nats).
@@ -14,6 +15,8 @@ final class EvalFixtureTests: XCTestCase {
     static let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     static let evals = here.appendingPathComponent("Fixtures/evals")
     static let runs = here.appendingPathComponent("../../examples/runs").standardized
+    /// The benchmark files (examples/evals, also the demo's).
+    static let files = here.appendingPathComponent("../../examples/evals").standardized
 
     func expected() throws -> [String: Any] {
         let data = try Data(contentsOf: Self.evals.appendingPathComponent("expected.json"))
@@ -31,7 +34,7 @@ final class EvalFixtureTests: XCTestCase {
         let r = try XCTUnwrap((root["runs"] as? [String: Any])?[run] as? [String: Any])
         let want = try XCTUnwrap(task == .lambada ? r["lambada"] as? [String: Any]
                                      : (r["hellaswag"] as? [String: Any])?[recipe.rawValue] as? [String: Any])
-        let file = Self.evals.appendingPathComponent(task == .lambada ? "lambada.jsonl" : "hellaswag.jsonl").path
+        let file = Self.files.appendingPathComponent(task == .lambada ? "lambada.jsonl" : "hellaswag.jsonl").path
         let examples = try loadEvalExamples(task: task, recipe: recipe, path: file)
         let preds = try evaluateExamples(model: try model(run), tokenizer: try GPT2Tokenizer.load(), examples, path: file)
         let report = EvalReport(task: task, recipe: examples.recipe, data: file, checkpoint: run, layout: "raschka", context: 256,
@@ -88,7 +91,7 @@ final class EvalFixtureTests: XCTestCase {
 
     /// Any split into shards merges back to the unsharded predictions and numbers, bit for bit.
     func testShardsMergeExactly() throws {
-        let file = Self.evals.appendingPathComponent("lambada.jsonl").path
+        let file = Self.files.appendingPathComponent("lambada.jsonl").path
         let examples = try loadEvalExamples(task: .lambada, recipe: .llmc, path: file, limit: 10)
         let m = try model("baseline"), tok = try GPT2Tokenizer.load()
         let whole = EvalReport(task: .lambada, recipe: "lm-eval", data: file, checkpoint: "b", layout: "raschka", context: 256, seconds: 0,

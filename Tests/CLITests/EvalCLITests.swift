@@ -4,7 +4,7 @@ import XCTest
 /// `gpt2lab eval` through the binary: the JSON fields, `--shard` + `merge` equal to the whole run, and one-line
 /// errors for malformed files.
 extension CLITests {
-    var evalFixtures: String { Self.packageRoot.appendingPathComponent("Tests/AnalysisTests/Fixtures/evals").path }
+    var evalFixtures: String { Self.packageRoot.appendingPathComponent("examples/evals").path }
 
     func testEvalJSONShardsAndMerge() throws {
         let ckpt = Self.packageRoot.appendingPathComponent("examples/runs/baseline/model.safetensors").path

@@ -283,7 +283,8 @@ final class ReportTests: XCTestCase {
 
     // MARK: benchmarks
 
-    static var evalFixtures: String { root + "/Tests/AnalysisTests/Fixtures/evals" }
+    static var evalFixtures: String { root + "/examples/evals" }
+    static var evalExpected: String { root + "/Tests/AnalysisTests/Fixtures/evals/expected.json" }
 
     func testBenchmarkKeysAreChecked() throws {
         let hs = Self.evalFixtures + "/hellaswag.jsonl"
@@ -307,7 +308,7 @@ final class ReportTests: XCTestCase {
     /// The benchmark section equals what HF transformers' reference gives on the same first 12 examples
     /// (Fixtures/evals/expected.json): each run's outcomes, so its accuracy, and the pairing against the baseline.
     func testBenchmarkSectionMatchesTheReference() throws {
-        let expected = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.evalFixtures + "/expected.json"))) as? [String: Any])
+        let expected = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.evalExpected))) as? [String: Any])
         let path = try manifest(["baseline", "reference"], extraTop: """
             hellaswag = "\(Self.evalFixtures)/hellaswag.jsonl"
             hellaswag_recipe = "lm-eval"

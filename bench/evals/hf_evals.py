@@ -25,6 +25,7 @@ Recipes, written from the sources (see README "gpt2lab eval"):
   continuation_enc)[-(n_positions + 1):][:-1].
 
 Usage: hf_evals.py FIXTURES_DIR EVALS_DIR OUT.json [RUN …]   (default runs: reference baseline)
+  e.g. hf_evals.py ../shared/fixtures examples/evals Tests/AnalysisTests/Fixtures/evals/expected.json
 """
 import json
 import math

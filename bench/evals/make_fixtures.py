@@ -13,7 +13,7 @@ the fixtures' test text) in exactly the published formats:
 - lambada.jsonl: one {"text": ...} a line (lambada_openai's format): a passage of consecutive words of the novel
   ending on a plain word (no trailing punctuation), a few longer than 256 tokens.
 
-Deterministic (seeded). Usage: make_fixtures.py PERSUASION.txt OUT_DIR
+Deterministic (seeded). Usage: make_fixtures.py PERSUASION.txt OUT_DIR (the committed files: examples/evals)
 """
 import json
 import random
