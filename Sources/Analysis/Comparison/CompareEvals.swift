@@ -84,8 +84,11 @@ public func compareEvals(_ prepared: PreparedEvals, _ m: ReportManifest, losses:
         let ck = try loadCheckpoint(path: r.checkpoint, heads: r.heads)
         let model = GPT2Model(weights: ck.weights, backend: CPUBackend(threads: options.threads))
         for (i, set) in prepared.sets.enumerated() {
-            events(.note("\(r.name): \(set.examples.task.rawValue) (\(set.examples.recipe)), \(set.examples.count) examples"))
-            outcomes[i, default: [:]][r.name] = try evaluateExamples(model: model, tokenizer: tokenizer, set.examples, path: set.path)
+            let what = "\(set.examples.task.rawValue) (\(set.examples.recipe)), \(set.examples.count) examples"
+            events(.evaluating(run: r.name, what: what, done: 0, total: set.examples.count))
+            outcomes[i, default: [:]][r.name] = try evaluateExamples(model: model, tokenizer: tokenizer, set.examples, path: set.path) {
+                events(.evaluating(run: r.name, what: what, done: $0, total: $1))
+            }
         }
     }
     return try prepared.sets.enumerated().map { i, set in

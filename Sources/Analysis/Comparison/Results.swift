@@ -180,5 +180,7 @@ public enum ComparisonEvent: Sendable {
     /// Scoring progress in tokens.
     case scoring(run: String, done: Int, total: Int)
     case hessian(run: String, done: Int, total: Int)
+    /// Benchmark progress in examples; `what` names the task and recipe.
+    case evaluating(run: String, what: String, done: Int, total: Int)
     case note(String)
 }
