@@ -76,7 +76,7 @@ public func prepareEvals(_ m: ReportManifest) throws -> PreparedEvals {
 /// Scores every prepared benchmark for every run and pairs each run with the baseline. `losses` are the runs'
 /// test losses (shown beside). nil when the manifest names no benchmark.
 public func compareEvals(_ prepared: PreparedEvals, _ m: ReportManifest, losses: [String: Double], options: ReportOptions,
-                         events: (ComparisonEvent) -> Void) throws -> [EvalComparison]? {
+                         events: @escaping (ComparisonEvent) -> Void) throws -> [EvalComparison]? {
     guard !prepared.sets.isEmpty else { return nil }
     let tokenizer = try GPT2Tokenizer.load()
     var outcomes: [Int: [String: [EvalPrediction]]] = [:]
