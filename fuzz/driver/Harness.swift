@@ -3,6 +3,7 @@
 // picks the target body from FuzzTargets by name and hands the remaining arguments to libFuzzer's
 // driver. Built only with GPT2LAB_FUZZ=1 and -sanitize=fuzzer,address (`make fuzz`).
 
+import Foundation
 import FuzzTargets
 #if canImport(Glibc)
 import Glibc
@@ -25,7 +26,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     let names = fuzzTargets.keys.sorted().joined(separator: ", ")
     guard argc >= 2, let argv, let first = argv[1], let body = fuzzTargets[String(cString: first)] else {
-        fputs("usage: gpt2lab-fuzz TARGET [libFuzzer flags] [CORPUS…]; targets: \(names)\n", stderr)
+        // FileHandle, not fputs(…, stderr): Swift 6 refuses the C global `stderr` (shared mutable state).
+        FileHandle.standardError.write(Data("usage: gpt2lab-fuzz TARGET [libFuzzer flags] [CORPUS…]; targets: \(names)\n".utf8))
         return 2
     }
     target = body
