@@ -170,10 +170,13 @@ public func hellaswagQuery(_ item: HellaSwagItem, recipe: HellaSwagRecipe) -> Ch
 }
 
 /// lambada_openai: `doc_to_text = text.split(' ')[:-1]|join(' ')`, `doc_to_target = ' ' + text.split(' ')[-1]`
-/// (split on the space character only, as Python's `split(' ')`).
+/// (split on the space character only, as Python's `split(' ')`): the context is the text before its last
+/// U+0020, the target a space and what follows it. Code points, not Characters: a space followed by a combining
+/// mark is one Swift Character but still a space to Python (found by fuzzing).
 public func lambadaQuery(_ item: LambadaItem) -> (context: String, target: String) {
-    let words = item.text.split(separator: " ", omittingEmptySubsequences: false)
-    return (words.dropLast().joined(separator: " "), " " + String(words.last ?? ""))
+    let s = Array(item.text.unicodeScalars)
+    guard let cut = s.lastIndex(of: " ") else { return ("", " " + item.text) }
+    return (scalarsString(Array(s[..<cut])), " " + scalarsString(Array(s[(cut + 1)...])))
 }
 
 /// lm-eval's HellaSwag `preprocess`: strip; " [title]" → ". "; remove every `\[.*?\]` (shortest bracket

@@ -50,6 +50,11 @@ final class EvalTasksTests: XCTestCase {
         XCTAssertEqual(c, "she said ")
         XCTAssertEqual(t, " to\tAnne")
         XCTAssertEqual(lambadaQuery(LambadaItem(line: 1, text: "Anne")).context, "")
+        // A space before a combining mark is one Swift Character, but Python's split(' ') splits there
+        // ("a \u0300b".split(" ") == ["a", "\u0300b"]); found by the evals fuzz target.
+        let (c2, t2) = lambadaQuery(LambadaItem(line: 1, text: "caf\u{15e9} \u{300}Binar"))
+        XCTAssertEqual(Array(c2.unicodeScalars), Array("caf\u{15e9}".unicodeScalars))
+        XCTAssertEqual(Array(t2.unicodeScalars), Array(" \u{300}Binar".unicodeScalars))
     }
 
     func testReadsLabelsAndSkipsBlankLines() throws {
