@@ -19,7 +19,7 @@ BIN        := .build/release/gpt2lab
 export OPENBLAS_NUM_THREADS ?= 1
 
 # Fuzzing: its own scratch path, since every module is rebuilt with the sanitizers.
-FUZZ_TARGETS ?= safetensors hdf5 testsets tokenizer manifest torch
+FUZZ_TARGETS ?= safetensors hdf5 testsets tokenizer manifest torch evals
 FUZZ_SECONDS ?= 60
 FUZZ_WORKERS ?= 1
 FUZZ_BUILD := .build-fuzz-asan

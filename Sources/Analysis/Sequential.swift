@@ -94,30 +94,7 @@ public func runSequential(order: [Int], counts: [Int], batch: Int, rule: Sequent
 
 // MARK: quantiles
 
-/// Φ⁻¹(p) by Acklam's rational approximation (relative error < 1.2e-9), p in (0, 1).
-public func normalQuantile(_ p: Double) -> Double {
-    let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,
-             -3.066479806614716e+01, 2.506628277459239e+00]
-    let b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01,
-             -1.328068155288572e+01]
-    let c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00,
-             4.374664141464968e+00, 2.938163982698783e+00]
-    let d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00]
-    if p <= 0 { return -.infinity }
-    if p >= 1 { return .infinity }
-    let lowTail = 0.02425
-    if p < lowTail || p > 1 - lowTail {
-        let q = (-2 * log(p < lowTail ? p : 1 - p)).squareRoot()
-        let x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
-        return p < lowTail ? x : -x
-    }
-    let q = p - 0.5, r = q * q
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
-}
-
-/// Student's t quantile t_ν(p) from the normal one by the Cornish–Fisher expansion (Abramowitz &
+/// Student's t quantile t_ν(p) from the normal one (`normalQuantile`, EvalStatistics.swift) by the Cornish–Fisher expansion (Abramowitz &
 /// Stegun 26.7.5; within 1e-3 of the exact value for ν ≥ 3 at the usual levels, exact as ν → ∞).
 public func studentTQuantile(_ p: Double, degreesOfFreedom nu: Int) -> Double {
     let x = normalQuantile(p), v = Double(max(nu, 1))

@@ -98,21 +98,10 @@ public func mergeScoreParts(_ parts: [(path: String, part: ScorePart)]) throws -
         if p.totalWindows != first.totalWindows { throw differ("window count") }
         if p.softmaxRows != first.softmaxRows { throw differ("vocabulary rows softmaxed (--full-vocab)") }
     }
-    var byShard: [Int: (String, ScorePart)] = [:]
-    for (path, p) in parts {
-        if let (other, _) = byShard[p.shard] {
-            throw MergeError(message: "merge: shard \(p.shard)/\(p.shards) given twice (\(other) and \(path))")
-        }
-        byShard[p.shard] = (path, p)
-    }
-    let missing = (0..<first.shards).filter { byShard[$0] == nil }
-    if !missing.isEmpty {
-        throw MergeError(message: "merge: missing shard(s) \(missing.map(String.init).joined(separator: ", ")) of \(first.shards)")
-    }
+    let ordered = try partsInShardOrder(parts, shards: first.shards) { $0.shard }
     var sums: [Double] = [], counts: [Int] = []
     var seconds = 0.0
-    for k in 0..<first.shards {
-        let (path, p) = byShard[k]!
+    for (k, (path, p)) in ordered.enumerated() {
         let want = shardWindowRange(shard: k, of: first.shards, windows: first.totalWindows, batch: first.batch)
         guard p.windowStart == want.lowerBound, p.windowNLLSums.count == want.count else {
             throw MergeError(message: "\(path): shard \(k) holds windows \(p.windowStart)..<\(p.windowStart + p.windowNLLSums.count), expected \(want)")
@@ -124,6 +113,22 @@ public func mergeScoreParts(_ parts: [(path: String, part: ScorePart)]) throws -
     return ScoreReport(checkpoint: first.checkpoint, layout: first.layout, testSet: first.testSet, settings: first.key.settings,
                        batch: first.batch, threads: first.threads, scores: scores, utf8Bytes: first.utf8Bytes, seconds: seconds,
                        softmaxRows: first.softmaxRows, vocabStored: first.vocabStored)
+}
+
+/// The parts in shard order 0..<shards, each exactly once; else a `MergeError` naming the files.
+func partsInShardOrder<P>(_ parts: [(path: String, part: P)], shards: Int, shard: (P) -> Int) throws -> [(path: String, part: P)] {
+    var byShard: [Int: (path: String, part: P)] = [:]
+    for (path, p) in parts {
+        if let other = byShard[shard(p)] {
+            throw MergeError(message: "merge: shard \(shard(p))/\(shards) given twice (\(other.path) and \(path))")
+        }
+        byShard[shard(p)] = (path, p)
+    }
+    let missing = (0..<shards).filter { byShard[$0] == nil }
+    if !missing.isEmpty {
+        throw MergeError(message: "merge: missing shard(s) \(missing.map(String.init).joined(separator: ", ")) of \(shards)")
+    }
+    return (0..<shards).map { byShard[$0]! }
 }
 
 func shortDecodingError(_ error: Error) -> String {

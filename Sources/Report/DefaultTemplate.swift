@@ -58,6 +58,20 @@ public let defaultReportTemplate = #"""
 </tbody>
 </table>
 
+{{#evals}}
+<h2>{{title}}</h2>
+<table>
+<thead>
+<tr><th>run</th><th>test loss</th><th>{{metric}}<br />[{{level}}% CI]</th>{{#is_hellaswag}}<th>acc<br />[{{level}}% CI]</th>{{/is_hellaswag}}{{^is_hellaswag}}<th>ppl</th>{{/is_hellaswag}}<th>Δ {{metric}} vs {{baseline}}<br />[{{level}}% CI]</th><th>p<br />(McNemar)</th><th>right only here / only in {{baseline}}</th></tr>
+</thead>
+<tbody>
+{{#rows}}
+<tr class="{{row_class}}"><td class="run"><strong>{{name}}</strong></td><td class="num">{{loss}}</td><td class="num">{{value}}<small>{{value_ci}}</small></td>{{#is_hellaswag}}<td class="num">{{acc}}<small>{{acc_ci}}</small></td>{{/is_hellaswag}}{{^is_hellaswag}}<td class="num">{{ppl}}</td>{{/is_hellaswag}}<td class="num">{{delta}}<small>{{delta_ci}}</small></td><td class="num">{{p}}</td><td class="num">{{discordant}}</td></tr>
+{{/rows}}
+</tbody>
+</table>
+{{/evals}}
+
 <h2>Charts</h2>
 {{#charts}}
 <figure><img src="{{file}}" alt="{{alt}}" /><figcaption>{{caption}}</figcaption></figure>
@@ -73,6 +87,7 @@ public let defaultReportTemplate = #"""
 <li><strong>AdamW τ</strong> = 1/(η·λ) optimizer steps, the window over which AdamW's weights average their updates (Wang &amp; Aitchison); in brackets, τ as a fraction of the run's steps; for checkpoints holding AdamW state, the average effective learning rate, the mean over every optimizer-state element of lr/(√v + ε).</li>
 {{#has_stack}}<li><strong>Expected if additive</strong>: the sum of the parts' Δ, to set beside a stacked run's measured Δ.</li>{{/has_stack}}
 {{#has_completion}}<li><strong>Completion</strong>: 20 new tokens after the prompt, greedy (argmax); in italics one sample at temperature 1, top-k 40, seed {{sample_seed}}. ↵ marks a newline. A smoke test that the checkpoint loads and writes English, not a quality measure.</li>{{/has_completion}}
+{{#evals}}<li><strong>{{title}}</strong>: {{metric}} is the share of examples the run gets right, with a Wilson score interval. Δ vs {{baseline}} is on the same examples (a paired normal interval), and p is McNemar's exact test, which only looks at the examples exactly one of the two runs gets right (last column).</li>{{/evals}}
 {{#has_hessian}}<li><strong>Hessian trace</strong>: Hutchinson estimate on the first 4 windows of {{context}} tokens, ± 1.96 standard errors.</li>{{/has_hessian}}
 </ul>
 

@@ -8,13 +8,16 @@
 //   full_vocab = true (optional: softmax over every stored row of a padded vocabulary)
 //   [[run]] name, checkpoint, description, seed_group, stack_of = [names], scores = "merged.json",
 //           heads, lr, weight_decay, batch_size, steps, tokens, schedule
+//   benchmarks (optional): hellaswag = "hellaswag_val.jsonl", hellaswag_recipe = "llmc" | "lm-eval",
+//           lambada = "lambada_test.jsonl", eval_limit = N (first N examples of each)
 
 import Analysis
 import Foundation
 import TOMLKit
 
 private let topKeys: Set<String> = ["title", "description", "test_set", "context", "stride", "skip", "max_tokens",
-                                    "baseline", "reference", "reference_note", "run", "full_vocab"]
+                                    "baseline", "reference", "reference_note", "run", "full_vocab",
+                                    "hellaswag", "hellaswag_recipe", "lambada", "eval_limit"]
 private let runKeys: Set<String> = ["name", "checkpoint", "description", "seed_group", "stack_of", "scores", "heads",
                                     "lr", "weight_decay", "batch_size", "steps", "tokens", "schedule"]
 
@@ -158,10 +161,23 @@ public func loadManifest(path: String) throws -> ReportManifest {
         guard let b = v.bool else { throw fail("full_vocab", "key 'full_vocab' must be true or false") }
         fullVocab = b
     }
-    return ReportManifest(path: path, title: title, description: try string(table, "description"), testSet: testSet,
-                          context: context, stride: stride, skip: skip, maxTokens: maxTokens, baseline: baseline,
-                          reference: reference, referenceNote: try string(table, "reference_note"), runs: runs,
-                          fullVocab: fullVocab)
+    var manifest = ReportManifest(path: path, title: title, description: try string(table, "description"), testSet: testSet,
+                                  context: context, stride: stride, skip: skip, maxTokens: maxTokens, baseline: baseline,
+                                  reference: reference, referenceNote: try string(table, "reference_note"), runs: runs,
+                                  fullVocab: fullVocab)
+    manifest.evals.hellaswag = try string(table, "hellaswag").map { try file($0, key: "hellaswag") }
+    manifest.evals.lambada = try string(table, "lambada").map { try file($0, key: "lambada") }
+    manifest.evals.limit = try int(table, "eval_limit", min: 1)
+    if let r = try string(table, "hellaswag_recipe") {
+        guard manifest.evals.setHellaSwagRecipe(named: r) else {
+            throw fail("hellaswag_recipe", "hellaswag_recipe '\(r)' is not a recipe (\(EvalSpec.recipeNames.joined(separator: ", ")))")
+        }
+        guard manifest.evals.hellaswag != nil else { throw fail("hellaswag_recipe", "hellaswag_recipe without hellaswag = \"FILE.jsonl\"") }
+    }
+    if manifest.evals.limit != nil, manifest.evals.hellaswag == nil, manifest.evals.lambada == nil {
+        throw fail("eval_limit", "eval_limit without hellaswag or lambada")
+    }
+    return manifest
 }
 
 /// A table header whose key does not start right: `[` or `[[` (and blanks) followed by anything

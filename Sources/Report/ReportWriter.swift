@@ -225,6 +225,7 @@ public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
         "has_stack": r.runs.contains { $0.expectedIfAdditive != nil },
         "has_identical": r.runs.contains { !$0.identicalTo.isEmpty },
         "has_completion": r.runs.contains { $0.completion != nil },
+        "evals": evalTemplateContext(r),
     ]
     if let d = r.description { ctx["description"] = d }
     if let ref = r.reference { ctx["reference"] = ref }

@@ -5,7 +5,7 @@ import Plumbing
 
 struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Combine `score --shard K/N` parts into the unsharded result.",
+        abstract: "Combine `score --shard K/N` or `eval --shard K/N` parts into the unsharded result.",
         discussion: """
         Refuses parts of different checkpoints, test sets or settings (by content hash), and missing or \
         duplicate shards. Per-window float64 sums are added in window order, so the merged loss equals \
@@ -14,9 +14,12 @@ struct Merge: ParsableCommand {
         Example:
           for k in 0 1 2; do gpt2lab score ckpt.safetensors --test-set tokens.bin --shard $k/3 --out part-$k.json; done
           gpt2lab merge part-*.json --json
+
+        Parts of `eval --shard K/N` merge the same way (told apart by their "format" field): predictions are \
+        concatenated in example order, so the merged output is the unsharded `eval`'s.
         """)
 
-    @Argument(help: "Part files written by `score --shard K/N --out PART.json`.")
+    @Argument(help: "Part files written by `score --shard K/N --out PART.json` (or all by `eval --shard`).")
     var parts: [String]
 
     @Flag(help: "Print JSON (the same fields `score --json` prints).")
@@ -24,6 +27,11 @@ struct Merge: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            if let first = parts.first, try partFormat(path: first) == "gpt2lab-eval-part" {
+                let r = try mergeEvalParts(try parts.map { (path: $0, part: try readEvalPart(path: $0)) })
+                if json { try printJSON(r) } else { printEvalSummary(r) }
+                return
+            }
             let loaded = try parts.map { (path: $0, part: try readScorePart(path: $0)) }
             let r = try mergeScoreParts(loaded)
             if json { try printJSON(r); return }

@@ -62,3 +62,23 @@ struct WindowOptions: ParsableArguments {
         if skip < 0 { throw ValidationError("--skip must be non-negative") }
     }
 }
+
+/// (k, n) from `--shard K/N`, nil when absent or malformed.
+func parseShard(_ shard: String?) -> (Int, Int)? {
+    guard let shard else { return nil }
+    let f = shard.split(separator: "/")
+    guard f.count == 2, let k = Int(f[0]), let n = Int(f[1]) else { return nil }
+    return (k, n)
+}
+
+/// `--shard K/N` needs 0 ≤ K < N and `--out`; `--out` is only for `--shard`. `whole` names what to do instead.
+func validateShard(_ shard: String?, out: String?, whole: String) throws {
+    if let shard {
+        guard let (k, n) = parseShard(shard), n >= 1, (0..<n).contains(k) else {
+            throw ValidationError("--shard takes K/N with 0 ≤ K < N, e.g. --shard 0/4; got \(shard)")
+        }
+        if out == nil { throw ValidationError("--shard needs --out PART.json") }
+    } else if out != nil {
+        throw ValidationError("--out is for --shard; use --json and a redirect for \(whole)")
+    }
+}

@@ -56,27 +56,15 @@ struct Score: ParsableCommand {
     var ciMinWindows: Int = 30
 
     /// (k, n) from "K/N".
-    var shardSpec: (Int, Int)? {
-        guard let shard else { return nil }
-        let f = shard.split(separator: "/")
-        guard f.count == 2, let k = Int(f[0]), let n = Int(f[1]) else { return nil }
-        return (k, n)
-    }
+    var shardSpec: (Int, Int)? { parseShard(shard) }
 
     func validate() throws {
         if checkpoints.isEmpty { throw ValidationError("give at least one checkpoint") }
         if let ci, !(ci > 0 && ci.isFinite) { throw ValidationError("--ci takes a positive half-width in nats, e.g. --ci 0.01; got \(ci)") }
         if ciMinWindows < 2 { throw ValidationError("--ci-min-windows must be at least 2") }
         if ci != nil && shard != nil { throw ValidationError("--ci and --shard do not combine: a sequential score decides as it goes") }
-        if shard != nil {
-            guard let (k, n) = shardSpec, n >= 1, (0..<n).contains(k) else {
-                throw ValidationError("--shard takes K/N with 0 ≤ K < N, e.g. --shard 0/4; got \(shard!)")
-            }
-            if out == nil { throw ValidationError("--shard needs --out PART.json") }
-            if checkpoints.count != 1 { throw ValidationError("--shard scores one checkpoint") }
-        } else if out != nil {
-            throw ValidationError("--out is for --shard; use --json and a redirect for a whole score")
-        }
+        try validateShard(shard, out: out, whole: "a whole score")
+        if shard != nil, checkpoints.count != 1 { throw ValidationError("--shard scores one checkpoint") }
     }
 
     /// Scores one shard and writes its part file.

@@ -52,6 +52,7 @@ final class ReplayTests: XCTestCase {
     func testTestSets() throws { try replay("testsets") }
     func testTokenizer() throws { try replay("tokenizer") }
     func testTorch() throws { try replay("torch") }
+    func testEvalTasks() throws { try replay("evals") }
 }
 
 struct XorShift {

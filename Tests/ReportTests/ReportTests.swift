@@ -281,6 +281,72 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(records, 5, "header + 4 runs")
     }
 
+    // MARK: benchmarks
+
+    static var evalFixtures: String { root + "/examples/evals" }
+    static var evalExpected: String { root + "/Tests/AnalysisTests/Fixtures/evals/expected.json" }
+
+    func testBenchmarkKeysAreChecked() throws {
+        let hs = Self.evalFixtures + "/hellaswag.jsonl"
+        try assertManifestError(good.replacingOccurrences(of: "baseline = \"baseline\"", with: "baseline = \"baseline\"\nhellaswag = \"/nonexistent/h.jsonl\""),
+                                contains: "hellaswag '/nonexistent/h.jsonl': no such file", line: 4)
+        try assertManifestError(good.replacingOccurrences(of: "baseline = \"baseline\"", with: "baseline = \"baseline\"\nhellaswag = \"\(hs)\"\nhellaswag_recipe = \"nanogpt\""),
+                                contains: "hellaswag_recipe 'nanogpt' is not a recipe (llmc, lm-eval)", line: 5)
+        try assertManifestError(good.replacingOccurrences(of: "baseline = \"baseline\"", with: "baseline = \"baseline\"\neval_limit = 5"),
+                                contains: "eval_limit without hellaswag or lambada", line: 4)
+        try assertManifestError(good.replacingOccurrences(of: "baseline = \"baseline\"", with: "baseline = \"baseline\"\neval_limit = 0\nlambada = \"\(hs)\""),
+                                contains: "key 'eval_limit' must be at least 1", line: 4)
+        // A malformed benchmark file is refused before anything is scored, naming the file and line.
+        let bad = dir + "/bad.jsonl"
+        try "{\"text\": \"fine\"}\n{\"txt\": 1}\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let path = try manifest(["baseline"], extraTop: "lambada = \"\(bad)\"")
+        XCTAssertThrowsError(try compare(path, options())) { e in
+            XCTAssertEqual((e as? LocalizedError)?.errorDescription, "\(path): lambada: \(bad):2: missing \"text\"")
+        }
+    }
+
+    /// The benchmark section equals what HF transformers' reference gives on the same first 12 examples
+    /// (Fixtures/evals/expected.json): each run's outcomes, so its accuracy, and the pairing against the baseline.
+    func testBenchmarkSectionMatchesTheReference() throws {
+        let expected = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.evalExpected))) as? [String: Any])
+        let path = try manifest(["baseline", "reference"], extraTop: """
+            hellaswag = "\(Self.evalFixtures)/hellaswag.jsonl"
+            hellaswag_recipe = "lm-eval"
+            lambada = "\(Self.evalFixtures)/lambada.jsonl"
+            eval_limit = 12
+            """)
+        let (r, extras, _) = try compare(path, options())
+        let evals = try XCTUnwrap(r.evals)
+        XCTAssertEqual(evals.map(\.task), [.hellaswag, .lambada])
+        XCTAssertEqual(evals.map(\.recipe), ["lm-eval", "lm-eval"])
+        XCTAssertEqual(evals.map(\.examples), [12, 12])
+        func outcomes(_ run: String, _ task: EvalTask) throws -> [Bool] {
+            let x = try XCTUnwrap((expected["runs"] as? [String: Any])?[run] as? [String: Any])
+            let t = try XCTUnwrap(task == .lambada ? x["lambada"] as? [String: Any] : (x["hellaswag"] as? [String: Any])?["lm-eval"] as? [String: Any])
+            let preds = try XCTUnwrap(t["predictions"] as? [[String: Any]]).prefix(12)
+            return preds.map { task == .lambada ? ($0["hit"] as? Bool ?? false) : ($0["pred_norm"] as? Int == $0["label"] as? Int) }
+        }
+        for e in evals {
+            let base = try outcomes("baseline", e.task), ref = try outcomes("reference", e.task)
+            let rows = Dictionary(uniqueKeysWithValues: e.runs.map { ($0.name, $0) })
+            XCTAssertEqual(rows["baseline"]?.value.estimate, Double(base.filter { $0 }.count) / 12, "\(e.task)")
+            XCTAssertEqual(rows["reference"]?.value.estimate, Double(ref.filter { $0 }.count) / 12, "\(e.task)")
+            XCTAssertNil(rows["baseline"]?.vsBaseline)
+            let paired = try XCTUnwrap(rows["reference"]?.vsBaseline)
+            XCTAssertEqual(paired.aOnly, zip(ref, base).filter { $0 && !$1 }.count)
+            XCTAssertEqual(paired.bOnly, zip(ref, base).filter { !$0 && $1 }.count)
+            XCTAssertEqual(rows["reference"]?.loss, r.run("reference")?.loss)
+        }
+        let out = dir + "/out"
+        try writeReport(r, extras: extras, to: out, template: defaultReportTemplate)
+        let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("<h2>HellaSwag (lm-eval recipe, 12 examples of hellaswag.jsonl)</h2>"), html)
+        XCTAssertTrue(html.contains("<h2>LAMBADA (lm-eval recipe, 12 examples of lambada.jsonl)</h2>"))
+        XCTAssertTrue(try XCTUnwrap(XMLParser(contentsOf: URL(fileURLWithPath: out + "/index.html"))).parse(), "index.html is well-formed")
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/results.json"))) as? [String: Any])
+        XCTAssertEqual((json["evals"] as? [[String: Any]])?.count, 2)
+    }
+
     func testEmbeddedTemplateEqualsTheFile() throws {
         let file = try String(contentsOfFile: Self.root + "/templates/report.html.mustache", encoding: .utf8)
         XCTAssertEqual(file, defaultReportTemplate, "Sources/Report/DefaultTemplate.swift is out of date")

@@ -54,6 +54,11 @@ public func generatedSeeds(_ target: String) -> [[UInt8]] {
         for (i, v) in [20240326, 3, 4, 8, 1, 2, 8, 16].enumerated() { llmc.replaceSubrange((4 * i)..<(4 * i + 4), with: le(Int32(v))) }
         return [tinyTorchCheckpoint(), tinyTorchCheckpoint(optimizer: false),
                 torchArchive(pickle: nested.bytes, storages: []), llmc]
+    case "evals":
+        let hs = #"{"ind": 0, "activity_label": "Reading [title]", "ctx_a": "[header] How to read [title] Sit.", "ctx_b": "then", "ctx": "[header] How to read [title] Sit. then", "endings": ["open [step] it.", "b  c", "]x[", "d"], "label": 2}"#
+            + "\n\n" + #"{"ctx": "A man. he", "endings": ["x", "y"], "label": "1"}"#
+        let lb = #"{"text": "she said  to Anne"}"# + "\n" + #"{"text": "Anne"}"# + "\n" + #"{"text": "caf\u00e9 \u3000 x"}"#
+        return [[0] + Array(hs.utf8), [1] + Array(hs.utf8), [2] + Array(lb.utf8)]
     default:
         return []
     }

@@ -63,4 +63,5 @@ public let fuzzTargets: [String: @Sendable (UnsafeRawBufferPointer) -> String?] 
     "tokenizer": fuzzTokenizer,
     "manifest": fuzzManifest,
     "torch": fuzzTorch,
+    "evals": fuzzEvalTasks,
 ]

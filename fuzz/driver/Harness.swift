@@ -3,6 +3,7 @@
 // picks the target body from FuzzTargets by name and hands the remaining arguments to libFuzzer's
 // driver. Built only with GPT2LAB_FUZZ=1 and -sanitize=fuzzer,address (`make fuzz`).
 
+import Foundation
 import FuzzTargets
 #if canImport(Glibc)
 import Glibc

@@ -68,6 +68,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
     } catch { throw ManifestError(m.path, "test_set: \(describe(error))") }
     let settings = ScoreSettings(context: T, stride: plan.stride, skip: m.skip, maxTokens: m.maxTokens)
     let counts = plan.windows.map(\.scoredCount)
+    let evalSets = try prepareEvals(m)
     var given: [String: ScoreReport] = [:]
     for r in m.runs {
         guard let p = r.scores else { continue }
@@ -183,7 +184,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
         let parts = rows[i].stackOf.map { p in rows.first { $0.name == p }?.deltaVsBaseline }
         rows[i].expectedIfAdditive = parts.contains { $0 == nil } ? nil : parts.reduce(0) { $0 + $1! }
     }
-    let results = ComparisonResults(
+    var results = ComparisonResults(
         title: m.title, description: m.description, manifest: m.path,
         testSet: TestSetInfo(path: m.testSet, contentHash: testSetHash, tokens: tokens.ids.count, format: tokens.format),
         settings: ReportSettings(context: T, stride: plan.stride, skip: m.skip, maxTokens: m.maxTokens, windows: plan.windows.count,
@@ -191,6 +192,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
                                  hessianSamples: options.hessianSamples, engine: scoringEngineVersion,
                                  pValueRule: "paired bootstrap over windows: p = 2·min(P(Δ*≤0), P(Δ*≥0)), floored at 1/B, capped at 1"),
         baseline: m.baseline, reference: m.reference, referenceNote: m.referenceNote, seedNoise: seedNoise, runs: rows)
+    results.evals = try compareEvals(evalSets, m, losses: losses, options: options, events: events)
     let curves = m.runs.filter { !$0.lossCurve.isEmpty }.map { (name: $0.name, points: $0.lossCurve) }
     return (results, ComparisonExtras(norms: norms, lossCurves: curves))
 }

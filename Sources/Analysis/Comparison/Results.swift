@@ -157,9 +157,11 @@ public struct ComparisonResults: Codable, Sendable {
     public var referenceNote: String?
     public var seedNoise: SeedNoise?
     public var runs: [RunResult]
+    /// HellaSwag / LAMBADA per run, when the manifest names them (CompareEvals.swift).
+    public var evals: [EvalComparison]?
     enum CodingKeys: String, CodingKey {
         case title, description, manifest, testSet = "test_set", settings, baseline, reference
-        case referenceNote = "reference_note", seedNoise = "seed_noise", runs
+        case referenceNote = "reference_note", seedNoise = "seed_noise", runs, evals
     }
     public func run(_ name: String) -> RunResult? { runs.first { $0.name == name } }
 }
@@ -178,5 +180,7 @@ public enum ComparisonEvent: Sendable {
     /// Scoring progress in tokens.
     case scoring(run: String, done: Int, total: Int)
     case hessian(run: String, done: Int, total: Int)
+    /// Benchmark progress in examples; `what` names the task and recipe.
+    case evaluating(run: String, what: String, done: Int, total: Int)
     case note(String)
 }

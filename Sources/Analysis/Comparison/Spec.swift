@@ -76,6 +76,8 @@ public struct ReportManifest: Sendable {
     public var runs: [RunSpec]
     /// Softmax over every stored row of padded vocabularies (`full_vocab = true`); else GPT-2's 50257.
     public var fullVocab = false
+    /// Benchmarks to run beside the test loss (`hellaswag`, `lambada`, …; CompareEvals.swift).
+    public var evals = EvalSpec()
 
     public init(path: String, title: String, description: String? = nil, testSet: String, context: Int? = nil,
                 stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil, baseline: String, reference: String? = nil,

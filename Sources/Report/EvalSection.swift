@@ -1,0 +1,29 @@
+// The benchmark tables of the report (HellaSwag, LAMBADA): what the template's {{#evals}} section sees.
+
+import Analysis
+import Foundation
+
+/// One entry per benchmark: a title, column flags and a row per run (test loss beside each accuracy).
+func evalTemplateContext(_ r: ComparisonResults) -> [[String: Any]] {
+    let level = Int((r.settings.level * 100).rounded())
+    func pct(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
+    func ci(_ i: Interval) -> String { "[" + pct(i.lo) + ", " + pct(i.hi) + "]" }
+    return (r.evals ?? []).map { e in
+        let name = e.task == .hellaswag ? "HellaSwag" : "LAMBADA"
+        let rows: [[String: Any]] = e.runs.map { x in
+            var row: [String: Any] = [
+                "name": x.name, "loss": String(format: "%.4f", x.loss), "value": pct(x.value.estimate), "value_ci": ci(x.value),
+                "row_class": x.name == r.baseline ? "baseline" : (x.name == r.reference ? "reference" : ""),
+                "delta": x.vsBaseline.map { String(format: "%+.1f pts", 100 * $0.delta.estimate) } ?? "baseline",
+                "delta_ci": x.vsBaseline.map { "[" + String(format: "%+.1f", 100 * $0.delta.lo) + ", " + String(format: "%+.1f", 100 * $0.delta.hi) + "]" } ?? "",
+                "p": x.vsBaseline.map { $0.pValue < 0.001 ? String(format: "%.1e", $0.pValue) : String(format: "%.3f", $0.pValue) } ?? "—",
+                "discordant": x.vsBaseline.map { "\($0.aOnly) / \($0.bOnly)" } ?? "",
+            ]
+            if let a = x.acc { row["acc"] = pct(a.estimate); row["acc_ci"] = ci(a) }
+            if let p = x.ppl { row["ppl"] = String(format: "%.2f", p) }
+            return row
+        }
+        return ["title": "\(name) (\(e.recipe) recipe, \(e.examples) examples of \((e.data as NSString).lastPathComponent))",
+                "metric": e.metric, "level": String(level), "is_hellaswag": e.task == .hellaswag, "rows": rows]
+    }
+}
