@@ -94,6 +94,7 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
     let t0 = Date()
     let B = max(1, options.batch ?? defaultBatch(context: T))
     var i = 0, done = 0
+    var actsCache: [Int: (Activations, Activations)] = [:]  // keyed by b * 1_000_000 + t
     while i < plan.windows.count {
         let len = plan.windows[i].length
         var j = i
@@ -106,8 +107,11 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
             for t in 0..<len { inputs[k * len + t] = tokens[w.start + t]; targets[k * len + t] = tokens[w.start + t + 1] }
             for t in w.scoredFrom..<len { rows.append((k * len + t, i + k, t)) }
         }
-        let actsA = Activations(config: a.config, b: nb, t: len, keepAll: false)
-        let actsB = Activations(config: b.config, b: nb, t: len, keepAll: false)
+        // Every batch but the last has the same shape: reuse its activations, as scoreWindows does.
+        let key = nb * 1_000_000 + len
+        let (actsA, actsB) = actsCache[key] ?? (Activations(config: a.config, b: nb, t: len, keepAll: false),
+                                                Activations(config: b.config, b: nb, t: len, keepAll: false))
+        actsCache[key] = (actsA, actsB)
         inputs.withUnsafeBufferPointer { a.hidden(inputs: $0.baseAddress!, acts: actsA); b.hidden(inputs: $0.baseAddress!, acts: actsB) }
         var lo = 0
         while lo < rows.count {
