@@ -21,6 +21,11 @@ public struct CPUBackend: Sendable {
                        bias: UnsafePointer<Float>?, n: Int, c: Int, oc: Int) {
         matmulForward(out, inp, weight, bias, n: n, c: c, oc: oc, threads: threads)
     }
+    /// out (N, OC) = bf16(inp) (N, C) · weightᵀ (OC, C, bf16) + bias (OC), f32 sums; rounds `inp` in place.
+    public func matmulBF16(out: UnsafeMutablePointer<Float>, inp: UnsafeMutablePointer<Float>, weight: UnsafePointer<UInt16>,
+                           bias: UnsafePointer<Float>?, n: Int, c: Int, oc: Int) {
+        matmulForwardBF16(out, inp, weight, bias, n: n, c: c, oc: oc, threads: threads)
+    }
     /// out (N, C) = LayerNorm(inp) · weight + bias; caches mean, rstd (N)
     public func layerNorm(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?, rstd: UnsafeMutablePointer<Float>?,
                           inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, n: Int, c: Int) {
@@ -42,9 +47,11 @@ public struct CPUBackend: Sendable {
         attentionStepForward(out, q, keys, values, scores: scores, n: n, c: c, nh: nh)
     }
     /// nll[i] = logsumexp(x_i · headᵀ) − (x_i · headᵀ)[target_i] for each i in `rows`; x (N, C), head (V, C)
+    /// With `headBF16` the head is that bf16 matrix (and `head` is not read).
     public func crossEntropy(nll: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, head: UnsafePointer<Float>,
-                             targets: UnsafePointer<Int32>, rows: [Int], n: Int, c: Int, v: Int) {
-        crossEntropyForward(nll, x, head, targets, active: rows, n: n, c: c, v: v, threads: threads)
+                             targets: UnsafePointer<Int32>, rows: [Int], n: Int, c: Int, v: Int,
+                             headBF16: UnsafePointer<UInt16>? = nil) {
+        crossEntropyForward(nll, x, head, targets, active: rows, n: n, c: c, v: v, threads: threads, headBF16: headBF16)
     }
     /// dinp (N, C) += dout · weight; dweight (OC, C) += doutᵀ · inp; dbias (OC) += Σ dout. dout is (N, OC).
     public func matmulBackward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,

@@ -35,12 +35,18 @@ enum BlockAttention {
 
 extension GPT2Model {
     /// Runs block `layer` over N rows of `input` (N, C); the output is `a.residual3` (N, C).
-    func blockForward(_ w: BlockTensors, layer: Int, input: UnsafePointer<Float>, _ a: BlockActivations,
-                      n: Int, attention: BlockAttention) {
+    /// With `half` (a bf16 model) the four products read its bf16 matrices (Kernels/MatmulBF16.swift).
+    func blockForward(_ w: BlockTensors, _ half: HalfBlockTensors?, layer: Int, input: UnsafePointer<Float>,
+                      _ a: BlockActivations, n: Int, attention: BlockAttention) {
         let C = config.nEmbd, F = config.nInner, NH = config.nHead
         let k = backend
+        func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafeMutablePointer<Float>, _ weight: UnsafePointer<Float>,
+                    _ halfWeight: UnsafePointer<UInt16>?, _ bias: UnsafePointer<Float>, c: Int, oc: Int) {
+            if let halfWeight { k.matmulBF16(out: out, inp: inp, weight: halfWeight, bias: bias, n: n, c: c, oc: oc) }
+            else { k.matmul(out: out, inp: inp, weight: weight, bias: bias, n: n, c: c, oc: oc) }
+        }
         k.layerNorm(out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, inp: input, weight: w.ln1w, bias: w.ln1b, n: n, c: C)
-        k.matmul(out: a.qkv, inp: a.ln1, weight: w.qkvw, bias: w.qkvb, n: n, c: C, oc: 3 * C)
+        linear(a.qkv, a.ln1, w.qkvw, half?.qkvw, w.qkvb, c: C, oc: 3 * C)
         switch attention {
         case let .windows(b, t, att, cache):
             cache?.store(layer: layer, qkv: a.qkv, rows: n, from: 0)
@@ -50,12 +56,12 @@ extension GPT2Model {
             k.attentionStep(out: a.atty, q: a.qkv, keys: cache.key(layer, 0), values: cache.value(layer, 0),
                             scores: cache.scores, n: position + 1, c: C, nh: NH)
         }
-        k.matmul(out: a.attproj, inp: a.atty, weight: w.attprojw, bias: w.attprojb, n: n, c: C, oc: C)
+        linear(a.attproj, a.atty, w.attprojw, half?.attprojw, w.attprojb, c: C, oc: C)
         residualForward(a.residual2, input, a.attproj, count: n * C)
         k.layerNorm(out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, inp: a.residual2, weight: w.ln2w, bias: w.ln2b, n: n, c: C)
-        k.matmul(out: a.fch, inp: a.ln2, weight: w.fcw, bias: w.fcb, n: n, c: C, oc: F)
+        linear(a.fch, a.ln2, w.fcw, half?.fcw, w.fcb, c: C, oc: F)
         k.gelu(out: a.fchGelu, inp: a.fch, count: n * F)
-        k.matmul(out: a.fcproj, inp: a.fchGelu, weight: w.fcprojw, bias: w.fcprojb, n: n, c: F, oc: C)
+        linear(a.fcproj, a.fchGelu, w.fcprojw, half?.fcprojw, w.fcprojb, c: F, oc: C)
         residualForward(a.residual3, a.residual2, a.fcproj, count: n * C)
     }
 

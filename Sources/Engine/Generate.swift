@@ -104,12 +104,13 @@ extension GPT2Model {
         let C = config.nEmbd
         precondition(position == cache.count && position < config.contextLength,
                      "internal: step at \(position), cache holds \(cache.count)")
-        weights.withTensors { p in
+        parameters.withTensors { p, half in
             let x = cache.x, a = cache.stepActivations
             // x (C) = wte[token] + wpe[position]
-            residualForward(x, p.wte + Int(token) * C, p.wpe + position * C, count: C)
+            if let half { encoderForwardBF16(x, [token], half.wte, p.wpe + position * C, b: 1, t: 1, c: C) }
+            else { residualForward(x, p.wte + Int(token) * C, p.wpe + position * C, count: C) }
             for (l, w) in p.blocks.enumerated() {
-                blockForward(w, layer: l, input: x, a, n: 1, attention: .step(cache: cache, position: position))
+                blockForward(w, half?.blocks[l], layer: l, input: x, a, n: 1, attention: .step(cache: cache, position: position))
             }
             backend.layerNorm(out: cache.ln, mean: nil, rstd: nil, inp: x, weight: p.lnfw, bias: p.lnfb, n: 1, c: C)
         }
@@ -135,7 +136,14 @@ extension GPT2Model {
     /// out (rows, V) = x (rows, C) · headᵀ, the logits of `rows` positions of the trunk's output.
     public func headLogits(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
         let C = config.nEmbd, V = config.vocabSize
-        weights.withTensors { p in backend.matmul(out: out, inp: x, weight: p.head, bias: nil, n: rows, c: C, oc: V) }
+        parameters.withTensors { p, half in
+            guard let half else { return backend.matmul(out: out, inp: x, weight: p.head, bias: nil, n: rows, c: C, oc: V) }
+            // The bf16 product rounds its input in place; x belongs to the caller.
+            let xr = UnsafeMutablePointer<Float>.allocate(capacity: rows * C)
+            defer { xr.deallocate() }
+            xr.update(from: x, count: rows * C)
+            backend.matmulBF16(out: out, inp: xr, weight: half.head, bias: nil, n: rows, c: C, oc: V)
+        }
     }
 
     /// out (rows, V) = x (rows, C) · headᵀ, head = wte when tied, else lm_head.

@@ -3,12 +3,25 @@
 // logits = ln_f(x) · headᵀ (head = wte when tied); loss = mean NLL of the targets.
 
 public final class GPT2Model {
-    public let weights: GPT2Weights
+    public let parameters: ModelWeights
     public let backend: CPUBackend
-    public var config: GPT2Config { weights.config }
+    public var config: GPT2Config { parameters.config }
+    /// f32, or bf16 when the parameters are BF16Weights (Precision.swift).
+    public var precision: Precision { parameters.precision }
+
+    /// The f32 weights, which gradients and Hessians need; a bf16 model (inference only) has none.
+    public var weights: GPT2Weights {
+        guard let w = parameters.f32 else { preconditionFailure("internal: a bf16 model has no f32 weights (inference only)") }
+        return w
+    }
 
     public init(weights: GPT2Weights, backend: CPUBackend = CPUBackend()) {
-        self.weights = weights
+        self.parameters = .f32(weights)
+        self.backend = backend
+    }
+
+    public init(parameters: ModelWeights, backend: CPUBackend = CPUBackend()) {
+        self.parameters = parameters
         self.backend = backend
     }
 
@@ -24,9 +37,9 @@ public final class GPT2Model {
         var rows: [Int] = []
         rows.reserveCapacity(BT)
         for b in 0..<B { for t in max(0, scoredFrom[b])..<T { rows.append(b * T + t) } }
-        weights.withTensors { p in
+        parameters.withTensors { p, half in
             backend.crossEntropy(nll: acts.nll, x: acts.lnf, head: p.head, targets: targets, rows: rows,
-                                 n: BT, c: C, v: config.softmaxVocab)
+                                 n: BT, c: C, v: config.softmaxVocab, headBF16: half?.head)
         }
     }
 
@@ -36,12 +49,13 @@ public final class GPT2Model {
         let B = acts.b, T = acts.t, C = config.nEmbd
         precondition(T <= config.contextLength, "internal: window longer than context")
         precondition(cache == nil || B == 1, "internal: prefill is one window")
-        weights.withTensors { p in
-            encoderForward(acts.encoded, inputs, p.wte, p.wpe, b: B, t: T, c: C)
+        parameters.withTensors { p, half in
+            if let half { encoderForwardBF16(acts.encoded, inputs, half.wte, p.wpe, b: B, t: T, c: C) }
+            else { encoderForward(acts.encoded, inputs, p.wte, p.wpe, b: B, t: T, c: C) }
             var x = UnsafePointer(acts.encoded)
             for (l, w) in p.blocks.enumerated() {
                 let a = acts.block(l)
-                blockForward(w, layer: l, input: x, a, n: B * T,
+                blockForward(w, half?.blocks[l], layer: l, input: x, a, n: B * T,
                              attention: .windows(b: B, t: T, att: acts.att(l), cache: cache))
                 x = UnsafePointer(a.residual3)
             }

@@ -39,13 +39,20 @@ public struct RuntimeInfo: Codable, Sendable, Equatable {
         case gemmKernelBefore = "gemm_kernel_before"
     }
 
-    /// This process's runtime with `threads` engine threads (f32 is the only precision so far).
-    public static func current(threads: Int) -> RuntimeInfo {
+    /// This process's runtime with `threads` engine threads, products at `precision`.
+    public static func current(threads: Int, precision: Precision = .f32) -> RuntimeInfo {
         let g = gemmSelection
         return RuntimeInfo(cpu: cpuBrand(), isa: isaName(Int(gl_cpu_isa_level())), features: cpuFeatures(),
                            gemmBackend: g.backend, gemmKernel: g.kernel, gemmSelectedBy: g.selectedBy,
                            gemmKernelBefore: g.before, elementwise: String(cString: gl_elementwise_isa()),
-                           threads: threads, precision: "f32")
+                           threads: threads, precision: precision.rawValue)
+    }
+
+    /// How products at this precision are computed (Kernels/MatmulBF16.swift).
+    public var precisionDetail: String {
+        precision == Precision.bf16.rawValue
+            ? "weights held in bf16; inputs rounded to bf16; products exact in f32 (\(gemmKernel) sgemm on widened weight blocks), sums in f32"
+            : "f32 weights and products"
     }
 
     /// True when the CPU has AVX2 or AVX-512 but the GEMM kernel table is one of OpenBLAS's generic ones.

@@ -72,3 +72,33 @@ extension GPT2Weights {
         }
     }
 }
+
+/// One block's bf16 matrices (a BF16Weights model), at the same offsets as the f32 views.
+struct HalfBlockTensors {
+    let qkvw, attprojw, fcw, fcprojw: UnsafePointer<UInt16>
+    init(_ p: UnsafePointer<UInt16>, _ o: BlockOffsets) {
+        qkvw = p + o.qkvw; attprojw = p + o.attprojw; fcw = p + o.fcw; fcprojw = p + o.fcprojw
+    }
+}
+
+/// A bf16 model's matrices: the token embedding, the LM head (wte when tied) and each block's.
+struct HalfModelTensors {
+    let wte, head: UnsafePointer<UInt16>
+    let blocks: [HalfBlockTensors]
+    init(_ base: UnsafePointer<UInt16>, _ layout: ParameterLayout) {
+        let o = layout.tensorOffsets
+        wte = base + o.wte; head = base + o.head
+        blocks = o.blocks.map { HalfBlockTensors(base, $0) }
+    }
+}
+
+extension ModelWeights {
+    /// Runs `body` with the f32 views (all tensors for f32 weights; for bf16 ones only those that
+    /// stay f32 are meaningful) and, for bf16 weights, the bf16 matrices.
+    func withTensors<R>(_ body: (ModelTensors, HalfModelTensors?) throws -> R) rethrows -> R {
+        switch self {
+        case let .f32(w): return try w.withTensors { try body($0, nil) }
+        case let .bf16(w): return try body(ModelTensors(w.small.base, w.layout), HalfModelTensors(w.half.base, w.layout))
+        }
+    }
+}

@@ -4,6 +4,7 @@
 // flags the package was built with. Shapes use the legend in Sources/Engine/Config.swift.
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 // --- CPU (cpu.c) ---
 
@@ -52,3 +53,16 @@ void gl_add(float *out, const float *a, const float *b, size_t n);
 /// Over two rows of logits a, b (n) with maxima ma, mb: *sa = Σ e^(a−ma), *sb = Σ e^(b−mb),
 /// *sab = Σ e^(a−ma)·(a − b), summed in double (KL(A‖B) = sab/sa − lse(a) + lse(b)).
 void gl_kl_sums(const float *a, const float *b, size_t n, float ma, float mb, double *sa, double *sb, double *sab);
+
+// --- bfloat16 (bf16.c) ---
+
+/// out[i] = bf16(inp[i]): round to nearest even, NaN kept, overflow to ±inf.
+void gl_bf16_from_f32(uint16_t *out, const float *inp, size_t n);
+/// out[i] = inp[i] widened to f32 (exact).
+void gl_f32_from_bf16(float *out, const uint16_t *inp, size_t n);
+/// out[i] = f32(bf16(inp[i])): the value rounded to bf16, held in an f32 (in place allowed).
+void gl_round_to_bf16(float *out, const float *inp, size_t n);
+/// out[i] = f32(a[i]) + b[i].
+void gl_add_bf16_f32(float *out, const uint16_t *a, const float *b, size_t n);
+/// out[o] = bias[o] + Σ_k x[k]·w[o·c + k] for o0 ≤ o < o1; w (OC, C) bf16, x (C) bf16-valued f32, bias may be NULL.
+void gl_gemv_bf16(float *out, const float *x, const uint16_t *w, const float *bias, size_t c, size_t o0, size_t o1);

@@ -13,14 +13,19 @@ import CKernels
 
 let crossEntropyRows = 256
 let crossEntropyVocabBlock = 2048
+let crossEntropyRowsBF16 = 1024
 
+/// With `headBF16` (V, C) the head is bf16 (`head` unused): the gathered rows are rounded to bf16,
+/// each vocabulary block is widened (exactly) into a per-thread scratch before its product, and
+/// rows go in chunks of `crossEntropyRowsBF16`, so each block is widened once per 1024 rows.
 func crossEntropyForward(_ nll: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                          _ head: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
-                         active rows: [Int], n: Int, c C: Int, v V: Int, threads: Int) {
+                         active rows: [Int], n: Int, c C: Int, v V: Int, threads: Int,
+                         headBF16: UnsafePointer<UInt16>? = nil) {
     ensureGEMMSelected()
     let t0 = KernelProfile.begin()
     defer { KernelProfile.end(.lmHeadLoss, t0, flops: 2 * Double(rows.count) * Double(V) * Double(C)) }
-    let R = crossEntropyRows, VB = crossEntropyVocabBlock
+    let R = headBF16 == nil ? crossEntropyRows : crossEntropyRowsBF16, VB = crossEntropyVocabBlock
     let nb = (V + VB - 1) / VB
     let xs = UnsafeMutablePointer<Float>.allocate(capacity: R * C)        // (R, C) gathered rows
     let maxes = UnsafeMutablePointer<Float>.allocate(capacity: nb * R)    // (nb, R) block max
@@ -31,14 +36,21 @@ func crossEntropyForward(_ nll: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
     while lo < rows.count {
         let m = min(R, rows.count - lo)
         for r in 0..<m { (xs + r * C).update(from: x + rows[lo + r] * C, count: C) }
+        if headBF16 != nil { roundToBF16(xs, count: m * C) }
         let xsc = UnsafePointer(xs)
         parallelChunks(nb, threads: threads) { blocks in
             let logits = UnsafeMutablePointer<Float>.allocate(capacity: R * VB)  // (m, VB)
-            defer { logits.deallocate() }
+            let wide = headBF16 == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: VB * C)
+            defer { logits.deallocate(); wide?.deallocate() }
             for b in blocks {
                 let v0 = b * VB, vb = min(VB, V - v0)
+                var block = head + v0 * C
+                if let headBF16, let wide {
+                    f32FromBF16(wide, headBF16 + v0 * C, count: vb * C)
+                    block = UnsafePointer(wide)
+                }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(vb), Int32(C),
-                            1, xsc, Int32(C), head + v0 * C, Int32(C), 0, logits, Int32(vb))
+                            1, xsc, Int32(C), block, Int32(C), 0, logits, Int32(vb))
                 for r in 0..<m {
                     let row = logits + r * vb
                     let (mx, s) = maxAndSumExp(row, count: vb)
