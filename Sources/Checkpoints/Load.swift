@@ -13,8 +13,20 @@ public struct LoadedCheckpoint: Sendable {
     public let path: String
     public let format: CheckpointFormat
     public let layout: CheckpointLayout
-    /// Canonical weights; the config is inside.
-    public let weights: GPT2Weights
+    /// Canonical weights at the precision asked for; the config is inside.
+    public private(set) var parameters: ModelWeights
+    /// The f32 weights (norms, gradients, Hessians). Only a checkpoint loaded at f32 has them.
+    public var weights: GPT2Weights {
+        guard let w = parameters.f32 else { preconditionFailure("internal: \(path) was loaded in bf16; this needs f32 weights") }
+        return w
+    }
+    public var config: GPT2Config { parameters.config }
+    /// The same checkpoint with its parameters at `precision` (a copy rounded to bf16, or widened to f32).
+    public func at(_ precision: Precision) -> LoadedCheckpoint {
+        var c = self
+        c.parameters = parameters.at(precision)
+        return c
+    }
     /// Parameters as stored, by their own names (buffers excluded).
     public let sourceTensors: [SourceTensor]
     /// Buffers dropped (att.mask, attn.bias, …).
@@ -43,21 +55,36 @@ public let gpt2TokenizerRows = 50257
 
 /// Loads `path` (any supported format and layout). `heads` overrides the head count; `vocab`
 /// says which rows of a padded vocabulary are softmaxed (`config.softmaxRows`).
-public func loadCheckpoint(path: String, heads: Int? = nil, vocab: VocabRows = .tokenizer) throws -> LoadedCheckpoint {
+/// `precision` .bf16 rounds the product matrices to bf16 as they are read (BF16Weights), so the f32
+/// model never exists in memory.
+public func loadCheckpoint(path: String, heads: Int? = nil, vocab: VocabRows = .tokenizer,
+                           precision: Precision = .f32) throws -> LoadedCheckpoint {
     let store = try TensorStore(path: path)
     let s = try sanitize(store)
     let config = try checkedConfig(store, s, heads: heads, vocab: vocab)
     let choice = config.heads
     let plan = s.mapper.plan(config.config)
     let present = try verify(plan, s, path: path)
-    let weights = try fill(plan, present: present, s, store: store, config: config.config)
     var warnings = [choice.warning].compactMap { $0 }
-    for id in weights.parameterTensors {
-        let bad = weights.data[weights.layout.range(id)].reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
-        if bad > 0 { warnings.append("\(id.canonicalName) has \(bad) NaN/Inf value(s)") }
+    let parameters: ModelWeights
+    var bad: [TensorID: Int] = [:]
+    switch precision {
+    case .f32:
+        let weights = try fill(plan, present: present, s, store: store, config: config.config)
+        for id in weights.parameterTensors {
+            bad[id] = weights.data[weights.layout.range(id)].reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+        }
+        parameters = .f32(weights)
+    case .bf16:
+        let weights: BF16Weights
+        (weights, bad) = try fillBF16(present: present, s, store: store, config: config.config)
+        parameters = .bf16(weights)
+    }
+    for id in parameters.parameterTensors where (bad[id] ?? 0) > 0 {
+        warnings.append("\(id.canonicalName) has \(bad[id]!) NaN/Inf value(s)")
     }
     let sources = s.parameters
-    return LoadedCheckpoint(path: path, format: store.format, layout: s.mapper.layout, weights: weights,
+    return LoadedCheckpoint(path: path, format: store.format, layout: s.mapper.layout, parameters: parameters,
                             sourceTensors: sources, ignoredTensors: s.ignored,
                             dtypes: Dictionary(sources.map { ($0.dtype, 1) }, uniquingKeysWith: +),
                             headsSource: choice.source, training: store.trainingInfo(withOptimizer: true), warnings: warnings)
@@ -193,16 +220,18 @@ func verify(_ plan: [Assignment], _ s: Sanitized, path: String) throws -> [Assig
 
 // MARK: fill
 
-func fill(_ plan: [Assignment], present: [Assignment], _ s: Sanitized, store: TensorStore,
-          config: GPT2Config) throws -> GPT2Weights {
-    func values(_ a: Assignment) throws -> [Float] {
-        let v = try store.floats(s.names[a.key] ?? a.key)
-        guard let rows = a.transposeRows else { return v }
-        let cols = v.count / rows
-        var t = [Float](repeating: 0, count: v.count)   // [cols, rows] ← [rows, cols]
-        for r in 0..<rows { for c in 0..<cols { t[c * rows + r] = v[r * cols + c] } }
-        return t
-    }
+/// A stored tensor as Float, [in, out] matrices transposed to [out, in].
+func transposedValues(_ a: Assignment, _ s: Sanitized, store: TensorStore) throws -> [Float] {
+    let v = try store.floats(s.names[a.key] ?? a.key)
+    guard let rows = a.transposeRows else { return v }
+    let cols = v.count / rows
+    var t = [Float](repeating: 0, count: v.count)   // [cols, rows] ← [rows, cols]
+    for r in 0..<rows { for c in 0..<cols { t[c * rows + r] = v[r * cols + c] } }
+    return t
+}
+
+/// Whether the head is tied, and which assignments fill the canonical tensors.
+func placements(present: [Assignment], _ s: Sanitized, store: TensorStore) throws -> (tied: Bool, placed: [Assignment]) {
     let wteA = present.first { $0.target.kind == .wte }
     let headA = present.first { $0.target.kind == .lmHead }
     // Tied when the head is missing, is an alias of the embedding, or holds the same values.
@@ -210,7 +239,6 @@ func fill(_ plan: [Assignment], present: [Assignment], _ s: Sanitized, store: Te
     if let headA, let wteA {
         tied = try store.sameValues(s.names[headA.key] ?? headA.key, s.names[wteA.key] ?? wteA.key)
     }
-    var w = GPT2Weights(config: config, tied: tied)
     // The embedding comes from the head when only the head was saved (nanoGPT, tied).
     var placed = present.filter { $0.target.kind != .lmHead }
     if let headA {
@@ -222,6 +250,18 @@ func fill(_ plan: [Assignment], present: [Assignment], _ s: Sanitized, store: Te
             placed.append(headA)
         }
     }
+    return (tied, placed)
+}
+
+/// LayerNorms without a stored weight scale by one (bias-free ones already add zero).
+func unitNorms(_ layout: ParameterLayout, stored: Set<TensorID>) -> [TensorID] {
+    layout.tensors.filter { [.ln1w, .ln2w, .lnfw].contains($0.kind) && !stored.contains($0) }
+}
+
+func fill(_ plan: [Assignment], present: [Assignment], _ s: Sanitized, store: TensorStore,
+          config: GPT2Config) throws -> GPT2Weights {
+    let (tied, placed) = try placements(present: present, s, store: store)
+    var w = GPT2Weights(config: config, tied: tied)
     for a in placed {
         let full = w.layout.range(a.target), n = full.count / a.parts
         let lo = full.lowerBound + a.part * n
@@ -229,16 +269,43 @@ func fill(_ plan: [Assignment], present: [Assignment], _ s: Sanitized, store: Te
         if a.transposeRows == nil {
             try w.data.withUnsafeMutableBufferPointer { try store.decode(name, into: $0.baseAddress! + lo, count: n) }
         } else {
-            let v = try values(a)
+            let v = try transposedValues(a, s, store: store)
             w.data.replaceSubrange(lo..<(lo + n), with: v)
         }
         w.stored.insert(a.target)
     }
-    // LayerNorms without a stored weight scale by one (bias-free ones already add zero).
-    for id in w.layout.tensors where [.ln1w, .ln2w, .lnfw].contains(id.kind) && !w.stored.contains(id) {
+    for id in unitNorms(w.layout, stored: w.stored) {
         let r = w.layout.range(id)
         w.data.replaceSubrange(r, with: repeatElement(Float(1), count: r.count))
     }
     return w
+}
+
+/// `fill` for a bf16 model: each tensor is decoded into an f32 scratch, counted for NaN/Inf, and
+/// written (rounded where BF16Weights holds it in bf16). Largest first, so the scratch's peak
+/// (the embedding, 154 MB for GPT-2) comes before most of the model is resident.
+func fillBF16(present: [Assignment], _ s: Sanitized, store: TensorStore,
+              config: GPT2Config) throws -> (BF16Weights, bad: [TensorID: Int]) {
+    let (tied, placed) = try placements(present: present, s, store: store)
+    let w = BF16Weights(config: config, tied: tied)
+    var bad: [TensorID: Int] = [:]
+    for a in placed.sorted(by: { w.layout.size($0.target) / $0.parts > w.layout.size($1.target) / $1.parts }) {
+        let n = w.layout.size(a.target) / a.parts
+        var v: [Float]
+        if a.transposeRows == nil {
+            v = [Float](repeating: 0, count: n)
+            try v.withUnsafeMutableBufferPointer { try store.decode(s.names[a.key] ?? a.key, into: $0.baseAddress!, count: n) }
+        } else {
+            v = try transposedValues(a, s, store: store)
+        }
+        bad[a.target, default: 0] += v.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+        v.withUnsafeBufferPointer { w.write(a.target, at: a.part * n, from: $0.baseAddress!, count: n) }
+        w.markStored(a.target)
+    }
+    for id in unitNorms(w.layout, stored: w.stored) {
+        let ones = [Float](repeating: 1, count: w.layout.size(id))
+        w.write(id, at: 0, from: ones, count: ones.count)
+    }
+    return (w, bad)
 }
 
