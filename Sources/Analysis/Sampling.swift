@@ -57,10 +57,12 @@ public struct SampleReport: Encodable, Sendable {
     public var seconds: Double
     /// Vocabulary rows tokens were chosen among (a padded vocabulary's extra rows never are).
     public var softmaxRows: Int
+    /// Precision of the matrix products ("f32" or "bf16").
+    public var precision: String = "f32"
 
     enum CodingKeys: String, CodingKey {
         case checkpoint, prompt, mode, temperature, seed, samples, seconds, ids, text
-        case promptIDs = "prompt_ids", topK = "top_k", maxTokens = "max_tokens", softmaxRows = "softmax_rows"
+        case promptIDs = "prompt_ids", topK = "top_k", maxTokens = "max_tokens", softmaxRows = "softmax_rows", precision
     }
 
     /// With a single sample, its `ids` and `text` are repeated at the top level for convenience.
@@ -77,6 +79,7 @@ public struct SampleReport: Encodable, Sendable {
         try c.encode(samples, forKey: .samples)
         try c.encode(seconds, forKey: .seconds)
         try c.encode(softmaxRows, forKey: .softmaxRows)
+        try c.encode(precision, forKey: .precision)
         if samples.count == 1 {
             try c.encode(samples[0].ids, forKey: .ids)
             try c.encode(samples[0].text, forKey: .text)
@@ -142,7 +145,7 @@ public func sampleCompletions(model: GPT2Model, tokenizer: GPT2Tokenizer, checkp
     return SampleReport(checkpoint: checkpoint, prompt: prompt, promptIDs: promptIDs,
                         mode: mode == .greedy ? "greedy" : "sample", temperature: temperature, topK: topK,
                         seed: mode == .greedy ? nil : seed, maxTokens: maxTokens, samples: samples,
-                        seconds: Date().timeIntervalSince(t0), softmaxRows: V)
+                        seconds: Date().timeIntervalSince(t0), softmaxRows: V, precision: model.precision.rawValue)
 }
 
 /// Index of the largest logit; the lowest such index on ties (`torch.argmax`).

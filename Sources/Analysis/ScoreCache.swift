@@ -2,6 +2,7 @@
 // version), so re-running a report after adding a run scores only the new run. Files are written
 // atomically (temp file + rename) and checked against their key when read.
 
+import Engine
 import Foundation
 import Plumbing
 
@@ -20,13 +21,16 @@ public struct ScoreKey: Codable, Sendable, Hashable {
     public var engine: String
     /// Softmax rows when not GPT-2's 50257 (a padded vocabulary scored with full_vocab).
     public var softmaxRows: Int?
+    /// "bf16" for bf16 products; nil for f32 (so f32 keys, and files, are those written before bf16).
+    public var precision: String?
     enum CodingKeys: String, CodingKey {
         case checkpointHash = "checkpoint_hash", testSetHash = "test_set_hash", context, stride, skip
-        case maxTokens = "max_tokens", engine, softmaxRows = "softmax_rows"
+        case maxTokens = "max_tokens", engine, softmaxRows = "softmax_rows", precision
     }
     public init(checkpointHash: String, testSetHash: String, settings: ScoreSettings, engine: String = scoringEngineVersion,
-                softmaxRows: Int? = nil) {
+                softmaxRows: Int? = nil, precision: Precision = .f32) {
         self.checkpointHash = checkpointHash; self.testSetHash = testSetHash; self.softmaxRows = softmaxRows
+        self.precision = precision == .f32 ? nil : precision.rawValue
         context = settings.context; stride = settings.stride; skip = settings.skip; maxTokens = settings.maxTokens
         self.engine = engine
     }
@@ -34,7 +38,7 @@ public struct ScoreKey: Codable, Sendable, Hashable {
     /// File name: the checkpoint hash and a hash of the whole key.
     var fileName: String {
         let text = "\(checkpointHash)|\(testSetHash)|\(context)|\(stride)|\(skip)|\(maxTokens.map(String.init) ?? "-")|\(engine)"
-            + (softmaxRows.map { "|rows \($0)" } ?? "")
+            + (softmaxRows.map { "|rows \($0)" } ?? "") + (precision.map { "|\($0)" } ?? "")
         return "score-\(checkpointHash)-\(hex64(contentHash64(text))).json"
     }
 }

@@ -25,7 +25,8 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
     let bytes = (skip == 0 && maxTokens == nil && windowRange == nil) ? tokens.utf8Bytes : nil
     let report = ScoreReport(checkpoint: ck.path, layout: ck.layout.rawValue, testSet: testSetPath, settings: settings,
                              batch: B, threads: backend.threads, scores: scores, utf8Bytes: bytes, seconds: seconds,
-                             softmaxRows: model.config.softmaxVocab, vocabStored: model.config.vocabSize)
+                             softmaxRows: model.config.softmaxVocab, vocabStored: model.config.vocabSize,
+                             precision: model.precision)
     return (report, scores, plan)
 }
 
@@ -33,14 +34,14 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
 /// test set's ids within the vocabulary, the model on its kernels, and the batch size.
 func prepareScoring(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: String, context: Int?, stride: Int?,
                     skip: Int, maxTokens: Int?, batch: Int?, threads: Int?) throws -> (WindowPlan, GPT2Model, Int) {
-    let c = ck.weights.config
+    let c = ck.config
     let T = context ?? c.contextLength
     guard T <= c.contextLength else {
         throw TestSetError.badWindows("context \(T) is longer than the model's \(c.contextLength) positions (\(ck.path))")
     }
     let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: stride ?? T, skip: skip, maxTokens: maxTokens)
     try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: c.softmaxVocab, path: testSetPath)
-    let model = GPT2Model(weights: ck.weights, backend: CPUBackend(threads: threads))
+    let model = GPT2Model(parameters: ck.parameters, backend: CPUBackend(threads: threads))
     return (plan, model, batch ?? defaultBatch(context: T))
 }
 
@@ -76,7 +77,8 @@ public func scoreCheckpointSequential(_ ck: LoadedCheckpoint, tokens: TokenFile,
     var report = ScoreReport(checkpoint: ck.path, layout: ck.layout.rawValue, testSet: testSetPath, settings: settings,
                              batch: B, threads: backend.threads, scores: scores,
                              utf8Bytes: (all && skip == 0 && maxTokens == nil) ? tokens.utf8Bytes : nil, seconds: seconds,
-                             softmaxRows: model.config.softmaxVocab, vocabStored: model.config.vocabSize)
+                             softmaxRows: model.config.softmaxVocab, vocabStored: model.config.vocabSize,
+                             precision: model.precision)
     report.windowIndices = visited
     report.ci95 = [estimate.lo, estimate.hi]
     report.windowsScored = visited.count

@@ -50,6 +50,9 @@ public struct ScoreReport: Codable, Sendable {
     /// scored over GPT-2's 50257). nil in scores written before gpt2lab recorded them.
     public var softmaxRows: Int?
     public var vocabStored: Int?
+    /// Precision of the matrix products: "f32" or "bf16" (Engine/Precision.swift). nil (read as f32)
+    /// in scores written before gpt2lab had bf16.
+    public var precision: String?
 
     enum CodingKeys: String, CodingKey {
         case checkpoint, layout, loss, perplexity, windows, context, stride, skip, batch, threads, seconds
@@ -58,7 +61,7 @@ public struct ScoreReport: Codable, Sendable {
         case totalNLL = "total_nll", windowNLLSums = "window_nll_sums", windowCounts = "window_counts"
         case windowLosses = "window_losses", windowIndices = "window_indices", ci95 = "ci95"
         case windowsScored = "windows_scored", windowsTotal = "windows_total"
-        case softmaxRows = "softmax_rows", vocabStored = "vocab_stored"
+        case softmaxRows = "softmax_rows", vocabStored = "vocab_stored", precision
     }
 
     public init(from decoder: Decoder) throws {
@@ -83,6 +86,7 @@ public struct ScoreReport: Codable, Sendable {
         windowsTotal = try c.decodeIfPresent(Int.self, forKey: .windowsTotal)
         softmaxRows = try c.decodeIfPresent(Int.self, forKey: .softmaxRows)
         vocabStored = try c.decodeIfPresent(Int.self, forKey: .vocabStored)
+        precision = try c.decodeIfPresent(String.self, forKey: .precision)
         guard windowScores.nllSums.count == windowScores.counts.count,
               windowIndices.map({ $0.count == windowScores.counts.count }) ?? true else {
             throw DecodingError.dataCorruptedError(forKey: .windowCounts, in: c,
@@ -105,11 +109,13 @@ public struct ScoreReport: Codable, Sendable {
         try c.encodeIfPresent(windowIndices, forKey: .windowIndices); try c.encodeIfPresent(ci95, forKey: .ci95)
         try c.encodeIfPresent(windowsScored, forKey: .windowsScored); try c.encodeIfPresent(windowsTotal, forKey: .windowsTotal)
         try c.encodeIfPresent(softmaxRows, forKey: .softmaxRows); try c.encodeIfPresent(vocabStored, forKey: .vocabStored)
+        try c.encodeIfPresent(precision, forKey: .precision)
     }
 
     public init(checkpoint: String, layout: String, testSet: String, settings: ScoreSettings, batch: Int, threads: Int,
-                scores: WindowScores, utf8Bytes: Int?, seconds: Double, softmaxRows: Int? = nil, vocabStored: Int? = nil) {
-        self.softmaxRows = softmaxRows; self.vocabStored = vocabStored
+                scores: WindowScores, utf8Bytes: Int?, seconds: Double, softmaxRows: Int? = nil, vocabStored: Int? = nil,
+                precision: Precision = .f32) {
+        self.softmaxRows = softmaxRows; self.vocabStored = vocabStored; self.precision = precision.rawValue
         self.checkpoint = checkpoint; self.layout = layout; self.testSet = testSet
         loss = scores.loss
         perplexity = exp(scores.loss)

@@ -98,6 +98,7 @@ public let defaultReportTemplate = #"""
 <dt>windows</dt><dd>{{windows}} of {{context}} tokens, stride {{stride}}; {{tokens_scored}} tokens scored</dd>
 <dt>bootstrap</dt><dd>{{bootstrap}} resamples, seed {{seed}}, {{level}}% intervals</dd>
 <dt>engine</dt><dd>{{engine}}</dd>
+<dt>precision</dt><dd>{{precision}}</dd>
 </dl>
 <footer>Made by <code>gpt2lab report</code>. Numbers: <a href="results.json">results.json</a>, <a href="results.csv">results.csv</a>.</footer>
 </body>

@@ -219,7 +219,7 @@ public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
         "test_tokens": groupedThousands(r.testSet.tokens), "sample_seed": String(r.settings.seed), "tokens_scored": groupedThousands(r.settings.tokensScored),
         "windows": String(r.settings.windows), "context": String(r.settings.context), "stride": String(r.settings.stride),
         "bootstrap": String(B), "seed": String(r.settings.seed), "level": String(Int((r.settings.level * 100).rounded())),
-        "engine": r.settings.engine, "baseline": r.baseline, "manifest": (r.manifest as NSString).lastPathComponent,
+        "engine": r.settings.engine, "precision": precisionText(r.settings.precision), "baseline": r.baseline, "manifest": (r.manifest as NSString).lastPathComponent,
         "p_floor": String(format: "%.4g", 1 / Double(B)),
         "has_hessian": r.runs.contains { $0.hessianTrace != nil },
         "has_stack": r.runs.contains { $0.expectedIfAdditive != nil },
@@ -260,4 +260,10 @@ public func writeReport(_ r: ComparisonResults, extras: ComparisonExtras, to des
         try writeAtomically(Data(resultsCSV(r).utf8), to: tmp + "/" + ReportFile.csv)
         try writeAtomically(Data(renderReportHTML(r, charts: charts, template: template).utf8), to: tmp + "/" + ReportFile.html)
     }
+}
+
+/// The settings line for the scoring precision (results written before bf16 have none: f32).
+func precisionText(_ p: String?) -> String {
+    p == "bf16" ? "bf16 test loss: weights and each product's input rounded to bf16, sums in f32 (norms, Hessian and completions in f32)"
+        : "f32"
 }

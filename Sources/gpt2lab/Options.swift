@@ -1,5 +1,15 @@
 import ArgumentParser
 import Checkpoints
+import Engine
+
+extension Precision: ExpressibleByArgument {}
+
+/// `--precision`, for the commands that run the forward only: `score`, `sample`, `report`.
+struct PrecisionOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Precision of the matrix products: f32, or bf16 (weights held in bf16, half the memory; inputs rounded to bf16, sums in f32; LayerNorm, attention, softmax and the loss stay f32).",
+                               valueName: "f32|bf16"))
+    var precision: Precision = .f32
+}
 
 /// `--heads`, for every command that loads a checkpoint (the checkpoint loader checks it).
 struct HeadsOption: ParsableArguments {

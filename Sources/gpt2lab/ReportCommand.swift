@@ -45,6 +45,8 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "Also print results.json on stdout.")
     var json = false
 
+    @OptionGroup var precisionOption: PrecisionOption
+
     func validate() throws {
         if bootstrap < 1 { throw ValidationError("--bootstrap must be at least 1") }
         if hessianSamples < 0 { throw ValidationError("--hessian-samples must be 0 or more") }
@@ -59,6 +61,7 @@ struct ReportCommand: ParsableCommand {
             options.seed = seed
             options.hessianSamples = hessianSamples
             options.threads = threads
+            options.precision = precisionOption.precision
             options.cacheDirectory = cache ?? "reports/.cache"
             options.rescore = noCache
             var bar: ProgressBar?

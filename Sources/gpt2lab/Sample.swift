@@ -51,6 +51,7 @@ struct Sample: ParsableCommand {
     @OptionGroup var model: HeadsOption
 
     @OptionGroup var vocab: VocabOption
+    @OptionGroup var precisionOption: PrecisionOption
 
     @Flag(help: "Print one JSON object: prompt, prompt_ids, samples [{ids, text, seed}], and ids/text when --count is 1.")
     var json = false
@@ -74,10 +75,10 @@ struct Sample: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let ck = try loadCheckpoint(path: checkpoint, heads: model.heads, vocab: vocab.rows)
+            let ck = try loadCheckpoint(path: checkpoint, heads: model.heads, vocab: vocab.rows, precision: precisionOption.precision)
             for w in ck.warnings { warn("\(checkpoint): \(w)") }
             let tokenizer = try GPT2Tokenizer.load()
-            let model = GPT2Model(weights: ck.weights)
+            let model = GPT2Model(parameters: ck.parameters)
             let report = try sampleCompletions(model: model, tokenizer: tokenizer, checkpoint: checkpoint, prompt: prompt,
                                                mode: mode, maxTokens: maxTokens, seed: seed, count: count)
             if json {

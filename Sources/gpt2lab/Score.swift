@@ -31,6 +31,9 @@ struct Score: ParsableCommand {
 
     @OptionGroup var vocab: VocabOption
 
+    @OptionGroup var precisionOption: PrecisionOption
+    var precision: Precision { precisionOption.precision }
+
     @Flag(help: "Print JSON (one object, or an array for several checkpoints).")
     var json = false
 
@@ -70,9 +73,9 @@ struct Score: ParsableCommand {
     /// Scores one shard and writes its part file.
     func runShard(k: Int, n: Int, tokens: TokenFile) throws {
         let path = checkpoints[0]
-        let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows)
+        let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows, precision: precision)
         for w in ck.warnings { warn("\(path): \(w)") }
-        let T = data.context ?? ck.weights.config.contextLength
+        let T = data.context ?? ck.config.contextLength
         let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: windows.stride ?? T, skip: windows.skip, maxTokens: windows.maxTokens)
         let B = windows.batch ?? defaultBatch(context: T)
         let range = shardWindowRange(shard: k, of: n, windows: plan.windows.count, batch: B)
@@ -83,7 +86,7 @@ struct Score: ParsableCommand {
         bar.finish()
         let key = ScoreKey(checkpointHash: try fileContentHash(path: path), testSetHash: tokens.contentHash,
                            settings: ScoreSettings(context: T, stride: plan.stride, skip: windows.skip, maxTokens: windows.maxTokens),
-                           softmaxRows: report.softmaxRows == gpt2VocabSize ? nil : report.softmaxRows)
+                           softmaxRows: report.softmaxRows == gpt2VocabSize ? nil : report.softmaxRows, precision: precision)
         var part = ScorePart(shard: k, shards: n, checkpoint: path, layout: ck.layout.rawValue, testSet: data.testSet, key: key,
                              utf8Bytes: (windows.skip == 0 && windows.maxTokens == nil) ? tokens.utf8Bytes : nil, batch: B, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
                              threads: report.threads, seconds: report.seconds)
@@ -99,7 +102,7 @@ struct Score: ParsableCommand {
             var reports: [ScoreReport] = []
             if profile { KernelProfile.start() }
             for path in checkpoints {
-                let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows)
+                let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows, precision: precision)
                 for w in ck.warnings { warn("\(path): \(w)") }
                 let bar = ProgressBar(checkpoints.count > 1 ? (path as NSString).deletingLastPathComponent : "scoring")
                 let report: ScoreReport
@@ -118,7 +121,7 @@ struct Score: ParsableCommand {
                 reports.append(report)
             }
             let kernels = profile ? ProfileSummary(KernelProfile.stop(), seconds: reports.map(\.seconds).reduce(0, +)) : nil
-            let runtime = RuntimeInfo.current(threads: reports.first?.threads ?? 1)
+            let runtime = RuntimeInfo.current(threads: reports.first?.threads ?? 1, precision: precision)
             if json {
                 let out = reports.map { WithRuntime(report: $0, runtime: runtime, profile: kernels) }
                 if out.count == 1 { try printJSON(out[0]) } else { try printJSON(out) }
@@ -137,9 +140,11 @@ struct Score: ParsableCommand {
                     print("vocab       softmax over \(describeVocabRows(softmaxed: rows, stored: stored))")
                 }
                 print(String(format: "speed       %.0f tokens/s (%.2f s, %d threads)", r.tokensPerSecond, r.seconds, r.threads))
+                if precision != .f32 { print("precision   \(precision.rawValue): \(runtime.precisionDetail)") }
             } else {
                 let w = max(10, reports.map { $0.checkpoint.count }.max() ?? 10)
                 let sequential = ci != nil
+                if precision != .f32 { print("precision: \(precision.rawValue) (\(runtime.precisionDetail))") }
                 print("checkpoint".padding(toLength: w, withPad: " ", startingAt: 0) + "      loss  perplexity     tokens    tok/s"
                       + (sequential ? "    ±95%   read" : ""))
                 for r in reports {

@@ -156,6 +156,21 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0); XCTAssertTrue(bad.err.contains("--ci takes a positive half-width"), bad.err)
     }
 
+    /// `score --precision bf16` on the demo run: the JSON says which precision produced the loss (the
+    /// report and its runtime object), and the loss is HF's f32 loss within 1e-3.
+    func testScorePrecisionBF16JSON() throws {
+        let r = try gpt2lab(["score", "examples/runs/baseline/model.safetensors", "--test-set", "examples/test-persuasion.bin",
+                             "--precision", "bf16", "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let j = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        XCTAssertEqual(j["precision"] as? String, "bf16")
+        XCTAssertEqual((j["runtime"] as? [String: Any])?["precision"] as? String, "bf16")
+        XCTAssertEqual(try XCTUnwrap(j["loss"] as? Double), 6.109597894587714, accuracy: 1e-3)
+        let bad = try gpt2lab(["score", "examples/runs/baseline/model.safetensors", "--test-set", "examples/test-persuasion.bin",
+                               "--precision", "fp8"])
+        XCTAssertNotEqual(bad.status, 0); XCTAssertTrue(bad.err.contains("fp8"), bad.err)
+    }
+
     func testMissingFileIsOneLineNamingIt() throws {
         let missing = "/nonexistent/gpt2lab-missing.safetensors"
         let cases: [(args: [String], file: String)] = [

@@ -9,8 +9,7 @@
 #   K=3            rounds; each round runs every side once, in order, so the sides alternate under the same load
 #   THREADS=2      threads of every side (gpt2lab --threads, torch.set_num_threads, ORT intra-op threads)
 #   GPT2LAB_MAKE=  a second gpt2lab binary (the Makefile build, .build/release/gpt2lab) to run as its own side
-#   SIDES=         space-separated subset of: gpt2lab gpt2lab-make hf hf-bf16 ort   (default: all available)
-# gpt2lab-bf16 is phase 2 of issue 15 (no such precision yet): its slot is listed and skipped.
+#   SIDES=         space-separated subset of: gpt2lab gpt2lab-bf16 gpt2lab-make hf hf-bf16 ort   (default: all)
 # Each side runs under /usr/bin/time -v for its peak RSS. After the timed rounds, one more gpt2lab run with
 # --profile gives the per-kernel breakdown (not timed with the rest). The environment is passed through
 # unchanged (OPENBLAS_CORETYPE and all): the runtime object in gpt2lab's JSON says which kernels ran.
@@ -38,8 +37,8 @@ die() { echo "run.sh: error: $*" >&2; exit 1; }
 [ -x "$BIN" ] || die "gpt2lab binary not found or not executable at '$BIN'. Build it first" \
   "(swift build -c release --product gpt2lab --scratch-path .build-plain) or pass its path."
 [ -z "$BIN_MAKE" ] || [ -x "$BIN_MAKE" ] || die "GPT2LAB_MAKE='$BIN_MAKE' is not an executable"
-default_sides="gpt2lab hf hf-bf16 ort"
-[ -z "$BIN_MAKE" ] || default_sides="gpt2lab gpt2lab-make hf hf-bf16 ort"
+default_sides="gpt2lab gpt2lab-bf16 hf hf-bf16 ort"
+[ -z "$BIN_MAKE" ] || default_sides="gpt2lab gpt2lab-bf16 gpt2lab-make hf hf-bf16 ort"
 SIDES="${SIDES:-$default_sides}"
 if [ ! -x /usr/bin/time ]; then
   echo "run.sh: /usr/bin/time missing; installing Debian package 'time'" >&2
@@ -70,15 +69,14 @@ side_cmd() {  # $1 = side: prints nothing, sets CMD
     hf)           CMD=("$PY" bench/score/hf_score.py --model "$DATA" --test-set "$TOKENS" --threads "$THREADS") ;;
     hf-bf16)      CMD=("$PY" bench/score/hf_score.py --model "$DATA" --test-set "$TOKENS" --threads "$THREADS" --bf16) ;;
     ort)          CMD=("$PY" bench/score/ort_score.py --model "$DATA" --test-set "$TOKENS" --threads "$THREADS") ;;
-    gpt2lab-bf16) CMD=() ;;
-    *) die "unknown side '$1' (sides: gpt2lab gpt2lab-make hf hf-bf16 ort)" ;;
+    gpt2lab-bf16) CMD=("$BIN" score "$MODEL" --test-set "$TOKENS" --threads "$THREADS" --precision bf16 --json) ;;
+    *) die "unknown side '$1' (sides: gpt2lab gpt2lab-bf16 gpt2lab-make hf hf-bf16 ort)" ;;
   esac
 }
 
 run_side() {  # $1 = side, $2 = run index
   local s=$1 i=$2 rc=0
   side_cmd "$s"
-  if [ ${#CMD[@]} -eq 0 ]; then echo "run.sh: $s: not implemented yet (issue 15 phase 2), skipped" >&2; return; fi
   /usr/bin/time -v -o "$LOGS/$s.$i.time" "${CMD[@]}" >"$LOGS/$s.$i.json" 2>"$LOGS/$s.$i.err" || rc=$?
   if [ $rc -ne 0 ] || ! "$PY" - "$LOGS/$s.$i.json" <<'PY' 2>/dev/null
 import json, sys

@@ -68,6 +68,17 @@ def main():
             rt = g["runtime"]
             lines.append(f"gpt2lab runtime: {rt['cpu']}, {rt['isa']}, GEMM {rt['gemm_kernel']} (by {rt['gemm_selected_by']}),"
                          f" elementwise {rt['elementwise']}, {rt['threads']} threads, {rt['precision']}")
+    if "gpt2lab-bf16" in S:
+        b = S["gpt2lab-bf16"]
+        res["ratios_gpt2lab_bf16_over"] = {s: b["tokens_per_second"] / d["tokens_per_second"]
+                                           for s, d in S.items() if s != "gpt2lab-bf16"}
+        for s, r in res["ratios_gpt2lab_bf16_over"].items():
+            lines.append(f"tok/s gpt2lab-bf16 / {s}: {r:.3f}")
+        res["gpt2lab_bf16_peak_rss_over_checkpoint"] = b["peak_rss_mb"] * 2**20 / model_bytes
+        lines.append(f"gpt2lab-bf16 peak RSS / checkpoint: {res['gpt2lab_bf16_peak_rss_over_checkpoint']:.2f}")
+        if "gpt2lab" in S:
+            res["loss_abs_diff_gpt2lab_bf16_f32"] = abs(b["loss"] - S["gpt2lab"]["loss"])
+            lines.append(f"|loss bf16 - loss f32| (gpt2lab): {res['loss_abs_diff_gpt2lab_bf16_f32']:.2e}")
     prof = res.get("gpt2lab_profile")
     if prof:
         lines.append("gpt2lab --profile (one extra run):  kernel  seconds  share  GFLOP/s")

@@ -93,7 +93,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
         do { ck = try loadCheckpoint(path: r.checkpoint, heads: r.heads, vocab: vocab) } catch { throw runError(m, r, describe(error)) }
         let rows = ck.weights.config.softmaxVocab
         let key = ScoreKey(checkpointHash: hashes[r.name]!, testSetHash: testSetHash, settings: settings,
-                           softmaxRows: rows == gpt2VocabSize ? nil : rows)
+                           softmaxRows: rows == gpt2VocabSize ? nil : rows, precision: options.precision)
         if let t = ck.training { training[r.name] = t }
         for w in ck.warnings { events(.note("\(r.name): \(w)")) }
         if let s = given[r.name] {
@@ -102,7 +102,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
             scores[r.name] = s; sources[r.name] = "cache"
         } else {
             events(.score(run: r.name, source: "scoring"))
-            let (report, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: m.testSet, context: T, stride: plan.stride,
+            let (report, _, _) = try scoreCheckpoint(ck.at(options.precision), tokens: tokens, testSetPath: m.testSet, context: T, stride: plan.stride,
                                                      skip: m.skip, maxTokens: m.maxTokens, threads: options.threads) {
                 events(.scoring(run: r.name, done: $0, total: $1))
             }
@@ -190,7 +190,8 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
         settings: ReportSettings(context: T, stride: plan.stride, skip: m.skip, maxTokens: m.maxTokens, windows: plan.windows.count,
                                  tokensScored: plan.tokensScored, bootstrap: B, seed: seed, level: level,
                                  hessianSamples: options.hessianSamples, engine: scoringEngineVersion,
-                                 pValueRule: "paired bootstrap over windows: p = 2·min(P(Δ*≤0), P(Δ*≥0)), floored at 1/B, capped at 1"),
+                                 pValueRule: "paired bootstrap over windows: p = 2·min(P(Δ*≤0), P(Δ*≥0)), floored at 1/B, capped at 1",
+                                 precision: options.precision.rawValue),
         baseline: m.baseline, reference: m.reference, referenceNote: m.referenceNote, seedNoise: seedNoise, runs: rows)
     results.evals = try compareEvals(evalSets, m, losses: losses, options: options, events: events)
     let curves = m.runs.filter { !$0.lossCurve.isEmpty }.map { (name: $0.name, points: $0.lossCurve) }

@@ -1,5 +1,6 @@
 // What a comparison produces (results.json) and the knobs and progress events of `compareRuns`.
 
+import Engine
 import Foundation
 
 /// GPT-2's vocabulary size; every run in a report must use GPT-2's tokenizer.
@@ -27,6 +28,8 @@ public struct ReportOptions: Sendable {
     /// The seeded sample's temperature and top-k.
     public var sampleTemperature = 1.0
     public var sampleTopK: Int? = 40
+    /// Precision of the test-loss products (norms, Hessian and completions stay f32).
+    public var precision: Precision = .f32
     public init() {}
 }
 
@@ -131,9 +134,11 @@ public struct ReportSettings: Codable, Sendable {
     public var hessianSamples: Int
     public var engine: String
     public var pValueRule: String
+    /// Precision of the scoring products, "f32" or "bf16" (`report --precision`); absent in older results (f32).
+    public var precision: String?
     enum CodingKeys: String, CodingKey {
         case context, stride, skip, maxTokens = "max_tokens", windows, tokensScored = "tokens_scored", bootstrap
-        case seed, level, hessianSamples = "hessian_samples", engine, pValueRule = "p_value_rule"
+        case seed, level, hessianSamples = "hessian_samples", engine, pValueRule = "p_value_rule", precision
     }
 }
 
