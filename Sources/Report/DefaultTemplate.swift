@@ -135,4 +135,5 @@ public let defaultReportTemplate = #"""
 <footer>Made by <code>gpt2lab report</code>. Numbers: <a href="results.json">results.json</a>, <a href="results.csv">results.csv</a>.</footer>
 </body>
 </html>
+
 """#
