@@ -66,7 +66,7 @@ func tokenStyle(_ delta: Double) -> String {
 private func segmentContext(_ s: TokenSegment) -> [String: Any] {
     [
         "delta_mean": String(format: "%+.3f", s.deltaMean),
-        "where": "window \(s.window + 1), positions \(s.position)–\(s.position + s.tokens.count - 1)",
+        "where": "window \(s.window), positions \(s.position)–\(s.position + s.tokens.count - 1)",
         // Newlines as ↵, as in the completions, so a segment stays one block of text.
         "tokens": s.tokens.map { t -> [String: Any] in
             ["text": t.text.replacingOccurrences(of: "\n", with: "↵"), "style": tokenStyle(t.delta),
