@@ -150,6 +150,37 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
         gains: segs.gains, losses: segs.losses, seconds: Date().timeIntervalSince(t0))
 }
 
+/// Mean NLL of both models over a range of context positions, weighted by the tokens scored there.
+public struct PositionBin: Codable, Sendable, Equatable {
+    /// Positions `from...to` of the window (0-based, inclusive).
+    public var from: Int
+    public var to: Int
+    public var a: Double
+    public var b: Double
+    /// Tokens scored in the bin (NaN means when 0).
+    public var tokens: Int
+}
+
+extension TokenComparison {
+    /// `lossByPosition` in `bins` runs of ⌈T / bins⌉ consecutive positions (the last may be shorter),
+    /// each bin's mean the token-weighted mean of its positions (Σ NLL / Σ tokens), so strided
+    /// windows' unscored positions do not count.
+    public func binnedLossByPosition(bins: Int) -> [PositionBin] {
+        let T = positionCounts.count
+        guard T > 0, bins > 0 else { return [] }
+        let width = (T + bins - 1) / bins
+        return Swift.stride(from: 0, to: T, by: width).map { s in
+            let e = min(T, s + width)
+            var sa = 0.0, sb = 0.0, n = 0
+            for p in s..<e where positionCounts[p] > 0 {
+                let k = positionCounts[p]
+                sa += lossByPosition.a[p] * Double(k); sb += lossByPosition.b[p] * Double(k); n += k
+            }
+            return PositionBin(from: s, to: e - 1, a: n > 0 ? sa / Double(n) : .nan, b: n > 0 ? sb / Double(n) : .nan, tokens: n)
+        }
+    }
+}
+
 private let quantileLevels: [(String, Double)] = [("p01", 0.01), ("p05", 0.05), ("p25", 0.25), ("p50", 0.5),
                                                   ("p75", 0.75), ("p95", 0.95), ("p99", 0.99)]
 

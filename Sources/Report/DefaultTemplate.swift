@@ -37,6 +37,10 @@ public let defaultReportTemplate = #"""
   dl.settings dd { margin: 0; }
   ul.methods li { margin-bottom: .4em; }
   code { font-family: "DejaVu Sans Mono", monospace; font-size: .92em; background: #f6f8fa; padding: 0 .2em; }
+  div.segments h4 { font-size: 1em; margin: 1.2em 0 .4em; }
+  p.segment { font-family: "DejaVu Sans Mono", monospace; font-size: 13px; line-height: 1.9; white-space: pre-wrap; overflow-wrap: anywhere; margin: .4em 0; padding: .3em .5em; border: 1px solid #eef0f2; }
+  p.segment span.where { display: block; font-family: "DejaVu Sans", sans-serif; font-size: 12px; color: #6a737d; white-space: normal; }
+  p.segment span.tok { border-radius: 2px; }
   footer { margin-top: 3em; color: #8b949e; font-size: 12.5px; }
 </style>
 </head>
@@ -72,6 +76,34 @@ public let defaultReportTemplate = #"""
 </table>
 {{/evals}}
 
+{{#has_per_token}}
+<h2>Per-token comparison with {{baseline}}</h2>
+<table>
+<thead>
+<tr><th>run</th><th>tokens used<br />(windows)</th><th>loss {{baseline}} → run</th><th>mean Δ</th><th>median Δ</th><th>KL({{baseline}}‖run)<br />mean</th><th>top-1<br />agreement</th></tr>
+</thead>
+<tbody>
+{{#per_token}}
+<tr><td class="run"><strong>{{run}}</strong></td><td class="num">{{tokens}}<small>{{windows}} windows</small></td><td class="num">{{loss_a}} → {{loss_b}}</td><td class="num">{{delta}}</td><td class="num">{{median}}</td><td class="num">{{kl}}</td><td class="num">{{top1}}</td></tr>
+{{/per_token}}
+</tbody>
+</table>
+{{#per_token}}
+<h3>{{run}} vs {{baseline}}</h3>
+{{#figures}}
+<figure><img src="{{file}}" alt="{{alt}}" /><figcaption>{{caption}}</figcaption></figure>
+{{/figures}}
+<div class="segments">
+<h4>Where {{run}} gains most (lowest mean Δ over {{segment_length}} tokens)</h4>
+{{#gains}}<p class="segment"><span class="where">{{delta_mean}} nats/token · {{where}}</span>{{#tokens}}<span class="tok" style="{{style}}" title="{{title}}">{{text}}</span>{{/tokens}}</p>
+{{/gains}}
+<h4>Where {{run}} loses most (highest mean Δ)</h4>
+{{#losses}}<p class="segment"><span class="where">{{delta_mean}} nats/token · {{where}}</span>{{#tokens}}<span class="tok" style="{{style}}" title="{{title}}">{{text}}</span>{{/tokens}}</p>
+{{/losses}}
+</div>
+{{/per_token}}
+{{/has_per_token}}
+
 <h2>Charts</h2>
 {{#charts}}
 <figure><img src="{{file}}" alt="{{alt}}" /><figcaption>{{caption}}</figcaption></figure>
@@ -88,6 +120,7 @@ public let defaultReportTemplate = #"""
 {{#has_stack}}<li><strong>Expected if additive</strong>: the sum of the parts' Δ, to set beside a stacked run's measured Δ.</li>{{/has_stack}}
 {{#has_completion}}<li><strong>Completion</strong>: 20 new tokens after the prompt, greedy (argmax); in italics one sample at temperature 1, top-k 40, seed {{sample_seed}}. ↵ marks a newline. A smoke test that the checkpoint loads and writes English, not a quality measure.</li>{{/has_completion}}
 {{#evals}}<li><strong>{{title}}</strong>: {{metric}} is the share of examples the run gets right, with a Wilson score interval. Δ vs {{baseline}} is on the same examples (a paired normal interval), and p is McNemar's exact test, which only looks at the examples exactly one of the two runs gets right (last column).</li>{{/evals}}
+{{#has_per_token}}<li><strong>Per-token comparison</strong>: both runs on the report's first windows, up to the manifest's <code>per_token_max_tokens</code>, token by token. Δ = NLL<sub>run</sub> − NLL<sub>{{baseline}}</sub> per token (negative: the run predicts it better); KL({{baseline}}‖run) is of the two next-token distributions, averaged over tokens; top-1 agreement is the share of tokens where both runs' most likely next token is the same. Loss by position shows whether a run uses long context better. Segments are runs of consecutive scored tokens within a window, ranked by their mean Δ (windows and positions count from 0, as in <code>gpt2lab compare</code>); each token is green where the run is better and red where it is worse, fully coloured at |Δ| ≥ 3 nats (hover for its Δ); ↵ marks a newline.</li>{{/has_per_token}}
 {{#has_hessian}}<li><strong>Hessian trace</strong>: Hutchinson estimate on the first 4 windows of {{context}} tokens, ± 1.96 standard errors.</li>{{/has_hessian}}
 </ul>
 

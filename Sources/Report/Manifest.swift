@@ -10,6 +10,8 @@
 //           heads, lr, weight_decay, batch_size, steps, tokens, schedule
 //   benchmarks (optional): hellaswag = "hellaswag_val.jsonl", hellaswag_recipe = "llmc" | "lm-eval",
 //           lambada = "lambada_test.jsonl", eval_limit = N (first N examples of each)
+//   per_token = true | ["run", …] (optional: token-by-token comparison with the baseline),
+//           per_token_max_tokens = N (default 8192)
 
 import Analysis
 import Foundation
@@ -17,7 +19,8 @@ import TOMLKit
 
 private let topKeys: Set<String> = ["title", "description", "test_set", "context", "stride", "skip", "max_tokens",
                                     "baseline", "reference", "reference_note", "run", "full_vocab",
-                                    "hellaswag", "hellaswag_recipe", "lambada", "eval_limit"]
+                                    "hellaswag", "hellaswag_recipe", "lambada", "eval_limit",
+                                    "per_token", "per_token_max_tokens"]
 private let runKeys: Set<String> = ["name", "checkpoint", "description", "seed_group", "stack_of", "scores", "heads",
                                     "lr", "weight_decay", "batch_size", "steps", "tokens", "schedule"]
 
@@ -176,6 +179,26 @@ public func loadManifest(path: String) throws -> ReportManifest {
     }
     if manifest.evals.limit != nil, manifest.evals.hellaswag == nil, manifest.evals.lambada == nil {
         throw fail("eval_limit", "eval_limit without hellaswag or lambada")
+    }
+    if let v = table["per_token"] {
+        if let all = v.bool {
+            manifest.perToken = all ? runs.map(\.name).filter { $0 != baseline } : []
+        } else if let arr = v.array, arr.allSatisfy({ $0.string != nil }) {
+            let named = arr.compactMap(\.string)
+            for n in named where !names.contains(n) {
+                throw fail("per_token", "per_token names no run '\(n)' (\(known))")
+            }
+            if named.contains(baseline) {
+                throw fail("per_token", "per_token names the baseline '\(baseline)': every per-token comparison is against it")
+            }
+            manifest.perToken = runs.map(\.name).filter(named.contains)
+        } else {
+            throw fail("per_token", "key 'per_token' must be true, false or an array of run names")
+        }
+    }
+    if let n = try int(table, "per_token_max_tokens", min: 1) {
+        guard table["per_token"] != nil else { throw fail("per_token_max_tokens", "per_token_max_tokens without per_token") }
+        manifest.perTokenMaxTokens = n
     }
     return manifest
 }

@@ -226,6 +226,8 @@ public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
         "has_identical": r.runs.contains { !$0.identicalTo.isEmpty },
         "has_completion": r.runs.contains { $0.completion != nil },
         "evals": evalTemplateContext(r),
+        "per_token": perTokenTemplateContext(r),
+        "has_per_token": !(r.perToken ?? []).isEmpty,
     ]
     if let d = r.description { ctx["description"] = d }
     if let ref = r.reference { ctx["reference"] = ref }
@@ -255,7 +257,7 @@ public func writeReport(_ r: ComparisonResults, extras: ComparisonExtras, to des
     }
     try writeAtomically(to: dest.path, folder: true) { tmp in
         let charts = reportCharts(r, extras: extras)
-        for c in charts { try render(c.chart, to: tmp + "/" + c.file, width: c.width, height: c.height, scale: 2) }
+        for c in charts + perTokenCharts(r) { try render(c.chart, to: tmp + "/" + c.file, width: c.width, height: c.height, scale: 2) }
         try writeAtomically(resultsJSON(r), to: tmp + "/" + ReportFile.json)
         try writeAtomically(Data(resultsCSV(r).utf8), to: tmp + "/" + ReportFile.csv)
         try writeAtomically(Data(renderReportHTML(r, charts: charts, template: template).utf8), to: tmp + "/" + ReportFile.html)

@@ -76,16 +76,8 @@ struct Compare: ParsableCommand {
             print(String(format: "per-token Δ p05 %+.3f  p25 %+.3f  median %+.3f  p75 %+.3f  p95 %+.3f",
                          q["p05"] ?? .nan, q["p25"] ?? .nan, q["p50"] ?? .nan, q["p75"] ?? .nan, q["p95"] ?? .nan))
             print("loss by position (A → B), quarters of the context:")
-            let quarter = max(1, T / 4)
-            for s in Swift.stride(from: 0, to: T, by: quarter) {
-                let e = min(T, s + quarter)
-                func mean(_ v: [Double]) -> Double {
-                    let w = (s..<e).filter { r.positionCounts[$0] > 0 }
-                    let n = w.reduce(0) { $0 + r.positionCounts[$1] }
-                    return w.reduce(0.0) { $0 + v[$1] * Double(r.positionCounts[$1]) } / Double(max(n, 1))
-                }
-                print(String(format: "  positions %4d–%-4d  %.4f → %.4f  (%+.4f)", s, e - 1, mean(r.lossByPosition.a),
-                             mean(r.lossByPosition.b), mean(r.lossByPosition.b) - mean(r.lossByPosition.a)))
+            for bin in r.binnedLossByPosition(bins: 4) {
+                print(String(format: "  positions %4d–%-4d  %.4f → %.4f  (%+.4f)", bin.from, bin.to, bin.a, bin.b, bin.b - bin.a))
             }
             for (title, segs) in [("B gains most", r.gains), ("B loses most", r.losses)] where !segs.isEmpty {
                 print("\(title):")

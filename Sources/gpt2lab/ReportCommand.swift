@@ -76,6 +76,14 @@ struct ReportCommand: ParsableCommand {
                     if done == total { bar?.finish(); bar = nil }
                 case let .hessian(run, done, total):
                     if done == 1 { FileHandle.standardError.write(Data("\(run): Hessian trace (\(total) probes)\n".utf8)) }
+                case let .comparing(run, done, total):
+                    if done == 0 {
+                        bar?.finish()
+                        FileHandle.standardError.write(Data("\(run): per-token comparison with \(m.baseline)\n".utf8))
+                        bar = ProgressBar("  \(run)")
+                    }
+                    bar?.update(done, total)
+                    if done == total { bar?.finish(); bar = nil }
                 case let .evaluating(run, what, done, total):
                     if done == 0 {
                         bar?.finish()

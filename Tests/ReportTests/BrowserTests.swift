@@ -108,7 +108,11 @@ final class BrowserTests: XCTestCase {
         _ = try chromium()
         let demo = Self.root + "/reports/demo"
         XCTAssertTrue(FileManager.default.fileExists(atPath: demo + "/index.html"), "reports/demo is committed")
-        try assertReadable(try copyOfReport(demo, as: "demo"), runs: 5, images: 5)
+        // Five charts, plus the per-token section's two for `stacked` (examples/interventions.toml).
+        try assertReadable(try copyOfReport(demo, as: "demo"), runs: 5, images: 7)
+        for image in ["per-token-1-stacked-position.png", "per-token-1-stacked-delta.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: demo + "/" + image), "the demo shows \(image)")
+        }
     }
 
     /// A report rendered now with the built-in template, from the demo manifest on a short slice of
@@ -128,8 +132,9 @@ final class BrowserTests: XCTestCase {
         o.bootstrap = 200
         let (r, extras) = try compareRuns(try loadManifest(path: path), options: o) { _ in }
         XCTAssertEqual(r.runs.count, 5)
+        XCTAssertEqual(r.perToken?.map(\.run), ["stacked"], "the demo manifest's per_token")
         try writeReport(r, extras: extras, to: dir + "/fresh", template: defaultReportTemplate)
-        try assertReadable(dir + "/fresh", runs: 5, images: 5)
+        try assertReadable(dir + "/fresh", runs: 5, images: 7)
     }
 
     /// The checks can fail: a copy of the demo with a missing image, a script error, 9 px numbers and

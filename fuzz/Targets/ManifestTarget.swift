@@ -2,7 +2,7 @@
 // byte and the meta.json that sits beside run a's checkpoint. The manifest is loaded from a folder
 // holding the files seeds name (a test set, two checkpoints, one with a meta.json beside it),
 // so inputs get past the file checks into the cross-references (baseline, reference,
-// seed_group, stack_of). Invariant: an accepted manifest's names all resolve.
+// seed_group, stack_of, per_token). Invariant: an accepted manifest's names all resolve.
 
 import Foundation
 import Report
@@ -31,6 +31,9 @@ public func fuzzManifest(_ input: UnsafeRawBufferPointer) -> String? {
     for r in m.runs {
         guard r.stackOf.allSatisfy(names.contains), r.seedGroup.map(names.contains) ?? true else { return "run '\(r.name)' names a missing run" }
         _ = m.seedGroup(of: r.name)
+    }
+    guard m.perToken.allSatisfy({ names.contains($0) && $0 != m.baseline }), m.perTokenMaxTokens >= 1 else {
+        return "per_token \(m.perToken) (max tokens \(m.perTokenMaxTokens)) names a missing run or the baseline"
     }
     return nil
 }

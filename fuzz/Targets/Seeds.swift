@@ -33,6 +33,8 @@ public func generatedSeeds(_ target: String) -> [[UInt8]] {
             max_tokens = 6
             baseline = "a"
             reference = "b"
+            per_token = ["b"]
+            per_token_max_tokens = 100
             [[run]]
             name = "a"
             checkpoint = "runs/a/model.safetensors"

@@ -61,6 +61,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
             throw runError(m, r, "context of \(c.contextLength) positions is shorter than the report's \(T); set `context` in the manifest")
         }
     }
+    try checkPerTokenRuns(m, configs: configs)
     let plan: WindowPlan
     do {
         plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: m.stride ?? T, skip: m.skip, maxTokens: m.maxTokens)
@@ -194,6 +195,9 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
                                  precision: options.precision.rawValue),
         baseline: m.baseline, reference: m.reference, referenceNote: m.referenceNote, seedNoise: seedNoise, runs: rows)
     results.evals = try compareEvals(evalSets, m, losses: losses, options: options, events: events)
+    if !m.perToken.isEmpty {
+        results.perToken = try comparePerToken(m, tokens: tokens, context: T, vocab: vocab, options: options, events: events)
+    }
     let curves = m.runs.filter { !$0.lossCurve.isEmpty }.map { (name: $0.name, points: $0.lossCurve) }
     return (results, ComparisonExtras(norms: norms, lossCurves: curves))
 }

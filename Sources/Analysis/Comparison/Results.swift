@@ -164,9 +164,11 @@ public struct ComparisonResults: Codable, Sendable {
     public var runs: [RunResult]
     /// HellaSwag / LAMBADA per run, when the manifest names them (CompareEvals.swift).
     public var evals: [EvalComparison]?
+    /// Token-by-token comparisons with the baseline, when the manifest sets `per_token` (ComparePerToken.swift).
+    public var perToken: [PerTokenComparison]?
     enum CodingKeys: String, CodingKey {
         case title, description, manifest, testSet = "test_set", settings, baseline, reference
-        case referenceNote = "reference_note", seedNoise = "seed_noise", runs, evals
+        case referenceNote = "reference_note", seedNoise = "seed_noise", runs, evals, perToken = "per_token"
     }
     public func run(_ name: String) -> RunResult? { runs.first { $0.name == name } }
 }
@@ -185,6 +187,8 @@ public enum ComparisonEvent: Sendable {
     /// Scoring progress in tokens.
     case scoring(run: String, done: Int, total: Int)
     case hessian(run: String, done: Int, total: Int)
+    /// Per-token comparison with the baseline, progress in tokens (done = 0 when it starts).
+    case comparing(run: String, done: Int, total: Int)
     /// Benchmark progress in examples; `what` names the task and recipe.
     case evaluating(run: String, what: String, done: Int, total: Int)
     case note(String)

@@ -59,6 +59,10 @@ public struct RunSpec: Sendable {
     }
 }
 
+/// `per_token_max_tokens` when the manifest gives none: 32 windows of 256, or 8 of GPT-2's 1024;
+/// about as long as scoring one run on that many tokens, twice over.
+public let defaultPerTokenMaxTokens = 8192
+
 /// A parsed, checked manifest.
 public struct ReportManifest: Sendable {
     /// The manifest file as given.
@@ -78,6 +82,11 @@ public struct ReportManifest: Sendable {
     public var fullVocab = false
     /// Benchmarks to run beside the test loss (`hellaswag`, `lambada`, …; CompareEvals.swift).
     public var evals = EvalSpec()
+    /// Runs compared token by token with the baseline (`per_token = true | ["run", …]`; ComparePerToken.swift),
+    /// in manifest order, never the baseline itself.
+    public var perToken: [String] = []
+    /// Tokens each per-token comparison scores: the report's first windows up to this many (`per_token_max_tokens`).
+    public var perTokenMaxTokens = defaultPerTokenMaxTokens
 
     public init(path: String, title: String, description: String? = nil, testSet: String, context: Int? = nil,
                 stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil, baseline: String, reference: String? = nil,

@@ -1,0 +1,80 @@
+// The report's per-token section: each `per_token` run against the baseline, token by token, with
+// `compareTokens` (TokenComparison.swift, what `gpt2lab compare` runs) on the report's first windows
+// up to `per_token_max_tokens` scored tokens.
+//
+// Cost: per compared run, one trunk forward and one LM-head product of each of the two models per
+// compared window, plus one pass over the two logit blocks — what `compare` costs on those
+// windows. Scoring cannot share it: scores come from the cache or a score file as often as from the
+// engine, and cover every window, while this covers a capped prefix and needs both models' full
+// distributions at once.
+
+import Checkpoints
+import Engine
+import Foundation
+import TestSets
+import Tokenizer
+
+/// One run against the baseline, token by token (results.json `per_token`).
+public struct PerTokenComparison: Codable, Sendable {
+    public var run: String
+    public var baseline: String
+    /// The cap the manifest set (`per_token_max_tokens`); `comparison.tokensScored` is what was used.
+    public var maxTokens: Int
+    /// `comparison.lossByPosition` in bins of consecutive positions (the report's chart).
+    public var positionBins: [PositionBin]
+    /// A = the baseline, B = the run: Δ = NLL_run − NLL_baseline, negative where the run is better.
+    public var comparison: TokenComparison
+    enum CodingKeys: String, CodingKey { case run, baseline, maxTokens = "max_tokens", positionBins = "position_bins", comparison }
+}
+
+/// Position bins in the report's chart.
+public let perTokenPositionBins = 16
+
+/// Segments shown each way (gains, losses) and their length in tokens.
+public let perTokenSegments = (count: 3, length: 32)
+
+/// Checks, before anything is scored, that every per-token run softmaxes over the baseline's rows.
+func checkPerTokenRuns(_ m: ReportManifest, configs: [String: GPT2Config]) throws {
+    guard let base = configs[m.baseline] else { return }
+    for name in m.perToken {
+        guard let c = configs[name], let r = m.run(name) else { continue }
+        guard c.softmaxVocab == base.softmaxVocab else {
+            throw ManifestError(m.path, line: r.line, "per_token: run '\(name)' softmaxes over \(c.softmaxVocab) rows and the "
+                                + "baseline '\(m.baseline)' over \(base.softmaxVocab): they cannot be compared token by token")
+        }
+    }
+}
+
+/// The windows a per-token comparison reads: the report's windows over its first `cap` + 1 tokens
+/// (the same starts as the report's; the last one may end sooner).
+func perTokenPlan(_ m: ReportManifest, tokenCount: Int, context T: Int) throws -> WindowPlan {
+    let cap = m.perTokenMaxTokens >= Int.max - 1 ? Int.max : m.perTokenMaxTokens + 1
+    return try WindowPlan(tokenCount: tokenCount, context: T, stride: m.stride ?? T, skip: m.skip,
+                          maxTokens: min(m.maxTokens ?? Int.max, max(2, cap)))
+}
+
+/// Compares every `m.perToken` run with the baseline on `perTokenPlan`'s windows.
+func comparePerToken(_ m: ReportManifest, tokens: TokenFile, context T: Int, vocab: VocabRows, options: ReportOptions,
+                     events: @escaping (ComparisonEvent) -> Void) throws -> [PerTokenComparison] {
+    guard !m.perToken.isEmpty, let base = m.run(m.baseline) else { return [] }
+    let plan = try perTokenPlan(m, tokenCount: tokens.ids.count, context: T)
+    let tokenizer = try GPT2Tokenizer.load()
+    let backend = CPUBackend(threads: options.threads)
+    func model(_ r: RunSpec) throws -> GPT2Model {
+        do { return GPT2Model(weights: try loadCheckpoint(path: r.checkpoint, heads: r.heads, vocab: vocab).weights, backend: backend) } catch {
+            throw ManifestError(m.path, line: r.line, "run '\(r.name)': \((error as? LocalizedError)?.errorDescription ?? "\(error)")")
+        }
+    }
+    let a = try model(base)
+    var topts = TokenComparisonOptions()
+    topts.segments = perTokenSegments.count; topts.segmentLength = perTokenSegments.length
+    return try m.perToken.compactMap { m.run($0) }.map { r in
+        events(.comparing(run: r.name, done: 0, total: plan.tokensScored))
+        let c = compareTokens(a: a, b: try model(r), names: (base.checkpoint, r.checkpoint), tokens: tokens.ids, testSet: m.testSet,
+                              plan: plan, options: topts, tokenizer: tokenizer) { done, total in
+            events(.comparing(run: r.name, done: done, total: total))
+        }
+        return PerTokenComparison(run: r.name, baseline: base.name, maxTokens: m.perTokenMaxTokens,
+                                  positionBins: c.binnedLossByPosition(bins: perTokenPositionBins), comparison: c)
+    }
+}
