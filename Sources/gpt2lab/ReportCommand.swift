@@ -83,6 +83,9 @@ struct ReportCommand: ParsableCommand {
                     if done == total { bar?.finish(); bar = nil }
                 case let .note(text):
                     warn(text)
+                case let .info(text):
+                    bar?.finish(); bar = nil
+                    FileHandle.standardError.write(Data("  \(text)\n".utf8))
                 }
             }
             let stem = ((manifest as NSString).lastPathComponent as NSString).deletingPathExtension
