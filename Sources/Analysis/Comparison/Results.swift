@@ -158,8 +158,12 @@ public struct StepLoss: Codable, Sendable, Equatable {
     public var windowsTotal: Int
     /// "scored", "cache", or "run" (the run's own checkpoint, from its row).
     public var source: String
+    /// ‖θ‖² of all parameters and of the decay group (2-D tensors), for the norm-vs-step chart.
+    public var totalSumSq: Double
+    public var decaySumSq: Double
     enum CodingKeys: String, CodingKey {
         case step, checkpoint, loss, lossCI = "loss_ci", windowsScored = "windows_scored", windowsTotal = "windows_total", source
+        case totalSumSq = "total_sum_sq", decaySumSq = "decay_sum_sq"
     }
 }
 

@@ -59,6 +59,9 @@ func scoreStepCheckpoints(_ steps: [(step: Int, path: String)], run r: RunSpec, 
     for (step, path) in steps {
         let label = "\(r.name) step \(step)"
         let ck = try loadCheckpoint(path: path, heads: r.heads, vocab: s.vocab)
+        var normOptions = NormOptions()
+        normOptions.spectral = false
+        let norms = checkpointNormStats(checkpoint: path, weights: ck.weights, options: normOptions)
         let rows = ck.weights.config.softmaxVocab
         let key = ScoreKey(checkpointHash: try fileContentHash(path: path), testSetHash: s.testSetHash, settings: s.settings,
                            softmaxRows: rows == gpt2VocabSize ? nil : rows)
@@ -73,7 +76,7 @@ func scoreStepCheckpoints(_ steps: [(step: Int, path: String)], run r: RunSpec, 
                                         batch: defaultBatch(context: s.plan.context), rule: rule)
             let e = ratioEstimate(values: q.run, counts: q.visited.map { counts[$0] }, population: N, level: rule.level)
             out.append(StepLoss(step: step, checkpoint: path, loss: e.estimate, lossCI: [e.lo, e.hi], windowsScored: q.visited.count,
-                                windowsTotal: N, source: source))
+                                windowsTotal: N, source: source, totalSumSq: norms.totalSumSq, decaySumSq: norms.decaySumSq))
             continue
         }
         if full == nil {
@@ -89,7 +92,8 @@ func scoreStepCheckpoints(_ steps: [(step: Int, path: String)], run r: RunSpec, 
             events(.score(run: label, source: "cached"))
         }
         let w = full!.windowScores
-        out.append(StepLoss(step: step, checkpoint: path, loss: w.loss, lossCI: nil, windowsScored: N, windowsTotal: N, source: source))
+        out.append(StepLoss(step: step, checkpoint: path, loss: w.loss, lossCI: nil, windowsScored: N, windowsTotal: N, source: source,
+                            totalSumSq: norms.totalSumSq, decaySumSq: norms.decaySumSq))
     }
     return out
 }
@@ -100,6 +104,7 @@ func withFinalStep(_ steps: [StepLoss], row: RunResult) -> [StepLoss] {
     let s = row.sequential
     return (steps + [StepLoss(step: n, checkpoint: row.checkpoint, loss: row.loss, lossCI: s == nil ? nil : row.lossCI,
                               windowsScored: s?.windowsScored ?? steps.first?.windowsTotal ?? 0,
-                              windowsTotal: s?.windowsTotal ?? steps.first?.windowsTotal ?? 0, source: "run")])
+                              windowsTotal: s?.windowsTotal ?? steps.first?.windowsTotal ?? 0, source: "run",
+                              totalSumSq: row.totalSumSq, decaySumSq: row.decaySumSq)])
         .sorted { $0.step < $1.step }
 }
