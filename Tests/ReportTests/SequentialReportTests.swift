@@ -41,7 +41,7 @@ final class SequentialReportTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw XCTSkip("shared/fixtures not found at \(Self.fixtures)") }
         var o = ReportOptions()
         o.cacheDirectory = nil; o.completionPrompt = nil; o.bootstrap = 200
-        let (r, _) = try compareRuns(try loadManifest(path: try manifest(["baseline", "stacked"], top: "ci = 0.01")), options: o)
+        let (r, extras) = try compareRuns(try loadManifest(path: try manifest(["baseline", "stacked"], top: "ci = 0.01")), options: o)
         let base = try hfWindows("baseline"), stacked = try hfWindows("stacked")
         let fullDelta = stacked.loss - base.loss      // HF, every window: −0.4350
         let row = try XCTUnwrap(r.run("stacked")), q = try XCTUnwrap(row.sequential)
@@ -70,7 +70,7 @@ final class SequentialReportTests: XCTestCase {
         XCTAssertEqual(r.settings.sequential?.halfWidth, 0.01)
 
         // The page, CSV and JSON say it.
-        let charts = reportCharts(r, extras: ComparisonExtras(norms: [], lossCurves: []))
+        let charts = reportCharts(r, extras: extras)
         let html = try renderReportHTML(r, charts: charts, template: defaultReportTemplate)
         XCTAssertTrue(html.contains("Sequential scoring."))
         XCTAssertTrue(html.contains("\(q.windowsScored)/\(N) windows"))
