@@ -101,22 +101,3 @@ public func checkpointNormStats(checkpoint: String, weights: GPT2Weights, source
         byRole: roleSumSq.mapValues { $0.mapValues { $0.squareRoot() } },
         byLayer: layerSumSq.mapValues { $0.squareRoot() })
 }
-
-/// The training step in a checkpoint file name such as `runs/baseline/step-001143.safetensors`
-/// (the last `step-` or `step_` followed by digits in the file's name), or nil.
-public func trainingStep(fromPath path: String) -> Int? {
-    let file = Array(path.split(separator: "/").last ?? Substring(path))
-    let key = Array("step")
-    var result: Int?
-    var i = 0
-    while i + key.count <= file.count {
-        guard Array(file[i..<(i + key.count)]) == key else { i += 1; continue }
-        var j = i + key.count
-        if j < file.count, file[j] == "-" || file[j] == "_" { j += 1 }
-        var k = j
-        while k < file.count, file[k].isASCII, file[k].isNumber { k += 1 }
-        if k > j, let n = Int(String(file[j..<k])) { result = n }
-        i += key.count
-    }
-    return result
-}

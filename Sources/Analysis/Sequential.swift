@@ -92,6 +92,20 @@ public func runSequential(order: [Int], counts: [Int], batch: Int, rule: Sequent
     return (estimate, visited, series)
 }
 
+/// The paired form of `runSequential`, shared by every paired comparison (the report's runs
+/// against its baseline): `score(indices)` returns both models' per-window Σ NLL on those windows,
+/// and the interval is taken over y_i = y_A,i − y_B,i with the same token counts, so it estimates
+/// L_A − L_B on the whole set. Returns the estimate of the difference, the windows read, and each
+/// model's values on them (visit order).
+public func runPairedSequential(order: [Int], counts: [Int], batch: Int, rule: SequentialRule,
+                                score: (_ windows: [Int]) throws -> (a: [Double], b: [Double]))
+    rethrows -> (estimate: SampledEstimate, visited: [Int], a: [Double], b: [Double]) {
+    let run = try runSequential(order: order, counts: counts, batch: batch, rule: rule,
+                                score: { w in let (a, b) = try score(w); return [a, b] },
+                                statistic: { s in zip(s[0], s[1]).map { $0 - $1 } })
+    return (run.estimate, run.visited, run.series.first ?? [], run.series.count > 1 ? run.series[1] : [])
+}
+
 // MARK: quantiles
 
 /// Student's t quantile t_ν(p) from the normal one (`normalQuantile`, EvalStatistics.swift) by the Cornish–Fisher expansion (Abramowitz &

@@ -12,6 +12,8 @@
 //           lambada = "lambada_test.jsonl", eval_limit = N (first N examples of each)
 //   per_token = true | ["run", …] (optional: token-by-token comparison with the baseline),
 //           per_token_max_tokens = N (default 8192)
+//   sequential (optional): ci = HALF_WIDTH (nats, > 0), ci_seed = N (default 0), ci_min_windows = N (≥ 2, default 30)
+//   loss_across_steps = true (optional), with per-run step_checkpoints = ["step-000571.safetensors", …]
 
 import Analysis
 import Foundation
@@ -20,9 +22,10 @@ import TOMLKit
 private let topKeys: Set<String> = ["title", "description", "test_set", "context", "stride", "skip", "max_tokens",
                                     "baseline", "reference", "reference_note", "run", "full_vocab",
                                     "hellaswag", "hellaswag_recipe", "lambada", "eval_limit",
-                                    "per_token", "per_token_max_tokens"]
+                                    "per_token", "per_token_max_tokens",
+                                    "ci", "ci_seed", "ci_min_windows", "loss_across_steps"]
 private let runKeys: Set<String> = ["name", "checkpoint", "description", "seed_group", "stack_of", "scores", "heads",
-                                    "lr", "weight_decay", "batch_size", "steps", "tokens", "schedule"]
+                                    "lr", "weight_decay", "batch_size", "steps", "tokens", "schedule", "step_checkpoints"]
 
 /// Reads and checks a manifest: TOML syntax, known keys and types, files present, names unique,
 /// baseline / reference / stack_of / seed_group naming runs. Checkpoint contents (vocabulary,
@@ -139,10 +142,22 @@ public func loadManifest(path: String) throws -> ReportManifest {
             hyper = merge(manifest: hyper, meta: meta.hyper, metaName: meta.file)
             curve = meta.curve
         }
-        runs.append(RunSpec(name: name, checkpoint: checkpoint, description: try string(t, "description", run: i),
-                            seedGroup: try string(t, "seed_group", run: i), stackOf: stackOf, scores: scores,
-                            heads: try int(t, "heads", run: i, min: 1), hyper: hyper, lossCurve: curve,
-                            line: i < runHeaders.count ? runHeaders[i] + 1 : nil))
+        var spec = RunSpec(name: name, checkpoint: checkpoint, description: try string(t, "description", run: i),
+                           seedGroup: try string(t, "seed_group", run: i), stackOf: stackOf, scores: scores,
+                           heads: try int(t, "heads", run: i, min: 1), hyper: hyper, lossCurve: curve,
+                           line: i < runHeaders.count ? runHeaders[i] + 1 : nil)
+        if let v = t["step_checkpoints"] {
+            guard let arr = v.array, arr.allSatisfy({ $0.string != nil }) else {
+                throw fail("step_checkpoints", run: i, "key 'step_checkpoints' must be an array of checkpoint paths")
+            }
+            spec.stepCheckpoints = try arr.compactMap(\.string).map { p in
+                guard trainingStep(fromPath: p) != nil else {
+                    throw fail("step_checkpoints", run: i, "step checkpoint '\(p)' has no step in its name (step-N or iter=N)")
+                }
+                return try file(p, key: "step_checkpoints", run: i)
+            }
+        }
+        runs.append(spec)
     }
     let names = Set(runs.map(\.name))
     let known = "runs are: \(runs.map(\.name).joined(separator: ", "))"
@@ -176,6 +191,23 @@ public func loadManifest(path: String) throws -> ReportManifest {
             throw fail("hellaswag_recipe", "hellaswag_recipe '\(r)' is not a recipe (\(EvalSpec.recipeNames.joined(separator: ", ")))")
         }
         guard manifest.evals.hellaswag != nil else { throw fail("hellaswag_recipe", "hellaswag_recipe without hellaswag = \"FILE.jsonl\"") }
+    }
+    if let v = table["ci"] {
+        guard let ci = v.double ?? v.int.map(Double.init) else { throw fail("ci", "key 'ci' must be a number (a half-width in nats)") }
+        guard ci > 0, ci.isFinite else { throw fail("ci", "ci must be a positive half-width in nats, e.g. ci = 0.01; got \(ci)") }
+        var rule = SequentialRule(halfWidth: ci)
+        if let seed = try int(table, "ci_seed") { rule.seed = UInt64(seed) }
+        if let n = try int(table, "ci_min_windows", min: 2) { rule.minWindows = n }
+        manifest.sequential = rule
+    } else {
+        for k in ["ci_seed", "ci_min_windows"] where table[k] != nil { throw fail(k, "\(k) without ci = HALF_WIDTH") }
+    }
+    if let v = table["loss_across_steps"] {
+        guard let b = v.bool else { throw fail("loss_across_steps", "key 'loss_across_steps' must be true or false") }
+        manifest.lossAcrossSteps = b
+    }
+    if !manifest.lossAcrossSteps, let i = runs.firstIndex(where: { $0.stepCheckpoints != nil }) {
+        throw fail("step_checkpoints", run: i, "step_checkpoints without loss_across_steps = true")
     }
     if manifest.evals.limit != nil, manifest.evals.hellaswag == nil, manifest.evals.lambada == nil {
         throw fail("eval_limit", "eval_limit without hellaswag or lambada")

@@ -89,27 +89,30 @@ public func reportCharts(_ r: ComparisonResults, extras: ComparisonExtras) -> [R
     let ref = r.reference.flatMap { r.run($0) }
     let compared = r.runs.filter { $0.name != r.reference }
 
-    var loss = DotChart(title: "Test loss per run (\(level)% bootstrap CI over windows)", xLabel: "loss (nats/token)",
+    var loss = DotChart(title: "Test loss per run (\(level)% " + (r.settings.sequential == nil ? "bootstrap CI over windows)" : "interval, sequential)"), xLabel: "loss (nats/token)",
                         categories: compared.map(\.name),
                         series: [BarSeries(name: "test loss", values: compared.map(\.loss),
                                            errors: compared.map { (lo: $0.lossCI[0], hi: $0.lossCI[1]) })],
                         referenceLine: ref.map { ReferenceLine(value: $0.loss, label: String(format: "%@ %.3f", $0.name, $0.loss)) })
     loss.zeroLine = false
     charts.append(ReportChart(file: "loss.png", alt: "Test loss of each run with confidence intervals",
-                              caption: "Test loss of each run; bars are \(level)% bootstrap CIs over windows."
+                              caption: "Test loss of each run; bars are \(level)% "
+                                  + (r.settings.sequential == nil ? "bootstrap CIs over windows."
+                                     : "without-replacement intervals on the windows each run read (sequential scoring).")
                                   + (ref.map { " The vertical line is the reference run (\($0.name))." } ?? ""),
                               chart: .dot(loss), width: 900, height: 120 + 48 * compared.count))
 
     let deltas = r.runs.filter { $0.name != r.baseline && $0.name != r.reference }
     if !deltas.isEmpty {
         let band = r.seedNoise.map { Band(lo: -$0.halfWidth, hi: $0.halfWidth, label: String(format: "seed noise ±%.4f", $0.halfWidth)) }
-        let dot = DotChart(title: "Δ loss vs \(r.baseline) (paired \(level)% CI)", xLabel: "Δ loss (nats/token); < 0 is better",
+        let dot = DotChart(title: "Δ loss vs \(r.baseline) (paired \(level)% " + (r.settings.sequential == nil ? "CI)" : "interval, sequential)"), xLabel: "Δ loss (nats/token); < 0 is better",
                            categories: deltas.map(\.name),
                            series: [BarSeries(name: "Δ vs \(r.baseline)", values: deltas.map { $0.deltaVsBaseline ?? .nan },
                                               errors: deltas.map { (lo: $0.deltaCI?[0] ?? .nan, hi: $0.deltaCI?[1] ?? .nan) })],
                            band: band)
         charts.append(ReportChart(file: "delta.png", alt: "Change in loss against the baseline with confidence intervals",
-                                  caption: "Δ loss against \(r.baseline), paired bootstrap CIs"
+                                  caption: "Δ loss against \(r.baseline), "
+                                      + (r.settings.sequential == nil ? "paired bootstrap CIs" : "sequential paired intervals")
                                       + (band != nil ? "; the shaded band is the seed noise." : ".")
                                       + (r.reference != nil ? " The reference run is left out (its Δ is off the scale)." : ""),
                                   chart: .dot(dot), width: 900, height: 140 + 48 * deltas.count))
@@ -132,6 +135,7 @@ public func reportCharts(_ r: ComparisonResults, extras: ComparisonExtras) -> [R
     charts.append(ReportChart(file: "norms-total.png", alt: "Squared parameter norm of each run",
                               caption: "‖θ‖² of all parameters and of the decay group (2-D tensors) per run.",
                               chart: .bar(totals), width: 900, height: 480))
+    charts += stepCharts(r)   // test loss and ‖θ‖ vs step, beside the other norm charts
 
     if !extras.lossCurves.isEmpty {
         var line = LineChart(title: "Training loss", xLabel: "step", yLabel: "training loss (nats/token)",
@@ -169,14 +173,18 @@ public func resultsCSV(_ r: ComparisonResults) -> String {
     func n(_ x: Double?) -> String { x.map { String($0) } ?? "" }
     var out = "name,description,loss,loss_ci_lo,loss_ci_hi,delta_vs_baseline,delta_ci_lo,delta_ci_hi,p_value,in_noise,"
         + "delta_vs_reference,gap_closed,total_sum_sq,decay_sum_sq,tau_steps,tau_fraction,expected_if_additive,"
-        + "hessian_trace,identical_to,completion_greedy\n"
+        + "hessian_trace,identical_to,completion_greedy"
+        + (r.settings.sequential == nil ? "" : ",method,windows_scored,windows_total,fraction_read,baseline_loss_same_windows") + "\n"
     for x in r.runs {
         let cells = [q(x.name), q(x.description ?? ""), n(x.loss), n(x.lossCI[0]), n(x.lossCI[1]), n(x.deltaVsBaseline),
                      n(x.deltaCI?[0]), n(x.deltaCI?[1]), n(x.pValue), x.inNoise.map { $0 ? "yes" : "no" } ?? "",
                      n(x.deltaVsReference), n(x.gapClosed), n(x.totalSumSq), n(x.decaySumSq), n(x.tauSteps), n(x.tauFraction),
                      n(x.expectedIfAdditive), n(x.hessianTrace), q(x.identicalTo.joined(separator: " ")),
                      q(x.completion?.greedy ?? "")]
-        out += cells.joined(separator: ",") + "\n"
+        let seq = r.settings.sequential == nil ? [] : [x.sequential?.method ?? "", x.sequential.map { String($0.windowsScored) } ?? "",
+                                                       x.sequential.map { String($0.windowsTotal) } ?? "", n(x.sequential?.fractionRead),
+                                                       n(x.sequential?.baselineLoss)]
+        out += (cells + seq).joined(separator: ",") + "\n"
     }
     return out
 }
@@ -199,6 +207,10 @@ public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
             "row_class": x.name == r.baseline ? "baseline" : (x.name == r.reference ? "reference" : ""),
         ]
         if !x.identicalTo.isEmpty { row["identical_to"] = x.identicalTo.joined(separator: ", ") }
+        if let q = x.sequential {
+            row["read"] = "\(groupedThousands(q.windowsScored))/\(groupedThousands(q.windowsTotal)) windows ("
+                + String(format: "%.0f%%", 100 * q.fractionRead) + ")"
+        }
         if let e = x.expectedIfAdditive {
             row["additive"] = String(format: "%+.4f", e)
             row["stack_of"] = x.stackOf.joined(separator: " + ")
@@ -229,6 +241,9 @@ public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
         "per_token": perTokenTemplateContext(r),
         "has_per_token": !(r.perToken ?? []).isEmpty,
     ]
+    if let q = r.settings.sequential {
+        ctx["sequential"] = ["half_width": String(format: "%.3g", q.halfWidth), "seed": String(q.seed), "min_windows": String(q.minWindows)]
+    }
     if let d = r.description { ctx["description"] = d }
     if let ref = r.reference { ctx["reference"] = ref }
     if let note = r.referenceNote { ctx["reference_note"] = note }

@@ -94,6 +94,9 @@ struct ReportCommand: ParsableCommand {
                     if done == total { bar?.finish(); bar = nil }
                 case let .note(text):
                     warn(text)
+                case let .info(text):
+                    bar?.finish(); bar = nil
+                    FileHandle.standardError.write(Data("  \(text)\n".utf8))
                 }
             }
             let stem = ((manifest as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -112,14 +115,20 @@ struct ReportCommand: ParsableCommand {
 
     private func printTable(_ r: ComparisonResults) {
         let w = max(8, r.runs.map(\.name.count).max() ?? 8)
-        print("run".padding(toLength: w, withPad: " ", startingAt: 0) + "     loss   Δ vs base        p  noise  gap closed")
+        let sequential = r.settings.sequential != nil
+        print("run".padding(toLength: w, withPad: " ", startingAt: 0) + "     loss   Δ vs base        p  noise  gap closed"
+              + (sequential ? "   ± (95%)  windows read (sequential)" : ""))
         for x in r.runs {
             let delta = x.name == r.baseline ? "baseline" : x.deltaVsBaseline.map { String(format: "%+.4f", $0) } ?? "—"
             let p = x.pValue.map { String(format: "%.4f", $0) } ?? "—"
             let noise = x.inNoise.map { $0 ? "yes" : "no" } ?? "—"
             let gap = x.gapClosed.map { String(format: "%.1f%%", $0) } ?? "—"
             print(x.name.padding(toLength: w, withPad: " ", startingAt: 0)
-                  + String(format: " %8.4f", x.loss) + delta.leftPad(12) + p.leftPad(9) + noise.leftPad(7) + gap.leftPad(12))
+                  + String(format: " %8.4f", x.loss) + delta.leftPad(12) + p.leftPad(9) + noise.leftPad(7) + gap.leftPad(12)
+                  + (x.sequential.map { q in
+                      let ci = q.deltaCI ?? x.lossCI
+                      return String(format: "%10.4f  %d/%d (%.1f%%)", (ci[1] - ci[0]) / 2, q.windowsScored, q.windowsTotal, 100 * q.fractionRead)
+                  } ?? ""))
         }
     }
 }

@@ -198,5 +198,10 @@ final class NormsTests: XCTestCase {
         XCTAssertNil(trainingStep(fromPath: "runs/step-12/model.safetensors"))   // only the file name counts
         XCTAssertNil(trainingStep(fromPath: "runs/baseline/model.safetensors"))
         XCTAssertNil(trainingStep(fromPath: "steps.safetensors"))
+        // nanoGPT-derived scripts (the weight-decay paper's) name checkpoints `…-iter=N.pt`.
+        XCTAssertEqual(trainingStep(fromPath: "out/ckpt-iter=2000.pt"), 2000)
+        XCTAssertEqual(trainingStep(fromPath: "out/iter_500.pt"), 500)
+        XCTAssertNil(trainingStep(fromPath: "out/filter3.pt"))
+        XCTAssertEqual(trainingStep(fromPath: "run-iter=10-step-20.pt"), 20)      // the last one wins
     }
 }

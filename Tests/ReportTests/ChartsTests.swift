@@ -103,6 +103,38 @@ final class ChartsTests: XCTestCase {
         return SmallMultiples(title: "Per-layer weight norms", panels: panels)
     }
 
+    /// Pixels (ARGB) of a PNG, row by row.
+    func pixels(_ path: String) throws -> (w: Int, h: Int, px: [UInt32]) {
+        let surface = try XCTUnwrap(cairo_image_surface_create_from_png(path))
+        defer { cairo_surface_destroy(surface) }
+        cairo_surface_flush(surface)
+        let w = Int(cairo_image_surface_get_width(surface)), h = Int(cairo_image_surface_get_height(surface))
+        let stride = Int(cairo_image_surface_get_stride(surface)), data = try XCTUnwrap(cairo_image_surface_get_data(surface))
+        var px: [UInt32] = []
+        for y in 0..<h { let row = UnsafeRawPointer(data + y * stride).assumingMemoryBound(to: UInt32.self); for x in 0..<w { px.append(row[x]) } }
+        return (w, h, px)
+    }
+
+    /// A τ marker (LineChart.verticalLines) is a dashed vertical line down the plot: against the same
+    /// chart without it, the changed pixels of the unlabelled marker fill one narrow column for much of the height.
+    func testVerticalLineIsDrawnDown() throws {
+        var plain = lineExample()
+        plain.referenceLine = nil; plain.band = nil
+        plain.verticalLines = [VerticalLine(value: 3000, label: "", series: "stacked")]   // stretches x to 3000 in both
+        var marked = plain
+        marked.verticalLines = [VerticalLine(value: 1500, label: "", series: "stacked"), VerticalLine(value: 3000, label: "", series: "stacked")]
+        let a = dir + "/plain.png", b = dir + "/marked.png"
+        try render(.line(plain), to: a, width: 600, height: 400, scale: 1)
+        try render(.line(marked), to: b, width: 600, height: 400, scale: 1)
+        let (w, h, pa) = try pixels(a), (_, _, pb) = try pixels(b)
+        var columns: [Int: Int] = [:]
+        for i in pa.indices where pa[i] != pb[i] { columns[i % w, default: 0] += 1 }
+        XCTAssertFalse(columns.isEmpty, "the marker changed nothing")
+        let xs = columns.keys.sorted()
+        XCTAssertLessThanOrEqual(xs.last! - xs.first!, 6, "one narrow column: \(xs)")
+        XCTAssertGreaterThan(columns.values.reduce(0, +), h / 4, "dashed, down most of the plot")
+    }
+
     func testPNGHasRequestedSizeAndIsNotBlank() throws {
         let out = outDir
         let charts: [(String, Chart)] = [("line", .line(lineExample())), ("bar", .bar(barExample())),

@@ -78,6 +78,10 @@ public struct RunResult: Codable, Sendable {
     public var hessianTrace: Double?
     public var hessianStderr: Double?
     public var completion: RunCompletion?
+    /// With `ci` in the manifest: how the run was scored against the baseline (windows read, Δ).
+    public var sequential: SequentialRunResult?
+    /// With `loss_across_steps`: test loss of each step checkpoint (and the final one), by step.
+    public var stepLosses: [StepLoss]?
 
     enum CodingKeys: String, CodingKey {
         case name, description, checkpoint, contentHash = "content_hash", identicalTo = "identical_to"
@@ -87,7 +91,7 @@ public struct RunResult: Codable, Sendable {
         case totalSumSq = "total_sum_sq", decaySumSq = "decay_sum_sq", noDecaySumSq = "no_decay_sum_sq"
         case hyperparameters, tauSteps = "tau_steps", tauFraction = "tau_fraction", stackOf = "stack_of"
         case expectedIfAdditive = "expected_if_additive", hessianTrace = "hessian_trace", hessianStderr = "hessian_stderr"
-        case completion
+        case completion, sequential, stepLosses = "step_losses"
     }
 
     /// Every key is written, absent values as null, so readers can rely on the columns.
@@ -109,6 +113,60 @@ public struct RunResult: Codable, Sendable {
         try c.encode(stackOf, forKey: .stackOf); try c.encode(expectedIfAdditive, forKey: .expectedIfAdditive)
         try c.encode(hessianTrace, forKey: .hessianTrace); try c.encode(hessianStderr, forKey: .hessianStderr)
         try c.encode(completion, forKey: .completion)
+        // Only in reports that ask for them, so a report without `ci` / `loss_across_steps` is unchanged.
+        try c.encodeIfPresent(sequential, forKey: .sequential); try c.encodeIfPresent(stepLosses, forKey: .stepLosses)
+    }
+}
+
+/// A run scored sequentially against the baseline (manifest `ci`, SequentialCompare.swift): the
+/// windows read in the shared seeded order, the run's and the baseline's loss on exactly those
+/// windows, and the paired Δ with its without-replacement interval. The baseline's own entry has
+/// the windows it read (as many as the longest-reading run) and no Δ.
+public struct SequentialRunResult: Codable, Sendable, Equatable {
+    /// "sequential paired" (a run against the baseline) or "sequential" (the baseline, or a run scored alone).
+    public var method: String
+    public var windowsScored: Int
+    public var windowsTotal: Int
+    public var fractionRead: Double
+    public var loss: Double
+    public var baselineLoss: Double
+    public var delta: Double?
+    public var deltaCI: [Double]?
+    /// Why it stopped: "half-width" (the interval reached the target) or "exhausted" (every window read).
+    public var stopped: String
+    enum CodingKeys: String, CodingKey {
+        case method, windowsScored = "windows_scored", windowsTotal = "windows_total", fractionRead = "fraction_read"
+        case loss, baselineLoss = "baseline_loss", delta, deltaCI = "delta_ci", stopped
+    }
+}
+
+/// The sequential rule a report used (`ci`, `ci_seed`, `ci_min_windows`).
+public struct SequentialSettings: Codable, Sendable, Equatable {
+    public var halfWidth: Double
+    public var seed: UInt64
+    public var minWindows: Int
+    public var level: Double
+    public var rule: String
+    enum CodingKeys: String, CodingKey { case halfWidth = "half_width", seed, minWindows = "min_windows", level, rule }
+}
+
+/// Test loss of one checkpoint of a run's training (`loss_across_steps`).
+public struct StepLoss: Codable, Sendable, Equatable {
+    public var step: Int
+    public var checkpoint: String
+    public var loss: Double
+    /// The sequential interval (with `ci`), or nil for a full score.
+    public var lossCI: [Double]?
+    public var windowsScored: Int
+    public var windowsTotal: Int
+    /// "scored", "cache", or "run" (the run's own checkpoint, from its row).
+    public var source: String
+    /// ‖θ‖² of all parameters and of the decay group (2-D tensors), for the norm-vs-step chart.
+    public var totalSumSq: Double
+    public var decaySumSq: Double
+    enum CodingKeys: String, CodingKey {
+        case step, checkpoint, loss, lossCI = "loss_ci", windowsScored = "windows_scored", windowsTotal = "windows_total", source
+        case totalSumSq = "total_sum_sq", decaySumSq = "decay_sum_sq"
     }
 }
 
@@ -136,9 +194,11 @@ public struct ReportSettings: Codable, Sendable {
     public var pValueRule: String
     /// Precision of the scoring products, "f32" or "bf16" (`report --precision`); absent in older results (f32).
     public var precision: String?
+    /// Set when the runs were scored sequentially (manifest `ci`).
+    public var sequential: SequentialSettings?
     enum CodingKeys: String, CodingKey {
         case context, stride, skip, maxTokens = "max_tokens", windows, tokensScored = "tokens_scored", bootstrap
-        case seed, level, hessianSamples = "hessian_samples", engine, pValueRule = "p_value_rule", precision
+        case seed, level, hessianSamples = "hessian_samples", engine, pValueRule = "p_value_rule", precision, sequential
     }
 }
 
@@ -192,4 +252,6 @@ public enum ComparisonEvent: Sendable {
     /// Benchmark progress in examples; `what` names the task and recipe.
     case evaluating(run: String, what: String, done: Int, total: Int)
     case note(String)
+    /// A result line worth showing as it happens (a sequential run's stop), not a warning.
+    case info(String)
 }

@@ -49,6 +49,9 @@ public struct RunSpec: Sendable {
     public var lossCurve: [(step: Double, loss: Double)]
     /// Line of the entry's `[[run]]` header in the manifest.
     public var line: Int?
+    /// Step checkpoints for `loss_across_steps` (`step_checkpoints`, resolved); nil: those found
+    /// beside the checkpoint (`stepCheckpoints(besides:)`).
+    public var stepCheckpoints: [String]?
 
     public init(name: String, checkpoint: String, description: String? = nil, seedGroup: String? = nil,
                 stackOf: [String] = [], scores: String? = nil, heads: Int? = nil, hyper: Hyperparameters = Hyperparameters(),
@@ -87,6 +90,11 @@ public struct ReportManifest: Sendable {
     public var perToken: [String] = []
     /// Tokens each per-token comparison scores: the report's first windows up to this many (`per_token_max_tokens`).
     public var perTokenMaxTokens = defaultPerTokenMaxTokens
+    /// `ci = HALF_WIDTH` (with `ci_seed`, `ci_min_windows`): score each run against the baseline
+    /// sequentially, on the paired difference, until its interval is that narrow (SequentialCompare.swift).
+    public var sequential: SequentialRule?
+    /// `loss_across_steps = true`: also score each run's step checkpoints (test loss vs step).
+    public var lossAcrossSteps = false
 
     public init(path: String, title: String, description: String? = nil, testSet: String, context: Int? = nil,
                 stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil, baseline: String, reference: String? = nil,

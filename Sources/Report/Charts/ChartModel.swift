@@ -29,6 +29,15 @@ public struct ReferenceLine: Sendable {
     public init(value: Double, label: String) { self.value = value; self.label = label }
 }
 
+/// A labelled dashed vertical line at x = `value`, in the colour of the series named `series`
+/// (ink when nil), e.g. a run's AdamW timescale τ on a chart against training step.
+public struct VerticalLine: Sendable {
+    public var value: Double
+    public var label: String
+    public var series: String?
+    public init(value: Double, label: String, series: String? = nil) { self.value = value; self.label = label; self.series = series }
+}
+
 /// A labelled shaded interval across the plot, e.g. the seed-noise band.
 public struct Band: Sendable {
     public var lo: Double
@@ -57,6 +66,8 @@ public struct LineChart: Sendable {
     public var markers = true
     /// Force the y axis to include 0 (norms, counts).
     public var includeZero = false
+    /// Dashed vertical markers; the x axis stretches to include them.
+    public var verticalLines: [VerticalLine] = []
 
     public init(title: String, xLabel: String, yLabel: String, series: [ChartSeries],
                 referenceLine: ReferenceLine? = nil, band: Band? = nil, yScale: AxisScale = .linear) {

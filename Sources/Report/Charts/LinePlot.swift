@@ -70,7 +70,7 @@ func horizontalAxis(_ xs: [Double], _ c: Canvas, width: Double, integer: Bool, i
 func drawLinePlot(_ chart: LineChart, _ c: Canvas, area: Rect, style s: Style, colorIndex: (Int, String) -> Int,
                   panelTitle: String?, showXLabel: Bool, showYLabel: Bool) {
     let pts = chart.series.flatMap { $0.points }.filter { $0.x.isFinite && $0.y.isFinite }
-    let xs = pts.map(\.x)
+    let xs = pts.map(\.x) + chart.verticalLines.map(\.value).filter(\.isFinite)
     var ys = pts.map(\.y)
     for ser in chart.series {
         for (i, e) in (ser.errors ?? []).enumerated() where i < ser.points.count && ser.points[i].x.isFinite {
@@ -122,6 +122,18 @@ func drawLinePlot(_ chart: LineChart, _ c: Canvas, area: Rect, style s: Style, c
     }
     if let b = chart.band { drawHorizontalBand(b, c, p, py: py, style: s, avoid: obstacles) }
     if let r = chart.referenceLine { drawHorizontalReference(r, c, p, py: py, style: s, avoid: obstacles) }
+    for (k, v) in chart.verticalLines.enumerated() {
+        guard let x = px(v.value), x >= p.x - 0.5, x <= p.maxX + 0.5 else { continue }
+        let i = v.series.flatMap { name in chart.series.firstIndex { $0.name == name } }
+        i.map { c.color(Palette.color(colorIndex($0, chart.series[$0].name)), alpha: 0.9) } ?? c.color(.ink, alpha: 0.8)
+        c.line(x, p.y, x, p.maxY, width: 1.2, dash: [6, 4])
+        guard !v.label.isEmpty else { continue }
+        c.font(s.note)
+        let t = c.fit(v.label, maxWidth: p.w / 2)
+        // Labels stacked down from the top, on the side with more room.
+        let y = p.y + 4 + Double(k) * s.note * 1.4
+        haloText(t, c, x: x < p.x + p.w / 2 ? x + 4 : x - 4, y: y, h: x < p.x + p.w / 2 ? .start : .end, v: .top, color: .ink)
+    }
 
     for (i, ser) in chart.series.enumerated() {
         let color = Palette.color(colorIndex(i, ser.name))
