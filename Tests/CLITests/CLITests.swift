@@ -171,6 +171,44 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0); XCTAssertTrue(bad.err.contains("fp8"), bad.err)
     }
 
+    /// `report --precision bf16`: results.json's settings and the page say bf16, bf16 scores get their own
+    /// cache entries, and the losses are the f32 report's within 1e-3.
+    func testReportPrecisionBF16() throws {
+        let dir = NSTemporaryDirectory() + "gpt2lab-bf16-report-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let root = Self.packageRoot.path
+        try """
+        title = "bf16"
+        test_set = "\(root)/examples/test-persuasion.bin"
+        max_tokens = 4097
+        baseline = "baseline"
+        [[run]]
+        name = "baseline"
+        checkpoint = "\(root)/examples/runs/baseline/model.safetensors"
+        [[run]]
+        name = "stacked"
+        checkpoint = "\(root)/examples/runs/stacked/model.safetensors"
+        """.write(toFile: dir + "/m.toml", atomically: true, encoding: .utf8)
+        var results: [String: [String: Any]] = [:]
+        for p in ["f32", "bf16"] {
+            let r = try gpt2lab(["report", dir + "/m.toml", "--out", dir + "/" + p, "--cache", dir + "/cache",
+                                 "--bootstrap", "50", "--precision", p])
+            XCTAssertEqual(r.status, 0, r.err)
+            XCTAssertTrue(r.err.contains("baseline: scoring"), "\(p) must score, not reuse the other precision's cache: \(r.err)")
+            results[p] = try json(String(contentsOfFile: dir + "/\(p)/results.json", encoding: .utf8))
+        }
+        XCTAssertEqual((results["bf16"]?["settings"] as? [String: Any])?["precision"] as? String, "bf16")
+        XCTAssertEqual((results["f32"]?["settings"] as? [String: Any])?["precision"] as? String, "f32")
+        let page = try String(contentsOfFile: dir + "/bf16/index.html", encoding: .utf8)
+        XCTAssertTrue(page.contains("bf16 test loss"), "the page names the precision")
+        let f32 = try XCTUnwrap(results["f32"]?["runs"] as? [[String: Any]]), bf16 = try XCTUnwrap(results["bf16"]?["runs"] as? [[String: Any]])
+        XCTAssertEqual(f32.count, 2)
+        for (a, b) in zip(f32, bf16) {
+            XCTAssertEqual(try XCTUnwrap(b["loss"] as? Double), try XCTUnwrap(a["loss"] as? Double), accuracy: 1e-3, "\(a["name"] ?? "")")
+        }
+    }
+
     func testMissingFileIsOneLineNamingIt() throws {
         let missing = "/nonexistent/gpt2lab-missing.safetensors"
         let cases: [(args: [String], file: String)] = [
