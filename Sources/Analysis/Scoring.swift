@@ -24,7 +24,10 @@ public func scoreWindows(model: GPT2Model, tokens: [Int32], windows: [Window], b
                               counts: windows.map(\.scoredCount))
     let total = result.tokensScored
     var done = 0
-    var actsCache: [Int: Activations] = [:]  // keyed by b * 1_000_000 + t
+    // One batch shape's activations at a time: batches come grouped by shape (full batches, then a short
+    // tail), so this reuses them as often as a cache of every shape would, and the previous set is freed
+    // before a new one is allocated (peak memory: weights + one set, not one set per shape).
+    var cached: (key: Int, acts: Activations)?
     var i = 0
     let B = max(1, batch)
     tokens.withUnsafeBufferPointer { tok in
@@ -35,8 +38,8 @@ public func scoreWindows(model: GPT2Model, tokens: [Int32], windows: [Window], b
             while j < windows.count && j - i < B && windows[j].length == T { j += 1 }
             let b = j - i
             let key = b * 1_000_000 + T
-            let acts = actsCache[key] ?? Activations(config: model.config, b: b, t: T, keepAll: false)
-            actsCache[key] = acts
+            if cached?.key != key { cached = nil; cached = (key, Activations(config: model.config, b: b, t: T, keepAll: false)) }
+            let acts = cached!.acts
             var inputs = [Int32](repeating: 0, count: b * T)
             var targets = [Int32](repeating: 0, count: b * T)
             for k in 0..<b {
