@@ -6,17 +6,17 @@ import CKernels
 // significands), so an f32 FMA on bf16 operands computes what a bf16 dot-product instruction
 // computes; only the summation order differs, as it does between any two GEMMs.
 //
-// How: the weight goes in blocks of `bf16WeightBlock` output rows, blocks spread over threads;
-// each thread widens its block into an f32 scratch (exact) and runs one single-threaded sgemm of
-// all N rows against it, on the OpenBLAS kernels chosen for this CPU. The blocks never depend on
-// the thread count, so neither do the results. With N ≤ `bf16GEMVRows` (a generation step) the
+// How: the product goes in fixed units of `bf16WeightBlock` weight rows × `matmulRowBlock` input
+// rows, spread over threads; each thread widens a weight block into an f32 scratch (exact) and runs
+// single-threaded sgemm on the OpenBLAS kernels chosen for this CPU. The units never depend on the
+// thread count, so neither do the results. With N ≤ `bf16GEMVRows` (a generation step) the
 // weight is read as bf16 directly (gl_gemv_bf16): half the memory traffic of f32.
 //
 // Why not a bf16 GEMM library: on the Xeon (Emerald Rapids, AVX512-BF16, no AMX exposed) this was
 // built on, oneDNN 2.6's avx512_core_bf16 matmul ran at about half its f32 rate (VDPBF16PS issues
 // one per cycle, f32 FMAs two), so widening and sgemm is the faster path there; bench/README.md.
 
-let bf16WeightBlock = 256
+let bf16WeightBlock = 768
 let bf16GEMVRows = 4
 
 /// Rounds each value of `x` (count) to bf16 in place: the product's input, as a bf16 GEMM reads it.
@@ -32,7 +32,7 @@ func matmulForwardBF16(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafeMutableP
     ensureGEMMSelected()
     let t0 = KernelProfile.begin()
     defer { KernelProfile.end(.matmul, t0, flops: 2 * Double(n) * Double(c) * Double(oc)) }
-    roundToBF16(inp, count: n * c)
+    parallelChunks(n, threads: threads, minChunk: 64) { rows in roundToBF16(inp + rows.lowerBound * c, count: rows.count * c) }
     let x = UnsafePointer(inp)
     if n <= bf16GEMVRows {
         parallelChunks(oc, threads: threads, minChunk: 64) { outs in
@@ -42,18 +42,24 @@ func matmulForwardBF16(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafeMutableP
         }
         return
     }
-    let nblocks = (oc + bf16WeightBlock - 1) / bf16WeightBlock
-    parallelChunks(nblocks, threads: threads) { blocks in
+    // Units of (256 weight rows) × (256 input rows), column block outer: a thread widens each weight
+    // block once for its run of units, and the 3 blocks of a 768-wide output still spread evenly over
+    // threads (whole-block units left one of 2 threads idle a third of the time: bf16 ran 15% slower).
+    let ncb = (oc + bf16WeightBlock - 1) / bf16WeightBlock, nrb = (n + matmulRowBlock - 1) / matmulRowBlock
+    parallelChunks(ncb * nrb, threads: threads) { units in
         let wide = UnsafeMutablePointer<Float>.allocate(capacity: bf16WeightBlock * c)
         defer { wide.deallocate() }
-        for b in blocks {
-            let o0 = b * bf16WeightBlock, m = min(bf16WeightBlock, oc - o0)
-            f32FromBF16(wide, weight + o0 * c, count: m * c)
+        var widened = -1
+        for u in units {
+            let cb = u / nrb, rb = u % nrb
+            let o0 = cb * bf16WeightBlock, m = min(bf16WeightBlock, oc - o0)
+            let r0 = rb * matmulRowBlock, rows = min(matmulRowBlock, n - r0)
+            if cb != widened { f32FromBF16(wide, weight + o0 * c, count: m * c); widened = cb }
             if let bias {
-                for r in 0..<n { (out + r * oc + o0).update(from: bias + o0, count: m) }
+                for r in r0..<r0 + rows { (out + r * oc + o0).update(from: bias + o0, count: m) }
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(m), Int32(c),
-                        1, x, Int32(c), wide, Int32(c), bias == nil ? 0 : 1, out + o0, Int32(oc))
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(m), Int32(c),
+                        1, x + r0 * c, Int32(c), wide, Int32(c), bias == nil ? 0 : 1, out + r0 * oc + o0, Int32(oc))
         }
     }
 }
