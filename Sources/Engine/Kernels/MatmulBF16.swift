@@ -12,9 +12,9 @@ import CKernels
 // thread count, so neither do the results. With N ≤ `bf16GEMVRows` (a generation step) the
 // weight is read as bf16 directly (gl_gemv_bf16): half the memory traffic of f32.
 //
-// Why not a bf16 GEMM library: on the Xeon (Emerald Rapids, AVX512-BF16, no AMX exposed) this was
-// built on, oneDNN 2.6's avx512_core_bf16 matmul ran at about half its f32 rate (VDPBF16PS issues
-// one per cycle, f32 FMAs two), so widening and sgemm is the faster path there; bench/README.md.
+// Why not a bf16 GEMM library (yet): oneDNN 2.6.3's avx512_core_bf16 matmul ran at half its f32
+// rate on an Emerald Rapids Xeon (no AMX), and at twice it on Zen 5 (408-429 vs 211-219 GFLOP/s, one
+// thread): which is faster must be measured on the CPU at hand. README "Performance".
 
 let bf16WeightBlock = 768
 let bf16GEMVRows = 4
