@@ -27,11 +27,13 @@ let package = Package(
         // CPU detection, OpenBLAS core selection and the elementwise loops, cloned per ISA level
         // (see Sources/CKernels/include/CKernels.h).
         .target(name: "CKernels", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
+        // oneDNN's bf16 matmul (Debian libdnnl-dev; no pkg-config file), used where it measures faster.
+        .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
 
         // Libraries (never print, never exit). The import rules: docs/ARCHITECTURE.md, checked by
         // scripts/check-imports.sh in CI.
         .target(name: "Plumbing"),
-        .target(name: "Engine", dependencies: ["CBLAS", "CKernels"]),
+        .target(name: "Engine", dependencies: ["CBLAS", "CKernels", "CDNNL"]),
         .target(name: "Checkpoints", dependencies: ["Engine", "Plumbing", "CHDF5"]),
         .target(name: "Tokenizer", dependencies: ["Plumbing"], resources: [.copy("Resources/gpt2.tiktoken")]),
         .target(name: "TestSets", dependencies: ["Checkpoints", "Tokenizer", "Plumbing"]),

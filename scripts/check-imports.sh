@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 common="Foundation Dispatch Glibc Darwin"
 declare -A allowed=(
     [Plumbing]=""
-    [Engine]="CBLAS CKernels"
+    [Engine]="CBLAS CKernels CDNNL"
     [Checkpoints]="Engine Plumbing CHDF5"
     [Tokenizer]="Plumbing"
     [TestSets]="Checkpoints Tokenizer Plumbing"

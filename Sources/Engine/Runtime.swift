@@ -32,9 +32,13 @@ public struct RuntimeInfo: Codable, Sendable, Equatable {
     public var elementwise: String
     public var threads: Int
     public var precision: String
+    /// With bf16: the block products' path, "onednn" or "widened-sgemm", and the one-thread GFLOP/s of
+    /// each in the start-up timing (Kernels/MatmulBF16Choice.swift).
+    public var bf16GEMM: String?
+    public var bf16Rates: [String: Double]?
 
     enum CodingKeys: String, CodingKey {
-        case cpu, isa, features, threads, precision, elementwise
+        case cpu, isa, features, threads, precision, elementwise, bf16GEMM = "bf16_gemm", bf16Rates = "bf16_gemm_rates"
         case gemmBackend = "gemm_backend", gemmKernel = "gemm_kernel", gemmSelectedBy = "gemm_selected_by"
         case gemmKernelBefore = "gemm_kernel_before"
     }
@@ -45,15 +49,28 @@ public struct RuntimeInfo: Codable, Sendable, Equatable {
         return RuntimeInfo(cpu: cpuBrand(), isa: isaName(Int(gl_cpu_isa_level())), features: cpuFeatures(),
                            gemmBackend: g.backend, gemmKernel: g.kernel, gemmSelectedBy: g.selectedBy,
                            gemmKernelBefore: g.before, elementwise: String(cString: gl_elementwise_isa()),
-                           threads: threads, precision: precision.rawValue)
+                           threads: threads, precision: precision.rawValue,
+                           bf16GEMM: precision == .bf16 ? Engine.bf16GEMM.path.rawValue : nil,
+                           bf16Rates: precision == .bf16 ? bf16RatesMeasured() : nil)
+    }
+
+    static func bf16RatesMeasured() -> [String: Double] {
+        var r: [String: Double] = [:]
+        r["widened-sgemm"] = Engine.bf16GEMM.sgemmRate
+        r["onednn"] = Engine.bf16GEMM.onednnRate
+        return r
     }
 
     /// How products at this precision are computed (Kernels/MatmulBF16.swift).
     public var precisionDetail: String {
         precision == Precision.bf16.rawValue
-            ? "weights held in bf16; inputs rounded to bf16; products exact in f32 (\(gemmKernel) sgemm on widened weight blocks), sums in f32"
+            ? "weights held in bf16; inputs rounded to bf16; products exact in f32, sums in f32; block products by "
+                + (bf16GEMM == BF16GEMMPath.onednn.rawValue ? "oneDNN (\(bf16GEMMImpl))" : "\(gemmKernel) sgemm on widened weight blocks")
+                + (bf16Rates.map { r in ", timed at start: " + r.sorted { $0.key < $1.key }.map { String(format: "%@ %.0f GFLOP/s", $0.key, $0.value) }.joined(separator: ", ") } ?? "")
             : "f32 weights and products"
     }
+
+    var bf16GEMMImpl: String { Engine.bf16GEMM.onednnImpl }
 
     /// True when the CPU has AVX2 or AVX-512 but the GEMM kernel table is one of OpenBLAS's generic ones.
     public var genericGEMMOnVectorCPU: Bool {

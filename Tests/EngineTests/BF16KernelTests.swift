@@ -46,27 +46,41 @@ final class BF16KernelTests: XCTestCase {
         for i in 0..<x.count { XCTAssertEqual(x[i].bitPattern, UInt32(out[i]) << 16, "index \(i)") }
     }
 
+    /// Both GEMM paths where oneDNN runs here (its timing at start measured a rate), whichever was chosen.
+    var paths: [BF16GEMMPath] { bf16GEMM.onednnRate == nil ? [.widenedSGEMM] : [.widenedSGEMM, .onednn] }
+
     func testMatmulBF16MatchesNaiveOnBothPaths() {
-        for (n, c, oc) in [(1, 64, 300), (4, 37, 65), (5, 64, 300), (37, 19, 23), (300, 48, 1700)] {
+        if bf16GEMM.onednnRate == nil { print("oneDNN not usable here (\(bf16GEMM.onednnImpl)): widened path only") }
+        for (n, c, oc) in [(1, 64, 300), (4, 37, 65), (5, 64, 300), (37, 19, 23), (300, 48, 1700), (257, 768, 769)] {
             let x = (0..<n * c).map { _ in rng.nextFloat() }
             let wf = (0..<oc * c).map { _ in rng.nextFloat() }, b = (0..<oc).map { _ in rng.nextFloat() }
             var w = [UInt16](repeating: 0, count: oc * c)
             bf16FromF32(&w, wf, count: wf.count)
             var naive = [Float](repeating: 0, count: n * oc)
             matmulForwardBF16Naive(&naive, x, w, b, n: n, c: c, oc: oc)
-            var results: [[Float]] = []
-            for threads in [1, 2] {
-                var inp = x, out = [Float](repeating: .nan, count: n * oc)
-                matmulForwardBF16(&out, &inp, w, b, n: n, c: c, oc: oc, threads: threads)
-                XCTAssertLessThan(maxDiff(out, naive), 1e-4, "n=\(n) c=\(c) oc=\(oc) threads=\(threads)")
-                results.append(out)
+            for path in paths {
+                var results: [[Float]] = []
+                for threads in [1, 2] {
+                    var inp = x, out = [Float](repeating: .nan, count: n * oc)
+                    matmulForwardBF16(&out, &inp, w, b, n: n, c: c, oc: oc, threads: threads, path: path)
+                    XCTAssertLessThan(maxDiff(out, naive), 1e-4, "\(path) n=\(n) c=\(c) oc=\(oc) threads=\(threads)")
+                    results.append(out)
+                }
+                XCTAssertEqual(results[0], results[1], "\(path) n=\(n) c=\(c) oc=\(oc): results depend on the thread count")
+                // Without a bias too (the LM head).
+                var inp = x, out = [Float](repeating: .nan, count: n * oc), ref = out
+                matmulForwardBF16(&out, &inp, w, nil, n: n, c: c, oc: oc, threads: 2, path: path)
+                matmulForwardBF16Naive(&ref, x, w, nil, n: n, c: c, oc: oc)
+                XCTAssertLessThan(maxDiff(out, ref), 1e-4, "\(path) no bias, n=\(n) c=\(c) oc=\(oc)")
             }
-            XCTAssertEqual(results[0], results[1], "n=\(n) c=\(c) oc=\(oc): results depend on the thread count")
-            // Without a bias too (the LM head).
-            var inp = x, out = [Float](repeating: .nan, count: n * oc), ref = out
-            matmulForwardBF16(&out, &inp, w, nil, n: n, c: c, oc: oc, threads: 2)
-            matmulForwardBF16Naive(&ref, x, w, nil, n: n, c: c, oc: oc)
-            XCTAssertLessThan(maxDiff(out, ref), 1e-4, "no bias, n=\(n) c=\(c) oc=\(oc)")
         }
+    }
+
+    func testRuntimeSaysWhichBF16Path() {
+        let r = RuntimeInfo.current(threads: 1, precision: .bf16)
+        XCTAssertEqual(r.bf16GEMM, bf16GEMM.path.rawValue)
+        XCTAssertNotNil(r.bf16Rates?["widened-sgemm"])
+        XCTAssertTrue(r.precisionDetail.contains(bf16GEMM.path == .onednn ? "oneDNN" : "widened"), r.precisionDetail)
+        XCTAssertNil(RuntimeInfo.current(threads: 1).bf16GEMM, "f32 runs name no bf16 path")
     }
 }

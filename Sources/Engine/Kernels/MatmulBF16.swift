@@ -24,14 +24,17 @@ func roundToBF16(_ x: UnsafeMutablePointer<Float>, count: Int) { gl_round_to_bf1
 func bf16FromF32(_ out: UnsafeMutablePointer<UInt16>, _ x: UnsafePointer<Float>, count: Int) { gl_bf16_from_f32(out, x, count) }
 func f32FromBF16(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<UInt16>, count: Int) { gl_f32_from_bf16(out, x, count) }
 
-/// The bf16 product above. `inp` is rounded to bf16 in place: the callers' inputs (LayerNorm,
-/// attention and GELU outputs) feed only this product.
+/// The bf16 product above, on the path chosen for this CPU (`bf16GEMM`, MatmulBF16Choice.swift).
+/// `inp` may be rounded to bf16 in place: the callers' inputs (LayerNorm, attention and GELU outputs)
+/// feed only this product.
 func matmulForwardBF16(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafeMutablePointer<Float>,
                        _ weight: UnsafePointer<UInt16>, _ bias: UnsafePointer<Float>?,
-                       n: Int, c: Int, oc: Int, threads: Int) {
+                       n: Int, c: Int, oc: Int, threads: Int, path: BF16GEMMPath? = nil) {
     ensureGEMMSelected()
     let t0 = KernelProfile.begin()
     defer { KernelProfile.end(.matmul, t0, flops: 2 * Double(n) * Double(c) * Double(oc)) }
+    if n > bf16GEMVRows, (path ?? bf16GEMM.path) == .onednn,
+       bf16ProductDNNL(out, inp, weight, bias, n: n, c: c, oc: oc, threads: threads) { return }
     parallelChunks(n, threads: threads, minChunk: 64) { rows in roundToBF16(inp + rows.lowerBound * c, count: rows.count * c) }
     let x = UnsafePointer(inp)
     if n <= bf16GEMVRows {
@@ -42,9 +45,15 @@ func matmulForwardBF16(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafeMutableP
         }
         return
     }
-    // Units of (256 weight rows) × (256 input rows), column block outer: a thread widens each weight
-    // block once for its run of units, and the 3 blocks of a 768-wide output still spread evenly over
-    // threads (whole-block units left one of 2 threads idle a third of the time: bf16 ran 15% slower).
+    bf16ProductWidened(out, x, weight, bias, n: n, c: c, oc: oc, threads: threads)
+}
+
+/// The widened path: `x` already rounded to bf16. Units of (768 weight rows) × (256 input rows),
+/// column block outer: a thread widens each weight block once for its run of units, and small outputs
+/// still spread evenly over threads.
+func bf16ProductWidened(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                        _ weight: UnsafePointer<UInt16>, _ bias: UnsafePointer<Float>?,
+                        n: Int, c: Int, oc: Int, threads: Int) {
     let ncb = (oc + bf16WeightBlock - 1) / bf16WeightBlock, nrb = (n + matmulRowBlock - 1) / matmulRowBlock
     parallelChunks(ncb * nrb, threads: threads) { units in
         let wide = UnsafeMutablePointer<Float>.allocate(capacity: bf16WeightBlock * c)

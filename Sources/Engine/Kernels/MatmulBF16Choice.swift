@@ -1,0 +1,92 @@
+import CDNNL
+import Foundation
+
+// Which bf16 GEMM runs, measured on this CPU at first use. oneDNN's bf16 matmul (VDPBF16PS / AMX
+// kernels) ran at twice its f32 rate on Zen 5 and at half it on an Emerald Rapids Xeon without AMX, so
+// no CPU flag says which path is faster: both are timed on one 256 × 768 × 768 product (≈ 20 ms in all)
+// and oneDNN is taken only when it is clearly (1.2×) faster. Both paths compute the same exact products
+// with f32 sums; only the summation order differs, as between any two GEMMs.
+
+public enum BF16GEMMPath: String, Sendable {
+    /// Weight blocks widened to f32 (exact), OpenBLAS sgemm (MatmulBF16.swift).
+    case widenedSGEMM = "widened-sgemm"
+    /// oneDNN's bf16 matmul (Sources/CDNNL).
+    case onednn
+}
+
+public struct BF16GEMMChoice: Sendable {
+    public var path: BF16GEMMPath
+    /// One-thread GFLOP/s of each path in the timing (nil: not measured).
+    public var sgemmRate: Double?, onednnRate: Double?
+    /// oneDNN's implementation name, or why it was not used.
+    public var onednnImpl: String
+}
+
+/// Made on first use (the first bf16 product of more than 4 rows, or `RuntimeInfo`).
+public let bf16GEMM: BF16GEMMChoice = chooseBF16GEMM()
+
+func chooseBF16GEMM() -> BF16GEMMChoice {
+    ensureGEMMSelected()
+    guard gl_dnnl_available() == 1 else {
+        return BF16GEMMChoice(path: .widenedSGEMM, sgemmRate: nil, onednnRate: nil, onednnImpl: "oneDNN CPU engine unavailable")
+    }
+    let n = 256, c = 768, oc = 768
+    var rng = SplitMix64(seed: 1)
+    let xs = (0..<n * c).map { _ in Float.random(in: -1...1, using: &rng) }
+    let wf = (0..<oc * c).map { _ in Float.random(in: -1...1, using: &rng) }
+    var w = [UInt16](repeating: 0, count: oc * c)
+    bf16FromF32(&w, wf, count: w.count)
+    var out = [Float](repeating: 0, count: n * oc), x = xs
+    func best(_ body: () -> Bool) -> Double? {
+        var t = Double.infinity
+        for _ in 0..<4 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            guard body() else { return nil }
+            t = min(t, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        return 2 * Double(n * c * oc) / t / 1e9
+    }
+    let sgemm = best {
+        x = xs
+        roundToBF16(&x, count: x.count)
+        bf16ProductWidened(&out, x, w, nil, n: n, c: c, oc: oc, threads: 1)
+        return true
+    }
+    let dnnl = best { x = xs; return bf16ProductDNNL(&out, &x, w, nil, n: n, c: c, oc: oc, threads: 1) }
+    let impl = String(cString: gl_dnnl_impl())
+    guard let dnnl else {
+        return BF16GEMMChoice(path: .widenedSGEMM, sgemmRate: sgemm, onednnRate: nil, onednnImpl: "oneDNN matmul failed")
+    }
+    return BF16GEMMChoice(path: dnnl > 1.2 * (sgemm ?? 0) ? .onednn : .widenedSGEMM,
+                          sgemmRate: sgemm, onednnRate: dnnl, onednnImpl: impl)
+}
+
+/// The oneDNN path: the input rows converted to bf16, then units of (768 weight rows) × (256 input
+/// rows), one oneDNN call each on the engine's threads. false when oneDNN failed (nothing usable written).
+func bf16ProductDNNL(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                     _ weight: UnsafePointer<UInt16>, _ bias: UnsafePointer<Float>?,
+                     n: Int, c: Int, oc: Int, threads: Int) -> Bool {
+    let xh = UnsafeMutablePointer<UInt16>.allocate(capacity: n * c)
+    defer { xh.deallocate() }
+    parallelChunks(n, threads: threads, minChunk: 64) { rows in
+        bf16FromF32(xh + rows.lowerBound * c, inp + rows.lowerBound * c, count: rows.count * c)
+    }
+    let ncb = (oc + bf16WeightBlock - 1) / bf16WeightBlock, nrb = (n + matmulRowBlock - 1) / matmulRowBlock
+    let failed = UnsafeMutablePointer<Int32>.allocate(capacity: ncb * nrb)
+    defer { failed.deallocate() }
+    failed.initialize(repeating: 0, count: ncb * nrb)
+    parallelChunks(ncb * nrb, threads: threads) { units in
+        for u in units {
+            let cb = u / nrb, rb = u % nrb
+            let o0 = cb * bf16WeightBlock, m = min(bf16WeightBlock, oc - o0)
+            let r0 = rb * matmulRowBlock, rows = min(matmulRowBlock, n - r0)
+            let o = out + r0 * oc + o0
+            failed[u] = gl_dnnl_matmul_bf16(o, Int64(oc), xh + r0 * c, weight + o0 * c, Int64(rows), Int64(c), Int64(m))
+            if let bias, failed[u] == 0 {
+                for r in 0..<rows { for j in 0..<m { o[r * oc + j] += bias[o0 + j] } }
+            }
+        }
+    }
+    for u in 0..<ncb * nrb where failed[u] != 0 { return false }
+    return true
+}
