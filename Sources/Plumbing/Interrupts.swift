@@ -50,8 +50,15 @@ public enum PendingOutputs {
         let line = "\ngpt2lab: interrupted by \(name)\(what)\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
         // Die of the signal (the shell and schedulers see 128+N), as without a handler.
+        // raise() on this thread with the signal unblocked here delivers it before raise returns; a
+        // kill() of the process could land on another thread after _exit already ran (seen under load:
+        // exit status 143 instead of death by SIGTERM).
         Glibc.signal(sig, SIG_DFL)
-        kill(getpid(), sig)
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, sig)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        raise(sig)
         _exit(128 + sig)
     }
 }
