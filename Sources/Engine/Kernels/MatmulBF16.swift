@@ -48,21 +48,34 @@ func matmulForwardBF16(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafeMutableP
     bf16ProductWidened(out, x, weight, bias, n: n, c: c, oc: oc, threads: threads)
 }
 
+/// The fixed work units of a bf16 product, shared by both paths: unit u covers weight rows
+/// o0 ..< o0 + m (column block cb) and input rows r0 ..< r0 + rows, column block outer.
+struct BF16Units {
+    let nrb: Int, count: Int, n: Int, oc: Int
+    init(n: Int, oc: Int) {
+        self.n = n; self.oc = oc
+        nrb = (n + matmulRowBlock - 1) / matmulRowBlock
+        count = (oc + bf16WeightBlock - 1) / bf16WeightBlock * nrb
+    }
+    subscript(u: Int) -> (cb: Int, o0: Int, m: Int, r0: Int, rows: Int) {
+        let cb = u / nrb, o0 = cb * bf16WeightBlock, r0 = (u % nrb) * matmulRowBlock
+        return (cb, o0, min(bf16WeightBlock, oc - o0), r0, min(matmulRowBlock, n - r0))
+    }
+}
+
 /// The widened path: `x` already rounded to bf16. Units of (768 weight rows) × (256 input rows),
 /// column block outer: a thread widens each weight block once for its run of units, and small outputs
 /// still spread evenly over threads.
 func bf16ProductWidened(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                         _ weight: UnsafePointer<UInt16>, _ bias: UnsafePointer<Float>?,
                         n: Int, c: Int, oc: Int, threads: Int) {
-    let ncb = (oc + bf16WeightBlock - 1) / bf16WeightBlock, nrb = (n + matmulRowBlock - 1) / matmulRowBlock
-    parallelChunks(ncb * nrb, threads: threads) { units in
+    let units = BF16Units(n: n, oc: oc)
+    parallelChunks(units.count, threads: threads) { range in
         let wide = UnsafeMutablePointer<Float>.allocate(capacity: bf16WeightBlock * c)
         defer { wide.deallocate() }
         var widened = -1
-        for u in units {
-            let cb = u / nrb, rb = u % nrb
-            let o0 = cb * bf16WeightBlock, m = min(bf16WeightBlock, oc - o0)
-            let r0 = rb * matmulRowBlock, rows = min(matmulRowBlock, n - r0)
+        for u in range {
+            let (cb, o0, m, r0, rows) = units[u]
             if cb != widened { f32FromBF16(wide, weight + o0 * c, count: m * c); widened = cb }
             if let bias {
                 for r in r0..<r0 + rows { (out + r * oc + o0).update(from: bias + o0, count: m) }

@@ -71,15 +71,13 @@ func bf16ProductDNNL(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Fl
     parallelChunks(n, threads: threads, minChunk: 64) { rows in
         bf16FromF32(xh + rows.lowerBound * c, inp + rows.lowerBound * c, count: rows.count * c)
     }
-    let ncb = (oc + bf16WeightBlock - 1) / bf16WeightBlock, nrb = (n + matmulRowBlock - 1) / matmulRowBlock
-    let failed = UnsafeMutablePointer<Int32>.allocate(capacity: ncb * nrb)
+    let units = BF16Units(n: n, oc: oc)
+    let failed = UnsafeMutablePointer<Int32>.allocate(capacity: units.count)
     defer { failed.deallocate() }
-    failed.initialize(repeating: 0, count: ncb * nrb)
-    parallelChunks(ncb * nrb, threads: threads) { units in
-        for u in units {
-            let cb = u / nrb, rb = u % nrb
-            let o0 = cb * bf16WeightBlock, m = min(bf16WeightBlock, oc - o0)
-            let r0 = rb * matmulRowBlock, rows = min(matmulRowBlock, n - r0)
+    failed.initialize(repeating: 0, count: units.count)
+    parallelChunks(units.count, threads: threads) { range in
+        for u in range {
+            let (_, o0, m, r0, rows) = units[u]
             let o = out + r0 * oc + o0
             failed[u] = gl_dnnl_matmul_bf16(o, Int64(oc), xh + r0 * c, weight + o0 * c, Int64(rows), Int64(c), Int64(m))
             if let bias, failed[u] == 0 {
@@ -87,6 +85,6 @@ func bf16ProductDNNL(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Fl
             }
         }
     }
-    for u in 0..<ncb * nrb where failed[u] != 0 { return false }
+    for u in 0..<units.count where failed[u] != 0 { return false }
     return true
 }
