@@ -1,4 +1,4 @@
-// See include/CDNNL.h. Primitives are cached per shape (rows, k, m, ldc) under a mutex; each calling
+// See include/CDNNL.h. Primitives are cached per shape (rows, k, m, ldc, type, bias) under a mutex; each calling
 // thread has its own stream and scratchpad (user scratchpad mode), and runs oneDNN's OpenMP regions on
 // one thread, so the engine's fixed work units, not oneDNN, decide the parallel split.
 #include "CDNNL.h"
@@ -14,40 +14,44 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void make_engine(void) { engine_ok = dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success; }
 int gl_dnnl_available(void) { pthread_once(&once, make_engine); return engine_ok; }
 
-typedef struct { int64_t rows, k, m, ldc; dnnl_primitive_t prim; size_t scratch; } entry;
-#define MAX_ENTRIES 64
+typedef struct { int64_t rows, k, m, ldc; int f32, bias; dnnl_primitive_t prim; size_t scratch; } entry;
+#define MAX_ENTRIES 256
 static entry cache[MAX_ENTRIES];
 static int ncache;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static char impl[64];
-const char *gl_dnnl_impl(void) { return impl; }
+static char impl[2][64];   // [0] bf16, [1] f32
+const char *gl_dnnl_impl(void) { return impl[0]; }
+const char *gl_dnnl_impl_f32(void) { return impl[1]; }
 
 static __thread dnnl_stream_t stream;
 static __thread void *scratch;
 static __thread size_t scratch_size;
 
-static void descs(dnnl_memory_desc_t *a, dnnl_memory_desc_t *b, dnnl_memory_desc_t *c,
-                  int64_t rows, int64_t k, int64_t m, int64_t ldc) {
+static void descs(dnnl_memory_desc_t *a, dnnl_memory_desc_t *b, dnnl_memory_desc_t *c, dnnl_memory_desc_t *bias,
+                  int64_t rows, int64_t k, int64_t m, int64_t ldc, int f32) {
     dnnl_dims_t da = {rows, k}, sa = {k, 1};
     dnnl_dims_t db = {k, m}, sb = {1, k};      // (k, m) with element (kk, n) at n·k + kk: w (m, k) row-major
     dnnl_dims_t dc = {rows, m}, sc = {ldc, 1};
-    dnnl_memory_desc_init_by_strides(a, 2, da, dnnl_bf16, sa);
-    dnnl_memory_desc_init_by_strides(b, 2, db, dnnl_bf16, sb);
+    dnnl_dims_t dbias = {1, m}, sbias = {m, 1};
+    dnnl_memory_desc_init_by_strides(a, 2, da, f32 ? dnnl_f32 : dnnl_bf16, sa);
+    dnnl_memory_desc_init_by_strides(b, 2, db, f32 ? dnnl_f32 : dnnl_bf16, sb);
     dnnl_memory_desc_init_by_strides(c, 2, dc, dnnl_f32, sc);
+    dnnl_memory_desc_init_by_strides(bias, 2, dbias, dnnl_f32, sbias);
 }
 
-static entry *lookup(int64_t rows, int64_t k, int64_t m, int64_t ldc, dnnl_status_t *st) {
+static entry *lookup(int64_t rows, int64_t k, int64_t m, int64_t ldc, int f32, int bias, dnnl_status_t *st) {
     entry *e = NULL;
     pthread_mutex_lock(&lock);
     for (int i = 0; i < ncache; i++)
-        if (cache[i].rows == rows && cache[i].k == k && cache[i].m == m && cache[i].ldc == ldc) { e = &cache[i]; break; }
+        if (cache[i].rows == rows && cache[i].k == k && cache[i].m == m && cache[i].ldc == ldc
+            && cache[i].f32 == f32 && cache[i].bias == bias) { e = &cache[i]; break; }
     if (!e && ncache < MAX_ENTRIES) {
-        dnnl_memory_desc_t a, b, c;
-        descs(&a, &b, &c, rows, k, m, ldc);
+        dnnl_memory_desc_t a, b, c, bd;
+        descs(&a, &b, &c, &bd, rows, k, m, ldc, f32);
         dnnl_matmul_desc_t md;
         dnnl_primitive_attr_t attr = NULL;
         dnnl_primitive_desc_t pd = NULL;
-        *st = dnnl_matmul_desc_init(&md, &a, &b, NULL, &c);
+        *st = dnnl_matmul_desc_init(&md, &a, &b, bias ? &bd : NULL, &c);
         if (*st == dnnl_success) *st = dnnl_primitive_attr_create(&attr);
         if (*st == dnnl_success) *st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
         if (*st == dnnl_success) *st = dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL);
@@ -56,9 +60,9 @@ static entry *lookup(int64_t rows, int64_t k, int64_t m, int64_t ldc, dnnl_statu
         if (*st == dnnl_success) {
             const char *s = NULL;
             if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) == dnnl_success && s)
-                strncpy(impl, s, sizeof impl - 1);
+                if (!impl[f32][0]) strncpy(impl[f32], s, sizeof impl[f32] - 1);   // written once: readers need no lock
             const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-            cache[ncache] = (entry){rows, k, m, ldc, prim, sp ? dnnl_memory_desc_get_size(sp) : 0};
+            cache[ncache] = (entry){rows, k, m, ldc, f32, bias, prim, sp ? dnnl_memory_desc_get_size(sp) : 0};
             e = &cache[ncache++];
         }
         if (pd) dnnl_primitive_desc_destroy(pd);
@@ -69,11 +73,11 @@ static entry *lookup(int64_t rows, int64_t k, int64_t m, int64_t ldc, dnnl_statu
     return e;
 }
 
-int gl_dnnl_matmul_bf16(float *out, int64_t ldc, const uint16_t *x, const uint16_t *w,
-                        int64_t rows, int64_t k, int64_t m) {
+static int run(float *out, int64_t ldc, const void *x, const void *w, const float *bias,
+               int64_t rows, int64_t k, int64_t m, int f32) {
     if (!gl_dnnl_available()) return dnnl_runtime_error;
     dnnl_status_t st = dnnl_success;
-    entry *e = lookup(rows, k, m, ldc, &st);
+    entry *e = lookup(rows, k, m, ldc, f32, bias != NULL, &st);
     if (!e) return st;
     omp_set_num_threads(1);
     if (!stream && (st = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags)) != dnnl_success) return st;
@@ -83,20 +87,22 @@ int gl_dnnl_matmul_bf16(float *out, int64_t ldc, const uint16_t *x, const uint16
         scratch_size = scratch ? e->scratch : 0;
         if (!scratch) return dnnl_out_of_memory;
     }
-    dnnl_memory_desc_t a, b, c;
-    descs(&a, &b, &c, rows, k, m, ldc);
-    dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, ms = NULL;
+    dnnl_memory_desc_t a, b, c, bd;
+    descs(&a, &b, &c, &bd, rows, k, m, ldc, f32);
+    dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, ms = NULL, mbias = NULL;
     st = dnnl_memory_create(&ma, &a, engine, (void *)x);
     if (st == dnnl_success) st = dnnl_memory_create(&mb, &b, engine, (void *)w);
     if (st == dnnl_success) st = dnnl_memory_create(&mc, &c, engine, out);
+    if (st == dnnl_success && bias) st = dnnl_memory_create(&mbias, &bd, engine, (void *)bias);
     int nargs = 3;
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, NULL}};
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+    if (mbias) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mbias};
     if (st == dnnl_success && e->scratch) {
         dnnl_memory_desc_t sd;
         dnnl_dims_t ds = {(int64_t)e->scratch};
         dnnl_memory_desc_init_by_tag(&sd, 1, ds, dnnl_u8, dnnl_a);
         st = dnnl_memory_create(&ms, &sd, engine, scratch);
-        args[3].memory = ms; nargs = 4;
+        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, ms};
     }
     if (st == dnnl_success) st = dnnl_primitive_execute(e->prim, stream, nargs, args);
     if (st == dnnl_success) st = dnnl_stream_wait(stream);
@@ -104,5 +110,16 @@ int gl_dnnl_matmul_bf16(float *out, int64_t ldc, const uint16_t *x, const uint16
     if (mb) dnnl_memory_destroy(mb);
     if (mc) dnnl_memory_destroy(mc);
     if (ms) dnnl_memory_destroy(ms);
+    if (mbias) dnnl_memory_destroy(mbias);
     return st;
+}
+
+int gl_dnnl_matmul_bf16(float *out, int64_t ldc, const uint16_t *x, const uint16_t *w, const float *bias,
+                        int64_t rows, int64_t k, int64_t m) {
+    return run(out, ldc, x, w, bias, rows, k, m, 0);
+}
+
+int gl_dnnl_matmul_f32(float *out, int64_t ldc, const float *x, const float *w, const float *bias,
+                       int64_t rows, int64_t k, int64_t m) {
+    return run(out, ldc, x, w, bias, rows, k, m, 1);
 }

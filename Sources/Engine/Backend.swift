@@ -14,6 +14,8 @@ public struct CPUBackend: Sendable {
         openblasSingleThreaded()
         // OpenBLAS's kernel table for this CPU, before the first product (Runtime.swift).
         ensureGEMMSelected()
+        // The f32 block products' path (MatmulF32Choice.swift), before any timing or profile starts.
+        _ = f32GEMM
     }
 
     /// out (N, OC) = inp (N, C) · weightᵀ (OC, C) + bias (OC)

@@ -36,9 +36,14 @@ public struct RuntimeInfo: Codable, Sendable, Equatable {
     /// each in the start-up timing (Kernels/MatmulBF16Choice.swift).
     public var bf16GEMM: String?
     public var bf16Rates: [String: Double]?
+    /// The f32 block products' path, "onednn" or "openblas", and oneDNN's kernel or why it is not used
+    /// (Kernels/MatmulF32Choice.swift). The LM head and backward run on OpenBLAS either way.
+    public var f32GEMM: String?
+    public var f32GEMMDetail: String?
 
     enum CodingKeys: String, CodingKey {
         case cpu, isa, features, threads, precision, elementwise, bf16GEMM = "bf16_gemm", bf16Rates = "bf16_gemm_rates"
+        case f32GEMM = "f32_gemm", f32GEMMDetail = "f32_gemm_detail"
         case gemmBackend = "gemm_backend", gemmKernel = "gemm_kernel", gemmSelectedBy = "gemm_selected_by"
         case gemmKernelBefore = "gemm_kernel_before"
     }
@@ -51,7 +56,8 @@ public struct RuntimeInfo: Codable, Sendable, Equatable {
                            gemmKernelBefore: g.before, elementwise: String(cString: gl_elementwise_isa()),
                            threads: threads, precision: precision.rawValue,
                            bf16GEMM: precision == .bf16 ? Engine.bf16GEMM.path.rawValue : nil,
-                           bf16Rates: precision == .bf16 ? bf16RatesMeasured() : nil)
+                           bf16Rates: precision == .bf16 ? bf16RatesMeasured() : nil,
+                           f32GEMM: Engine.f32GEMM.path.rawValue, f32GEMMDetail: Engine.f32GEMM.detail)
     }
 
     static func bf16RatesMeasured() -> [String: Double] {
@@ -64,10 +70,12 @@ public struct RuntimeInfo: Codable, Sendable, Equatable {
     /// How products at this precision are computed (Kernels/MatmulBF16.swift).
     public var precisionDetail: String {
         precision == Precision.bf16.rawValue
-            ? "weights held in bf16; inputs rounded to bf16; products exact in f32, sums in f32; block products by "
+            ? "weights held in bf16; inputs rounded to bf16; products exact in f32, sums in f32; block products and LM head by "
                 + (bf16GEMM == BF16GEMMPath.onednn.rawValue ? "oneDNN (\(bf16GEMMImpl))" : "\(gemmKernel) sgemm on widened weight blocks")
                 + (bf16Rates.map { r in ", timed at start: " + r.sorted { $0.key < $1.key }.map { String(format: "%@ %.0f GFLOP/s", $0.key, $0.value) }.joined(separator: ", ") } ?? "")
-            : "f32 weights and products"
+            : "f32 weights and products; block products by "
+                + (f32GEMM == F32GEMMPath.onednn.rawValue ? "oneDNN (\(f32GEMMDetail ?? ""))" : "\(gemmKernel) sgemm")
+                + ", LM head by \(gemmKernel) sgemm"
     }
 
     var bf16GEMMImpl: String { Engine.bf16GEMM.onednnImpl }

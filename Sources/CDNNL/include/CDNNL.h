@@ -1,4 +1,4 @@
-// oneDNN's bf16 matrix product, for the bf16 engine path (Engine/Kernels/MatmulBF16.swift).
+// oneDNN's matrix products, bf16 (Engine/Kernels/MatmulBF16.swift) and f32 (Engine/Kernels/MatmulF32Choice.swift).
 // oneDNN (Debian's libdnnl-dev) JIT-compiles a kernel for the ISA it finds; on some CPUs its bf16
 // matmul is twice its f32 rate, on others half, so the engine times it against the widened-sgemm path
 // before using it.
@@ -8,10 +8,18 @@
 /// 1 when oneDNN's CPU engine could be created (once per process), else 0.
 int gl_dnnl_available(void);
 
-/// out (rows, m), row stride ldc, = x (rows, k) bf16 contiguous · wᵀ, w (m, k) bf16 row-major; f32 sums,
-/// out overwritten. One thread: call it from the engine's own workers. Returns 0, or a oneDNN status.
-int gl_dnnl_matmul_bf16(float *out, int64_t ldc, const uint16_t *x, const uint16_t *w,
+/// out (rows, m), row stride ldc, = x (rows, k) bf16 contiguous · wᵀ (w (m, k) bf16 row-major) + bias (m, f32,
+/// or NULL); f32 sums, out overwritten. One thread: call it from the engine's own workers. Returns 0, or a
+/// oneDNN status.
+int gl_dnnl_matmul_bf16(float *out, int64_t ldc, const uint16_t *x, const uint16_t *w, const float *bias,
                         int64_t rows, int64_t k, int64_t m);
+
+/// out (rows, m), row stride ldc, = x (rows, k) f32 contiguous · wᵀ (w (m, k) f32 row-major) + bias (m, or
+/// NULL); out overwritten. One thread, as above. Returns 0, or a oneDNN status.
+int gl_dnnl_matmul_f32(float *out, int64_t ldc, const float *x, const float *w, const float *bias,
+                       int64_t rows, int64_t k, int64_t m);
 
 /// The implementation oneDNN picked for the last primitive made ("brg:avx512_core_bf16", …), or "".
 const char *gl_dnnl_impl(void);
+/// The same for the last f32 primitive made ("brg:avx512_core", …), or "".
+const char *gl_dnnl_impl_f32(void);

@@ -18,26 +18,27 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, _ att: UnsafeMutablePo
     let scale = 1 / Float(hs).squareRoot()
     let C3 = 3 * C
     parallelChunks(B * NH, threads: threads) { pairs in
-        let scratch = att == nil ? UnsafeMutablePointer<Float>.allocate(capacity: T * T) : nil
+        // Without a cache, one row block of probabilities at a time, zeroed only up to the block's end.
+        let scratch = att == nil ? UnsafeMutablePointer<Float>.allocate(capacity: attentionRowBlock * T) : nil
         defer { scratch?.deallocate() }
         for p in pairs {
             let b = p / NH, h = p % NH
             let q = qkv + b * T * C3 + h * hs
             let k = q + C
             let v = q + 2 * C
-            let P = att.map { $0 + p * T * T } ?? scratch!
             let o = out + b * T * C + h * hs
             var r0 = 0
             while r0 < T {
                 let r1 = min(T, r0 + attentionRowBlock)
                 let rows = r1 - r0
+                let P = att.map { $0 + p * T * T + r0 * T } ?? scratch!
                 // scores (rows, r1) = q[r0..<r1] · k[0..<r1]ᵀ · scale
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(r1), Int32(hs),
-                            scale, q + r0 * C3, Int32(C3), k, Int32(C3), 0, P + r0 * T, Int32(T))
-                for i in r0..<r1 { softmaxCausalRow(P + i * T, valid: i + 1, width: T) }
+                            scale, q + r0 * C3, Int32(C3), k, Int32(C3), 0, P, Int32(T))
+                for i in 0..<rows { softmaxCausalRow(P + i * T, valid: r0 + i + 1, width: att == nil ? r1 : T) }
                 // out[r0..<r1] (rows, hs) = P (rows, r1) · v[0..<r1] (r1, hs)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(hs), Int32(r1),
-                            1, P + r0 * T, Int32(T), v, Int32(C3), 0, o + r0 * C, Int32(C))
+                            1, P, Int32(T), v, Int32(C3), 0, o + r0 * C, Int32(C))
                 r0 = r1
             }
         }

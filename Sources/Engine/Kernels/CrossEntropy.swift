@@ -1,4 +1,5 @@
 import CBLAS
+import CDNNL
 import CKernels
 
 // LM head + log-softmax + negative log-likelihood, without ever holding (N, V) logits.
@@ -11,14 +12,18 @@ import CKernels
 // block leaves a (max, Σexp) pair per row that is merged in block order (an online logsumexp).
 // The blocks never depend on the thread count, so neither do the results.
 
-let crossEntropyRows = 256
-let crossEntropyVocabBlock = 2048
+// 1024 rows × 512 vocabulary entries: tall calls reuse each packed head slice over more rows (1024
+// rows measured 8% faster than 256 on OpenBLAS, interleaved, bench/gemm/f32_paths.c); narrow blocks
+// keep the per-thread logits scratch at 2 MB (2048 cost 12 MB more peak RSS at 2 threads, no speed).
+let crossEntropyRows = 1024
+let crossEntropyVocabBlock = 512
 let crossEntropyRowsBF16 = 512
 
-/// With `headBF16` (V, C) the head is bf16 (`head` unused): the gathered rows are rounded to bf16,
-/// each vocabulary block is widened (exactly) into a per-thread scratch before its product, and
-/// rows go in chunks of `crossEntropyRowsBF16`, so each block is widened once per 512 rows (1024 cost
-/// 16 MB more scratch at 2 threads for no measurable speed).
+/// With `headBF16` (V, C) the head is bf16 (`head` unused): the gathered rows are rounded to bf16 and
+/// each block's product runs on the bf16 path chosen for this CPU (`bf16GEMM`): oneDNN's bf16 matmul,
+/// or the block widened (exactly) into a per-thread scratch for sgemm. Rows go in chunks of
+/// `crossEntropyRowsBF16` (512: the bf16 memory budget; f32 takes 1024, which measured 8% faster
+/// than 256 on OpenBLAS, interleaved in one process, bench/gemm/f32_paths.c).
 func crossEntropyForward(_ nll: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                          _ head: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
                          active rows: [Int], n: Int, c C: Int, v V: Int, threads: Int,
@@ -32,26 +37,36 @@ func crossEntropyForward(_ nll: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
     let maxes = UnsafeMutablePointer<Float>.allocate(capacity: nb * R)    // (nb, R) block max
     let sums = UnsafeMutablePointer<Float>.allocate(capacity: nb * R)     // (nb, R) Σ exp(l − max)
     let picked = UnsafeMutablePointer<Float>.allocate(capacity: R)        // (R) target logit
-    defer { xs.deallocate(); maxes.deallocate(); sums.deallocate(); picked.deallocate() }
+    // bf16 head where oneDNN's bf16 matmul was chosen (MatmulBF16Choice.swift): the rows as bf16.
+    let xh = headBF16 != nil && bf16GEMM.path == .onednn ? UnsafeMutablePointer<UInt16>.allocate(capacity: R * C) : nil
+    defer { xs.deallocate(); maxes.deallocate(); sums.deallocate(); picked.deallocate(); xh?.deallocate() }
     var lo = 0
     while lo < rows.count {
         let m = min(R, rows.count - lo)
         for r in 0..<m { (xs + r * C).update(from: x + rows[lo + r] * C, count: C) }
         if headBF16 != nil { roundToBF16(xs, count: m * C) }
+        if let xh { bf16FromF32(xh, xs, count: m * C) }
         let xsc = UnsafePointer(xs)
         parallelChunks(nb, threads: threads) { blocks in
             let logits = UnsafeMutablePointer<Float>.allocate(capacity: R * VB)  // (m, VB)
-            let wide = headBF16 == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: VB * C)
+            var wide: UnsafeMutablePointer<Float>? = nil   // a widened bf16 block, when sgemm takes it
             defer { logits.deallocate(); wide?.deallocate() }
             for b in blocks {
                 let v0 = b * VB, vb = min(VB, V - v0)
-                var block = head + v0 * C
-                if let headBF16, let wide {
-                    f32FromBF16(wide, headBF16 + v0 * C, count: vb * C)
-                    block = UnsafePointer(wide)
+                if let headBF16, let xh,
+                   gl_dnnl_matmul_bf16(logits, Int64(vb), xh, headBF16 + v0 * C, nil, Int64(m), Int64(C), Int64(vb)) == 0 {
+                    // oneDNN wrote this block's logits
+                } else {
+                    var block = head + v0 * C
+                    if let headBF16 {
+                        let w = wide ?? .allocate(capacity: VB * C)
+                        wide = w
+                        f32FromBF16(w, headBF16 + v0 * C, count: vb * C)
+                        block = UnsafePointer(w)
+                    }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(vb), Int32(C),
+                                1, xsc, Int32(C), block, Int32(C), 0, logits, Int32(vb))
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(vb), Int32(C),
-                            1, xsc, Int32(C), block, Int32(C), 0, logits, Int32(vb))
                 for r in 0..<m {
                     let row = logits + r * vb
                     let (mx, s) = maxAndSumExp(row, count: vb)

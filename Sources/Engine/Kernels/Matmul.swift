@@ -1,20 +1,54 @@
 import CBLAS
 
 // Matmul: out (N, OC) = inp (N, C) · weightᵀ (OC, C) + bias (OC).
-// Weights are [out, in] (nn.Linear). Forward cuts the N rows into fixed blocks of
-// `matmulRowBlock` and hands the blocks to threads; each block is one single-threaded
-// OpenBLAS sgemm call. Because the blocks do not depend on the thread count, results are
-// bit-for-bit the same for any --threads (sharded scoring relies on this).
+// Weights are [out, in] (nn.Linear). Forward runs on the path chosen for this CPU (`f32GEMM`,
+// MatmulF32Choice.swift), in fixed work units handed to threads, each one single-threaded call:
+// OpenBLAS takes blocks of `matmulRowBlock` rows (all columns; it re-packs the weight per call, so
+// fewer, taller calls), oneDNN takes `ProductUnits`. Because the units do not depend on the thread
+// count, results are bit-for-bit the same for any --threads (sharded scoring relies on this).
 
-let matmulRowBlock = 256  // OpenBLAS re-packs the weight per call: fewer, taller calls
+let matmulRowBlock = 256
 
-/// Fast path: OpenBLAS sgemm over fixed row blocks, blocks spread across `threads`.
+/// The fixed work units of a product on oneDNN or the bf16 paths: unit u covers weight rows
+/// o0 ..< o0 + m (column block cb of `productColumnBlock`) and input rows r0 ..< r0 + rows, column
+/// block outer (a thread's run of units shares weight blocks).
+struct ProductUnits {
+    let nrb: Int, count: Int, n: Int, oc: Int
+    init(n: Int, oc: Int) {
+        self.n = n; self.oc = oc
+        nrb = (n + matmulRowBlock - 1) / matmulRowBlock
+        count = (oc + productColumnBlock - 1) / productColumnBlock * nrb
+    }
+    subscript(u: Int) -> (cb: Int, o0: Int, m: Int, r0: Int, rows: Int) {
+        let cb = u / nrb, o0 = cb * productColumnBlock, r0 = (u % nrb) * matmulRowBlock
+        return (cb, o0, min(productColumnBlock, oc - o0), r0, min(matmulRowBlock, n - r0))
+    }
+    /// Runs `body(o0, m, r0, rows)` once per unit, units spread over `threads`, each a library call
+    /// returning 0 or an error status; true when every one returned 0.
+    func runAll(threads: Int, _ body: (_ o0: Int, _ m: Int, _ r0: Int, _ rows: Int) -> Int32) -> Bool {
+        let failed = UnsafeMutablePointer<Int32>.allocate(capacity: count)
+        defer { failed.deallocate() }
+        failed.initialize(repeating: 0, count: count)
+        parallelChunks(count, threads: threads) { range in
+            for u in range {
+                let (_, o0, m, r0, rows) = self[u]
+                failed[u] = body(o0, m, r0, rows)
+            }
+        }
+        return (0..<count).allSatisfy { failed[$0] == 0 }
+    }
+}
+let productColumnBlock = 768
+
+/// The f32 product on `path` (default: this CPU's `f32GEMM`).
 func matmulForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                    _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                   n: Int, c: Int, oc: Int, threads: Int) {
+                   n: Int, c: Int, oc: Int, threads: Int, path: F32GEMMPath? = nil) {
     ensureGEMMSelected()
     let t0 = KernelProfile.begin()
     defer { KernelProfile.end(.matmul, t0, flops: 2 * Double(n) * Double(c) * Double(oc)) }
+    if (path ?? f32GEMM.path) == .onednn,
+       f32ProductDNNL(out, inp, weight, bias, n: n, c: c, oc: oc, threads: threads) { return }
     parallelFixedBlocks(n, block: matmulRowBlock, threads: threads) { rows in
         let o = out + rows.lowerBound * oc
         let x = inp + rows.lowerBound * c

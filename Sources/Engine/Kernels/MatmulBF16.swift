@@ -6,7 +6,7 @@ import CKernels
 // significands), so an f32 FMA on bf16 operands computes what a bf16 dot-product instruction
 // computes; only the summation order differs, as it does between any two GEMMs.
 //
-// How: the product goes in fixed units of `bf16WeightBlock` weight rows × `matmulRowBlock` input
+// How: the product goes in fixed units of `productColumnBlock` weight rows × `matmulRowBlock` input
 // rows, spread over threads; each thread widens a weight block into an f32 scratch (exact) and runs
 // single-threaded sgemm on the OpenBLAS kernels chosen for this CPU. The units never depend on the
 // thread count, so neither do the results. With N ≤ `bf16GEMVRows` (a generation step) the
@@ -16,7 +16,6 @@ import CKernels
 // rate on an Emerald Rapids Xeon (no AMX), and at twice it on Zen 5 (408-429 vs 211-219 GFLOP/s, one
 // thread): which is faster must be measured on the CPU at hand. README "Performance".
 
-let bf16WeightBlock = 768
 let bf16GEMVRows = 4
 
 /// Rounds each value of `x` (count) to bf16 in place: the product's input, as a bf16 GEMM reads it.
@@ -48,30 +47,15 @@ func matmulForwardBF16(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafeMutableP
     bf16ProductWidened(out, x, weight, bias, n: n, c: c, oc: oc, threads: threads)
 }
 
-/// The fixed work units of a bf16 product, shared by both paths: unit u covers weight rows
-/// o0 ..< o0 + m (column block cb) and input rows r0 ..< r0 + rows, column block outer.
-struct BF16Units {
-    let nrb: Int, count: Int, n: Int, oc: Int
-    init(n: Int, oc: Int) {
-        self.n = n; self.oc = oc
-        nrb = (n + matmulRowBlock - 1) / matmulRowBlock
-        count = (oc + bf16WeightBlock - 1) / bf16WeightBlock * nrb
-    }
-    subscript(u: Int) -> (cb: Int, o0: Int, m: Int, r0: Int, rows: Int) {
-        let cb = u / nrb, o0 = cb * bf16WeightBlock, r0 = (u % nrb) * matmulRowBlock
-        return (cb, o0, min(bf16WeightBlock, oc - o0), r0, min(matmulRowBlock, n - r0))
-    }
-}
-
 /// The widened path: `x` already rounded to bf16. Units of (768 weight rows) × (256 input rows),
 /// column block outer: a thread widens each weight block once for its run of units, and small outputs
 /// still spread evenly over threads.
 func bf16ProductWidened(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                         _ weight: UnsafePointer<UInt16>, _ bias: UnsafePointer<Float>?,
                         n: Int, c: Int, oc: Int, threads: Int) {
-    let units = BF16Units(n: n, oc: oc)
+    let units = ProductUnits(n: n, oc: oc)
     parallelChunks(units.count, threads: threads) { range in
-        let wide = UnsafeMutablePointer<Float>.allocate(capacity: bf16WeightBlock * c)
+        let wide = UnsafeMutablePointer<Float>.allocate(capacity: productColumnBlock * c)
         defer { wide.deallocate() }
         var widened = -1
         for u in range {

@@ -71,20 +71,8 @@ func bf16ProductDNNL(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Fl
     parallelChunks(n, threads: threads, minChunk: 64) { rows in
         bf16FromF32(xh + rows.lowerBound * c, inp + rows.lowerBound * c, count: rows.count * c)
     }
-    let units = BF16Units(n: n, oc: oc)
-    let failed = UnsafeMutablePointer<Int32>.allocate(capacity: units.count)
-    defer { failed.deallocate() }
-    failed.initialize(repeating: 0, count: units.count)
-    parallelChunks(units.count, threads: threads) { range in
-        for u in range {
-            let (_, o0, m, r0, rows) = units[u]
-            let o = out + r0 * oc + o0
-            failed[u] = gl_dnnl_matmul_bf16(o, Int64(oc), xh + r0 * c, weight + o0 * c, Int64(rows), Int64(c), Int64(m))
-            if let bias, failed[u] == 0 {
-                for r in 0..<rows { for j in 0..<m { o[r * oc + j] += bias[o0 + j] } }
-            }
-        }
+    return ProductUnits(n: n, oc: oc).runAll(threads: threads) { o0, m, r0, rows in
+        gl_dnnl_matmul_bf16(out + r0 * oc + o0, Int64(oc), xh + r0 * c, weight + o0 * c, bias.map { $0 + o0 },
+                            Int64(rows), Int64(c), Int64(m))
     }
-    for u in 0..<units.count where failed[u] != 0 { return false }
-    return true
 }

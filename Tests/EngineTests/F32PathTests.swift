@@ -1,0 +1,54 @@
+import XCTest
+@testable import Engine
+
+/// The two f32 GEMM paths of the block products (Kernels/MatmulF32Choice.swift) against plain loops.
+final class F32PathTests: XCTestCase {
+    var rng = SplitMix(seed: 11)
+
+    /// Whether oneDNN's f32 matmul runs here at all (not only whether it was chosen).
+    var onednnRuns: Bool {
+        var out: [Float] = [0]
+        return f32ProductDNNL(&out, [1], [2], nil, n: 1, c: 1, oc: 1, threads: 1) && out == [2]
+    }
+
+    func testBothPathsMatchNaiveAndNotTheThreadCount() {
+        let paths: [F32GEMMPath] = onednnRuns ? [.openblas, .onednn] : [.openblas]
+        if paths.count == 1 { print("oneDNN's f32 matmul does not run here: OpenBLAS path only") }
+        // Shapes cut across the fixed units: 256 input rows × 768 weight rows, partial ones included.
+        for (n, c, oc) in [(1, 5, 3), (37, 19, 23), (257, 64, 769), (513, 96, 1600), (300, 768, 768)] {
+            let x = (0..<n * c).map { _ in rng.nextFloat() }, w = (0..<oc * c).map { _ in rng.nextFloat() }
+            let b = (0..<oc).map { _ in rng.nextFloat() }
+            var naive = [Float](repeating: 0, count: n * oc), naiveNoBias = naive
+            matmulForwardNaive(&naive, x, w, b, n: n, c: c, oc: oc)
+            matmulForwardNaive(&naiveNoBias, x, w, nil, n: n, c: c, oc: oc)
+            for path in paths {
+                var results: [[Float]] = []
+                for threads in [1, 2, 3] {
+                    var out = [Float](repeating: .nan, count: n * oc)
+                    matmulForward(&out, x, w, b, n: n, c: c, oc: oc, threads: threads, path: path)
+                    XCTAssertLessThan(maxDiff(out, naive), 1e-4 * Float(c).squareRoot(), "\(path) n=\(n) c=\(c) oc=\(oc) threads=\(threads)")
+                    results.append(out)
+                }
+                XCTAssertEqual(results[0], results[1], "\(path) n=\(n) c=\(c) oc=\(oc): 1 vs 2 threads")
+                XCTAssertEqual(results[0], results[2], "\(path) n=\(n) c=\(c) oc=\(oc): 1 vs 3 threads")
+                var out = [Float](repeating: .nan, count: n * oc)
+                matmulForward(&out, x, w, nil, n: n, c: c, oc: oc, threads: 2, path: path)
+                XCTAssertLessThan(maxDiff(out, naiveNoBias), 1e-4 * Float(c).squareRoot(), "\(path) no bias, n=\(n) c=\(c) oc=\(oc)")
+            }
+        }
+    }
+
+    func testTheChoiceFollowsTheCPUAndIsReported() {
+        let info = RuntimeInfo.current(threads: 1)
+        XCTAssertEqual(info.f32GEMM, f32GEMM.path.rawValue)
+        XCTAssertEqual(info.f32GEMMDetail, f32GEMM.detail)
+        if f32GEMM.path == .onednn {
+            XCTAssertEqual(info.isa, "avx512")
+            XCTAssertTrue(f32GEMM.detail.hasPrefix("brg:avx512"), f32GEMM.detail)
+            XCTAssertTrue(info.precisionDetail.contains("oneDNN"), info.precisionDetail)
+        } else {
+            XCTAssertFalse(f32GEMM.detail.isEmpty, "OpenBLAS is kept for a stated reason")
+            XCTAssertTrue(info.precisionDetail.contains("\(info.gemmKernel) sgemm"), info.precisionDetail)
+        }
+    }
+}
