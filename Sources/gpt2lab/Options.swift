@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoints
 import Engine
+import Foundation
 
 extension Precision: ExpressibleByArgument {}
 
@@ -9,6 +10,10 @@ struct PrecisionOption: ParsableArguments {
     @Option(help: ArgumentHelp("Precision of the matrix products: f32, or bf16 (weights held in bf16, half the memory; inputs rounded to bf16, sums in f32; LayerNorm, attention, softmax and the loss stay f32).",
                                valueName: "f32|bf16"))
     var precision: Precision = .f32
+
+    func validate() throws {
+        if precision == .bf16, let note = bf16SpeedNotice() { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+    }
 }
 
 /// `--heads`, for every command that loads a checkpoint (the checkpoint loader checks it).

@@ -166,6 +166,9 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(j["precision"] as? String, "bf16")
         XCTAssertEqual((j["runtime"] as? [String: Any])?["precision"] as? String, "bf16")
         XCTAssertEqual(try XCTUnwrap(j["loss"] as? Double), 6.109597894587714, accuracy: 1e-3)
+        // The one-line stderr note appears exactly when this process took the widened (no-speedup) path.
+        let widened = (j["runtime"] as? [String: Any])?["bf16_gemm"] as? String == "widened-sgemm"
+        XCTAssertEqual(r.err.contains("note: no bf16 GEMM is faster on this CPU"), widened, r.err)
         let bad = try gpt2lab(["score", "examples/runs/baseline/model.safetensors", "--test-set", "examples/test-persuasion.bin",
                                "--precision", "fp8"])
         XCTAssertNotEqual(bad.status, 0); XCTAssertTrue(bad.err.contains("fp8"), bad.err)

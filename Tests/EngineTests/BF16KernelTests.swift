@@ -76,6 +76,16 @@ final class BF16KernelTests: XCTestCase {
         }
     }
 
+    func testNoticeWhenBF16GainsNoSpeed() {
+        XCTAssertNil(bf16SpeedNotice(BF16GEMMChoice(path: .onednn, sgemmRate: 170, onednnRate: 400, onednnImpl: "brg:avx512_core_bf16")))
+        let slower = bf16SpeedNotice(BF16GEMMChoice(path: .widenedSGEMM, sgemmRate: 60, onednnRate: 30, onednnImpl: "brg:avx512_core_bf16"))
+        XCTAssertEqual(slower?.contains("measured 30 GFLOP/s against 60"), true, slower ?? "nil")
+        let none = bf16SpeedNotice(BF16GEMMChoice(path: .widenedSGEMM, sgemmRate: nil, onednnRate: nil, onednnImpl: "oneDNN CPU engine unavailable"))
+        XCTAssertEqual(none?.contains("oneDNN CPU engine unavailable"), true, none ?? "nil")
+        XCTAssertEqual(none?.contains("\n"), false, "one line")
+        XCTAssertEqual(bf16SpeedNotice() == nil, bf16GEMM.path == .onednn)
+    }
+
     func testRuntimeSaysWhichBF16Path() {
         let r = RuntimeInfo.current(threads: 1, precision: .bf16)
         XCTAssertEqual(r.bf16GEMM, bf16GEMM.path.rawValue)

@@ -76,3 +76,14 @@ func bf16ProductDNNL(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Fl
                             Int64(rows), Int64(c), Int64(m))
     }
 }
+
+/// One line for stderr when `--precision bf16` gains no speed on this CPU (the widened path was chosen:
+/// no bf16 instructions, or oneDNN's bf16 matmul measured slower). The numbers are still bf16's, the
+/// same on every CPU up to summation order; nil when oneDNN runs.
+public func bf16SpeedNotice(_ c: BF16GEMMChoice = bf16GEMM) -> String? {
+    guard c.path == .widenedSGEMM else { return nil }
+    let why = c.onednnRate.map { String(format: "oneDNN's bf16 matmul measured %.0f GFLOP/s against %.0f", $0, c.sgemmRate ?? 0) }
+        ?? c.onednnImpl
+    return "note: no bf16 GEMM is faster on this CPU (\(why)): bf16 products run as exact f32 products of the "
+        + "bf16 values, so the numbers are bf16's and the speed about f32's"
+}
