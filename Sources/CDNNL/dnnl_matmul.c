@@ -15,7 +15,7 @@ static void make_engine(void) { engine_ok = dnnl_engine_create(&engine, dnnl_cpu
 int gl_dnnl_available(void) { pthread_once(&once, make_engine); return engine_ok; }
 
 typedef struct { int64_t rows, k, m, ldc; int f32, bias; dnnl_primitive_t prim; size_t scratch; } entry;
-#define MAX_ENTRIES 256
+#define MAX_ENTRIES 2048   // ~12 KB each; eval tasks bring one shape per distinct length
 static entry cache[MAX_ENTRIES];
 static int ncache;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
