@@ -37,7 +37,8 @@ public struct RuntimeInfo: Codable, Sendable, Equatable {
     public var bf16GEMM: String?
     public var bf16Rates: [String: Double]?
     /// The f32 block products' path, "onednn" or "openblas", and oneDNN's kernel or why it is not used
-    /// (Kernels/MatmulF32Choice.swift). The LM head and backward run on OpenBLAS either way.
+    /// (Kernels/MatmulF32Choice.swift): every f32 `matmulForward` (block products, the head in generation and
+    /// per-token comparison). Scoring's fused LM head + loss and every backward product run on OpenBLAS.
     public var f32GEMM: String?
     public var f32GEMMDetail: String?
 
@@ -75,7 +76,7 @@ public struct RuntimeInfo: Codable, Sendable, Equatable {
                 + (bf16Rates.map { r in ", timed at start: " + r.sorted { $0.key < $1.key }.map { String(format: "%@ %.0f GFLOP/s", $0.key, $0.value) }.joined(separator: ", ") } ?? "")
             : "f32 weights and products; block products by "
                 + (f32GEMM == F32GEMMPath.onednn.rawValue ? "oneDNN (\(f32GEMMDetail ?? ""))" : "\(gemmKernel) sgemm")
-                + ", LM head by \(gemmKernel) sgemm"
+                + ", scoring's LM head by \(gemmKernel) sgemm"
     }
 
     var bf16GEMMImpl: String { Engine.bf16GEMM.onednnImpl }

@@ -28,7 +28,7 @@ struct Doctor: ParsableCommand {
             print("gemm kernel  \(info.gemmKernel) (chosen by \(info.gemmSelectedBy)"
                   + (info.gemmKernelBefore.map { "; OpenBLAS had \($0)" } ?? "") + ")")
             if let path = info.f32GEMM {
-                print("f32 products \(path == "onednn" ? "oneDNN" : "OpenBLAS") (\(info.f32GEMMDetail ?? "")); LM head, backward: OpenBLAS")
+                print("f32 products \(path == "onednn" ? "oneDNN" : "OpenBLAS") (\(info.f32GEMMDetail ?? "")); scoring's fused LM head and backward: OpenBLAS")
             }
             print("elementwise  \(info.elementwise)")
             print("threads      \(info.threads)")

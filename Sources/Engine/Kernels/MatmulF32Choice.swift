@@ -2,7 +2,8 @@ import CBLAS
 import CDNNL
 import CKernels
 
-// Which f32 GEMM runs the block products (Matmul.swift), decided once per process from the CPU.
+// Which f32 GEMM runs `matmulForward` (Matmul.swift: the block products, and the LM head where full logits
+// are needed), decided once per process from the CPU.
 // On AVX-512 CPUs oneDNN's f32 matmul (JIT "brg:avx512_core" kernels) is faster than Debian's OpenBLAS
 // 0.3.21 on GPT-2's block shapes: interleaved in one process on Zen 5, 2 threads, cold weights, 372 vs
 // 354 GFLOP/s (bench/gemm/f32_paths.c); the issue measured 120-160 vs 136 on Emerald Rapids. Elsewhere
