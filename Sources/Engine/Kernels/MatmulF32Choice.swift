@@ -33,7 +33,7 @@ public let f32GEMM: F32GEMMChoice = chooseF32GEMM()
 func chooseF32GEMM() -> F32GEMMChoice {
     ensureGEMMSelected()
     #if arch(x86_64)
-    guard gl_cpu_isa_level() >= 3 else { return F32GEMMChoice(path: .openblas, detail: "no AVX-512: OpenBLAS") }
+    guard gl_cpu_isa_level() >= 3 else { return F32GEMMChoice(path: .openblas, detail: "no AVX-512") }
     guard gl_dnnl_available() == 1 else { return F32GEMMChoice(path: .openblas, detail: "oneDNN CPU engine unavailable") }
     // Probe: one 256 × 768 × 768 product (with bias) both ways, compared.
     let n = 256, c = 768, oc = 768
@@ -55,7 +55,7 @@ func chooseF32GEMM() -> F32GEMMChoice {
     }
     return F32GEMMChoice(path: .onednn, detail: impl)
     #else
-    return F32GEMMChoice(path: .openblas, detail: "not x86-64: OpenBLAS")
+    return F32GEMMChoice(path: .openblas, detail: "not x86-64")
     #endif
 }
 
