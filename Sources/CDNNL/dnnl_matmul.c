@@ -14,14 +14,11 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void make_engine(void) { engine_ok = dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success; }
 int gl_dnnl_available(void) { pthread_once(&once, make_engine); return engine_ok; }
 
-typedef struct { int64_t rows, k, m, ldc; int f32, bias; dnnl_primitive_t prim; size_t scratch; } entry;
+typedef struct { int64_t rows, k, m, ldc; int f32, bias; dnnl_primitive_t prim; size_t scratch; char impl[40]; } entry;
 #define MAX_ENTRIES 2048   // ~12 KB each; eval tasks bring one shape per distinct length
 static entry cache[MAX_ENTRIES];
 static int ncache;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static char impl[2][64];   // [0] bf16, [1] f32
-const char *gl_dnnl_impl(void) { return impl[0]; }
-const char *gl_dnnl_impl_f32(void) { return impl[1]; }
 
 static __thread dnnl_stream_t stream;
 static __thread void *scratch;
@@ -59,10 +56,10 @@ static entry *lookup(int64_t rows, int64_t k, int64_t m, int64_t ldc, int f32, i
         if (*st == dnnl_success) *st = dnnl_primitive_create(&prim, pd);
         if (*st == dnnl_success) {
             const char *s = NULL;
-            if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) == dnnl_success && s)
-                if (!impl[f32][0]) strncpy(impl[f32], s, sizeof impl[f32] - 1);   // written once: readers need no lock
             const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-            cache[ncache] = (entry){rows, k, m, ldc, f32, bias, prim, sp ? dnnl_memory_desc_get_size(sp) : 0};
+            cache[ncache] = (entry){rows, k, m, ldc, f32, bias, prim, sp ? dnnl_memory_desc_get_size(sp) : 0, ""};
+            if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) == dnnl_success && s)
+                strncpy(cache[ncache].impl, s, sizeof cache[ncache].impl - 1);
             e = &cache[ncache++];
         }
         if (pd) dnnl_primitive_desc_destroy(pd);
@@ -122,4 +119,14 @@ int gl_dnnl_matmul_bf16(float *out, int64_t ldc, const uint16_t *x, const uint16
 int gl_dnnl_matmul_f32(float *out, int64_t ldc, const float *x, const float *w, const float *bias,
                        int64_t rows, int64_t k, int64_t m) {
     return run(out, ldc, x, w, bias, rows, k, m, 1);
+}
+
+const char *gl_dnnl_impl_of(int64_t rows, int64_t k, int64_t m, int64_t ldc, int f32, int bias) {
+    const char *s = "";
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < ncache; i++)
+        if (cache[i].rows == rows && cache[i].k == k && cache[i].m == m && cache[i].ldc == ldc
+            && cache[i].f32 == f32 && cache[i].bias == bias) { s = cache[i].impl; break; }   // entries never move
+    pthread_mutex_unlock(&lock);
+    return s;
 }

@@ -38,6 +38,15 @@ final class F32PathTests: XCTestCase {
         }
     }
 
+    /// The choice reads the kernel oneDNN made for its own probe shape, not whichever primitive came first
+    /// (a 1 × 1 × 1 product gets a different kernel): making the choice again after one agrees.
+    func testTheChoiceDoesNotDependOnEarlierProducts() {
+        _ = onednnRuns
+        let again = chooseF32GEMM()
+        XCTAssertEqual(again.path, f32GEMM.path)
+        XCTAssertEqual(again.detail, f32GEMM.detail)
+    }
+
     func testTheChoiceFollowsTheCPUAndIsReported() {
         let info = RuntimeInfo.current(threads: 1)
         XCTAssertEqual(info.f32GEMM, f32GEMM.path.rawValue)

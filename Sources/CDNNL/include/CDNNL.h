@@ -19,7 +19,6 @@ int gl_dnnl_matmul_bf16(float *out, int64_t ldc, const uint16_t *x, const uint16
 int gl_dnnl_matmul_f32(float *out, int64_t ldc, const float *x, const float *w, const float *bias,
                        int64_t rows, int64_t k, int64_t m);
 
-/// The implementation oneDNN picked for the last primitive made ("brg:avx512_core_bf16", …), or "".
-const char *gl_dnnl_impl(void);
-/// The same for the last f32 primitive made ("brg:avx512_core", …), or "".
-const char *gl_dnnl_impl_f32(void);
+/// The implementation oneDNN picked for the cached primitive of that call shape ("brg:avx512_core_bf16",
+/// "brg:avx512_core", …), or "" when none was made. f32: 1 for the f32 product, 0 for bf16; bias: 0 or 1.
+const char *gl_dnnl_impl_of(int64_t rows, int64_t k, int64_t m, int64_t ldc, int f32, int bias);
