@@ -16,6 +16,17 @@ public struct WindowScores: Sendable {
     public var loss: Double { totalNLL / Double(max(tokensScored, 1)) }
 }
 
+/// Activations for one batch shape at a time, for loops whose batches come grouped by shape (full
+/// batches, then a short tail): a new shape drops the previous set before the new one is made, so peak
+/// memory is weights + one set, not one per shape, and each set is reused as long as its shape lasts.
+struct OneShapeActivations<Value> {
+    private var held: (b: Int, t: Int, value: Value)?
+    mutating func value(b: Int, t: Int, make: () -> Value) -> Value {
+        if held?.b != b || held?.t != t { held = nil; held = (b, t, make()) }
+        return held!.value
+    }
+}
+
 /// Scores `windows` of `tokens` with `model`, `batch` windows of equal length per forward.
 /// `progress(done, total)` is called after each batch with scored-token counts.
 public func scoreWindows(model: GPT2Model, tokens: [Int32], windows: [Window], batch: Int,
@@ -24,10 +35,7 @@ public func scoreWindows(model: GPT2Model, tokens: [Int32], windows: [Window], b
                               counts: windows.map(\.scoredCount))
     let total = result.tokensScored
     var done = 0
-    // One batch shape's activations at a time: batches come grouped by shape (full batches, then a short
-    // tail), so this reuses them as often as a cache of every shape would, and the previous set is freed
-    // before a new one is allocated (peak memory: weights + one set, not one set per shape).
-    var cached: (key: Int, acts: Activations)?
+    var cached = OneShapeActivations<Activations>()
     var i = 0
     let B = max(1, batch)
     tokens.withUnsafeBufferPointer { tok in
@@ -37,9 +45,7 @@ public func scoreWindows(model: GPT2Model, tokens: [Int32], windows: [Window], b
             var j = i
             while j < windows.count && j - i < B && windows[j].length == T { j += 1 }
             let b = j - i
-            let key = b * 1_000_000 + T
-            if cached?.key != key { cached = nil; cached = (key, Activations(config: model.config, b: b, t: T, keepAll: false)) }
-            let acts = cached!.acts
+            let acts = cached.value(b: b, t: T) { Activations(config: model.config, b: b, t: T, keepAll: false) }
             var inputs = [Int32](repeating: 0, count: b * T)
             var targets = [Int32](repeating: 0, count: b * T)
             for k in 0..<b {

@@ -94,7 +94,7 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
     let t0 = Date()
     let B = max(1, options.batch ?? defaultBatch(context: T))
     var i = 0, done = 0
-    var cached: (key: Int, a: Activations, b: Activations)?  // one shape at a time, as in scoreWindows
+    var cached = OneShapeActivations<(Activations, Activations)>()
     while i < plan.windows.count {
         let len = plan.windows[i].length
         var j = i
@@ -107,13 +107,9 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
             for t in 0..<len { inputs[k * len + t] = tokens[w.start + t]; targets[k * len + t] = tokens[w.start + t + 1] }
             for t in w.scoredFrom..<len { rows.append((k * len + t, i + k, t)) }
         }
-        // Every batch but the last has the same shape: reuse its activations, as scoreWindows does.
-        let key = nb * 1_000_000 + len
-        if cached?.key != key {
-            cached = nil
-            cached = (key, Activations(config: a.config, b: nb, t: len, keepAll: false), Activations(config: b.config, b: nb, t: len, keepAll: false))
+        let (actsA, actsB) = cached.value(b: nb, t: len) {
+            (Activations(config: a.config, b: nb, t: len, keepAll: false), Activations(config: b.config, b: nb, t: len, keepAll: false))
         }
-        let (actsA, actsB) = (cached!.a, cached!.b)
         inputs.withUnsafeBufferPointer { a.hidden(inputs: $0.baseAddress!, acts: actsA); b.hidden(inputs: $0.baseAddress!, acts: actsB) }
         var lo = 0
         while lo < rows.count {
