@@ -67,7 +67,7 @@ public func prepareEvals(_ m: ReportManifest) throws -> PreparedEvals {
     for (key, path, task) in [("hellaswag", m.evals.hellaswag, EvalTask.hellaswag), ("lambada", m.evals.lambada, .lambada)] {
         guard let path else { continue }
         do { sets.append((path, try loadEvalExamples(task: task, recipe: m.evals.hellaswagRecipe, path: path, limit: m.evals.limit))) } catch {
-            throw ManifestError(m.path, "\(key): \((error as? LocalizedError)?.errorDescription ?? "\(error)")")
+            throw ManifestError(m.path, "\(key): \(describeError(error))")
         }
     }
     return PreparedEvals(sets: sets)

@@ -62,7 +62,7 @@ func comparePerToken(_ m: ReportManifest, tokens: TokenFile, context T: Int, voc
     let backend = CPUBackend(threads: options.threads)
     func model(_ r: RunSpec) throws -> GPT2Model {
         do { return GPT2Model(weights: try loadCheckpoint(path: r.checkpoint, heads: r.heads, vocab: vocab).weights, backend: backend) } catch {
-            throw ManifestError(m.path, line: r.line, "run '\(r.name)': \((error as? LocalizedError)?.errorDescription ?? "\(error)")")
+            throw runError(m, r, describeError(error))
         }
     }
     let a = try model(base)

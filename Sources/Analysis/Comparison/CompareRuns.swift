@@ -14,7 +14,7 @@ import TestSets
 import Tokenizer
 
 /// Problem with a run, named through the manifest.
-private func runError(_ m: ReportManifest, _ r: RunSpec, _ problem: String) -> ManifestError {
+func runError(_ m: ReportManifest, _ r: RunSpec, _ problem: String) -> ManifestError {
     ManifestError(m.path, line: r.line, "run '\(r.name)': \(problem)")
 }
 

@@ -21,16 +21,16 @@ func planStepCheckpoints(_ m: ReportManifest, context T: Int, vocab: VocabRows) 
             found = try r.stepCheckpoints.map { ps in ps.map { (trainingStep(fromPath: $0) ?? 0, $0) }.sorted { $0.0 < $1.0 } }
                 ?? stepCheckpoints(besides: r.checkpoint)
         } catch {
-            throw ManifestError(m.path, line: r.line, "run '\(r.name)': step checkpoints: \(describeError(error))")
+            throw runError(m, r, "step checkpoints: \(describeError(error))")
         }
         for (_, p) in found {
             let c: GPT2Config
             do { c = try checkpointPeek(path: p, heads: r.heads, vocab: vocab).config } catch {
-                throw ManifestError(m.path, line: r.line, "run '\(r.name)': step checkpoint: \(describeError(error))")
+                throw runError(m, r, "step checkpoint: \(describeError(error))")
             }
             guard c.vocabSize >= gpt2VocabSize, c.contextLength >= T else {
-                throw ManifestError(m.path, line: r.line, "run '\(r.name)': step checkpoint \(p) has vocabulary \(c.vocabSize) and "
-                                    + "context \(c.contextLength); the report needs ≥ \(gpt2VocabSize) and ≥ \(T)")
+                throw runError(m, r, "step checkpoint \(p) has vocabulary \(c.vocabSize) and "
+                               + "context \(c.contextLength); the report needs ≥ \(gpt2VocabSize) and ≥ \(T)")
             }
         }
         if !found.isEmpty { out[r.name] = found }
