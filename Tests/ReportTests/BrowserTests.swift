@@ -127,9 +127,7 @@ final class BrowserTests: XCTestCase {
             .replacingOccurrences(of: "baseline = \"baseline\"\n", with: "baseline = \"baseline\"\nmax_tokens = 2049\n")
         let path = dir + "/demo.toml"
         try manifest.write(toFile: path, atomically: true, encoding: .utf8)
-        var o = ReportOptions()
-        o.cacheDirectory = dir + "/cache"
-        o.bootstrap = 200
+        let o = testReportOptions(cache: dir + "/cache", bootstrap: 200, completions: true)
         let (r, extras) = try compareRuns(try loadManifest(path: path), options: o) { _ in }
         XCTAssertEqual(r.runs.count, 5)
         XCTAssertEqual(r.perToken?.map(\.run), ["stacked"], "the demo manifest's per_token")

@@ -30,9 +30,7 @@ final class FormatsReportTests: XCTestCase {
         name = "shards"
         checkpoint = "\(formats)/tinyb-sharded"
         """.write(toFile: manifest, atomically: true, encoding: .utf8)
-        var o = ReportOptions()
-        o.bootstrap = 200
-        o.completionPrompt = nil
+        let o = testReportOptions(cache: nil, bootstrap: 200)
         let (r, _) = try compareRuns(try loadManifest(path: manifest), options: o)
         let nano = try XCTUnwrap(r.runs.first { $0.name == "nanogpt" })
         XCTAssertEqual(nano.hyperparameters.lr, 1e-3)

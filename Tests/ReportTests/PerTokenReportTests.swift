@@ -30,13 +30,7 @@ final class PerTokenReportTests: XCTestCase {
         return path
     }
 
-    func options() -> ReportOptions {
-        var o = ReportOptions()
-        o.cacheDirectory = dir + "/cache"
-        o.bootstrap = 200
-        o.completionPrompt = nil
-        return o
-    }
+    func options() -> ReportOptions { testReportOptions(cache: dir + "/cache", bootstrap: 200) }
 
     struct Reference: Decodable {
         let loss_a: Double, loss_b: Double, kl_mean: Double, top1_agreement: Double, tokens_scored: Int

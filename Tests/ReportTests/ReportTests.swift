@@ -41,12 +41,7 @@ final class ReportTests: XCTestCase {
         return path
     }
 
-    func options() -> ReportOptions {
-        var o = ReportOptions()
-        o.cacheDirectory = dir + "/cache"
-        o.bootstrap = 500
-        return o
-    }
+    func options() -> ReportOptions { testReportOptions(cache: dir + "/cache", bootstrap: 500, completions: true) }
 
     /// Runs `compareRuns` and returns its results and the score events by run.
     func compare(_ path: String, _ o: ReportOptions) throws -> (ComparisonResults, ComparisonExtras, [String: String]) {

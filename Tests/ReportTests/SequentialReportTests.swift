@@ -39,8 +39,7 @@ final class SequentialReportTests: XCTestCase {
 
     func testPairedSequentialStopsEarlyAndCoversTheFullDelta() throws {
         guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw XCTSkip("shared/fixtures not found at \(Self.fixtures)") }
-        var o = ReportOptions()
-        o.cacheDirectory = nil; o.completionPrompt = nil; o.bootstrap = 200
+        let o = testReportOptions(cache: nil, bootstrap: 200)
         let (r, extras) = try compareRuns(try loadManifest(path: try manifest(["baseline", "stacked"], top: "ci = 0.01")), options: o)
         let base = try hfWindows("baseline"), stacked = try hfWindows("stacked")
         let fullDelta = stacked.loss - base.loss      // HF, every window: −0.4350
@@ -81,8 +80,7 @@ final class SequentialReportTests: XCTestCase {
 
     func testWithoutCIThereIsNoSequentialOutput() throws {
         guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw XCTSkip("shared/fixtures not found") }
-        var o = ReportOptions()
-        o.cacheDirectory = nil; o.completionPrompt = nil; o.bootstrap = 200
+        let o = testReportOptions(cache: nil, bootstrap: 200)
         let (r, _) = try compareRuns(try loadManifest(path: try manifest(["baseline", "stacked"], top: "max_tokens = 2049")), options: o)
         XCTAssertNil(r.settings.sequential)
         XCTAssertTrue(r.runs.allSatisfy { $0.sequential == nil && $0.stepLosses == nil })

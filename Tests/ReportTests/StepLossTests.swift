@@ -44,8 +44,7 @@ final class StepLossTests: XCTestCase {
     func testStepLossesMatchHF() throws {
         guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw XCTSkip("shared/fixtures not found at \(Self.fixtures)") }
         let ref = try reference()
-        var o = ReportOptions()
-        o.cacheDirectory = nil; o.completionPrompt = nil; o.bootstrap = 100
+        let o = testReportOptions(cache: nil, bootstrap: 100)
         let (r, _) = try compareRuns(manifest(sequential: nil), options: o)
         let steps = try XCTUnwrap(r.run("baseline")?.stepLosses)
         XCTAssertEqual(steps.map(\.step), ref.checkpoints.map(\.step))          // 571, 1143 and the final 2286
@@ -73,8 +72,7 @@ final class StepLossTests: XCTestCase {
     func testSequentialStepLossesAgreeWithHFOnTheWindowsRead() throws {
         guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw XCTSkip("shared/fixtures not found at \(Self.fixtures)") }
         let ref = try reference()
-        var o = ReportOptions()
-        o.cacheDirectory = nil; o.completionPrompt = nil; o.bootstrap = 100
+        let o = testReportOptions(cache: nil, bootstrap: 100)
         let (r, _) = try compareRuns(manifest(sequential: SequentialRule(halfWidth: 0.03, seed: 5)), options: o)
         let steps = try XCTUnwrap(r.run("baseline")?.stepLosses)
         let N = ref.checkpoints[0].windowNLLSums.count
