@@ -66,9 +66,9 @@ func formatP(_ p: Double?, bootstrap: Int) -> String {
     return p < 0.001 ? String(format: "%.1e", p) : String(format: "%.3f", p)
 }
 
-func formatInterval(_ ci: [Double]?, _ fmt: String) -> String {
+func formatInterval(_ ci: [Double]?, decimals: Int = 4, plus: Bool = false) -> String {
     guard let ci, ci.count == 2 else { return "" }
-    return "[" + String(format: fmt, ci[0]) + ", " + String(format: fmt, ci[1]) + "]"
+    return "[" + formatDecimal(ci[0], decimals: decimals, plus: plus) + ", " + formatDecimal(ci[1], decimals: decimals, plus: plus) + "]"
 }
 
 func formatTau(_ r: RunResult) -> String {
@@ -171,13 +171,13 @@ public func resultsJSON(_ r: ComparisonResults) throws -> Data {
 public func resultsCSV(_ r: ComparisonResults) -> String {
     func q(_ s: String) -> String { s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
     func n(_ x: Double?) -> String { x.map { String($0) } ?? "" }
-    var out = "name,description,loss,loss_ci_lo,loss_ci_hi,delta_vs_baseline,delta_ci_lo,delta_ci_hi,p_value,in_noise,"
+    var out = "name,description,loss,loss_ci_lo,loss_ci_hi,delta_vs_baseline,delta_ci_lo,delta_ci_hi,p_value,in_noise,verdict,"
         + "delta_vs_reference,gap_closed,total_sum_sq,decay_sum_sq,tau_steps,tau_fraction,expected_if_additive,"
         + "hessian_trace,identical_to,completion_greedy"
         + (r.settings.sequential == nil ? "" : ",method,windows_scored,windows_total,fraction_read,baseline_loss_same_windows") + "\n"
     for x in r.runs {
         let cells = [q(x.name), q(x.description ?? ""), n(x.loss), n(x.lossCI[0]), n(x.lossCI[1]), n(x.deltaVsBaseline),
-                     n(x.deltaCI?[0]), n(x.deltaCI?[1]), n(x.pValue), x.inNoise.map { $0 ? "yes" : "no" } ?? "",
+                     n(x.deltaCI?[0]), n(x.deltaCI?[1]), n(x.pValue), x.inNoise.map { $0 ? "yes" : "no" } ?? "", x.verdict?.rawValue ?? "",
                      n(x.deltaVsReference), n(x.gapClosed), n(x.totalSumSq), n(x.decaySumSq), n(x.tauSteps), n(x.tauFraction),
                      n(x.expectedIfAdditive), n(x.hessianTrace), q(x.identicalTo.joined(separator: " ")),
                      q(x.completion?.greedy ?? "")]
@@ -195,12 +195,12 @@ public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
     let rows: [[String: Any]] = r.runs.map { x in
         var row: [String: Any] = [
             "name": x.name, "description": x.description ?? "",
-            "loss": f(x.loss, "%.4f"), "loss_ci": formatInterval(x.lossCI, "%.4f"),
-            "delta": x.name == r.baseline ? "baseline" : f(x.deltaVsBaseline, "%+.4f"),
-            "delta_ci": formatInterval(x.deltaCI, "%+.4f"),
+            "loss": f(x.loss, "%.4f"), "loss_ci": formatInterval(x.lossCI),
+            "delta": x.name == r.baseline ? "baseline" : x.deltaVsBaseline.map { formatDecimal($0, decimals: 4, plus: true) } ?? "—",
+            "delta_ci": formatInterval(x.deltaCI, plus: true),
             "p": formatP(x.pValue, bootstrap: B),
-            "in_noise": x.inNoise.map { $0 ? "yes" : "no" } ?? "—",
-            "noise_class": x.inNoise.map { $0 ? "noise" : "signal" } ?? "",
+            "verdict": x.verdict?.rawValue ?? "—",
+            "verdict_class": x.verdict.map { $0 == .inTheNoise ? "noise" : $0.rawValue } ?? "",
             "gap": f(x.gapClosed, "%.1f%%"),
             "sum_sq": groupedThousands(Int(x.totalSumSq.rounded())), "decay_sum_sq": groupedThousands(Int(x.decaySumSq.rounded())),
             "tau": formatTau(x),
@@ -262,9 +262,33 @@ public func renderReportHTML(_ r: ComparisonResults, charts: [ReportChart], temp
     return t.render(templateContext(r, charts: charts))
 }
 
-/// Writes the whole report folder at `destination`, atomically replacing any existing one: a
-/// report killed mid-write leaves the old report (its leftovers are cleared by the next run).
+/// What in the folder `path` is not part of a gpt2lab report: entries other than report files
+/// (index.html, results.json, results.csv, PNG charts), or a results.json gpt2lab did not write
+/// (none with gpt2lab's engine in its settings). Empty for a previous report.
+public func nonReportEntries(_ path: String) -> [String] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    let others = entries.filter { ![ReportFile.html, ReportFile.json, ReportFile.csv].contains($0) && !$0.hasSuffix(".png") }
+    if !others.isEmpty || entries.isEmpty { return others }
+    struct Head: Decodable { struct Settings: Decodable { var engine: String }; var settings: Settings }
+    guard let data = FileManager.default.contents(atPath: path + "/" + ReportFile.json),
+          (try? JSONDecoder().decode(Head.self, from: data))?.settings.engine.hasPrefix("gpt2lab") == true else {
+        return ["\(ReportFile.json) " + (entries.contains(ReportFile.json) ? "not written by gpt2lab" : "missing")]
+    }
+    return []
+}
+
+/// Checks, before any work, that a report can be written at `destination`: a new folder, an
+/// empty one, or a previous gpt2lab report (which is replaced); never a file or a folder of
+/// anything else.
+public func checkReportDestination(_ destination: String) throws {
+    try checkFolderOutput(destination, what: "gpt2lab report", foreign: nonReportEntries)
+}
+
+/// Writes the whole report folder at `destination`, atomically replacing a previous report (see
+/// `checkReportDestination`): a report killed mid-write leaves the old report (its leftovers are
+/// cleared by the next run).
 public func writeReport(_ r: ComparisonResults, extras: ComparisonExtras, to destination: String, template: String) throws {
+    try checkReportDestination(destination)
     let dest = URL(fileURLWithPath: destination).standardizedFileURL
     let parent = dest.deletingLastPathComponent().path
     do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Analysis
 import Checkpoints
 import Plumbing
 import Foundation
@@ -18,6 +19,12 @@ func runReporting(_ body: () throws -> Void) throws {
         FileHandle.standardError.write(Data("gpt2lab: \(message)\n".utf8))
         throw ExitCode(1)
     }
+}
+
+/// Checks a `--out PART.json` before any work: its folder is writable and nothing but a previous
+/// gpt2lab part file would be replaced.
+func checkPartOutput(_ path: String) throws {
+    try checkFileOutput(path, what: "gpt2lab part file") { (try? partFormat(path: $0))?.hasPrefix("gpt2lab-") == true }
 }
 
 func warn(_ message: String) {

@@ -68,6 +68,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            if let out { try checkPartOutput(out) }
             let examples = try loadEvalExamples(task: task, recipe: recipe ?? .llmc, path: data, limit: limit)
             let ck = try loadCheckpoint(path: checkpoint, heads: model.heads)
             for w in ck.warnings { warn("\(checkpoint): \(w)") }

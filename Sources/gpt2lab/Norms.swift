@@ -3,6 +3,7 @@ import ArgumentParser
 import Checkpoints
 import Engine
 import Foundation
+import Plumbing
 import Report
 
 struct Norms: ParsableCommand {
@@ -70,6 +71,9 @@ struct Norms: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            for base in [plot, svg].compactMap({ $0 }) {
+                for path in chartPaths(base: base) { try checkFileOutput(path, what: "chart", isOurs: isGpt2labChart) }
+            }
             var stats: [CheckpointNormStats] = []
             for path in checkpoints {
                 let ck = try loadCheckpoint(path: path, heads: model.heads)
@@ -94,16 +98,21 @@ struct Norms: ParsableCommand {
         }
     }
 
+    /// Every file `writeCharts` may write for the stem `base`: FILE, FILE-totals, FILE-steps.
+    func chartPaths(base: String) -> [String] {
+        let ext = (base as NSString).pathExtension, stem = (base as NSString).deletingPathExtension
+        return [base, "\(stem)-totals.\(ext)", "\(stem)-steps.\(ext)"]
+    }
+
     /// Renders the charts for one output stem; returns the files written.
     func writeCharts(_ stats: [CheckpointNormStats], base: String, steps: [Int?]?) throws -> [String] {
-        let ext = (base as NSString).pathExtension
-        let stem = (base as NSString).deletingPathExtension
+        let paths = chartPaths(base: base)
         var out: [String] = []
         let layers = layerNormCharts(stats)
         let rows = (layers.panels.count + 2) / 3
         try render(layers, to: base, width: 1080, height: 90 + 260 * max(rows, 1), scale: scale)
         out.append(base)
-        let totals = "\(stem)-totals.\(ext)"
+        let totals = paths[1]
         try render(parameterNormBars(stats), to: totals, width: max(640, 160 * stats.count + 240), height: 480,
                    scale: scale)
         out.append(totals)
@@ -111,7 +120,7 @@ struct Norms: ParsableCommand {
             (steps.flatMap { $0[i] }) ?? trainingStep(fromPath: s.checkpoint) != nil
         }
         if stepped.count >= 2, let chart = normsVersusStep(stats, steps: steps) {
-            let path = "\(stem)-steps.\(ext)"
+            let path = paths[2]
             try render(chart, to: path, width: 800, height: 480, scale: scale)
             out.append(path)
         }

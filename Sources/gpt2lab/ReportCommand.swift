@@ -1,6 +1,7 @@
 import Analysis
 import ArgumentParser
 import Foundation
+import Plumbing
 import Report
 
 struct ReportCommand: ParsableCommand {
@@ -30,7 +31,7 @@ struct ReportCommand: ParsableCommand {
     @Flag(name: .customLong("no-cache"), help: "Score every run again (new scores still go to the cache).")
     var noCache = false
 
-    @Option(help: "Score cache folder (default: reports/.cache under the current directory).")
+    @Option(help: "Score cache folder (default: $XDG_CACHE_HOME/gpt2lab/scores, else ~/.cache/gpt2lab/scores). Entries are keyed by the checkpoint's and test set's content and every setting that changes a score, so any folder may share it.")
     var cache: String?
 
     @Option(help: "Bootstrap resamples.")
@@ -55,6 +56,10 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            let stem = ((manifest as NSString).lastPathComponent as NSString).deletingPathExtension
+            let dest = out ?? "reports/\(stem)"
+            try checkReportDestination(dest)
+            let cacheDirectory = try reportCacheDirectory()
             let m = try loadManifest(path: manifest)
             var options = ReportOptions()
             options.bootstrap = bootstrap
@@ -62,7 +67,7 @@ struct ReportCommand: ParsableCommand {
             options.hessianSamples = hessianSamples
             options.threads = threads
             options.precision = precisionOption.precision
-            options.cacheDirectory = cache ?? "reports/.cache"
+            options.cacheDirectory = cacheDirectory
             options.rescore = noCache
             var bar: ProgressBar?
             let (results, extras) = try compareRuns(m, options: options) { event in
@@ -99,8 +104,6 @@ struct ReportCommand: ParsableCommand {
                     FileHandle.standardError.write(Data("  \(text)\n".utf8))
                 }
             }
-            let stem = ((manifest as NSString).lastPathComponent as NSString).deletingPathExtension
-            let dest = out ?? "reports/\(stem)"
             let template = loadReportTemplate()
             try writeReport(results, extras: extras, to: dest, template: template.text)
             if json {
@@ -113,18 +116,30 @@ struct ReportCommand: ParsableCommand {
         }
     }
 
+    /// The score cache, checked before any work: `--cache` must be usable; the default one is
+    /// skipped, with a warning, where it cannot be made (no home folder, read-only file system).
+    private func reportCacheDirectory() throws -> String? {
+        if let cache { try checkCacheFolder(cache); return cache }
+        guard let dir = defaultScoreCacheDirectory() else { warn("no cache folder ($HOME unset): every run is scored"); return nil }
+        do { try checkCacheFolder(dir) } catch {
+            warn("\(error.localizedDescription); scores are not cached (use --cache DIR)")
+            return nil
+        }
+        return dir
+    }
+
     private func printTable(_ r: ComparisonResults) {
         let w = max(8, r.runs.map(\.name.count).max() ?? 8)
         let sequential = r.settings.sequential != nil
-        print("run".padding(toLength: w, withPad: " ", startingAt: 0) + "     loss   Δ vs base        p  noise  gap closed"
+        print("run".padding(toLength: w, withPad: " ", startingAt: 0) + "     loss   Δ vs base        p       verdict  gap closed"
               + (sequential ? "   ± (95%)  windows read (sequential)" : ""))
         for x in r.runs {
             let delta = x.name == r.baseline ? "baseline" : x.deltaVsBaseline.map { String(format: "%+.4f", $0) } ?? "—"
             let p = x.pValue.map { String(format: "%.4f", $0) } ?? "—"
-            let noise = x.inNoise.map { $0 ? "yes" : "no" } ?? "—"
+            let verdict = x.name == r.baseline ? "baseline" : x.verdict?.rawValue ?? "—"
             let gap = x.gapClosed.map { String(format: "%.1f%%", $0) } ?? "—"
             print(x.name.padding(toLength: w, withPad: " ", startingAt: 0)
-                  + String(format: " %8.4f", x.loss) + delta.leftPad(12) + p.leftPad(9) + noise.leftPad(7) + gap.leftPad(12)
+                  + String(format: " %8.4f", x.loss) + delta.leftPad(12) + p.leftPad(9) + verdict.leftPad(14) + gap.leftPad(12)
                   + (x.sequential.map { q in
                       let ci = q.deltaCI ?? x.lossCI
                       return String(format: "%10.4f  %d/%d (%.1f%%)", (ci[1] - ci[0]) / 2, q.windowsScored, q.windowsTotal, 100 * q.fractionRead)

@@ -86,7 +86,7 @@ struct Score: ParsableCommand {
         bar.finish()
         let key = ScoreKey(checkpointHash: try fileContentHash(path: path), testSetHash: tokens.contentHash,
                            settings: ScoreSettings(context: T, stride: plan.stride, skip: windows.skip, maxTokens: windows.maxTokens),
-                           softmaxRows: report.softmaxRows == gpt2VocabSize ? nil : report.softmaxRows, precision: precision)
+                           config: ck.config, precision: precision)
         var part = ScorePart(shard: k, shards: n, checkpoint: path, layout: ck.layout.rawValue, testSet: data.testSet, key: key,
                              utf8Bytes: (windows.skip == 0 && windows.maxTokens == nil) ? tokens.utf8Bytes : nil, batch: B, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
                              threads: report.threads, seconds: report.seconds)
@@ -97,6 +97,7 @@ struct Score: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            if let out { try checkPartOutput(out) }
             let tokens = try loadTokenIDs(path: data.testSet, dataset: data.dataset)
             if let (k, n) = shardSpec { try runShard(k: k, n: n, tokens: tokens); return }
             var reports: [ScoreReport] = []

@@ -53,4 +53,34 @@ final class OutputTests: XCTestCase {
         test.addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         return dir
     }
+
+    func testDecimalsNeverShowNegativeZero() {
+        XCTAssertEqual(formatDecimal(-0.00001, decimals: 4), "-1.0e-05")
+        XCTAssertEqual(formatDecimal(-0.00001, decimals: 4, plus: true), "-1.0e-05")
+        XCTAssertEqual(formatDecimal(0.00002, decimals: 4, plus: true), "+2.0e-05")
+        XCTAssertEqual(formatDecimal(0, decimals: 4, plus: true), "0.0000")
+        XCTAssertEqual(formatDecimal(-0.0, decimals: 4), "0.0000")
+        XCTAssertEqual(formatDecimal(-0.01234, decimals: 4, plus: true), "-0.0123")
+        XCTAssertEqual(formatDecimal(6.10959, decimals: 4), "6.1096")
+    }
+
+    func testOutputChecksRefuseUserFilesAndFolders() throws {
+        let dir = NSTemporaryDirectory() + "gpt2lab-checks-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir + "/full", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("x".utf8).write(to: URL(fileURLWithPath: dir + "/full/a.txt"))
+        try Data("x".utf8).write(to: URL(fileURLWithPath: dir + "/f"))
+        XCTAssertNoThrow(try checkFolderOutput(dir + "/new/deeper", what: "w") { _ in ["x"] })
+        XCTAssertThrowsError(try checkFolderOutput(dir + "/full", what: "w") { _ in ["a.txt"] })
+        XCTAssertNoThrow(try checkFolderOutput(dir + "/full", what: "w") { _ in [] })
+        XCTAssertThrowsError(try checkFolderOutput(dir + "/f", what: "w") { _ in [] })
+        XCTAssertThrowsError(try checkFolderOutput(dir + "/f/sub", what: "w") { _ in [] })
+        XCTAssertNoThrow(try checkFileOutput(dir + "/new.json", what: "w") { _ in false })
+        XCTAssertThrowsError(try checkFileOutput(dir + "/f", what: "w") { _ in false })
+        XCTAssertNoThrow(try checkFileOutput(dir + "/f", what: "w") { _ in true })
+        XCTAssertThrowsError(try checkFileOutput(dir + "/full", what: "w") { _ in true })
+        XCTAssertThrowsError(try checkFileOutput(dir + "/missing/x.json", what: "w") { _ in true })
+        XCTAssertThrowsError(try checkCacheFolder(dir + "/f"))
+        XCTAssertNoThrow(try checkCacheFolder(dir + "/cache/scores"))
+    }
 }

@@ -68,6 +68,10 @@ private func writePNG(_ chart: Chart, tmp: String, path: String, width: Int, hei
     guard drawn == CAIRO_STATUS_SUCCESS else { throw ChartError.cairo(path: path, status: statusText(drawn)) }
     let written = cairo_surface_write_to_png(surface, tmp)
     guard written == CAIRO_STATUS_SUCCESS else { throw ChartError.cairo(path: path, status: statusText(written)) }
+    guard let png = FileManager.default.contents(atPath: tmp), let marked = markedPNG(png) else {
+        throw ChartError.cairo(path: path, status: "unreadable PNG output")
+    }
+    try marked.write(to: URL(fileURLWithPath: tmp))
 }
 
 private func writeSVG(_ chart: Chart, tmp: String, path: String, width: Int, height: Int) throws {
@@ -84,6 +88,8 @@ private func writeSVG(_ chart: Chart, tmp: String, path: String, width: Int, hei
     let status = cairo_surface_status(surface)
     guard drawn == CAIRO_STATUS_SUCCESS else { throw ChartError.cairo(path: path, status: statusText(drawn)) }
     guard status == CAIRO_STATUS_SUCCESS else { throw ChartError.cairo(path: path, status: statusText(status)) }
+    guard let svg = FileManager.default.contents(atPath: tmp) else { throw ChartError.cairo(path: path, status: "unreadable SVG output") }
+    try Data(markedSVG(String(decoding: svg, as: UTF8.self)).utf8).write(to: URL(fileURLWithPath: tmp))
 }
 
 /// The one drawing routine both surfaces share.
