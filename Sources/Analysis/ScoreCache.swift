@@ -10,7 +10,9 @@ import Plumbing
 public let scoringEngineVersion = "gpt2lab-engine-1 (fp32, float64 accumulation)"
 
 /// What decides a score: the same key always gives the same per-window sums. The cache and shard
-/// parts both key scores by it.
+/// parts both key scores by it, and every stored property takes part: the cache file name hashes
+/// the whole encoded key and `differences(from:)` compares every field, so a setting added here
+/// can be neither left out of the cache nor missed by `merge`.
 public struct ScoreKey: Codable, Sendable, Hashable {
     public var checkpointHash: String
     public var testSetHash: String
@@ -21,31 +23,71 @@ public struct ScoreKey: Codable, Sendable, Hashable {
     public var engine: String
     /// Softmax rows when not GPT-2's 50257 (a padded vocabulary scored with full_vocab).
     public var softmaxRows: Int?
-    /// "bf16" for bf16 products; nil for f32 (so f32 keys, and files, are those written before bf16).
+    /// "bf16" for bf16 products; nil for f32 (so f32 keys are those written before bf16).
     public var precision: String?
+    /// Attention heads the weights were read with (the one shape the tensors do not fix); nil only
+    /// in parts written before it was recorded.
+    public var heads: Int?
     enum CodingKeys: String, CodingKey {
         case checkpointHash = "checkpoint_hash", testSetHash = "test_set_hash", context, stride, skip
-        case maxTokens = "max_tokens", engine, softmaxRows = "softmax_rows", precision
+        case maxTokens = "max_tokens", engine, softmaxRows = "softmax_rows", precision, heads
     }
-    public init(checkpointHash: String, testSetHash: String, settings: ScoreSettings, engine: String = scoringEngineVersion,
-                softmaxRows: Int? = nil, precision: Precision = .f32) {
-        self.checkpointHash = checkpointHash; self.testSetHash = testSetHash; self.softmaxRows = softmaxRows
+    /// The key of scoring a model of `config` (heads, softmax rows) at `precision`.
+    public init(checkpointHash: String, testSetHash: String, settings: ScoreSettings, config: GPT2Config,
+                precision: Precision = .f32, engine: String = scoringEngineVersion) {
+        self.checkpointHash = checkpointHash; self.testSetHash = testSetHash
+        let rows = config.softmaxVocab
+        softmaxRows = rows == gpt2VocabSize ? nil : rows
         self.precision = precision == .f32 ? nil : precision.rawValue
+        heads = config.nHead
         context = settings.context; stride = settings.stride; skip = settings.skip; maxTokens = settings.maxTokens
         self.engine = engine
     }
     public var settings: ScoreSettings { ScoreSettings(context: context, stride: stride, skip: skip, maxTokens: maxTokens) }
+
     /// File name: the checkpoint hash and a hash of the whole key.
     var fileName: String {
-        let text = "\(checkpointHash)|\(testSetHash)|\(context)|\(stride)|\(skip)|\(maxTokens.map(String.init) ?? "-")|\(engine)"
-            + (softmaxRows.map { "|rows \($0)" } ?? "") + (precision.map { "|\($0)" } ?? "")
+        let text = (try? JSON.encoder(pretty: false).encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "\(self)"
         return "score-\(checkpointHash)-\(hex64(contentHash64(text))).json"
     }
+
+    /// Each field that differs from `other`, as "name (this vs other)", in declaration order.
+    public func differences(from other: ScoreKey) -> [String] {
+        zip(Mirror(reflecting: self).children, Mirror(reflecting: other).children).compactMap { a, b in
+            let none = Self.noneMeans[a.label ?? ""] ?? "none"
+            let (x, y) = (describe(a.value, none: none), describe(b.value, none: none))
+            return x == y ? nil : "\(Self.fieldNames[a.label ?? ""] ?? a.label ?? "?") (\(x) vs \(y))"
+        }
+    }
+
+    /// What `differences` calls each stored property.
+    static let fieldNames = [
+        "checkpointHash": "checkpoint content hash", "testSetHash": "test set token-id hash", "context": "context",
+        "stride": "stride", "skip": "skip", "maxTokens": "max tokens", "engine": "engine",
+        "softmaxRows": "vocabulary rows softmaxed (--full-vocab)", "precision": "precision", "heads": "heads",
+    ]
+    /// What a nil field means, for messages.
+    static let noneMeans = ["maxTokens": "all", "softmaxRows": "\(gpt2VocabSize)", "precision": "f32", "heads": "not recorded"]
+}
+
+/// A field's value for a message: optionals unwrapped, nil as `none`.
+private func describe(_ value: Any, none: String) -> String {
+    let m = Mirror(reflecting: value)
+    guard m.displayStyle == .optional else { return "\(value)" }
+    return m.children.first.map { "\($0.value)" } ?? none
 }
 
 private struct CacheEntry: Codable {
     var key: ScoreKey
     var score: ScoreReport
+}
+
+/// The default score cache: `$XDG_CACHE_HOME/gpt2lab/scores`, else `~/.cache/gpt2lab/scores`; nil
+/// without either variable. Entries are keyed by content, so one cache serves every folder.
+public func defaultScoreCacheDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+    if let x = environment["XDG_CACHE_HOME"], x.hasPrefix("/") { return x + "/gpt2lab/scores" }
+    guard let home = environment["HOME"], !home.isEmpty else { return nil }
+    return home + "/.cache/gpt2lab/scores"
 }
 
 /// A folder of cached scores.

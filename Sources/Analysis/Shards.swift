@@ -87,16 +87,12 @@ public func readScorePart(path: String) throws -> ScorePart {
 public func mergeScoreParts(_ parts: [(path: String, part: ScorePart)]) throws -> ScoreReport {
     guard let (firstPath, first) = parts.first else { throw MergeError(message: "merge: no parts given") }
     for (path, p) in parts.dropFirst() {
-        func differ(_ what: String) -> MergeError {
-            MergeError(message: "\(path): \(what) differs from \(firstPath); parts of different runs cannot be merged")
+        let diffs = p.key.differences(from: first.key) + (p.batch != first.batch ? ["batch (\(p.batch) vs \(first.batch))"] : [])
+            + (p.shards != first.shards ? ["shard count (\(p.shards) vs \(first.shards))"] : [])
+            + (p.totalWindows != first.totalWindows ? ["window count (\(p.totalWindows) vs \(first.totalWindows))"] : [])
+        if !diffs.isEmpty {
+            throw MergeError(message: "\(path): differs from \(firstPath) in \(diffs.joined(separator: ", ")); parts of different scores cannot be merged")
         }
-        let (a, b) = (p.key, first.key)
-        if a.checkpointHash != b.checkpointHash { throw differ("checkpoint (content hash \(a.checkpointHash) vs \(b.checkpointHash))") }
-        if a.testSetHash != b.testSetHash { throw differ("test set (token-id hash \(a.testSetHash) vs \(b.testSetHash))") }
-        if a != b || p.batch != first.batch { throw differ("settings (context/stride/skip/max-tokens/batch/engine)") }
-        if p.shards != first.shards { throw differ("shard count (\(p.shards) vs \(first.shards))") }
-        if p.totalWindows != first.totalWindows { throw differ("window count") }
-        if p.softmaxRows != first.softmaxRows { throw differ("vocabulary rows softmaxed (--full-vocab)") }
     }
     let ordered = try partsInShardOrder(parts, shards: first.shards) { $0.shard }
     var sums: [Double] = [], counts: [Int] = []

@@ -136,6 +136,32 @@ public func seedNoiseHalfWidth(_ losses: [Double]) -> Double? {
     return hi - lo
 }
 
+/// What a run's Δ against the baseline says, in words.
+public enum Verdict: String, Codable, Sendable {
+    case better, worse
+    case inTheNoise = "in the noise"
+    /// No seed band, and the paired interval holds 0.
+    case unclear
+}
+
+/// A run's verdict against the baseline. With a seed band (half-width `band`), the run is in the
+/// noise exactly when |Δ| ≤ band — by definition for a member of a seed group that holds the
+/// baseline (`sameSeedGroupAsBaseline`), whose |Δ| is one of the differences the band is the largest
+/// of (a 1e-9 slack covers summation order for the rest); outside it, better or worse by Δ's sign.
+/// Without a band, better or worse when the paired interval `deltaCI` excludes 0, else unclear.
+/// `inNoise` is nil without a band.
+public func runVerdict(delta: Double?, deltaCI: [Double]?, band: Double?,
+                       sameSeedGroupAsBaseline: Bool) -> (inNoise: Bool?, verdict: Verdict?) {
+    guard let delta, delta.isFinite else { return (nil, nil) }
+    let direction: Verdict = delta < 0 ? .better : .worse
+    if let band {
+        let inside = sameSeedGroupAsBaseline || abs(delta) <= band * (1 + 1e-9)
+        return (inside, inside ? .inTheNoise : direction)
+    }
+    guard let ci = deltaCI, ci.count == 2, ci[0].isFinite, ci[1].isFinite else { return (nil, nil) }
+    return (nil, ci[0] > 0 || ci[1] < 0 ? direction : .unclear)
+}
+
 /// Percentage of the baseline → reference gap a run closes: (L_base − L_run)/(L_base − L_ref)·100.
 /// nil when the gap is 0 (or not finite).
 public func gapClosedPercent(baseline: Double, run: Double, reference: Double) -> Double? {

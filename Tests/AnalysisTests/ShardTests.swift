@@ -1,4 +1,5 @@
 import Checkpoints
+import Engine
 import Foundation
 import TestSets
 import XCTest
@@ -22,7 +23,8 @@ final class ShardTests: XCTestCase {
         let range = shardWindowRange(shard: k, of: n, windows: plan.windows.count, batch: batch)
         let (r, scores, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: bin, stride: stride, maxTokens: 12_000,
                                                  batch: batch, threads: threads, windowRange: range)
-        let key = ScoreKey(checkpointHash: "c", testSetHash: "t", settings: ScoreSettings(context: 256, stride: stride, maxTokens: 12_000))
+        let key = ScoreKey(checkpointHash: "c", testSetHash: "t", settings: ScoreSettings(context: 256, stride: stride, maxTokens: 12_000),
+                           config: ck.config)
         return ScorePart(shard: k, shards: n, checkpoint: ck.path, layout: r.layout, testSet: bin, key: key,
                          utf8Bytes: nil, batch: batch, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
                          threads: threads, seconds: r.seconds)
@@ -64,7 +66,9 @@ final class ShardTests: XCTestCase {
         other = p1; other.key.testSetHash = "different"
         refuses([p0, other], "test set")
         other = p1; other.key.stride = 128
-        refuses([p0, other], "settings")
+        refuses([p0, other], "stride (128 vs 256)")
+        other = p1; other.key.softmaxRows = 50304
+        refuses([p0, other], "vocabulary rows softmaxed (--full-vocab) (50304 vs 50257)")
         XCTAssertNoThrow(try mergeScoreParts([("a", p1), ("b", p0)]))
     }
 
@@ -77,4 +81,44 @@ final class ShardTests: XCTestCase {
         } } }
     }
 
+
+    /// Every stored field of the score key takes part in the cache file name and in merge's check,
+    /// and is named: a setting added to ScoreKey is covered without anyone remembering to.
+    func testEveryScoreKeyFieldChangesTheFileNameAndIsNamed() throws {
+        let config = GPT2Config(vocabSize: 50257, contextLength: 256, nEmbd: 64, nLayer: 4, nHead: 4)
+        let base = ScoreKey(checkpointHash: "c", testSetHash: "t", settings: ScoreSettings(context: 256, stride: 256), config: config)
+        let changes: [String: (inout ScoreKey) -> Void] = [
+            "checkpointHash": { $0.checkpointHash = "d" }, "testSetHash": { $0.testSetHash = "u" },
+            "context": { $0.context = 128 }, "stride": { $0.stride = 128 }, "skip": { $0.skip = 5 },
+            "maxTokens": { $0.maxTokens = 10 }, "engine": { $0.engine = "other" }, "softmaxRows": { $0.softmaxRows = 50304 },
+            "precision": { $0.precision = "bf16" }, "heads": { $0.heads = 2 },
+        ]
+        let fields = Mirror(reflecting: base).children.compactMap(\.label)
+        XCTAssertEqual(Set(fields), Set(changes.keys), "a ScoreKey field without a case here (add one)")
+        XCTAssertEqual(Set(fields), Set(ScoreKey.fieldNames.keys), "a ScoreKey field without a name for merge's message")
+        for (field, change) in changes {
+            var k = base
+            change(&k)
+            XCTAssertNotEqual(k.fileName, base.fileName, field)
+            XCTAssertEqual(k.differences(from: base).count, 1, field)
+            XCTAssertTrue(k.differences(from: base)[0].hasPrefix(ScoreKey.fieldNames[field]!), "\(k.differences(from: base))")
+        }
+        XCTAssertEqual(base.differences(from: base), [])
+        XCTAssertEqual(base.heads, 4, "heads come from the model's config")
+    }
+
+    func testVerdicts() {
+        // With a band: inside is noise, outside is better/worse by sign; a seed-group member of the
+        // baseline's group is noise by definition.
+        XCTAssertEqual(runVerdict(delta: 0.01, deltaCI: [0.005, 0.015], band: 0.03, sameSeedGroupAsBaseline: false).verdict, .inTheNoise)
+        XCTAssertEqual(runVerdict(delta: 0.43, deltaCI: [0.4, 0.46], band: 0.03, sameSeedGroupAsBaseline: false).verdict, .worse)
+        XCTAssertEqual(runVerdict(delta: 0.43, deltaCI: [0.4, 0.46], band: 0.03, sameSeedGroupAsBaseline: false).inNoise, false)
+        XCTAssertEqual(runVerdict(delta: -0.43, deltaCI: [-0.46, -0.4], band: 0.03, sameSeedGroupAsBaseline: false).verdict, .better)
+        XCTAssertEqual(runVerdict(delta: 0.0300000001, deltaCI: nil, band: 0.03, sameSeedGroupAsBaseline: true).verdict, .inTheNoise)
+        // Without a band: the paired interval decides, and no "in noise" is claimed.
+        XCTAssertEqual(runVerdict(delta: 0.01, deltaCI: [-0.01, 0.03], band: nil, sameSeedGroupAsBaseline: false).verdict, .unclear)
+        XCTAssertNil(runVerdict(delta: 0.01, deltaCI: [-0.01, 0.03], band: nil, sameSeedGroupAsBaseline: false).inNoise)
+        XCTAssertEqual(runVerdict(delta: 0.02, deltaCI: [0.01, 0.03], band: nil, sameSeedGroupAsBaseline: false).verdict, .worse)
+        XCTAssertNil(runVerdict(delta: .nan, deltaCI: nil, band: 0.03, sameSeedGroupAsBaseline: false).verdict)
+    }
 }

@@ -99,9 +99,8 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
     for r in runOrder {
         let ck: LoadedCheckpoint
         do { ck = try loadCheckpoint(path: r.checkpoint, heads: r.heads, vocab: vocab) } catch { throw runError(m, r, describeError(error)) }
-        let rows = ck.weights.config.softmaxVocab
         let key = ScoreKey(checkpointHash: hashes[r.name]!, testSetHash: testSetHash, settings: settings,
-                           softmaxRows: rows == gpt2VocabSize ? nil : rows, precision: options.precision)
+                           config: ck.weights.config, precision: options.precision)
         if let t = ck.training { training[r.name] = t }
         for w in ck.warnings { events(.note("\(r.name): \(w)")) }
         if let s = given[r.name] {
@@ -176,7 +175,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
     let band = seedNoiseHalfWidth(group.map { comparable[$0]! })
     let seedNoise = band.map {
         SeedNoise(runs: group, halfWidth: $0,
-                  rule: "half-width = largest |loss difference| between runs of the seed group; a Δ is in the noise when |Δ| ≤ it (the group's own runs are)")
+                  rule: "half-width = largest |loss difference| between runs of the seed group; a Δ is in the noise when |Δ| ≤ it (the group's own runs are when the group holds the baseline; otherwise they compare with the baseline like any run)")
     }
     var rows: [RunResult] = []
     for r in m.runs {
@@ -189,16 +188,16 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
             return t / (b * configs[r.name]!.contextLength)
         }()
         let hess = hessians[r.name]
+        let verdict = isBase ? (inNoise: nil, verdict: nil)
+            : runVerdict(delta: st.delta, deltaCI: st.deltaCI, band: band,
+                         sameSeedGroupAsBaseline: group.contains(m.baseline) && group.contains(r.name))
         rows.append(RunResult(
             name: r.name, description: r.description, checkpoint: r.checkpoint, contentHash: hashes[r.name]!,
             identicalTo: m.runs.filter { $0.name != r.name && hashes[$0.name] == hashes[r.name] }.map(\.name),
             scoreSource: sources[r.name]!, params: params[r.name]!, loss: st.loss, lossCI: st.lossCI,
             perplexity: exp(st.loss),
             deltaVsBaseline: isBase ? 0 : st.delta, deltaCI: st.deltaCI, pValue: st.pValue,
-            // A member of the seed group is the noise by definition (its |Δ| defines the band; summing
-            // in another order could put it a rounding error outside); others compare with a 1e-9 slack.
-            inNoise: isBase ? nil : group.contains(r.name) && band != nil ? true
-                : band.flatMap { b in st.delta.map { abs($0) <= b * (1 + 1e-9) } },
+            inNoise: verdict.inNoise, verdict: verdict.verdict,
             deltaVsReference: r.name == m.reference ? 0 : st.deltaRef, deltaReferenceCI: st.deltaRefCI,
             gapClosed: m.reference.flatMap { gapClosedPercent(baseline: comparable[m.baseline]!, run: comparable[r.name]!,
                                                               reference: comparable[$0]!) },

@@ -63,6 +63,8 @@ public struct RunResult: Codable, Sendable {
     public var pValue: Double?
     /// |Δ vs baseline| ≤ the seed-noise half-width; nil without a band (and for the baseline).
     public var inNoise: Bool?
+    /// Better, worse or in the noise against the baseline (`runVerdict`); nil for the baseline.
+    public var verdict: Verdict? = nil
     public var deltaVsReference: Double?
     public var deltaReferenceCI: [Double]?
     public var gapClosed: Double?
@@ -86,7 +88,7 @@ public struct RunResult: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case name, description, checkpoint, contentHash = "content_hash", identicalTo = "identical_to"
         case scoreSource = "score_source", params, loss, lossCI = "loss_ci", perplexity
-        case deltaVsBaseline = "delta_vs_baseline", deltaCI = "delta_ci", pValue = "p_value", inNoise = "in_noise"
+        case deltaVsBaseline = "delta_vs_baseline", deltaCI = "delta_ci", pValue = "p_value", inNoise = "in_noise", verdict
         case deltaVsReference = "delta_vs_reference", deltaReferenceCI = "delta_reference_ci", gapClosed = "gap_closed"
         case totalSumSq = "total_sum_sq", decaySumSq = "decay_sum_sq", noDecaySumSq = "no_decay_sum_sq"
         case hyperparameters, tauSteps = "tau_steps", tauFraction = "tau_fraction", stackOf = "stack_of"
@@ -104,6 +106,7 @@ public struct RunResult: Codable, Sendable {
         try c.encode(perplexity, forKey: .perplexity)
         try c.encode(deltaVsBaseline, forKey: .deltaVsBaseline); try c.encode(deltaCI, forKey: .deltaCI)
         try c.encode(pValue, forKey: .pValue); try c.encode(inNoise, forKey: .inNoise)
+        try c.encode(verdict, forKey: .verdict)
         try c.encode(deltaVsReference, forKey: .deltaVsReference); try c.encode(deltaReferenceCI, forKey: .deltaReferenceCI)
         try c.encode(gapClosed, forKey: .gapClosed)
         try c.encode(totalSumSq, forKey: .totalSumSq); try c.encode(decaySumSq, forKey: .decaySumSq)

@@ -62,9 +62,8 @@ func scoreStepCheckpoints(_ steps: [(step: Int, path: String)], run r: RunSpec, 
         var normOptions = NormOptions()
         normOptions.spectral = false
         let norms = checkpointNormStats(checkpoint: path, weights: ck.weights, options: normOptions)
-        let rows = ck.weights.config.softmaxVocab
         let key = ScoreKey(checkpointHash: try fileContentHash(path: path), testSetHash: s.testSetHash, settings: s.settings,
-                           softmaxRows: rows == gpt2VocabSize ? nil : rows, precision: options.precision)
+                           config: ck.weights.config, precision: options.precision)
         var full = options.rescore ? nil : s.cache?.load(key)
         var source = full == nil ? "scored" : "cache"
         if let rule = s.rule {
