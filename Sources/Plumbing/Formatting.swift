@@ -23,3 +23,14 @@ public func groupedThousands(_ n: Int) -> String {
     }
     return String(out.reversed())
 }
+
+/// `x` with `decimals` decimals (a "+" before positives when `plus`), never "-0.0000": a non-zero
+/// value that rounds to zero is written with two significant digits in scientific notation
+/// ("-3.2e-05"), so its sign stays true, and an exact zero is "0.0000" (no sign).
+public func formatDecimal(_ x: Double, decimals: Int, plus: Bool = false) -> String {
+    guard x.isFinite else { return "\(x)" }
+    if x == 0 { return String(format: "%.\(decimals)f", 0.0) }
+    let fixed = String(format: plus ? "%+.\(decimals)f" : "%.\(decimals)f", x)
+    if fixed.allSatisfy({ "+-0.".contains($0) }) { return String(format: plus ? "%+.1e" : "%.1e", x) }
+    return fixed
+}

@@ -28,7 +28,9 @@ public let defaultReportTemplate = #"""
   tr.reference td { background: #f4f8fb; }
   span.tag { font-size: 11px; color: #6a737d; border: 1px solid #d0d7de; border-radius: 3px; padding: 0 .3em; margin-left: .3em; }
   td.noise { color: #8a6d00; }
-  td.signal { color: #1a7f37; font-weight: 600; }
+  td.better { color: #1a7f37; font-weight: 600; }
+  td.worse { color: #b42318; font-weight: 600; }
+  td.unclear { color: #57606a; }
   figure { margin: 1.5em 0; }
   figure img { max-width: 100%; height: auto; border: 1px solid #eef0f2; }
   figcaption { color: #4a5560; font-size: 13.5px; margin-top: .3em; }
@@ -49,16 +51,16 @@ public let defaultReportTemplate = #"""
 <p class="lede">{{#description}}{{description}} {{/description}}Test set <code>{{test_set}}</code>: {{tokens_scored}} tokens scored in {{windows}} windows of {{context}} (stride {{stride}}). Every run is scored on the same windows.</p>
 {{#reference_note}}<p class="note"><strong>Reference.</strong> {{reference_note}}</p>{{/reference_note}}
 {{#sequential}}<p class="note"><strong>Sequential scoring.</strong> Each run was compared with {{baseline}} on the same windows, read in one seeded random order (seed {{seed}}), until the interval of the paired Δ was at most ±{{half_width}} nats (after at least {{min_windows}} windows) or every window was read. Each loss is on the windows that run read (the count is under it); {{baseline}}'s on the most any run needed.</p>{{/sequential}}
-{{#seed_noise}}<p class="note"><strong>Seed noise.</strong> Runs {{runs}} differ only in their random seed; their losses differ by {{half_width}} nats. A Δ inside ±{{half_width}} is marked “in the noise”.</p>{{/seed_noise}}
+{{#seed_noise}}<p class="note"><strong>Seed noise.</strong> Runs {{runs}} differ only in their random seed; their losses differ by {{half_width}} nats. A Δ inside ±{{half_width}} is marked “in the noise”; outside it a run is “better” (Δ &lt; 0) or “worse”.</p>{{/seed_noise}}
 
 <h2>Results</h2>
 <table>
 <thead>
-<tr><th>run</th><th>test loss<br />[{{level}}% CI]</th><th>Δ vs {{baseline}}<br />[{{level}}% CI]</th><th>p</th><th>in the<br />noise?</th><th>gap to<br />{{reference}}<br />closed</th><th>‖θ‖²<br />(decay group)</th><th>AdamW τ<br />steps</th>{{#has_stack}}<th>expected if additive</th>{{/has_stack}}{{#has_hessian}}<th>Hessian trace</th>{{/has_hessian}}<th>completion<br />(greedy; <em>sample</em>)</th></tr>
+<tr><th>run</th><th>test loss<br />[{{level}}% CI]</th><th>Δ vs {{baseline}}<br />[{{level}}% CI]</th><th>p</th><th>verdict</th><th>gap to<br />{{reference}}<br />closed</th><th>‖θ‖²<br />(decay group)</th><th>AdamW τ<br />steps</th>{{#has_stack}}<th>expected if additive</th>{{/has_stack}}{{#has_hessian}}<th>Hessian trace</th>{{/has_hessian}}<th>completion<br />(greedy; <em>sample</em>)</th></tr>
 </thead>
 <tbody>
 {{#rows}}
-<tr class="{{row_class}}"><td class="run"><strong>{{name}}</strong>{{#identical_to}}<span class="tag">identical to {{identical_to}}</span>{{/identical_to}}<span class="desc">{{description}}</span></td><td class="num">{{loss}}<small>{{loss_ci}}</small>{{#read}}<small>{{read}}</small>{{/read}}</td><td class="num">{{delta}}<small>{{delta_ci}}</small></td><td class="num">{{p}}</td><td class="{{noise_class}}">{{in_noise}}</td><td class="num">{{gap}}</td><td class="num">{{sum_sq}}<small>{{decay_sum_sq}}</small></td><td class="num">{{tau}}</td>{{#has_stack}}<td class="num">{{#additive}}{{additive}}<small>{{stack_of}}</small>{{/additive}}</td>{{/has_stack}}{{#has_hessian}}<td class="num">{{hessian}}</td>{{/has_hessian}}<td class="completion">{{#completion_greedy}}{{completion_greedy}}{{/completion_greedy}}{{^completion_greedy}}—{{/completion_greedy}}{{#completion_sample}}<br /><em>sample:</em> {{completion_sample}}{{/completion_sample}}</td></tr>
+<tr class="{{row_class}}"><td class="run"><strong>{{name}}</strong>{{#identical_to}}<span class="tag">identical to {{identical_to}}</span>{{/identical_to}}<span class="desc">{{description}}</span></td><td class="num">{{loss}}<small>{{loss_ci}}</small>{{#read}}<small>{{read}}</small>{{/read}}</td><td class="num">{{delta}}<small>{{delta_ci}}</small></td><td class="num">{{p}}</td><td class="{{verdict_class}}">{{verdict}}</td><td class="num">{{gap}}</td><td class="num">{{sum_sq}}<small>{{decay_sum_sq}}</small></td><td class="num">{{tau}}</td>{{#has_stack}}<td class="num">{{#additive}}{{additive}}<small>{{stack_of}}</small>{{/additive}}</td>{{/has_stack}}{{#has_hessian}}<td class="num">{{hessian}}</td>{{/has_hessian}}<td class="completion">{{#completion_greedy}}{{completion_greedy}}{{/completion_greedy}}{{^completion_greedy}}—{{/completion_greedy}}{{#completion_sample}}<br /><em>sample:</em> {{completion_sample}}{{/completion_sample}}</td></tr>
 {{/rows}}
 </tbody>
 </table>
@@ -114,7 +116,7 @@ public let defaultReportTemplate = #"""
 <ul class="methods">
 <li><strong>Test loss</strong> is Σ NLL / Σ tokens over all windows (nats per token). Its CI is a percentile bootstrap over windows: {{bootstrap}} resamples of the windows with replacement (seed {{seed}}), the loss recomputed from the resampled windows' NLL sums and token counts.</li>
 <li><strong>Δ vs {{baseline}}</strong> is run − baseline; negative is better. Its CI is a <em>paired</em> bootstrap: each resample draws one set of windows for both runs, so passages that are hard for every model cancel. The two-sided <strong>p</strong> is 2·min(P(Δ* ≤ 0), P(Δ* ≥ 0)) over the resamples, floored at 1/B = {{p_floor}}. It measures only test-set sampling noise (which windows happen to be in the test set), not training noise.</li>
-<li><strong>In the noise</strong>: |Δ| is no larger than the seed-noise half-width (the largest loss difference between runs that differ only in their seed). This is training noise, which the p-value does not see: two seeds of one recipe can differ “significantly” on a fixed test set. A Δ is worth believing when it is both significant and outside the band. One pair of seeds is a rough yardstick, not a distribution.</li>
+<li><strong>Verdict</strong>: “in the noise” when |Δ| is no larger than the seed-noise half-width (the largest loss difference between runs that differ only in their seed). This is training noise, which the p-value does not see: two seeds of one recipe can differ “significantly” on a fixed test set. A Δ is worth believing when it is both significant and outside the band. One pair of seeds is a rough yardstick, not a distribution. Outside the band a run is “better” (Δ &lt; 0) or “worse” (Δ &gt; 0). Runs of the seed group are in the noise by definition only when the group holds the baseline; otherwise they are compared like any run. Without a seed group the verdict is “better” or “worse” when the paired CI excludes 0, else “unclear”.</li>
 {{#sequential}}<li><strong>Sequential</strong>: with <code>ci</code> in the manifest, the bootstrap and p-value above are replaced. The windows are a finite population read without replacement in a random order, so after n of N windows the loss is the ratio estimate Σ NLL / Σ tokens and Δ the same estimate of the per-window differences run − {{baseline}}; each interval is ± t<sub>n−1</sub> · √((1 − n/N) · Σ(y<sub>i</sub> − R̂x<sub>i</sub>)² / ((n − 1) n x̄²)) (Cochran §6.4), exact when every window is read. Gap closed and the seed band use the paired Δs.</li>{{/sequential}}
 <li><strong>% of gap closed</strong> = (L<sub>baseline</sub> − L<sub>run</sub>) / (L<sub>baseline</sub> − L<sub>reference</sub>) · 100.</li>
 <li><strong>‖θ‖²</strong>: sum of squares of all stored parameters (small print: the decay group, tensors with two or more dimensions).</li>

@@ -2,6 +2,7 @@
 
 import Analysis
 import Foundation
+import Plumbing
 
 /// One entry per benchmark: a title, column flags and a row per run (test loss beside each accuracy).
 func evalTemplateContext(_ r: ComparisonResults) -> [[String: Any]] {
@@ -15,7 +16,11 @@ func evalTemplateContext(_ r: ComparisonResults) -> [[String: Any]] {
                 "name": x.name, "loss": String(format: "%.4f", x.loss), "value": pct(x.value.estimate), "value_ci": ci(x.value),
                 "row_class": x.name == r.baseline ? "baseline" : (x.name == r.reference ? "reference" : ""),
                 "delta": x.vsBaseline.map { String(format: "%+.1f pts", 100 * $0.delta.estimate) } ?? "baseline",
-                "delta_ci": x.vsBaseline.map { "[" + String(format: "%+.1f", 100 * $0.delta.lo) + ", " + String(format: "%+.1f", 100 * $0.delta.hi) + "]" } ?? "",
+                // No discordant example: the runs agree on every example, and a [+0.0, +0.0] interval would say nothing.
+                "delta_ci": x.vsBaseline.map { v in
+                    v.aOnly + v.bOnly == 0 ? "no example differs"
+                        : "[" + formatDecimal(100 * v.delta.lo, decimals: 1, plus: true) + ", " + formatDecimal(100 * v.delta.hi, decimals: 1, plus: true) + "]"
+                } ?? "",
                 "p": x.vsBaseline.map { $0.pValue < 0.001 ? String(format: "%.1e", $0.pValue) : String(format: "%.3f", $0.pValue) } ?? "—",
                 "discordant": x.vsBaseline.map { "\($0.aOnly) / \($0.bOnly)" } ?? "",
             ]

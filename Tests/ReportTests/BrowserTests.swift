@@ -103,11 +103,10 @@ final class BrowserTests: XCTestCase {
         }
     }
 
-    /// The committed demo (what the README shows).
-    func testCommittedDemoReadsWellAtLaptopWidths() throws {
+    /// The demo (what `make demo` renders and the README shows), rendered by this test run.
+    func testDemoReadsWellAtLaptopWidths() throws {
         _ = try chromium()
-        let demo = Self.root + "/reports/demo"
-        XCTAssertTrue(FileManager.default.fileExists(atPath: demo + "/index.html"), "reports/demo is committed")
+        let demo = try RenderedDemo.folder.get()
         // Five charts, plus the per-token section's two for `stacked` (examples/interventions.toml).
         try assertReadable(try copyOfReport(demo, as: "demo"), runs: 5, images: 7)
         for image in ["per-token-1-stacked-position.png", "per-token-1-stacked-delta.png"] {
@@ -115,8 +114,8 @@ final class BrowserTests: XCTestCase {
         }
     }
 
-    /// A report rendered now with the built-in template, from the demo manifest on a short slice of
-    /// the test set: catches a template change the committed demo does not show yet.
+    /// A report rendered with the built-in template from the demo manifest on a short slice of the
+    /// test set, through the test-suite options (completions on, few resamples).
     func testFreshReportReadsWellAtLaptopWidths() throws {
         _ = try chromium()
         let examples = Self.root + "/examples"
@@ -139,7 +138,7 @@ final class BrowserTests: XCTestCase {
     /// completions that no longer wrap.
     func testChecksCatchABrokenPage() throws {
         _ = try chromium()
-        let copy = try copyOfReport(Self.root + "/reports/demo", as: "broken")
+        let copy = try copyOfReport(try RenderedDemo.folder.get(), as: "broken")
         try FileManager.default.removeItem(atPath: copy + "/loss.png")
         let html = try String(contentsOfFile: copy + "/index.html", encoding: .utf8)
             .replacingOccurrences(of: "</style>", with: "td.num { font-size: 9px; } td.completion { white-space: nowrap; max-width: none; }</style>")

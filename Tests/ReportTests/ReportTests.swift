@@ -351,13 +351,12 @@ final class ReportTests: XCTestCase {
     }
 
 
-    // MARK: the committed demo against HF transformers
+    // MARK: the demo against HF transformers
 
     func testDemoLossesMatchHFFixtures() throws {
         let expected = Self.root + "/../shared/fixtures/expected"
-        let demo = Self.root + "/reports/demo/results.json"
         guard FileManager.default.fileExists(atPath: expected) else { throw XCTSkip("../shared/fixtures not found") }
-        guard FileManager.default.fileExists(atPath: demo) else { throw XCTSkip("reports/demo not rendered (make demo)") }
+        let demo = try RenderedDemo.folder.get() + "/results.json"
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: demo))) as? [String: Any])
         let settings = try XCTUnwrap(json["settings"] as? [String: Any])
         XCTAssertEqual(settings["stride"] as? Int, settings["context"] as? Int)
