@@ -4,11 +4,13 @@
 #   make bench  benchmarks (see bench/README.md)
 #   make fuzz   build the libFuzzer targets (ASan) and run each FUZZ_SECONDS (see fuzz/README.md)
 #   make fuzz-smoke  replay seeds + mutants through the fuzz targets, no sanitizer (what CI runs)
+#   make bundle  dist/gpt2lab-linux-x86_64.tar.xz: runs without Swift or these packages (README "Running on a cluster")
 
 SWIFT      ?= swift
 # chromium: headless, for BrowserTests (the report as a browser shows it); ~124 MB, ~35 s to install.
 # libdnnl-dev: oneDNN (~39 MB installed), the bf16 GEMM where it measures faster than widened sgemm.
-DEB_PKGS   := libopenblas-dev libdnnl-dev libhdf5-dev libpng-dev libcairo2-dev fonts-dejavu-core pkg-config chromium
+# patchelf: make bundle sets the run paths of the bundled binary and libraries.
+DEB_PKGS   := libopenblas-dev libdnnl-dev libhdf5-dev libpng-dev libcairo2-dev fonts-dejavu-core pkg-config chromium patchelf
 ARCH       := $(shell uname -m)
 ifeq ($(ARCH),x86_64)
 # AVX2 + FMA (what x86-64-v3 names; this Swift spells it "haswell"). Runs on any x86 since 2013.
@@ -26,7 +28,7 @@ FUZZ_WORKERS ?= 1
 FUZZ_BUILD := .build-fuzz-asan
 FUZZ_FLAGS := -c release --scratch-path $(FUZZ_BUILD) -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 
-.PHONY: all setup build demo test bench clean fuzz fuzz-build fuzz-smoke
+.PHONY: all setup build demo test bench clean fuzz fuzz-build fuzz-smoke bundle
 
 all: build
 
@@ -52,6 +54,12 @@ test: setup
 	@./scripts/check-imports.sh
 	$(SWIFT) test $(SWIFT_FLAGS) -Xswiftc -enable-testing
 
+# The relocatable tarball (scripts/bundle.sh: 2–4 min here, mostly xz), then its check: ldd resolves inside
+# it, and it runs in a chroot holding only glibc, as the build's binary does (scripts/check-bundle.sh).
+bundle: build
+	@./scripts/bundle.sh $(BIN)
+	@./scripts/check-bundle.sh dist/gpt2lab-linux-x86_64.tar.xz $(BIN)
+
 bench: build
 	@./bench/run.sh
 
@@ -65,4 +73,4 @@ fuzz-smoke: setup
 	$(SWIFT) test $(SWIFT_FLAGS) -Xswiftc -enable-testing --filter FuzzTests
 
 clean:
-	rm -rf .build $(FUZZ_BUILD)
+	rm -rf .build $(FUZZ_BUILD) dist
