@@ -79,19 +79,44 @@ public struct EvalPart: Codable, Sendable {
     /// XXH64 of the checkpoint file and of the benchmark file.
     public var checkpointHash: String
     public var dataHash: String
+    /// Attention heads the weights were read with; nil in parts written before it was recorded.
+    public var heads: Int?
     public var report: EvalReport
 
     enum CodingKeys: String, CodingKey {
-        case format, version, shard, shards, report
+        case format, version, shard, shards, report, heads
         case totalExamples = "total_examples", exampleStart = "example_start"
         case checkpointHash = "checkpoint_hash", dataHash = "data_hash"
     }
 
     public init(shard: Int, shards: Int, totalExamples: Int, exampleStart: Int, checkpointHash: String, dataHash: String,
-                report: EvalReport) {
+                heads: Int, report: EvalReport) {
         self.shard = shard; self.shards = shards; self.totalExamples = totalExamples; self.exampleStart = exampleStart
-        self.checkpointHash = checkpointHash; self.dataHash = dataHash; self.report = report
+        self.checkpointHash = checkpointHash; self.dataHash = dataHash; self.heads = heads; self.report = report
     }
+
+    /// What decides this part's predictions; parts merge only when their keys are equal.
+    public var key: EvalKey {
+        EvalKey(checkpointHash: checkpointHash, dataHash: dataHash, task: report.task.rawValue, recipe: report.recipe,
+                examples: totalExamples, context: report.context, heads: heads, shards: shards)
+    }
+}
+
+/// What decides a sharded eval's predictions (see `IdentityKey`).
+public struct EvalKey: IdentityKey {
+    public var checkpointHash: String
+    public var dataHash: String
+    public var task: String
+    public var recipe: String
+    public var examples: Int
+    public var context: Int
+    public var heads: Int?
+    public var shards: Int
+    public static let fieldNames = [
+        "checkpointHash": "checkpoint content hash", "dataHash": "benchmark file content hash", "task": "task",
+        "recipe": "recipe", "examples": "example count (--limit)", "context": "context", "heads": "heads", "shards": "shard count",
+    ]
+    public static let noneMeans = ["heads": "not recorded"]
 }
 
 /// The `format` field of a part file ("gpt2lab-score-part", "gpt2lab-eval-part"), so `merge` can tell them apart.
@@ -119,14 +144,10 @@ public func readEvalPart(path: String) throws -> EvalPart {
 public func mergeEvalParts(_ parts: [(path: String, part: EvalPart)]) throws -> EvalReport {
     guard let (firstPath, first) = parts.first else { throw MergeError(message: "merge: no parts given") }
     for (path, p) in parts.dropFirst() {
-        func differ(_ what: String) -> MergeError {
-            MergeError(message: "\(path): \(what) differs from \(firstPath); parts of different runs cannot be merged")
+        let diffs = p.key.differences(from: first.key)
+        if !diffs.isEmpty {
+            throw MergeError(message: "\(path): differs from \(firstPath) in \(diffs.joined(separator: ", ")); parts of different evals cannot be merged")
         }
-        if p.checkpointHash != first.checkpointHash { throw differ("checkpoint (content hash \(p.checkpointHash) vs \(first.checkpointHash))") }
-        if p.dataHash != first.dataHash { throw differ("benchmark file (content hash \(p.dataHash) vs \(first.dataHash))") }
-        if p.report.task != first.report.task || p.report.recipe != first.report.recipe { throw differ("task or recipe") }
-        if p.shards != first.shards { throw differ("shard count (\(p.shards) vs \(first.shards))") }
-        if p.totalExamples != first.totalExamples || p.report.context != first.report.context { throw differ("example count (--limit) or context") }
     }
     let ordered = try partsInShardOrder(parts, shards: first.shards) { $0.shard }
     var predictions: [EvalPrediction] = []

@@ -13,7 +13,7 @@ public let scoringEngineVersion = "gpt2lab-engine-1 (fp32, float64 accumulation)
 /// parts both key scores by it, and every stored property takes part: the cache file name hashes
 /// the whole encoded key and `differences(from:)` compares every field, so a setting added here
 /// can be neither left out of the cache nor missed by `merge`.
-public struct ScoreKey: Codable, Sendable, Hashable {
+public struct ScoreKey: IdentityKey, Hashable {
     public var checkpointHash: String
     public var testSetHash: String
     public var context: Int
@@ -51,30 +51,12 @@ public struct ScoreKey: Codable, Sendable, Hashable {
         return "score-\(checkpointHash)-\(hex64(contentHash64(text))).json"
     }
 
-    /// Each field that differs from `other`, as "name (this vs other)", in declaration order.
-    public func differences(from other: ScoreKey) -> [String] {
-        zip(Mirror(reflecting: self).children, Mirror(reflecting: other).children).compactMap { a, b in
-            let none = Self.noneMeans[a.label ?? ""] ?? "none"
-            let (x, y) = (describe(a.value, none: none), describe(b.value, none: none))
-            return x == y ? nil : "\(Self.fieldNames[a.label ?? ""] ?? a.label ?? "?") (\(x) vs \(y))"
-        }
-    }
-
-    /// What `differences` calls each stored property.
-    static let fieldNames = [
+    public static let fieldNames = [
         "checkpointHash": "checkpoint content hash", "testSetHash": "test set token-id hash", "context": "context",
         "stride": "stride", "skip": "skip", "maxTokens": "max tokens", "engine": "engine",
         "softmaxRows": "vocabulary rows softmaxed (--full-vocab)", "precision": "precision", "heads": "heads",
     ]
-    /// What a nil field means, for messages.
-    static let noneMeans = ["maxTokens": "all", "softmaxRows": "\(gpt2VocabSize)", "precision": "f32", "heads": "not recorded"]
-}
-
-/// A field's value for a message: optionals unwrapped, nil as `none`.
-private func describe(_ value: Any, none: String) -> String {
-    let m = Mirror(reflecting: value)
-    guard m.displayStyle == .optional else { return "\(value)" }
-    return m.children.first.map { "\($0.value)" } ?? none
+    public static let noneMeans = ["maxTokens": "all", "softmaxRows": "\(gpt2VocabSize)", "precision": "f32", "heads": "not recorded"]
 }
 
 private struct CacheEntry: Codable {

@@ -88,7 +88,7 @@ struct Eval: ParsableCommand {
             if let (k, n) = shardSpec, let out, let range {
                 let part = EvalPart(shard: k, shards: n, totalExamples: examples.count, exampleStart: range.lowerBound,
                                     checkpointHash: try fileContentHash(path: checkpoint), dataHash: try fileContentHash(path: data),
-                                    report: report)
+                                    heads: ck.config.nHead, report: report)
                 try writeAtomically(try JSON.encoder().encode(part), to: out)
                 FileHandle.standardError.write(Data("gpt2lab: shard \(k)/\(n): examples \(range.lowerBound)..<\(range.upperBound) of \(examples.count) → \(out)\n".utf8))
                 return

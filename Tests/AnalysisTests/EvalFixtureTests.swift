@@ -102,7 +102,7 @@ final class EvalFixtureTests: XCTestCase {
             let r = EvalReport(task: .lambada, recipe: "lm-eval", data: file, checkpoint: "b", layout: "raschka", context: 256, seconds: 0,
                                predictions: try evaluateExamples(model: m, tokenizer: tok, examples, path: file, range: range))
             return ("part-\(k)", EvalPart(shard: k, shards: n, totalExamples: examples.count, exampleStart: range.lowerBound,
-                                         checkpointHash: "c", dataHash: "d", report: r))
+                                         checkpointHash: "c", dataHash: "d", heads: 4, report: r))
         }
         let merged = try mergeEvalParts(parts.reversed())
         XCTAssertEqual(merged.predictions, whole.predictions)
@@ -116,5 +116,13 @@ final class EvalFixtureTests: XCTestCase {
         XCTAssertThrowsError(try mergeEvalParts([parts[0], other, parts[2]])) { e in
             XCTAssertTrue(((e as? LocalizedError)?.errorDescription ?? "").contains("benchmark file"))
         }
+        other = parts[1]
+        other.part.heads = 2
+        XCTAssertThrowsError(try mergeEvalParts([parts[0], other, parts[2]])) { e in
+            XCTAssertEqual((e as? LocalizedError)?.errorDescription,
+                           "part-1: differs from part-0 in heads (2 vs 4); parts of different evals cannot be merged")
+        }
+        // Every stored field of the key has a name for that message.
+        XCTAssertEqual(Set(parts[0].part.key.fieldLabels), Set(EvalKey.fieldNames.keys))
     }
 }

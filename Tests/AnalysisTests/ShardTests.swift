@@ -93,7 +93,7 @@ final class ShardTests: XCTestCase {
             "maxTokens": { $0.maxTokens = 10 }, "engine": { $0.engine = "other" }, "softmaxRows": { $0.softmaxRows = 50304 },
             "precision": { $0.precision = "bf16" }, "heads": { $0.heads = 2 },
         ]
-        let fields = Mirror(reflecting: base).children.compactMap(\.label)
+        let fields = base.fieldLabels
         XCTAssertEqual(Set(fields), Set(changes.keys), "a ScoreKey field without a case here (add one)")
         XCTAssertEqual(Set(fields), Set(ScoreKey.fieldNames.keys), "a ScoreKey field without a name for merge's message")
         for (field, change) in changes {
