@@ -41,11 +41,12 @@ public struct EvalReport: Codable, Sendable {
         let hits = predictions.filter(\.correct).count
         acc = meanOfFlags(hits, examples)
         accStderr = binomialStderr(hits, examples)
-        if task == .hellaswag {
+        if task.info.headlineMetric == "acc_norm" {
             let norm = predictions.filter(\.correctNorm).count
             accNorm = meanOfFlags(norm, examples)
             accNormStderr = binomialStderr(norm, examples)
-        } else {
+        }
+        if task.info.reportsPerplexity {
             ppl = exp(-predictions.reduce(0) { $0 + ($1.loglikelihood ?? 0) } / Double(max(examples, 1)))
         }
     }

@@ -24,6 +24,34 @@ import Tokenizer
 
 public enum EvalTask: String, Codable, CaseIterable, Sendable {
     case hellaswag, lambada
+
+    /// What the rest of the code needs to know of a task, in one place (a new task fills in its own).
+    public var info: EvalTaskInfo {
+        switch self {
+        case .hellaswag:
+            return EvalTaskInfo(displayName: "HellaSwag", headlineMetric: "acc_norm", reportsPlainAccuracy: true,
+                                reportsPerplexity: false, recipes: HellaSwagRecipe.allCases.map(\.rawValue))
+        case .lambada:
+            return EvalTaskInfo(displayName: "LAMBADA", headlineMetric: "acc", reportsPlainAccuracy: false,
+                                reportsPerplexity: true, recipes: ["lm-eval"])
+        }
+    }
+}
+
+/// A benchmark task as data: its name in tables, the metric its headline and paired test use, which
+/// other summaries it has, and the text recipes it can be read with (the first is the default).
+public struct EvalTaskInfo: Sendable, Equatable {
+    public var displayName: String
+    /// "acc_norm" (HellaSwag: length-normalised choice) or "acc".
+    public var headlineMetric: String
+    /// Also reports plain `acc` beside a normalised headline.
+    public var reportsPlainAccuracy: Bool
+    /// Reports the perplexity of the target (LAMBADA).
+    public var reportsPerplexity: Bool
+    public var recipes: [String]
+
+    /// Whether one example counts as right under the headline metric.
+    public func headline(_ p: EvalPrediction) -> Bool { headlineMetric == "acc_norm" ? p.correctNorm : p.correct }
 }
 
 /// The token ids of one loglikelihood request.
@@ -129,9 +157,19 @@ public enum EvalExamples: Sendable {
         case let .lambada(x): return x.count
         }
     }
-    public var task: EvalTask { if case .hellaswag = self { return .hellaswag } else { return .lambada } }
+    public var task: EvalTask {
+        switch self {
+        case .hellaswag: return .hellaswag
+        case .lambada: return .lambada
+        }
+    }
     /// "llmc" / "lm-eval" for HellaSwag; LAMBADA has lm-eval's recipe only.
-    public var recipe: String { if case let .hellaswag(_, r) = self { return r.rawValue } else { return "lm-eval" } }
+    public var recipe: String {
+        switch self {
+        case let .hellaswag(_, r): return r.rawValue
+        case .lambada: return task.info.recipes[0]
+        }
+    }
 }
 
 /// Reads `path` as `task`'s file (the first `limit` examples when given).

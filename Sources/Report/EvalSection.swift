@@ -10,7 +10,7 @@ func evalTemplateContext(_ r: ComparisonResults) -> [[String: Any]] {
     func pct(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
     func ci(_ i: Interval) -> String { "[" + pct(i.lo) + ", " + pct(i.hi) + "]" }
     return (r.evals ?? []).map { e in
-        let name = e.task == .hellaswag ? "HellaSwag" : "LAMBADA"
+        let name = e.task.info.displayName
         let rows: [[String: Any]] = e.runs.map { x in
             var row: [String: Any] = [
                 "name": x.name, "loss": String(format: "%.4f", x.loss), "value": pct(x.value.estimate), "value_ci": ci(x.value),
@@ -29,6 +29,6 @@ func evalTemplateContext(_ r: ComparisonResults) -> [[String: Any]] {
             return row
         }
         return ["title": "\(name) (\(e.recipe) recipe, \(e.examples) examples of \((e.data as NSString).lastPathComponent))",
-                "metric": e.metric, "level": String(level), "is_hellaswag": e.task == .hellaswag, "rows": rows]
+                "metric": e.metric, "level": String(level), "is_hellaswag": e.task.info.reportsPlainAccuracy, "rows": rows]
     }
 }

@@ -62,7 +62,9 @@ struct Eval: ParsableCommand {
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if task == .lambada && recipe != nil { throw ValidationError("--recipe is for HellaSwag; LAMBADA follows lm-eval's lambada_openai") }
+        if let recipe, !task.info.recipes.contains(recipe.rawValue) {
+            throw ValidationError("--recipe \(recipe.rawValue) is not one of \(task.info.displayName)'s (\(task.info.recipes.joined(separator: ", ")))")
+        }
         try validateShard(shard, out: out, whole: "a whole eval")
     }
 

@@ -63,6 +63,6 @@ extension CLITests {
         XCTAssertEqual(r.err, "gpt2lab: \(file):3: missing \"endings\"\n")
         let v = try gpt2lab(["eval", ckpt, "--task", "lambada", "--recipe", "llmc", "--data", file])
         XCTAssertNotEqual(v.status, 0)
-        XCTAssertTrue(v.err.contains("--recipe is for HellaSwag"), v.err)
+        XCTAssertTrue(v.err.contains("--recipe llmc is not one of LAMBADA's (lm-eval)"), v.err)
     }
 }

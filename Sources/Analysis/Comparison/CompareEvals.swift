@@ -93,7 +93,7 @@ public func compareEvals(_ prepared: PreparedEvals, _ m: ReportManifest, losses:
     }
     return try prepared.sets.enumerated().map { i, set in
         let task = set.examples.task
-        let headline: (EvalPrediction) -> Bool = task == .hellaswag ? { $0.correctNorm } : { $0.correct }
+        let headline = task.info.headline
         let base = outcomes[i]![m.baseline]!.map(headline)
         let rows = try m.runs.map { r -> EvalRunResult in
             let p = outcomes[i]![r.name]!
@@ -103,13 +103,13 @@ public func compareEvals(_ prepared: PreparedEvals, _ m: ReportManifest, losses:
             return EvalRunResult(
                 name: r.name, loss: losses[r.name] ?? .nan,
                 value: wilsonInterval(mine.filter { $0 }.count, mine.count, level: options.level),
-                acc: task == .hellaswag ? wilsonInterval(p.filter(\.correct).count, p.count, level: options.level) : nil,
+                acc: task.info.reportsPlainAccuracy ? wilsonInterval(p.filter(\.correct).count, p.count, level: options.level) : nil,
                 ppl: summary.ppl,
                 vsBaseline: r.name == m.baseline ? nil : try pairedAccuracy(mine, base, level: options.level),
                 predictions: p)
         }
         return EvalComparison(task: task, recipe: set.examples.recipe, data: set.path, examples: set.examples.count,
-                              metric: task == .hellaswag ? "acc_norm" : "acc",
+                              metric: task.info.headlineMetric,
                               rule: "Wilson score interval per run; Δ vs baseline on the same examples with a paired normal interval; "
                                   + "p from McNemar's exact test on the discordant examples",
                               runs: rows)
