@@ -34,3 +34,8 @@ public func formatDecimal(_ x: Double, decimals: Int, plus: Bool = false) -> Str
     if fixed.allSatisfy({ "+-0.".contains($0) }) { return String(format: plus ? "%+.1e" : "%.1e", x) }
     return fixed
 }
+
+/// A p-value as tables print it: three decimals, or two significant digits below 0.001.
+public func formatPValue(_ p: Double) -> String {
+    p < 0.001 ? String(format: "%.1e", p) : String(format: "%.3f", p)
+}

@@ -21,7 +21,7 @@ func evalTemplateContext(_ r: ComparisonResults) -> [[String: Any]] {
                     v.aOnly + v.bOnly == 0 ? "no example differs"
                         : "[" + formatDecimal(100 * v.delta.lo, decimals: 1, plus: true) + ", " + formatDecimal(100 * v.delta.hi, decimals: 1, plus: true) + "]"
                 } ?? "",
-                "p": x.vsBaseline.map { $0.pValue < 0.001 ? String(format: "%.1e", $0.pValue) : String(format: "%.3f", $0.pValue) } ?? "—",
+                "p": x.vsBaseline.map { formatPValue($0.pValue) } ?? "—",
                 "discordant": x.vsBaseline.map { "\($0.aOnly) / \($0.bOnly)" } ?? "",
             ]
             if let a = x.acc { row["acc"] = pct(a.estimate); row["acc_ci"] = ci(a) }

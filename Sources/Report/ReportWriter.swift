@@ -63,7 +63,7 @@ private func f(_ x: Double?, _ fmt: String) -> String { x.map { String(format: f
 func formatP(_ p: Double?, bootstrap: Int) -> String {
     guard let p else { return "—" }
     if p <= 1 / Double(bootstrap) + 1e-15 { return "≤ " + String(format: "%.4g", 1 / Double(bootstrap)) }
-    return p < 0.001 ? String(format: "%.1e", p) : String(format: "%.3f", p)
+    return formatPValue(p)
 }
 
 func formatInterval(_ ci: [Double]?, decimals: Int = 4, plus: Bool = false) -> String {
