@@ -33,6 +33,7 @@ mkdir -p "$root/bin" "$root/lib" "$root/share/fonts" "$root/share/licenses" "$ro
 
 # --- binary and resource bundles -------------------------------------------------------------
 cp "$BIN" "$root/bin/gpt2lab"
+strip --strip-debug "$root/bin/gpt2lab"   # debug info is 2/3 of the file; the symbol table stays
 resources=("$(dirname "$BIN")"/*.resources)
 [ -e "${resources[0]}" ] || die "$(dirname "$BIN"): no *.resources bundle beside the binary"
 cp -R "${resources[@]}" "$root/bin/"
