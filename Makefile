@@ -10,7 +10,7 @@ SWIFT      ?= swift
 # chromium: headless, for BrowserTests (the report as a browser shows it); ~124 MB, ~35 s to install.
 # libdnnl-dev: oneDNN (~39 MB installed), the bf16 GEMM where it measures faster than widened sgemm.
 # patchelf: make bundle sets the run paths of the bundled binary and libraries.
-DEB_PKGS   := libopenblas-dev libdnnl-dev libhdf5-dev libpng-dev libcairo2-dev fonts-dejavu-core pkg-config chromium patchelf
+DEB_PKGS   := libopenblas-dev libdnnl-dev libhdf5-dev libpng-dev libcairo2-dev fonts-dejavu-core pkg-config chromium patchelf binutils
 ARCH       := $(shell uname -m)
 ifeq ($(ARCH),x86_64)
 # AVX2 + FMA (what x86-64-v3 names; this Swift spells it "haswell"). Runs on any x86 since 2013.
