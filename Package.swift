@@ -50,18 +50,20 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Shared by the test targets: a missing ../shared/fixtures skips, or fails under CI=true.
+        .target(name: "TestFixtures", path: "Tests/TestFixtures"),
         .testTarget(name: "PlumbingTests", dependencies: ["Plumbing"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         // FuzzTargets: the torch.save writer the malformed-file tests start from.
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Engine", "CHDF5", "FuzzTargets"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
-        .testTarget(name: "TestSetsTests", dependencies: ["TestSets", "Checkpoints", "CHDF5"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Engine", "Checkpoints", "TestSets", "Tokenizer"],
+        .testTarget(name: "CheckpointsTests", dependencies: ["TestFixtures", "Checkpoints", "Engine", "CHDF5", "FuzzTargets"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["TestFixtures", "Tokenizer"], exclude: ["Fixtures"]),
+        .testTarget(name: "TestSetsTests", dependencies: ["TestFixtures", "TestSets", "Checkpoints", "CHDF5"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["TestFixtures", "Analysis", "Engine", "Checkpoints", "TestSets", "Tokenizer"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Analysis", "Checkpoints", "TestSets", "Engine", "CCairo"],
+        .testTarget(name: "ReportTests", dependencies: ["TestFixtures", "Report", "Analysis", "Checkpoints", "TestSets", "Engine", "CCairo"],
                     exclude: ["Fixtures"]),
         // Runs the built gpt2lab binary end to end; the dependency makes SwiftPM build it first.
-        .testTarget(name: "CLITests", dependencies: ["gpt2lab"]),
+        .testTarget(name: "CLITests", dependencies: ["TestFixtures", "gpt2lab"]),
 
         // Fuzz targets' bodies (fuzz/README.md); the replay test runs them without libFuzzer.
         .target(name: "FuzzTargets", dependencies: ["Checkpoints", "TestSets", "Tokenizer", "Report", "Plumbing", "CHDF5"], path: "fuzz/Targets"),

@@ -2,6 +2,7 @@ import Checkpoints
 import Engine
 import Foundation
 import TestSets
+import TestFixtures
 import XCTest
 @testable import Analysis
 
@@ -16,7 +17,7 @@ final class BF16Tests: XCTestCase {
 
     func testBF16LossesMatchPyTorchsRounding() throws {
         let bin = Self.fixtures.appendingPathComponent("data/test-persuasion.bin").path
-        guard FileManager.default.fileExists(atPath: bin) else { throw XCTSkip("../shared/fixtures not found at \(Self.fixtures.path)") }
+        guard FileManager.default.fileExists(atPath: bin) else { throw missingFixtures("../shared/fixtures not found at \(Self.fixtures.path)") }
         let toks = try loadTokenIDs(path: bin)
         let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: Self.reference)) as? [String: Any])
         let refs = try XCTUnwrap(root["checkpoints"] as? [String: [String: Any]])
@@ -43,7 +44,7 @@ final class BF16Tests: XCTestCase {
 
     func testBF16HalvesTheMatrices() throws {
         let path = Self.fixtures.appendingPathComponent("formats/tinyb-llmc.bin").path
-        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("../shared/fixtures not found") }
+        guard FileManager.default.fileExists(atPath: path) else { throw missingFixtures("../shared/fixtures not found") }
         let f32 = try loadCheckpoint(path: path), bf16 = try loadCheckpoint(path: path, precision: .bf16)
         XCTAssertEqual(f32.parameters.parameterCount, bf16.parameters.parameterCount)
         // Each tensor reads back as its bf16 rounding: equal to f32's where exactly representable.

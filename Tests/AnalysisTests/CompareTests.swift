@@ -4,6 +4,7 @@ import Engine
 import Foundation
 import TestSets
 import Tokenizer
+import TestFixtures
 import XCTest
 
 /// `compare`: per-token diagnostics against PyTorch (tests/reference/compare_reference.py).
@@ -23,7 +24,7 @@ final class CompareTests: XCTestCase {
         let a = Self.fixtures.appendingPathComponent("runs/baseline/model.safetensors").path
         let b = Self.fixtures.appendingPathComponent("runs/stacked/model.safetensors").path
         let bin = Self.fixtures.appendingPathComponent("data/test-persuasion.bin").path
-        guard FileManager.default.fileExists(atPath: a) else { throw XCTSkip("../shared/fixtures not found at \(Self.fixtures.path)") }
+        guard FileManager.default.fileExists(atPath: a) else { throw missingFixtures("../shared/fixtures not found at \(Self.fixtures.path)") }
         let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: Self.here.appendingPathComponent("Fixtures/compare-baseline-stacked.json")))
         let tokens = try loadTokenIDs(path: bin)
         let plan = try WindowPlan(tokenCount: tokens.ids.count, context: 256, stride: 256)

@@ -2,6 +2,7 @@ import Checkpoints
 import Engine
 import Foundation
 import TestSets
+import TestFixtures
 import XCTest
 @testable import Analysis
 
@@ -16,7 +17,7 @@ final class FormatsScoreTests: XCTestCase {
     func setUpData() throws -> (TokenFile, String, [String: [String: Any]]) {
         let bin = Self.dir + "/../data/test-persuasion.bin"
         guard FileManager.default.fileExists(atPath: Self.dir + "/expected.json") else {
-            throw XCTSkip("../shared/fixtures/formats not found at \(Self.dir)")
+            throw missingFixtures("../shared/fixtures/formats not found at \(Self.dir)")
         }
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.dir + "/expected.json")))
         return (try loadTokenIDs(path: bin), bin, try XCTUnwrap(json as? [String: [String: Any]]))

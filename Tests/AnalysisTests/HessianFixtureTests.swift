@@ -1,3 +1,4 @@
+import TestFixtures
 import XCTest
 import Foundation
 import Engine
@@ -23,7 +24,7 @@ final class HessianFixtureTests: XCTestCase {
     static func setUpRun(_ run: String) throws -> (GPT2Weights, [Int32], Expected) {
         let root = Self.fixtures
         let ckpt = root.appendingPathComponent("runs/\(run)/model.safetensors").path
-        guard FileManager.default.fileExists(atPath: ckpt) else { throw XCTSkip("fixtures not found at \(root.path)") }
+        guard FileManager.default.fileExists(atPath: ckpt) else { throw missingFixtures("fixtures not found at \(root.path)") }
         let weights = try loadCheckpoint(path: ckpt, heads: nil).weights
         let raw = try Data(contentsOf: root.appendingPathComponent("data/test-persuasion.bin"))
         let tokens: [Int32] = raw.withUnsafeBytes { b in

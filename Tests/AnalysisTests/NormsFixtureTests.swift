@@ -1,3 +1,4 @@
+import TestFixtures
 import XCTest
 import Foundation
 import Engine
@@ -27,7 +28,7 @@ final class NormsFixtureTests: XCTestCase {
     func testNormsMatchNumpyForEveryRun() throws {
         let root = Self.fixtures
         guard FileManager.default.fileExists(atPath: root.appendingPathComponent("runs").path) else {
-            throw XCTSkip("fixtures not found at \(root.path) (expected ../shared/fixtures beside the package)")
+            throw missingFixtures("fixtures not found at \(root.path) (expected ../shared/fixtures beside the package)")
         }
         var options = NormOptions()
         options.spectral = false

@@ -3,6 +3,7 @@ import Checkpoints
 import Engine
 import Foundation
 import Tokenizer
+import TestFixtures
 import XCTest
 
 /// Completions against HF `generate(do_sample=False)` fixtures, and the sampler's contracts.
@@ -13,7 +14,7 @@ final class SamplingTests: XCTestCase {
     func fixtureDir() throws -> String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let dir = root.deletingLastPathComponent().appendingPathComponent("shared/fixtures").path
-        guard FileManager.default.fileExists(atPath: dir) else { throw XCTSkip("../shared/fixtures not found") }
+        guard FileManager.default.fileExists(atPath: dir) else { throw missingFixtures("../shared/fixtures not found") }
         return dir
     }
 

@@ -1,6 +1,7 @@
 import Checkpoints
 import Foundation
 import TestSets
+import TestFixtures
 import XCTest
 @testable import Analysis
 
@@ -24,7 +25,7 @@ final class ScoreFixtureTests: XCTestCase {
 
     func tokens() throws -> (TokenFile, String) {
         let bin = Self.fixtures.appendingPathComponent("data/test-persuasion.bin").path
-        guard FileManager.default.fileExists(atPath: bin) else { throw XCTSkip("../shared/fixtures not found at \(Self.fixtures.path)") }
+        guard FileManager.default.fileExists(atPath: bin) else { throw missingFixtures("../shared/fixtures not found at \(Self.fixtures.path)") }
         return (try loadTokenIDs(path: bin), bin)
     }
 

@@ -3,6 +3,7 @@ import Checkpoints
 import Engine
 import Foundation
 import TestSets
+import TestFixtures
 import XCTest
 
 /// Sequential scoring (`score --ci`): the quantiles against scipy, the estimator's edge cases,
@@ -51,7 +52,7 @@ final class SequentialTests: XCTestCase {
         let base = Self.fixtures.appendingPathComponent("runs/baseline/model.safetensors").path
         let other = Self.fixtures.appendingPathComponent("runs/stacked/model.safetensors").path
         let bin = Self.fixtures.appendingPathComponent("data/test-persuasion.bin").path
-        guard FileManager.default.fileExists(atPath: base) else { throw XCTSkip("../shared/fixtures not found at \(Self.fixtures.path)") }
+        guard FileManager.default.fileExists(atPath: base) else { throw missingFixtures("../shared/fixtures not found at \(Self.fixtures.path)") }
         let tokens = try loadTokenIDs(path: bin)
         let (a, sa, plan) = try scoreCheckpoint(try loadCheckpoint(path: base), tokens: tokens, testSetPath: bin, context: 64)
         let (b, sb, _) = try scoreCheckpoint(try loadCheckpoint(path: other), tokens: tokens, testSetPath: bin, context: 64)

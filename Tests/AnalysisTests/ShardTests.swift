@@ -2,6 +2,7 @@ import Checkpoints
 import Engine
 import Foundation
 import TestSets
+import TestFixtures
 import XCTest
 @testable import Analysis
 
@@ -13,7 +14,7 @@ final class ShardTests: XCTestCase {
     func load() throws -> (LoadedCheckpoint, TokenFile, String) {
         let ckpt = Self.fixtures.appendingPathComponent("runs/baseline/model.safetensors").path
         let bin = Self.fixtures.appendingPathComponent("data/test-persuasion.bin").path
-        guard FileManager.default.fileExists(atPath: ckpt) else { throw XCTSkip("../shared/fixtures not found at \(Self.fixtures.path)") }
+        guard FileManager.default.fileExists(atPath: ckpt) else { throw missingFixtures("../shared/fixtures not found at \(Self.fixtures.path)") }
         return (try loadCheckpoint(path: ckpt), try loadTokenIDs(path: bin), bin)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestFixtures
 import XCTest
 
 /// End-to-end: runs the built `gpt2lab` binary (it sits beside the test bundle in the build products
@@ -21,7 +22,7 @@ final class CLITests: XCTestCase {
 
     func fixture(_ relative: String) throws -> String {
         let path = Self.packageRoot.appendingPathComponent("../shared/fixtures/" + relative).standardizedFileURL.path
-        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("fixture \(relative) not found") }
+        guard FileManager.default.fileExists(atPath: path) else { throw missingFixtures("fixture \(relative) not found") }
         return path
     }
 

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestFixtures
 import XCTest
 @testable import Checkpoints
 
@@ -8,7 +9,7 @@ import XCTest
 final class FormatFixtureTests: XCTestCase {
     func formats() throws -> (String, [String: [String: Any]]) {
         let dir = try fixtures() + "/formats"
-        guard FileManager.default.fileExists(atPath: dir + "/expected.json") else { throw XCTSkip("\(dir) not found") }
+        guard FileManager.default.fileExists(atPath: dir + "/expected.json") else { throw missingFixtures("\(dir) not found") }
         return (dir, try XCTUnwrap(try expectedJSON(dir + "/expected.json") as? [String: [String: Any]]))
     }
 

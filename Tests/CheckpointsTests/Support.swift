@@ -1,12 +1,13 @@
 import Engine
 import Foundation
+import TestFixtures
 import XCTest
 
 /// ../shared/fixtures relative to the package root.
 func fixtures() throws -> String {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let dir = root.deletingLastPathComponent().appendingPathComponent("shared/fixtures").path
-    guard FileManager.default.fileExists(atPath: dir) else { throw XCTSkip("../shared/fixtures not found") }
+    guard FileManager.default.fileExists(atPath: dir) else { throw missingFixtures("../shared/fixtures not found") }
     return dir
 }
 

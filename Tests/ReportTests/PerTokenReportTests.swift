@@ -3,6 +3,7 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import TestFixtures
 import XCTest
 @testable import Report
 
@@ -41,7 +42,7 @@ final class PerTokenReportTests: XCTestCase {
     /// Uncapped, the section is `compare` baseline → stacked on the whole test set: PyTorch's numbers.
     func testPerTokenNumbersMatchPyTorch() throws {
         guard FileManager.default.fileExists(atPath: Self.fixtures + "/runs/stacked/model.safetensors") else {
-            throw XCTSkip("../shared/fixtures not found at \(Self.fixtures)")
+            throw missingFixtures("../shared/fixtures not found at \(Self.fixtures)")
         }
         let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: Self.root
             + "/Tests/AnalysisTests/Fixtures/compare-baseline-stacked.json")))

@@ -5,6 +5,7 @@ import Foundation
 import FoundationXML
 #endif
 import TestSets
+import TestFixtures
 import XCTest
 @testable import Report
 
@@ -355,7 +356,7 @@ final class ReportTests: XCTestCase {
 
     func testDemoLossesMatchHFFixtures() throws {
         let expected = Self.root + "/../shared/fixtures/expected"
-        guard FileManager.default.fileExists(atPath: expected) else { throw XCTSkip("../shared/fixtures not found") }
+        guard FileManager.default.fileExists(atPath: expected) else { throw missingFixtures("../shared/fixtures not found") }
         let demo = try RenderedDemo.folder.get() + "/results.json"
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: demo))) as? [String: Any])
         let settings = try XCTUnwrap(json["settings"] as? [String: Any])

@@ -1,5 +1,6 @@
 import Analysis
 import Foundation
+import TestFixtures
 import XCTest
 @testable import Report
 
@@ -38,7 +39,7 @@ final class SequentialReportTests: XCTestCase {
     }
 
     func testPairedSequentialStopsEarlyAndCoversTheFullDelta() throws {
-        guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw XCTSkip("shared/fixtures not found at \(Self.fixtures)") }
+        guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw missingFixtures("shared/fixtures not found at \(Self.fixtures)") }
         let o = testReportOptions(cache: nil, bootstrap: 200)
         let (r, extras) = try compareRuns(try loadManifest(path: try manifest(["baseline", "stacked"], top: "ci = 0.01")), options: o)
         let base = try hfWindows("baseline"), stacked = try hfWindows("stacked")
@@ -79,7 +80,7 @@ final class SequentialReportTests: XCTestCase {
     }
 
     func testWithoutCIThereIsNoSequentialOutput() throws {
-        guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw XCTSkip("shared/fixtures not found") }
+        guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw missingFixtures("shared/fixtures not found") }
         let o = testReportOptions(cache: nil, bootstrap: 200)
         let (r, _) = try compareRuns(try loadManifest(path: try manifest(["baseline", "stacked"], top: "max_tokens = 2049")), options: o)
         XCTAssertNil(r.settings.sequential)
@@ -90,7 +91,7 @@ final class SequentialReportTests: XCTestCase {
     }
 
     func testBadSequentialKeys() throws {
-        guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw XCTSkip("shared/fixtures not found") }
+        guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw missingFixtures("shared/fixtures not found") }
         let cases: [(String, String)] = [
             ("ci = 0", "ci must be a positive half-width"), ("ci = -0.01", "ci must be a positive half-width"),
             ("ci = \"small\"", "key 'ci' must be a number"), ("ci = 0.01\nci_min_windows = 1", "'ci_min_windows' must be at least 2"),

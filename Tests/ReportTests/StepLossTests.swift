@@ -1,5 +1,6 @@
 import Analysis
 import Foundation
+import TestFixtures
 import XCTest
 @testable import Report
 
@@ -35,14 +36,14 @@ final class StepLossTests: XCTestCase {
     }
 
     func testStepCheckpointsAreFoundBesideTheRun() throws {
-        guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw XCTSkip("shared/fixtures not found at \(Self.fixtures)") }
+        guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw missingFixtures("shared/fixtures not found at \(Self.fixtures)") }
         let found = try stepCheckpoints(besides: Self.fixtures + "/runs/baseline/model.safetensors")
         XCTAssertEqual(found.map(\.step), [571, 1143])
         XCTAssertEqual(found.map { ($0.path as NSString).lastPathComponent }, ["step-000571.safetensors", "step-001143.safetensors"])
     }
 
     func testStepLossesMatchHF() throws {
-        guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw XCTSkip("shared/fixtures not found at \(Self.fixtures)") }
+        guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw missingFixtures("shared/fixtures not found at \(Self.fixtures)") }
         let ref = try reference()
         let o = testReportOptions(cache: nil, bootstrap: 100)
         let (r, _) = try compareRuns(manifest(sequential: nil), options: o)
@@ -70,7 +71,7 @@ final class StepLossTests: XCTestCase {
     /// With `ci`, each step checkpoint is read sequentially in the report's order: its estimate is
     /// HF's ratio on the windows read, and its interval contains HF's full-set loss.
     func testSequentialStepLossesAgreeWithHFOnTheWindowsRead() throws {
-        guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw XCTSkip("shared/fixtures not found at \(Self.fixtures)") }
+        guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw missingFixtures("shared/fixtures not found at \(Self.fixtures)") }
         let ref = try reference()
         let o = testReportOptions(cache: nil, bootstrap: 100)
         let (r, _) = try compareRuns(manifest(sequential: SequentialRule(halfWidth: 0.03, seed: 5)), options: o)

@@ -1,4 +1,5 @@
 import Foundation
+import TestFixtures
 import XCTest
 @testable import Tokenizer
 
@@ -17,7 +18,7 @@ final class TokenizerTests: XCTestCase {
     func sharedFixture(_ relative: String) throws -> URL {
         let url = Self.packageRoot.appendingPathComponent("../shared/fixtures").appendingPathComponent(relative)
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw XCTSkip("shared fixture \(relative) not found at \(url.path)")
+            throw missingFixtures("shared fixture \(relative) not found at \(url.path)")
         }
         return url
     }
