@@ -62,6 +62,10 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Analysis", "Checkpoints", "TestSets", "Engine", "CCairo"],
                     exclude: ["Fixtures"]),
+        // The GPU scorer on an emulated device (Tests/CCUDAEmulator: host memory, C kernels, naive GEMMs),
+        // against the CPU engine and HF's values; NVRTC compiles the kernels where it is found.
+        .target(name: "CCUDAEmulator", dependencies: ["CCUDA"], path: "Tests/CCUDAEmulator"),
+        .testTarget(name: "CUDATests", dependencies: ["Analysis", "Engine", "Checkpoints", "TestSets", "CCUDAEmulator"]),
         // Runs the built gpt2lab binary end to end; the dependency makes SwiftPM build it first.
         .testTarget(name: "CLITests", dependencies: ["gpt2lab"]),
 

@@ -180,6 +180,13 @@ int gl_cuda_load(char *err) {
     return 0;
 }
 
+void gl_cuda_install(const struct gl_cuda_api *table, const char *label) {
+    gl_cu = *table;
+    loaded = 0;
+    load_err[0] = 0;
+    for (int i = 0; i < GL_CUDA_LIB_COUNT; i++) { snprintf(found[i], sizeof found[i], "%s", label); why[i][0] = 0; }
+}
+
 int gl_cuda_nvrtc_version(void) {
     int major = 0, minor = 0;
     if (!gl_cu.nvrtcVersion || gl_cu.nvrtcVersion(&major, &minor) != 0) return -1;

@@ -1,4 +1,5 @@
-// The CUDA driver, NVRTC and cuBLAS declarations gpt2lab uses, written here so no CUDA header is
+// Internal to CCUDA (and the tests' emulated device; CCUDA.h does not include it, so Swift never sees
+// it). The CUDA driver, NVRTC and cuBLAS declarations gpt2lab uses, written here so no CUDA header is
 // needed to build: the handle types are opaque pointers, the enums carry the values of cuda.h,
 // nvrtc.h, library_types.h and cublas_api.h (stable across CUDA 11-13). Each function is reached
 // through a pointer filled by dlsym (loader.c); `gl_cu` is the one table.
@@ -75,6 +76,10 @@ struct gl_cuda_api {
 };
 
 extern struct gl_cuda_api gl_cu;
+
+/// Uses `table` instead of the loaded libraries (the tests' emulated device, Tests/CCUDAEmulator);
+/// `label` is what gl_cuda_library reports for each library.
+void gl_cuda_install(const struct gl_cuda_api *table, const char *label);
 
 /// One line into err: "CALL failed: NAME (description)" for a driver result.
 int gl_cu_fail(char *err, const char *call, CUresult r);
