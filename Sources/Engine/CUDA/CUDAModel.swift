@@ -25,7 +25,7 @@ public final class CUDAModel {
             throw CUDAError("cuda:\(ordinal): " + String(cString: err))
         }
         ctx = c
-        info = try gpuInfo(ordinal: ordinal)
+        do { info = try gpuInfo(ordinal: ordinal) } catch { gl_cuda_close(c); throw error }
         info.kernels = String(cString: gl_cuda_kernel_origin(c))
         info.tf32 = tf32
         do { try upload(parameters) } catch { release(); throw error }
