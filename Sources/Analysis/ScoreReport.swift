@@ -53,8 +53,8 @@ public struct ScoreReport: Codable, Sendable {
     /// Precision of the matrix products: "f32" or "bf16" (Engine/Precision.swift). nil (read as f32)
     /// in scores written before gpt2lab had bf16.
     public var precision: String?
-    /// Where the forward ran: "cpu" or "cuda:N", and that GPU (name, compute capability, peak device
-    /// memory). nil (read as cpu) in scores written before gpt2lab had a GPU path.
+    /// Where the forward ran, "cuda:N", and that GPU (name, compute capability, peak device memory);
+    /// nil for the CPU engine.
     public var device: String?
     public var gpu: GPUInfo?
 
@@ -119,9 +119,10 @@ public struct ScoreReport: Codable, Sendable {
         try c.encodeIfPresent(device, forKey: .device); try c.encodeIfPresent(gpu, forKey: .gpu)
     }
 
-    /// Records where the forward ran: the GPU model's device (with its peak memory), or the CPU.
+    /// Records the GPU the forward ran on (with its peak memory); nothing for the CPU, whose scores read
+    /// exactly as before there was a GPU path (and as merged shard parts, which are CPU scores, read).
     mutating func setDevice(_ gpu: CUDAModel?) {
-        guard let gpu else { device = "cpu"; return }
+        guard let gpu else { return }
         var info = gpu.info
         info.peakBytes = gpu.peakBytes
         device = "cuda:\(info.ordinal)"

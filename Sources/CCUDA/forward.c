@@ -25,9 +25,10 @@ void gl_cuda_release_scratch(gl_cuda_ctx *c) {
     c->s.rows = 0;
 }
 
-/// Scratch for `rows` rows (whole windows of t tokens) of model m; reused while the shape holds.
+/// Scratch for at least `rows` rows (whole windows of t tokens) of model m; reused while the shape holds
+/// and it is large enough (a short last batch reuses the full batch's).
 static int ensure_scratch(gl_cuda_ctx *c, const gl_cuda_model *m, int rows, int t, char *err) {
-    if (c->s.rows == rows && c->s.t == t && c->s.c == m->c && c->s.f == m->inner && c->s.nh == m->heads
+    if (c->s.rows >= rows && c->s.t == t && c->s.c == m->c && c->s.f == m->inner && c->s.nh == m->heads
         && c->s.v == m->softmax_rows && c->s.bf16 == m->bf16) return 0;
     gl_cuda_release_scratch(c);
     size_t n = (size_t)rows, C = (size_t)m->c, F = (size_t)m->inner, T = (size_t)t, hr = n < HEAD_ROWS ? n : HEAD_ROWS;

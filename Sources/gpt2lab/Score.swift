@@ -133,7 +133,7 @@ struct Score: ParsableCommand {
             }
             let kernels = profile ? ProfileSummary(KernelProfile.stop(), seconds: reports.map(\.seconds).reduce(0, +)) : nil
             var runtime = RuntimeInfo.current(threads: reports.first?.threads ?? 1, precision: precision)
-            runtime.device = reports.first?.device
+            runtime.device = reports.first?.device ?? "cpu"
             runtime.gpu = reports.first?.gpu
             if json {
                 let out = reports.map { WithRuntime(report: $0, runtime: runtime, profile: kernels) }
