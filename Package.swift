@@ -29,11 +29,13 @@ let package = Package(
         .target(name: "CKernels", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         // oneDNN's bf16 matmul (Debian libdnnl-dev; no pkg-config file), used where it measures faster.
         .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+        // The GPU scorer's C side: CUDA driver, NVRTC and cuBLAS opened at run time (no CUDA to build).
+        .target(name: "CCUDA", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
 
         // Libraries (never print, never exit). The import rules: docs/ARCHITECTURE.md, checked by
         // scripts/check-imports.sh in CI.
         .target(name: "Plumbing"),
-        .target(name: "Engine", dependencies: ["CBLAS", "CKernels", "CDNNL"]),
+        .target(name: "Engine", dependencies: ["CBLAS", "CKernels", "CDNNL", "CCUDA"]),
         .target(name: "Checkpoints", dependencies: ["Engine", "Plumbing", "CHDF5"]),
         .target(name: "Tokenizer", dependencies: ["Plumbing"], resources: [.copy("Resources/gpt2.tiktoken")]),
         .target(name: "TestSets", dependencies: ["Checkpoints", "Tokenizer", "Plumbing"]),
@@ -62,6 +64,10 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "ReportTests", dependencies: ["TestFixtures", "Report", "Analysis", "Checkpoints", "TestSets", "Engine", "CCairo"],
                     exclude: ["Fixtures"]),
+        // The GPU scorer on an emulated device (Tests/CCUDAEmulator: host memory, C kernels, naive GEMMs),
+        // against the CPU engine and HF's values; NVRTC compiles the kernels where it is found.
+        .target(name: "CCUDAEmulator", dependencies: ["CCUDA"], path: "Tests/CCUDAEmulator"),
+        .testTarget(name: "CUDATests", dependencies: ["Analysis", "Engine", "Checkpoints", "TestSets", "CCUDAEmulator"]),
         // Runs the built gpt2lab binary end to end; the dependency makes SwiftPM build it first.
         .testTarget(name: "CLITests", dependencies: ["TestFixtures", "gpt2lab"]),
 

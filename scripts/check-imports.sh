@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 common="Foundation Dispatch Glibc Darwin"
 declare -A allowed=(
     [Plumbing]=""
-    [Engine]="CBLAS CKernels CDNNL"
+    [Engine]="CBLAS CKernels CDNNL CCUDA"
     [Checkpoints]="Engine Plumbing CHDF5"
     [Tokenizer]="Plumbing"
     [TestSets]="Checkpoints Tokenizer Plumbing"

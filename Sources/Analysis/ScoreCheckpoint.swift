@@ -9,31 +9,36 @@ import TestSets
 ///   - stride: S in 1...T; nil = T (disjoint windows).
 ///   - batch: windows per forward; nil picks about 2048 positions per batch.
 ///   - windowRange: score only these window indices (shards); nil = all.
+///   - device: where the forward runs (`.auto`: a working GPU, else the CPU); `.cuda` without one throws.
 public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: String,
                             context: Int? = nil, stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil,
-                            batch: Int? = nil, threads: Int? = nil, windowRange: Range<Int>? = nil,
+                            batch: Int? = nil, threads: Int? = nil, windowRange: Range<Int>? = nil, device: ComputeDevice = .cpu,
                             progress: ((Int, Int) -> Void)? = nil) throws -> (ScoreReport, WindowScores, WindowPlan) {
-    let (plan, model, B) = try prepareScoring(ck, tokens: tokens, testSetPath: testSetPath, context: context, stride: stride,
-                                              skip: skip, maxTokens: maxTokens, batch: batch, threads: threads)
+    let (plan, model, gpu, B) = try prepareScoring(ck, tokens: tokens, testSetPath: testSetPath, context: context, stride: stride,
+                                                   skip: skip, maxTokens: maxTokens, batch: batch, threads: threads, device: device)
     let backend = model.backend, T = plan.context
     let windows = Array(plan.windows[windowRange ?? 0..<plan.windows.count])
     let t0 = Date()
-    let scores = scoreWindows(model: model, tokens: tokens.ids, windows: windows, batch: B, progress: progress)
+    let scores = try gpu.map { try scoreWindows(gpu: $0, tokens: tokens.ids, windows: windows, batch: B, progress: progress) }
+        ?? scoreWindows(model: model, tokens: tokens.ids, windows: windows, batch: B, progress: progress)
     let seconds = Date().timeIntervalSince(t0)
     let settings = ScoreSettings(context: T, stride: plan.stride, skip: skip, maxTokens: maxTokens)
     // Bits per byte only when the whole text was scored.
     let bytes = (skip == 0 && maxTokens == nil && windowRange == nil) ? tokens.utf8Bytes : nil
-    let report = ScoreReport(checkpoint: ck.path, layout: ck.layout.rawValue, testSet: testSetPath, settings: settings,
+    var report = ScoreReport(checkpoint: ck.path, layout: ck.layout.rawValue, testSet: testSetPath, settings: settings,
                              batch: B, threads: backend.threads, scores: scores, utf8Bytes: bytes, seconds: seconds,
                              softmaxRows: model.config.softmaxVocab, vocabStored: model.config.vocabSize,
                              precision: model.precision)
+    report.setDevice(gpu)
     return (report, scores, plan)
 }
 
 /// The checks and set-up every scoring shares: the window plan (context at most the model's), the
-/// test set's ids within the vocabulary, the model on its kernels, and the batch size.
+/// test set's ids within the vocabulary, the model on its kernels (and on the GPU, when `device` gives
+/// one), and the batch size.
 func prepareScoring(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: String, context: Int?, stride: Int?,
-                    skip: Int, maxTokens: Int?, batch: Int?, threads: Int?) throws -> (WindowPlan, GPT2Model, Int) {
+                    skip: Int, maxTokens: Int?, batch: Int?, threads: Int?,
+                    device: ComputeDevice = .cpu) throws -> (WindowPlan, GPT2Model, CUDAModel?, Int) {
     let c = ck.config
     let T = context ?? c.contextLength
     guard T <= c.contextLength else {
@@ -42,8 +47,23 @@ func prepareScoring(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: Stri
     let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: stride ?? T, skip: skip, maxTokens: maxTokens)
     try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: c.softmaxVocab, path: testSetPath)
     let model = GPT2Model(parameters: ck.parameters, backend: CPUBackend(threads: threads))
-    return (plan, model, batch ?? defaultBatch(context: T))
+    let gpu = try openDevice(device, parameters: ck.parameters)
+    return (plan, model, gpu, batch ?? (gpu == nil ? defaultBatch(context: T) : defaultGPUBatch(context: T)))
 }
+
+/// The GPU model `device` asks for: none for `.cpu`; GPU N for `.cuda(N)` (throws, naming what is
+/// missing, when it cannot run); for `.auto` GPU 0 when it works, else none (the CPU engine).
+func openDevice(_ device: ComputeDevice, parameters: ModelWeights) throws -> CUDAModel? {
+    switch device {
+    case .cpu: return nil
+    case let .cuda(n): return try CUDAModel(parameters: parameters, ordinal: n)
+    case .auto: return try? CUDAModel(parameters: parameters, ordinal: 0)
+    }
+}
+
+/// Windows per GPU forward when --batch is not given: about 32768 positions (32 windows of 1024),
+/// the most one forward holds (Sources/CCUDA/forward.c splits larger batches).
+public func defaultGPUBatch(context T: Int) -> Int { max(1, 32768 / max(T, 1)) }
 
 /// Windows per forward when --batch is not given: about 1024 positions (activations stay
 /// small next to the weights: ~56 MB for GPT-2 small at T = 1024).
@@ -54,18 +74,20 @@ public func defaultBatch(context T: Int) -> Int { max(1, 1024 / max(T, 1)) }
 /// its interval, `windowIndices` the windows read (visit order); bits per byte only when all were.
 public func scoreCheckpointSequential(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: String, rule: SequentialRule,
                                       context: Int? = nil, stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil,
-                                      batch: Int? = nil, threads: Int? = nil,
+                                      batch: Int? = nil, threads: Int? = nil, device: ComputeDevice = .cpu,
                                       progress: ((Int, Int) -> Void)? = nil) throws -> (ScoreReport, SampledEstimate) {
-    let (plan, model, B) = try prepareScoring(ck, tokens: tokens, testSetPath: testSetPath, context: context, stride: stride,
-                                              skip: skip, maxTokens: maxTokens, batch: batch, threads: threads)
+    let (plan, model, gpu, B) = try prepareScoring(ck, tokens: tokens, testSetPath: testSetPath, context: context, stride: stride,
+                                                   skip: skip, maxTokens: maxTokens, batch: batch, threads: threads, device: device)
     let backend = model.backend, T = plan.context
     let counts = plan.windows.map(\.scoredCount)
     let total = plan.tokensScored
     var done = 0
     let t0 = Date()
-    let (estimate, visited, series) = runSequential(order: visitOrder(count: plan.windows.count, seed: rule.seed),
-                                                    counts: counts, batch: B, rule: rule) { chunk in
-        let s = scoreWindows(model: model, tokens: tokens.ids, windows: chunk.map { plan.windows[$0] }, batch: B)
+    let (estimate, visited, series) = try runSequential(order: visitOrder(count: plan.windows.count, seed: rule.seed),
+                                                        counts: counts, batch: B, rule: rule) { chunk in
+        let ws = chunk.map { plan.windows[$0] }
+        let s = try gpu.map { try scoreWindows(gpu: $0, tokens: tokens.ids, windows: ws, batch: B) }
+            ?? scoreWindows(model: model, tokens: tokens.ids, windows: ws, batch: B)
         done += s.tokensScored
         progress?(done, total)
         return [s.nllSums]
@@ -79,9 +101,24 @@ public func scoreCheckpointSequential(_ ck: LoadedCheckpoint, tokens: TokenFile,
                              utf8Bytes: (all && skip == 0 && maxTokens == nil) ? tokens.utf8Bytes : nil, seconds: seconds,
                              softmaxRows: model.config.softmaxVocab, vocabStored: model.config.vocabSize,
                              precision: model.precision)
+    report.setDevice(gpu)
     report.windowIndices = visited
     report.ci95 = [estimate.lo, estimate.hi]
     report.windowsScored = visited.count
     report.windowsTotal = plan.windows.count
     return (report, estimate)
+}
+
+/// GPT2LAB_CUDA_CHECK=1: the plan's first window on the GPU `device` gives and on the CPU engine, stage
+/// by stage (Engine's `CUDAModel.checkAgainstCPU`): one line per stage, the last naming the first that
+/// diverges. A device that resolves to the CPU gives one line saying there is nothing to compare.
+public func checkCUDAScoring(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: String, context: Int?,
+                             threads: Int?, device: ComputeDevice) throws -> [String] {
+    let (plan, model, gpu, _) = try prepareScoring(ck, tokens: tokens, testSetPath: testSetPath, context: context, stride: nil,
+                                                   skip: 0, maxTokens: nil, batch: 1, threads: threads, device: device)
+    guard let gpu, let w = plan.windows.first else { return ["check: the forward runs on the CPU (--device \(device)); nothing to compare"] }
+    let T = w.length
+    let inputs = Array(tokens.ids[w.start..<w.start + T]), targets = Array(tokens.ids[w.start + 1...w.start + T])
+    return ["check: \(ck.path) window 0 (\(T) tokens), \(model.precision.rawValue), \(gpu.info.name) against the CPU engine"]
+        + (try gpu.checkAgainstCPU(model, inputs: inputs, targets: targets, t: T))
 }

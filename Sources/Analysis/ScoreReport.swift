@@ -53,6 +53,10 @@ public struct ScoreReport: Codable, Sendable {
     /// Precision of the matrix products: "f32" or "bf16" (Engine/Precision.swift). nil (read as f32)
     /// in scores written before gpt2lab had bf16.
     public var precision: String?
+    /// Where the forward ran, "cuda:N", and that GPU (name, compute capability, peak device memory);
+    /// nil for the CPU engine.
+    public var device: String?
+    public var gpu: GPUInfo?
 
     enum CodingKeys: String, CodingKey {
         case checkpoint, layout, loss, perplexity, windows, context, stride, skip, batch, threads, seconds
@@ -61,7 +65,7 @@ public struct ScoreReport: Codable, Sendable {
         case totalNLL = "total_nll", windowNLLSums = "window_nll_sums", windowCounts = "window_counts"
         case windowLosses = "window_losses", windowIndices = "window_indices", ci95 = "ci95"
         case windowsScored = "windows_scored", windowsTotal = "windows_total"
-        case softmaxRows = "softmax_rows", vocabStored = "vocab_stored", precision
+        case softmaxRows = "softmax_rows", vocabStored = "vocab_stored", precision, device, gpu
     }
 
     public init(from decoder: Decoder) throws {
@@ -87,6 +91,8 @@ public struct ScoreReport: Codable, Sendable {
         softmaxRows = try c.decodeIfPresent(Int.self, forKey: .softmaxRows)
         vocabStored = try c.decodeIfPresent(Int.self, forKey: .vocabStored)
         precision = try c.decodeIfPresent(String.self, forKey: .precision)
+        device = try c.decodeIfPresent(String.self, forKey: .device)
+        gpu = try c.decodeIfPresent(GPUInfo.self, forKey: .gpu)
         guard windowScores.nllSums.count == windowScores.counts.count,
               windowIndices.map({ $0.count == windowScores.counts.count }) ?? true else {
             throw DecodingError.dataCorruptedError(forKey: .windowCounts, in: c,
@@ -110,6 +116,17 @@ public struct ScoreReport: Codable, Sendable {
         try c.encodeIfPresent(windowsScored, forKey: .windowsScored); try c.encodeIfPresent(windowsTotal, forKey: .windowsTotal)
         try c.encodeIfPresent(softmaxRows, forKey: .softmaxRows); try c.encodeIfPresent(vocabStored, forKey: .vocabStored)
         try c.encodeIfPresent(precision, forKey: .precision)
+        try c.encodeIfPresent(device, forKey: .device); try c.encodeIfPresent(gpu, forKey: .gpu)
+    }
+
+    /// Records the GPU the forward ran on (with its peak memory); nothing for the CPU, whose scores read
+    /// exactly as before there was a GPU path (and as merged shard parts, which are CPU scores, read).
+    mutating func setDevice(_ gpu: CUDAModel?) {
+        guard let gpu else { return }
+        var info = gpu.info
+        info.peakBytes = gpu.peakBytes
+        device = "cuda:\(info.ordinal)"
+        self.gpu = info
     }
 
     public init(checkpoint: String, layout: String, testSet: String, settings: ScoreSettings, batch: Int, threads: Int,

@@ -31,45 +31,62 @@ struct OneShapeActivations<Value> {
 /// `progress(done, total)` is called after each batch with scored-token counts.
 public func scoreWindows(model: GPT2Model, tokens: [Int32], windows: [Window], batch: Int,
                          progress: ((Int, Int) -> Void)? = nil) -> WindowScores {
+    var cached = OneShapeActivations<Activations>()
+    return scoreBatches(tokens: tokens, windows: windows, batch: batch, progress: progress) { b, T, inputs, targets, from in
+        let acts = cached.value(b: b, t: T) { Activations(config: model.config, b: b, t: T, keepAll: false) }
+        inputs.withUnsafeBufferPointer { ip in
+            targets.withUnsafeBufferPointer { tp in
+                model.forward(inputs: ip.baseAddress!, targets: tp.baseAddress!, scoredFrom: from, acts: acts)
+            }
+        }
+        return Array(UnsafeBufferPointer(start: acts.nll, count: b * T))
+    }
+}
+
+/// The same on a GPU copy of the model (Engine's CUDAModel): the same batches and per-window sums.
+public func scoreWindows(gpu: CUDAModel, tokens: [Int32], windows: [Window], batch: Int,
+                         progress: ((Int, Int) -> Void)? = nil) throws -> WindowScores {
+    try scoreBatches(tokens: tokens, windows: windows, batch: batch, progress: progress) { b, T, inputs, targets, _ in
+        try gpu.nll(inputs: inputs, targets: targets, b: b, t: T)
+    }
+}
+
+/// Batches of up to `batch` consecutive windows of one length: `forward(b, T, inputs, targets, scoredFrom)`
+/// gives each position's NLL (b·T), and each window's sum over its scored positions is taken in float64
+/// in position order.
+func scoreBatches(tokens: [Int32], windows: [Window], batch: Int, progress: ((Int, Int) -> Void)?,
+                  forward: (Int, Int, [Int32], [Int32], [Int]) throws -> [Float]) rethrows -> WindowScores {
     var result = WindowScores(nllSums: [Double](repeating: 0, count: windows.count),
                               counts: windows.map(\.scoredCount))
     let total = result.tokensScored
     var done = 0
-    var cached = OneShapeActivations<Activations>()
     var i = 0
     let B = max(1, batch)
-    tokens.withUnsafeBufferPointer { tok in
-        while i < windows.count {
-            // Gather up to B consecutive windows of the same length.
-            let T = windows[i].length
-            var j = i
-            while j < windows.count && j - i < B && windows[j].length == T { j += 1 }
-            let b = j - i
-            let acts = cached.value(b: b, t: T) { Activations(config: model.config, b: b, t: T, keepAll: false) }
-            var inputs = [Int32](repeating: 0, count: b * T)
-            var targets = [Int32](repeating: 0, count: b * T)
-            for k in 0..<b {
-                let w = windows[i + k]
-                for t in 0..<T {
-                    inputs[k * T + t] = tok[w.start + t]
-                    targets[k * T + t] = tok[w.start + t + 1]
-                }
+    while i < windows.count {
+        // Gather up to B consecutive windows of the same length.
+        let T = windows[i].length
+        var j = i
+        while j < windows.count && j - i < B && windows[j].length == T { j += 1 }
+        let b = j - i
+        var inputs = [Int32](repeating: 0, count: b * T)
+        var targets = [Int32](repeating: 0, count: b * T)
+        for k in 0..<b {
+            let w = windows[i + k]
+            for t in 0..<T {
+                inputs[k * T + t] = tokens[w.start + t]
+                targets[k * T + t] = tokens[w.start + t + 1]
             }
-            let from = (0..<b).map { windows[i + $0].scoredFrom }
-            inputs.withUnsafeBufferPointer { ip in
-                targets.withUnsafeBufferPointer { tp in
-                    model.forward(inputs: ip.baseAddress!, targets: tp.baseAddress!, scoredFrom: from, acts: acts)
-                }
-            }
-            for k in 0..<b {
-                var s = 0.0
-                for t in from[k]..<T { s += Double(acts.nll[k * T + t]) }
-                result.nllSums[i + k] = s
-                done += T - from[k]
-            }
-            progress?(done, total)
-            i = j
         }
+        let from = (0..<b).map { windows[i + $0].scoredFrom }
+        let nll = try forward(b, T, inputs, targets, from)
+        for k in 0..<b {
+            var s = 0.0
+            for t in from[k]..<T { s += Double(nll[k * T + t]) }
+            result.nllSums[i + k] = s
+            done += T - from[k]
+        }
+        progress?(done, total)
+        i = j
     }
     return result
 }

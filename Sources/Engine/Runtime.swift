@@ -41,8 +41,14 @@ public struct RuntimeInfo: Codable, Sendable, Equatable {
     /// per-token comparison). Scoring's fused LM head + loss and every backward product run on OpenBLAS.
     public var f32GEMM: String?
     public var f32GEMMDetail: String?
+    /// Where a score's forward ran ("cpu", "cuda:N") and that GPU; nil in doctor.
+    public var device: String?
+    public var gpu: GPUInfo?
+    /// CUDA on this machine (driver, GPUs, libraries): doctor fills it.
+    public var cuda: CUDAStatus?
 
     enum CodingKeys: String, CodingKey {
+        case device, gpu, cuda
         case cpu, isa, features, threads, precision, elementwise, bf16GEMM = "bf16_gemm", bf16Rates = "bf16_gemm_rates"
         case f32GEMM = "f32_gemm", f32GEMMDetail = "f32_gemm_detail"
         case gemmBackend = "gemm_backend", gemmKernel = "gemm_kernel", gemmSelectedBy = "gemm_selected_by"
@@ -70,7 +76,13 @@ public struct RuntimeInfo: Codable, Sendable, Equatable {
 
     /// How products at this precision are computed (Kernels/MatmulBF16.swift).
     public var precisionDetail: String {
-        precision == Precision.bf16.rawValue
+        if let gpu {
+            return (precision == Precision.bf16.rawValue
+                ? "weights held in bf16; inputs rounded to bf16; cuBLAS bf16 products with f32 sums"
+                : "f32 weights and cuBLAS f32 products" + (gpu.tf32 == true ? " (TF32 allowed)" : " (no TF32)"))
+                + "; LayerNorm, attention softmax, GELU and the loss in f32 kernels, on \(gpu.name)"
+        }
+        return precision == Precision.bf16.rawValue
             ? "weights held in bf16; inputs rounded to bf16; products exact in f32, sums in f32; block products and LM head by "
                 + (bf16GEMM == BF16GEMMPath.onednn.rawValue ? "oneDNN (\(bf16GEMMImpl))" : "\(gemmKernel) sgemm on widened weight blocks")
                 + (bf16Rates.map { r in ", timed at start: " + r.sorted { $0.key < $1.key }.map { String(format: "%@ %.0f GFLOP/s", $0.key, $0.value) }.joined(separator: ", ") } ?? "")

@@ -18,7 +18,8 @@ struct Doctor: ParsableCommand {
     var json = false
 
     func run() throws {
-        let info = RuntimeInfo.current(threads: max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount))
+        var info = RuntimeInfo.current(threads: max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount))
+        info.cuda = CUDAStatus.current()
         if json {
             try printJSON(info)
         } else {
@@ -33,9 +34,24 @@ struct Doctor: ParsableCommand {
             print("elementwise  \(info.elementwise)")
             print("threads      \(info.threads)")
             print("precision    \(info.precision)")
+            if let cuda = info.cuda { printCUDA(cuda) }
         }
         if info.genericGEMMOnVectorCPU {
             throw ValidationError("the CPU has \(info.isa) but the GEMM kernel is the generic \(info.gemmKernel)")
         }
     }
+}
+
+/// doctor's GPU lines: each GPU (or why there is none) and where each CUDA library was found.
+func printCUDA(_ cuda: CUDAStatus) {
+    for g in cuda.devices {
+        print("gpu          \(describeGPU(g))" + (cuda.driverVersion.map { ", driver CUDA \($0)" } ?? ""))
+    }
+    if cuda.devices.isEmpty { print("gpu          none" + (cuda.driverVersion.map { " (driver CUDA \($0))" } ?? "")) }
+    for lib in cuda.libraries {
+        let detail = lib.name == "libnvrtc" ? (cuda.nvrtcVersion.map { " (NVRTC \($0))" } ?? "") : ""
+        print(lib.name.padding(toLength: 17, withPad: " ", startingAt: 0)
+              + (lib.path.map { $0 + detail } ?? (lib.problem ?? "not found")))
+    }
+    print("cuda         " + (cuda.problem.map { "unavailable: \($0)" } ?? "ready (score --device cuda)"))
 }

@@ -4,6 +4,14 @@ import Engine
 import Foundation
 
 extension Precision: ExpressibleByArgument {}
+extension ComputeDevice: ExpressibleByArgument {}
+
+/// `--device`, for `score`: where the forward runs.
+struct DeviceOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Where the forward runs: cpu, cuda (GPU 0), cuda:N, or auto (a working GPU, else the CPU). cuda needs an NVIDIA driver, NVRTC and cuBLAS (`gpt2lab doctor` says what it finds); without them it stops with one line saying what is missing.",
+                               valueName: "auto|cpu|cuda[:N]"))
+    var device: ComputeDevice = .cpu
+}
 
 /// `--precision`, for the commands that run the forward only: `score`, `sample`, `report`.
 struct PrecisionOption: ParsableArguments {

@@ -34,6 +34,9 @@ struct Score: ParsableCommand {
     @OptionGroup var precisionOption: PrecisionOption
     var precision: Precision { precisionOption.precision }
 
+    @OptionGroup var deviceOption: DeviceOption
+    var device: ComputeDevice { deviceOption.device }
+
     @Flag(help: "Print JSON (one object, or an array for several checkpoints).")
     var json = false
 
@@ -68,6 +71,8 @@ struct Score: ParsableCommand {
         if ci != nil && shard != nil { throw ValidationError("--ci and --shard do not combine: a sequential score decides as it goes") }
         try validateShard(shard, out: out, whole: "a whole score")
         if shard != nil, checkpoints.count != 1 { throw ValidationError("--shard scores one checkpoint") }
+        // A part's key does not record the device yet, so parts stay on the CPU engine.
+        if shard != nil, device != .cpu { throw ValidationError("--shard runs on the CPU (--device cpu): shard parts do not record the device") }
     }
 
     /// Scores one shard and writes its part file.
@@ -105,6 +110,12 @@ struct Score: ParsableCommand {
             for path in checkpoints {
                 let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows, precision: precision)
                 for w in ck.warnings { warn("\(path): \(w)") }
+                if device != .cpu, ProcessInfo.processInfo.environment["GPT2LAB_CUDA_CHECK"] == "1" {
+                    for line in try checkCUDAScoring(ck, tokens: tokens, testSetPath: data.testSet, context: data.context,
+                                                     threads: data.threads, device: device) {
+                        FileHandle.standardError.write(Data("gpt2lab: \(line)\n".utf8))
+                    }
+                }
                 let bar = ProgressBar(checkpoints.count > 1 ? (path as NSString).deletingLastPathComponent : "scoring")
                 let report: ScoreReport
                 if let ci {
@@ -112,17 +123,19 @@ struct Score: ParsableCommand {
                     (report, _) = try scoreCheckpointSequential(ck, tokens: tokens, testSetPath: data.testSet, rule: rule,
                                                                 context: data.context, stride: windows.stride, skip: windows.skip,
                                                                 maxTokens: windows.maxTokens, batch: windows.batch, threads: data.threads,
-                                                                progress: bar.update)
+                                                                device: device, progress: bar.update)
                 } else {
                     (report, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: data.context,
                                                          stride: windows.stride, skip: windows.skip, maxTokens: windows.maxTokens, batch: windows.batch,
-                                                         threads: data.threads, progress: bar.update)
+                                                         threads: data.threads, device: device, progress: bar.update)
                 }
                 bar.finish()
                 reports.append(report)
             }
             let kernels = profile ? ProfileSummary(KernelProfile.stop(), seconds: reports.map(\.seconds).reduce(0, +)) : nil
-            let runtime = RuntimeInfo.current(threads: reports.first?.threads ?? 1, precision: precision)
+            var runtime = RuntimeInfo.current(threads: reports.first?.threads ?? 1, precision: precision)
+            runtime.device = reports.first?.device ?? "cpu"
+            runtime.gpu = reports.first?.gpu
             if json {
                 let out = reports.map { WithRuntime(report: $0, runtime: runtime, profile: kernels) }
                 if out.count == 1 { try printJSON(out[0]) } else { try printJSON(out) }
@@ -140,12 +153,18 @@ struct Score: ParsableCommand {
                 if let rows = r.softmaxRows, let stored = r.vocabStored {
                     print("vocab       softmax over \(describeVocabRows(softmaxed: rows, stored: stored))")
                 }
-                print(String(format: "speed       %.0f tokens/s (%.2f s, %d threads)", r.tokensPerSecond, r.seconds, r.threads))
+                if let g = r.gpu {
+                    print(String(format: "speed       %.0f tokens/s (%.2f s, batch %d)", r.tokensPerSecond, r.seconds, r.batch))
+                    print("device      \(describeGPU(g))")
+                } else {
+                    print(String(format: "speed       %.0f tokens/s (%.2f s, %d threads)", r.tokensPerSecond, r.seconds, r.threads))
+                }
                 if precision != .f32 { print("precision   \(precision.rawValue): \(runtime.precisionDetail)") }
             } else {
                 let w = max(10, reports.map { $0.checkpoint.count }.max() ?? 10)
                 let sequential = ci != nil
                 if precision != .f32 { print("precision: \(precision.rawValue) (\(runtime.precisionDetail))") }
+                if let g = reports.first?.gpu { print("device: \(describeGPU(g))") }
                 print("checkpoint".padding(toLength: w, withPad: " ", startingAt: 0) + "      loss  perplexity     tokens    tok/s"
                       + (sequential ? "    ±95%   read" : ""))
                 for r in reports {

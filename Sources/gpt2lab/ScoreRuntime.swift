@@ -67,3 +67,11 @@ struct ProfileSummary: Encodable {
         return lines.joined(separator: "\n")
     }
 }
+
+/// "cuda:0 NVIDIA H200 (compute capability 9.0, 139.8 GiB), 1.52 GiB held at most, kernels …".
+func describeGPU(_ g: GPUInfo) -> String {
+    String(format: "cuda:%d %@ (compute capability %@, %.1f GiB)", g.ordinal, g.name, g.computeCapability,
+           Double(g.memoryBytes) / 1_073_741_824)
+        + (g.peakBytes.map { String(format: ", %.2f GiB held at most", Double($0) / 1_073_741_824) } ?? "")
+        + (g.kernels.map { "; kernels \($0)" } ?? "")
+}

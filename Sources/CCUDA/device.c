@@ -1,0 +1,76 @@
+// One device for scoring: its primary context (which cuBLAS, through the runtime, shares), a cuBLAS
+// handle, the kernels, and device memory with a count of the bytes held (and the most held at once).
+#include "cuda_api.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int gl_cuda_alloc(gl_cuda_ctx *c, size_t bytes, CUdeviceptr *p, char *err) {
+    *p = 0;
+    if (bytes == 0) return 0;
+    CUresult r = gl_cu.cuMemAlloc(p, bytes);
+    if (r) {
+        char call[160];
+        snprintf(call, sizeof call, "cuMemAlloc(%zu bytes, %zu already held)", bytes, c->held);
+        return gl_cu_fail(err, call, r);
+    }
+    c->held += bytes;
+    if (c->held > c->peak) c->peak = c->held;
+    return 0;
+}
+
+void gl_cuda_free(gl_cuda_ctx *c, uint64_t p, size_t bytes) {
+    if (!p) return;
+    gl_cu.cuMemFree((CUdeviceptr)p);
+    c->held -= bytes <= c->held ? bytes : c->held;
+}
+
+int gl_cuda_upload(gl_cuda_ctx *c, const void *host, size_t bytes, uint64_t *dptr, char *err) {
+    CUdeviceptr p = 0;
+    if (gl_cuda_alloc(c, bytes, &p, err)) return 1;
+    if (bytes) {
+        CUresult r = gl_cu.cuMemcpyHtoD(p, host, bytes);
+        if (r) { gl_cuda_free(c, p, bytes); return gl_cu_fail(err, "cuMemcpyHtoD(weights)", r); }
+    }
+    *dptr = p;
+    return 0;
+}
+
+int gl_cuda_open(int ordinal, int tf32, gl_cuda_ctx **out, char *err) {
+    *out = NULL;
+    if (gl_cuda_load(err)) return 1;
+    char name[256];
+    size_t total = 0;
+    gl_cuda_ctx *c = calloc(1, sizeof *c);
+    if (!c) { snprintf(err, GL_CUDA_ERR, "out of host memory"); return 1; }
+    c->ordinal = ordinal; c->tf32 = tf32;
+    if (gl_cuda_device_info(ordinal, name, &c->cc_major, &c->cc_minor, &total, err)) { free(c); return 1; }
+    CUresult r = gl_cu.cuDeviceGet(&c->dev, ordinal);
+    if (r) { free(c); return gl_cu_fail(err, "cuDeviceGet", r); }
+    r = gl_cu.cuDevicePrimaryCtxRetain(&c->context, c->dev);
+    if (r) { free(c); return gl_cu_fail(err, "cuDevicePrimaryCtxRetain", r); }
+    r = gl_cu.cuCtxSetCurrent(c->context);
+    if (r) { gl_cuda_close(c); return gl_cu_fail(err, "cuCtxSetCurrent", r); }
+    cublasStatus_t s = gl_cu.cublasCreate(&c->blas);
+    if (s) { c->blas = NULL; gl_cuda_close(c); return gl_cublas_fail(err, "cublasCreate_v2", s); }
+    // f32 products in f32 (no TF32) unless asked: the default math mode; TF32 only with tf32.
+    s = gl_cu.cublasSetMathMode(c->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+    if (s) { gl_cuda_close(c); return gl_cublas_fail(err, "cublasSetMathMode", s); }
+    if (gl_cuda_load_module(c, err)) { gl_cuda_close(c); return 1; }
+    *out = c;
+    return 0;
+}
+
+void gl_cuda_close(gl_cuda_ctx *c) {
+    if (!c) return;
+    if (gl_cu.cuCtxSetCurrent && c->context) gl_cu.cuCtxSetCurrent(c->context);
+    gl_cuda_release_scratch(c);
+    if (c->blas) gl_cu.cublasDestroy(c->blas);
+    if (c->module) gl_cu.cuModuleUnload(c->module);
+    if (c->context) gl_cu.cuDevicePrimaryCtxRelease(c->dev);
+    free(c);
+}
+
+const char *gl_cuda_kernel_origin(const gl_cuda_ctx *c) { return c->origin; }
+size_t gl_cuda_bytes_held(const gl_cuda_ctx *c) { return c->held; }
+size_t gl_cuda_bytes_peak(const gl_cuda_ctx *c) { return c->peak; }

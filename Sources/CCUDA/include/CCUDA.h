@@ -1,0 +1,88 @@
+// The GPU scorer's C side: the CUDA driver, NVRTC and cuBLAS loaded at run time (dlopen), so the
+// binary builds and runs without CUDA; the scoring forward of GPT-2 (f32 or bf16 products) on one
+// device. No CUDA header is needed at build time: the few types used are declared in cuda_api.h.
+//
+// Every function returns 0 on success; on failure it returns non-zero and writes one line naming
+// the call that failed into the caller's `err` buffer (GL_CUDA_ERR bytes).
+#ifndef GPT2LAB_CCUDA_H
+#define GPT2LAB_CCUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GL_CUDA_ERR 512
+
+/// The three libraries, in the order gl_cuda_library() numbers them.
+enum { GL_CUDA_LIB_DRIVER = 0, GL_CUDA_LIB_NVRTC = 1, GL_CUDA_LIB_CUBLAS = 2, GL_CUDA_LIB_COUNT = 3 };
+
+/// Loads the libraries (once; later calls return the first outcome). 0 when all three loaded.
+int gl_cuda_load(char *err);
+/// Where library `which` was found (a path or a soname), or NULL with `why` saying why none was.
+const char *gl_cuda_library(int which, const char **why);
+
+/// The driver's version (e.g. 13000) and the device count; needs gl_cuda_load's driver.
+int gl_cuda_devices(int *driver_version, int *count, char *err);
+/// One device's name (up to 255 bytes), compute capability and memory.
+int gl_cuda_device_info(int ordinal, char *name, int *cc_major, int *cc_minor, size_t *total_bytes, char *err);
+/// NVRTC's version as major*1000 + minor*10 (nvrtcVersion), or -1 when NVRTC is not loaded.
+int gl_cuda_nvrtc_version(void);
+
+/// Compiles the kernel source for `arch` (e.g. 90 for sm_90) without a device: the test that the
+/// source compiles where NVRTC is found. Writes the compile log's first line into err on failure.
+int gl_cuda_compile_check(int arch, size_t *cubin_bytes, char *err);
+
+/// A device, its primary context, a cuBLAS handle and the compiled kernels.
+typedef struct gl_cuda_ctx gl_cuda_ctx;
+
+int gl_cuda_open(int ordinal, int tf32, gl_cuda_ctx **out, char *err);
+void gl_cuda_close(gl_cuda_ctx *ctx);
+/// Where the kernels came from: "cache <path>", "compiled (written to <path>)", "compiled (not cached: ...)".
+const char *gl_cuda_kernel_origin(const gl_cuda_ctx *ctx);
+/// Bytes this context holds on the device now, and the most it held at once.
+size_t gl_cuda_bytes_held(const gl_cuda_ctx *ctx);
+size_t gl_cuda_bytes_peak(const gl_cuda_ctx *ctx);
+
+/// Device memory: an allocation filled from host memory, and its release.
+int gl_cuda_upload(gl_cuda_ctx *ctx, const void *host, size_t bytes, uint64_t *dptr, char *err);
+void gl_cuda_free(gl_cuda_ctx *ctx, uint64_t dptr, size_t bytes);
+
+/// One block's tensors on the device (f32 unless the model is bf16, where the four matrices are bf16).
+typedef struct {
+    uint64_t ln1w, ln1b, qkvw, qkvb, attprojw, attprojb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb;
+} gl_cuda_block;
+
+/// A model on the device. With bf16 != 0, wte, head and the blocks' matrices hold bf16 values.
+typedef struct {
+    int vocab_stored;   // V: head rows stored
+    int softmax_rows;   // rows the softmax runs over (<= V)
+    int context, c, layers, heads, inner;
+    int bf16;
+    uint64_t wte, wpe, lnfw, lnfb, head;
+    const gl_cuda_block *blocks;  // host array of `layers`
+} gl_cuda_model;
+
+/// Host buffers that receive intermediate values of window 0 (GPT2LAB_CUDA_CHECK); any may be NULL.
+/// Each is (T, width) for window 0 only.
+typedef struct {
+    float *encoded;                 // (T, C) embeddings
+    float *ln1, *qkv, *atty, *res2, *ln2, *fch, *gelu;  // block 0's stages
+    float *blocks;                  // (L, T, C): each block's output
+    float *lnf;                     // (T, C)
+} gl_cuda_dump;
+
+/// Per-token NLL (b*t floats, host) of b windows of t tokens: inputs and targets (b*t ids, host).
+/// Targets outside [0, softmax_rows) give NaN. Rows are processed in chunks that bound memory.
+int gl_cuda_forward(gl_cuda_ctx *ctx, const gl_cuda_model *m, const int32_t *inputs, const int32_t *targets,
+                    int b, int t, float *nll, const gl_cuda_dump *dump, char *err);
+
+/// Frees the forward's scratch (it is kept between calls of one shape).
+void gl_cuda_release_scratch(gl_cuda_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

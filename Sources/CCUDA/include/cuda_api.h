@@ -1,0 +1,120 @@
+// Internal to CCUDA (and the tests' emulated device; CCUDA.h does not include it, so Swift never sees
+// it). The CUDA driver, NVRTC and cuBLAS declarations gpt2lab uses, written here so no CUDA header is
+// needed to build: the handle types are opaque pointers, the enums carry the values of cuda.h,
+// nvrtc.h, library_types.h and cublas_api.h (stable across CUDA 11-13). Each function is reached
+// through a pointer filled by dlsym (loader.c); `gl_cu` is the one table.
+#ifndef GPT2LAB_CUDA_API_H
+#define GPT2LAB_CUDA_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "CCUDA.h"
+
+typedef int CUresult;                 // CUDA_SUCCESS = 0
+typedef int CUdevice;
+typedef struct CUctx_st *CUcontext;
+typedef struct CUmod_st *CUmodule;
+typedef struct CUfunc_st *CUfunction;
+typedef struct CUstream_st *CUstream;
+typedef unsigned long long CUdeviceptr;
+enum { CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76 };
+
+typedef int nvrtcResult;              // NVRTC_SUCCESS = 0
+typedef struct _nvrtcProgram *nvrtcProgram;
+
+typedef int cublasStatus_t;           // CUBLAS_STATUS_SUCCESS = 0
+typedef struct cublasContext *cublasHandle_t;
+enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
+enum { CUDA_R_32F = 0, CUDA_R_16BF = 14 };                                     // cudaDataType
+enum { CUBLAS_COMPUTE_32F = 68, CUBLAS_COMPUTE_32F_FAST_TF32 = 77 };          // cublasComputeType_t
+enum { CUBLAS_GEMM_DEFAULT = -1 };                                             // cublasGemmAlgo_t
+enum { CUBLAS_DEFAULT_MATH = 0, CUBLAS_PEDANTIC_MATH = 2, CUBLAS_TF32_TENSOR_OP_MATH = 3 };  // cublasMath_t
+
+struct gl_cuda_api {
+    // driver (libcuda.so.1)
+    CUresult (*cuInit)(unsigned);
+    CUresult (*cuDriverGetVersion)(int *);
+    CUresult (*cuDeviceGetCount)(int *);
+    CUresult (*cuDeviceGet)(CUdevice *, int);
+    CUresult (*cuDeviceGetName)(char *, int, CUdevice);
+    CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
+    CUresult (*cuDeviceTotalMem)(size_t *, CUdevice);
+    CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+    CUresult (*cuDevicePrimaryCtxRelease)(CUdevice);
+    CUresult (*cuCtxSetCurrent)(CUcontext);
+    CUresult (*cuCtxSynchronize)(void);
+    CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
+    CUresult (*cuMemFree)(CUdeviceptr);
+    CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
+    CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
+    CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+    CUresult (*cuModuleUnload)(CUmodule);
+    CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+    CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                               unsigned, CUstream, void **, void **);
+    CUresult (*cuGetErrorName)(CUresult, const char **);
+    CUresult (*cuGetErrorString)(CUresult, const char **);
+    // NVRTC
+    nvrtcResult (*nvrtcVersion)(int *, int *);
+    nvrtcResult (*nvrtcCreateProgram)(nvrtcProgram *, const char *, const char *, int, const char *const *, const char *const *);
+    nvrtcResult (*nvrtcCompileProgram)(nvrtcProgram, int, const char *const *);
+    nvrtcResult (*nvrtcGetProgramLogSize)(nvrtcProgram, size_t *);
+    nvrtcResult (*nvrtcGetProgramLog)(nvrtcProgram, char *);
+    nvrtcResult (*nvrtcGetCUBINSize)(nvrtcProgram, size_t *);
+    nvrtcResult (*nvrtcGetCUBIN)(nvrtcProgram, char *);
+    nvrtcResult (*nvrtcDestroyProgram)(nvrtcProgram *);
+    const char *(*nvrtcGetErrorString)(nvrtcResult);
+    // cuBLAS
+    cublasStatus_t (*cublasCreate)(cublasHandle_t *);
+    cublasStatus_t (*cublasDestroy)(cublasHandle_t);
+    cublasStatus_t (*cublasSetMathMode)(cublasHandle_t, int);
+    cublasStatus_t (*cublasGemmEx)(cublasHandle_t, int, int, int, int, int, const void *, const void *, int, int,
+                                   const void *, int, int, const void *, void *, int, int, int, int);
+    cublasStatus_t (*cublasGemmStridedBatchedEx)(cublasHandle_t, int, int, int, int, int, const void *,
+                                                 const void *, int, int, long long, const void *, int, int, long long,
+                                                 const void *, void *, int, int, long long, int, int, int);
+};
+
+extern struct gl_cuda_api gl_cu;
+
+/// Uses `table` instead of the loaded libraries (the tests' emulated device, Tests/CCUDAEmulator);
+/// `label` is what gl_cuda_library reports for each library.
+void gl_cuda_install(const struct gl_cuda_api *table, const char *label);
+
+/// One line into err: "CALL failed: NAME (description)" for a driver result.
+int gl_cu_fail(char *err, const char *call, CUresult r);
+/// The same for NVRTC and cuBLAS results.
+int gl_nvrtc_fail(char *err, const char *call, nvrtcResult r);
+int gl_cublas_fail(char *err, const char *call, cublasStatus_t r);
+
+#define CU_CHECK(call, err) do { CUresult r_ = (call); if (r_ != 0) return gl_cu_fail(err, #call, r_); } while (0)
+#define BLAS_CHECK(call, err) do { cublasStatus_t r_ = (call); if (r_ != 0) return gl_cublas_fail(err, #call, r_); } while (0)
+
+/// The kernel source (kernels.h) and the module functions the forward launches.
+extern const char gl_cuda_kernel_source[];
+
+struct gl_cuda_ctx {
+    int ordinal, cc_major, cc_minor, tf32;
+    CUdevice dev;
+    CUcontext context;
+    cublasHandle_t blas;
+    CUmodule module;
+    CUfunction k_embed, k_embed_bf16, k_layernorm, k_bias_rows, k_residual, k_gelu, k_softmax_causal,
+               k_to_bf16, k_lse_chunk, k_nll_finish, k_lse_init;
+    char origin[1024];
+    size_t held, peak;
+    // The forward's scratch for `rows` rows of windows of t tokens, kept between calls of one shape.
+    struct {
+        int rows, t, c, f, nh, v, bf16;
+        CUdeviceptr x, ln, qkv, atty, proj, fch, half, att, logits, ids, tgt, lse_max, lse_sum, picked, nll;
+        size_t bytes[15];
+    } s;
+};
+
+int gl_cuda_alloc(gl_cuda_ctx *ctx, size_t bytes, CUdeviceptr *p, char *err);
+/// Compiles (or reads from the cache) and loads the kernels into ctx->module.
+int gl_cuda_load_module(gl_cuda_ctx *ctx, char *err);
+/// NVRTC: the kernels compiled for sm_<arch>, malloc'd into *cubin.
+int gl_cuda_compile(int arch, char **cubin, size_t *bytes, char *err);
+
+#endif

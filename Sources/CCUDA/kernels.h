@@ -1,0 +1,141 @@
+// The scoring forward's own kernels, as CUDA C source NVRTC compiles at run time for the device
+// present (module.c). Each follows the CPU engine's arithmetic (Sources/Engine/Kernels, CKernels/vec.c):
+// LayerNorm with float sums and eps 1e-5, GELU's tanh form written in the same order, the causal
+// softmax as exp(x - max) times 1/sum, bf16 rounding to nearest even (NaN kept quiet). No headers:
+// NVRTC provides the math functions and warp intrinsics built in.
+#ifndef GPT2LAB_CUDA_KERNELS_H
+#define GPT2LAB_CUDA_KERNELS_H
+
+#define GL_CUDA_KERNEL_SOURCE \
+"#define WARP 32\n" \
+"__device__ __forceinline__ float warp_sum(float v) {\n" \
+"    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);\n" \
+"    return v;\n" \
+"}\n" \
+"__device__ __forceinline__ float warp_max(float v) {\n" \
+"    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));\n" \
+"    return v;\n" \
+"}\n" \
+"__device__ __forceinline__ float widen_bf16(unsigned short h) { return __uint_as_float(((unsigned)h) << 16); }\n" \
+"__device__ __forceinline__ unsigned short round_bf16(float f) {\n" \
+"    unsigned u = __float_as_uint(f);\n" \
+"    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x0040u);\n" \
+"    u += 0x7fffu + ((u >> 16) & 1u);\n" \
+"    return (unsigned short)(u >> 16);\n" \
+"}\n" \
+"extern \"C\" __global__ void embed(float *out, const int *ids, const float *wte, const float *wpe,\n" \
+"                                  long long n, int t, int c, int v) {\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i >= n * c) return;\n" \
+"    long long r = i / c; int k = (int)(i % c);\n" \
+"    int id = ids[r];\n" \
+"    float e = (id >= 0 && id < v) ? wte[(long long)id * c + k] : __int_as_float(0x7fc00000);\n" \
+"    out[i] = e + wpe[(long long)(r % t) * c + k];\n" \
+"}\n" \
+"extern \"C\" __global__ void embed_bf16(float *out, const int *ids, const unsigned short *wte, const float *wpe,\n" \
+"                                       long long n, int t, int c, int v) {\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i >= n * c) return;\n" \
+"    long long r = i / c; int k = (int)(i % c);\n" \
+"    int id = ids[r];\n" \
+"    float e = (id >= 0 && id < v) ? widen_bf16(wte[(long long)id * c + k]) : __int_as_float(0x7fc00000);\n" \
+"    out[i] = e + wpe[(long long)(r % t) * c + k];\n" \
+"}\n" \
+"/* One warp per row: mean, variance of (x - mean), rstd = 1/sqrt(var + eps); out = (x - m) * r * w + b. */\n" \
+"extern \"C\" __global__ void layernorm(float *out, const float *inp, const float *w, const float *b, long long n, int c) {\n" \
+"    long long row = (long long)blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;\n" \
+"    int lane = threadIdx.x % WARP;\n" \
+"    if (row >= n) return;\n" \
+"    const float *x = inp + row * c;\n" \
+"    float s = 0.0f;\n" \
+"    for (int k = lane; k < c; k += WARP) s += x[k];\n" \
+"    float m = warp_sum(s) / (float)c;\n" \
+"    float v = 0.0f;\n" \
+"    for (int k = lane; k < c; k += WARP) { float d = x[k] - m; v += d * d; }\n" \
+"    float r = 1.0f / sqrtf(warp_sum(v) / (float)c + 1e-5f);\n" \
+"    float *o = out + row * c;\n" \
+"    for (int k = lane; k < c; k += WARP) o[k] = (x[k] - m) * r * w[k] + b[k];\n" \
+"}\n" \
+"extern \"C\" __global__ void bias_rows(float *out, const float *bias, long long n, int oc) {\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i < n * oc) out[i] = bias[i % oc];\n" \
+"}\n" \
+"extern \"C\" __global__ void residual(float *io, const float *a, long long n) {\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i < n) io[i] = io[i] + a[i];\n" \
+"}\n" \
+"extern \"C\" __global__ void gelu(float *io, long long n) {\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i >= n) return;\n" \
+"    float x = io[i];\n" \
+"    float th = tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x));\n" \
+"    io[i] = 0.5f * x * (1.0f + th);\n" \
+"}\n" \
+"/* Rows of (rows, t) scores, row r at position r % t of its window: softmax over columns 0..i, zeros after. */\n" \
+"extern \"C\" __global__ void softmax_causal(float *att, long long rows, int t) {\n" \
+"    long long row = (long long)blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;\n" \
+"    int lane = threadIdx.x % WARP;\n" \
+"    if (row >= rows) return;\n" \
+"    float *p = att + row * t;\n" \
+"    int valid = (int)(row % t) + 1;\n" \
+"    float m = -__int_as_float(0x7f800000);\n" \
+"    for (int k = lane; k < valid; k += WARP) m = fmaxf(m, p[k]);\n" \
+"    m = warp_max(m);\n" \
+"    float s = 0.0f;\n" \
+"    for (int k = lane; k < valid; k += WARP) { float e = expf(p[k] - m); p[k] = e; s += e; }\n" \
+"    float inv = 1.0f / warp_sum(s);\n" \
+"    for (int k = lane; k < valid; k += WARP) p[k] = p[k] * inv;\n" \
+"    for (int k = valid + lane; k < t; k += WARP) p[k] = 0.0f;\n" \
+"}\n" \
+"extern \"C\" __global__ void to_bf16(unsigned short *out, const float *inp, long long n) {\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i < n) out[i] = round_bf16(inp[i]);\n" \
+"}\n" \
+"extern \"C\" __global__ void lse_init(float *mx, double *sum, float *picked, long long n) {\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i < n) { mx[i] = -__int_as_float(0x7f800000); sum[i] = 0.0; picked[i] = __int_as_float(0x7fc00000); }\n" \
+"}\n" \
+"/* One block per row of a (rows, vb) logits chunk (columns v0..v0+vb of the vocabulary): the chunk's max\n" \
+"   and sum of exp(l - max) merged into the row's running pair; the target's logit picked when in the chunk. */\n" \
+"extern \"C\" __global__ void lse_chunk(const float *logits, long long rows, int vb, int v0, const int *targets,\n" \
+"                                      float *mx, double *sum, float *picked) {\n" \
+"    __shared__ float red[32];\n" \
+"    long long row = blockIdx.x;\n" \
+"    if (row >= rows) return;\n" \
+"    const float *l = logits + row * vb;\n" \
+"    int lane = threadIdx.x % WARP, wid = threadIdx.x / WARP, nw = blockDim.x / WARP;\n" \
+"    float m = -__int_as_float(0x7f800000);\n" \
+"    for (int k = threadIdx.x; k < vb; k += blockDim.x) m = fmaxf(m, l[k]);\n" \
+"    m = warp_max(m);\n" \
+"    if (lane == 0) red[wid] = m;\n" \
+"    __syncthreads();\n" \
+"    if (wid == 0) { float x = lane < nw ? red[lane] : -__int_as_float(0x7f800000); x = warp_max(x); if (lane == 0) red[0] = x; }\n" \
+"    __syncthreads();\n" \
+"    float cm = red[0];\n" \
+"    __syncthreads();\n" \
+"    float s = 0.0f;\n" \
+"    for (int k = threadIdx.x; k < vb; k += blockDim.x) s += expf(l[k] - cm);\n" \
+"    s = warp_sum(s);\n" \
+"    if (lane == 0) red[wid] = s;\n" \
+"    __syncthreads();\n" \
+"    if (threadIdx.x == 0) {\n" \
+"        float cs = 0.0f;\n" \
+"        for (int w = 0; w < nw; w++) cs += red[w];\n" \
+"        float old = mx[row];\n" \
+"        float nm = fmaxf(old, cm);\n" \
+"        double acc = sum[row];\n" \
+"        acc = (old == nm ? acc : acc * exp((double)old - (double)nm)) + (double)cs * exp((double)cm - (double)nm);\n" \
+"        mx[row] = nm; sum[row] = acc;\n" \
+"        int tg = targets[row] - v0;\n" \
+"        if (tg >= 0 && tg < vb) picked[row] = l[tg];\n" \
+"    }\n" \
+"}\n" \
+"extern \"C\" __global__ void nll_finish(float *nll, const float *mx, const double *sum, const float *picked,\n" \
+"                                       const int *targets, long long n, int v) {\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i >= n) return;\n" \
+"    int tg = targets[i];\n" \
+"    nll[i] = (tg >= 0 && tg < v) ? (float)((double)mx[i] + log(sum[i]) - (double)picked[i]) : __int_as_float(0x7fc00000);\n" \
+"}\n"
+
+#endif

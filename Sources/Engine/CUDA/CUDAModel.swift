@@ -1,0 +1,105 @@
+import CCUDA
+
+// A GPT-2 model on one GPU for scoring: the weights of a loaded model uploaded once (f32, or for a
+// bf16 model its six product matrices in bf16, rounded on the CPU as Precision.swift does), and a
+// forward (Sources/CCUDA/forward.c) that returns per-token NLL of B windows of T tokens. Everything
+// on the device is freed when the model is released.
+
+public final class CUDAModel {
+    public let config: GPT2Config
+    public let precision: Precision
+    private let ctx: OpaquePointer
+    private var uploads: [(ptr: UInt64, bytes: Int)] = []
+    private var blocks: [gl_cuda_block] = []
+    private var model = gl_cuda_model()
+    /// The GPU, its compute capability and where the kernels came from.
+    public private(set) var info: GPUInfo
+
+    /// Uploads `parameters` to GPU `ordinal`. `tf32` lets f32 products use TF32 (not exposed yet).
+    public init(parameters: ModelWeights, ordinal: Int, tf32: Bool = false) throws {
+        config = parameters.config
+        precision = parameters.precision
+        var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
+        var c: OpaquePointer? = nil
+        guard gl_cuda_open(Int32(ordinal), tf32 ? 1 : 0, &c, &err) == 0, let c else {
+            throw CUDAError("cuda:\(ordinal): " + String(cString: err))
+        }
+        ctx = c
+        do { info = try gpuInfo(ordinal: ordinal) } catch { gl_cuda_close(c); throw error }
+        info.kernels = String(cString: gl_cuda_kernel_origin(c))
+        info.tf32 = tf32
+        do { try upload(parameters) } catch { release(); throw error }
+    }
+
+    deinit { release() }
+
+    private func release() {
+        for u in uploads { gl_cuda_free(ctx, u.ptr, u.bytes) }
+        uploads = []
+        gl_cuda_close(ctx)
+    }
+
+    /// Bytes held on the device now (weights + the forward's scratch) and the most held at once.
+    public var bytesHeld: Int { gl_cuda_bytes_held(ctx) }
+    public var peakBytes: Int { gl_cuda_bytes_peak(ctx) }
+
+    private func put(_ p: UnsafeRawPointer, bytes: Int, _ what: String) throws -> UInt64 {
+        var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
+        var d: UInt64 = 0
+        guard gl_cuda_upload(ctx, p, bytes, &d, &err) == 0 else {
+            throw CUDAError("cuda:\(info.ordinal): uploading \(what): " + String(cString: err))
+        }
+        uploads.append((d, bytes))
+        return d
+    }
+
+    private func upload(_ parameters: ModelWeights) throws {
+        let layout = parameters.layout
+        var ptrs: [TensorID: UInt64] = [:]
+        for id in layout.tensors {
+            let o = layout.offsets[id]!, n = layout.size(id)
+            switch parameters {
+            case let .f32(w):
+                ptrs[id] = try w.data.withUnsafeBufferPointer { try put($0.baseAddress! + o, bytes: n * 4, id.canonicalName) }
+            case let .bf16(w):
+                ptrs[id] = BF16Weights.isHalf(id.kind) ? try put(w.half.base + o, bytes: n * 2, id.canonicalName)
+                                                       : try put(w.small.base + o, bytes: n * 4, id.canonicalName)
+            }
+        }
+        let c = config
+        blocks = (0..<c.nLayer).map { l in
+            func p(_ k: TensorKind) -> UInt64 { ptrs[TensorID(k, layer: l)]! }
+            return gl_cuda_block(ln1w: p(.ln1w), ln1b: p(.ln1b), qkvw: p(.qkvw), qkvb: p(.qkvb), attprojw: p(.attprojw),
+                                 attprojb: p(.attprojb), ln2w: p(.ln2w), ln2b: p(.ln2b), fcw: p(.fcw), fcb: p(.fcb),
+                                 fcprojw: p(.fcprojw), fcprojb: p(.fcprojb))
+        }
+        model.vocab_stored = Int32(c.vocabSize); model.softmax_rows = Int32(c.softmaxVocab)
+        model.context = Int32(c.contextLength); model.c = Int32(c.nEmbd); model.layers = Int32(c.nLayer)
+        model.heads = Int32(c.nHead); model.inner = Int32(c.nInner); model.bf16 = precision == .bf16 ? 1 : 0
+        model.wte = ptrs[TensorID(.wte)]!; model.wpe = ptrs[TensorID(.wpe)]!
+        model.lnfw = ptrs[TensorID(.lnfw)]!; model.lnfb = ptrs[TensorID(.lnfb)]!
+        model.head = ptrs[TensorID(parameters.tied ? .wte : .lmHead)]!
+    }
+
+    /// Per-token NLL (b·t, window-major) of `b` windows of `t` tokens: inputs and targets (b·t ids,
+    /// each below the softmax's rows; callers validate). `dump` receives window 0's intermediates.
+    public func nll(inputs: [Int32], targets: [Int32], b: Int, t: Int) throws -> [Float] {
+        try nll(inputs: inputs, targets: targets, b: b, t: t, dump: nil)
+    }
+
+    func nll(inputs: [Int32], targets: [Int32], b: Int, t: Int, dump: UnsafePointer<gl_cuda_dump>?) throws -> [Float] {
+        precondition(inputs.count == b * t && targets.count == b * t, "internal: \(b) windows of \(t) ids")
+        var out = [Float](repeating: .nan, count: b * t)
+        var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
+        let rc = blocks.withUnsafeBufferPointer { bp -> Int32 in
+            model.blocks = bp.baseAddress
+            defer { model.blocks = nil }
+            return gl_cuda_forward(ctx, &model, inputs, targets, Int32(b), Int32(t), &out, dump, &err)
+        }
+        guard rc == 0 else { throw CUDAError("cuda:\(info.ordinal): " + String(cString: err)) }
+        return out
+    }
+
+    /// Frees the forward's scratch (kept between batches of one shape); the weights stay.
+    public func releaseScratch() { gl_cuda_release_scratch(ctx) }
+}

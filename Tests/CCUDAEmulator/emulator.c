@@ -1,0 +1,180 @@
+// The emulated device (include/CCUDAEmulator.h). Kernels are matched by name and run as plain loops
+// with the arithmetic of Sources/CCUDA/kernels.h; GEMMs follow cuBLAS's column-major definition
+// C = alpha·op(A)·op(B) + beta·C, element (i, j) at i + j·ld.
+#include "CCUDAEmulator.h"
+#include "cuda_api.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static long launches, gemms;
+long gl_cuda_emulated_launches(void) { return launches; }
+long gl_cuda_emulated_gemms(void) { return gemms; }
+
+static float widen(uint16_t h) { uint32_t u = (uint32_t)h << 16; float f; memcpy(&f, &u, 4); return f; }
+static uint16_t round_bf16(float f) {
+    uint32_t u; memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static CUresult ok0(void) { return 0; }
+static CUresult e_init(unsigned f) { (void)f; return 0; }
+static CUresult e_version(int *v) { *v = 13000; return 0; }
+static CUresult e_count(int *n) { *n = 1; return 0; }
+static CUresult e_get(CUdevice *d, int o) { *d = o; return o == 0 ? 0 : 101; }
+static CUresult e_name(char *n, int len, CUdevice d) { (void)d; strncpy(n, "emulated device", (size_t)len); return 0; }
+static CUresult e_attr(int *v, int a, CUdevice d) { (void)d; *v = a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR ? 9 : 0; return 0; }
+static CUresult e_mem(size_t *b, CUdevice d) { (void)d; *b = (size_t)1 << 34; return 0; }
+static CUresult e_retain(CUcontext *c, CUdevice d) { (void)d; *c = (CUcontext)(uintptr_t)0x1; return 0; }
+static CUresult e_release(CUdevice d) { (void)d; return 0; }
+static CUresult e_setcur(CUcontext c) { (void)c; return 0; }
+static CUresult e_alloc(CUdeviceptr *p, size_t n) { void *m = calloc(1, n); *p = (CUdeviceptr)(uintptr_t)m; return m ? 0 : 2; }
+static CUresult e_free(CUdeviceptr p) { free((void *)(uintptr_t)p); return 0; }
+static CUresult e_htod(CUdeviceptr d, const void *h, size_t n) { memcpy((void *)(uintptr_t)d, h, n); return 0; }
+static CUresult e_dtoh(void *h, CUdeviceptr d, size_t n) { memcpy(h, (void *)(uintptr_t)d, n); return 0; }
+static CUresult e_modload(CUmodule *m, const void *img) { (void)img; *m = (CUmodule)(uintptr_t)0x2; return 0; }
+static CUresult e_modunload(CUmodule m) { (void)m; return 0; }
+static CUresult e_getfn(CUfunction *f, CUmodule m, const char *name) { (void)m; *f = (CUfunction)(uintptr_t)strdup(name); return 0; }
+static CUresult e_errname(CUresult r, const char **s) { (void)r; *s = "CUDA_ERROR_EMULATED"; return 0; }
+
+#define ARG(i, T) (*(T *)args[i])
+#define PTR(i, T) ((T *)(uintptr_t)ARG(i, CUdeviceptr))
+
+static CUresult e_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                         unsigned shm, CUstream st, void **args, void **extra) {
+    (void)gy; (void)gz; (void)by; (void)bz; (void)shm; (void)st; (void)extra; (void)gx; (void)bx;
+    const char *k = (const char *)f;
+    launches++;
+    if (!strcmp(k, "embed") || !strcmp(k, "embed_bf16")) {
+        float *out = PTR(0, float); const int *ids = PTR(1, int); const float *wpe = PTR(3, float);
+        long long n = ARG(4, long long); int t = ARG(5, int), c = ARG(6, int), v = ARG(7, int);
+        for (long long r = 0; r < n; r++) for (int i = 0; i < c; i++) {
+            int id = ids[r];
+            float e = id < 0 || id >= v ? NAN : k[5] ? widen(PTR(2, uint16_t)[(long long)id * c + i]) : PTR(2, float)[(long long)id * c + i];
+            out[r * c + i] = e + wpe[(r % t) * c + i];
+        }
+    } else if (!strcmp(k, "layernorm")) {
+        float *out = PTR(0, float); const float *x = PTR(1, float), *w = PTR(2, float), *b = PTR(3, float);
+        long long n = ARG(4, long long); int c = ARG(5, int);
+        for (long long r = 0; r < n; r++) {
+            const float *xr = x + r * c;
+            float s = 0; for (int i = 0; i < c; i++) s += xr[i];
+            float m = s / (float)c, v = 0;
+            for (int i = 0; i < c; i++) { float d = xr[i] - m; v += d * d; }
+            float rs = 1.0f / sqrtf(v / (float)c + 1e-5f);
+            for (int i = 0; i < c; i++) out[r * c + i] = (xr[i] - m) * rs * w[i] + b[i];
+        }
+    } else if (!strcmp(k, "bias_rows")) {
+        float *out = PTR(0, float); const float *b = PTR(1, float); long long n = ARG(2, long long); int oc = ARG(3, int);
+        for (long long i = 0; i < n * oc; i++) out[i] = b[i % oc];
+    } else if (!strcmp(k, "residual")) {
+        float *io = PTR(0, float); const float *a = PTR(1, float); long long n = ARG(2, long long);
+        for (long long i = 0; i < n; i++) io[i] = io[i] + a[i];
+    } else if (!strcmp(k, "gelu")) {
+        float *io = PTR(0, float); long long n = ARG(1, long long);
+        for (long long i = 0; i < n; i++) { float x = io[i]; io[i] = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))); }
+    } else if (!strcmp(k, "softmax_causal")) {
+        float *att = PTR(0, float); long long rows = ARG(1, long long); int t = ARG(2, int);
+        for (long long r = 0; r < rows; r++) {
+            float *p = att + r * t; int valid = (int)(r % t) + 1;
+            float m = -INFINITY; for (int i = 0; i < valid; i++) m = fmaxf(m, p[i]);
+            float s = 0; for (int i = 0; i < valid; i++) { p[i] = expf(p[i] - m); s += p[i]; }
+            float inv = 1.0f / s;
+            for (int i = 0; i < valid; i++) p[i] *= inv;
+            for (int i = valid; i < t; i++) p[i] = 0;
+        }
+    } else if (!strcmp(k, "to_bf16")) {
+        uint16_t *out = PTR(0, uint16_t); const float *in = PTR(1, float); long long n = ARG(2, long long);
+        for (long long i = 0; i < n; i++) out[i] = round_bf16(in[i]);
+    } else if (!strcmp(k, "lse_init")) {
+        float *mx = PTR(0, float); double *sum = PTR(1, double); float *pk = PTR(2, float); long long n = ARG(3, long long);
+        for (long long i = 0; i < n; i++) { mx[i] = -INFINITY; sum[i] = 0; pk[i] = NAN; }
+    } else if (!strcmp(k, "lse_chunk")) {
+        const float *lg = PTR(0, float); long long rows = ARG(1, long long); int vb = ARG(2, int), v0 = ARG(3, int);
+        const int *tg = PTR(4, int); float *mx = PTR(5, float); double *sum = PTR(6, double); float *pk = PTR(7, float);
+        if ((long long)gx != rows) return 1;
+        for (long long r = 0; r < rows; r++) {
+            const float *l = lg + r * vb;
+            float cm = -INFINITY; for (int i = 0; i < vb; i++) cm = fmaxf(cm, l[i]);
+            float cs = 0; for (int i = 0; i < vb; i++) cs += expf(l[i] - cm);
+            float old = mx[r], nm = fmaxf(old, cm);
+            double acc = sum[r];
+            acc = (old == nm ? acc : acc * exp((double)old - (double)nm)) + (double)cs * exp((double)cm - (double)nm);
+            mx[r] = nm; sum[r] = acc;
+            int t = tg[r] - v0;
+            if (t >= 0 && t < vb) pk[r] = l[t];
+        }
+    } else if (!strcmp(k, "nll_finish")) {
+        float *nll = PTR(0, float); const float *mx = PTR(1, float); const double *sum = PTR(2, double);
+        const float *pk = PTR(3, float); const int *tg = PTR(4, int); long long n = ARG(5, long long); int v = ARG(6, int);
+        for (long long i = 0; i < n; i++) nll[i] = tg[i] >= 0 && tg[i] < v ? (float)((double)mx[i] + log(sum[i]) - (double)pk[i]) : NAN;
+    } else {
+        return 500;  // CUDA_ERROR_NOT_FOUND
+    }
+    return 0;
+}
+
+static nvrtcResult n_version(int *a, int *b) { *a = 0; *b = 0; return 0; }
+static nvrtcResult n_create(nvrtcProgram *p, const char *s, const char *n, int h, const char *const *a, const char *const *b) {
+    (void)s; (void)n; (void)h; (void)a; (void)b; *p = (nvrtcProgram)(uintptr_t)0x3; return 0;
+}
+static nvrtcResult n_compile(nvrtcProgram p, int n, const char *const *o) { (void)p; (void)n; (void)o; return 0; }
+static nvrtcResult n_logsize(nvrtcProgram p, size_t *n) { (void)p; *n = 1; return 0; }
+static nvrtcResult n_log(nvrtcProgram p, char *l) { (void)p; l[0] = 0; return 0; }
+static nvrtcResult n_cubinsize(nvrtcProgram p, size_t *n) { (void)p; *n = 9; return 0; }
+static nvrtcResult n_cubin(nvrtcProgram p, char *c) { (void)p; memcpy(c, "emulated", 9); return 0; }
+static nvrtcResult n_destroy(nvrtcProgram *p) { (void)p; return 0; }
+static const char *n_err(nvrtcResult r) { (void)r; return "NVRTC_ERROR_EMULATED"; }
+
+static cublasStatus_t b_create(cublasHandle_t *h) { *h = (cublasHandle_t)(uintptr_t)0x4; return 0; }
+static cublasStatus_t b_destroy(cublasHandle_t h) { (void)h; return 0; }
+static cublasStatus_t b_math(cublasHandle_t h, int m) { (void)h; (void)m; return 0; }
+
+static double load(const void *p, int type, long long i) { return type == CUDA_R_16BF ? widen(((const uint16_t *)p)[i]) : ((const float *)p)[i]; }
+
+static cublasStatus_t b_batched(cublasHandle_t h, int ta, int tb, int m, int n, int k, const void *alpha, const void *A, int at,
+                                int lda, long long sa, const void *B, int bt, int ldb, long long sb, const void *beta, void *C,
+                                int ct, int ldc, long long sc, int batch, int compute, int algo) {
+    (void)h; (void)compute; (void)algo;
+    if (ct != CUDA_R_32F || (at != CUDA_R_32F && at != CUDA_R_16BF) || at != bt) return 7;
+    if (lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) return 7;  // cuBLAS's leading-dimension rule
+    gemms++;
+    float al = *(const float *)alpha, be = *(const float *)beta;
+    size_t es = at == CUDA_R_16BF ? 2 : 4;
+    for (int q = 0; q < batch; q++) {
+        const char *a = (const char *)A + (size_t)(sa * q) * es, *b = (const char *)B + (size_t)(sb * q) * es;
+        float *c = (float *)C + sc * q;
+        for (int j = 0; j < n; j++) for (int i = 0; i < m; i++) {
+            double s = 0;
+            for (int p = 0; p < k; p++)
+                s += load(a, at, ta ? p + (long long)i * lda : i + (long long)p * lda) * load(b, bt, tb ? j + (long long)p * ldb : p + (long long)j * ldb);
+            float *o = c + i + (long long)j * ldc;
+            *o = (float)(al * s) + (be != 0 ? be * *o : 0);
+        }
+    }
+    return 0;
+}
+
+static cublasStatus_t b_gemm(cublasHandle_t h, int ta, int tb, int m, int n, int k, const void *alpha, const void *A, int at, int lda,
+                             const void *B, int bt, int ldb, const void *beta, void *C, int ct, int ldc, int compute, int algo) {
+    return b_batched(h, ta, tb, m, n, k, alpha, A, at, lda, 0, B, bt, ldb, 0, beta, C, ct, ldc, 0, 1, compute, algo);
+}
+
+void gl_cuda_emulate(void) {
+    struct gl_cuda_api t = {
+        .cuInit = e_init, .cuDriverGetVersion = e_version, .cuDeviceGetCount = e_count, .cuDeviceGet = e_get,
+        .cuDeviceGetName = e_name, .cuDeviceGetAttribute = e_attr, .cuDeviceTotalMem = e_mem,
+        .cuDevicePrimaryCtxRetain = e_retain, .cuDevicePrimaryCtxRelease = e_release, .cuCtxSetCurrent = e_setcur,
+        .cuCtxSynchronize = ok0, .cuMemAlloc = e_alloc, .cuMemFree = e_free, .cuMemcpyHtoD = e_htod, .cuMemcpyDtoH = e_dtoh,
+        .cuModuleLoadData = e_modload, .cuModuleUnload = e_modunload, .cuModuleGetFunction = e_getfn,
+        .cuLaunchKernel = e_launch, .cuGetErrorName = e_errname, .cuGetErrorString = e_errname,
+        .nvrtcVersion = n_version, .nvrtcCreateProgram = n_create, .nvrtcCompileProgram = n_compile,
+        .nvrtcGetProgramLogSize = n_logsize, .nvrtcGetProgramLog = n_log, .nvrtcGetCUBINSize = n_cubinsize,
+        .nvrtcGetCUBIN = n_cubin, .nvrtcDestroyProgram = n_destroy, .nvrtcGetErrorString = n_err,
+        .cublasCreate = b_create, .cublasDestroy = b_destroy, .cublasSetMathMode = b_math,
+        .cublasGemmEx = b_gemm, .cublasGemmStridedBatchedEx = b_batched,
+    };
+    gl_cuda_install(&t, "emulated (tests)");
+}

@@ -1,0 +1,19 @@
+// A CPU stand-in for a CUDA device, for tests on machines without a GPU: installs a driver / NVRTC /
+// cuBLAS table whose memory is host memory, whose kernels are C translations of Sources/CCUDA/kernels.h
+// and whose GEMMs compute cuBLAS's documented column-major products naively. It checks the GPU
+// forward's orchestration (buffers, offsets, strides, transposes, chunking) against the CPU engine;
+// the CUDA kernels' own source is checked by NVRTC compiling it and on a real GPU.
+#ifndef GPT2LAB_CCUDA_EMULATOR_H
+#define GPT2LAB_CCUDA_EMULATOR_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+/// Replaces the CUDA libraries with the emulated device for the rest of the process.
+void gl_cuda_emulate(void);
+/// Kernel launches and GEMM calls the emulator has run.
+long gl_cuda_emulated_launches(void);
+long gl_cuda_emulated_gemms(void);
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,96 @@
+import CCUDAEmulator
+import Checkpoints
+import Engine
+import Foundation
+import TestSets
+import XCTest
+@testable import Analysis
+
+/// The GPU scorer's forward (Sources/CCUDA/forward.c: buffers, offsets, strides, transposes, head chunks)
+/// run on the emulated device (Tests/CCUDAEmulator) against the CPU engine and HF transformers' per-window
+/// losses (../shared/fixtures/expected). The emulator stands in for the whole process's CUDA, so every
+/// test here uses it; the real libraries are tested through the binary (CLITests/CUDACLITests).
+final class EmulatedGPUTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../../shared/fixtures").standardized
+
+    override class func setUp() {
+        // The kernel cache goes to a temporary folder, not the user's.
+        setenv("XDG_CACHE_HOME", NSTemporaryDirectory() + "gpt2lab-emulated-cache-\(getpid())", 1)
+        gl_cuda_emulate()
+    }
+
+    func fixture(_ path: String) throws -> String {
+        let p = Self.fixtures.appendingPathComponent(path).path
+        guard FileManager.default.fileExists(atPath: p) else { throw XCTSkip("../shared/fixtures not found at \(Self.fixtures.path)") }
+        return p
+    }
+
+    /// HF's per-window losses (stride = context) of a fixture run.
+    func hfWindowLosses(_ run: String) throws -> [Double] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: try fixture("expected/\(run).json")))
+        let root = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let tests = try XCTUnwrap((root["tests"] as? [String: Any])?["test-persuasion"] as? [String: Any])
+        return try XCTUnwrap(tests["per_window_loss"] as? [Double])
+    }
+
+    /// Tied head, QKV bias, 6 layers: 900 tokens make windows of 256, 256, 256 and 131 (a second shape),
+    /// two per forward. Every window within 1e-4 of the CPU engine and 2e-4 of HF.
+    func testF32MatchesCPUEngineAndHF() throws {
+        let bin = try fixture("data/test-persuasion.bin")
+        let toks = try loadTokenIDs(path: bin)
+        let ck = try loadCheckpoint(path: try fixture("runs/reference/model.safetensors"))
+        let launches = gl_cuda_emulated_launches()
+        let (gpu, gs, _) = try scoreCheckpoint(ck, tokens: toks, testSetPath: bin, maxTokens: 900, batch: 2, device: .cuda(0))
+        let (cpu, cs, _) = try scoreCheckpoint(ck, tokens: toks, testSetPath: bin, maxTokens: 900, batch: 2, threads: 2)
+        XCTAssertGreaterThan(gl_cuda_emulated_launches(), launches, "the forward ran on the emulated device")
+        XCTAssertEqual(gpu.device, "cuda:0")
+        XCTAssertEqual(gpu.gpu?.name, "emulated device")
+        XCTAssertEqual(gpu.gpu?.computeCapability, "9.0")
+        XCTAssertGreaterThan(gpu.gpu?.peakBytes ?? 0, ck.parameters.parameterCount * 4)
+        XCTAssertNil(cpu.device, "a CPU score reads as before the GPU path")
+        XCTAssertEqual(gs.counts, cs.counts)
+        XCTAssertEqual(gs.counts, [256, 256, 256, 131])
+        let hf = try hfWindowLosses("reference")
+        for (k, (g, c)) in zip(gs.windowLosses, cs.windowLosses).enumerated() {
+            XCTAssertEqual(g, c, accuracy: 1e-4, "window \(k): GPU forward against the CPU engine")
+            if k < 3 { XCTAssertEqual(g, hf[k], accuracy: 2e-4, "window \(k): GPU forward against HF transformers") }
+        }
+        print("emulated f32: loss \(gpu.loss), CPU \(cpu.loss), HF windows \(hf.prefix(3))")
+    }
+
+    /// bf16 products (bf16 weights and inputs, f32 sums), untied head: within 1e-4 of the CPU's bf16
+    /// path window by window, within 1e-3 of HF's f32.
+    func testBF16MatchesCPUEngine() throws {
+        let bin = try fixture("data/test-persuasion.bin")
+        let toks = try loadTokenIDs(path: bin)
+        let ck = try loadCheckpoint(path: try fixture("runs/baseline/model.safetensors"), precision: .bf16)
+        let (gpu, gs, _) = try scoreCheckpoint(ck, tokens: toks, testSetPath: bin, maxTokens: 600, device: .cuda(0))
+        let (_, cs, _) = try scoreCheckpoint(ck, tokens: toks, testSetPath: bin, maxTokens: 600, threads: 2)
+        XCTAssertEqual(gpu.precision, "bf16")
+        let hf = try hfWindowLosses("baseline")
+        for (k, (g, c)) in zip(gs.windowLosses, cs.windowLosses).enumerated() {
+            XCTAssertEqual(g, c, accuracy: 1e-4, "window \(k): bf16 GPU forward against the CPU's bf16 path")
+            if k < 2 { XCTAssertEqual(g, hf[k], accuracy: 1e-3, "window \(k): bf16 against HF's f32") }
+        }
+    }
+
+    /// GPT2LAB_CUDA_CHECK's comparison: every stage agrees on a correct forward.
+    func testStageCheckAgrees() throws {
+        let bin = try fixture("data/test-persuasion.bin")
+        let ck = try loadCheckpoint(path: try fixture("runs/baseline/model.safetensors"))
+        let lines = try checkCUDAScoring(ck, tokens: try loadTokenIDs(path: bin), testSetPath: bin, context: 64, threads: 2, device: .cuda(0))
+        print(lines.joined(separator: "\n"))
+        XCTAssertEqual(lines.count, 1 + 8 + 4 + 2 + 2)  // header, block 0's stages, 4 block outputs, ln_f, nll, mean, verdict
+        XCTAssertEqual(lines.last, "check all stages agree within 0.001 of their scale")
+    }
+
+    /// A device that is not there is one clear error.
+    func testMissingDeviceIsAnError() throws {
+        let bin = try fixture("data/test-persuasion.bin")
+        let ck = try loadCheckpoint(path: try fixture("runs/baseline/model.safetensors"))
+        XCTAssertThrowsError(try scoreCheckpoint(ck, tokens: try loadTokenIDs(path: bin), testSetPath: bin, maxTokens: 300, device: .cuda(3))) {
+            XCTAssertEqual(String(describing: $0), "cuda:3: no CUDA device 3 (this machine has 1)")
+        }
+    }
+}

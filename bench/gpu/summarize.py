@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Summary of bench/gpu/check.sh: reads its steps (one JSON object per line), prints the fixture losses
+against HF transformers', the benchmark's medians and memory, and writes results.json.
+
+    summarize.py RESULTS.jsonl FIXTURES_DIR OUT.json
+"""
+import json
+import statistics
+import sys
+
+TOL = {"f32": 2e-4, "bf16": 1e-3}
+BULKY = ("window_nll_sums", "window_counts", "window_losses", "window_indices")
+
+
+def slim(o):
+    if isinstance(o, dict):
+        return {k: slim(v) for k, v in o.items() if k not in BULKY}
+    if isinstance(o, list):
+        return [slim(v) for v in o]
+    return o
+
+
+def hf_loss(fix, run):
+    try:
+        with open(f"{fix}/expected/{run}.json") as f:
+            return json.load(f)["tests"]["test-persuasion"]["stride_256"]["loss"]
+    except Exception as e:  # noqa: BLE001
+        print(f"summary: no expected loss for {run}: {e}")
+        return None
+
+
+def main():
+    path, fix, out_path = sys.argv[1:4]
+    steps = [json.loads(l) for l in open(path) if l.strip()]
+    by = {s["step"]: s for s in steps}
+    failed = [f'{s["step"]} (rc {s["rc"]})' for s in steps if s["rc"] != 0]
+    res = {"failed_steps": failed, "fixtures": [], "bench": {}, "cpu": {}}
+    doc = by.get("doctor-json", {}).get("output")
+    res["doctor"] = doc if isinstance(doc, dict) else None
+
+    print("\n==== fixtures: loss against HF transformers (f32 tolerance 2e-4, bf16 1e-3) ====")
+    for run in ("baseline", "reference"):
+        want = hf_loss(fix, run)
+        for dev in ("cpu", "cuda"):
+            for prec in ("f32", "bf16"):
+                s = by.get(f"fixture {run} {dev} {prec}")
+                o = s and s["output"]
+                if not isinstance(o, dict) or "loss" not in o:
+                    print(f"fixture {run:9} {dev:4} {prec:4} FAILED (see the log)")
+                    res["fixtures"].append({"run": run, "device": dev, "precision": prec, "ok": False})
+                    continue
+                cpu = (by.get(f"fixture {run} cpu {prec}") or {}).get("output")
+                vs_cpu = o["loss"] - cpu["loss"] if dev == "cuda" and isinstance(cpu, dict) and "loss" in cpu else None
+                diff = o["loss"] - want if want is not None else None
+                ok = diff is not None and abs(diff) <= TOL[prec]
+                print(f"fixture {run:9} {dev:4} {prec:4} loss {o['loss']:.7f}  HF {want:.7f}  diff {diff:+.2e}  "
+                      f"{'PASS' if ok else 'FAIL'}" + (f"  (cuda - cpu {vs_cpu:+.2e})" if vs_cpu is not None else "")
+                      + f"  {o.get('tokens_per_second', 0):.0f} tok/s")
+                res["fixtures"].append({"run": run, "device": dev, "precision": prec, "loss": o["loss"], "hf_loss": want,
+                                        "diff": diff, "cuda_minus_cpu": vs_cpu, "ok": ok, "gpu": o.get("gpu")})
+
+    rows = {}
+    for s in steps:
+        name, o = s["step"], s["output"]
+        if name.startswith("bench ") and " gpt2lab " in name and isinstance(o, dict) and "loss" in o:
+            impl = "gpt2lab-cuda-" + name.split()[-1]
+            rows.setdefault(impl, []).append({"loss": o["loss"], "tps": o["tokens_per_second"], "seconds": o["seconds"],
+                                              "peak": (o.get("gpu") or {}).get("peak_bytes"), "tokens": o["tokens_scored"]})
+        elif name.startswith("bench ") and name.endswith(" hf") and s["rc"] == 0:
+            for r in o if isinstance(o, list) else []:
+                if isinstance(r, dict) and "impl" in r:
+                    rows.setdefault(r["impl"], []).append({"loss": r["loss"], "tps": r["tokens_per_second"],
+                                                           "seconds": r["seconds"], "peak": r.get("peak_gpu_bytes"),
+                                                           "tokens": r["tokens_scored"]})
+    ref = statistics.median(r["loss"] for r in rows["hf-f32"]) if rows.get("hf-f32") else None
+    print("\n==== 124M, 1M tokens, batch 32 x 1024: medians over rounds (tok/s), loss - HF f32 loss, peak GPU memory ====")
+    for impl, rs in rows.items():
+        tps = statistics.median(r["tps"] for r in rs)
+        loss = statistics.median(r["loss"] for r in rs)
+        peak = max((r["peak"] or 0) for r in rs)
+        d = loss - ref if ref is not None else None
+        res["bench"][impl] = {"median_tokens_per_second": tps, "tokens_per_second": [r["tps"] for r in rs], "loss": loss,
+                              "loss_minus_hf_f32": d, "peak_gpu_bytes": peak, "tokens_scored": rs[0]["tokens"], "rounds": len(rs)}
+        print(f"{impl:22} {tps:12,.0f} tok/s  loss {loss:.7f}" + (f"  ({d:+.2e})" if d is not None else "")
+              + f"  peak {peak / 2**30:.2f} GiB  rounds {len(rs)}")
+    if rows.get("hf-f32") and rows.get("gpt2lab-cuda-f32"):
+        a = res["bench"]["gpt2lab-cuda-f32"]["median_tokens_per_second"] / res["bench"]["hf-f32"]["median_tokens_per_second"]
+        print(f"gpt2lab cuda f32 / HF f32 (TF32 off): {a:.2f}x")
+    if rows.get("hf-bf16-autocast") and rows.get("gpt2lab-cuda-bf16"):
+        a = res["bench"]["gpt2lab-cuda-bf16"]["median_tokens_per_second"] / res["bench"]["hf-bf16-autocast"]["median_tokens_per_second"]
+        print(f"gpt2lab cuda bf16 / HF bf16 autocast: {a:.2f}x")
+
+    print("\n==== CPU engine, 16 threads, first 16k tokens ====")
+    same = (by.get("cuda gpt2lab f32 same slice") or {}).get("output")
+    for prec in ("f32", "bf16"):
+        o = (by.get(f"cpu gpt2lab {prec}") or {}).get("output")
+        if isinstance(o, dict) and "loss" in o:
+            d = o["loss"] - same["loss"] if isinstance(same, dict) and "loss" in same else None
+            res["cpu"][prec] = {"tokens_per_second": o["tokens_per_second"], "loss": o["loss"], "loss_minus_cuda_f32": d}
+            print(f"gpt2lab cpu {prec:4} {o['tokens_per_second']:10,.0f} tok/s  loss {o['loss']:.7f}"
+                  + (f"  (- cuda f32 on the slice: {d:+.2e})" if d is not None else ""))
+        else:
+            print(f"gpt2lab cpu {prec}: FAILED or skipped (see the log)")
+    if isinstance(same, dict) and "loss" in same:
+        print(f"gpt2lab cuda f32 on the slice: {same['tokens_per_second']:,.0f} tok/s, loss {same['loss']:.7f}")
+    print("\nfailed steps: " + (", ".join(failed) if failed else "none"))
+    res["steps"] = slim(steps)
+    with open(out_path, "w") as f:
+        json.dump(res, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
