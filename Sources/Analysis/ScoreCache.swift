@@ -28,13 +28,17 @@ public struct ScoreKey: IdentityKey, Hashable {
     /// Attention heads the weights were read with (the one shape the tensors do not fix); nil only
     /// in parts written before it was recorded.
     public var heads: Int?
+    /// The GPU the forward ran on ("cuda NVIDIA H200 sm_9.0"): its kernels' sums are not the CPU's to
+    /// the last bit. nil for the CPU engine (and in parts written before).
+    public var device: String?
     enum CodingKeys: String, CodingKey {
         case checkpointHash = "checkpoint_hash", testSetHash = "test_set_hash", context, stride, skip
-        case maxTokens = "max_tokens", engine, softmaxRows = "softmax_rows", precision, heads
+        case maxTokens = "max_tokens", engine, softmaxRows = "softmax_rows", precision, heads, device
     }
-    /// The key of scoring a model of `config` (heads, softmax rows) at `precision`.
+    /// The key of scoring a model of `config` (heads, softmax rows) at `precision` on `gpu` (nil: the CPU).
     public init(checkpointHash: String, testSetHash: String, settings: ScoreSettings, config: GPT2Config,
-                precision: Precision = .f32, engine: String = scoringEngineVersion) {
+                precision: Precision = .f32, gpu: GPUInfo? = nil, engine: String = scoringEngineVersion) {
+        device = gpu.map { "cuda \($0.name) sm_\($0.computeCapability)" + ($0.tf32 == true ? " tf32" : "") }
         self.checkpointHash = checkpointHash; self.testSetHash = testSetHash
         let rows = config.softmaxVocab
         softmaxRows = rows == gpt2VocabSize ? nil : rows
@@ -55,8 +59,9 @@ public struct ScoreKey: IdentityKey, Hashable {
         "checkpointHash": "checkpoint content hash", "testSetHash": "test set token-id hash", "context": "context",
         "stride": "stride", "skip": "skip", "maxTokens": "max tokens", "engine": "engine",
         "softmaxRows": "vocabulary rows softmaxed (--full-vocab)", "precision": "precision", "heads": "heads",
+        "device": "device",
     ]
-    public static let noneMeans = ["maxTokens": "all", "softmaxRows": "\(gpt2VocabSize)", "precision": "f32", "heads": "not recorded"]
+    public static let noneMeans = ["maxTokens": "all", "softmaxRows": "\(gpt2VocabSize)", "precision": "f32", "heads": "not recorded", "device": "cpu"]
 }
 
 private struct CacheEntry: Codable {

@@ -71,8 +71,6 @@ struct Score: ParsableCommand {
         if ci != nil && shard != nil { throw ValidationError("--ci and --shard do not combine: a sequential score decides as it goes") }
         try validateShard(shard, out: out, whole: "a whole score")
         if shard != nil, checkpoints.count != 1 { throw ValidationError("--shard scores one checkpoint") }
-        // A part's key does not record the device yet, so parts stay on the CPU engine.
-        if shard != nil, device != .cpu { throw ValidationError("--shard runs on the CPU (--device cpu): shard parts do not record the device") }
     }
 
     /// Scores one shard and writes its part file.
@@ -87,11 +85,11 @@ struct Score: ParsableCommand {
         let bar = ProgressBar("shard \(k)/\(n)")
         let (report, scores, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: T, stride: windows.stride,
                                                       skip: windows.skip, maxTokens: windows.maxTokens, batch: B, threads: data.threads,
-                                                      windowRange: range, progress: bar.update)
+                                                      windowRange: range, device: device, progress: bar.update)
         bar.finish()
         let key = ScoreKey(checkpointHash: try fileContentHash(path: path), testSetHash: tokens.contentHash,
                            settings: ScoreSettings(context: T, stride: plan.stride, skip: windows.skip, maxTokens: windows.maxTokens),
-                           config: ck.config, precision: precision)
+                           config: ck.config, precision: precision, gpu: report.gpu)
         var part = ScorePart(shard: k, shards: n, checkpoint: path, layout: ck.layout.rawValue, testSet: data.testSet, key: key,
                              utf8Bytes: (windows.skip == 0 && windows.maxTokens == nil) ? tokens.utf8Bytes : nil, batch: B, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
                              threads: report.threads, seconds: report.seconds)

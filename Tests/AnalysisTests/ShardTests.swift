@@ -93,6 +93,7 @@ final class ShardTests: XCTestCase {
             "context": { $0.context = 128 }, "stride": { $0.stride = 128 }, "skip": { $0.skip = 5 },
             "maxTokens": { $0.maxTokens = 10 }, "engine": { $0.engine = "other" }, "softmaxRows": { $0.softmaxRows = 50304 },
             "precision": { $0.precision = "bf16" }, "heads": { $0.heads = 2 },
+            "device": { $0.device = "cuda NVIDIA H200 sm_9.0" },
         ]
         let fields = base.fieldLabels
         XCTAssertEqual(Set(fields), Set(changes.keys), "a ScoreKey field without a case here (add one)")
