@@ -33,6 +33,21 @@ private let sizeKeys: [StatedConfig.Size: [String]] = [
     .inner: ["n_inner"],
 ]
 
+/// Every key a config may state a size under.
+let statedSizeKeys = StatedConfig.Size.allCases.flatMap { sizeKeys[$0]! }
+
+/// The sizes `value(key)` gives, the first key found per size; each must be a positive integer.
+func statedConfig(source: ShapeSource, file: String, _ value: (String) -> Any?) throws -> StatedConfig {
+    var c = StatedConfig(source: source, file: file)
+    for size in StatedConfig.Size.allCases {
+        guard let key = sizeKeys[size]!.first(where: { value($0) != nil }), let raw = value(key) else { continue }
+        if raw is NSNull { continue }   // HF's "n_inner": null is 4·n_embd
+        guard let n = jsonInt(raw), n > 0 else { throw CheckpointError(file, .badConfig, "'\(key)' is \(raw), expected a positive integer") }
+        c.sizes[size] = (key, n)
+    }
+    return c
+}
+
 /// The first of config.json, meta.json, model.json in `directory` that states a size.
 func besideConfig(directory: String) throws -> StatedConfig? {
     for file in ["config.json", "meta.json", "model.json"] {
@@ -46,13 +61,7 @@ func besideConfig(directory: String) throws -> StatedConfig? {
         guard let top = object as? [String: Any] else { continue }
         let dict = [top, top["model"] as? [String: Any] ?? [:]].first { d in sizeKeys.values.joined().contains { d[$0] != nil } }
         guard let dict else { continue }
-        var c = StatedConfig(source: file == "config.json" ? .configJSON(p) : .metaJSON(p), file: p)
-        for size in StatedConfig.Size.allCases {
-            guard let key = sizeKeys[size]!.first(where: { dict[$0] != nil }), let raw = dict[key] else { continue }
-            if raw is NSNull { continue }   // HF's "n_inner": null is 4·n_embd
-            guard let n = jsonInt(raw), n > 0 else { throw CheckpointError(p, .badConfig, "'\(key)' is \(raw), expected a positive integer") }
-            c.sizes[size] = (key, n)
-        }
+        let c = try statedConfig(source: file == "config.json" ? .configJSON(p) : .metaJSON(p), file: p) { dict[$0] }
         if file == "config.json" { try checkHFMath(dict, path: p) }
         return c
     }

@@ -17,6 +17,8 @@ public enum ShapeSource: Sendable, Equatable, CustomStringConvertible, Encodable
     case metaJSON(String)
     /// llm.c's `model.bin` header.
     case llmcHeader
+    /// Integer attributes of an HDF5 file's root group (h5py's `f.attrs["n_head"]`).
+    case hdf5Attributes
     /// A command-line option ("--heads").
     case option(String)
     /// The run's `heads` key in a report manifest.
@@ -30,6 +32,7 @@ public enum ShapeSource: Sendable, Equatable, CustomStringConvertible, Encodable
         case let .checkpointConfig(key): return "\(key) in the checkpoint"
         case let .configJSON(path), let .metaJSON(path): return path
         case .llmcHeader: return "llm.c header"
+        case .hdf5Attributes: return "HDF5 root attributes"
         case let .option(name): return name
         case .manifest: return "heads in the manifest"
         case .gpt2Convention: return "GPT-2 convention (head width 64)"
@@ -41,6 +44,7 @@ public enum ShapeSource: Sendable, Equatable, CustomStringConvertible, Encodable
         switch self {
         case let .checkpointConfig(key): return key
         case .llmcHeader: return "the llm.c header"
+        case .hdf5Attributes: return "the HDF5 root attribute"
         default: return description
         }
     }

@@ -135,6 +135,7 @@ struct TensorStore {
         case .hdf5:
             let h = try HDF5File(path: file)
             reader = .hdf5(h)
+            if !h.rootSizes.isEmpty { config = FileConfig(stated: try statedConfig(source: .hdf5Attributes, file: file) { h.rootSizes[$0] }) }
             tensors = h.datasets.map { SourceTensor(name: $0.path, shape: $0.shape, dtype: $0.dtype.rawValue) }
         case .safetensors:
             let s = try SafetensorsFile(path: file)
