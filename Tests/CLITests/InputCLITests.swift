@@ -62,7 +62,7 @@ extension CLITests {
         let dir = try scratchFolder("manifest-kinds")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         XCTAssertEqual(mkfifo(dir + "/fifo.toml", 0o600), 0)
-        FileManager.default.createFile(atPath: dir + "/empty.toml", contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/empty.toml", contents: Data()))
         let cases = [("/dev/null", "cannot read the manifest: is not a regular file (a character device)"),
                      (dir + "/fifo.toml", "cannot read the manifest: is not a regular file (a FIFO)"),
                      (dir, "cannot read the manifest: is a directory, expected a file"),

@@ -106,7 +106,7 @@ extension CLITests {
         let dir = try scratchFolder("not-a-checkpoint")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "It was the best of times, it was the worst of times.\n".write(toFile: dir + "/notes.txt", atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: dir + "/empty.safetensors", contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/empty.safetensors", contents: Data()))
         for (file, problem) in [("notes.txt", "not a checkpoint gpt2lab can read (safetensors, torch zip, llm.c, HDF5, or a folder of these)"),
                                 ("empty.safetensors", "is empty")] {
             for verb in ["inspect", "norms"] {
