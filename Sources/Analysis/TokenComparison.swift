@@ -49,7 +49,8 @@ public struct TokenComparison: Codable, Sendable {
     /// lossB − lossA.
     public var delta: Double
     public var lossByPosition: LossByPosition
-    /// Tokens scored at each position (the denominators of `lossByPosition`).
+    /// Tokens scored at each position (the denominators of `lossByPosition`), for the positions some
+    /// window reaches: all of the context, or fewer for a test set shorter than one window.
     public var positionCounts: [Int]
     public var klMean: Double
     public var top1Agreement: Double
@@ -135,6 +136,9 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
         progress?(done, plan.tokensScored)
         i = j
     }
+    // Positions no window reaches (a test set shorter than one window) have no mean: left out.
+    let reached = (posCount.lastIndex { $0 > 0 } ?? -1) + 1
+    sumA.removeSubrange(reached...); sumB.removeSubrange(reached...); posCount.removeSubrange(reached...)
     let totalA = sumA.reduce(0, +), totalB = sumB.reduce(0, +), N = Double(max(n, 1))
     let segs = rankedSegments(deltas, located, plan: plan, tokens: tokens, length: options.segmentLength,
                               count: options.segments, tokenizer: tokenizer)

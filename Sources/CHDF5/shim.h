@@ -10,8 +10,10 @@ static inline hid_t gl_h5t_native_uint16(void) { return H5T_NATIVE_UINT16; }
 static inline hid_t gl_h5t_native_int32(void) { return H5T_NATIVE_INT32; }
 static inline unsigned gl_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned gl_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
+static inline unsigned gl_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
 static inline hid_t gl_h5p_default(void) { return H5P_DEFAULT; }
 static inline hid_t gl_h5s_all(void) { return H5S_ALL; }
+static inline hid_t gl_h5s_scalar(void) { return H5Screate(H5S_SCALAR); }
 /// Silence HDF5's own error printing; gpt2lab reports errors itself.
 static inline void gl_h5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 

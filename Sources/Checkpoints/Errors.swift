@@ -1,11 +1,14 @@
 // Typed errors for checkpoint reading. Every message is one line, "FILE: problem".
 
 import Foundation
+import Plumbing
 
 /// A checkpoint (or tensor file) could not be read or mapped onto GPT-2.
 public struct CheckpointError: Error, LocalizedError, Sendable, Equatable {
     public enum Kind: String, Sendable, Equatable {
         case notFound, isDirectory, unreadable, truncated, badHeader, badDType
+        /// No reader's signature matches (or the file is empty).
+        case notACheckpoint
         case unknownLayout, missingTensors, unexpectedTensors, wrongShape, badConfig, hdf5
         /// A pickle names a global that is not allowed: refused, nothing run.
         case refused
@@ -25,19 +28,12 @@ public struct CheckpointError: Error, LocalizedError, Sendable, Equatable {
 
 /// Checks that `path` names an existing regular file (not a directory) and returns its size.
 func regularFileSize(_ path: String) throws -> Int {
-    var st = stat()
-    guard stat(path, &st) == 0 else {
-        let reason = String(cString: strerror(errno))
-        throw CheckpointError(path, errno == ENOENT ? .notFound : .unreadable,
-                              errno == ENOENT ? "no such file" : "cannot read: \(reason)")
+    switch inputFileSize(path) {
+    case let .success(size): return size
+    case let .failure(problem):
+        let kind: CheckpointError.Kind = problem == .missing ? .notFound : problem == .directory ? .isDirectory : .unreadable
+        throw CheckpointError(path, kind, problem.text)
     }
-    if (st.st_mode & S_IFMT) == S_IFDIR {
-        throw CheckpointError(path, .isDirectory, "is a directory, expected a file")
-    }
-    guard (st.st_mode & S_IFMT) == S_IFREG else {
-        throw CheckpointError(path, .unreadable, "not a regular file")
-    }
-    return Int(st.st_size)
 }
 
 /// Shapes as "[a, b]" for messages.

@@ -29,6 +29,8 @@ public final class HDF5File {
     public let path: String
     /// Numeric datasets, sorted by path.
     public let datasets: [HDF5DatasetInfo]
+    /// The root group's integer attributes that name a model size (HDF5Attributes.swift).
+    let rootSizes: [String: Int]
     private let byPath: [String: HDF5DatasetInfo]
     private let file: hid_t
 
@@ -46,6 +48,7 @@ public final class HDF5File {
         var visited: Set<UInt64> = []
         do {
             try Self.walk(group: f, prefix: "", depth: 0, visited: &visited, out: &found, path: path)
+            rootSizes = try Self.rootIntegers(f, keys: statedSizeKeys, path: path)
         } catch {
             H5Fclose(f); throw error
         }

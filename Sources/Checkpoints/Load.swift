@@ -33,9 +33,8 @@ public struct LoadedCheckpoint: Sendable {
     public let ignoredTensors: [String]
     /// dtype → number of stored parameter tensors.
     public let dtypes: [String: Int]
-    /// Where the head count came from: "--heads", "config.json", "meta.json", "model.json",
-    /// "model_args", "llm.c header", "shape" or "default (width/64)".
-    public let headsSource: String
+    /// Where the head count came from (every size a config states is checked against the shapes).
+    public let shapeSource: ShapeSource
     /// What a training checkpoint records of its run (nanoGPT: iter_num, config, AdamW state).
     public let training: TrainingInfo?
     public let warnings: [String]
@@ -53,19 +52,21 @@ public enum VocabRows: Sendable, Equatable {
 /// The rows of GPT-2's tokenizer: ids 0…50256.
 public let gpt2TokenizerRows = 50257
 
-/// Loads `path` (any supported format and layout). `heads` overrides the head count; `vocab`
-/// says which rows of a padded vocabulary are softmaxed (`config.softmaxRows`).
+/// Loads `path` (any supported format and layout, or an HF `save_pretrained` folder). `heads` gives
+/// the head count where nothing in or beside the file states it (`headsGivenBy` names it in
+/// messages; see ShapeSource.swift for the rule); `vocab` says which rows of a padded vocabulary
+/// are softmaxed (`config.softmaxRows`).
 /// `precision` .bf16 rounds the product matrices to bf16 as they are read (BF16Weights), so the f32
 /// model never exists in memory.
-public func loadCheckpoint(path: String, heads: Int? = nil, vocab: VocabRows = .tokenizer,
+public func loadCheckpoint(path: String, heads: Int? = nil, headsGivenBy: HeadsGivenBy = .option, vocab: VocabRows = .tokenizer,
                            precision: Precision = .f32) throws -> LoadedCheckpoint {
     let store = try TensorStore(path: path)
     let s = try sanitize(store)
-    let config = try checkedConfig(store, s, heads: heads, vocab: vocab)
+    let config = try checkedConfig(store, s, heads: heads, givenBy: headsGivenBy, vocab: vocab)
     let choice = config.heads
     let plan = s.mapper.plan(config.config)
     let present = try verify(plan, s, path: path)
-    var warnings = [choice.warning].compactMap { $0 }
+    var warnings: [String] = []
     let parameters: ModelWeights
     var bad: [TensorID: Int] = [:]
     switch precision {
@@ -87,7 +88,7 @@ public func loadCheckpoint(path: String, heads: Int? = nil, vocab: VocabRows = .
     return LoadedCheckpoint(path: path, format: store.format, layout: s.mapper.layout, parameters: parameters,
                             sourceTensors: sources, ignoredTensors: s.ignored,
                             dtypes: Dictionary(sources.map { ($0.dtype, 1) }, uniquingKeysWith: +),
-                            headsSource: choice.source, training: store.trainingInfo(withOptimizer: true), warnings: warnings)
+                            shapeSource: choice.source, training: store.trainingInfo(withOptimizer: true), warnings: warnings)
 }
 
 /// Every stored parameter tensor by its own name, as Float (buffers excluded, an alias not repeated).
@@ -139,24 +140,21 @@ func sanitize(_ store: TensorStore) throws -> Sanitized {
                      ignored: ignored, facts: mapper.facts(shapes))
 }
 
-/// The config of a sanitized store: sizes from the shapes, checked against what the file states
-/// (nanoGPT's model_args, llm.c's header), heads resolved, softmax rows chosen.
-func checkedConfig(_ store: TensorStore, _ s: Sanitized, heads: Int?, vocab: VocabRows) throws -> (config: GPT2Config, heads: HeadsChoice) {
+/// The config of a sanitized store: sizes from the shapes, checked against every config that states
+/// them (in the file: model_args, llm.c's header; beside it: config.json, meta.json), heads resolved
+/// (Heads.swift), softmax rows chosen.
+func checkedConfig(_ store: TensorStore, _ s: Sanitized, heads: Int?, givenBy: HeadsGivenBy,
+                   vocab: VocabRows) throws -> (config: GPT2Config, heads: HeadsChoice) {
     let path = store.path
-    let stated = store.fileConfig
-    let choice = try resolveHeads(explicit: heads, fromShape: s.facts.heads, fromFile: stated.flatMap { f in f.heads.map { ($0, f.source) } },
-                                  checkpoint: path, directory: store.directory, width: s.facts.width ?? 0)
+    let sized = try makeConfig(s, heads: 1, path: path)   // sizes first: a missing tensor is named before heads
+    let stated = [store.fileConfig?.stated, try besideConfig(directory: store.directory)].compactMap { $0 }
+    let real: [StatedConfig.Size: Int] = [.layers: sized.nLayer, .width: sized.nEmbd, .context: sized.contextLength,
+                                          .vocab: sized.vocabSize, .inner: sized.nInner]
+    for c in stated { try checkStated(c, against: real, checkpoint: path) }
+    let choice = try resolveHeads(explicit: heads, givenBy: givenBy, fromShape: s.facts.heads, stated: stated, checkpoint: path,
+                                  layers: sized.nLayer, width: sized.nEmbd)
     var config = try makeConfig(s, heads: choice.heads, path: path)
-    if let a = stated?.modelArgs {
-        let found = [("n_layer", a.layers, config.nLayer), ("n_embd", a.width, config.nEmbd),
-                     ("block_size", a.context, config.contextLength), ("vocab_size", a.vocab, config.vocabSize)]
-        for (key, said, real) in found {
-            if let said, said != real {
-                throw CheckpointError(path, .badConfig, "model_args says \(key) = \(said) but the tensors' shapes give \(real)")
-            }
-        }
-    }
-    let rows = stated?.vocab ?? min(config.vocabSize, gpt2TokenizerRows)
+    let rows = store.fileConfig?.vocab ?? min(config.vocabSize, gpt2TokenizerRows)
     guard rows <= config.vocabSize else {
         throw CheckpointError(path, .badConfig, "the header's vocabulary of \(rows) is larger than the \(config.vocabSize) stored rows")
     }

@@ -1,6 +1,6 @@
 // HF sharded safetensors (`save_pretrained` above max_shard_size): a folder holding
 // `model.safetensors.index.json` — {"metadata": {…}, "weight_map": {tensor: shard file}} — and
-// the shards it names. Opened as the folder or as the index file; every shard is mapped (not
+// the shards it names. Opened as the folder (Store.swift's checkpointInFolder) or as the index file; every shard is mapped (not
 // copied) through SafetensorsFile, and every tensor the index lists must be in its shard.
 
 import Foundation
@@ -18,23 +18,9 @@ final class ShardedSafetensors {
     /// Tensor (or alias) name → index into `shards`.
     private let shardOf: [String: Int]
 
-    /// The index file of a folder: `model.safetensors.index.json`, else the one `*.safetensors.index.json`.
-    static func indexFile(inDirectory dir: String) throws -> String {
-        let standard = dir + "/model.safetensors.index.json"
-        if FileManager.default.fileExists(atPath: standard) { return standard }
-        let found = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".safetensors.index.json") }
-        guard found.count == 1 else {
-            throw CheckpointError(dir, .isDirectory, found.isEmpty
-                ? "is a directory without a model.safetensors.index.json (sharded safetensors)"
-                : "is a directory with several index files (\(found.sorted().joined(separator: ", "))); name one")
-        }
-        return dir + "/" + found[0]
-    }
-
+    /// `path`: the index file (a folder is resolved to it by `checkpointInFolder`).
     init(path: String) throws {
-        var isDir: ObjCBool = false
-        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
-        let index = isDir.boolValue ? try Self.indexFile(inDirectory: path) : path
+        let index = path
         self.path = path
         directory = (index as NSString).deletingLastPathComponent
         let size = try regularFileSize(index)

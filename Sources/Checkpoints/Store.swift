@@ -30,25 +30,62 @@ public struct SourceTensor: Sendable, Equatable {
     public let dtype: String
 }
 
-/// The format of `path`, from its first bytes (a folder or a JSON index is sharded safetensors).
+/// What `detectFormat` says of a file that no reader recognises.
+let notACheckpoint = "not a checkpoint gpt2lab can read (safetensors, torch zip, llm.c, HDF5, or a folder of these)"
+
+/// The format of `path`, from its first bytes; a folder's is its checkpoint file's (`checkpointInFolder`).
+/// A format-specific complaint comes only from the reader whose signature matched.
 public func detectFormat(path: String) throws -> CheckpointFormat {
-    var st = stat()
-    if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return .shardedSafetensors }
-    _ = try regularFileSize(path)
+    if isDirectory(path) { return try detectFormat(path: try checkpointInFolder(path)) }
+    let size = try regularFileSize(path)
+    guard size > 0 else { throw CheckpointError(path, .notACheckpoint, "is empty") }
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else { throw CheckpointError(path, .unreadable, "cannot open: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     var head = [UInt8](repeating: 0, count: 16)
     let got = pread(fd, &head, 16, 0)
     let bytes = head.prefix(max(0, got))
-    return bytes.withUnsafeBytes { b in
+    let format: CheckpointFormat? = bytes.withUnsafeBytes { b in
         if ZipDirectory.hasMagic(b) || TorchFile.isLegacy(b) { return .torch }
         // llm.c: the magic, then a non-zero version (a safetensors header length is < 2^32).
         if LlmCFile.hasMagic(b), b.count >= 8, b.loadUnaligned(fromByteOffset: 4, as: UInt32.self) != 0 { return .llmc }
         if b.first == UInt8(ascii: "{") || path.hasSuffix(".index.json") { return .shardedSafetensors }
         if hasHDF5Signature(fd) { return .hdf5 }
-        return .safetensors
+        // safetensors: a little-endian header length that fits in the file, then the JSON header's '{'.
+        if b.count >= 9, b[8] == UInt8(ascii: "{") {
+            let n = UInt64(littleEndian: b.loadUnaligned(as: UInt64.self))
+            if n >= 2, n <= UInt64(size - 8) { return .safetensors }
+        }
+        return nil
     }
+    guard let format else { throw CheckpointError(path, .notACheckpoint, notACheckpoint) }
+    return format
+}
+
+func isDirectory(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+}
+
+/// The checkpoint file of a folder as HF `save_pretrained` writes it: `model.safetensors.index.json`
+/// (sharded), `model.safetensors`, `pytorch_model.bin`, `tf_model.h5` (first found, HF's own order),
+/// else the one `*.safetensors.index.json`. Its `config.json` is read beside it.
+func checkpointInFolder(_ dir: String) throws -> String {
+    let fm = FileManager.default
+    for name in ["model.safetensors.index.json", "model.safetensors", "pytorch_model.bin", "tf_model.h5"] where fm.fileExists(atPath: dir + "/" + name) {
+        return dir + "/" + name
+    }
+    let listing = (try? fm.contentsOfDirectory(atPath: dir)) ?? []
+    let indexes = listing.filter { $0.hasSuffix(".safetensors.index.json") }.sorted()
+    if indexes.count == 1 { return dir + "/" + indexes[0] }
+    if indexes.count > 1 {
+        throw CheckpointError(dir, .isDirectory, "is a folder with several index files (\(indexes.joined(separator: ", "))); name one")
+    }
+    if listing.contains("pytorch_model.bin.index.json") {
+        throw CheckpointError(dir, .isDirectory, "holds a sharded pytorch_model.bin, which is not read; save it with save_pretrained(safe_serialization=True)")
+    }
+    throw CheckpointError(dir, .isDirectory,
+                          "is a folder without model.safetensors, pytorch_model.bin, tf_model.h5 or a model.safetensors.index.json")
 }
 
 /// HDF5's signature at offset 0 (files with a user block put it at 512, 1024, …).
@@ -64,14 +101,11 @@ private func hasHDF5Signature(_ fd: Int32) -> Bool {
     return false
 }
 
-/// Sizes a file states outright (rather than through its shapes), and where they came from.
+/// What a file states outright (rather than through its shapes).
 struct FileConfig {
-    var heads: Int?
-    /// "model_args", "llm.c header".
-    var source: String
+    var stated: StatedConfig
     /// GPT-2 tokenizer rows when the stored vocabulary is padded past them (llm.c's V).
     var vocab: Int?
-    var modelArgs: ModelArgs?
 }
 
 /// An opened checkpoint of any format.
@@ -83,7 +117,7 @@ struct TensorStore {
     /// Alias name → stored name.
     let aliases: [String: String]
     let fileConfig: FileConfig?
-    /// The folder beside-files (config.json, meta.json) are looked for in.
+    /// The folder beside-files (config.json, meta.json) are looked for in: the checkpoint file's.
     let directory: String
     private let reader: Reader
 
@@ -93,28 +127,31 @@ struct TensorStore {
 
     init(path: String) throws {
         self.path = path
-        format = try detectFormat(path: path)
-        var aliases: [String: String] = [:], config: FileConfig? = nil, dir = (path as NSString).deletingLastPathComponent
+        let file = isDirectory(path) ? try checkpointInFolder(path) : path
+        format = try detectFormat(path: file)
+        var aliases: [String: String] = [:], config: FileConfig? = nil
+        let dir = (file as NSString).deletingLastPathComponent
         switch format {
         case .hdf5:
-            let h = try HDF5File(path: path)
+            let h = try HDF5File(path: file)
             reader = .hdf5(h)
+            if !h.rootSizes.isEmpty { config = FileConfig(stated: try statedConfig(source: .hdf5Attributes, file: file) { h.rootSizes[$0] }) }
             tensors = h.datasets.map { SourceTensor(name: $0.path, shape: $0.shape, dtype: $0.dtype.rawValue) }
         case .safetensors:
-            let s = try SafetensorsFile(path: path)
+            let s = try SafetensorsFile(path: file)
             reader = .safetensors(s); aliases = s.aliases
             tensors = s.tensorNames.compactMap { n in s.info(n).map { SourceTensor(name: n, shape: $0.shape, dtype: $0.dtype.rawValue) } }
         case .shardedSafetensors:
-            let s = try ShardedSafetensors(path: path)
-            reader = .sharded(s); aliases = s.aliases; tensors = s.tensors; dir = s.directory
+            let s = try ShardedSafetensors(path: file)
+            reader = .sharded(s); aliases = s.aliases; tensors = s.tensors
         case .torch:
-            let t = try TorchFile(path: path)
+            let t = try TorchFile(path: file)
             reader = .torch(t); tensors = t.tensors
-            if let a = t.modelArgs { config = FileConfig(heads: a.heads, source: "model_args", modelArgs: a) }
+            if let a = t.modelArgs { config = FileConfig(stated: a.stated(file: file)) }
         case .llmc:
-            let l = try LlmCFile(path: path)
+            let l = try LlmCFile(path: file)
             reader = .llmc(l); tensors = l.tensors
-            config = FileConfig(heads: l.heads, source: "llm.c header", vocab: l.vocab)
+            config = FileConfig(stated: StatedConfig(source: .llmcHeader, file: file, sizes: [.heads: ("num_heads", l.heads)]), vocab: l.vocab)
         }
         self.aliases = aliases; fileConfig = config; directory = dir
     }

@@ -36,6 +36,16 @@ public struct TrainingInfo: Sendable, Equatable, Codable {
 /// nanoGPT's `model_args`: the config a checkpoint was built with.
 struct ModelArgs: Equatable {
     var layers: Int?, heads: Int?, width: Int?, context: Int?, vocab: Int?, bias: Bool?
+
+    /// The sizes it states, under nanoGPT's keys.
+    func stated(file: String) -> StatedConfig {
+        var c = StatedConfig(source: .checkpointConfig("model_args"), file: file)
+        let given: [(StatedConfig.Size, String, Int?)] = [(.heads, "n_head", heads), (.layers, "n_layer", layers),
+                                                          (.width, "n_embd", width), (.context, "block_size", context),
+                                                          (.vocab, "vocab_size", vocab)]
+        for (size, key, v) in given { if let v { c.sizes[size] = (key, v) } }
+        return c
+    }
 }
 
 extension TorchFile {

@@ -136,6 +136,7 @@ public let defaultReportTemplate = #"""
 <dt>bootstrap</dt><dd>{{bootstrap}} resamples, seed {{seed}}, {{level}}% intervals</dd>
 <dt>engine</dt><dd>{{engine}}</dd>
 <dt>precision</dt><dd>{{precision}}</dd>
+{{#shape_sources}}<dt>heads from</dt><dd>{{shape_sources}}</dd>{{/shape_sources}}
 </dl>
 <footer>Made by <code>gpt2lab report</code>. Numbers: <a href="results.json">results.json</a>, <a href="results.csv">results.csv</a>.</footer>
 </body>

@@ -17,6 +17,7 @@
 
 import Analysis
 import Foundation
+import Plumbing
 import TOMLKit
 
 private let topKeys: Set<String> = ["title", "description", "test_set", "context", "stride", "skip", "max_tokens",
@@ -31,6 +32,11 @@ private let runKeys: Set<String> = ["name", "checkpoint", "description", "seed_g
 /// baseline / reference / stack_of / seed_group naming runs. Checkpoint contents (vocabulary,
 /// context) are checked by `checkRunCheckpoints` once the report's context is known.
 public func loadManifest(path: String) throws -> ReportManifest {
+    switch inputFileSize(path) {
+    case let .failure(problem): throw ManifestError(path, "cannot read the manifest: \(problem.text)")
+    case .success(0): throw ManifestError(path, "the manifest is empty")
+    case .success: break
+    }
     let text: String
     do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
         throw ManifestError(path, "cannot read the manifest: \(error.localizedDescription)")

@@ -245,6 +245,7 @@ public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
         ctx["sequential"] = ["half_width": String(format: "%.3g", q.halfWidth), "seed": String(q.seed), "min_windows": String(q.minWindows)]
     }
     if let d = r.description { ctx["description"] = d }
+    if let s = shapeSourcesText(r) { ctx["shape_sources"] = s }
     if let ref = r.reference { ctx["reference"] = ref }
     if let note = r.referenceNote { ctx["reference_note"] = note }
     if r.settings.skip > 0 { ctx["skip"] = String(r.settings.skip) }

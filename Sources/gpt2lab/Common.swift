@@ -3,6 +3,7 @@ import Analysis
 import Checkpoints
 import Plumbing
 import Foundation
+import TestSets
 
 /// Runs a command body; any error becomes one line on stderr and exit status 1. A SIGINT or
 /// SIGTERM meanwhile removes the outputs being written (`installInterruptCleanup`).
@@ -25,6 +26,15 @@ func runReporting(_ body: () throws -> Void) throws {
 /// gpt2lab part file would be replaced.
 func checkPartOutput(_ path: String) throws {
     try checkFileOutput(path, what: "gpt2lab part file") { (try? partFormat(path: $0))?.hasPrefix("gpt2lab-") == true }
+}
+
+/// One stderr note when the tokens used (after --skip / --max-tokens) are fewer than one window of
+/// `context`: they are scored as one short window, as HF's strided recipe scores a short text.
+func noteShortTestSet(tokens: TokenFile, path: String, context: Int, skip: Int, maxTokens: Int?) {
+    let lo = min(max(0, skip), tokens.ids.count)
+    let n = maxTokens.map { min(tokens.ids.count - lo, max(0, $0)) } ?? tokens.ids.count - lo
+    guard n >= 2, n < context else { return }
+    FileHandle.standardError.write(Data("note: \(path) has \(n) tokens\(lo > 0 || maxTokens != nil ? " (after --skip/--max-tokens)" : ""), fewer than one window (\(context)); scored as one short window\n".utf8))
 }
 
 func warn(_ message: String) {

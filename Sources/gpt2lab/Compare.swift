@@ -22,7 +22,7 @@ struct Compare: ParsableCommand {
           gpt2lab compare a.safetensors b.safetensors --test-set tokens.bin --max-tokens 100000 --json
         """)
 
-    @Argument(help: "Checkpoint A (the reference side of every Δ).")
+    @Argument(help: ArgumentHelp("Checkpoint A, the reference side of every Δ: " + checkpointKinds + "."))
     var a: String
     @Argument(help: "Checkpoint B.")
     var b: String
@@ -60,6 +60,7 @@ struct Compare: ParsableCommand {
             }
             let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: windows.stride ?? T, skip: windows.skip, maxTokens: windows.maxTokens)
             try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: va, path: data.testSet)
+            noteShortTestSet(tokens: tokens, path: data.testSet, context: T, skip: windows.skip, maxTokens: windows.maxTokens)
             var options = TokenComparisonOptions()
             options.segmentLength = segmentLength; options.segments = segments; options.batch = windows.batch
             let backend = CPUBackend(threads: data.threads)
@@ -71,11 +72,12 @@ struct Compare: ParsableCommand {
             if json { try printJSON(r); return }
             print(String(format: "loss        A %.6f   B %.6f   Δ (B − A) %+.6f nats/token", r.lossA, r.lossB, r.delta))
             print(String(format: "KL(A‖B)     %.6f nats/token     top-1 agreement %.2f%%", r.klMean, 100 * r.top1Agreement))
-            print("tokens      \(groupedThousands(r.tokensScored)) in \(r.windows) windows (context \(r.context), stride \(r.stride))")
+            print("tokens      \(groupedThousands(r.tokensScored)) in \(r.windows) window\(r.windows == 1 ? "" : "s") (context \(r.context), stride \(r.stride))")
             let q = r.deltaQuantiles
             print(String(format: "per-token Δ p05 %+.3f  p25 %+.3f  median %+.3f  p75 %+.3f  p95 %+.3f",
                          q["p05"] ?? .nan, q["p25"] ?? .nan, q["p50"] ?? .nan, q["p75"] ?? .nan, q["p95"] ?? .nan))
-            print("loss by position (A → B), quarters of the context:")
+            let positions = r.positionCounts.count
+            print("loss by position (A → B), quarters of " + (positions < r.context ? "the \(positions) positions the short test set fills:" : "the context:"))
             for bin in r.binnedLossByPosition(bins: 4) {
                 print(String(format: "  positions %4d–%-4d  %.4f → %.4f  (%+.4f)", bin.from, bin.to, bin.a, bin.b, bin.b - bin.a))
             }

@@ -11,8 +11,8 @@ struct Doctor: ParsableCommand {
         the GEMM kernel is a generic one.
         """)
 
-    @Option(help: "Threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int? { threadsOption.threads }
 
     @Flag(help: "Print JSON.")
     var json = false

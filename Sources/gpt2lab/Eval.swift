@@ -28,7 +28,7 @@ struct Eval: ParsableCommand {
           gpt2lab merge part-*.json --json
         """)
 
-    @Argument(help: "Checkpoint file (.safetensors or HDF5 .h5).")
+    @Argument(help: ArgumentHelp("Checkpoint: " + checkpointKinds + "."))
     var checkpoint: String
 
     @Option(help: "hellaswag or lambada.")
@@ -43,8 +43,8 @@ struct Eval: ParsableCommand {
     @Option(help: "Score only the first N examples of the file.")
     var limit: Int?
 
-    @Option(help: "Threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int? { threadsOption.threads }
 
     @OptionGroup var model: HeadsOption
 
@@ -61,7 +61,6 @@ struct Eval: ParsableCommand {
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let recipe, !task.info.recipes.contains(recipe.rawValue) {
             throw ValidationError("--recipe \(recipe.rawValue) is not one of \(task.info.displayName)'s (\(task.info.recipes.joined(separator: ", ")))")
         }

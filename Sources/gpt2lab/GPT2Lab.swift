@@ -6,8 +6,8 @@ struct GPT2Lab: ParsableCommand {
         commandName: "gpt2lab",
         abstract: "Score, inspect and compare GPT-2 checkpoints on the CPU.",
         discussion: """
-        Loads safetensors and HDF5 checkpoints in HF, nanoGPT, Raschka/gpjt, KerasHub and HF-TF layouts \
-        into one fp32 GPT-2 engine whose losses match HF transformers.
+        Loads checkpoints — \(checkpointKinds) — in HF, nanoGPT, Raschka/gpjt, KerasHub and HF-TF layouts \
+        into one GPT-2 engine whose losses match HF transformers.
         """,
         version: "0.1.0",
         subcommands: [Score.self, Compare.self, Inspect.self, Sample.self, Tokenize.self, Norms.self, Hessian.self, ReportCommand.self, Merge.self, Eval.self, Doctor.self]

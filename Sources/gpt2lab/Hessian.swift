@@ -30,7 +30,7 @@ struct Hessian: ParsableCommand {
           gpt2lab hessian ckpt.safetensors --test-set tokens.bin --samples 300 --tol 0.01 --top 2 --json
         """)
 
-    @Argument(help: "Checkpoint: safetensors (or a sharded folder / index.json), HDF5, torch .pt/.pth/.bin, llm.c model.bin.")
+    @Argument(help: ArgumentHelp("Checkpoint: " + checkpointKinds + "."))
     var checkpoint: String
 
     @OptionGroup var data: TestSetOptions

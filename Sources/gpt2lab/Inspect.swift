@@ -18,7 +18,7 @@ struct Inspect: ParsableCommand {
           gpt2lab inspect out/ckpt.pt
         """)
 
-    @Argument(help: "Checkpoint: safetensors (or a sharded folder / index.json), HDF5, torch .pt/.pth/.bin, llm.c model.bin.")
+    @Argument(help: ArgumentHelp("Checkpoint: " + checkpointKinds + "."))
     var checkpoint: String
 
     @OptionGroup var model: HeadsOption
@@ -35,7 +35,8 @@ struct Inspect: ParsableCommand {
         let parameters: Int
         let tiedEmbeddings: Bool
         let dtypes: [String: Int]
-        let headsSource: String
+        /// Where the head count came from (ShapeSource).
+        let shapeSource: ShapeSource
         let ignoredTensors: [String]
         let tensors: [Tensor]
         let warnings: [String]
@@ -45,7 +46,7 @@ struct Inspect: ParsableCommand {
         struct Tensor: Encodable { let name: String; let shape: [Int]; let dtype: String }
         enum CodingKeys: String, CodingKey {
             case checkpoint, format, layout, config, parameters, dtypes, tensors, warnings
-            case tiedEmbeddings = "tied_embeddings", headsSource = "heads_source", ignoredTensors = "ignored_tensors"
+            case tiedEmbeddings = "tied_embeddings", shapeSource = "shape_source", ignoredTensors = "ignored_tensors"
             case formatWrittenBy = "format_written_by", softmaxRows = "softmax_rows", training
         }
     }
@@ -57,7 +58,7 @@ struct Inspect: ParsableCommand {
             let out = Output(checkpoint: checkpoint, format: ck.format.rawValue, formatWrittenBy: ck.format.writtenBy,
                              layout: ck.layout.rawValue, config: c,
                              parameters: ck.weights.parameterCount, tiedEmbeddings: ck.weights.tied, dtypes: ck.dtypes,
-                             headsSource: ck.headsSource, ignoredTensors: ck.ignoredTensors,
+                             shapeSource: ck.shapeSource, ignoredTensors: ck.ignoredTensors,
                              tensors: ck.sourceTensors.map { .init(name: $0.name, shape: $0.shape, dtype: $0.dtype) },
                              warnings: ck.warnings, softmaxRows: c.softmaxVocab, training: ck.training)
             if json { try printJSON(out); return }
@@ -68,7 +69,8 @@ struct Inspect: ParsableCommand {
             format       \(ck.format.rawValue) (\(ck.format.writtenBy))
             layout       \(ck.layout.rawValue)
             config       vocab \(c.vocabSize), context \(c.contextLength), width \(c.nEmbd), layers \(c.nLayer), \
-            heads \(c.nHead) (from \(ck.headsSource)), MLP \(c.nInner)
+            heads \(c.nHead), MLP \(c.nInner)
+            shape from   \(ck.shapeSource)
             vocab        \(c.softmaxVocab == c.vocabSize ? "\(c.vocabSize) rows" : "\(c.vocabSize) rows stored, padded: scored over the first \(c.softmaxVocab) (--full-vocab: all)")
             parameters   \(groupedThousands(ck.weights.parameterCount))\(ck.weights.tied ? " (embeddings tied, counted once)" : "")
             biases       \(ck.weights.isStored(TensorID(.qkvb, layer: 0)) ? "QKV bias" : "no QKV bias"), \

@@ -26,7 +26,7 @@ struct Norms: ParsableCommand {
           gpt2lab norms ckpt.safetensors --json
         """)
 
-    @Argument(help: "Checkpoints: safetensors (or sharded folders), HDF5, torch .pt/.pth/.bin, llm.c model.bin.")
+    @Argument(help: ArgumentHelp("Checkpoints: " + checkpointKinds + "."))
     var checkpoints: [String]
 
     @Flag(help: "Print JSON: {\"checkpoints\": [...]}.")

@@ -24,10 +24,26 @@ struct PrecisionOption: ParsableArguments {
     }
 }
 
-/// `--heads`, for every command that loads a checkpoint (the checkpoint loader checks it).
+/// The checkpoints every command reads (Checkpoints' formats), for the help texts.
+let checkpointKinds = "safetensors (one file, or sharded with its index), torch zip (.pt, .pth, pytorch_model.bin), llm.c model.bin, HDF5 (.h5), or an HF save_pretrained folder of these with its config.json"
+
+/// `--heads`, for every command that loads a checkpoint (the checkpoint loader checks it against
+/// what the file and its folder state).
 struct HeadsOption: ParsableArguments {
-    @Option(help: "Attention heads (default: config.json / meta.json beside the checkpoint, else width/64).")
+    @Option(parsing: .unconditional,
+            help: "Attention heads, for a checkpoint whose file and folder state none (default: the checkpoint's config, config.json or meta.json beside it; GPT-2's own sizes use heads of width 64).")
     var heads: Int?
+}
+
+/// `--threads`, for every command that runs the engine. Parsed unconditionally, so `--threads -2`
+/// reaches the check below instead of reading as a flag.
+struct ThreadsOption: ParsableArguments {
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be a positive whole number (got \(threads))") }
+    }
 }
 
 /// `--full-vocab`, for the commands that softmax over the vocabulary: `score`, `sample`, `hessian`.
@@ -54,35 +70,34 @@ struct TestSetOptions: ParsableArguments {
     @Option(help: "HDF5 dataset / safetensors tensor holding the ids.")
     var dataset: String?
 
-    @Option(help: "Window length T (default: the model's context length).")
+    @Option(parsing: .unconditional, help: "Window length T (default: the model's context length).")
     var context: Int?
 
-    @Option(help: "Threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threadsOption: ThreadsOption
+    var threads: Int? { threadsOption.threads }
 
     func validate() throws {
-        if let context, context < 1 { throw ValidationError("--context must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let context, context < 1 { throw ValidationError("--context must be at least 1 (got \(context))") }
     }
 }
 
 /// Which windows of the test set are scored, and how many per forward: `score` and `compare`.
 struct WindowOptions: ParsableArguments {
-    @Option(help: "Distance between window starts, 1...T (default T: disjoint windows).")
+    @Option(parsing: .unconditional, help: "Distance between window starts, 1...T (default T: disjoint windows).")
     var stride: Int?
 
-    @Option(help: "Drop the first N tokens.")
+    @Option(parsing: .unconditional, help: "Drop the first N tokens.")
     var skip: Int = 0
 
-    @Option(name: .customLong("max-tokens"), help: "After --skip, use only the next N tokens.")
+    @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "After --skip, use only the next N tokens.")
     var maxTokens: Int?
 
-    @Option(help: "Windows per forward pass (default: about 1024 positions).")
+    @Option(parsing: .unconditional, help: "Windows per forward pass (default: about 1024 positions).")
     var batch: Int?
 
     func validate() throws {
-        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if skip < 0 { throw ValidationError("--skip must be non-negative") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1 (got \(batch))") }
+        if skip < 0 { throw ValidationError("--skip must be non-negative (got \(skip))") }
     }
 }
 

@@ -40,8 +40,7 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Seed of the bootstrap, the Hessian probes and the sampled completion.")
     var seed: UInt64 = 0
 
-    @Option(help: "Threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threadsOption: ThreadsOption
 
     @Flag(help: "Also print results.json on stdout.")
     var json = false
@@ -51,7 +50,6 @@ struct ReportCommand: ParsableCommand {
     func validate() throws {
         if bootstrap < 1 { throw ValidationError("--bootstrap must be at least 1") }
         if hessianSamples < 0 { throw ValidationError("--hessian-samples must be 0 or more") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
@@ -65,7 +63,7 @@ struct ReportCommand: ParsableCommand {
             options.bootstrap = bootstrap
             options.seed = seed
             options.hessianSamples = hessianSamples
-            options.threads = threads
+            options.threads = threadsOption.threads
             options.precision = precisionOption.precision
             options.cacheDirectory = cacheDirectory
             options.rescore = noCache

@@ -24,7 +24,7 @@ struct Sample: ParsableCommand {
           gpt2lab sample model.weights.h5 --heads 4 --greedy
         """)
 
-    @Argument(help: "Checkpoint: safetensors (or a sharded folder / index.json), HDF5, torch .pt/.pth/.bin, llm.c model.bin.")
+    @Argument(help: ArgumentHelp("Checkpoint: " + checkpointKinds + "."))
     var checkpoint: String
 
     @Option(help: "Text to complete; must encode to fewer tokens than the model's context.")

@@ -20,7 +20,7 @@ struct Score: ParsableCommand {
           gpt2lab score examples/runs/*/model.safetensors --test-set examples/test-persuasion.bin
         """)
 
-    @Argument(help: "Checkpoint file(s); several print a table.")
+    @Argument(help: ArgumentHelp("Checkpoints (several print a table): " + checkpointKinds + "."))
     var checkpoints: [String]
 
     @OptionGroup var data: TestSetOptions
@@ -103,11 +103,14 @@ struct Score: ParsableCommand {
             if let out { try checkPartOutput(out) }
             let tokens = try loadTokenIDs(path: data.testSet, dataset: data.dataset)
             if let (k, n) = shardSpec { try runShard(k: k, n: n, tokens: tokens); return }
-            var reports: [ScoreReport] = []
+            var reports: [ScoreReport] = [], shapes: [ShapeSource] = []
             if profile { KernelProfile.start() }
             for path in checkpoints {
                 let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows, precision: precision)
                 for w in ck.warnings { warn("\(path): \(w)") }
+                shapes.append(ck.shapeSource)
+                if path == checkpoints[0] { noteShortTestSet(tokens: tokens, path: data.testSet, context: data.context ?? ck.config.contextLength,
+                                 skip: windows.skip, maxTokens: windows.maxTokens) }
                 if device != .cpu, ProcessInfo.processInfo.environment["GPT2LAB_CUDA_CHECK"] == "1" {
                     for line in try checkCUDAScoring(ck, tokens: tokens, testSetPath: data.testSet, context: data.context,
                                                      threads: data.threads, device: device) {
@@ -135,7 +138,7 @@ struct Score: ParsableCommand {
             runtime.device = reports.first?.device ?? "cpu"
             runtime.gpu = reports.first?.gpu
             if json {
-                let out = reports.map { WithRuntime(report: $0, runtime: runtime, profile: kernels) }
+                let out = zip(reports, shapes).map { WithRuntime(report: $0, runtime: runtime, profile: kernels, shapeSource: $1) }
                 if out.count == 1 { try printJSON(out[0]) } else { try printJSON(out) }
             } else if reports.count == 1 {
                 let r = reports[0]
@@ -147,7 +150,7 @@ struct Score: ParsableCommand {
                 }
                 print(String(format: "perplexity  %.3f", r.perplexity))
                 if let bpb = r.bitsPerByte { print(String(format: "bits/byte   %.6f", bpb)) }
-                print("tokens      \(groupedThousands(r.tokensScored)) scored in \(r.windows) windows (context \(r.context), stride \(r.stride))")
+                print("tokens      \(groupedThousands(r.tokensScored)) scored in \(r.windows) window\(r.windows == 1 ? "" : "s") (context \(r.context), stride \(r.stride))")
                 if let rows = r.softmaxRows, let stored = r.vocabStored {
                     print("vocab       softmax over \(describeVocabRows(softmaxed: rows, stored: stored))")
                 }

@@ -1,4 +1,5 @@
 import Analysis
+import Checkpoints
 import Engine
 import Foundation
 
@@ -7,13 +8,16 @@ struct WithRuntime: Encodable {
     let report: ScoreReport
     let runtime: RuntimeInfo
     let profile: ProfileSummary?
+    /// Where the model's head count came from (Checkpoints' ShapeSource).
+    let shapeSource: ShapeSource
 
-    enum Keys: String, CodingKey { case runtime, profile }
+    enum Keys: String, CodingKey { case runtime, profile, shapeSource = "shape_source" }
 
     func encode(to encoder: Encoder) throws {
         try report.encode(to: encoder)
         var c = encoder.container(keyedBy: Keys.self)
         try c.encode(runtime, forKey: .runtime)
+        try c.encode(shapeSource, forKey: .shapeSource)
         try c.encodeIfPresent(profile, forKey: .profile)
     }
 }

@@ -35,7 +35,7 @@ extension CLITests {
         XCTAssertEqual(r.status, 0, r.err)
         let j = try cli.json(r.out)
         XCTAssertEqual(j["format"] as? String, "torch-zip")
-        XCTAssertEqual(j["heads_source"] as? String, "model_args")
+        XCTAssertEqual(j["shape_source"] as? String, "model_args in the checkpoint")
         let t = try XCTUnwrap(j["training"] as? [String: Any])
         XCTAssertEqual(t["iter_num"] as? Int, e["iter_num"] as? Int)
         XCTAssertEqual(t["learning_rate"] as? Double, e["learning_rate"] as? Double)

@@ -113,28 +113,48 @@ extension CLITests {
     }
 
     /// Heads change the numbers, so they are part of the score key: the cache scores again and
-    /// `merge` refuses parts scored with different heads, naming the setting.
+    /// `merge` refuses parts scored with different heads, naming the setting. A bare state dict (no
+    /// config anywhere) is where the heads are the user's to give.
     func testHeadsArePartOfTheScoreKey() throws {
         let dir = try scratch("heads")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let ckpt = try example("runs/baseline/model.safetensors"), bin = try example("test-persuasion.bin")
-        let common = ["score", ckpt, "--test-set", bin, "--max-tokens", "3000"]
+        let pth = dir.appendingPathComponent("model.pth").path
+        try FileManager.default.copyItem(atPath: try fixture("formats/baseline-model.pth"), toPath: pth)
+        let bin = try example("test-persuasion.bin")
+        let common = ["score", pth, "--test-set", bin, "--max-tokens", "3000"]
         let p0 = dir.appendingPathComponent("p0.json").path, p1 = dir.appendingPathComponent("p1.json").path
-        XCTAssertEqual(try gpt2lab(common + ["--shard", "0/2", "--out", p0]).status, 0)
+        XCTAssertEqual(try gpt2lab(common + ["--shard", "0/2", "--out", p0, "--heads", "4"]).status, 0)
         XCTAssertEqual(try gpt2lab(common + ["--shard", "1/2", "--out", p1, "--heads", "2"]).status, 0)
         let merged = try gpt2lab(["merge", p0, p1])
         assertOneLineError(merged, contains: "heads (2 vs 4)")
         XCTAssertFalse(merged.err.contains("context"), "names only what differs: \(merged.err)")
 
         let cache = dir.appendingPathComponent("cache").path
-        let plain = try smallManifest(in: dir)
-        let r1 = try gpt2lab(["report", plain, "--out", dir.path + "/r1", "--cache", cache])
+        func manifest(heads: Int) throws -> String {
+            let path = dir.appendingPathComponent("m\(heads).toml").path
+            try """
+                title = "t"
+                test_set = "\(bin)"
+                baseline = "baseline"
+                max_tokens = 2049
+
+                [[run]]
+                name = "baseline"
+                checkpoint = "\(try example("runs/baseline/model.safetensors"))"
+
+                [[run]]
+                name = "bare"
+                checkpoint = "\(pth)"
+                heads = \(heads)
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let r1 = try gpt2lab(["report", try manifest(heads: 4), "--out", dir.path + "/r1", "--cache", cache])
         XCTAssertEqual(r1.status, 0, r1.err)
-        let twoHeads = try smallManifest(in: dir, extraRunLines: ["wd-0.01": "heads = 2"])
-        let r2 = try gpt2lab(["report", twoHeads, "--out", dir.path + "/r2", "--cache", cache])
+        let r2 = try gpt2lab(["report", try manifest(heads: 2), "--out", dir.path + "/r2", "--cache", cache])
         XCTAssertEqual(r2.status, 0, r2.err)
         XCTAssertTrue(r2.err.contains("baseline: cached"), r2.err)
-        XCTAssertTrue(r2.err.contains("wd-0.01: scoring"), "heads changed, so scored again: \(r2.err)")
+        XCTAssertTrue(r2.err.contains("bare: scoring"), "heads changed, so scored again: \(r2.err)")
     }
 
     /// With the stacked run as the baseline and a seed group of baseline + baseline-seed67 (which does

@@ -27,8 +27,9 @@ extension CLITests {
         XCTAssertEqual((a["loss"] as? NSNumber)?.doubleValue.bitPattern, (b["loss"] as? NSNumber)?.doubleValue.bitPattern)
         XCTAssertEqual(a["window_losses"] as? [Double], b["window_losses"] as? [Double])
         XCTAssertEqual(a["tokens_scored"] as? Int, b["tokens_scored"] as? Int)
-        // All but `runtime`: it describes the process that scored, and parts may come from several machines.
-        XCTAssertEqual(Set(a.keys).subtracting(["runtime"]), Set(b.keys))
+        // All but `runtime` and `shape_source`: they describe the process that scored (its kernels, where it
+        // found the heads), and parts may come from several machines; part files do not carry them.
+        XCTAssertEqual(Set(a.keys).subtracting(["runtime", "shape_source"]), Set(b.keys))
         XCTAssertNotNil(a["runtime"] as? [String: Any])
         // A missing shard is refused with one line naming it.
         let bad = try gpt2lab(["merge", parts[0], parts[2]])

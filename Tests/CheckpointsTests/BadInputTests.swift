@@ -20,10 +20,12 @@ final class BadInputTests: XCTestCase {
     func testFileSystemProblems() throws {
         let dir = try tempDir(self)
         assertFails(dir + "/nope.safetensors", containing: ["no such file"]) { _ = try loadCheckpoint(path: dir + "/nope.safetensors") }
-        assertFails(dir, containing: ["directory"]) { _ = try loadCheckpoint(path: dir) }
+        assertFails(dir, containing: ["is a folder without model.safetensors, pytorch_model.bin"]) { _ = try loadCheckpoint(path: dir) }
         let short = try raw(dir, "short.safetensors", header: "", dataBytes: 0, claimedLength: 0)
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: short))
-        assertFails(short, containing: ["too short"]) { _ = try loadCheckpoint(path: short) }
+        assertFails(short, containing: ["too short"]) { _ = try SafetensorsFile(path: short) }
+        // Three bytes match no format's signature: the loader says so rather than a reader's complaint.
+        assertFails(short, containing: ["not a checkpoint gpt2lab can read"]) { _ = try loadCheckpoint(path: short) }
         let garbage = dir + "/garbage.h5"
         try Data((0..<100).map { UInt8($0) }).write(to: URL(fileURLWithPath: garbage))
         assertFails(garbage) { _ = try loadCheckpoint(path: garbage) }

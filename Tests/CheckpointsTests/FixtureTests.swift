@@ -19,7 +19,7 @@ final class FixtureTests: XCTestCase {
             XCTAssertEqual(ck.format, .safetensors, file)
             XCTAssertEqual(ck.weights.parameterCount, e["params"] as? Int, file)
             XCTAssertEqual(ck.weights.tied, e["tied"] as? Bool, file)
-            XCTAssertEqual(ck.headsSource, "meta.json", file)
+            XCTAssertEqual(ck.shapeSource, .metaJSON((fx + "/" + file as NSString).deletingLastPathComponent + "/meta.json"), file)
             XCTAssertEqual(ck.weights.config.nHead, 4, file)
             XCTAssertEqual(ck.weights.config.contextLength, 256, file)
             XCTAssertEqual(ck.dtypes, ["BF16": ck.sourceTensors.count], file)
@@ -60,7 +60,7 @@ final class FixtureTests: XCTestCase {
             XCTAssertEqual(ck.format, format, file)
             XCTAssertEqual(ck.weights.tied, e["tied"] as? Bool, file)
             XCTAssertEqual(ck.weights.config.nHead, e["heads"] as? Int, file)
-            XCTAssertEqual(ck.headsSource, heads == nil ? "shape" : "--heads", file)
+            XCTAssertEqual(ck.shapeSource, heads == nil ? .tensorShapes : .option("--heads"), file)
             let cfg = try XCTUnwrap(e["config"] as? [String: Any])
             XCTAssertEqual(ck.weights.config.nEmbd, cfg["emb_dim"] as? Int, file)
             XCTAssertEqual(ck.weights.config.nLayer, cfg["n_layers"] as? Int, file)
@@ -75,12 +75,23 @@ final class FixtureTests: XCTestCase {
         XCTAssertEqual(hf.weights.parameterCount, ref["params"] as? Int)
     }
 
-    /// Without --heads or a config beside it, the head count falls back to width/64 with a warning.
-    func testDefaultHeadsWarns() throws {
-        let ck = try loadCheckpoint(path: try fixtures() + "/layouts/reference-hf.safetensors")
-        XCTAssertEqual(ck.headsSource, "default (width/64)")
-        XCTAssertEqual(ck.weights.config.nHead, 2)
-        XCTAssertEqual(ck.warnings.count, 1)
+    /// Without --heads or a config in or beside it, a model that is not GPT-2's size is refused, the
+    /// advice naming how the caller gives heads (the option, or the manifest's key).
+    func testHeadsNotStatedAreRefused() throws {
+        let path = try fixtures() + "/layouts/reference-hf.safetensors"
+        assertRefused(path, ["not a GPT-2 size", "pass --heads N"]) { _ = try loadCheckpoint(path: path) }
+        assertRefused(path, ["set heads = N in this run's [[run]]"]) { _ = try checkpointPeek(path: path, headsGivenBy: .manifest) }
+        let ck = try loadCheckpoint(path: path, heads: 4, headsGivenBy: .manifest)
+        XCTAssertEqual(ck.shapeSource, .manifest)
+        XCTAssertEqual(ck.weights.config.nHead, 4)
+    }
+
+    func assertRefused(_ path: String, _ parts: [String], _ body: () throws -> Void, line: UInt = #line) {
+        XCTAssertThrowsError(try body(), line: line) { e in
+            let text = (e as? LocalizedError)?.errorDescription ?? "\(e)"
+            XCTAssertTrue(text.hasPrefix(path + ": "), text, line: line)
+            for p in parts { XCTAssertTrue(text.contains(p), text, line: line) }
+        }
     }
 
     /// The same weights in different layouts load to the same canonical buffer.

@@ -19,7 +19,7 @@ final class FormatFixtureTests: XCTestCase {
         let ck = try loadCheckpoint(path: dir + "/tiny-ckpt.pt")
         let c = ck.weights.config
         XCTAssertEqual(ck.format, .torch)
-        XCTAssertEqual(c.nHead, e["n_head"] as? Int); XCTAssertEqual(ck.headsSource, "model_args")
+        XCTAssertEqual(c.nHead, e["n_head"] as? Int); XCTAssertEqual(ck.shapeSource, .checkpointConfig("model_args"))
         XCTAssertEqual(c.nLayer, e["n_layer"] as? Int); XCTAssertEqual(c.nEmbd, e["n_embd"] as? Int)
         XCTAssertEqual(c.contextLength, e["context"] as? Int); XCTAssertEqual(c.vocabSize, e["vocab_stored"] as? Int)
         XCTAssertEqual(c.softmaxVocab, 50257)
@@ -55,7 +55,7 @@ final class FormatFixtureTests: XCTestCase {
         for f in ["tinyb-llmc.bin", "tinyb-llmc-bf16.bin"] {
             let ck = try loadCheckpoint(path: dir + "/" + f)
             XCTAssertEqual(ck.format, .llmc)
-            XCTAssertEqual(ck.headsSource, "llm.c header")
+            XCTAssertEqual(ck.shapeSource, .llmcHeader)
             XCTAssertEqual(ck.weights.config.nHead, expected[f]?["n_head"] as? Int)
             XCTAssertEqual(ck.weights.config.vocabSize, expected[f]?["vocab_stored"] as? Int)
             XCTAssertEqual(ck.weights.config.softmaxVocab, 50257, "the header's vocab")
@@ -67,7 +67,7 @@ final class FormatFixtureTests: XCTestCase {
         let folder = try loadCheckpoint(path: dir + "/tinyb-sharded")
         let index = try loadCheckpoint(path: dir + "/tinyb-sharded/model.safetensors.index.json")
         XCTAssertEqual(folder.format, .shardedSafetensors)
-        XCTAssertEqual(folder.headsSource, "config.json")
+        XCTAssertEqual(folder.shapeSource, .configJSON(dir + "/tinyb-sharded/config.json"))
         XCTAssertEqual(folder.weights.data, index.weights.data)
         // …and the same as llm.c's file of the same model (fp32).
         XCTAssertEqual(folder.weights.tensor(TensorID(.qkvw, layer: 1)),
@@ -99,7 +99,7 @@ final class FormatFixtureTests: XCTestCase {
         try Data(#"{"weight_map": {"wte.weight": "missing.safetensors"}}"#.utf8).write(to: URL(fileURLWithPath: dir + "/model.safetensors.index.json"))
         assertFails("missing.safetensors", containing: ["no such file"]) { _ = try loadCheckpoint(path: dir) }
         let empty = try tempDir(self)
-        assertFails(empty, containing: ["without a model.safetensors.index.json"]) { _ = try loadCheckpoint(path: empty) }
+        assertFails(empty, containing: ["is a folder without model.safetensors", "model.safetensors.index.json"]) { _ = try loadCheckpoint(path: empty) }
     }
 
     func testLlmCHeaderErrors() throws {

@@ -27,7 +27,7 @@ final class TorchTests: XCTestCase {
         let ck = try loadCheckpoint(path: path)
         XCTAssertEqual(ck.format, .torch)
         XCTAssertEqual(ck.layout, .nanogpt)
-        XCTAssertEqual(ck.headsSource, "model_args")
+        XCTAssertEqual(ck.shapeSource, .checkpointConfig("model_args"))
         XCTAssertEqual(ck.weights.config, GPT2Config(vocabSize: 8, contextLength: 4, nEmbd: 8, nLayer: 1, nHead: 2))
         XCTAssertTrue(ck.weights.tied, "lm_head shares wte's storage")
         XCTAssertFalse(ck.weights.isStored(TensorID(.qkvb, layer: 0)), "bias=False: no bias tensors")

@@ -81,7 +81,7 @@ public func compareEvals(_ prepared: PreparedEvals, _ m: ReportManifest, losses:
     let tokenizer = try GPT2Tokenizer.load()
     var outcomes: [Int: [String: [EvalPrediction]]] = [:]
     for r in m.runs {
-        let ck = try loadCheckpoint(path: r.checkpoint, heads: r.heads)
+        let ck = try loadCheckpoint(path: r.checkpoint, heads: r.heads, headsGivenBy: .manifest)
         let model = GPT2Model(weights: ck.weights, backend: CPUBackend(threads: options.threads))
         for (i, set) in prepared.sets.enumerated() {
             let what = "\(set.examples.task.rawValue) (\(set.examples.recipe)), \(set.examples.count) examples"

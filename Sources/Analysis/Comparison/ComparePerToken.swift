@@ -61,7 +61,7 @@ func comparePerToken(_ m: ReportManifest, tokens: TokenFile, context T: Int, voc
     let tokenizer = try GPT2Tokenizer.load()
     let backend = CPUBackend(threads: options.threads)
     func model(_ r: RunSpec) throws -> GPT2Model {
-        do { return GPT2Model(weights: try loadCheckpoint(path: r.checkpoint, heads: r.heads, vocab: vocab).weights, backend: backend) } catch {
+        do { return GPT2Model(weights: try loadCheckpoint(path: r.checkpoint, heads: r.heads, headsGivenBy: .manifest, vocab: vocab).weights, backend: backend) } catch {
             throw runError(m, r, describeError(error))
         }
     }

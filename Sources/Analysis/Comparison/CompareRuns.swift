@@ -46,7 +46,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
     var configs: [String: GPT2Config] = [:], training: [String: TrainingInfo] = [:]
     let vocab: VocabRows = m.fullVocab ? .all : .tokenizer
     for r in m.runs {
-        do { (configs[r.name], training[r.name]) = try checkpointPeek(path: r.checkpoint, heads: r.heads, vocab: vocab) } catch {
+        do { (configs[r.name], training[r.name]) = try checkpointPeek(path: r.checkpoint, heads: r.heads, headsGivenBy: .manifest, vocab: vocab) } catch {
             throw runError(m, r, describeError(error))
         }
     }
@@ -86,7 +86,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
     var hashes: [String: String] = [:]
     for r in m.runs { hashes[r.name] = try fileContentHash(path: r.checkpoint) }
     let cache = options.cacheDirectory.map(ScoreCache.init(directory:))
-    var scores: [String: ScoreReport] = [:], sources: [String: String] = [:]
+    var scores: [String: ScoreReport] = [:], sources: [String: String] = [:], shapeSources: [String: String] = [:]
     var norms: [CheckpointNormStats] = [], hessians: [String: HessianResult] = [:], params: [String: Int] = [:]
     var normOptions = NormOptions()
     normOptions.spectral = false
@@ -98,10 +98,11 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
     let runOrder = m.sequential == nil ? m.runs : m.runs.filter { $0.name == m.baseline } + m.runs.filter { $0.name != m.baseline }
     for r in runOrder {
         let ck: LoadedCheckpoint
-        do { ck = try loadCheckpoint(path: r.checkpoint, heads: r.heads, vocab: vocab) } catch { throw runError(m, r, describeError(error)) }
+        do { ck = try loadCheckpoint(path: r.checkpoint, heads: r.heads, headsGivenBy: .manifest, vocab: vocab) } catch { throw runError(m, r, describeError(error)) }
         let key = ScoreKey(checkpointHash: hashes[r.name]!, testSetHash: testSetHash, settings: settings,
                            config: ck.weights.config, precision: options.precision)
         if let t = ck.training { training[r.name] = t }
+        shapeSources[r.name] = ck.shapeSource.description
         for w in ck.warnings { events(.note("\(r.name): \(w)")) }
         if let s = given[r.name] {
             scores[r.name] = s; sources[r.name] = "scores file"
@@ -206,7 +207,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
             noDecaySumSq: norms.last { $0.checkpoint == r.name }!.noDecaySumSq,
             hyperparameters: h, tauSteps: tau, tauFraction: tau.flatMap { t in steps.map { t / Double($0) } },
             stackOf: r.stackOf, expectedIfAdditive: nil, hessianTrace: hess?.trace, hessianStderr: hess?.stderr,
-            completion: completions[r.name], sequential: st.sequential))
+            completion: completions[r.name], sequential: st.sequential, shapeSource: shapeSources[r.name]))
     }
     let stepScoring = StepScoring(tokens: tokens, testSetPath: m.testSet, plan: plan, settings: settings, testSetHash: testSetHash,
                                   cache: cache, rule: rule, order: order, vocab: vocab)

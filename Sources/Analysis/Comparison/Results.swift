@@ -84,6 +84,8 @@ public struct RunResult: Codable, Sendable {
     public var sequential: SequentialRunResult?
     /// With `loss_across_steps`: test loss of each step checkpoint (and the final one), by step.
     public var stepLosses: [StepLoss]?
+    /// Where the model's head count came from (Checkpoints' ShapeSource, as text).
+    public var shapeSource: String?
 
     enum CodingKeys: String, CodingKey {
         case name, description, checkpoint, contentHash = "content_hash", identicalTo = "identical_to"
@@ -93,7 +95,7 @@ public struct RunResult: Codable, Sendable {
         case totalSumSq = "total_sum_sq", decaySumSq = "decay_sum_sq", noDecaySumSq = "no_decay_sum_sq"
         case hyperparameters, tauSteps = "tau_steps", tauFraction = "tau_fraction", stackOf = "stack_of"
         case expectedIfAdditive = "expected_if_additive", hessianTrace = "hessian_trace", hessianStderr = "hessian_stderr"
-        case completion, sequential, stepLosses = "step_losses"
+        case completion, sequential, stepLosses = "step_losses", shapeSource = "shape_source"
     }
 
     /// Every key is written, absent values as null, so readers can rely on the columns.
@@ -115,7 +117,7 @@ public struct RunResult: Codable, Sendable {
         try c.encode(tauSteps, forKey: .tauSteps); try c.encode(tauFraction, forKey: .tauFraction)
         try c.encode(stackOf, forKey: .stackOf); try c.encode(expectedIfAdditive, forKey: .expectedIfAdditive)
         try c.encode(hessianTrace, forKey: .hessianTrace); try c.encode(hessianStderr, forKey: .hessianStderr)
-        try c.encode(completion, forKey: .completion)
+        try c.encode(completion, forKey: .completion); try c.encode(shapeSource, forKey: .shapeSource)
         // Only in reports that ask for them, so a report without `ci` / `loss_across_steps` is unchanged.
         try c.encodeIfPresent(sequential, forKey: .sequential); try c.encodeIfPresent(stepLosses, forKey: .stepLosses)
     }

@@ -25,7 +25,7 @@ func planStepCheckpoints(_ m: ReportManifest, context T: Int, vocab: VocabRows) 
         }
         for (_, p) in found {
             let c: GPT2Config
-            do { c = try checkpointPeek(path: p, heads: r.heads, vocab: vocab).config } catch {
+            do { c = try checkpointPeek(path: p, heads: r.heads, headsGivenBy: .manifest, vocab: vocab).config } catch {
                 throw runError(m, r, "step checkpoint: \(describeError(error))")
             }
             guard c.vocabSize >= gpt2VocabSize, c.contextLength >= T else {
@@ -58,7 +58,7 @@ func scoreStepCheckpoints(_ steps: [(step: Int, path: String)], run r: RunSpec, 
     var out: [StepLoss] = []
     for (step, path) in steps {
         let label = "\(r.name) step \(step)"
-        let ck = try loadCheckpoint(path: path, heads: r.heads, vocab: s.vocab)
+        let ck = try loadCheckpoint(path: path, heads: r.heads, headsGivenBy: .manifest, vocab: s.vocab)
         var normOptions = NormOptions()
         normOptions.spectral = false
         let norms = checkpointNormStats(checkpoint: path, weights: ck.weights, options: normOptions)

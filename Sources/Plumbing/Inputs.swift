@@ -1,0 +1,42 @@
+// What is wrong with a path given as an input file, before anything tries to read it: a read of a
+// folder, a FIFO or a device would fail with a system message that names no cause (or block).
+
+import Foundation
+
+/// Why a path is not a readable regular file.
+public enum InputFileProblem: Error, Equatable, Sendable {
+    case missing
+    case directory
+    /// A FIFO, socket or device: what it is, e.g. "a FIFO".
+    case notRegular(String)
+    case unreadable(String)
+
+    /// The problem as the second half of "PATH: problem".
+    public var text: String {
+        switch self {
+        case .missing: return "no such file"
+        case .directory: return "is a directory, expected a file"
+        case let .notRegular(what): return "is not a regular file (\(what))"
+        case let .unreadable(reason): return "cannot read: \(reason)"
+        }
+    }
+}
+
+/// The size of the regular file at `path`, or why it is not one (symbolic links are followed).
+public func inputFileSize(_ path: String) -> Result<Int, InputFileProblem> {
+    var st = stat()
+    guard stat(path, &st) == 0 else {
+        return .failure(errno == ENOENT ? .missing : .unreadable(String(cString: strerror(errno))))
+    }
+    switch st.st_mode & S_IFMT {
+    case S_IFREG:
+        guard access(path, R_OK) == 0 else { return .failure(.unreadable(String(cString: strerror(errno)))) }
+        return .success(Int(st.st_size))
+    case S_IFDIR: return .failure(.directory)
+    case S_IFIFO: return .failure(.notRegular("a FIFO"))
+    case S_IFCHR: return .failure(.notRegular("a character device"))
+    case S_IFBLK: return .failure(.notRegular("a block device"))
+    case S_IFSOCK: return .failure(.notRegular("a socket"))
+    default: return .failure(.notRegular("not a file"))
+    }
+}

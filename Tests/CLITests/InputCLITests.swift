@@ -1,0 +1,88 @@
+import Foundation
+import XCTest
+
+/// Inputs a careful user gets wrong or unusual, through the binary: a test set shorter than one
+/// window, negative numbers, a manifest that is not a file, and the help's list of formats.
+extension CLITests {
+    /// HF's strided recipe scores a text shorter than the context as one short window; its last window of
+    /// test-persuasion (87 tokens from 114,944, no context before it) is exactly that.
+    func testShortTestSetIsScoredAsHFScoresItAndSaysSo() throws {
+        let bin = try fixture("data/test-persuasion.bin"), ckpt = try fixture("runs/baseline/model.safetensors")
+        let tests = try XCTUnwrap(try expected("baseline")["tests"] as? [String: Any])
+        let windows = try XCTUnwrap((tests["test-persuasion"] as? [String: Any])?["per_window_loss"] as? [Double])
+        XCTAssertEqual(windows.count, 450)
+        let r = try gpt2lab(["score", ckpt, "--test-set", bin, "--skip", "114944", "--json"])
+        XCTAssertEqual(try loss(r), windows[449], accuracy: 1e-5)
+        XCTAssertEqual(try json(r.out)["tokens_scored"] as? Int, 86)
+        XCTAssertEqual(r.err, "note: \(bin) has 87 tokens (after --skip/--max-tokens), fewer than one window (256); scored as one short window\n")
+        let text = try gpt2lab(["score", ckpt, "--test-set", bin, "--skip", "114944"])
+        XCTAssertTrue(text.out.contains("86 scored in 1 window (context 256"), text.out)
+        let whole = try gpt2lab(["score", ckpt, "--test-set", bin, "--max-tokens", "4096"])
+        XCTAssertEqual(whole.err, "", "a test set of whole windows has no note")
+        XCTAssertTrue(whole.out.contains("scored in 16 windows"), whole.out)
+    }
+
+    /// `compare` on a test set shorter than one window: loss by position covers the positions scored, no NaN.
+    func testCompareOnAShortTestSetPrintsNoNaN() throws {
+        let dir = try scratchFolder("short-compare")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ids: [UInt16] = [464, 3290, 318, 257, 1332, 13]   // six GPT-2 ids
+        try Data(ids.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }).write(to: URL(fileURLWithPath: dir + "/six.bin"))
+        let a = try fixture("runs/baseline/model.safetensors"), b = try fixture("runs/stacked/model.safetensors")
+        let r = try gpt2lab(["compare", a, b, "--test-set", dir + "/six.bin"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertFalse(r.out.lowercased().contains("nan"), r.out)
+        XCTAssertTrue(r.out.contains("quarters of the 5 positions the short test set fills"), r.out)
+        let j = try gpt2lab(["compare", a, b, "--test-set", dir + "/six.bin", "--json"])
+        XCTAssertEqual(j.status, 0, j.err)
+        let o = try json(j.out)
+        XCTAssertEqual(o["position_counts"] as? [Int], [1, 1, 1, 1, 1])
+        XCTAssertEqual((o["loss_by_position"] as? [String: Any])?["a"].map { ($0 as? [Any])?.count }, 5)
+        XCTAssertFalse(j.out.lowercased().contains("nan"))
+    }
+
+    func testNegativeNumbersAreNamedNotMissing() throws {
+        let ckpt = try fixture("runs/baseline/model.safetensors"), bin = try fixture("data/test-persuasion.bin")
+        let cases: [[String]] = [
+            ["score", ckpt, "--test-set", bin, "--threads", "-2"], ["doctor", "--threads", "-2"],
+            ["report", "examples/interventions.toml", "--threads", "-2"],
+            ["eval", ckpt, "--task", "lambada", "--data", "examples/evals/lambada.jsonl", "--threads", "-2"],
+            ["hessian", ckpt, "--test-set", bin, "--threads", "-2"],
+        ]
+        for args in cases {
+            let r = try gpt2lab(args)
+            XCTAssertNotEqual(r.status, 0, args[0])
+            XCTAssertTrue(r.err.contains("--threads must be a positive whole number (got -2)"), "\(args[0]): \(r.err)")
+        }
+        let skip = try gpt2lab(["score", ckpt, "--test-set", bin, "--skip", "-5"])
+        XCTAssertTrue(skip.err.contains("--skip must be non-negative (got -5)"), skip.err)
+    }
+
+    func testManifestThatIsNotAFileSaysWhy() throws {
+        let dir = try scratchFolder("manifest-kinds")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        XCTAssertEqual(mkfifo(dir + "/fifo.toml", 0o600), 0)
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/empty.toml", contents: Data()))
+        let cases = [("/dev/null", "cannot read the manifest: is not a regular file (a character device)"),
+                     (dir + "/fifo.toml", "cannot read the manifest: is not a regular file (a FIFO)"),
+                     (dir, "cannot read the manifest: is a directory, expected a file"),
+                     (dir + "/empty.toml", "the manifest is empty")]
+        for (path, problem) in cases {
+            let r = try gpt2lab(["report", path, "--out", dir + "/out"])
+            XCTAssertEqual(r.status, 1)
+            XCTAssertEqual(r.err, "gpt2lab: \(path): \(problem)\n")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"))
+    }
+
+    func testHelpListsTheFormatsRead() throws {
+        for args in [["--help"], ["eval", "--help"], ["score", "--help"]] {
+            let r = try gpt2lab(args)
+            let flat = r.out.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            for format in ["safetensors", "torch zip", "llm.c model.bin", "HDF5", "save_pretrained folder"] {
+                XCTAssertTrue(flat.contains(format), "\(args): \(format) missing in \(r.out)")
+            }
+            XCTAssertFalse(flat.contains("safetensors or HDF5"), "\(args)")
+        }
+    }
+}
