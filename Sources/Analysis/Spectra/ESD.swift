@@ -58,7 +58,9 @@ public func esdEigenvalues(_ w: UnsafeBufferPointer<Float>, rows: Int, cols: Int
 /// to mean 1 (Wscale² = M / Σλ), puts the bulk edge at (1 + 1/√Q)², Q = N/M, and adds its Tracy–Widom
 /// margin √((1/√Q)·edge^(2/3)·M^(−2/3)). σ_mp = 1 is exactly what an element-shuffled W (same entries,
 /// no correlations) has on that scale; WeightWatcher instead fits σ_mp to each ESD by kernel density,
-/// and `randomize` counts the spikes of one random shuffle — both noisy, neither reproduced here.
+/// and `randomize` counts the spikes of one random shuffle — both noisy, neither reproduced here. The
+/// edge assumes zero-mean entries: a matrix whose entries share a sizeable mean (an untied LM head) keeps
+/// a rank-one spike even shuffled, which WeightWatcher's shuffle counts and this edge does not.
 public func marchenkoPasturEdge(_ evals: [Double], n: Int, m: Int) -> (edge: Double, spikes: Int) {
     let total = evals.reduce(0, +)
     guard total > 0, m > 0 else { return (0, 0) }
