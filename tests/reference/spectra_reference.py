@@ -19,7 +19,8 @@ stable_rank, num_evals, its warning; with randomize=True and mp_fit=True (np.ran
 count gpt2lab reports, computed here with scipy: eigenvalues above WeightWatcher's mp_fit bulk edge plus its
 Tracy-Widom margin with sigma_mp = 1 on the ESD rescaled to mean 1 (what mp_fit gives for an exactly random W).
 WeightWatcher skips matrices with N > max_N = 50000 (the 50257-row token embedding and LM head); those are fitted in
-a second pass with max_N raised and marked `ww_default_skipped`.
+a second pass with max_N raised and marked `ww_default_skipped`. A tied checkpoint stores its one embedding as
+`out_head.weight` (tok_emb.weight is the alias in `__metadata__`), so that is the name WeightWatcher sees for it.
 """
 import json, os, struct, sys, types
 
