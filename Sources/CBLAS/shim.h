@@ -3,3 +3,10 @@
 // OpenBLAS threading control (declared in openblas_config / cblas.h on Debian).
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+
+// LAPACK (in libopenblas; Debian ships no lapack.h beside cblas.h). Column-major, 32-bit integers
+// (Debian's OpenBLAS is built without INTERFACE64). Singular values of a general matrix by divide and
+// conquer: jobz = 'N' computes values only (u, vt untouched); lwork = -1 returns the workspace size in work[0].
+void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda, double *s,
+             double *u, const int *ldu, double *vt, const int *ldvt, double *work, const int *lwork,
+             int *iwork, int *info);

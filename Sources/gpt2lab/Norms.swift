@@ -38,33 +38,15 @@ struct Norms: ParsableCommand {
     @Option(help: "Write the charts as SVG: FILE.svg, FILE-totals.svg, FILE-steps.svg.")
     var svg: String?
 
-    @Option(help: "PNG pixel density (2 = twice the pixels).")
-    var scale: Double = 2
-
-    @Option(help: "Training step of each checkpoint, comma-separated, in argument order (default: from `step-N` names).")
-    var steps: String?
+    @OptionGroup var chart: StepChartOptions
 
     @OptionGroup var model: HeadsOption
 
     func validate() throws {
         if checkpoints.isEmpty { throw ValidationError("give at least one checkpoint") }
-        if !(scale > 0 && scale <= 8) { throw ValidationError("--scale must be in (0, 8]") }
         if let plot, ChartFormat(path: plot) != .png { throw ValidationError("--plot needs a .png file name") }
         if let svg, ChartFormat(path: svg) != .svg { throw ValidationError("--svg needs a .svg file name") }
-        _ = try parsedSteps()
-    }
-
-    func parsedSteps() throws -> [Int?]? {
-        guard let steps else { return nil }
-        let parts = steps.split(separator: ",", omittingEmptySubsequences: false)
-        let values = parts.map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
-            throw ValidationError("--steps must be non-negative integers separated by commas, got '\(steps)'")
-        }
-        guard values.count == checkpoints.count else {
-            throw ValidationError("--steps has \(values.count) values for \(checkpoints.count) checkpoints")
-        }
-        return values
+        try chart.check(count: checkpoints.count)
     }
 
     struct Output: Encodable { let checkpoints: [CheckpointNormStats] }
@@ -81,7 +63,7 @@ struct Norms: ParsableCommand {
                 let sources = try readSourceTensors(path: path)
                 stats.append(checkpointNormStats(checkpoint: path, weights: ck.weights, sourceTensors: sources))
             }
-            let stepList = try parsedSteps()
+            let stepList = try chart.parsedSteps(count: checkpoints.count)
             var written: [String] = []
             for base in [plot, svg].compactMap({ $0 }) {
                 written += try writeCharts(stats, base: base, steps: stepList)
@@ -110,18 +92,18 @@ struct Norms: ParsableCommand {
         var out: [String] = []
         let layers = layerNormCharts(stats)
         let rows = (layers.panels.count + 2) / 3
-        try render(layers, to: base, width: 1080, height: 90 + 260 * max(rows, 1), scale: scale)
+        try render(layers, to: base, width: 1080, height: 90 + 260 * max(rows, 1), scale: chart.scale)
         out.append(base)
         let totals = paths[1]
         try render(parameterNormBars(stats), to: totals, width: max(640, 160 * stats.count + 240), height: 480,
-                   scale: scale)
+                   scale: chart.scale)
         out.append(totals)
         let stepped = stats.enumerated().filter { i, s in
             (steps.flatMap { $0[i] }) ?? trainingStep(fromPath: s.checkpoint) != nil
         }
-        if stepped.count >= 2, let chart = normsVersusStep(stats, steps: steps) {
+        if stepped.count >= 2, let stepChart = normsVersusStep(stats, steps: steps) {
             let path = paths[2]
-            try render(chart, to: path, width: 800, height: 480, scale: scale)
+            try render(stepChart, to: path, width: 800, height: 480, scale: chart.scale)
             out.append(path)
         }
         return out

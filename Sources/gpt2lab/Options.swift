@@ -120,3 +120,32 @@ func validateShard(_ shard: String?, out: String?, whole: String) throws {
         throw ValidationError("--out is for --shard; use --json and a redirect for \(whole)")
     }
 }
+
+/// `--scale` and `--steps` of the verbs that chart checkpoints (norms, spectra).
+struct StepChartOptions: ParsableArguments {
+    @Option(help: "PNG pixel density (2 = twice the pixels).")
+    var scale: Double = 2
+
+    @Option(help: "Training step of each checkpoint, comma-separated, in argument order (default: from `step-N` names).")
+    var steps: String?
+
+    /// Checks both for `count` checkpoints.
+    func check(count: Int) throws {
+        if !(scale > 0 && scale <= 8) { throw ValidationError("--scale must be in (0, 8]") }
+        _ = try parsedSteps(count: count)
+    }
+
+    /// `--steps 571,1143,…`: one non-negative training step per checkpoint, in argument order (nil: none given).
+    func parsedSteps(count: Int) throws -> [Int?]? {
+        guard let steps else { return nil }
+        let parts = steps.split(separator: ",", omittingEmptySubsequences: false)
+        let values = parts.map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+            throw ValidationError("--steps must be non-negative integers separated by commas, got '\(steps)'")
+        }
+        guard values.count == count else {
+            throw ValidationError("--steps has \(values.count) values for \(count) checkpoints")
+        }
+        return values
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import XCTest
+
+/// `gpt2lab spectra` end to end: its JSON against WeightWatcher's numbers for the same checkpoints
+/// (Tests/AnalysisTests/Fixtures/spectra-weightwatcher.json, from tests/reference/spectra_reference.py), its charts,
+/// and its refusals.
+extension CLITests {
+    func weightWatcherRun(_ checkpoint: String) throws -> [String: Any] {
+        let path = Self.packageRoot.appendingPathComponent("Tests/AnalysisTests/Fixtures/spectra-weightwatcher.json").path
+        let runs = try XCTUnwrap(try json(String(contentsOfFile: path, encoding: .utf8))["runs"] as? [[String: Any]])
+        return try XCTUnwrap(runs.first { $0["checkpoint"] as? String == checkpoint })
+    }
+
+    func testSpectraJSONAndChartsMatchWeightWatcher() throws {
+        let dir = try scratch("spectra")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let steps = try ["step-000571", "step-001143", "model"].map { try fixture("runs/baseline/\($0).safetensors") }
+        let plot = dir.appendingPathComponent("alpha.png").path
+        let r = try gpt2lab(["spectra"] + steps + ["--steps", "571,1143,2286", "--json", "--plot", plot])
+        XCTAssertEqual(r.status, 0, r.err)
+        let checkpoints = try XCTUnwrap(try json(r.out)["checkpoints"] as? [[String: Any]])
+        XCTAssertEqual(checkpoints.count, 3)
+        // The final checkpoint's means are WeightWatcher's summary means; every matrix is there.
+        let ww = try weightWatcherRun("runs/baseline/model.safetensors")
+        let summary = try XCTUnwrap(ww["ww_summary"] as? [String: Double])
+        let last = checkpoints[2]
+        XCTAssertEqual(try XCTUnwrap(last["meanAlphaHat"] as? Double), summary["mean_alpha_weighted"]!,
+                       accuracy: 1e-8 * abs(summary["mean_alpha_weighted"]!))
+        XCTAssertEqual(try XCTUnwrap(last["meanAlpha"] as? Double), summary["mean_alpha"]!, accuracy: 1e-8 * summary["mean_alpha"]!)
+        let matrices = try XCTUnwrap(last["matrices"] as? [[String: Any]])
+        XCTAssertEqual(matrices.count, (ww["matrices"] as? [Any])?.count)
+        let wte = try XCTUnwrap(matrices.first { $0["name"] as? String == "wte.weight" })
+        XCTAssertEqual(wte["wwSkips"] as? Bool, true)
+        // Both charts written, and marked as gpt2lab's.
+        for path in [plot, dir.appendingPathComponent("alpha-steps.png").path] {
+            let head = try XCTUnwrap(FileHandle(forReadingAtPath: path)).readData(ofLength: 8)
+            XCTAssertEqual(Array(head), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], path)
+        }
+        XCTAssertTrue(r.err.contains("wrote \(plot)"), r.err)
+    }
+
+    func testSpectraTableAndRefusals() throws {
+        let dir = try scratch("spectra-refusals")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ckpt = try fixture("runs/reference/model.safetensors")
+        let r = try gpt2lab(["spectra", ckpt])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("attn.q") && r.out.contains("mean α̂"), r.out)
+        XCTAssertFalse(r.out.contains("lm_head"), "a tied head is the token embedding: \(r.out)")
+        assertOneLineError(try gpt2lab(["spectra", ckpt, dir.appendingPathComponent("missing.safetensors").path]),
+                           contains: "missing.safetensors")
+        let mine = dir.appendingPathComponent("mine.png")
+        try Data("not a chart".utf8).write(to: mine)
+        assertOneLineError(try gpt2lab(["spectra", ckpt, "--plot", mine.path]), contains: "not a chart written by gpt2lab")
+        XCTAssertEqual(try String(contentsOf: mine, encoding: .utf8), "not a chart")
+        XCTAssertNotEqual(try gpt2lab(["spectra", ckpt, "--plot", dir.appendingPathComponent("x.svg").path]).status, 0)
+        XCTAssertNotEqual(try gpt2lab(["spectra", ckpt, "--steps", "1,2"]).status, 0)
+    }
+}
