@@ -4,7 +4,7 @@
 #   make bench  benchmarks (see bench/README.md)
 #   make fuzz   build the libFuzzer targets (ASan) and run each FUZZ_SECONDS (see fuzz/README.md)
 #   make fuzz-smoke  replay seeds + mutants through the fuzz targets, no sanitizer (what CI runs)
-#   make bundle  dist/gpt2lab-linux-x86_64.tar.xz: runs without Swift or these packages (README "Running on a cluster")
+#   make bundle  dist/gpt2lab-linux-x86_64.tar.xz: runs without Swift or these packages (docs/cluster.md)
 
 SWIFT      ?= swift
 # chromium: headless, for BrowserTests (the report as a browser shows it); ~124 MB, ~35 s to install.

@@ -11,7 +11,7 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
     case torch = "torch-zip"
     case llmc = "llm.c"
 
-    /// What writes it, for `inspect` and the README's table.
+    /// What writes it, for `inspect` and the table in docs/formats.md.
     public var writtenBy: String {
         switch self {
         case .safetensors: return "safetensors.torch.save_file / save_model, HF save_pretrained"

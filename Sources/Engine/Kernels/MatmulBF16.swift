@@ -14,7 +14,7 @@ import CKernels
 //
 // Why not a bf16 GEMM library (yet): oneDNN 2.6.3's avx512_core_bf16 matmul ran at half its f32
 // rate on an Emerald Rapids Xeon (no AMX), and at twice it on Zen 5 (408-429 vs 211-219 GFLOP/s, one
-// thread): which is faster must be measured on the CPU at hand. README "Performance".
+// thread): which is faster must be measured on the CPU at hand. docs/performance.md.
 
 let bf16GEMVRows = 4
 
