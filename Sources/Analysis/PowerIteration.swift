@@ -1,10 +1,9 @@
 import Engine
 
-// Power iteration on a symmetric operator, the one implementation behind both uses:
-// - the spectral norm of a weight matrix (NormsSpectral.swift: the top eigenvalue of its Gram
-//   matrix, Double vectors, stopped on the residual);
-// - the Hessian's top eigenvalues (PyHessian's `eigenvalues`: Float vectors over the parameters,
-//   deflated against the eigenvectors already found, stopped on the relative change of λ).
+// Power iteration on a symmetric operator: the spectral norm of a weight matrix (NormsSpectral.swift:
+// the top eigenvalue of its Gram matrix, Double vectors, stopped on the residual). (The Hessian's top
+// eigenvalues use Lanczos, Hessian/TopEigenvalues.swift: the same HVPs span a Krylov space that
+// contains every power iterate, and one run gives all k.)
 // Each step: w = A v; λ = vᵀw (the Rayleigh quotient of the unit iterate v); v = w, orthogonalised
 // against `basis` and normalised. Power iteration finds the eigenvalue of largest magnitude; for
 // a loss Hessian near a minimum, and for any Gram matrix, that is the top one.
@@ -57,38 +56,4 @@ func normalize<F: BinaryFloatingPoint>(_ v: inout [F]) {
     guard n > 0 else { return }
     let inv = F(1 / n)
     for i in 0..<v.count { v[i] *= inv }
-}
-
-// MARK: Hessian eigenvalues
-
-public struct EigenEstimate: Sendable {
-    /// Eigenvalues in the order found (largest magnitude first).
-    public var values: [Double]
-    /// The unit eigenvectors, same order.
-    public var vectors: [[Float]]
-    /// Iterations used for each.
-    public var iterations: [Int]
-}
-
-/// The top `k` eigenvalues of the operator by power iteration with deflation: each starts from a
-/// Gaussian vector on the parameter blocks and stops when |λ − λ_prev| / (|λ_prev| + 1e-6) < tol
-/// (PyHessian's rule) or after `maxIterations`.
-/// - progress: called with (eigenvalue index, iteration) after each iteration.
-public func topEigenvalues<Op: HVPOperator>(_ op: Op, count k: Int, maxIterations: Int = 100, tol: Double = 1e-3,
-                                             rng: inout SplitMix64,
-                                             progress: ((Int, Int) -> Void)? = nil) throws -> EigenEstimate {
-    let blocks = op.blocks
-    var result = EigenEstimate(values: [], vectors: [], iterations: [])
-    for e in 0..<k {
-        var start = [Float](repeating: 0, count: op.dimension)
-        for b in blocks { for i in b.range { start[i] = Float(rng.nextGaussian()) } }
-        let r = try powerIteration(start: start, basis: result.vectors, maxIterations: maxIterations,
-                                   apply: { restricted(try op.hvp($0), to: blocks) },
-                                   stop: { _, next, prev, _, _ in prev.map { abs(next - $0) / (abs($0) + 1e-6) < tol } ?? false },
-                                   progress: { progress?(e, $0) })
-        result.values.append(r.value)
-        result.vectors.append(r.vector)
-        result.iterations.append(r.iterations)
-    }
-    return result
 }

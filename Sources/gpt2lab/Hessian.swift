@@ -3,7 +3,11 @@ import ArgumentParser
 import Checkpoints
 import Engine
 import Foundation
+import Plumbing
+import Report
 import TestSets
+
+extension SLQProbe: ExpressibleByArgument {}
 
 struct Hessian: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,18 +20,30 @@ struct Hessian: ParsableCommand {
         the stored tensors (per-tensor and per-layer parts add up to the total). The error bar is the \
         standard error, sample std / √n. With --tol it stops early once stderr/|trace| < tol.
 
-        Top eigenvalues: power iteration with deflation from a Gaussian start, as PyHessian: it stops when \
-        |λ − λ_prev| / (|λ_prev| + 1e-6) < --eigen-tol, or after 100 iterations.
+        Top eigenvalues (--top K, largest in magnitude): Lanczos with full reorthogonalisation from a Gaussian \
+        start. After each step it stops once every wanted Ritz value λ has its recurrence residual \
+        β·|last component| ≤ --eigen-tol·|λ| (after at least 2K steps), or after --eigen-steps steps; each λ is \
+        reported with its explicit residual ‖Hy − λy‖ (one extra HVP), and some eigenvalue lies within it.
+
+        --by-block: the trace split per layer and role (attn.qkv, attn.proj, mlp.fc, mlp.proj, ln_1, ln_2; wte, \
+        wpe, ln_f, lm_head) from the same probes, each ± its standard error; the parts add up to the total.
+
+        --density: the eigenvalue density by stochastic Lanczos quadrature, as PyHessian's density(): \
+        --density-vectors normalised Rademacher (or Gaussian) vectors × --density-steps Lanczos steps; each gives \
+        T's eigenvalues (nodes) and squared first eigenvector components (weights); the density is their \
+        Gaussian broadening (variance 1e-5·max(1, range)) on 10000 points, averaged and normalised to mass 1. \
+        --plot FILE.png draws it on a log scale. Density and eigenvalues use the eigenvalue step (δ = 1e-6).
 
         Hessian-vector products are central differences of fp32 gradients, Hv ≈ (g(θ+εv) − g(θ−εv)) / 2ε. \
         For the trace probes the step is relative, ‖εv‖ = δ‖θ‖ with δ = 1e-3 (each weight moves by about \
         1e-3 of the RMS weight); measured against exact double-backprop HVPs its error is ~1e-4 relative. \
-        Power iteration uses a 1000× smaller step (δ = 1e-6), since a step of 1e-3‖θ‖ along a sharp \
+        Lanczos uses a 1000× smaller step (δ = 1e-6), since a step of 1e-3‖θ‖ along a sharp \
         direction leaves the quadratic region (λ₁ then comes out ~10× too small). Each HVP costs two forward+backward passes.
 
         Examples:
           gpt2lab hessian examples/runs/baseline/model.safetensors --test-set examples/test-persuasion.bin
           gpt2lab hessian ckpt.safetensors --test-set tokens.bin --samples 300 --tol 0.01 --top 2 --json
+          gpt2lab hessian ckpt.safetensors --test-set tokens.bin --samples 30 --by-block --density --plot esd.png
         """)
 
     @Argument(help: ArgumentHelp("Checkpoint: " + checkpointKinds + "."))
@@ -44,13 +60,34 @@ struct Hessian: ParsableCommand {
     @Option(help: "Stop the trace early once stderr/|trace| < tol.")
     var tol: Double?
 
-    @Option(name: .customLong("eigen-tol"), help: "Power-iteration relative tolerance (PyHessian's rule).")
+    @Option(name: .customLong("eigen-tol"), help: "Stop Lanczos once each residual ≤ tol·|λ|.")
     var eigenTol: Double = 1e-3
+
+    @Option(name: .customLong("eigen-steps"), help: "Lanczos steps for the eigenvalues at most.")
+    var eigenSteps: Int = 100
+
+    @Flag(name: .customLong("by-block"), help: "Show the trace per layer and role, each ± its standard error.")
+    var byBlock = false
+
+    @Flag(help: "Estimate the eigenvalue density (stochastic Lanczos quadrature).")
+    var density = false
+
+    @Option(name: .customLong("density-vectors"), help: "SLQ start vectors (PyHessian's n_v).")
+    var densityVectors: Int = 1
+
+    @Option(name: .customLong("density-steps"), help: "Lanczos steps per SLQ vector (PyHessian's iter).")
+    var densitySteps: Int = 100
+
+    @Option(name: .customLong("density-probe"), help: "SLQ start vectors: rademacher or gaussian.")
+    var densityProbe: SLQProbe = .rademacher
+
+    @Option(help: "Draw the density (with --density) as PNG to FILE.png.")
+    var plot: String?
 
     @Option(help: "Seed of the probes and start vectors.")
     var seed: UInt64 = 0
 
-    @Option(help: "Top eigenvalues to compute (0 skips power iteration).")
+    @Option(help: "Top eigenvalues to compute (0 skips them).")
     var top: Int = 1
 
     @OptionGroup var model: HeadsOption
@@ -66,40 +103,106 @@ struct Hessian: ParsableCommand {
         if let tol, !(tol > 0) { throw ValidationError("--tol must be positive") }
         if !(eigenTol > 0) { throw ValidationError("--eigen-tol must be positive") }
         if top < 0 { throw ValidationError("--top must be 0 or more") }
+        if eigenSteps < 1 { throw ValidationError("--eigen-steps must be at least 1") }
+        if densityVectors < 1 { throw ValidationError("--density-vectors must be at least 1") }
+        if densitySteps < 1 { throw ValidationError("--density-steps must be at least 1") }
+        if let plot {
+            if !density { throw ValidationError("--plot draws the density: add --density") }
+            if ChartFormat(path: plot) != .png { throw ValidationError("--plot needs a .png file name") }
+        }
     }
 
     func run() throws {
         try runReporting {
+            if let plot { try checkFileOutput(plot, what: "chart", isOurs: isGpt2labChart) }
             let ck = try loadCheckpoint(path: checkpoint, heads: model.heads, vocab: vocab.rows)
             for w in ck.warnings { warn("\(checkpoint): \(w)") }
             let tokens = try loadTokenIDs(path: data.testSet, dataset: data.dataset)
             var bar: ProgressBar?
             var phase = ""
+            let options = density ? DensityOptions(vectors: densityVectors, steps: densitySteps, probe: densityProbe) : nil
             let r = try hessianAnalysis(weights: ck.weights, backend: CPUBackend(threads: data.threads), tokens: tokens.ids,
                                         batch: batch, context: data.context, samples: samples, tol: tol, seed: seed,
-                                        topK: top, eigenTol: eigenTol) { name, done, total in
-                if name != phase { bar?.finish(); bar = ProgressBar(name, unit: name == "trace" ? "probes" : "it"); phase = name }
+                                        topK: top, maxIterations: eigenSteps, eigenTol: eigenTol,
+                                        density: options) { name, done, total in
+                if name != phase {
+                    bar?.finish()
+                    bar = ProgressBar(name, unit: name == "trace" ? "probes" : name == "gradient" ? "it" : "steps")
+                    phase = name
+                }
                 bar?.update(done, total)
             }
             bar?.finish()
+            if top > 0 && !r.eigenConverged {
+                warn("eigenvalues: residuals above --eigen-tol after \(r.eigenSteps) Lanczos steps; raise --eigen-steps")
+            } else if zip(r.topEigenvalues, r.eigenResiduals).contains(where: { $1 > eigenTol * abs($0) }) {
+                warn("eigenvalues: the Lanczos recurrence converged but the explicit residuals ‖Hy − λy‖ are above " +
+                     "--eigen-tol·|λ|: the finite-difference Hessian-vector products are noisier than that here")
+            }
+            if let plot, let d = r.density {
+                try render(hessianDensityChart(d, title: "Hessian eigenvalue density — \(checkpointDisplayName(checkpoint))"),
+                           to: plot, width: 800, height: 480, scale: 2)
+            }
             if json { try printJSON(r); return }
-            print(String(format: "trace            %.4g ± %.2g (stderr, %d Rademacher probes)", r.trace, r.stderr, r.samples))
-            print(String(format: "batch loss       %.6f nats/token (%d × %d tokens)", r.batchLoss, r.batch, r.context))
-            print("vocab            softmax over \(describeVocabRows(softmaxed: ck.weights.config.softmaxVocab, stored: ck.weights.config.vocabSize))")
-            if !r.topEigenvalues.isEmpty {
-                print("top eigenvalues  " + r.topEigenvalues.map { String(format: "%.4g", $0) }.joined(separator: ", "))
-            }
-            print(String(format: "time             %.1f s (fwd+bwd %.2f s, HVP %.2f s)", r.seconds, r.secondsFwdBwd,
-                         r.secondsPerHVP))
+            printHessianSummary(r, vocabLine: describeVocabRows(softmaxed: ck.weights.config.softmaxVocab,
+                                                                 stored: ck.weights.config.vocabSize))
             print("")
-            print("group          trace   share")
-            let groups = r.perLayer.keys.sorted { hessianGroupOrder($0) < hessianGroupOrder($1) }
-            for g in groups {
-                let v = r.perLayer[g]!
-                print(g.padding(toLength: 10, withPad: " ", startingAt: 0)
-                      + String(format: " %10.4g %6.1f%%", v, r.trace != 0 ? 100 * v / r.trace : 0))
-            }
+            if byBlock { printBlockTable(r) } else { printLayerTable(r) }
+            if let plot { print("\nwrote \(plot)") }
         }
+    }
+
+    func printHessianSummary(_ r: HessianResult, vocabLine: String) {
+        print(String(format: "trace            %.4g ± %.2g (stderr, %d Rademacher probes)", r.trace, r.stderr, r.samples))
+        print(String(format: "batch loss       %.6f nats/token (%d × %d tokens)", r.batchLoss, r.batch, r.context))
+        print("vocab            softmax over \(vocabLine)")
+        if !r.topEigenvalues.isEmpty {
+            let pairs = zip(r.topEigenvalues, r.eigenResiduals).map { String(format: "%.5g (residual %.2g)", $0, $1) }
+            print("top eigenvalues  " + pairs.joined(separator: ", ") + " — \(r.eigenSteps) Lanczos steps")
+        }
+        if let d = r.density {
+            let nodes = d.runs.map(\.nodes.count).reduce(0, +)
+            print(String(format: "density          %d × %d steps (%d nodes), eigenvalues %.4g … %.4g, σ² %.2g",
+                         d.runs.count, d.steps, nodes, d.runs.compactMap { $0.nodes.first }.min() ?? 0,
+                         d.runs.compactMap { $0.nodes.last }.max() ?? 0, d.sigmaSquared))
+            print(String(format: "                 %.1f s: %d HVPs %.1f s, Lanczos's own work %.1f s", d.seconds, d.hvps,
+                         d.secondsHVP, d.seconds - d.secondsHVP))
+        }
+        print(String(format: "time             %.1f s (fwd+bwd %.2f s, HVP %.2f s)", r.seconds, r.secondsFwdBwd,
+                     r.secondsPerHVP))
+    }
+
+    func printLayerTable(_ r: HessianResult) {
+        print("group          trace   share")
+        for g in r.perLayer.keys.sorted(by: { hessianGroupOrder($0) < hessianGroupOrder($1) }) {
+            let v = r.perLayer[g]!
+            print(g.padding(toLength: 10, withPad: " ", startingAt: 0)
+                  + String(format: " %10.4g %6.1f%%", v, r.trace != 0 ? 100 * v / r.trace : 0))
+        }
+    }
+
+    func printBlockTable(_ r: HessianResult) {
+        print("block                 trace     stderr   share")
+        for name in r.byBlock.keys.sorted(by: { hessianBlockOrder($0) < hessianBlockOrder($1) }) {
+            let p = r.byBlock[name]!
+            print(name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                  + String(format: " %10.4g %10.2g %6.1f%%", p.trace, p.stderr, r.trace != 0 ? 100 * p.trace / r.trace : 0))
+        }
+    }
+}
+
+/// wte, wpe, then each layer's blocks in network order, ln_f, lm_head.
+func hessianBlockOrder(_ name: String) -> (Int, Int) {
+    let roles = ["ln_1", "attn.qkv", "attn.proj", "ln_2", "mlp.fc", "mlp.proj"]
+    switch name {
+    case "wte": return (-1, 0)
+    case "wpe": return (-1, 1)
+    case "ln_f": return (1_000_000, 0)
+    case "lm_head": return (1_000_001, 0)
+    default:
+        let parts = name.split(separator: ".", maxSplits: 2).map(String.init)
+        guard parts.count == 3, let l = Int(parts[1]) else { return (1_000_002, 0) }
+        return (l, roles.firstIndex(of: parts[2]) ?? roles.count)
     }
 }
 

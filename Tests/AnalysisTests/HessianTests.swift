@@ -6,21 +6,8 @@ import Engine
 /// Hutchinson and power iteration against a quadratic with a known Hessian, and the GPT-2
 /// finite-difference HVP for symmetry and accuracy on a tiny random model.
 final class HessianTests: XCTestCase {
-    /// A = Q·diag(λ)·Qᵀ with a random orthogonal Q (Gram–Schmidt), in Double.
     func quadratic(eigenvalues lambda: [Double], seed: UInt64) -> DenseSymmetricOperator {
-        let n = lambda.count
-        var rng = SplitMix64(seed: seed)
-        var q: [[Double]] = []
-        while q.count < n {
-            var v = (0..<n).map { _ in rng.nextGaussian() }
-            for u in q { let c = zip(v, u).reduce(0) { $0 + $1.0 * $1.1 }; for i in 0..<n { v[i] -= c * u[i] } }
-            let nv = (v.reduce(0) { $0 + $1 * $1 }).squareRoot()
-            q.append(v.map { $0 / nv })
-        }
-        var a = [Double](repeating: 0, count: n * n)
-        for i in 0..<n { for j in 0..<n { for k in 0..<n { a[i * n + j] += q[k][i] * lambda[k] * q[k][j] } } }
-        return DenseSymmetricOperator(n: n, a: a, blocks: [HVPBlock(name: "first", range: 0..<n / 2),
-                                                             HVPBlock(name: "second", range: n / 2..<n)])
+        quadraticOperator(eigenvalues: lambda, seed: seed)
     }
 
     func testHutchinsonOnQuadraticIsUnbiasedAndStopsOnTolerance() throws {
@@ -50,15 +37,30 @@ final class HessianTests: XCTestCase {
         XCTAssertEqual(try hutchinsonTrace(op, samples: 400, rng: &r4).sampleValues, est.sampleValues)
     }
 
-    func testPowerIterationWithDeflationOnQuadratic() throws {
-        let lambda: [Double] = [10, 6, 3, 2, 1.5, 1, 0.5, 0.25] + [Double](repeating: 0.1, count: 12)
-        let op = quadratic(eigenvalues: lambda, seed: 4)
-        var rng = SplitMix64(seed: 5)
-        let eig = try topEigenvalues(op, count: 3, maxIterations: 200, tol: 1e-7, rng: &rng)
-        XCTAssertEqual(eig.values[0], 10, accuracy: 1e-3)
-        XCTAssertEqual(eig.values[1], 6, accuracy: 1e-3)
-        XCTAssertEqual(eig.values[2], 3, accuracy: 1e-3)
-        XCTAssertEqual(abs(dotD(eig.vectors[0], eig.vectors[1])), 0, accuracy: 1e-4)
+    /// Groups of blocks from the same probes: means add up to the total, one group of everything has
+    /// the total's standard error, single blocks reproduce perBlock, and each group's estimate is
+    /// within 4 standard errors of its exact diagonal-block trace.
+    func testGroupedTraceSumsAndCoversExactBlockTraces() throws {
+        let lambda = (0..<40).map { -3 + Double($0) * 0.4 }
+        let op = DenseSymmetricOperator(n: 40, a: quadratic(eigenvalues: lambda, seed: 12).a,
+                                        blocks: (0..<4).map { HVPBlock(name: "b\($0)", range: (10 * $0)..<(10 * $0 + 10)) })
+        var rng = SplitMix64(seed: 13)
+        let est = try hutchinsonTrace(op, samples: 200, rng: &rng)
+        let groups = est.grouped(["x", "y", "x", "z"])
+        XCTAssertEqual(groups.values.reduce(0) { $0 + $1.trace }, est.mean, accuracy: 1e-12 * abs(est.mean) + 1e-12)
+        let all = est.grouped(["all", "all", "all", "all"])["all"]!
+        XCTAssertEqual(all.trace, est.mean, accuracy: 1e-12 * abs(est.mean) + 1e-12)
+        XCTAssertEqual(all.stderr, est.stderr, accuracy: 1e-12 * est.stderr)
+        for (name, part) in est.grouped(op.blocks.map(\.name)) {
+            XCTAssertEqual(part.trace, est.perBlock[name]!, accuracy: 1e-12)
+            XCTAssertEqual(part.stderr, est.perBlockStderr[name]!, accuracy: 1e-9 * part.stderr)
+        }
+        let diag = { (r: Range<Int>) in r.reduce(0.0) { $0 + op.a[$1 * 40 + $1] } }
+        let exact = ["x": diag(0..<10) + diag(20..<30), "y": diag(10..<20), "z": diag(30..<40)]
+        for (name, part) in groups {
+            XCTAssertGreaterThan(part.stderr, 0)
+            XCTAssertEqual(part.trace, exact[name]!, accuracy: 4 * part.stderr, name)
+        }
     }
 
     // MARK: GPT-2 finite-difference HVP
@@ -108,19 +110,30 @@ final class HessianTests: XCTestCase {
         var rng = SplitMix64(seed: 1)
         let tokens = (0..<40).map { _ in Int32(rng.next() % 37) }
         let r = try hessianAnalysis(weights: w, backend: CPUBackend(threads: 2), tokens: tokens, batch: 4, context: 8,
-                                    samples: 10, seed: 7, topK: 2)
+                                    samples: 10, seed: 7, topK: 2,
+                                    density: DensityOptions(vectors: 2, steps: 5))
         XCTAssertEqual(r.samples, 10)
         XCTAssertEqual(Set(r.perTensor.keys), Set(w.parameterTensors.map(\.canonicalName)))
         XCTAssertEqual(Set(r.perLayer.keys), ["embeddings", "h.0", "h.1", "ln_f", "lm_head"])
         XCTAssertEqual(r.perTensor.values.reduce(0, +), r.trace, accuracy: 1e-9 * max(1, abs(r.trace)))
         XCTAssertEqual(r.perLayer.values.reduce(0, +), r.trace, accuracy: 1e-9 * max(1, abs(r.trace)))
         XCTAssertNil(r.gradNorms["h.0.attn.c_attn.bias"])
+        let blocks = ["wte", "wpe", "ln_f", "lm_head"] + (0..<2).flatMap { l in
+            ["ln_1", "attn.qkv", "attn.proj", "ln_2", "mlp.fc", "mlp.proj"].map { "h.\(l).\($0)" }
+        }
+        XCTAssertEqual(Set(r.byBlock.keys), Set(blocks))
+        XCTAssertEqual(r.byBlock.values.reduce(0) { $0 + $1.trace }, r.trace, accuracy: 1e-9 * max(1, abs(r.trace)))
+        XCTAssertEqual(r.byBlock["h.0.attn.qkv"]!.trace, r.perTensor["h.0.attn.c_attn.weight"]!, accuracy: 1e-12)
         XCTAssertEqual(r.topEigenvalues.count, 2)
-        XCTAssertGreaterThanOrEqual(abs(r.topEigenvalues[0]), abs(r.topEigenvalues[1]) * 0.99)
+        XCTAssertEqual(r.eigenResiduals.count, 2)
+        XCTAssertGreaterThanOrEqual(abs(r.topEigenvalues[0]), abs(r.topEigenvalues[1]))
+        XCTAssertEqual(r.density?.runs.count, 2)
+        XCTAssertEqual(r.density?.hvps, 10)
+        XCTAssertEqual(r.density?.grid.count, 10_000)
         let json = try JSONEncoder().encode(r)
         let keys = try JSONSerialization.jsonObject(with: json) as! [String: Any]
         for k in ["trace", "stderr", "samples", "batch_loss", "per_tensor", "per_layer", "grad_norms",
-                  "top_eigenvalues", "seconds", "epsilon"] { XCTAssertNotNil(keys[k], k) }
+                  "top_eigenvalues", "seconds", "epsilon", "by_block", "eigen_residuals", "eigen_steps"] { XCTAssertNotNil(keys[k], k) }
         XCTAssertEqual(try JSONDecoder().decode(HessianResult.self, from: json), r)
         // too few tokens is a typed error
         XCTAssertThrowsError(try hessianAnalysis(weights: w, tokens: Array(tokens[0..<32]), batch: 4, context: 8)) {

@@ -7,7 +7,7 @@ import Engine
 // with the truncation error O(ε²·‖∇³L‖) and a rounding error ≈ (fp32 noise in g)/ε. We choose ε so
 // that the perturbation is a fixed fraction δ of the weights: ‖εv‖ = δ·‖θ‖, i.e.
 //     ε = δ · ‖θ‖ / ‖v‖       (norms over the stored parameters),
-// which makes the step independent of how v is scaled (unit vectors in power iteration, ±1 probes
+// which makes the step independent of how v is scaled (unit vectors in Lanczos, ±1 probes
 // in Hutchinson). δ = `defaultRelativeStep` (1e-3) was chosen by measurement on the baseline fixture
 // (4 layers × 64, batch 4×256): vᵀHv for δ ∈ {1e-4 … 1e-2} against the exact double-backprop trace
 // from PyTorch; see HessianFixtureTests and the notes in the branch report. Only stored tensors are
@@ -16,7 +16,8 @@ import Engine
 /// Relative step δ = ‖εv‖ / ‖θ‖ of the finite-difference HVP.
 public let defaultRelativeStep: Double = 1e-3
 
-/// δ for power iteration. The trace's δ = 1e-3 moves the weights by ‖εv‖ = δ‖θ‖ ≈ 1.65 on the baseline
+/// δ for the Krylov runs (Lanczos: top eigenvalues and the SLQ density), whose unit vectors line up with
+/// sharp directions as power iteration's did; measured with power iteration, which this replaced. The trace's δ = 1e-3 moves the weights by ‖εv‖ = δ‖θ‖ ≈ 1.65 on the baseline
 /// fixture (‖θ‖ ≈ 1652). Spread over a Rademacher probe that is ~6e-4 per weight and harmless, but along
 /// the sharp direction power iteration converges to (curvature ≈ 27) it is far outside the quadratic
 /// region: the central difference measures the secant curvature over ±1.65, and λ₁ came out ≈ 1.7–2.7,

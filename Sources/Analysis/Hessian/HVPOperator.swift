@@ -1,7 +1,7 @@
 import Engine
 
 // The one primitive the Hessian analyses rest on (as PyHessian's `hessian_vector_product`):
-// a symmetric linear map v ↦ Hv on a flat Float vector. Hutchinson and power iteration are
+// a symmetric linear map v ↦ Hv on a flat Float vector. Hutchinson and Lanczos (top eigenvalues, SLQ) are
 // written against this protocol only, so a quadratic ½xᵀAx with known A tests them exactly.
 
 /// A named block of coordinates that are parameters. Probes are zero outside all blocks, and

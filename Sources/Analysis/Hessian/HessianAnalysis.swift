@@ -2,7 +2,8 @@ import Engine
 import Foundation
 
 // The library entry point for `gpt2lab hessian`: batch → gradient → Hutchinson trace (with
-// per-tensor and per-layer parts) → top eigenvalues. No printing; progress goes to a callback.
+// per-tensor, per-layer and per-block parts from the same probes) → top eigenvalues (Lanczos) →
+// optionally the spectral density (SLQ). No printing; progress goes to a callback.
 
 public enum HessianError: LocalizedError, Equatable {
     case notEnoughTokens(needed: Int, available: Int)
@@ -40,18 +41,28 @@ public struct HessianResult: Codable, Sendable, Equatable {
     public var perTensorStderr: [String: Double]
     /// Per group: "embeddings" (wte, wpe), "h.N" (block N), "ln_f", "lm_head"; sums to `trace`.
     public var perLayer: [String: Double]
+    /// Per block (`hessianBlock`: each layer's attn.qkv, attn.proj, mlp.fc, mlp.proj, ln_1, ln_2; wte, wpe,
+    /// ln_f, lm_head): trace and standard error from the same probes; the traces sum to `trace`.
+    public var byBlock: [String: PartTrace] = [:]
     /// L2 norm of the gradient of each stored tensor (canonical name).
     public var gradNorms: [String: Double]
-    /// Top eigenvalues by power iteration with deflation, largest first.
+    /// Top eigenvalues by Lanczos, largest magnitude first.
     public var topEigenvalues: [Double]
+    /// ‖Hy − λy‖ of each unit Ritz vector y, from one extra HVP each.
+    public var eigenResiduals: [Double] = []
+    /// The same from the Lanczos recurrence (β·|last component of T's eigenvector|).
+    public var eigenResidualEstimates: [Double] = []
+    /// Lanczos steps (HVPs) the eigenvalues took, and whether the residual rule stopped them.
+    public var eigenSteps: Int = 0
+    public var eigenConverged: Bool = true
     /// Wall time of the whole analysis.
     public var seconds: Double
     /// Relative finite-difference step δ = ‖εv‖/‖θ‖ of the trace's Hessian-vector products.
     public var epsilon: Double
-    /// The same for power iteration (smaller; see `defaultEigenRelativeStep`).
+    /// The same for Lanczos (eigenvalues and density; smaller, see `defaultEigenRelativeStep`).
     public var eigenEpsilon: Double
-    /// Power-iteration steps used for each eigenvalue.
-    public var eigenIterations: [Int]
+    /// The spectral density (SLQ), when asked for.
+    public var density: HessianDensity? = nil
     /// Wall time of one forward+backward pass (the gradient at θ).
     public var secondsFwdBwd: Double
     /// Mean wall time of one Hessian-vector product during the trace (two forward+backward passes).
@@ -65,7 +76,8 @@ public struct HessianResult: Codable, Sendable, Equatable {
         case trace, stderr, samples, batchLoss = "batch_loss", perTensor = "per_tensor", perLayer = "per_layer"
         case perTensorStderr = "per_tensor_stderr"
         case gradNorms = "grad_norms", topEigenvalues = "top_eigenvalues", seconds, epsilon, batch, context
-        case eigenEpsilon = "eigen_epsilon", eigenIterations = "eigen_iterations"
+        case byBlock = "by_block", eigenResiduals = "eigen_residuals", eigenResidualEstimates = "eigen_residual_estimates"
+        case eigenEpsilon = "eigen_epsilon", eigenSteps = "eigen_steps", eigenConverged = "eigen_converged", density
         case secondsFwdBwd = "seconds_fwd_bwd", secondsPerHVP = "seconds_per_hvp", softmaxRows = "softmax_rows"
     }
 }
@@ -77,6 +89,23 @@ public func hessianGroup(_ id: TensorID) -> String {
     case .wte, .wpe: return "embeddings"
     case .lmHead: return "lm_head"
     default: return "ln_f"
+    }
+}
+
+/// The block a tensor's trace is reported under with `--by-block`: layer and role.
+public func hessianBlock(_ id: TensorID) -> String {
+    let h = "h.\(id.layer ?? 0)."
+    switch id.kind {
+    case .wte: return "wte"
+    case .wpe: return "wpe"
+    case .ln1w, .ln1b: return h + "ln_1"
+    case .qkvw, .qkvb: return h + "attn.qkv"
+    case .attprojw, .attprojb: return h + "attn.proj"
+    case .ln2w, .ln2b: return h + "ln_2"
+    case .fcw, .fcb: return h + "mlp.fc"
+    case .fcprojw, .fcprojb: return h + "mlp.proj"
+    case .lnfw, .lnfb: return "ln_f"
+    case .lmHead: return "lm_head"
     }
 }
 
@@ -96,27 +125,26 @@ public func hessianBatch(tokens: [Int32], batch: Int, context: Int, vocabSize: I
 
 /// Hessian analysis of `weights` on the first `batch` windows of `context` tokens of `tokens`.
 /// - samples: Hutchinson probes (the cap when `tol` is set); tol: stop when stderr/|trace| < tol.
-/// - seed: seeds the probes (and, through a derived seed, the power-iteration start vectors).
-/// - topK: eigenvalues wanted (0 skips power iteration); maxIterations, eigenTol as PyHessian's.
-/// - relativeStep: δ of the trace's finite-difference HVPs; eigenRelativeStep: of power iteration's
+/// - seed: seeds the probes (and, through derived seeds, the Lanczos start vectors).
+/// - topK: eigenvalues wanted (0 skips them); maxIterations: Lanczos steps at most; eigenTol: the
+///   residual rule (‖r‖ ≤ tol·|λ|, see `topEigenvalues`).
+/// - density: SLQ settings, nil to skip it.
+/// - relativeStep: δ of the trace's finite-difference HVPs; eigenRelativeStep: of Lanczos's
 ///   (see GPT2LossHessian).
-/// - progress: (phase, done, total) with phase "gradient", "trace" or "eigenvalue N".
+/// - progress: (phase, done, total) with phase "gradient", "trace", "eigenvalues" or "density N".
 public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBackend(), tokens: [Int32],
                             batch: Int = 4, context: Int? = nil, samples: Int = 100, tol: Double? = nil,
                             seed: UInt64 = 0, topK: Int = 1, maxIterations: Int = 100, eigenTol: Double = 1e-3,
+                            density: DensityOptions? = nil,
                             relativeStep: Double = defaultRelativeStep,
                             eigenRelativeStep: Double = defaultEigenRelativeStep,
                             progress: ((String, Int, Int) -> Void)? = nil) throws -> HessianResult {
     let start = Date()
     let cfg = weights.config
     let T = context ?? cfg.contextLength
-    guard T <= cfg.contextLength else { throw HessianError.contextTooLong(context: T, maximum: cfg.contextLength) }
-    guard samples >= 1 else { throw HessianError.invalidArgument(name: "samples", value: "\(samples)", expected: "at least 1") }
-    guard topK >= 0 else { throw HessianError.invalidArgument(name: "topK", value: "\(topK)", expected: "0 or more") }
-    if let tol, !(tol > 0) { throw HessianError.invalidArgument(name: "tol", value: "\(tol)", expected: "a positive number") }
-    guard relativeStep > 0, eigenRelativeStep > 0 else {
-        throw HessianError.invalidArgument(name: "relativeStep", value: "\(relativeStep)", expected: "a positive number")
-    }
+    try validateHessianArguments(context: T, maximum: cfg.contextLength, samples: samples, tol: tol, topK: topK,
+                                 maxIterations: maxIterations, eigenTol: eigenTol, density: density,
+                                 steps: [relativeStep, eigenRelativeStep])
     let (inputs, targets) = try hessianBatch(tokens: tokens, batch: batch, context: T, vocabSize: cfg.softmaxVocab)
     let op = GPT2LossHessian(weights: weights, backend: backend, inputs: inputs, targets: targets, b: batch, t: T,
                              relativeStep: relativeStep)
@@ -136,20 +164,48 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
     let traceStart = Date()
     let trace = try hutchinsonTrace(op, samples: samples, tol: tol, rng: &rng) { progress?("trace", $0, $1) }
     let secondsPerHVP = Date().timeIntervalSince(traceStart) / Double(trace.samples)
-    var perLayer: [String: Double] = [:]
-    for id in weights.parameterTensors { perLayer[hessianGroup(id), default: 0] += trace.perBlock[id.canonicalName] ?? 0 }
+    let tensors = weights.parameterTensors
+    let perLayer = trace.grouped(tensors.map(hessianGroup)).mapValues(\.trace)
 
-    var eigen = EigenEstimate(values: [], vectors: [], iterations: [])
-    if topK > 0 {
-        op.relativeStep = eigenRelativeStep
-        var erng = SplitMix64(seed: seed ^ 0x5EED_E16E_0000_0001)
-        eigen = try topEigenvalues(op, count: topK, maxIterations: maxIterations, tol: eigenTol, rng: &erng) {
-            progress?("eigenvalue \($0 + 1)", $1, maxIterations)
+    op.relativeStep = eigenRelativeStep
+    var erng = SplitMix64(seed: seed ^ 0x5EED_E16E_0000_0001)
+    let eigen = try topEigenvalues(op, count: topK, maxSteps: maxIterations, tol: eigenTol, rng: &erng) { step, total, _ in
+        progress?("eigenvalues", step, total)
+    }
+    var result = HessianResult(trace: trace.mean, stderr: trace.stderr, samples: trace.samples, batchLoss: loss,
+                               perTensor: trace.perBlock, perTensorStderr: trace.perBlockStderr, perLayer: perLayer,
+                               byBlock: trace.grouped(tensors.map(hessianBlock)), gradNorms: gradNorms,
+                               topEigenvalues: eigen.values, eigenResiduals: eigen.residuals,
+                               eigenResidualEstimates: eigen.residualEstimates, eigenSteps: eigen.steps,
+                               eigenConverged: eigen.converged, seconds: 0, epsilon: relativeStep,
+                               eigenEpsilon: eigenRelativeStep, secondsFwdBwd: secondsFwdBwd,
+                               secondsPerHVP: secondsPerHVP, batch: batch, context: T, softmaxRows: cfg.softmaxVocab)
+    if let density {
+        var drng = SplitMix64(seed: seed ^ 0x5EED_D0E5_0000_0002)
+        result.density = try spectralDensity(op, options: density, rng: &drng) { k, step, total in
+            progress?("density \(k + 1)", step, total)
         }
     }
-    return HessianResult(trace: trace.mean, stderr: trace.stderr, samples: trace.samples, batchLoss: loss,
-                         perTensor: trace.perBlock, perTensorStderr: trace.perBlockStderr, perLayer: perLayer, gradNorms: gradNorms, topEigenvalues: eigen.values,
-                         seconds: Date().timeIntervalSince(start), epsilon: relativeStep, eigenEpsilon: eigenRelativeStep,
-                         eigenIterations: eigen.iterations, secondsFwdBwd: secondsFwdBwd, secondsPerHVP: secondsPerHVP,
-                         batch: batch, context: T, softmaxRows: cfg.softmaxVocab)
+    result.seconds = Date().timeIntervalSince(start)
+    return result
+}
+
+func validateHessianArguments(context: Int, maximum: Int, samples: Int, tol: Double?, topK: Int, maxIterations: Int,
+                              eigenTol: Double, density: DensityOptions?, steps: [Double]) throws {
+    func bad(_ name: String, _ value: Any, _ expected: String) -> HessianError {
+        .invalidArgument(name: name, value: "\(value)", expected: expected)
+    }
+    guard context <= maximum else { throw HessianError.contextTooLong(context: context, maximum: maximum) }
+    guard samples >= 1 else { throw bad("samples", samples, "at least 1") }
+    guard topK >= 0 else { throw bad("topK", topK, "0 or more") }
+    guard maxIterations >= 1 else { throw bad("maxIterations", maxIterations, "at least 1") }
+    guard eigenTol > 0 else { throw bad("eigenTol", eigenTol, "a positive number") }
+    if let tol, !(tol > 0) { throw bad("tol", tol, "a positive number") }
+    for s in steps where !(s > 0) { throw bad("relativeStep", s, "a positive number") }
+    if let density {
+        guard density.vectors >= 1 else { throw bad("density vectors", density.vectors, "at least 1") }
+        guard density.steps >= 1 else { throw bad("density steps", density.steps, "at least 1") }
+        guard density.bins >= 2 else { throw bad("density bins", density.bins, "at least 2") }
+        guard density.sigmaSquared > 0 else { throw bad("density sigma²", density.sigmaSquared, "a positive number") }
+    }
 }

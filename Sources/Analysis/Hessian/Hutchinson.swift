@@ -18,6 +18,8 @@ public struct TraceEstimate: Sendable {
     public var perBlock: [String: Double]
     /// Per block name: the standard error of that mean (0 with one sample).
     public var perBlockStderr: [String: Double] = [:]
+    /// Per probe, per operator block (in `blocks` order): Σ_{i∈block} v_i (Hv)_i.
+    public var sampleParts: [[Double]] = []
     public var samples: Int { sampleValues.count }
 }
 
@@ -44,37 +46,47 @@ public func hutchinsonTrace<Op: HVPOperator>(_ op: Op, samples: Int, tol: Double
                                               progress: ((Int, Int) -> Void)? = nil) throws -> TraceEstimate {
     let blocks = op.blocks
     var values: [Double] = []
-    var blockSums = [Double](repeating: 0, count: blocks.count)
-    var blockSquares = [Double](repeating: 0, count: blocks.count)
+    var parts: [[Double]] = []
     var estimate = TraceEstimate(mean: 0, stderr: 0, sampleValues: [], perBlock: [:])
     for s in 0..<max(1, samples) {
         let v = rademacher(dimension: op.dimension, blocks: blocks, rng: &rng)
         let hv = try op.hvp(v)
-        var total = 0.0
-        for (k, b) in blocks.enumerated() {
-            let part = dotD(v, hv, b.range)
-            blockSums[k] += part
-            blockSquares[k] += part * part
-            total += part
-        }
-        values.append(total)
+        let part = blocks.map { dotD(v, hv, $0.range) }
+        parts.append(part)
+        values.append(part.reduce(0, +))
         estimate = summarize(values)
         progress?(s + 1, samples)
         if let tol, values.count >= max(2, minSamples), estimate.mean != 0,
            estimate.stderr / abs(estimate.mean) < tol { break }
     }
-    let n = Double(values.count)
-    var perBlock: [String: Double] = [:], perBlockStderr: [String: Double] = [:]
-    for (k, b) in blocks.enumerated() {
-        let mean = blockSums[k] / n
-        perBlock[b.name, default: 0] += mean
-        // one-pass variance is fine here: the parts are O(trace), their spread comparable
-        let variance = n > 1 ? max(0, (blockSquares[k] - n * mean * mean) / (n - 1)) : 0
-        perBlockStderr[b.name] = (variance / n).squareRoot()
-    }
-    estimate.perBlock = perBlock
-    estimate.perBlockStderr = perBlockStderr
+    estimate.sampleParts = parts
+    let perName = estimate.grouped(blocks.map(\.name))
+    estimate.perBlock = perName.mapValues(\.trace)
+    estimate.perBlockStderr = perName.mapValues(\.stderr)
     return estimate
+}
+
+/// A trace estimate for a set of blocks: mean and standard error over the probes.
+public struct PartTrace: Codable, Sendable, Equatable {
+    public var trace: Double
+    public var stderr: Double
+    public init(trace: Double, stderr: Double) { self.trace = trace; self.stderr = stderr }
+}
+
+extension TraceEstimate {
+    /// The trace split into groups of blocks (`group[k]` names block k's group), each from the same
+    /// probes: per probe, the group's part is Σ over its blocks of Σ_{i∈block} v_i (Hv)_i, and its
+    /// estimate is the mean and standard error of those parts over the probes. The group means add up
+    /// to `mean` (the same numbers summed in another order).
+    public func grouped(_ group: [String]) -> [String: PartTrace] {
+        var perProbe: [String: [Double]] = [:]
+        for (k, name) in group.enumerated() {
+            var column = perProbe[name] ?? [Double](repeating: 0, count: sampleParts.count)
+            for (s, part) in sampleParts.enumerated() { column[s] += part[k] }
+            perProbe[name] = column
+        }
+        return perProbe.mapValues { let e = summarize($0); return PartTrace(trace: e.mean, stderr: e.stderr) }
+    }
 }
 
 func summarize(_ values: [Double]) -> TraceEstimate {
