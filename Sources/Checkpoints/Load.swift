@@ -49,8 +49,6 @@ public enum VocabRows: Sendable, Equatable {
     case all
 }
 
-/// The rows of GPT-2's tokenizer: ids 0…50256.
-public let gpt2TokenizerRows = 50257
 
 /// Loads `path` (any supported format and layout, or an HF `save_pretrained` folder). `heads` gives
 /// the head count where nothing in or beside the file states it (`headsGivenBy` names it in
@@ -154,7 +152,7 @@ func checkedConfig(_ store: TensorStore, _ s: Sanitized, heads: Int?, givenBy: H
     let choice = try resolveHeads(explicit: heads, givenBy: givenBy, fromShape: s.facts.heads, stated: stated, checkpoint: path,
                                   layers: sized.nLayer, width: sized.nEmbd)
     var config = try makeConfig(s, heads: choice.heads, path: path)
-    let rows = store.fileConfig?.vocab ?? min(config.vocabSize, gpt2TokenizerRows)
+    let rows = store.fileConfig?.vocab ?? min(config.vocabSize, gpt2VocabSize)
     guard rows <= config.vocabSize else {
         throw CheckpointError(path, .badConfig, "the header's vocabulary of \(rows) is larger than the \(config.vocabSize) stored rows")
     }

@@ -4,6 +4,10 @@
 //   B = batch (windows), T = time (tokens in a window), C = channels (n_embd),
 //   V = vocabulary, L = layers, NH = heads, hs = head size (C / NH), F = MLP width (usually 4C).
 
+/// GPT-2's vocabulary: the rows of its tokenizer, ids 0…50256 (a padded vocabulary such as 50304 is
+/// scored over these by default; every run in a report must use GPT-2's tokenizer).
+public let gpt2VocabSize = 50257
+
 /// The hyperparameters that fix every tensor's shape.
 public struct GPT2Config: Codable, Sendable, Equatable {
     /// V: rows of the token embedding (50257 for GPT-2's BPE).

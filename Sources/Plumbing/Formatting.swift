@@ -39,3 +39,10 @@ public func formatDecimal(_ x: Double, decimals: Int, plus: Bool = false) -> Str
 public func formatPValue(_ p: Double) -> String {
     p < 0.001 ? String(format: "%.1e", p) : String(format: "%.3f", p)
 }
+
+/// `text` in a column `width` characters wide: right-aligned (numbers), or left-aligned with `alignLeft`;
+/// longer text is kept whole. The padding of every plain-text table.
+public func column(_ text: String, _ width: Int, alignLeft: Bool = false) -> String {
+    let fill = String(repeating: " ", count: max(0, width - text.count))
+    return alignLeft ? text + fill : fill + text
+}

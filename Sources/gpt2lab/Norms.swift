@@ -119,10 +119,7 @@ func normsTable(_ s: CheckpointNormStats) -> String {
     let cols = layerKeys.map { "h.\($0)" } + ["embedding", "final"]
     let keys = layerKeys.map(String.init) + ["embedding", "final"]
     let roleWidth = 20, colWidth = 10
-    func pad(_ x: String, _ w: Int, left: Bool = false) -> String {
-        x.count >= w ? x : (left ? x + String(repeating: " ", count: w - x.count)
-                                 : String(repeating: " ", count: w - x.count) + x)
-    }
+    func pad(_ x: String, _ w: Int, left: Bool = false) -> String { column(x, w, alignLeft: left) }
     lines.append("  " + pad("L2 norm", roleWidth, left: true) + cols.map { pad($0, colWidth) }.joined())
     for role in ParameterRole.allCases {
         guard let byKey = s.byRole[role.rawValue] else { continue }

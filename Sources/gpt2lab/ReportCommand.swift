@@ -147,5 +147,6 @@ struct ReportCommand: ParsableCommand {
 }
 
 private extension String {
-    func leftPad(_ n: Int) -> String { count >= n ? " " + self : String(repeating: " ", count: n - count) + self }
+    /// Right-aligned in `n` characters, with at least one space before it.
+    func leftPad(_ n: Int) -> String { " " + column(self, n - 1) }
 }

@@ -93,10 +93,7 @@ struct Spectra: ParsableCommand {
 
 /// The plain-text table of one checkpoint's spectra, then its means.
 func spectraTable(_ s: CheckpointSpectra) -> String {
-    func pad(_ x: String, _ w: Int, left: Bool = false) -> String {
-        x.count >= w ? x : (left ? x + String(repeating: " ", count: w - x.count)
-                                 : String(repeating: " ", count: w - x.count) + x)
-    }
+    func pad(_ x: String, _ w: Int, left: Bool = false) -> String { column(x, w, alignLeft: left) }
     func num(_ x: Double?, _ f: String) -> String { x.map { String(format: f, $0) } ?? "·" }
     let widths = [7, 11, 13, 8, 11, 8, 8, 12, 7]
     let head = ["layer", "matrix", "shape", "α", "xmin", "D", "α̂", "stable rank", "spikes"]

@@ -3,8 +3,6 @@
 import Engine
 import Foundation
 
-/// GPT-2's vocabulary size; every run in a report must use GPT-2's tokenizer.
-public let gpt2VocabSize = 50257
 
 /// Knobs of a report.
 public struct ReportOptions: Sendable {
