@@ -108,9 +108,11 @@ public struct InterpolationResult: Codable, Sendable {
     public var resamples: Int
     public var seed: UInt64
     public var seconds: Double
+    /// With an init checkpoint C: the paths from C to A and from C to B, on the same t and windows.
+    public var fromInit: [InterpolationResult]? = nil
     enum CodingKeys: String, CodingKey {
         case a, b, testSet = "test_set", settings, windows, tokensScored = "tokens_scored", lossA = "loss_a", lossB = "loss_b"
-        case points, barrier, resamples = "bootstrap_resamples", seed = "bootstrap_seed", seconds
+        case points, barrier, resamples = "bootstrap_resamples", seed = "bootstrap_seed", seconds, fromInit = "from_init"
     }
 }
 

@@ -49,6 +49,9 @@ struct Interpolate: ParsableCommand {
     @Option(parsing: .unconditional, help: "Last t (1 is B; above 1 extrapolates past B).")
     var to: Double = 1
 
+    @Option(name: .customLong("init"), help: ArgumentHelp("Also the straight paths from this checkpoint (e.g. the initialisation) to A and to B, at the same t (in the table and the JSON's from_init, not the chart).", valueName: "C"))
+    var initCheckpoint: String?
+
     @Option(help: "Seed of the bootstrap resampling.")
     var seed: UInt64 = 0
 
@@ -70,32 +73,45 @@ struct Interpolate: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            for path in [a, b] where !FileManager.default.isReadableFile(atPath: path) {
+            for path in [a, b] + [initCheckpoint].compactMap({ $0 }) where !FileManager.default.isReadableFile(atPath: path) {
                 throw InterpolationError.unreadable(path)
             }
             if let plot { try checkFileOutput(plot, what: "chart", isOurs: isGpt2labChart) }
             let tokens = try loadTokenIDs(path: data.testSet, dataset: data.dataset)
-            let cks = try [a, b].map { path in
+            let cks = try ([a, b] + [initCheckpoint].compactMap { $0 }).map { path in
                 let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows)
                 for w in ck.warnings { warn("\(path): \(w)") }
                 return ck
             }
+            for ck in cks.dropFirst() {  // every pair's shape, before any scoring
+                let d = shapeDifferences(cks[0], ck)
+                guard d.isEmpty else { throw InterpolationError.shapesDiffer(a: cks[0].path, b: ck.path, differences: d) }
+            }
             noteShortTestSet(tokens: tokens, path: data.testSet, context: data.context ?? cks[0].config.contextLength,
                              skip: windows.skip, maxTokens: windows.maxTokens)
             let ts = interpolationGrid(from: from, to: to, count: points)
-            var bar: ProgressBar?, current = Double.nan
-            let result = try interpolate(cks[0], cks[1], ts: ts, tokens: tokens, testSetPath: data.testSet, context: data.context,
-                                         stride: windows.stride, skip: windows.skip, maxTokens: windows.maxTokens,
-                                         batch: windows.batch, threads: data.threads, seed: seed) { t, done, total in
-                if t != current { bar?.finish(); bar = ProgressBar(String(format: "t = %.4g", t)); current = t }
-                bar?.update(done, total)
-            }
-            bar?.finish()
+            var result = try line(cks[0], cks[1], ts: ts, tokens: tokens)
+            if cks.count == 3 { result.fromInit = try [cks[0], cks[1]].map { try line(cks[2], $0, ts: ts, tokens: tokens) } }
             if let plot {
                 try render(interpolationChart(result), to: plot, width: 820, height: 500, scale: scale)
             }
-            if json { try printJSON(result) } else { print(interpolationTable(result)) }
+            if json { try printJSON(result) } else {
+                print(interpolationTable(result))
+                for path in result.fromInit ?? [] { print("\nFrom --init:\n" + interpolationTable(path)) }
+            }
             if let plot { FileHandle.standardError.write(Data("wrote \(plot)\n".utf8)) }
+        }
+    }
+
+    /// Scores the line from `x` to `y` on the grid `ts`, a progress bar per t.
+    func line(_ x: LoadedCheckpoint, _ y: LoadedCheckpoint, ts: [Double], tokens: TokenFile) throws -> InterpolationResult {
+        var bar: ProgressBar?, current = Double.nan
+        defer { bar?.finish() }
+        return try interpolate(x, y, ts: ts, tokens: tokens, testSetPath: data.testSet, context: data.context,
+                               stride: windows.stride, skip: windows.skip, maxTokens: windows.maxTokens,
+                               batch: windows.batch, threads: data.threads, seed: seed) { t, done, total in
+            if t != current { bar?.finish(); bar = ProgressBar(String(format: "t = %.4g", t)); current = t }
+            bar?.update(done, total)
         }
     }
 }

@@ -57,3 +57,26 @@ extension CLITests {
         XCTAssertNotEqual(try gpt2lab(["interpolate", a, a, "--test-set", bin, "--from", "1", "--to", "0"]).status, 0)
     }
 }
+
+extension CLITests {
+    /// --init C: the paths from C to A and to B, on the same grid; their endpoints are `score`'s losses of C, A and B.
+    func testInterpolateFromInit() throws {
+        let a = try fixture("runs/baseline/model.safetensors"), b = try fixture("runs/wd-0.01/model.safetensors")
+        let c = try fixture("runs/baseline/step-000571.safetensors"), bin = try fixture("data/test-persuasion.bin")
+        let r = try gpt2lab(["interpolate", a, b, "--init", c, "--test-set", bin, "--max-tokens", "2048", "--points", "2", "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let out = try json(r.out)
+        let paths = try XCTUnwrap(out["from_init"] as? [[String: Any]])
+        XCTAssertEqual(paths.count, 2)
+        func score(_ p: String) throws -> Double? {
+            try json(try gpt2lab(["score", p, "--test-set", bin, "--max-tokens", "2048", "--json"]).out)["loss"] as? Double
+        }
+        let lc = try score(c), la = try score(a), lb = try score(b)
+        XCTAssertEqual(paths[0]["loss_a"] as? Double, lc); XCTAssertEqual(paths[0]["loss_b"] as? Double, la)
+        XCTAssertEqual(paths[1]["loss_a"] as? Double, lc); XCTAssertEqual(paths[1]["loss_b"] as? Double, lb)
+        XCTAssertNotEqual(lc, la)
+        let ref = try fixture("runs/reference/model.safetensors")
+        assertOneLineError(try gpt2lab(["interpolate", a, b, "--init", ref, "--test-set", bin, "--max-tokens", "1024"]),
+                           contains: "width 64 vs 128")
+    }
+}
