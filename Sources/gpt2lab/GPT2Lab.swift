@@ -10,6 +10,6 @@ struct GPT2Lab: ParsableCommand {
         into one GPT-2 engine whose losses match HF transformers.
         """,
         version: "0.1.0",
-        subcommands: [Score.self, Compare.self, Inspect.self, Sample.self, Tokenize.self, Norms.self, Spectra.self, Hessian.self, ReportCommand.self, Merge.self, Eval.self, Doctor.self]
+        subcommands: [Score.self, Compare.self, Interpolate.self, Inspect.self, Sample.self, Tokenize.self, Norms.self, Spectra.self, Hessian.self, ReportCommand.self, Merge.self, Eval.self, Doctor.self]
     )
 }

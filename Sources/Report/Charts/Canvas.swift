@@ -111,9 +111,11 @@ final class Canvas {
         cairo_set_dash(cr, nil, 0, 0)
     }
 
-    /// Polyline through `points`; nil entries break it.
-    func polyline(_ points: [(Double, Double)?], width: Double) {
+    /// Polyline through `points`; nil entries break it. `dash`: on/off lengths (empty: solid).
+    func polyline(_ points: [(Double, Double)?], width: Double, dash: [Double] = []) {
         cairo_set_line_width(cr, width)
+        cairo_set_dash(cr, dash, Int32(dash.count), 0)
+        defer { cairo_set_dash(cr, nil, 0, 0) }
         var open = false
         for p in points {
             if let (x, y) = p {

@@ -12,6 +12,8 @@ public struct ChartSeries: Sendable {
     /// Optional error bar per point: the interval's ends as absolute y values (not offsets).
     /// Same count as `points` when present.
     public var errors: [(lo: Double, hi: Double)]?
+    /// Drawn as a dashed line without markers (a reference curve, e.g. a straight line between two points).
+    public var dashed = false
 
     public init(name: String, points: [(x: Double, y: Double)], errors: [(lo: Double, hi: Double)]? = nil) {
         self.name = name; self.points = points; self.errors = errors

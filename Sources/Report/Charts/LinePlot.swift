@@ -149,8 +149,8 @@ func drawLinePlot(_ chart: LineChart, _ c: Canvas, area: Rect, style s: Style, c
             return (x, y)
         }
         c.color(color)
-        c.polyline(xy, width: s.lineWidth)
-        if chart.markers {
+        c.polyline(xy, width: s.lineWidth, dash: ser.dashed ? [6, 4] : [])
+        if chart.markers && !ser.dashed {
             for case let (x, y)? in xy {
                 c.marker(MarkerShape.shape(colorIndex(i, ser.name)), x: x, y: y, size: s.marker + 1, color: color)
             }
