@@ -38,7 +38,7 @@ public struct ScoreKey: IdentityKey, Hashable {
     /// The key of scoring a model of `config` (heads, softmax rows) at `precision` on `gpu` (nil: the CPU).
     public init(checkpointHash: String, testSetHash: String, settings: ScoreSettings, config: GPT2Config,
                 precision: Precision = .f32, gpu: GPUInfo? = nil, engine: String = scoringEngineVersion) {
-        device = gpu.map { "cuda \($0.name) sm_\($0.computeCapability)" + ($0.tf32 == true ? " tf32" : "") }
+        device = gpu?.scoreKeyName
         self.checkpointHash = checkpointHash; self.testSetHash = testSetHash
         let rows = config.softmaxVocab
         softmaxRows = rows == gpt2VocabSize ? nil : rows
@@ -62,6 +62,11 @@ public struct ScoreKey: IdentityKey, Hashable {
         "device": "device",
     ]
     public static let noneMeans = ["maxTokens": "all", "softmaxRows": "\(gpt2VocabSize)", "precision": "f32", "heads": "not recorded", "device": "cpu"]
+}
+
+extension GPUInfo {
+    /// How scores name the GPU they ran on: "cuda NVIDIA H200 sm_9.0" (and " tf32" when TF32 was allowed).
+    public var scoreKeyName: String { "cuda \(name) sm_\(computeCapability)" + (tf32 == true ? " tf32" : "") }
 }
 
 private struct CacheEntry: Codable {

@@ -61,6 +61,23 @@ func openDevice(_ device: ComputeDevice, parameters: ModelWeights) throws -> CUD
     }
 }
 
+/// The device a report scores on, settled before any scoring so the cache key can name its GPU:
+/// `.auto` is GPU 0 when the driver lists it and the libraries load, else the CPU; `.cuda(N)`
+/// without a usable GPU N throws one line saying what is missing. Returns the device (never
+/// `.auto`) and its GPU.
+public func settleDevice(_ device: ComputeDevice) throws -> (device: ComputeDevice, gpu: GPUInfo?) {
+    var wanted = 0
+    switch device {
+    case .cpu: return (.cpu, nil)
+    case .auto: break
+    case let .cuda(n): wanted = n
+    }
+    let status = CUDAStatus.current()
+    if status.problem == nil, let gpu = status.devices.first(where: { $0.ordinal == wanted }) { return (.cuda(wanted), gpu) }
+    if device == .auto { return (.cpu, nil) }
+    throw CUDAError("--device \(device): " + (status.problem ?? "no GPU \(wanted) (the driver lists \(status.devices.count))"))
+}
+
 /// Windows per GPU forward when --batch is not given: about 32768 positions (32 windows of 1024),
 /// the most one forward holds (Sources/CCUDA/forward.c splits larger batches).
 public func defaultGPUBatch(context T: Int) -> Int { max(1, 32768 / max(T, 1)) }

@@ -47,6 +47,8 @@ struct ReportCommand: ParsableCommand {
 
     @OptionGroup var precisionOption: PrecisionOption
 
+    @OptionGroup var deviceOption: DeviceOption
+
     func validate() throws {
         if bootstrap < 1 { throw ValidationError("--bootstrap must be at least 1") }
         if hessianSamples < 0 { throw ValidationError("--hessian-samples must be 0 or more") }
@@ -65,6 +67,7 @@ struct ReportCommand: ParsableCommand {
             options.hessianSamples = hessianSamples
             options.threads = threadsOption.threads
             options.precision = precisionOption.precision
+            options.device = deviceOption.device
             options.cacheDirectory = cacheDirectory
             options.rescore = noCache
             var bar: ProgressBar?

@@ -181,3 +181,25 @@ extension CLITests {
         XCTAssertFalse(html.contains("class=\"better\">worse"))
     }
 }
+
+/// `report --device`: without a GPU, `cuda` stops with one line before any scoring and writes nothing;
+/// `auto` scores on the CPU, so the report's numbers are the CPU's and its settings name no device.
+extension CLITests {
+    func testReportDeviceWithoutGPU() throws {
+        guard try cudaProblem() != nil else { throw XCTSkip("this machine has a working GPU") }
+        let dir = try scratch("report-device")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let manifest = try smallManifest(in: dir), cache = dir.path + "/cache"
+        let cuda = try gpt2lab(["report", manifest, "--out", dir.path + "/r", "--cache", cache, "--device", "cuda"])
+        assertOneLineError(cuda, contains: "--device cuda:0: ")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path + "/r"), "nothing written")
+        XCTAssertFalse(cuda.err.contains("scoring"), cuda.err)
+        let auto = try gpt2lab(["report", manifest, "--out", dir.path + "/a", "--cache", cache, "--device", "auto", "--json", "--bootstrap", "100"])
+        XCTAssertEqual(auto.status, 0, auto.err)
+        let cpu = try gpt2lab(["report", manifest, "--out", dir.path + "/c", "--cache", cache, "--json", "--bootstrap", "100"])
+        XCTAssertTrue(cpu.err.contains("baseline: cached"), "auto scored on the CPU, under the CPU's key: \(cpu.err)")
+        let a = try json(auto.out), c = try json(cpu.out)
+        XCTAssertNil((a["settings"] as? [String: Any])?["device"])
+        XCTAssertEqual((a["runs"] as? [[String: Any]])?.map { $0["loss"] as? Double }, (c["runs"] as? [[String: Any]])?.map { $0["loss"] as? Double })
+    }
+}

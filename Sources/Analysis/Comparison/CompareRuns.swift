@@ -95,12 +95,13 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
     let order = m.sequential.map { visitOrder(count: plan.windows.count, seed: $0.seed) } ?? []
     let rule = m.sequential.map { r -> SequentialRule in var r = r; r.level = options.level; return r }   // the report's level
     var nllSources: [String: WindowNLLSource] = [:], sequential: [String: SequentialRunScores] = [:]
+    let (device, gpu) = try settleDevice(options.device)
     let runOrder = m.sequential == nil ? m.runs : m.runs.filter { $0.name == m.baseline } + m.runs.filter { $0.name != m.baseline }
     for r in runOrder {
         let ck: LoadedCheckpoint
         do { ck = try loadCheckpoint(path: r.checkpoint, heads: r.heads, headsGivenBy: .manifest, vocab: vocab) } catch { throw runError(m, r, describeError(error)) }
         let key = ScoreKey(checkpointHash: hashes[r.name]!, testSetHash: testSetHash, settings: settings,
-                           config: ck.weights.config, precision: options.precision)
+                           config: ck.weights.config, precision: options.precision, gpu: gpu)
         if let t = ck.training { training[r.name] = t }
         shapeSources[r.name] = ck.shapeSource.description
         for w in ck.warnings { events(.note("\(r.name): \(w)")) }
@@ -116,7 +117,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
         } else {
             events(.score(run: r.name, source: "scoring"))
             let (report, _, _) = try scoreCheckpoint(ck.at(options.precision), tokens: tokens, testSetPath: m.testSet, context: T, stride: plan.stride,
-                                                     skip: m.skip, maxTokens: m.maxTokens, threads: options.threads) {
+                                                     skip: m.skip, maxTokens: m.maxTokens, threads: options.threads, device: device) {
                 events(.scoring(run: r.name, done: $0, total: $1))
             }
             scores[r.name] = report; sources[r.name] = "scored"
@@ -234,6 +235,7 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
                                                         rule: sequentialRuleDescription)
                                  }),
         baseline: m.baseline, reference: m.reference, referenceNote: m.referenceNote, seedNoise: seedNoise, runs: rows)
+    results.settings.device = gpu?.scoreKeyName
     results.evals = try compareEvals(evalSets, m, losses: losses, options: options, events: events)
     if !m.perToken.isEmpty {
         results.perToken = try comparePerToken(m, tokens: tokens, context: T, vocab: vocab, options: options, events: events)

@@ -28,6 +28,8 @@ public struct ReportOptions: Sendable {
     public var sampleTopK: Int? = 40
     /// Precision of the test-loss products (norms, Hessian and completions stay f32).
     public var precision: Precision = .f32
+    /// Where the full scores run (`report --device`); sequential and step scores stay on the CPU.
+    public var device: ComputeDevice = .cpu
     public init() {}
 }
 
@@ -199,9 +201,12 @@ public struct ReportSettings: Codable, Sendable {
     public var precision: String?
     /// Set when the runs were scored sequentially (manifest `ci`).
     public var sequential: SequentialSettings?
+    /// The GPU the full scores ran on ("cuda NVIDIA H200 sm_9.0"); absent for the CPU.
+    public var device: String? = nil
     enum CodingKeys: String, CodingKey {
         case context, stride, skip, maxTokens = "max_tokens", windows, tokensScored = "tokens_scored", bootstrap
         case seed, level, hessianSamples = "hessian_samples", engine, pValueRule = "p_value_rule", precision, sequential
+        case device
     }
 }
 
