@@ -36,14 +36,14 @@ int gl_cuda_upload(gl_cuda_ctx *c, const void *host, size_t bytes, uint64_t *dpt
     return 0;
 }
 
-int gl_cuda_open(int ordinal, int tf32, gl_cuda_ctx **out, char *err) {
+int gl_cuda_open(int ordinal, int math, gl_cuda_ctx **out, char *err) {
     *out = NULL;
     if (gl_cuda_load(err)) return 1;
     char name[256];
     size_t total = 0;
     gl_cuda_ctx *c = calloc(1, sizeof *c);
     if (!c) { snprintf(err, GL_CUDA_ERR, "out of host memory"); return 1; }
-    c->ordinal = ordinal; c->tf32 = tf32;
+    c->ordinal = ordinal; c->math = math;
     if (gl_cuda_device_info(ordinal, name, &c->cc_major, &c->cc_minor, &total, err)) { free(c); return 1; }
     CUresult r = gl_cu.cuDeviceGet(&c->dev, ordinal);
     if (r) { free(c); return gl_cu_fail(err, "cuDeviceGet", r); }
@@ -53,8 +53,8 @@ int gl_cuda_open(int ordinal, int tf32, gl_cuda_ctx **out, char *err) {
     if (r) { gl_cuda_close(c); return gl_cu_fail(err, "cuCtxSetCurrent", r); }
     cublasStatus_t s = gl_cu.cublasCreate(&c->blas);
     if (s) { c->blas = NULL; gl_cuda_close(c); return gl_cublas_fail(err, "cublasCreate_v2", s); }
-    // f32 products in f32 (no TF32) unless asked: the default math mode; TF32 only with tf32.
-    s = gl_cu.cublasSetMathMode(c->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+    // The default math mode: each product's compute type (gemm.c) says whether TF32 is used.
+    s = gl_cu.cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH);
     if (s) { gl_cuda_close(c); return gl_cublas_fail(err, "cublasSetMathMode", s); }
     if (gl_cuda_load_module(c, err)) { gl_cuda_close(c); return 1; }
     *out = c;

@@ -2,110 +2,110 @@
 // Block.swift): embeddings, per block x += attproj(attention(qkv(ln_1(x)))); x += fcproj(gelu(fc(ln_2(x)))),
 // ln_f, then the LM head with an online logsumexp over vocabulary chunks, so (rows, V) logits never
 // exist at once. Products through cuBLAS (row-major y = x·Wᵀ is the column-major yᵀ = W·xᵀ): f32 with
-// f32 compute (TF32 only when asked), or, for a bf16 model, bf16 weights and bf16-rounded inputs with
-// f32 sums and f32 output, as the CPU's bf16 path. Attention per window: q·kᵀ and att·v as strided
-// batches over the heads, a causal softmax kernel between them.
+// f32 operands in the context's math (gemm.c: FP32, the TF32 split, or TF32 when asked), or, for a bf16
+// model, bf16 weights and bf16-rounded inputs with f32 sums and f32 output, as the CPU's bf16 path.
+// Attention: attention.c (strided batches over windows × heads, a causal softmax kernel between them).
 #include "cuda_api.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-enum { ROWS_CAP = 32768, VOCAB_BLOCK = 8192, HEAD_ROWS = 8192, THREADS = 256 };
+enum { ROWS_CAP = 32768, VOCAB_BLOCK = 8192, HEAD_ROWS = 8192, THREADS = GL_CUDA_THREADS };
+/// The most bytes one attention chunk's (t, t) scores take (windows × heads of them).
+static const size_t ATT_BYTES = (size_t)512 << 20;
 
 #define CHECK(x) do { if (x) return 1; } while (0)
 
 static CUdeviceptr *scratch_slot(gl_cuda_ctx *c, int i) {
-    CUdeviceptr *slots[15] = {&c->s.x, &c->s.ln, &c->s.qkv, &c->s.atty, &c->s.proj, &c->s.fch, &c->s.half, &c->s.att,
-                              &c->s.logits, &c->s.ids, &c->s.tgt, &c->s.lse_max, &c->s.lse_sum, &c->s.picked, &c->s.nll};
+    CUdeviceptr *slots[GL_CUDA_SCRATCH_SLOTS] = {
+        &c->s.x, &c->s.ln, &c->s.qkv, &c->s.atty, &c->s.proj, &c->s.fch, &c->s.xa, &c->s.xb, &c->s.att, &c->s.att2,
+        &c->s.qkvp, &c->s.qkvp_lo, &c->s.logits, &c->s.ids, &c->s.tgt, &c->s.lse_max, &c->s.lse_sum, &c->s.picked,
+        &c->s.nll};
     return slots[i];
 }
 
 void gl_cuda_release_scratch(gl_cuda_ctx *c) {
-    for (int i = 0; i < 15; i++) { gl_cuda_free(c, *scratch_slot(c, i), c->s.bytes[i]); *scratch_slot(c, i) = 0; c->s.bytes[i] = 0; }
+    for (int i = 0; i < GL_CUDA_SCRATCH_SLOTS; i++) {
+        gl_cuda_free(c, *scratch_slot(c, i), c->s.bytes[i]);
+        *scratch_slot(c, i) = 0; c->s.bytes[i] = 0;
+    }
     c->s.rows = 0;
+}
+
+/// Bytes of each scratch slot for n rows of windows of t tokens (in scratch_slot's order): the residual
+/// stream x, LayerNorm out, qkv, attention out, projections, fc; xa/xb: a product's input as bf16 (xa)
+/// or TF32 hi/lo (xa, xb); att/att2: one chunk's scores (att2: their TF32 lo or bf16 probabilities);
+/// qkvp(_lo): q, k, v permuted; the LM head's logits chunk; ids, targets, the online logsumexp, NLL.
+static void scratch_sizes(const gl_cuda_model *m, int math, size_t n, size_t T, int att_windows, size_t *sizes) {
+    size_t C = (size_t)m->c, F = (size_t)m->inner, hr = n < HEAD_ROWS ? n : HEAD_ROWS, wide = C > F ? C : F;
+    int split = !m->bf16 && math == GL_CUDA_MATH_SPLIT;
+    size_t att = (size_t)att_windows * m->heads * T * T;
+    size_t s[GL_CUDA_SCRATCH_SLOTS] = {
+        n * C * 4, n * C * 4, n * 3 * C * 4, n * C * 4, n * C * 4, n * F * 4,
+        m->bf16 ? n * wide * 2 : split ? n * wide * 4 : 0, split ? n * wide * 4 : 0,
+        att * 4, m->bf16 ? att * 2 : split ? att * 4 : 0,
+        n * 3 * C * (m->bf16 ? 2 : 4), split ? n * 3 * C * 4 : 0,
+        hr * VOCAB_BLOCK * 4, n * 4, n * 4, n * 4, n * 8, n * 4, n * 4};
+    for (int i = 0; i < GL_CUDA_SCRATCH_SLOTS; i++) sizes[i] = s[i];
 }
 
 /// Scratch for at least `rows` rows (whole windows of t tokens) of model m; reused while the shape holds
 /// and it is large enough (a short last batch reuses the full batch's).
 static int ensure_scratch(gl_cuda_ctx *c, const gl_cuda_model *m, int rows, int t, char *err) {
     if (c->s.rows >= rows && c->s.t == t && c->s.c == m->c && c->s.f == m->inner && c->s.nh == m->heads
-        && c->s.v == m->softmax_rows && c->s.bf16 == m->bf16) return 0;
+        && c->s.v == m->softmax_rows && c->s.bf16 == m->bf16 && c->s.math == c->math) return 0;
     gl_cuda_release_scratch(c);
-    size_t n = (size_t)rows, C = (size_t)m->c, F = (size_t)m->inner, T = (size_t)t, hr = n < HEAD_ROWS ? n : HEAD_ROWS;
-    size_t wide = C > F ? C : F;
-    size_t sizes[15] = {n * C * 4, n * C * 4, n * 3 * C * 4, n * C * 4, n * C * 4, n * F * 4,
-                        m->bf16 ? n * wide * 2 : 0, (size_t)m->heads * T * T * 4, hr * VOCAB_BLOCK * 4,
-                        n * 4, n * 4, n * 4, n * 8, n * 4, n * 4};
-    for (int i = 0; i < 15; i++) {
+    size_t one = (size_t)m->heads * t * t * 4;
+    int windows = rows / t, aw = (int)(ATT_BYTES / (one ? one : 1));
+    if (aw < 1) aw = 1;
+    if (aw > windows) aw = windows;
+    size_t sizes[GL_CUDA_SCRATCH_SLOTS];
+    scratch_sizes(m, c->math, (size_t)rows, (size_t)t, aw, sizes);
+    for (int i = 0; i < GL_CUDA_SCRATCH_SLOTS; i++) {
         if (gl_cuda_alloc(c, sizes[i], scratch_slot(c, i), err)) { gl_cuda_release_scratch(c); return 1; }
         c->s.bytes[i] = sizes[i];
     }
     c->s.rows = rows; c->s.t = t; c->s.c = m->c; c->s.f = m->inner; c->s.nh = m->heads; c->s.v = m->softmax_rows;
-    c->s.bf16 = m->bf16;
+    c->s.bf16 = m->bf16; c->s.math = c->math; c->s.att_windows = aw;
     return 0;
 }
 
 static int launch(CUfunction f, const char *name, long long threads, int block, void **args, char *err) {
-    long long grid = (threads + block - 1) / block;
-    if (grid < 1) return 0;
-    CUresult r = gl_cu.cuLaunchKernel(f, (unsigned)grid, 1, 1, (unsigned)block, 1, 1, 0, NULL, args, NULL);
-    if (r) { char call[96]; snprintf(call, sizeof call, "cuLaunchKernel(%s)", name); return gl_cu_fail(err, call, r); }
+    return gl_cuda_launch(f, name, threads, block, args, err);
+}
+
+/// inp (n, k) as a product's right operand: rounded to bf16 into xa, split into TF32 hi/lo (xa, xb), or as is.
+static int prepare_input(gl_cuda_ctx *c, int bf16, CUdeviceptr inp, long long count, int k, gl_operand *x, char *err) {
+    *x = (gl_operand){inp, 0, k, 0};
+    if (bf16) {
+        void *a[] = {&c->s.xa, &inp, &count};
+        CHECK(launch(c->k_to_bf16, "to_bf16", count, THREADS, a, err));
+        x->hi = c->s.xa;
+    } else if (c->math == GL_CUDA_MATH_SPLIT) {
+        void *a[] = {&c->s.xa, &c->s.xb, &inp, &count};
+        CHECK(launch(c->k_split_tf32, "split_tf32", count, THREADS, a, err));
+        x->hi = c->s.xa; x->lo = c->s.xb;
+    }
     return 0;
 }
 
-static int compute_type(const gl_cuda_ctx *c) { return c->tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F; }
-
-/// out (n, oc) = inp (n, k) · weightᵀ (oc, k) + bias (oc); with bf16 the weight is bf16 and inp is
-/// rounded to bf16 first (into the half scratch).
-static int linear(gl_cuda_ctx *c, int bf16, CUdeviceptr out, CUdeviceptr inp, uint64_t weight, uint64_t bias,
-                  long long n, int k, int oc, const char *what, char *err) {
-    float one = 1.0f, zero = 0.0f;
+/// out (n, oc) = inp (n, k) · weightᵀ (oc, k) + bias (oc); the weight is bf16 for a bf16 model, else f32
+/// (with the split math its TF32 hi part, and weight_lo the rest).
+static int linear(gl_cuda_ctx *c, int bf16, CUdeviceptr out, CUdeviceptr inp, uint64_t weight, uint64_t weight_lo,
+                  uint64_t bias, long long n, int k, int oc, const char *what, char *err) {
     if (bias) {
         void *a[] = {&out, &bias, &n, &oc};
         CHECK(launch(c->k_bias_rows, "bias_rows", n * oc, THREADS, a, err));
     }
-    cublasStatus_t s;
-    if (bf16) {
-        long long count = n * k;
-        void *a[] = {&c->s.half, &inp, &count};
-        CHECK(launch(c->k_to_bf16, "to_bf16", count, THREADS, a, err));
-        s = gl_cu.cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, oc, (int)n, k, &one, (const void *)weight, CUDA_R_16BF, k,
-                               (const void *)c->s.half, CUDA_R_16BF, k, bias ? &one : &zero, (void *)out, CUDA_R_32F, oc,
-                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-    } else {
-        s = gl_cu.cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, oc, (int)n, k, &one, (const void *)weight, CUDA_R_32F, k,
-                               (const void *)inp, CUDA_R_32F, k, bias ? &one : &zero, (void *)out, CUDA_R_32F, oc,
-                               compute_type(c), CUBLAS_GEMM_DEFAULT);
-    }
-    if (s) { char call[96]; snprintf(call, sizeof call, "cublasGemmEx(%s, %lld x %d x %d)", what, n, oc, k); return gl_cublas_fail(err, call, s); }
-    return 0;
+    gl_operand x, w = {(CUdeviceptr)weight, (CUdeviceptr)weight_lo, k, 0};
+    CHECK(prepare_input(c, bf16, inp, n * k, k, &x, err));
+    return gl_cuda_gemm(c, bf16 ? CUDA_R_16BF : CUDA_R_32F, CUBLAS_OP_T, CUBLAS_OP_N, oc, (int)n, k, 1.0f, w, x,
+                        bias ? 1.0f : 0.0f, out, oc, 0, 1, what, err);
 }
 
 static int layernorm(gl_cuda_ctx *c, CUdeviceptr out, CUdeviceptr inp, uint64_t w, uint64_t b, long long n, int C, char *err) {
     void *a[] = {&out, &inp, &w, &b, &n, &C};
     return launch(c->k_layernorm, "layernorm", n * 32, THREADS, a, err);  // one warp per row
-}
-
-/// Causal attention of `nw` windows of t tokens: atty (nw·t, C) from qkv (nw·t, 3C), heads side by side.
-static int attention(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, char *err) {
-    int C = m->c, NH = m->heads, hs = C / NH, C3 = 3 * C;
-    float scale = 1.0f / sqrtf((float)hs), one = 1.0f, zero = 0.0f;
-    for (int w = 0; w < nw; w++) {
-        CUdeviceptr q = c->s.qkv + (CUdeviceptr)w * t * C3 * 4, k = q + (CUdeviceptr)C * 4, v = q + (CUdeviceptr)2 * C * 4;
-        CUdeviceptr y = c->s.atty + (CUdeviceptr)w * t * C * 4;
-        // scores (t, t) per head, row-major: column-major scoresᵀ = K·Qᵀ (scale applied here, as the CPU does)
-        BLAS_CHECK(gl_cu.cublasGemmStridedBatchedEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, t, t, hs, &scale,
-                   (const void *)k, CUDA_R_32F, C3, hs, (const void *)q, CUDA_R_32F, C3, hs, &zero,
-                   (void *)c->s.att, CUDA_R_32F, t, (long long)t * t, NH, compute_type(c), CUBLAS_GEMM_DEFAULT), err);
-        long long rows = (long long)NH * t;
-        void *a[] = {&c->s.att, &rows, &t};
-        CHECK(launch(c->k_softmax_causal, "softmax_causal", rows * 32, THREADS, a, err));
-        // y (t, hs) per head = P (t, t) · V (t, hs): column-major yᵀ = Vᵀ·Pᵀ
-        BLAS_CHECK(gl_cu.cublasGemmStridedBatchedEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, hs, t, t, &one,
-                   (const void *)v, CUDA_R_32F, C3, hs, (const void *)c->s.att, CUDA_R_32F, t, (long long)t * t, &zero,
-                   (void *)y, CUDA_R_32F, C, hs, NH, compute_type(c), CUBLAS_GEMM_DEFAULT), err);
-    }
-    return 0;
 }
 
 /// Copies window 0's first `count` floats of `src` to `dst` (a GPT2LAB_CUDA_CHECK dump), when asked.
@@ -124,24 +124,24 @@ static int block(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_block *w,
     const gl_cuda_dump *d0 = l == 0 ? d : NULL;
     CHECK(layernorm(c, c->s.ln, c->s.x, w->ln1w, w->ln1b, n, C, err));
     CHECK(d0 && dump(d0->ln1, c->s.ln, tc, "ln1", err));
-    CHECK(linear(c, m->bf16, c->s.qkv, c->s.ln, w->qkvw, w->qkvb, n, C, 3 * C, "qkv", err));
+    CHECK(linear(c, m->bf16, c->s.qkv, c->s.ln, w->qkvw, w->qkvw_lo, w->qkvb, n, C, 3 * C, "qkv", err));
     CHECK(d0 && dump(d0->qkv, c->s.qkv, 3 * tc, "qkv", err));
-    CHECK(attention(c, m, nw, t, err));
+    CHECK(gl_cuda_attention(c, m, nw, t, err));
     CHECK(d0 && dump(d0->atty, c->s.atty, tc, "attention", err));
-    CHECK(linear(c, m->bf16, c->s.proj, c->s.atty, w->attprojw, w->attprojb, n, C, C, "attproj", err));
+    CHECK(linear(c, m->bf16, c->s.proj, c->s.atty, w->attprojw, w->attprojw_lo, w->attprojb, n, C, C, "attproj", err));
     long long nc = n * C;
     void *ra[] = {&c->s.x, &c->s.proj, &nc};
     CHECK(launch(c->k_residual, "residual", nc, THREADS, ra, err));
     CHECK(d0 && dump(d0->res2, c->s.x, tc, "residual2", err));
     CHECK(layernorm(c, c->s.ln, c->s.x, w->ln2w, w->ln2b, n, C, err));
     CHECK(d0 && dump(d0->ln2, c->s.ln, tc, "ln2", err));
-    CHECK(linear(c, m->bf16, c->s.fch, c->s.ln, w->fcw, w->fcb, n, C, F, "fc", err));
+    CHECK(linear(c, m->bf16, c->s.fch, c->s.ln, w->fcw, w->fcw_lo, w->fcb, n, C, F, "fc", err));
     CHECK(d0 && dump(d0->fch, c->s.fch, (size_t)t * F, "fc", err));
     long long nf = n * F;
     void *ga[] = {&c->s.fch, &nf};
     CHECK(launch(c->k_gelu, "gelu", nf, THREADS, ga, err));
     CHECK(d0 && dump(d0->gelu, c->s.fch, (size_t)t * F, "gelu", err));
-    CHECK(linear(c, m->bf16, c->s.proj, c->s.fch, w->fcprojw, w->fcprojb, n, F, C, "fcproj", err));
+    CHECK(linear(c, m->bf16, c->s.proj, c->s.fch, w->fcprojw, w->fcprojw_lo, w->fcprojb, n, F, C, "fcproj", err));
     CHECK(launch(c->k_residual, "residual", nc, THREADS, ra, err));
     CHECK(d && d->blocks && dump(d->blocks + (size_t)l * tc, c->s.x, tc, "block output", err));
     return 0;
@@ -151,25 +151,19 @@ static int block(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_block *w,
 static int head_loss(gl_cuda_ctx *c, const gl_cuda_model *m, long long n, char *err) {
     int C = m->c, V = m->softmax_rows;
     size_t esz = m->bf16 ? 2 : 4;
-    CUdeviceptr x = c->s.ln;
-    if (m->bf16) {
-        long long count = n * C;
-        void *a[] = {&c->s.half, &c->s.ln, &count};
-        CHECK(launch(c->k_to_bf16, "to_bf16", count, THREADS, a, err));
-        x = c->s.half;
-    }
+    gl_operand x;
+    CHECK(prepare_input(c, m->bf16, c->s.ln, n * C, C, &x, err));
     void *ia[] = {&c->s.lse_max, &c->s.lse_sum, &c->s.picked, &n};
     CHECK(launch(c->k_lse_init, "lse_init", n, THREADS, ia, err));
-    float one = 1.0f, zero = 0.0f;
-    int dt = m->bf16 ? CUDA_R_16BF : CUDA_R_32F, ct = m->bf16 ? CUBLAS_COMPUTE_32F : compute_type(c);
+    int dt = m->bf16 ? CUDA_R_16BF : CUDA_R_32F;
     for (long long r0 = 0; r0 < n; r0 += HEAD_ROWS) {
         int rc = (int)(n - r0 < HEAD_ROWS ? n - r0 : HEAD_ROWS);
         for (int v0 = 0; v0 < V; v0 += VOCAB_BLOCK) {
             int vb = V - v0 < VOCAB_BLOCK ? V - v0 : VOCAB_BLOCK;
-            cublasStatus_t s = gl_cu.cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, vb, rc, C, &one,
-                (const void *)(m->head + (CUdeviceptr)v0 * C * esz), dt, C, (const void *)(x + (CUdeviceptr)r0 * C * esz), dt, C,
-                &zero, (void *)c->s.logits, CUDA_R_32F, vb, ct, CUBLAS_GEMM_DEFAULT);
-            if (s) return gl_cublas_fail(err, "cublasGemmEx(LM head chunk)", s);
+            gl_operand w = {m->head + (CUdeviceptr)v0 * C * esz, m->head_lo + (CUdeviceptr)v0 * C * 4, C, 0};
+            gl_operand xr = {x.hi + (CUdeviceptr)r0 * C * esz, x.lo + (CUdeviceptr)r0 * C * 4, C, 0};
+            CHECK(gl_cuda_gemm(c, dt, CUBLAS_OP_T, CUBLAS_OP_N, vb, rc, C, 1.0f, w, xr, 0.0f, c->s.logits, vb, 0, 1,
+                               "LM head chunk", err));
             CUdeviceptr tg = c->s.tgt + r0 * 4, mx = c->s.lse_max + r0 * 4, sm = c->s.lse_sum + r0 * 8, pk = c->s.picked + r0 * 4;
             long long rows = rc;
             void *a[] = {&c->s.logits, &rows, &vb, &v0, &tg, &mx, &sm, &pk};

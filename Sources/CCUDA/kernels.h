@@ -71,8 +71,50 @@
 "    float th = tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x));\n" \
 "    io[i] = 0.5f * x * (1.0f + th);\n" \
 "}\n" \
-"/* Rows of (rows, t) scores, row r at position r % t of its window: softmax over columns 0..i, zeros after. */\n" \
-"extern \"C\" __global__ void softmax_causal(float *att, long long rows, int t) {\n" \
+"/* TF32 split: hi = x rounded to TF32's 10-bit mantissa (to nearest, ties away), lo = x - hi, exact by\n" \
+"   Sterbenz's lemma; hi is a TF32 value, so the tensor cores take it as is. Non-finite x, and a rounding that\n" \
+"   would overflow, keep hi = x (or x truncated) and lo = x - hi. */\n" \
+"__device__ __forceinline__ float tf32_hi(float x) {\n" \
+"    unsigned u = __float_as_uint(x);\n" \
+"    if ((u & 0x7f800000u) == 0x7f800000u) return x;\n" \
+"    unsigned r = (u + 0x1000u) & 0xffffe000u;\n" \
+"    if ((r & 0x7f800000u) == 0x7f800000u) r = u & 0xffffe000u;\n" \
+"    return __uint_as_float(r);\n" \
+"}\n" \
+"extern \"C\" __global__ void split_tf32(float *hi, float *lo, const float *x, long long n) {\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i >= n) return;\n" \
+"    float v = x[i], h = tf32_hi(v);\n" \
+"    hi[i] = h; lo[i] = ((__float_as_uint(v) & 0x7f800000u) == 0x7f800000u) ? 0.0f : v - h;\n" \
+"}\n" \
+"/* qkv (nw*t, 3C) -> q, k, v as (nw, nh, t, hs) each, one after the other in dst (n = nw*nh*t*hs apiece).\n" \
+"   mode 0: f32; 1: f32 TF32 hi in dst and lo in lo; 2: bf16 (dst holds unsigned shorts). */\n" \
+"extern \"C\" __global__ void permute_qkv(void *dst, float *lo, const float *qkv, long long nw, int t, int nh, int hs, int mode) {\n" \
+"    long long n = nw * nh * t * hs;\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i >= n) return;\n" \
+"    int d = (int)(i % hs); long long r = i / hs; int p = (int)(r % t); r /= t; int h = (int)(r % nh); long long w = r / nh;\n" \
+"    long long c = (long long)nh * hs;\n" \
+"    const float *src = qkv + (w * t + p) * 3 * c + (long long)h * hs + d;\n" \
+"    for (int j = 0; j < 3; j++) {\n" \
+"        float v = src[j * c];\n" \
+"        if (mode == 2) { ((unsigned short *)dst)[j * n + i] = round_bf16(v); continue; }\n" \
+"        float hv = mode == 1 ? tf32_hi(v) : v;\n" \
+"        ((float *)dst)[j * n + i] = hv;\n" \
+"        if (mode == 1) lo[j * n + i] = ((__float_as_uint(v) & 0x7f800000u) == 0x7f800000u) ? 0.0f : v - hv;\n" \
+"    }\n" \
+"}\n" \
+"/* y (nw, nh, t, hs) -> out (nw*t, C), heads side by side. */\n" \
+"extern \"C\" __global__ void unpermute(float *out, const float *y, long long nw, int t, int nh, int hs) {\n" \
+"    long long n = nw * nh * t * hs;\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i >= n) return;\n" \
+"    int d = (int)(i % hs); long long r = i / hs; int p = (int)(r % t); r /= t; int h = (int)(r % nh); long long w = r / nh;\n" \
+"    out[(w * t + p) * nh * hs + (long long)h * hs + d] = y[i];\n" \
+"}\n" \
+"/* Rows of (rows, t) scores, row r at position r % t of its window: softmax over columns 0..i, zeros after.\n" \
+"   mode 0: in place; 1: TF32 hi in place, lo into lo; 2: bf16 into p16 (the f32 row is left as it was). */\n" \
+"extern \"C\" __global__ void softmax_causal(float *att, long long rows, int t, int mode, float *lo, unsigned short *p16) {\n" \
 "    long long row = (long long)blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;\n" \
 "    int lane = threadIdx.x % WARP;\n" \
 "    if (row >= rows) return;\n" \
@@ -82,10 +124,15 @@
 "    for (int k = lane; k < valid; k += WARP) m = fmaxf(m, p[k]);\n" \
 "    m = warp_max(m);\n" \
 "    float s = 0.0f;\n" \
-"    for (int k = lane; k < valid; k += WARP) { float e = expf(p[k] - m); p[k] = e; s += e; }\n" \
+"    for (int k = lane; k < valid; k += WARP) s += expf(p[k] - m);\n" \
 "    float inv = 1.0f / warp_sum(s);\n" \
-"    for (int k = lane; k < valid; k += WARP) p[k] = p[k] * inv;\n" \
-"    for (int k = valid + lane; k < t; k += WARP) p[k] = 0.0f;\n" \
+"    for (int k = lane; k < t; k += WARP) {\n" \
+"        float e = k < valid ? expf(p[k] - m) * inv : 0.0f;\n" \
+"        if (mode == 2) { p16[row * t + k] = round_bf16(e); continue; }\n" \
+"        float h = mode == 1 ? tf32_hi(e) : e;\n" \
+"        p[k] = h;\n" \
+"        if (mode == 1) lo[row * t + k] = e - h;\n" \
+"    }\n" \
 "}\n" \
 "extern \"C\" __global__ void to_bf16(unsigned short *out, const float *inp, long long n) {\n" \
 "    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \

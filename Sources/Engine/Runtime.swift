@@ -74,12 +74,20 @@ public struct RuntimeInfo: Codable, Sendable, Equatable {
         return r
     }
 
+    private func gpuMathDetail(_ math: String?) -> String {
+        switch math.flatMap(GPUMath.init(rawValue:)) {
+        case .split?: return "cuBLAS products as three TF32 tensor-core products of hi/lo splits (f32-order rounding)"
+        case .tf32?: return "cuBLAS TF32 products (10-bit mantissa inputs)"
+        case .f32?, nil: return "cuBLAS f32 products (no TF32)"
+        }
+    }
+
     /// How products at this precision are computed (Kernels/MatmulBF16.swift).
     public var precisionDetail: String {
         if let gpu {
             return (precision == Precision.bf16.rawValue
                 ? "weights held in bf16; inputs rounded to bf16; cuBLAS bf16 products with f32 sums"
-                : "f32 weights and cuBLAS f32 products" + (gpu.tf32 == true ? " (TF32 allowed)" : " (no TF32)"))
+                : "f32 weights; " + gpuMathDetail(gpu.math))
                 + "; LayerNorm, attention softmax, GELU and the loss in f32 kernels, on \(gpu.name)"
         }
         return precision == Precision.bf16.rawValue

@@ -13,6 +13,16 @@ struct DeviceOption: ParsableArguments {
     var device: ComputeDevice = .cpu
 }
 
+/// `--gpu-math`: how f32 products run on a GPU (`score`).
+struct GPUMathOption: ParsableArguments {
+    @Option(name: .customLong("gpu-math"),
+            help: ArgumentHelp("How f32 products run on a GPU: 3xtf32 (default: each product as three TF32 tensor-core products of hi/lo splits, rounding of f32's order), f32 (cuBLAS FP32 on the CUDA cores), or tf32 (one TF32 product, 10-bit mantissas: faster, ~1e-3 relative error per product). No effect on the CPU or with --precision bf16.",
+                               valueName: "3xtf32|f32|tf32"))
+    var math: GPUMath = .default
+}
+
+extension GPUMath: ExpressibleByArgument {}
+
 /// `--precision`, for the commands that run the forward only: `score`, `sample`, `report`.
 struct PrecisionOption: ParsableArguments {
     @Option(help: ArgumentHelp("Precision of the matrix products: f32, or bf16 (weights held in bf16, half the memory; inputs rounded to bf16, sums in f32; LayerNorm, attention, softmax and the loss stay f32).",

@@ -35,6 +35,7 @@ struct Score: ParsableCommand {
     var precision: Precision { precisionOption.precision }
 
     @OptionGroup var deviceOption: DeviceOption
+    @OptionGroup var gpuMath: GPUMathOption
     var device: ComputeDevice { deviceOption.device }
 
     @Flag(help: "Print JSON (one object, or an array for several checkpoints).")
@@ -85,7 +86,7 @@ struct Score: ParsableCommand {
         let bar = ProgressBar("shard \(k)/\(n)")
         let (report, scores, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: T, stride: windows.stride,
                                                       skip: windows.skip, maxTokens: windows.maxTokens, batch: B, threads: data.threads,
-                                                      windowRange: range, device: device, progress: bar.update)
+                                                      windowRange: range, device: device, math: gpuMath.math, progress: bar.update)
         bar.finish()
         let key = ScoreKey(checkpointHash: try fileContentHash(path: path), testSetHash: tokens.contentHash,
                            settings: ScoreSettings(context: T, stride: plan.stride, skip: windows.skip, maxTokens: windows.maxTokens),
@@ -113,7 +114,7 @@ struct Score: ParsableCommand {
                                  skip: windows.skip, maxTokens: windows.maxTokens) }
                 if device != .cpu, ProcessInfo.processInfo.environment["GPT2LAB_CUDA_CHECK"] == "1" {
                     for line in try checkCUDAScoring(ck, tokens: tokens, testSetPath: data.testSet, context: data.context,
-                                                     threads: data.threads, device: device) {
+                                                     threads: data.threads, device: device, math: gpuMath.math) {
                         FileHandle.standardError.write(Data("gpt2lab: \(line)\n".utf8))
                     }
                 }
@@ -128,7 +129,7 @@ struct Score: ParsableCommand {
                 } else {
                     (report, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: data.context,
                                                          stride: windows.stride, skip: windows.skip, maxTokens: windows.maxTokens, batch: windows.batch,
-                                                         threads: data.threads, device: device, progress: bar.update)
+                                                         threads: data.threads, device: device, math: gpuMath.math, progress: bar.update)
                 }
                 bar.finish()
                 reports.append(report)

@@ -19,6 +19,19 @@ static uint16_t round_bf16(float f) {
     return (uint16_t)(u >> 16);
 }
 
+/// TF32 split as kernels.h's tf32_hi: to nearest (ties away) at a 10-bit mantissa.
+static float tf32_hi(float x) {
+    uint32_t u; memcpy(&u, &x, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u) return x;
+    uint32_t r = (u + 0x1000u) & 0xffffe000u;
+    if ((r & 0x7f800000u) == 0x7f800000u) r = u & 0xffffe000u;
+    float h; memcpy(&h, &r, 4); return h;
+}
+static int nonfinite(float x) { uint32_t u; memcpy(&u, &x, 4); return (u & 0x7f800000u) == 0x7f800000u; }
+/// What a TF32 tensor core reads of an f32 operand: the low 13 mantissa bits dropped (truncation, the
+/// harsher of the hardware's and cuBLAS's conversions).
+static float tf32_truncate(float x) { uint32_t u; memcpy(&u, &x, 4); u &= 0xffffe000u; float f; memcpy(&f, &u, 4); return f; }
+
 static CUresult ok0(void) { return 0; }
 static CUresult e_init(unsigned f) { (void)f; return 0; }
 static CUresult e_version(int *v) { *v = 13000; return 0; }
@@ -76,14 +89,46 @@ static CUresult e_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, un
         float *io = PTR(0, float); long long n = ARG(1, long long);
         for (long long i = 0; i < n; i++) { float x = io[i]; io[i] = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))); }
     } else if (!strcmp(k, "softmax_causal")) {
-        float *att = PTR(0, float); long long rows = ARG(1, long long); int t = ARG(2, int);
+        float *att = PTR(0, float); long long rows = ARG(1, long long); int t = ARG(2, int), mode = ARG(3, int);
+        float *lo = PTR(4, float); uint16_t *p16 = PTR(5, uint16_t);
         for (long long r = 0; r < rows; r++) {
             float *p = att + r * t; int valid = (int)(r % t) + 1;
             float m = -INFINITY; for (int i = 0; i < valid; i++) m = fmaxf(m, p[i]);
-            float s = 0; for (int i = 0; i < valid; i++) { p[i] = expf(p[i] - m); s += p[i]; }
+            float s = 0; for (int i = 0; i < valid; i++) s += expf(p[i] - m);
             float inv = 1.0f / s;
-            for (int i = 0; i < valid; i++) p[i] *= inv;
-            for (int i = valid; i < t; i++) p[i] = 0;
+            for (int i = 0; i < t; i++) {
+                float e = i < valid ? expf(p[i] - m) * inv : 0.0f;
+                if (mode == 2) { p16[r * t + i] = round_bf16(e); continue; }
+                float h = mode == 1 ? tf32_hi(e) : e;
+                p[i] = h;
+                if (mode == 1) lo[r * t + i] = e - h;
+            }
+        }
+    } else if (!strcmp(k, "split_tf32")) {
+        float *hi = PTR(0, float), *lo = PTR(1, float); const float *x = PTR(2, float); long long n = ARG(3, long long);
+        for (long long i = 0; i < n; i++) { float v = x[i], h = tf32_hi(v); hi[i] = h; lo[i] = nonfinite(v) ? 0.0f : v - h; }
+    } else if (!strcmp(k, "permute_qkv")) {
+        void *dst = PTR(0, void); float *lo = PTR(1, float); const float *qkv = PTR(2, float);
+        long long nw = ARG(3, long long); int t = ARG(4, int), nh = ARG(5, int), hs = ARG(6, int), mode = ARG(7, int);
+        long long n = nw * nh * t * hs, c = (long long)nh * hs;
+        for (long long i = 0; i < n; i++) {
+            int d = (int)(i % hs); long long r = i / hs; int p = (int)(r % t); r /= t; int h = (int)(r % nh); long long w = r / nh;
+            const float *src = qkv + (w * t + p) * 3 * c + (long long)h * hs + d;
+            for (int j = 0; j < 3; j++) {
+                float v = src[j * c];
+                if (mode == 2) { ((uint16_t *)dst)[j * n + i] = round_bf16(v); continue; }
+                float hv = mode == 1 ? tf32_hi(v) : v;
+                ((float *)dst)[j * n + i] = hv;
+                if (mode == 1) lo[j * n + i] = nonfinite(v) ? 0.0f : v - hv;
+            }
+        }
+    } else if (!strcmp(k, "unpermute")) {
+        float *out = PTR(0, float); const float *y = PTR(1, float);
+        long long nw = ARG(2, long long); int t = ARG(3, int), nh = ARG(4, int), hs = ARG(5, int);
+        long long n = nw * nh * t * hs;
+        for (long long i = 0; i < n; i++) {
+            int d = (int)(i % hs); long long r = i / hs; int p = (int)(r % t); r /= t; int h = (int)(r % nh); long long w = r / nh;
+            out[(w * t + p) * nh * hs + (long long)h * hs + d] = y[i];
         }
     } else if (!strcmp(k, "to_bf16")) {
         uint16_t *out = PTR(0, uint16_t); const float *in = PTR(1, float); long long n = ARG(2, long long);
@@ -132,12 +177,20 @@ static cublasStatus_t b_create(cublasHandle_t *h) { *h = (cublasHandle_t)(uintpt
 static cublasStatus_t b_destroy(cublasHandle_t h) { (void)h; return 0; }
 static cublasStatus_t b_math(cublasHandle_t h, int m) { (void)h; (void)m; return 0; }
 
-static double load(const void *p, int type, long long i) { return type == CUDA_R_16BF ? widen(((const uint16_t *)p)[i]) : ((const float *)p)[i]; }
+static double load(const void *p, int type, long long i, int tf32) {
+    if (type == CUDA_R_16BF) return widen(((const uint16_t *)p)[i]);
+    float x = ((const float *)p)[i];
+    return tf32 ? tf32_truncate(x) : x;
+}
+static long tf32_gemms;
+long gl_cuda_emulated_tf32_gemms(void) { return tf32_gemms; }
 
 static cublasStatus_t b_batched(cublasHandle_t h, int ta, int tb, int m, int n, int k, const void *alpha, const void *A, int at,
                                 int lda, long long sa, const void *B, int bt, int ldb, long long sb, const void *beta, void *C,
                                 int ct, int ldc, long long sc, int batch, int compute, int algo) {
-    (void)h; (void)compute; (void)algo;
+    (void)h; (void)algo;
+    int tf32 = compute == CUBLAS_COMPUTE_32F_FAST_TF32 && at == CUDA_R_32F;
+    if (tf32) tf32_gemms++;
     if (ct != CUDA_R_32F || (at != CUDA_R_32F && at != CUDA_R_16BF) || at != bt) return 7;
     if (lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) return 7;  // cuBLAS's leading-dimension rule
     gemms++;
@@ -149,7 +202,8 @@ static cublasStatus_t b_batched(cublasHandle_t h, int ta, int tb, int m, int n, 
         for (int j = 0; j < n; j++) for (int i = 0; i < m; i++) {
             double s = 0;
             for (int p = 0; p < k; p++)
-                s += load(a, at, ta ? p + (long long)i * lda : i + (long long)p * lda) * load(b, bt, tb ? j + (long long)p * ldb : p + (long long)j * ldb);
+                s += load(a, at, ta ? p + (long long)i * lda : i + (long long)p * lda, tf32)
+                     * load(b, bt, tb ? j + (long long)p * ldb : p + (long long)j * ldb, tf32);
             float *o = c + i + (long long)j * ldc;
             *o = (float)(al * s) + (be != 0 ? be * *o : 0);
         }

@@ -59,8 +59,34 @@ final class EmulatedGPUTests: XCTestCase {
         print("emulated f32: loss \(gpu.loss), CPU \(cpu.loss), HF windows \(hf.prefix(3))")
     }
 
-    /// bf16 products (bf16 weights and inputs, f32 sums), untied head: within 1e-4 of the CPU's bf16
-    /// path window by window, within 1e-3 of HF's f32.
+    /// The three f32 maths on the emulated device (whose TF32 products truncate their operands to TF32, the
+    /// harsher conversion): the split's three TF32 products give errors of f32's order (within 2e-5 of the
+    /// CPU engine per window, as cuBLAS's FP32), while one TF32 product is visibly coarser; the split
+    /// and TF32 run their products as TF32, FP32 none.
+    func testGPUMathsAgainstCPUEngine() throws {
+        let bin = try fixture("data/test-persuasion.bin")
+        let toks = try loadTokenIDs(path: bin)
+        let ck = try loadCheckpoint(path: try fixture("runs/reference/model.safetensors"))
+        let (_, cs, _) = try scoreCheckpoint(ck, tokens: toks, testSetPath: bin, maxTokens: 520, batch: 2, threads: 2)
+        var worst: [GPUMath: Double] = [:]
+        for math in GPUMath.allCases {
+            let before = gl_cuda_emulated_tf32_gemms()
+            let (report, gs, _) = try scoreCheckpoint(ck, tokens: toks, testSetPath: bin, maxTokens: 520, batch: 2,
+                                                      device: .cuda(0), math: math)
+            let tf32 = gl_cuda_emulated_tf32_gemms() - before
+            XCTAssertEqual(report.gpu?.math, math.rawValue)
+            if math == .f32 { XCTAssertEqual(tf32, 0, "FP32 runs no TF32 product") } else { XCTAssertGreaterThan(tf32, 0) }
+            worst[math] = zip(gs.windowLosses, cs.windowLosses).map { abs($0 - $1) }.max() ?? .nan
+        }
+        print("emulated maths, largest |window loss - CPU|: \(worst)")
+        XCTAssertLessThan(worst[.f32]!, 2e-5)
+        XCTAssertLessThan(worst[.split]!, 2e-5)
+        XCTAssertGreaterThan(worst[.tf32]!, 5 * worst[.split]!, "one TF32 product is coarser than the split")
+    }
+
+    /// bf16 products (bf16 weights and inputs, f32 sums), untied head. The GPU also runs attention's two
+    /// products on bf16 operands (q, k, v and the probabilities rounded), where the CPU's bf16 path keeps
+    /// them f32: within 5e-4 of the CPU's bf16 path window by window, within 1e-3 of HF's f32.
     func testBF16MatchesCPUEngine() throws {
         let bin = try fixture("data/test-persuasion.bin")
         let toks = try loadTokenIDs(path: bin)
@@ -68,9 +94,11 @@ final class EmulatedGPUTests: XCTestCase {
         let (gpu, gs, _) = try scoreCheckpoint(ck, tokens: toks, testSetPath: bin, maxTokens: 600, device: .cuda(0))
         let (_, cs, _) = try scoreCheckpoint(ck, tokens: toks, testSetPath: bin, maxTokens: 600, threads: 2)
         XCTAssertEqual(gpu.precision, "bf16")
+        XCTAssertNil(gpu.gpu?.math, "bf16 products have no f32 math")
         let hf = try hfWindowLosses("baseline")
         for (k, (g, c)) in zip(gs.windowLosses, cs.windowLosses).enumerated() {
-            XCTAssertEqual(g, c, accuracy: 1e-4, "window \(k): bf16 GPU forward against the CPU's bf16 path")
+            print("bf16 window \(k): GPU \(g) CPU bf16 \(c) HF f32 \(k < hf.count ? hf[k] : .nan)")
+            XCTAssertEqual(g, c, accuracy: 5e-4, "window \(k): bf16 GPU forward against the CPU's bf16 path")
             if k < 2 { XCTAssertEqual(g, hf[k], accuracy: 1e-3, "window \(k): bf16 against HF's f32") }
         }
     }

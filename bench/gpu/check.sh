@@ -8,11 +8,11 @@
 #   expected/baseline.json  expected/reference.json  data/test-persuasion.bin
 # Steps (each under `timeout`, the whole under ~7 minutes; a failing step is logged and the rest go on):
 #   1. gpt2lab doctor (GPU, driver, where NVRTC and cuBLAS were found)
-#   2. the two fixtures on cpu and cuda, f32 and bf16, against HF's losses (cuda f32 with GPT2LAB_CUDA_CHECK=1:
-#      window 0 compared with the CPU engine stage by stage)
+#   2. the two fixtures on cpu and cuda, f32 and bf16, against HF's losses (cuda with GPT2LAB_CUDA_CHECK=1:
+#      window 0 compared with the CPU engine stage by stage); cuda f32 in each --gpu-math (3xtf32, f32, tf32)
 #   3. a GPT-2 small (124M, random init, seed 0, n_ctx 1024) and 1M random tokens, made with torch/transformers
-#   4. three alternating rounds: gpt2lab cuda f32, cuda bf16, HF f32 (TF32 off), HF TF32, HF bf16 autocast,
-#      HF bf16 weights, at batch 32 x 1024 (medians of 3 in results.json)
+#   4. ROUNDS (default 3) alternating rounds: gpt2lab cuda f32 in each --gpu-math, cuda bf16, HF f32 (TF32 off),
+#      HF TF32, HF bf16 autocast, HF bf16 weights, at batch 32 x 1024 (medians in results.json)
 #   5. gpt2lab on the CPU (16 threads), f32 and bf16, on the first 16k tokens
 #   6. the summary (bench/gpu/summarize.py): losses, differences, tok/s, peak GPU memory
 set -u
@@ -84,6 +84,10 @@ for run in baseline reference; do
                 --test-set "$TS" --device "$dev" --precision "$prec" --threads 16 --json
         done
     done
+    for math in f32 tf32; do
+        step "fixture $run cuda-$math f32" 120 env GPT2LAB_CUDA_CHECK=1 "$BIN" score "$FIX/runs/$run/model.safetensors" \
+            --test-set "$TS" --device cuda --gpu-math $math --threads 16 --json
+    done
 done
 
 # 3. A 124M model and 1M tokens (1024 windows of 1024).
@@ -96,14 +100,20 @@ M="$WORK/model/model.safetensors"; TOK="$WORK/model/tokens.bin"
 
 # 4. Three alternating rounds at batch 32 x 1024.
 if [ -f "$M" ]; then
-    for round in 1 2 3; do
-        step "bench $round gpt2lab cuda f32" 120 "$BIN" score "$M" --test-set "$TOK" --device cuda --batch 32 --json
+    for round in $(seq 1 "${ROUNDS:-3}"); do
+        for math in 3xtf32 f32 tf32; do
+            step "bench $round gpt2lab cuda $math" 120 "$BIN" score "$M" --test-set "$TOK" --device cuda --gpu-math $math --batch 32 --json
+        done
         step "bench $round gpt2lab cuda bf16" 90 "$BIN" score "$M" --test-set "$TOK" --device cuda --precision bf16 --batch 32 --json
         step "bench $round hf" 200 "$PY" "$HERE/hf_gpu.py" --model "$WORK/model" --test-set "$TOK" --batch 32
     done
     # 5. The CPU engine at 16 threads on the first 16k tokens (16 windows).
     step "cpu gpt2lab f32" 120 "$BIN" score "$M" --test-set "$TOK" --device cpu --threads 16 --max-tokens 16385 --json
     step "cpu gpt2lab bf16" 120 "$BIN" score "$M" --test-set "$TOK" --device cpu --precision bf16 --threads 16 --max-tokens 16385 --json
+    step "cpu profile 16 threads" 120 "$BIN" score "$M" --test-set "$TOK" --device cpu --threads 16 --max-tokens 8193 --profile
+    cat "$WORK/step.out" >> "$LOG"
+    step "cpu profile 2 threads" 120 "$BIN" score "$M" --test-set "$TOK" --device cpu --threads 2 --max-tokens 4097 --profile
+    cat "$WORK/step.out" >> "$LOG"
     step "cuda gpt2lab f32 same slice" 60 "$BIN" score "$M" --test-set "$TOK" --device cuda --max-tokens 16385 --json
 fi
 

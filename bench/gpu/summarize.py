@@ -9,6 +9,7 @@ import statistics
 import sys
 
 TOL = {"f32": 2e-4, "bf16": 1e-3}
+DEVICES = ("cpu", "cuda", "cuda-f32", "cuda-tf32")   # cuda: the default --gpu-math (3xtf32)
 BULKY = ("window_nll_sums", "window_counts", "window_losses", "window_indices")
 
 
@@ -41,8 +42,10 @@ def main():
     print("\n==== fixtures: loss against HF transformers (f32 tolerance 2e-4, bf16 1e-3) ====")
     for run in ("baseline", "reference"):
         want = hf_loss(fix, run)
-        for dev in ("cpu", "cuda"):
+        for dev in DEVICES:
             for prec in ("f32", "bf16"):
+                if dev.startswith("cuda-") and prec == "bf16":
+                    continue
                 s = by.get(f"fixture {run} {dev} {prec}")
                 o = s and s["output"]
                 if not isinstance(o, dict) or "loss" not in o:
@@ -50,10 +53,10 @@ def main():
                     res["fixtures"].append({"run": run, "device": dev, "precision": prec, "ok": False})
                     continue
                 cpu = (by.get(f"fixture {run} cpu {prec}") or {}).get("output")
-                vs_cpu = o["loss"] - cpu["loss"] if dev == "cuda" and isinstance(cpu, dict) and "loss" in cpu else None
+                vs_cpu = o["loss"] - cpu["loss"] if dev.startswith("cuda") and isinstance(cpu, dict) and "loss" in cpu else None
                 diff = o["loss"] - want if want is not None else None
                 ok = diff is not None and abs(diff) <= TOL[prec]
-                print(f"fixture {run:9} {dev:4} {prec:4} loss {o['loss']:.7f}  HF {want:.7f}  diff {diff:+.2e}  "
+                print(f"fixture {run:9} {dev:9} {prec:4} loss {o['loss']:.7f}  HF {want:.7f}  diff {diff:+.2e}  "
                       f"{'PASS' if ok else 'FAIL'}" + (f"  (cuda - cpu {vs_cpu:+.2e})" if vs_cpu is not None else "")
                       + f"  {o.get('tokens_per_second', 0):.0f} tok/s")
                 res["fixtures"].append({"run": run, "device": dev, "precision": prec, "loss": o["loss"], "hf_loss": want,
@@ -83,12 +86,13 @@ def main():
                               "loss_minus_hf_f32": d, "peak_gpu_bytes": peak, "tokens_scored": rs[0]["tokens"], "rounds": len(rs)}
         print(f"{impl:22} {tps:12,.0f} tok/s  loss {loss:.7f}" + (f"  ({d:+.2e})" if d is not None else "")
               + f"  peak {peak / 2**30:.2f} GiB  rounds {len(rs)}")
-    if rows.get("hf-f32") and rows.get("gpt2lab-cuda-f32"):
-        a = res["bench"]["gpt2lab-cuda-f32"]["median_tokens_per_second"] / res["bench"]["hf-f32"]["median_tokens_per_second"]
-        print(f"gpt2lab cuda f32 / HF f32 (TF32 off): {a:.2f}x")
-    if rows.get("hf-bf16-autocast") and rows.get("gpt2lab-cuda-bf16"):
-        a = res["bench"]["gpt2lab-cuda-bf16"]["median_tokens_per_second"] / res["bench"]["hf-bf16-autocast"]["median_tokens_per_second"]
-        print(f"gpt2lab cuda bf16 / HF bf16 autocast: {a:.2f}x")
+    med = {k: v["median_tokens_per_second"] for k, v in res["bench"].items()}
+    for ours, theirs in (("3xtf32", "hf-f32"), ("f32", "hf-f32"), ("tf32", "hf-tf32"), ("bf16", "hf-bf16-weights"),
+                         ("bf16", "hf-bf16-autocast")):
+        if f"gpt2lab-cuda-{ours}" in med and theirs in med:
+            a = med[f"gpt2lab-cuda-{ours}"] / med[theirs]
+            res.setdefault("ratios", {})[f"gpt2lab-cuda-{ours} / {theirs}"] = a
+            print(f"gpt2lab cuda {ours} / {theirs}: {a:.2f}x")
 
     print("\n==== CPU engine, 16 threads, first 16k tokens ====")
     same = (by.get("cuda gpt2lab f32 same slice") or {}).get("output")

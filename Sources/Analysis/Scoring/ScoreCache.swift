@@ -65,8 +65,11 @@ public struct ScoreKey: IdentityKey, Hashable {
 }
 
 extension GPUInfo {
-    /// How scores name the GPU they ran on: "cuda NVIDIA H200 sm_9.0" (and " tf32" when TF32 was allowed).
-    public var scoreKeyName: String { "cuda \(name) sm_\(computeCapability)" + (tf32 == true ? " tf32" : "") }
+    /// How scores name the GPU they ran on: "cuda NVIDIA H200 sm_9.0", then the f32 products' math when
+    /// it is not cuBLAS's FP32 (" 3xtf32", " tf32").
+    public var scoreKeyName: String {
+        "cuda \(name) sm_\(computeCapability)" + (math == nil || math == GPUMath.f32.rawValue ? "" : " \(math!)")
+    }
 }
 
 private struct CacheEntry: Codable {

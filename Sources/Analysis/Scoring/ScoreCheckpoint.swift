@@ -10,12 +10,15 @@ import TestSets
 ///   - batch: windows per forward; nil picks about 2048 positions per batch.
 ///   - windowRange: score only these window indices (shards); nil = all.
 ///   - device: where the forward runs (`.auto`: a working GPU, else the CPU); `.cuda` without one throws.
+///   - math: how f32 products run on a GPU (GPUMath).
 public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: String,
                             context: Int? = nil, stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil,
                             batch: Int? = nil, threads: Int? = nil, windowRange: Range<Int>? = nil, device: ComputeDevice = .cpu,
+                            math: GPUMath = .default,
                             progress: ((Int, Int) -> Void)? = nil) throws -> (ScoreReport, WindowScores, WindowPlan) {
     let (plan, model, gpu, B) = try prepareScoring(ck, tokens: tokens, testSetPath: testSetPath, context: context, stride: stride,
-                                                   skip: skip, maxTokens: maxTokens, batch: batch, threads: threads, device: device)
+                                                   skip: skip, maxTokens: maxTokens, batch: batch, threads: threads, device: device,
+                                                   math: math)
     let backend = model.backend, T = plan.context
     let windows = Array(plan.windows[windowRange ?? 0..<plan.windows.count])
     let t0 = Date()
@@ -38,7 +41,7 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
 /// one), and the batch size.
 func prepareScoring(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: String, context: Int?, stride: Int?,
                     skip: Int, maxTokens: Int?, batch: Int?, threads: Int?,
-                    device: ComputeDevice = .cpu) throws -> (WindowPlan, GPT2Model, CUDAModel?, Int) {
+                    device: ComputeDevice = .cpu, math: GPUMath = .default) throws -> (WindowPlan, GPT2Model, CUDAModel?, Int) {
     let c = ck.config
     let T = context ?? c.contextLength
     guard T <= c.contextLength else {
@@ -47,17 +50,17 @@ func prepareScoring(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: Stri
     let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: stride ?? T, skip: skip, maxTokens: maxTokens)
     try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: c.softmaxVocab, path: testSetPath)
     let model = GPT2Model(parameters: ck.parameters, backend: CPUBackend(threads: threads))
-    let gpu = try openDevice(device, parameters: ck.parameters)
+    let gpu = try openDevice(device, parameters: ck.parameters, math: math)
     return (plan, model, gpu, batch ?? (gpu == nil ? defaultBatch(context: T) : defaultGPUBatch(context: T)))
 }
 
 /// The GPU model `device` asks for: none for `.cpu`; GPU N for `.cuda(N)` (throws, naming what is
 /// missing, when it cannot run); for `.auto` GPU 0 when it works, else none (the CPU engine).
-func openDevice(_ device: ComputeDevice, parameters: ModelWeights) throws -> CUDAModel? {
+func openDevice(_ device: ComputeDevice, parameters: ModelWeights, math: GPUMath = .default) throws -> CUDAModel? {
     switch device {
     case .cpu: return nil
-    case let .cuda(n): return try CUDAModel(parameters: parameters, ordinal: n)
-    case .auto: return try? CUDAModel(parameters: parameters, ordinal: 0)
+    case let .cuda(n): return try CUDAModel(parameters: parameters, ordinal: n, math: math)
+    case .auto: return try? CUDAModel(parameters: parameters, ordinal: 0, math: math)
     }
 }
 
@@ -65,7 +68,7 @@ func openDevice(_ device: ComputeDevice, parameters: ModelWeights) throws -> CUD
 /// `.auto` is GPU 0 when the driver lists it and the libraries load, else the CPU; `.cuda(N)`
 /// without a usable GPU N throws one line saying what is missing. Returns the device (never
 /// `.auto`) and its GPU.
-public func settleDevice(_ device: ComputeDevice) throws -> (device: ComputeDevice, gpu: GPUInfo?) {
+public func settleDevice(_ device: ComputeDevice, math: GPUMath? = .default) throws -> (device: ComputeDevice, gpu: GPUInfo?) {
     var wanted = 0
     switch device {
     case .cpu: return (.cpu, nil)
@@ -73,7 +76,10 @@ public func settleDevice(_ device: ComputeDevice) throws -> (device: ComputeDevi
     case let .cuda(n): wanted = n
     }
     let status = CUDAStatus.current()
-    if status.problem == nil, let gpu = status.devices.first(where: { $0.ordinal == wanted }) { return (.cuda(wanted), gpu) }
+    if status.problem == nil, var gpu = status.devices.first(where: { $0.ordinal == wanted }) {
+        gpu.math = math?.rawValue
+        return (.cuda(wanted), gpu)
+    }
     if device == .auto { return (.cpu, nil) }
     throw CUDAError("--device \(device): " + (status.problem ?? "no GPU \(wanted) (the driver lists \(status.devices.count))"))
 }
@@ -130,9 +136,9 @@ public func scoreCheckpointSequential(_ ck: LoadedCheckpoint, tokens: TokenFile,
 /// by stage (Engine's `CUDAModel.checkAgainstCPU`): one line per stage, the last naming the first that
 /// diverges. A device that resolves to the CPU gives one line saying there is nothing to compare.
 public func checkCUDAScoring(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: String, context: Int?,
-                             threads: Int?, device: ComputeDevice) throws -> [String] {
+                             threads: Int?, device: ComputeDevice, math: GPUMath = .default) throws -> [String] {
     let (plan, model, gpu, _) = try prepareScoring(ck, tokens: tokens, testSetPath: testSetPath, context: context, stride: nil,
-                                                   skip: 0, maxTokens: nil, batch: 1, threads: threads, device: device)
+                                                   skip: 0, maxTokens: nil, batch: 1, threads: threads, device: device, math: math)
     guard let gpu, let w = plan.windows.first else { return ["check: the forward runs on the CPU (--device \(device)); nothing to compare"] }
     let T = w.length
     let inputs = Array(tokens.ids[w.start..<w.start + T]), targets = Array(tokens.ids[w.start + 1...w.start + T])

@@ -38,7 +38,12 @@ int gl_cuda_compile_check(int arch, size_t *cubin_bytes, char *err);
 /// A device, its primary context, a cuBLAS handle and the compiled kernels.
 typedef struct gl_cuda_ctx gl_cuda_ctx;
 
-int gl_cuda_open(int ordinal, int tf32, gl_cuda_ctx **out, char *err);
+/// How f32 products run: GL_CUDA_MATH_F32 (cuBLAS's FP32 on the CUDA cores), GL_CUDA_MATH_SPLIT (each
+/// product as three TF32 tensor-core products of (hi, lo) splits, hi·hi + hi·lo + lo·hi: errors of f32's
+/// order), GL_CUDA_MATH_TF32 (one TF32 product: 10-bit mantissas). bf16 models use bf16 products.
+enum { GL_CUDA_MATH_F32 = 0, GL_CUDA_MATH_SPLIT = 1, GL_CUDA_MATH_TF32 = 2 };
+
+int gl_cuda_open(int ordinal, int math, gl_cuda_ctx **out, char *err);
 void gl_cuda_close(gl_cuda_ctx *ctx);
 /// Where the kernels came from: "cache <path>", "compiled (written to <path>)", "compiled (not cached: ...)".
 const char *gl_cuda_kernel_origin(const gl_cuda_ctx *ctx);
@@ -50,9 +55,15 @@ size_t gl_cuda_bytes_peak(const gl_cuda_ctx *ctx);
 int gl_cuda_upload(gl_cuda_ctx *ctx, const void *host, size_t bytes, uint64_t *dptr, char *err);
 void gl_cuda_free(gl_cuda_ctx *ctx, uint64_t dptr, size_t bytes);
 
+/// Splits the f32 matrix at `w` (n values) in place into its TF32 hi part, and a new allocation *lo
+/// (n floats, freed with gl_cuda_free) holding x - hi: the split math's weights.
+int gl_cuda_split_weights(gl_cuda_ctx *ctx, uint64_t w, size_t n, uint64_t *lo, char *err);
+
 /// One block's tensors on the device (f32 unless the model is bf16, where the four matrices are bf16).
+/// With the split math the four matrices hold their TF32 hi parts and the *_lo pointers the rest.
 typedef struct {
     uint64_t ln1w, ln1b, qkvw, qkvb, attprojw, attprojb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb;
+    uint64_t qkvw_lo, attprojw_lo, fcw_lo, fcprojw_lo;
 } gl_cuda_block;
 
 /// A model on the device. With bf16 != 0, wte, head and the blocks' matrices hold bf16 values.
@@ -62,6 +73,7 @@ typedef struct {
     int context, c, layers, heads, inner;
     int bf16;
     uint64_t wte, wpe, lnfw, lnfb, head;
+    uint64_t head_lo;   // the split math: head holds the TF32 hi part (its own copy when tied), head_lo the rest
     const gl_cuda_block *blocks;  // host array of `layers`
 } gl_cuda_model;
 

@@ -39,6 +39,27 @@ public enum ComputeDevice: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// How f32 products run on the GPU (`--gpu-math`); bf16 models always use bf16 products.
+public enum GPUMath: String, Codable, Sendable, CaseIterable {
+    /// Each product as three TF32 tensor-core products of (hi, lo) splits, hi·hi + hi·lo + lo·hi (the
+    /// dropped lo·lo is ~2⁻²² relative): rounding of f32's order at tensor-core speed. The default.
+    case split = "3xtf32"
+    /// cuBLAS's FP32 on the CUDA cores, no TF32.
+    case f32
+    /// One TF32 product (10-bit mantissas, ~1e-3 relative error per product): only when asked.
+    case tf32
+
+    public static let `default`: GPUMath = .split
+
+    var cValue: Int32 {
+        switch self {
+        case .f32: return Int32(GL_CUDA_MATH_F32)
+        case .split: return Int32(GL_CUDA_MATH_SPLIT)
+        case .tf32: return Int32(GL_CUDA_MATH_TF32)
+        }
+    }
+}
+
 /// One GPU, as `doctor` and `score --json` ("gpu") describe it.
 public struct GPUInfo: Codable, Sendable, Equatable {
     public var ordinal: Int
@@ -50,11 +71,11 @@ public struct GPUInfo: Codable, Sendable, Equatable {
     public var kernels: String?
     /// Most device memory the scorer held at once (weights + scratch), bytes; set after scoring.
     public var peakBytes: Int?
-    /// Whether f32 products may use TF32 (off unless asked).
-    public var tf32: Bool?
+    /// How f32 products ran (GPUMath's name); nil for a bf16 model and before a model is on the GPU.
+    public var math: String?
 
     enum CodingKeys: String, CodingKey {
-        case ordinal, name, kernels, tf32
+        case ordinal, name, kernels, math
         case computeCapability = "compute_capability", memoryBytes = "memory_bytes", peakBytes = "peak_bytes"
     }
 }

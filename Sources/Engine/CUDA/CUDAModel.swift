@@ -15,19 +15,23 @@ public final class CUDAModel {
     /// The GPU, its compute capability and where the kernels came from.
     public private(set) var info: GPUInfo
 
-    /// Uploads `parameters` to GPU `ordinal`. `tf32` lets f32 products use TF32 (not exposed yet).
-    public init(parameters: ModelWeights, ordinal: Int, tf32: Bool = false) throws {
+    /// How this model's f32 products run (nil for a bf16 model).
+    public let math: GPUMath?
+
+    /// Uploads `parameters` to GPU `ordinal`; `math` says how f32 products run (GPUMath).
+    public init(parameters: ModelWeights, ordinal: Int, math: GPUMath = .default) throws {
         config = parameters.config
         precision = parameters.precision
+        self.math = precision == .bf16 ? nil : math
         var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
         var c: OpaquePointer? = nil
-        guard gl_cuda_open(Int32(ordinal), tf32 ? 1 : 0, &c, &err) == 0, let c else {
+        guard gl_cuda_open(Int32(ordinal), math.cValue, &c, &err) == 0, let c else {
             throw CUDAError("cuda:\(ordinal): " + String(cString: err))
         }
         ctx = c
         do { info = try gpuInfo(ordinal: ordinal) } catch { gl_cuda_close(c); throw error }
         info.kernels = String(cString: gl_cuda_kernel_origin(c))
-        info.tf32 = tf32
+        info.math = self.math?.rawValue
         do { try upload(parameters) } catch { release(); throw error }
     }
 
@@ -67,18 +71,47 @@ public final class CUDAModel {
             }
         }
         let c = config
+        // The split math: the products' matrices become their TF32 hi parts with the rest beside them; a tied
+        // head gets its own copy (the embedding lookup keeps wte whole).
+        var lows: [TensorID: UInt64] = [:]
+        if math == .split, case let .f32(w) = parameters {
+            for id in layout.tensors where [.qkvw, .attprojw, .fcw, .fcprojw, .lmHead].contains(id.kind) {
+                lows[id] = try split(ptrs[id]!, count: layout.size(id), id.canonicalName)
+            }
+            if parameters.tied {
+                let wte = TensorID(.wte), o = layout.offsets[wte]!, n = layout.size(wte)
+                let copy = try w.data.withUnsafeBufferPointer { try put($0.baseAddress! + o, bytes: n * 4, "LM head (tied)") }
+                ptrs[TensorID(.lmHead)] = copy
+                lows[TensorID(.lmHead)] = try split(copy, count: n, "LM head (tied)")
+            }
+        }
         blocks = (0..<c.nLayer).map { l in
             func p(_ k: TensorKind) -> UInt64 { ptrs[TensorID(k, layer: l)]! }
+            func lo(_ k: TensorKind) -> UInt64 { lows[TensorID(k, layer: l)] ?? 0 }
             return gl_cuda_block(ln1w: p(.ln1w), ln1b: p(.ln1b), qkvw: p(.qkvw), qkvb: p(.qkvb), attprojw: p(.attprojw),
                                  attprojb: p(.attprojb), ln2w: p(.ln2w), ln2b: p(.ln2b), fcw: p(.fcw), fcb: p(.fcb),
-                                 fcprojw: p(.fcprojw), fcprojb: p(.fcprojb))
+                                 fcprojw: p(.fcprojw), fcprojb: p(.fcprojb), qkvw_lo: lo(.qkvw), attprojw_lo: lo(.attprojw),
+                                 fcw_lo: lo(.fcw), fcprojw_lo: lo(.fcprojw))
         }
         model.vocab_stored = Int32(c.vocabSize); model.softmax_rows = Int32(c.softmaxVocab)
         model.context = Int32(c.contextLength); model.c = Int32(c.nEmbd); model.layers = Int32(c.nLayer)
         model.heads = Int32(c.nHead); model.inner = Int32(c.nInner); model.bf16 = precision == .bf16 ? 1 : 0
         model.wte = ptrs[TensorID(.wte)]!; model.wpe = ptrs[TensorID(.wpe)]!
         model.lnfw = ptrs[TensorID(.lnfw)]!; model.lnfb = ptrs[TensorID(.lnfb)]!
-        model.head = ptrs[TensorID(parameters.tied ? .wte : .lmHead)]!
+        let head = TensorID(lows[TensorID(.lmHead)] != nil || !parameters.tied ? .lmHead : .wte)
+        model.head = ptrs[head]!
+        model.head_lo = lows[TensorID(.lmHead)] ?? 0
+    }
+
+    /// The split math: the f32 matrix at `ptr` becomes its TF32 hi part; returns the rest's allocation.
+    private func split(_ ptr: UInt64, count: Int, _ what: String) throws -> UInt64 {
+        var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
+        var lo: UInt64 = 0
+        guard gl_cuda_split_weights(ctx, ptr, count, &lo, &err) == 0 else {
+            throw CUDAError("cuda:\(info.ordinal): splitting \(what) for TF32: " + String(cString: err))
+        }
+        uploads.append((lo, count * 4))
+        return lo
     }
 
     /// Per-token NLL (b·t, window-major) of `b` windows of `t` tokens: inputs and targets (b·t ids,

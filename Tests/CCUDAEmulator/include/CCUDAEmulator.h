@@ -13,6 +13,8 @@ void gl_cuda_emulate(void);
 /// Kernel launches and GEMM calls the emulator has run.
 long gl_cuda_emulated_launches(void);
 long gl_cuda_emulated_gemms(void);
+/// GEMM calls on f32 operands with TF32 compute (their operands read as a TF32 tensor core reads them).
+long gl_cuda_emulated_tf32_gemms(void);
 #ifdef __cplusplus
 }
 #endif
