@@ -77,9 +77,10 @@ step doctor-json 60 "$BIN" doctor --json
 # 2. Fixtures. The first cuda run of each precision also compares window 0 stage by stage (stderr, in the log).
 TS="$FIX/data/test-persuasion.bin"
 for run in baseline reference; do
+    if [ ! -f "$FIX/runs/$run/model.safetensors" ]; then log "== fixture $run: SKIPPED (not in $FIX)"; continue; fi
     for dev in cpu cuda; do
         for prec in f32 bf16; do
-            check=0; [ "$dev" = cuda ] && [ "$run" = baseline ] && check=1
+            check=0; [ "$dev" = cuda ] && check=1
             step "fixture $run $dev $prec" 120 env GPT2LAB_CUDA_CHECK=$check "$BIN" score "$FIX/runs/$run/model.safetensors" \
                 --test-set "$TS" --device "$dev" --precision "$prec" --threads 16 --json
         done
