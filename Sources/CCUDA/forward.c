@@ -18,9 +18,8 @@ static const size_t ATT_BYTES = (size_t)512 << 20;
 
 static CUdeviceptr *scratch_slot(gl_cuda_ctx *c, int i) {
     CUdeviceptr *slots[GL_CUDA_SCRATCH_SLOTS] = {
-        &c->s.x, &c->s.ln, &c->s.qkv, &c->s.atty, &c->s.proj, &c->s.fch, &c->s.xa, &c->s.xb, &c->s.att, &c->s.att2,
-        &c->s.qkvp, &c->s.qkvp_lo, &c->s.logits, &c->s.ids, &c->s.tgt, &c->s.lse_max, &c->s.lse_sum, &c->s.picked,
-        &c->s.nll};
+        &c->s.x, &c->s.ln, &c->s.qkv, &c->s.atty, &c->s.proj, &c->s.fch, &c->s.xa, &c->s.att, &c->s.att2,
+        &c->s.qkvp, &c->s.logits, &c->s.ids, &c->s.tgt, &c->s.lse_max, &c->s.lse_sum, &c->s.picked, &c->s.nll};
     return slots[i];
 }
 
@@ -33,18 +32,19 @@ void gl_cuda_release_scratch(gl_cuda_ctx *c) {
 }
 
 /// Bytes of each scratch slot for n rows of windows of t tokens (in scratch_slot's order): the residual
-/// stream x, LayerNorm out, qkv, attention out, projections, fc; xa/xb: a product's input as bf16 (xa)
-/// or TF32 hi/lo (xa, xb); att/att2: one chunk's scores (att2: their TF32 lo or bf16 probabilities);
-/// qkvp(_lo): q, k, v permuted; the LM head's logits chunk; ids, targets, the online logsumexp, NLL.
+/// stream x, LayerNorm out, qkv, attention out, projections, fc; xa: a product's input rounded to bf16
+/// or stacked for the split math (n × 3k); att/att2: one chunk's scores (att2: the probabilities in bf16,
+/// or stacked for the split math); qkvp: q, k, v permuted (stacked for the split math); the LM head's
+/// logits chunk; ids, targets, the online logsumexp, NLL.
 static void scratch_sizes(const gl_cuda_model *m, int math, size_t n, size_t T, int att_windows, size_t *sizes) {
     size_t C = (size_t)m->c, F = (size_t)m->inner, hr = n < HEAD_ROWS ? n : HEAD_ROWS, wide = C > F ? C : F;
     int split = !m->bf16 && math == GL_CUDA_MATH_SPLIT;
     size_t att = (size_t)att_windows * m->heads * T * T;
     size_t s[GL_CUDA_SCRATCH_SLOTS] = {
         n * C * 4, n * C * 4, n * 3 * C * 4, n * C * 4, n * C * 4, n * F * 4,
-        m->bf16 ? n * wide * 2 : split ? n * wide * 4 : 0, split ? n * wide * 4 : 0,
-        att * 4, m->bf16 ? att * 2 : split ? att * 4 : 0,
-        n * 3 * C * (m->bf16 ? 2 : 4), split ? n * 3 * C * 4 : 0,
+        m->bf16 ? n * wide * 2 : split ? n * wide * 3 * 4 : 0,
+        att * 4, m->bf16 ? att * 2 : split ? att * 3 * 4 : 0,
+        n * 3 * C * (m->bf16 ? 2 : split ? 3 * 4 : 4),
         hr * VOCAB_BLOCK * 4, n * 4, n * 4, n * 4, n * 8, n * 4, n * 4};
     for (int i = 0; i < GL_CUDA_SCRATCH_SLOTS; i++) sizes[i] = s[i];
 }
@@ -55,7 +55,8 @@ static int ensure_scratch(gl_cuda_ctx *c, const gl_cuda_model *m, int rows, int 
     if (c->s.rows >= rows && c->s.t == t && c->s.c == m->c && c->s.f == m->inner && c->s.nh == m->heads
         && c->s.v == m->softmax_rows && c->s.bf16 == m->bf16 && c->s.math == c->math) return 0;
     gl_cuda_release_scratch(c);
-    size_t one = (size_t)m->heads * t * t * 4;
+    // one window's scores and, for bf16 or the split math, its probabilities beside them
+    size_t one = (size_t)m->heads * t * t * (m->bf16 ? 6 : c->math == GL_CUDA_MATH_SPLIT ? 16 : 4);
     int windows = rows / t, aw = (int)(ATT_BYTES / (one ? one : 1));
     if (aw < 1) aw = 1;
     if (aw > windows) aw = windows;
@@ -74,32 +75,39 @@ static int launch(CUfunction f, const char *name, long long threads, int block, 
     return gl_cuda_launch(f, name, threads, block, args, err);
 }
 
-/// inp (n, k) as a product's right operand: rounded to bf16 into xa, split into TF32 hi/lo (xa, xb), or as is.
-static int prepare_input(gl_cuda_ctx *c, int bf16, CUdeviceptr inp, long long count, int k, gl_operand *x, char *err) {
-    *x = (gl_operand){inp, 0, k, 0};
+/// inp (n, k) as a product's right operand: rounded to bf16 into xa, stacked for the split math into xa
+/// (n, 3k), or as is. *kk: the product's k (3k when stacked).
+static int prepare_input(gl_cuda_ctx *c, int bf16, CUdeviceptr inp, long long n, int k, gl_operand *x, int *kk, char *err) {
+    *x = (gl_operand){inp, k, 0};
+    *kk = k;
+    long long count = n * k;
     if (bf16) {
         void *a[] = {&c->s.xa, &inp, &count};
         CHECK(launch(c->k_to_bf16, "to_bf16", count, THREADS, a, err));
-        x->hi = c->s.xa;
+        x->p = c->s.xa;
     } else if (c->math == GL_CUDA_MATH_SPLIT) {
-        void *a[] = {&c->s.xa, &c->s.xb, &inp, &count};
-        CHECK(launch(c->k_split_tf32, "split_tf32", count, THREADS, a, err));
-        x->hi = c->s.xa; x->lo = c->s.xb;
+        int pattern = 0;
+        void *a[] = {&c->s.xa, &inp, &n, &k, &pattern};
+        CHECK(launch(c->k_split3, "split3", count, THREADS, a, err));
+        *x = (gl_operand){c->s.xa, 3 * k, 0};
+        *kk = 3 * k;
     }
     return 0;
 }
 
 /// out (n, oc) = inp (n, k) · weightᵀ (oc, k) + bias (oc); the weight is bf16 for a bf16 model, else f32
-/// (with the split math its TF32 hi part, and weight_lo the rest).
-static int linear(gl_cuda_ctx *c, int bf16, CUdeviceptr out, CUdeviceptr inp, uint64_t weight, uint64_t weight_lo,
+/// (with the split math stacked, oc × 3k).
+static int linear(gl_cuda_ctx *c, int bf16, CUdeviceptr out, CUdeviceptr inp, uint64_t weight,
                   uint64_t bias, long long n, int k, int oc, const char *what, char *err) {
     if (bias) {
         void *a[] = {&out, &bias, &n, &oc};
         CHECK(launch(c->k_bias_rows, "bias_rows", n * oc, THREADS, a, err));
     }
-    gl_operand x, w = {(CUdeviceptr)weight, (CUdeviceptr)weight_lo, k, 0};
-    CHECK(prepare_input(c, bf16, inp, n * k, k, &x, err));
-    return gl_cuda_gemm(c, bf16 ? CUDA_R_16BF : CUDA_R_32F, CUBLAS_OP_T, CUBLAS_OP_N, oc, (int)n, k, 1.0f, w, x,
+    gl_operand x;
+    int kk;
+    CHECK(prepare_input(c, bf16, inp, n, k, &x, &kk, err));
+    gl_operand w = {(CUdeviceptr)weight, kk, 0};
+    return gl_cuda_gemm(c, bf16 ? CUDA_R_16BF : CUDA_R_32F, CUBLAS_OP_T, CUBLAS_OP_N, oc, (int)n, kk, 1.0f, w, x,
                         bias ? 1.0f : 0.0f, out, oc, 0, 1, what, err);
 }
 
@@ -124,24 +132,24 @@ static int block(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_block *w,
     const gl_cuda_dump *d0 = l == 0 ? d : NULL;
     CHECK(layernorm(c, c->s.ln, c->s.x, w->ln1w, w->ln1b, n, C, err));
     CHECK(d0 && dump(d0->ln1, c->s.ln, tc, "ln1", err));
-    CHECK(linear(c, m->bf16, c->s.qkv, c->s.ln, w->qkvw, w->qkvw_lo, w->qkvb, n, C, 3 * C, "qkv", err));
+    CHECK(linear(c, m->bf16, c->s.qkv, c->s.ln, w->qkvw, w->qkvb, n, C, 3 * C, "qkv", err));
     CHECK(d0 && dump(d0->qkv, c->s.qkv, 3 * tc, "qkv", err));
     CHECK(gl_cuda_attention(c, m, nw, t, err));
     CHECK(d0 && dump(d0->atty, c->s.atty, tc, "attention", err));
-    CHECK(linear(c, m->bf16, c->s.proj, c->s.atty, w->attprojw, w->attprojw_lo, w->attprojb, n, C, C, "attproj", err));
+    CHECK(linear(c, m->bf16, c->s.proj, c->s.atty, w->attprojw, w->attprojb, n, C, C, "attproj", err));
     long long nc = n * C;
     void *ra[] = {&c->s.x, &c->s.proj, &nc};
     CHECK(launch(c->k_residual, "residual", nc, THREADS, ra, err));
     CHECK(d0 && dump(d0->res2, c->s.x, tc, "residual2", err));
     CHECK(layernorm(c, c->s.ln, c->s.x, w->ln2w, w->ln2b, n, C, err));
     CHECK(d0 && dump(d0->ln2, c->s.ln, tc, "ln2", err));
-    CHECK(linear(c, m->bf16, c->s.fch, c->s.ln, w->fcw, w->fcw_lo, w->fcb, n, C, F, "fc", err));
+    CHECK(linear(c, m->bf16, c->s.fch, c->s.ln, w->fcw, w->fcb, n, C, F, "fc", err));
     CHECK(d0 && dump(d0->fch, c->s.fch, (size_t)t * F, "fc", err));
     long long nf = n * F;
     void *ga[] = {&c->s.fch, &nf};
     CHECK(launch(c->k_gelu, "gelu", nf, THREADS, ga, err));
     CHECK(d0 && dump(d0->gelu, c->s.fch, (size_t)t * F, "gelu", err));
-    CHECK(linear(c, m->bf16, c->s.proj, c->s.fch, w->fcprojw, w->fcprojw_lo, w->fcprojb, n, F, C, "fcproj", err));
+    CHECK(linear(c, m->bf16, c->s.proj, c->s.fch, w->fcprojw, w->fcprojb, n, F, C, "fcproj", err));
     CHECK(launch(c->k_residual, "residual", nc, THREADS, ra, err));
     CHECK(d && d->blocks && dump(d->blocks + (size_t)l * tc, c->s.x, tc, "block output", err));
     return 0;
@@ -152,7 +160,8 @@ static int head_loss(gl_cuda_ctx *c, const gl_cuda_model *m, long long n, char *
     int C = m->c, V = m->softmax_rows;
     size_t esz = m->bf16 ? 2 : 4;
     gl_operand x;
-    CHECK(prepare_input(c, m->bf16, c->s.ln, n * C, C, &x, err));
+    int kk;
+    CHECK(prepare_input(c, m->bf16, c->s.ln, n, C, &x, &kk, err));
     void *ia[] = {&c->s.lse_max, &c->s.lse_sum, &c->s.picked, &n};
     CHECK(launch(c->k_lse_init, "lse_init", n, THREADS, ia, err));
     int dt = m->bf16 ? CUDA_R_16BF : CUDA_R_32F;
@@ -160,9 +169,9 @@ static int head_loss(gl_cuda_ctx *c, const gl_cuda_model *m, long long n, char *
         int rc = (int)(n - r0 < HEAD_ROWS ? n - r0 : HEAD_ROWS);
         for (int v0 = 0; v0 < V; v0 += VOCAB_BLOCK) {
             int vb = V - v0 < VOCAB_BLOCK ? V - v0 : VOCAB_BLOCK;
-            gl_operand w = {m->head + (CUdeviceptr)v0 * C * esz, m->head_lo + (CUdeviceptr)v0 * C * 4, C, 0};
-            gl_operand xr = {x.hi + (CUdeviceptr)r0 * C * esz, x.lo + (CUdeviceptr)r0 * C * 4, C, 0};
-            CHECK(gl_cuda_gemm(c, dt, CUBLAS_OP_T, CUBLAS_OP_N, vb, rc, C, 1.0f, w, xr, 0.0f, c->s.logits, vb, 0, 1,
+            gl_operand w = {m->head + (CUdeviceptr)v0 * kk * esz, kk, 0};
+            gl_operand xr = {x.p + (CUdeviceptr)r0 * kk * esz, kk, 0};
+            CHECK(gl_cuda_gemm(c, dt, CUBLAS_OP_T, CUBLAS_OP_N, vb, rc, kk, 1.0f, w, xr, 0.0f, c->s.logits, vb, 0, 1,
                                "LM head chunk", err));
             CUdeviceptr tg = c->s.tgt + r0 * 4, mx = c->s.lse_max + r0 * 4, sm = c->s.lse_sum + r0 * 8, pk = c->s.picked + r0 * 4;
             long long rows = rc;

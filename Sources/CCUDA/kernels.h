@@ -71,9 +71,9 @@
 "    float th = tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x));\n" \
 "    io[i] = 0.5f * x * (1.0f + th);\n" \
 "}\n" \
-"/* TF32 split: hi = x rounded to TF32's 10-bit mantissa (to nearest, ties away), lo = x - hi, exact by\n" \
+"/* The TF32 split: hi = x rounded to TF32's 10-bit mantissa (to nearest, ties away), lo = x - hi, exact by\n" \
 "   Sterbenz's lemma; hi is a TF32 value, so the tensor cores take it as is. Non-finite x, and a rounding that\n" \
-"   would overflow, keep hi = x (or x truncated) and lo = x - hi. */\n" \
+"   would overflow, keep hi = x (or x truncated) and lo = 0. */\n" \
 "__device__ __forceinline__ float tf32_hi(float x) {\n" \
 "    unsigned u = __float_as_uint(x);\n" \
 "    if ((u & 0x7f800000u) == 0x7f800000u) return x;\n" \
@@ -81,27 +81,46 @@
 "    if ((r & 0x7f800000u) == 0x7f800000u) r = u & 0xffffe000u;\n" \
 "    return __uint_as_float(r);\n" \
 "}\n" \
-"extern \"C\" __global__ void split_tf32(float *hi, float *lo, const float *x, long long n) {\n" \
-"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
-"    if (i >= n) return;\n" \
-"    float v = x[i], h = tf32_hi(v);\n" \
-"    hi[i] = h; lo[i] = ((__float_as_uint(v) & 0x7f800000u) == 0x7f800000u) ? 0.0f : v - h;\n" \
+"__device__ __forceinline__ float tf32_lo(float x, float hi) {\n" \
+"    return ((__float_as_uint(x) & 0x7f800000u) == 0x7f800000u) ? 0.0f : x - hi;\n" \
 "}\n" \
-"/* qkv (nw*t, 3C) -> q, k, v as (nw, nh, t, hs) each, one after the other in dst (n = nw*nh*t*hs apiece).\n" \
-"   mode 0: f32; 1: f32 TF32 hi in dst and lo in lo; 2: bf16 (dst holds unsigned shorts). */\n" \
-"extern \"C\" __global__ void permute_qkv(void *dst, float *lo, const float *qkv, long long nw, int t, int nh, int hs, int mode) {\n" \
+"/* The split math's operands: the three TF32 products stacked along k, so that one product sums them with\n" \
+"   one write of its output. Row r of x (rows, k) becomes row r of dst (rows, 3k): [hi | hi | lo] (pattern 0:\n" \
+"   a product's activations) or [hi | lo | hi] (pattern 1: its weights); their dot product is\n" \
+"   hi.hi + hi.lo + lo.hi. */\n" \
+"extern \"C\" __global__ void split3(float *dst, const float *x, long long rows, int k, int pattern) {\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i >= rows * k) return;\n" \
+"    long long r = i / k; int j = (int)(i % k);\n" \
+"    float v = x[i], h = tf32_hi(v), l = tf32_lo(v, h);\n" \
+"    float *d = dst + r * 3 * k + j;\n" \
+"    d[0] = h; d[k] = pattern ? l : h; d[2 * k] = pattern ? h : l;\n" \
+"}\n" \
+"/* qkv (nw*t, 3C) -> q, k, v per (window, head), one after the other in dst. mode 0: f32, each (nw, nh, t, hs);\n" \
+"   2: the same in bf16 (dst holds unsigned shorts); 1 (the split math): q as (nw, nh, t, 3hs) rows [hi|hi|lo],\n" \
+"   k as (nw, nh, t, 3hs) rows [hi|lo|hi], v as (nw, nh, 3t, hs): rows hi, then lo, then hi. */\n" \
+"extern \"C\" __global__ void permute_qkv(void *dst, const float *qkv, long long nw, int t, int nh, int hs, int mode) {\n" \
 "    long long n = nw * nh * t * hs;\n" \
 "    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
 "    if (i >= n) return;\n" \
-"    int d = (int)(i % hs); long long r = i / hs; int p = (int)(r % t); r /= t; int h = (int)(r % nh); long long w = r / nh;\n" \
-"    long long c = (long long)nh * hs;\n" \
+"    int d = (int)(i % hs); long long r = i / hs; int p = (int)(r % t); long long bh = r / t; int h = (int)(bh % nh);\n" \
+"    long long w = bh / nh, c = (long long)nh * hs;\n" \
 "    const float *src = qkv + (w * t + p) * 3 * c + (long long)h * hs + d;\n" \
+"    if (mode == 1) {\n" \
+"        float *q = (float *)dst, *k = q + 3 * n, *v = q + 6 * n;\n" \
+"        float qv = src[0], kv = src[c], vv = src[2 * c];\n" \
+"        float qh = tf32_hi(qv), ql = tf32_lo(qv, qh), kh = tf32_hi(kv), kl = tf32_lo(kv, kh), vh = tf32_hi(vv), vl = tf32_lo(vv, vh);\n" \
+"        long long row = (bh * t + p) * 3 * hs + d;\n" \
+"        q[row] = qh; q[row + hs] = qh; q[row + 2 * hs] = ql;\n" \
+"        k[row] = kh; k[row + hs] = kl; k[row + 2 * hs] = kh;\n" \
+"        long long vr = (bh * 3 * t + p) * hs + d;\n" \
+"        v[vr] = vh; v[vr + (long long)t * hs] = vl; v[vr + 2LL * t * hs] = vh;\n" \
+"        return;\n" \
+"    }\n" \
 "    for (int j = 0; j < 3; j++) {\n" \
 "        float v = src[j * c];\n" \
-"        if (mode == 2) { ((unsigned short *)dst)[j * n + i] = round_bf16(v); continue; }\n" \
-"        float hv = mode == 1 ? tf32_hi(v) : v;\n" \
-"        ((float *)dst)[j * n + i] = hv;\n" \
-"        if (mode == 1) lo[j * n + i] = ((__float_as_uint(v) & 0x7f800000u) == 0x7f800000u) ? 0.0f : v - hv;\n" \
+"        if (mode == 2) ((unsigned short *)dst)[j * n + i] = round_bf16(v);\n" \
+"        else ((float *)dst)[j * n + i] = v;\n" \
 "    }\n" \
 "}\n" \
 "/* y (nw, nh, t, hs) -> out (nw*t, C), heads side by side. */\n" \
@@ -113,8 +132,8 @@
 "    out[(w * t + p) * nh * hs + (long long)h * hs + d] = y[i];\n" \
 "}\n" \
 "/* Rows of (rows, t) scores, row r at position r % t of its window: softmax over columns 0..i, zeros after.\n" \
-"   mode 0: in place; 1: TF32 hi in place, lo into lo; 2: bf16 into p16 (the f32 row is left as it was). */\n" \
-"extern \"C\" __global__ void softmax_causal(float *att, long long rows, int t, int mode, float *lo, unsigned short *p16) {\n" \
+"   mode 0: in place; 1 (the split math): into out as rows of 3t, [hi | hi | lo]; 2: bf16 into out. */\n" \
+"extern \"C\" __global__ void softmax_causal(float *att, long long rows, int t, int mode, void *out) {\n" \
 "    long long row = (long long)blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;\n" \
 "    int lane = threadIdx.x % WARP;\n" \
 "    if (row >= rows) return;\n" \
@@ -126,12 +145,13 @@
 "    float s = 0.0f;\n" \
 "    for (int k = lane; k < valid; k += WARP) s += expf(p[k] - m);\n" \
 "    float inv = 1.0f / warp_sum(s);\n" \
+"    float *o3 = (float *)out + row * 3 * t;\n" \
+"    unsigned short *o16 = (unsigned short *)out + row * t;\n" \
 "    for (int k = lane; k < t; k += WARP) {\n" \
 "        float e = k < valid ? expf(p[k] - m) * inv : 0.0f;\n" \
-"        if (mode == 2) { p16[row * t + k] = round_bf16(e); continue; }\n" \
-"        float h = mode == 1 ? tf32_hi(e) : e;\n" \
-"        p[k] = h;\n" \
-"        if (mode == 1) lo[row * t + k] = e - h;\n" \
+"        if (mode == 0) p[k] = e;\n" \
+"        else if (mode == 2) o16[k] = round_bf16(e);\n" \
+"        else { float h = tf32_hi(e); o3[k] = h; o3[t + k] = h; o3[2 * t + k] = e - h; }\n" \
 "    }\n" \
 "}\n" \
 "extern \"C\" __global__ void to_bf16(unsigned short *out, const float *inp, long long n) {\n" \

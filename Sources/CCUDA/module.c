@@ -115,7 +115,7 @@ static int get_functions(gl_cuda_ctx *c, char *err) {
         {&c->k_embed, "embed"}, {&c->k_embed_bf16, "embed_bf16"}, {&c->k_layernorm, "layernorm"},
         {&c->k_bias_rows, "bias_rows"}, {&c->k_residual, "residual"}, {&c->k_gelu, "gelu"},
         {&c->k_softmax_causal, "softmax_causal"}, {&c->k_to_bf16, "to_bf16"}, {&c->k_lse_chunk, "lse_chunk"},
-        {&c->k_nll_finish, "nll_finish"}, {&c->k_lse_init, "lse_init"}, {&c->k_split_tf32, "split_tf32"},
+        {&c->k_nll_finish, "nll_finish"}, {&c->k_lse_init, "lse_init"}, {&c->k_split3, "split3"},
         {&c->k_permute_qkv, "permute_qkv"}, {&c->k_unpermute, "unpermute"},
     };
     for (size_t i = 0; i < sizeof fs / sizeof *fs; i++) {

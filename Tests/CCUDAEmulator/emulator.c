@@ -90,36 +90,52 @@ static CUresult e_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, un
         for (long long i = 0; i < n; i++) { float x = io[i]; io[i] = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))); }
     } else if (!strcmp(k, "softmax_causal")) {
         float *att = PTR(0, float); long long rows = ARG(1, long long); int t = ARG(2, int), mode = ARG(3, int);
-        float *lo = PTR(4, float); uint16_t *p16 = PTR(5, uint16_t);
+        void *out = PTR(4, void);
         for (long long r = 0; r < rows; r++) {
             float *p = att + r * t; int valid = (int)(r % t) + 1;
             float m = -INFINITY; for (int i = 0; i < valid; i++) m = fmaxf(m, p[i]);
             float s = 0; for (int i = 0; i < valid; i++) s += expf(p[i] - m);
             float inv = 1.0f / s;
+            float *o3 = (float *)out + r * 3 * t; uint16_t *o16 = (uint16_t *)out + r * t;
             for (int i = 0; i < t; i++) {
                 float e = i < valid ? expf(p[i] - m) * inv : 0.0f;
-                if (mode == 2) { p16[r * t + i] = round_bf16(e); continue; }
-                float h = mode == 1 ? tf32_hi(e) : e;
-                p[i] = h;
-                if (mode == 1) lo[r * t + i] = e - h;
+                if (mode == 0) p[i] = e;
+                else if (mode == 2) o16[i] = round_bf16(e);
+                else { float h = tf32_hi(e); o3[i] = h; o3[t + i] = h; o3[2 * t + i] = e - h; }
             }
         }
-    } else if (!strcmp(k, "split_tf32")) {
-        float *hi = PTR(0, float), *lo = PTR(1, float); const float *x = PTR(2, float); long long n = ARG(3, long long);
-        for (long long i = 0; i < n; i++) { float v = x[i], h = tf32_hi(v); hi[i] = h; lo[i] = nonfinite(v) ? 0.0f : v - h; }
+    } else if (!strcmp(k, "split3")) {
+        float *dst = PTR(0, float); const float *x = PTR(1, float); long long rows = ARG(2, long long);
+        int kk = ARG(3, int), pattern = ARG(4, int);
+        for (long long i = 0; i < rows * kk; i++) {
+            long long r = i / kk; int j = (int)(i % kk);
+            float v = x[i], h = tf32_hi(v), l = nonfinite(v) ? 0.0f : v - h;
+            float *d = dst + r * 3 * kk + j;
+            d[0] = h; d[kk] = pattern ? l : h; d[2 * kk] = pattern ? h : l;
+        }
     } else if (!strcmp(k, "permute_qkv")) {
-        void *dst = PTR(0, void); float *lo = PTR(1, float); const float *qkv = PTR(2, float);
-        long long nw = ARG(3, long long); int t = ARG(4, int), nh = ARG(5, int), hs = ARG(6, int), mode = ARG(7, int);
+        void *dst = PTR(0, void); const float *qkv = PTR(1, float);
+        long long nw = ARG(2, long long); int t = ARG(3, int), nh = ARG(4, int), hs = ARG(5, int), mode = ARG(6, int);
         long long n = nw * nh * t * hs, c = (long long)nh * hs;
         for (long long i = 0; i < n; i++) {
-            int d = (int)(i % hs); long long r = i / hs; int p = (int)(r % t); r /= t; int h = (int)(r % nh); long long w = r / nh;
+            int d = (int)(i % hs); long long r = i / hs; int p = (int)(r % t); long long bh = r / t; int h = (int)(bh % nh);
+            long long w = bh / nh;
             const float *src = qkv + (w * t + p) * 3 * c + (long long)h * hs + d;
+            if (mode == 1) {
+                float *q = (float *)dst, *k3 = q + 3 * n, *v3 = q + 6 * n;
+                float qv = src[0], kv = src[c], vv = src[2 * c];
+                float qh = tf32_hi(qv), kh = tf32_hi(kv), vh = tf32_hi(vv);
+                float ql = nonfinite(qv) ? 0 : qv - qh, kl = nonfinite(kv) ? 0 : kv - kh, vl = nonfinite(vv) ? 0 : vv - vh;
+                long long row = (bh * t + p) * 3 * hs + d, vr = (bh * 3 * t + p) * hs + d;
+                q[row] = qh; q[row + hs] = qh; q[row + 2 * hs] = ql;
+                k3[row] = kh; k3[row + hs] = kl; k3[row + 2 * hs] = kh;
+                v3[vr] = vh; v3[vr + (long long)t * hs] = vl; v3[vr + 2LL * t * hs] = vh;
+                continue;
+            }
             for (int j = 0; j < 3; j++) {
                 float v = src[j * c];
-                if (mode == 2) { ((uint16_t *)dst)[j * n + i] = round_bf16(v); continue; }
-                float hv = mode == 1 ? tf32_hi(v) : v;
-                ((float *)dst)[j * n + i] = hv;
-                if (mode == 1) lo[j * n + i] = nonfinite(v) ? 0.0f : v - hv;
+                if (mode == 2) ((uint16_t *)dst)[j * n + i] = round_bf16(v);
+                else ((float *)dst)[j * n + i] = v;
             }
         }
     } else if (!strcmp(k, "unpermute")) {

@@ -55,15 +55,14 @@ size_t gl_cuda_bytes_peak(const gl_cuda_ctx *ctx);
 int gl_cuda_upload(gl_cuda_ctx *ctx, const void *host, size_t bytes, uint64_t *dptr, char *err);
 void gl_cuda_free(gl_cuda_ctx *ctx, uint64_t dptr, size_t bytes);
 
-/// Splits the f32 matrix at `w` (n values) in place into its TF32 hi part, and a new allocation *lo
-/// (n floats, freed with gl_cuda_free) holding x - hi: the split math's weights.
-int gl_cuda_split_weights(gl_cuda_ctx *ctx, uint64_t w, size_t n, uint64_t *lo, char *err);
+/// The split math's form of the f32 matrix at `w` (rows × k): a new allocation *stacked (rows × 3k floats,
+/// freed with gl_cuda_free) whose row r is [hi | lo | hi] of w's row r (hi: TF32-rounded, lo: the rest).
+int gl_cuda_stack_weights(gl_cuda_ctx *ctx, uint64_t w, size_t rows, int k, uint64_t *stacked, char *err);
 
 /// One block's tensors on the device (f32 unless the model is bf16, where the four matrices are bf16).
-/// With the split math the four matrices hold their TF32 hi parts and the *_lo pointers the rest.
+/// With the split math the four matrices are held stacked (gl_cuda_stack_weights: rows × 3k).
 typedef struct {
     uint64_t ln1w, ln1b, qkvw, qkvb, attprojw, attprojb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb;
-    uint64_t qkvw_lo, attprojw_lo, fcw_lo, fcprojw_lo;
 } gl_cuda_block;
 
 /// A model on the device. With bf16 != 0, wte, head and the blocks' matrices hold bf16 values.
@@ -72,8 +71,7 @@ typedef struct {
     int softmax_rows;   // rows the softmax runs over (<= V)
     int context, c, layers, heads, inner;
     int bf16;
-    uint64_t wte, wpe, lnfw, lnfb, head;
-    uint64_t head_lo;   // the split math: head holds the TF32 hi part (its own copy when tied), head_lo the rest
+    uint64_t wte, wpe, lnfw, lnfb, head;   // the split math: head stacked (its own copy when tied; wte stays whole)
     const gl_cuda_block *blocks;  // host array of `layers`
 } gl_cuda_model;
 

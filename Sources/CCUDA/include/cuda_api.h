@@ -90,7 +90,7 @@ int gl_cublas_fail(char *err, const char *call, cublasStatus_t r);
 #define CU_CHECK(call, err) do { CUresult r_ = (call); if (r_ != 0) return gl_cu_fail(err, #call, r_); } while (0)
 #define BLAS_CHECK(call, err) do { cublasStatus_t r_ = (call); if (r_ != 0) return gl_cublas_fail(err, #call, r_); } while (0)
 
-enum { GL_CUDA_SCRATCH_SLOTS = 19, GL_CUDA_THREADS = 256 };
+enum { GL_CUDA_SCRATCH_SLOTS = 17, GL_CUDA_THREADS = 256 };
 
 /// The kernel source (kernels.h) and the module functions the forward launches.
 extern const char gl_cuda_kernel_source[];
@@ -102,15 +102,14 @@ struct gl_cuda_ctx {
     cublasHandle_t blas;
     CUmodule module;
     CUfunction k_embed, k_embed_bf16, k_layernorm, k_bias_rows, k_residual, k_gelu, k_softmax_causal,
-               k_to_bf16, k_lse_chunk, k_nll_finish, k_lse_init, k_split_tf32, k_permute_qkv, k_unpermute;
+               k_to_bf16, k_lse_chunk, k_nll_finish, k_lse_init, k_split3, k_permute_qkv, k_unpermute;
     char origin[1024];
     size_t held, peak;
     // The forward's scratch for `rows` rows of windows of t tokens, kept between calls of one shape
     // (forward.c's scratch_sizes says what each slot holds); att_windows: windows per attention chunk.
     struct {
         int rows, t, c, f, nh, v, bf16, math, att_windows;
-        CUdeviceptr x, ln, qkv, atty, proj, fch, xa, xb, att, att2, qkvp, qkvp_lo, logits, ids, tgt, lse_max, lse_sum,
-                    picked, nll;
+        CUdeviceptr x, ln, qkv, atty, proj, fch, xa, att, att2, qkvp, logits, ids, tgt, lse_max, lse_sum, picked, nll;
         size_t bytes[GL_CUDA_SCRATCH_SLOTS];
     } s;
 };
@@ -121,11 +120,11 @@ int gl_cuda_load_module(gl_cuda_ctx *ctx, char *err);
 /// Launches `f` over `threads` threads in blocks of `block` (nothing when threads < 1).
 int gl_cuda_launch(CUfunction f, const char *name, long long threads, int block, void **args, char *err);
 
-/// One GEMM operand: an f32 matrix as its TF32 (hi, lo) pair (lo only used by the split math), or a bf16
-/// matrix in hi; its leading dimension and the stride between batch entries (elements).
-typedef struct { CUdeviceptr hi, lo; int ld; long long stride; } gl_operand;
-/// C (column-major m × n, `batch` of them) = alpha·op(A)·op(B) + beta·C: bf16 operands (dt CUDA_R_16BF)
-/// in one product with f32 sums; f32 operands in the context's math (gemm.c).
+/// One GEMM operand: its device pointer, leading dimension and the stride between batch entries (elements).
+typedef struct { CUdeviceptr p; int ld; long long stride; } gl_operand;
+/// C (column-major m × n, `batch` of them) = alpha·op(A)·op(B) + beta·C with f32 sums: bf16 operands
+/// (dt CUDA_R_16BF), or f32 operands in the context's math (gemm.c; with the split math the operands are
+/// already stacked along k by split3 and k is three times the product's own).
 int gl_cuda_gemm(gl_cuda_ctx *c, int dt, int ta, int tb, int m, int n, int k, float alpha, gl_operand a, gl_operand b,
                  float beta, CUdeviceptr out, int ldc, long long stride_c, int batch, const char *what, char *err);
 /// Causal attention of nw windows of t tokens: s.atty (nw·t, C) from s.qkv (nw·t, 3C) (attention.c).

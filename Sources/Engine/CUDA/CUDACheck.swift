@@ -48,7 +48,8 @@ extension CUDAModel {
         for l in 0..<L { stages.append(("block \(l) output", Array(g.blocks[l * TC..<(l + 1) * TC]), acts.block(l).residual3, false)) }
         stages.append(("ln_f", g.lnf, acts.lnf, false))
         stages.append(("nll", nll, acts.nll, false))
-        let tolerance: Float = precision == .bf16 ? 2e-2 : 1e-3
+        // bf16 and one TF32 product round their inputs to 8 and 10 mantissa bits: a coarser scale of agreement.
+        let tolerance: Float = precision == .bf16 || math == .tf32 ? 2e-2 : 1e-3
         var lines: [String] = [], first: String? = nil
         for (name, gpu, cpuValues, round) in stages {
             var a = gpu, b = Array(UnsafeBufferPointer(start: cpuValues, count: gpu.count))

@@ -71,47 +71,46 @@ public final class CUDAModel {
             }
         }
         let c = config
-        // The split math: the products' matrices become their TF32 hi parts with the rest beside them; a tied
-        // head gets its own copy (the embedding lookup keeps wte whole).
-        var lows: [TensorID: UInt64] = [:]
-        if math == .split, case let .f32(w) = parameters {
+        // The split math: the products' matrices are held stacked ([hi | lo | hi] rows, three times the
+        // memory, the f32 original freed); a tied head gets its own stacked copy (the lookup keeps wte whole).
+        if math == .split, case .f32 = parameters {
             for id in layout.tensors where [.qkvw, .attprojw, .fcw, .fcprojw, .lmHead].contains(id.kind) {
-                lows[id] = try split(ptrs[id]!, count: layout.size(id), id.canonicalName)
+                let shape = id.kind.shape(c)
+                ptrs[id] = try stack(ptrs[id]!, rows: shape[0], k: shape[1], id.canonicalName, freeOriginal: true)
             }
             if parameters.tied {
-                let wte = TensorID(.wte), o = layout.offsets[wte]!, n = layout.size(wte)
-                let copy = try w.data.withUnsafeBufferPointer { try put($0.baseAddress! + o, bytes: n * 4, "LM head (tied)") }
-                ptrs[TensorID(.lmHead)] = copy
-                lows[TensorID(.lmHead)] = try split(copy, count: n, "LM head (tied)")
+                ptrs[TensorID(.lmHead)] = try stack(ptrs[TensorID(.wte)]!, rows: c.vocabSize, k: c.nEmbd, "LM head (tied)",
+                                                    freeOriginal: false)
             }
         }
         blocks = (0..<c.nLayer).map { l in
             func p(_ k: TensorKind) -> UInt64 { ptrs[TensorID(k, layer: l)]! }
-            func lo(_ k: TensorKind) -> UInt64 { lows[TensorID(k, layer: l)] ?? 0 }
             return gl_cuda_block(ln1w: p(.ln1w), ln1b: p(.ln1b), qkvw: p(.qkvw), qkvb: p(.qkvb), attprojw: p(.attprojw),
                                  attprojb: p(.attprojb), ln2w: p(.ln2w), ln2b: p(.ln2b), fcw: p(.fcw), fcb: p(.fcb),
-                                 fcprojw: p(.fcprojw), fcprojb: p(.fcprojb), qkvw_lo: lo(.qkvw), attprojw_lo: lo(.attprojw),
-                                 fcw_lo: lo(.fcw), fcprojw_lo: lo(.fcprojw))
+                                 fcprojw: p(.fcprojw), fcprojb: p(.fcprojb))
         }
         model.vocab_stored = Int32(c.vocabSize); model.softmax_rows = Int32(c.softmaxVocab)
         model.context = Int32(c.contextLength); model.c = Int32(c.nEmbd); model.layers = Int32(c.nLayer)
         model.heads = Int32(c.nHead); model.inner = Int32(c.nInner); model.bf16 = precision == .bf16 ? 1 : 0
         model.wte = ptrs[TensorID(.wte)]!; model.wpe = ptrs[TensorID(.wpe)]!
         model.lnfw = ptrs[TensorID(.lnfw)]!; model.lnfb = ptrs[TensorID(.lnfb)]!
-        let head = TensorID(lows[TensorID(.lmHead)] != nil || !parameters.tied ? .lmHead : .wte)
-        model.head = ptrs[head]!
-        model.head_lo = lows[TensorID(.lmHead)] ?? 0
+        model.head = ptrs[TensorID(ptrs[TensorID(.lmHead)] != nil ? .lmHead : .wte)]!
     }
 
-    /// The split math: the f32 matrix at `ptr` becomes its TF32 hi part; returns the rest's allocation.
-    private func split(_ ptr: UInt64, count: Int, _ what: String) throws -> UInt64 {
+    /// The split math's stacked form of the (rows, k) f32 matrix at `ptr` (Sources/CCUDA: [hi | lo | hi]
+    /// rows); the original is freed when asked.
+    private func stack(_ ptr: UInt64, rows: Int, k: Int, _ what: String, freeOriginal: Bool) throws -> UInt64 {
         var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
-        var lo: UInt64 = 0
-        guard gl_cuda_split_weights(ctx, ptr, count, &lo, &err) == 0 else {
-            throw CUDAError("cuda:\(info.ordinal): splitting \(what) for TF32: " + String(cString: err))
+        var stacked: UInt64 = 0
+        guard gl_cuda_stack_weights(ctx, ptr, rows, Int32(k), &stacked, &err) == 0 else {
+            throw CUDAError("cuda:\(info.ordinal): stacking \(what) for the TF32 split: " + String(cString: err))
         }
-        uploads.append((lo, count * 4))
-        return lo
+        uploads.append((stacked, rows * k * 3 * 4))
+        if freeOriginal, let i = uploads.firstIndex(where: { $0.ptr == ptr }) {
+            gl_cuda_free(ctx, ptr, uploads[i].bytes)
+            uploads.remove(at: i)
+        }
+        return stacked
     }
 
     /// Per-token NLL (b·t, window-major) of `b` windows of `t` tokens: inputs and targets (b·t ids,
