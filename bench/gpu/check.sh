@@ -13,7 +13,8 @@
 #   3. a GPT-2 small (124M, random init, seed 0, n_ctx 1024) and 1M random tokens, made with torch/transformers
 #   4. ROUNDS (default 3) alternating rounds: gpt2lab cuda f32 in each --gpu-math, cuda bf16, HF f32 (TF32 off),
 #      HF TF32, HF bf16 autocast, HF bf16 weights, at batch 32 x 1024 (medians in results.json)
-#   5. gpt2lab on the CPU (16 threads), f32 and bf16, on the first 16k tokens
+#   5. gpt2lab on the CPU (16 threads), f32 and bf16, on the first 16k tokens; with THREAD_SCAN="1 2 4 …" f32
+#      at each thread count on the first 8k tokens
 #   6. the summary (bench/gpu/summarize.py): losses, differences, tok/s, peak GPU memory
 set -u
 BIN=${1:?usage: OUT=DIR bench/gpu/check.sh GPT2LAB_BINARY FIXTURES_DIR}
@@ -115,6 +116,10 @@ if [ -f "$M" ]; then
     cat "$WORK/step.out" >> "$LOG"
     step "cpu profile 2 threads" 120 "$BIN" score "$M" --test-set "$TOK" --device cpu --threads 2 --max-tokens 4097 --profile
     cat "$WORK/step.out" >> "$LOG"
+    # The CPU thread scan (THREAD_SCAN="1 2 4 8 16"; none by default): f32 on the first 8k tokens.
+    for n in ${THREAD_SCAN:-}; do
+        step "cpu scan $n threads" 120 "$BIN" score "$M" --test-set "$TOK" --device cpu --threads "$n" --max-tokens 8193 --json
+    done
     step "cuda gpt2lab f32 same slice" 60 "$BIN" score "$M" --test-set "$TOK" --device cuda --max-tokens 16385 --json
 fi
 

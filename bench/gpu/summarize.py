@@ -105,6 +105,14 @@ def main():
                   + (f"  (- cuda f32 on the slice: {d:+.2e})" if d is not None else ""))
         else:
             print(f"gpt2lab cpu {prec}: FAILED or skipped (see the log)")
+    scan = {int(s["step"].split()[2]): s["output"] for s in steps if s["step"].startswith("cpu scan ")
+            and isinstance(s["output"], dict) and "tokens_per_second" in s["output"]}
+    if scan:
+        base = scan.get(2) or scan[min(scan)]
+        res["cpu"]["thread_scan"] = {n: o["tokens_per_second"] for n, o in sorted(scan.items())}
+        for n, o in sorted(scan.items()):
+            print(f"gpt2lab cpu f32 {n:2} threads {o['tokens_per_second']:10,.0f} tok/s  ({o['tokens_per_second'] / base['tokens_per_second']:.2f}x the "
+                  f"{2 if 2 in scan else min(scan)}-thread rate)  loss {o['loss']:.7f}")
     if isinstance(same, dict) and "loss" in same:
         print(f"gpt2lab cuda f32 on the slice: {same['tokens_per_second']:,.0f} tok/s, loss {same['loss']:.7f}")
     print("\nfailed steps: " + (", ".join(failed) if failed else "none"))
