@@ -57,12 +57,12 @@ extension GPT2Model {
                             scores: cache.scores, n: position + 1, c: C, nh: NH)
         }
         linear(a.attproj, a.atty, w.attprojw, half?.attprojw, w.attprojb, c: C, oc: C)
-        residualForward(a.residual2, input, a.attproj, count: n * C)
+        residualForward(a.residual2, input, a.attproj, count: n * C, threads: k.threads)
         k.layerNorm(out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, inp: a.residual2, weight: w.ln2w, bias: w.ln2b, n: n, c: C)
         linear(a.fch, a.ln2, w.fcw, half?.fcw, w.fcb, c: C, oc: F)
         k.gelu(out: a.fchGelu, inp: a.fch, count: n * F)
         linear(a.fcproj, a.fchGelu, w.fcprojw, half?.fcprojw, w.fcprojb, c: F, oc: C)
-        residualForward(a.residual3, a.residual2, a.fcproj, count: n * C)
+        residualForward(a.residual3, a.residual2, a.fcproj, count: n * C, threads: k.threads)
     }
 
     /// Backward through one block of B windows of T tokens (N = B·T), from forward's cached `a`

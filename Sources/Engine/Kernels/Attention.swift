@@ -5,7 +5,8 @@ import CKernels
 // qkv is (B, T, 3C) with rows [q | k | v]; out is (B, T, C).
 // att, when given, is (B, NH, T, T) and receives the softmax probabilities (row i holds
 // columns 0...i, the rest zero) — backward needs them. Without it, a per-thread scratch is used.
-// Rows are processed in blocks of 64 so that only the causal (lower) part is multiplied.
+// Rows are processed in blocks of 64 so that only the causal (lower) part is multiplied; the work units
+// handed to threads are (window, head, row block), so a single window still spreads over many cores.
 
 let attentionRowBlock = 64
 
@@ -17,18 +18,19 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, _ att: UnsafeMutablePo
     let hs = C / NH
     let scale = 1 / Float(hs).squareRoot()
     let C3 = 3 * C
-    parallelChunks(B * NH, threads: threads) { pairs in
+    let nrb = (T + attentionRowBlock - 1) / attentionRowBlock
+    parallelChunks(B * NH * nrb, threads: threads) { units in
         // Without a cache, one row block of probabilities at a time, zeroed only up to the block's end.
         let scratch = att == nil ? UnsafeMutablePointer<Float>.allocate(capacity: attentionRowBlock * T) : nil
         defer { scratch?.deallocate() }
-        for p in pairs {
-            let b = p / NH, h = p % NH
+        for u in units {
+            let p = u / nrb, b = p / NH, h = p % NH
             let q = qkv + b * T * C3 + h * hs
             let k = q + C
             let v = q + 2 * C
             let o = out + b * T * C + h * hs
-            var r0 = 0
-            while r0 < T {
+            do {
+                let r0 = (u % nrb) * attentionRowBlock
                 let r1 = min(T, r0 + attentionRowBlock)
                 let rows = r1 - r0
                 let P = att.map { $0 + p * T * T + r0 * T } ?? scratch!
@@ -39,7 +41,6 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, _ att: UnsafeMutablePo
                 // out[r0..<r1] (rows, hs) = P (rows, r1) · v[0..<r1] (r1, hs)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(hs), Int32(r1),
                             1, P, Int32(T), v, Int32(C3), 0, o + r0 * C, Int32(C))
-                r0 = r1
             }
         }
     }

@@ -47,7 +47,7 @@ func matmulForwardBF16(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafeMutableP
     bf16ProductWidened(out, x, weight, bias, n: n, c: c, oc: oc, threads: threads)
 }
 
-/// The widened path: `x` already rounded to bf16. Units of (768 weight rows) × (256 input rows),
+/// The widened path: `x` already rounded to bf16. Units of (192 weight rows) × (256 input rows),
 /// column block outer: a thread widens each weight block once for its run of units, and small outputs
 /// still spread evenly over threads.
 func bf16ProductWidened(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,

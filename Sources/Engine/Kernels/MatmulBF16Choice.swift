@@ -61,7 +61,7 @@ func chooseBF16GEMM() -> BF16GEMMChoice {
                           sgemmRate: sgemm, onednnRate: dnnl, onednnImpl: impl)
 }
 
-/// The oneDNN path: the input rows converted to bf16, then units of (768 weight rows) × (256 input
+/// The oneDNN path: the input rows converted to bf16, then units of (192 weight rows) × (256 input
 /// rows), one oneDNN call each on the engine's threads. false when oneDNN failed (nothing usable written).
 func bf16ProductDNNL(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                      _ weight: UnsafePointer<UInt16>, _ bias: UnsafePointer<Float>?,

@@ -59,7 +59,7 @@ func chooseF32GEMM() -> F32GEMMChoice {
     #endif
 }
 
-/// The oneDNN path: `ProductUnits` (768 weight rows × 256 input rows), one oneDNN call each on the
+/// The oneDNN path: `ProductUnits` (192 weight rows × 256 input rows), one oneDNN call each on the
 /// engine's threads, bias fused. false when any call failed (the caller recomputes with OpenBLAS).
 func f32ProductDNNL(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                     _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
