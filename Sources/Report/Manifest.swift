@@ -110,9 +110,9 @@ struct ManifestSource {
         return r
     }
 
-    /// The one check of a table against `manifestKeys`: unknown keys, then each known key in
-    /// table order (missing required ones, values), then what each given key needs from `top`
-    /// (the top table itself when nil).
+    /// The one check of a table against `manifestKeys`: unknown keys, then each key of `scope` in
+    /// the key table's order (a missing required one, a value not of its kind), then what each
+    /// given key needs from `top` (the top table itself when nil).
     func checkTable(_ table: TOMLTable, scope: ManifestScope, run i: Int?, top: CheckedTable?) throws -> CheckedTable {
         let keys = manifestKeys(in: scope)
         let known = keys.map(\.name)

@@ -127,7 +127,7 @@ extension ManifestValueKind {
 }
 
 /// docs/report.md's table of every key (Markdown), made from `manifestKeys`.
-public func manifestKeyTable() -> String {
+func manifestKeyTable() -> String {
     var lines = ["| key | in | value | meaning |", "|---|---|---|---|"]
     for k in manifestKeys {
         let value = k.kind.summary + (k.required ? ", required" : "")
