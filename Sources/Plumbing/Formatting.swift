@@ -12,6 +12,13 @@ public enum JSON {
         enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return enc
     }
+
+    /// The decoder of what `encoder` wrote: "inf", "-inf", "nan" strings read back as those numbers.
+    public static func decoder() -> JSONDecoder {
+        let dec = JSONDecoder()
+        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return dec
+    }
 }
 
 /// 1234567 → "1,234,567".

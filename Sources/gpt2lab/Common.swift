@@ -25,7 +25,14 @@ func runReporting(_ body: () throws -> Void) throws {
 /// Checks a `--out PART.json` before any work: its folder is writable and nothing but a previous
 /// gpt2lab part file would be replaced.
 func checkPartOutput(_ path: String) throws {
-    try checkFileOutput(path, what: "gpt2lab part file") { (try? partFormat(path: $0))?.hasPrefix("gpt2lab-") == true }
+    try checkFileOutput(path, what: "gpt2lab part file") { (try? partFileFormat(path: $0))?.hasPrefix("gpt2lab-") == true }
+}
+
+/// Writes a shard's part (`score --shard`, `eval --shard`) atomically and says on stderr which units it holds.
+func writePart<Body: PartBody>(_ part: ShardPart<Body>, to path: String) throws {
+    try writeAtomically(try JSON.encoder().encode(part), to: path)
+    let units = "\(Body.kind.units) \(part.start)..<\(part.start + part.body.rowCount) of \(part.total)"
+    FileHandle.standardError.write(Data("gpt2lab: shard \(part.shard)/\(part.shards): \(units) → \(path)\n".utf8))
 }
 
 /// One stderr note when the tokens used (after --skip / --max-tokens) are fewer than one window of

@@ -76,7 +76,7 @@ struct Eval: ParsableCommand {
             guard ck.weights.config.softmaxVocab == gpt2VocabSize else {
                 throw EvalTaskError(path: checkpoint, "vocabulary of \(ck.weights.config.vocabSize) tokens is smaller than GPT-2's \(gpt2VocabSize)")
             }
-            let range = shardSpec.map { shardExampleRange(shard: $0.0, of: $0.1, examples: examples.count) }
+            let range = shardSpec.map { shardRange(shard: $0.0, of: $0.1, units: examples.count) }
             let model = GPT2Model(weights: ck.weights, backend: CPUBackend(threads: threads))
             let bar = ProgressBar(shardSpec.map { "\(task.rawValue) \($0.0)/\($0.1)" } ?? task.rawValue, unit: "ex")
             let t0 = Date()
@@ -87,11 +87,9 @@ struct Eval: ParsableCommand {
                                     context: ck.weights.config.contextLength, seconds: Date().timeIntervalSince(t0),
                                     predictions: predictions)
             if let (k, n) = shardSpec, let out, let range {
-                let part = EvalPart(shard: k, shards: n, totalExamples: examples.count, exampleStart: range.lowerBound,
-                                    checkpointHash: try fileContentHash(path: checkpoint), dataHash: try fileContentHash(path: data),
-                                    heads: ck.config.nHead, report: report)
-                try writeAtomically(try JSON.encoder().encode(part), to: out)
-                FileHandle.standardError.write(Data("gpt2lab: shard \(k)/\(n): examples \(range.lowerBound)..<\(range.upperBound) of \(examples.count) → \(out)\n".utf8))
+                let body = EvalShard(checkpointHash: try fileContentHash(path: checkpoint), dataHash: try fileContentHash(path: data),
+                                     heads: ck.config.nHead, report: report)
+                try writePart(ShardPart(shard: k, shards: n, total: examples.count, start: range.lowerBound, body: body), to: out)
                 return
             }
             if json { try printJSON(report) } else { printEvalSummary(report) }

@@ -15,7 +15,7 @@ struct Merge: ParsableCommand {
           for k in 0 1 2; do gpt2lab score ckpt.safetensors --test-set tokens.bin --shard $k/3 --out part-$k.json; done
           gpt2lab merge part-*.json --json
 
-        Parts of `eval --shard K/N` merge the same way (told apart by their "format" field): predictions are \
+        Parts of `eval --shard K/N` merge the same way (told apart by their "kind" field): predictions are \
         concatenated in example order, so the merged output is the unsharded `eval`'s.
         """)
 
@@ -27,18 +27,17 @@ struct Merge: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            if let first = parts.first, try partFormat(path: first) == "gpt2lab-eval-part" {
-                let r = try mergeEvalParts(try parts.map { (path: $0, part: try readEvalPart(path: $0)) })
+            let loaded = try parts.map { (path: $0, part: try readPart(path: $0)) }
+            switch try mergeParts(loaded) {
+            case let .eval(r):
                 if json { try printJSON(r) } else { printEvalSummary(r) }
-                return
+            case let .score(r):
+                if json { try printJSON(r); return }
+                print(String(format: "loss        %.6f nats/token", r.loss))
+                print(String(format: "perplexity  %.3f", r.perplexity))
+                if let bpb = r.bitsPerByte { print(String(format: "bits/byte   %.6f", bpb)) }
+                print("tokens      \(groupedThousands(r.tokensScored)) scored in \(r.windows) windows (context \(r.context), stride \(r.stride)), \(loaded.count) parts")
             }
-            let loaded = try parts.map { (path: $0, part: try readScorePart(path: $0)) }
-            let r = try mergeScoreParts(loaded)
-            if json { try printJSON(r); return }
-            print(String(format: "loss        %.6f nats/token", r.loss))
-            print(String(format: "perplexity  %.3f", r.perplexity))
-            if let bpb = r.bitsPerByte { print(String(format: "bits/byte   %.6f", bpb)) }
-            print("tokens      \(groupedThousands(r.tokensScored)) scored in \(r.windows) windows (context \(r.context), stride \(r.stride)), \(loaded.count) parts")
         }
     }
 }

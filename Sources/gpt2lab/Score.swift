@@ -82,7 +82,7 @@ struct Score: ParsableCommand {
         let T = data.context ?? ck.config.contextLength
         let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: windows.stride ?? T, skip: windows.skip, maxTokens: windows.maxTokens)
         let B = windows.batch ?? defaultBatch(context: T)
-        let range = shardWindowRange(shard: k, of: n, windows: plan.windows.count, batch: B)
+        let range = shardRange(shard: k, of: n, units: plan.windows.count, batch: B)
         let bar = ProgressBar("shard \(k)/\(n)")
         let (report, scores, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: T, stride: windows.stride,
                                                       skip: windows.skip, maxTokens: windows.maxTokens, batch: B, threads: data.threads,
@@ -91,12 +91,11 @@ struct Score: ParsableCommand {
         let key = ScoreKey(checkpointHash: try fileContentHash(path: path), testSetHash: tokens.contentHash,
                            settings: ScoreSettings(context: T, stride: plan.stride, skip: windows.skip, maxTokens: windows.maxTokens),
                            config: ck.config, precision: precision, gpu: report.gpu)
-        var part = ScorePart(shard: k, shards: n, checkpoint: path, layout: ck.layout.rawValue, testSet: data.testSet, key: key,
-                             utf8Bytes: (windows.skip == 0 && windows.maxTokens == nil) ? tokens.utf8Bytes : nil, batch: B, totalWindows: plan.windows.count, windowStart: range.lowerBound, scores: scores,
-                             threads: report.threads, seconds: report.seconds)
-        part.softmaxRows = report.softmaxRows; part.vocabStored = report.vocabStored
-        try writeAtomically(try JSON.encoder().encode(part), to: out!)
-        FileHandle.standardError.write(Data("gpt2lab: shard \(k)/\(n): windows \(range.lowerBound)..<\(range.upperBound) of \(plan.windows.count) → \(out!)\n".utf8))
+        let body = ScoreShard(checkpoint: path, layout: ck.layout.rawValue, testSet: data.testSet, key: key,
+                              utf8Bytes: (windows.skip == 0 && windows.maxTokens == nil) ? tokens.utf8Bytes : nil,
+                              softmaxRows: report.softmaxRows, vocabStored: report.vocabStored, batch: B, scores: scores,
+                              threads: report.threads, seconds: report.seconds)
+        try writePart(ShardPart(shard: k, shards: n, total: plan.windows.count, start: range.lowerBound, body: body), to: out!)
     }
 
     func run() throws {

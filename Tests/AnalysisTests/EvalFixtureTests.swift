@@ -97,32 +97,32 @@ final class EvalFixtureTests: XCTestCase {
         let whole = EvalReport(task: .lambada, recipe: "lm-eval", data: file, checkpoint: "b", layout: "raschka", context: 256, seconds: 0,
                                predictions: try evaluateExamples(model: m, tokenizer: tok, examples, path: file))
         let n = 3
-        let parts = try (0..<n).map { k -> (path: String, part: EvalPart) in
-            let range = shardExampleRange(shard: k, of: n, examples: examples.count)
+        let parts = try (0..<n).map { k -> (path: String, part: ShardPart<EvalShard>) in
+            let range = shardRange(shard: k, of: n, units: examples.count)
             let r = EvalReport(task: .lambada, recipe: "lm-eval", data: file, checkpoint: "b", layout: "raschka", context: 256, seconds: 0,
                                predictions: try evaluateExamples(model: m, tokenizer: tok, examples, path: file, range: range))
-            return ("part-\(k)", EvalPart(shard: k, shards: n, totalExamples: examples.count, exampleStart: range.lowerBound,
-                                         checkpointHash: "c", dataHash: "d", heads: 4, report: r))
+            return ("part-\(k)", ShardPart(shard: k, shards: n, total: examples.count, start: range.lowerBound,
+                                           body: EvalShard(checkpointHash: "c", dataHash: "d", heads: 4, report: r)))
         }
-        let merged = try mergeEvalParts(parts.reversed())
+        let merged = try mergeShards(parts.reversed())
         XCTAssertEqual(merged.predictions, whole.predictions)
         XCTAssertEqual(merged.ppl?.bitPattern, whole.ppl?.bitPattern)
         XCTAssertEqual(merged.acc, whole.acc)
-        XCTAssertThrowsError(try mergeEvalParts([parts[0], parts[2]])) { e in
+        XCTAssertThrowsError(try mergeShards([parts[0], parts[2]])) { e in
             XCTAssertEqual((e as? LocalizedError)?.errorDescription, "merge: missing shard(s) 1 of 3")
         }
         var other = parts[1]
-        other.part.dataHash = "e"
-        XCTAssertThrowsError(try mergeEvalParts([parts[0], other, parts[2]])) { e in
+        other.part.body.dataHash = "e"
+        XCTAssertThrowsError(try mergeShards([parts[0], other, parts[2]])) { e in
             XCTAssertTrue(((e as? LocalizedError)?.errorDescription ?? "").contains("benchmark file"))
         }
         other = parts[1]
-        other.part.heads = 2
-        XCTAssertThrowsError(try mergeEvalParts([parts[0], other, parts[2]])) { e in
+        other.part.body.heads = 2
+        XCTAssertThrowsError(try mergeShards([parts[0], other, parts[2]])) { e in
             XCTAssertEqual((e as? LocalizedError)?.errorDescription,
                            "part-1: differs from part-0 in heads (2 vs 4); parts of different evals cannot be merged")
         }
         // Every stored field of the key has a name for that message.
-        XCTAssertEqual(Set(parts[0].part.key.fieldLabels), Set(EvalKey.fieldNames.keys))
+        XCTAssertEqual(Set(parts[0].part.body.key.fieldLabels), Set(EvalKey.fieldNames.keys))
     }
 }

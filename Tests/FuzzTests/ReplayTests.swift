@@ -51,6 +51,7 @@ final class ReplayTests: XCTestCase {
     func testHDF5Recipes() throws { try replay("hdf5") }
     func testTestSets() throws { try replay("testsets") }
     func testTokenizer() throws { try replay("tokenizer") }
+    func testManifest() throws { try replay("manifest") }
     func testTorch() throws { try replay("torch") }
     func testEvalTasks() throws { try replay("evals") }
 }

@@ -18,21 +18,6 @@ func runError(_ m: ReportManifest, _ r: RunSpec, _ problem: String) -> ManifestE
     ManifestError(m.path, line: r.line, "run '\(r.name)': \(problem)")
 }
 
-/// The run's hyperparameters, gaps filled from what its checkpoint records (nanoGPT's config,
-/// iter_num and AdamW state), so τ = 1/(ηλ) needs no manifest typing.
-func withTraining(_ given: Hyperparameters, _ t: TrainingInfo?) -> Hyperparameters {
-    guard let t else { return given }
-    var h = given
-    let filled = (h.lr == nil && t.learningRate != nil) || (h.weightDecay == nil && t.weightDecay != nil)
-        || (h.steps == nil && t.iterNum != nil)
-    h.lr = h.lr ?? t.learningRate
-    h.weightDecay = h.weightDecay ?? t.weightDecay
-    h.steps = h.steps ?? t.iterNum.flatMap { $0 > 0 ? $0 : nil }
-    h.avgEffectiveLR = t.avgEffectiveLR
-    if filled { h.source = [h.source, "checkpoint"].compactMap { $0 }.joined(separator: "+") }
-    return h
-}
-
 func describeError(_ error: Error) -> String {
     (error as? LocalizedError)?.errorDescription ?? String(describing: error)
 }

@@ -15,26 +15,6 @@ public struct ManifestError: Error, LocalizedError, Sendable, Equatable {
     public var errorDescription: String? { "\(manifest)\(line.map { ":\($0)" } ?? ""): \(problem)" }
 }
 
-/// Training hyperparameters of a run, from the manifest or a meta.json / train.json beside its checkpoint.
-public struct Hyperparameters: Codable, Sendable, Equatable {
-    public var lr: Double?
-    public var weightDecay: Double?
-    public var batchSize: Int?
-    public var steps: Int?
-    public var tokens: Int?
-    public var schedule: String?
-    /// AdamW's average effective learning rate, from the checkpoint's optimizer state (TrainingInfo).
-    public var avgEffectiveLR: Double?
-    /// Where the values came from: "manifest", "meta.json", "train.json", "checkpoint", or a mix joined by "+".
-    public var source: String?
-    enum CodingKeys: String, CodingKey {
-        case lr, weightDecay = "weight_decay", batchSize = "batch_size", steps, tokens, schedule, source
-        case avgEffectiveLR = "avg_effective_lr"
-    }
-    public init() {}
-    public var isEmpty: Bool { lr == nil && weightDecay == nil && batchSize == nil && steps == nil && tokens == nil && schedule == nil }
-}
-
 /// One `[[run]]` entry, paths resolved.
 public struct RunSpec: Sendable {
     public var name: String
