@@ -67,7 +67,7 @@ let package = Package(
         // The GPU scorer on an emulated device (Tests/CCUDAEmulator: host memory, C kernels, naive GEMMs),
         // against the CPU engine and HF's values; NVRTC compiles the kernels where it is found.
         .target(name: "CCUDAEmulator", dependencies: ["CCUDA"], path: "Tests/CCUDAEmulator"),
-        .testTarget(name: "CUDATests", dependencies: ["Analysis", "Engine", "Checkpoints", "TestSets", "CCUDAEmulator"]),
+        .testTarget(name: "CUDATests", dependencies: ["Analysis", "Engine", "Checkpoints", "TestSets", "Tokenizer", "CCUDAEmulator"]),
         // Runs the built gpt2lab binary end to end; the dependency makes SwiftPM build it first.
         .testTarget(name: "CLITests", dependencies: ["TestFixtures", "gpt2lab"]),
 

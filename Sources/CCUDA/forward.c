@@ -186,7 +186,7 @@ static int head_loss(gl_cuda_ctx *c, const gl_cuda_model *m, long long n, char *
 
 /// nw windows of t tokens: ids and targets (nw·t) from the host, nll (nw·t) back to it.
 static int forward_rows(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *ids, const int32_t *tgt, int nw, int t,
-                        float *nll, const gl_cuda_dump *d, char *err) {
+                        float *nll, float *tlogit, float *mlogit, const gl_cuda_dump *d, char *err) {
     long long n = (long long)nw * t;
     int C = m->c, V = m->vocab_stored;
     CU_CHECK(gl_cu.cuMemcpyHtoD(c->s.ids, ids, (size_t)n * 4), err);
@@ -200,11 +200,13 @@ static int forward_rows(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *i
     CHECK(d && dump(d->lnf, c->s.ln, (size_t)t * C, "ln_f", err));
     CHECK(head_loss(c, m, n, err));
     CU_CHECK(gl_cu.cuMemcpyDtoH(nll, c->s.nll, (size_t)n * 4), err);
+    if (tlogit) CU_CHECK(gl_cu.cuMemcpyDtoH(tlogit, c->s.picked, (size_t)n * 4), err);
+    if (mlogit) CU_CHECK(gl_cu.cuMemcpyDtoH(mlogit, c->s.lse_max, (size_t)n * 4), err);
     return 0;
 }
 
 int gl_cuda_forward(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *inputs, const int32_t *targets,
-                    int b, int t, float *nll, const gl_cuda_dump *d, char *err) {
+                    int b, int t, float *nll, float *tlogit, float *mlogit, const gl_cuda_dump *d, char *err) {
     if (b < 1 || t < 1 || t > m->context || m->heads < 1 || m->c % m->heads != 0 || m->softmax_rows < 1
         || m->softmax_rows > m->vocab_stored) {
         snprintf(err, GL_CUDA_ERR, "gl_cuda_forward: invalid shape (%d windows of %d tokens, context %d)", b, t, m->context);
@@ -217,7 +219,8 @@ int gl_cuda_forward(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *input
     for (int w0 = 0; w0 < b; w0 += per) {
         int nw = b - w0 < per ? b - w0 : per;
         size_t o = (size_t)w0 * t;
-        CHECK(forward_rows(c, m, inputs + o, targets + o, nw, t, nll + o, w0 == 0 ? d : NULL, err));
+        CHECK(forward_rows(c, m, inputs + o, targets + o, nw, t, nll + o, tlogit ? tlogit + o : NULL, mlogit ? mlogit + o : NULL,
+                           w0 == 0 ? d : NULL, err));
     }
     CU_CHECK(gl_cu.cuCtxSynchronize(), err);
     return 0;

@@ -44,6 +44,7 @@ struct Eval: ParsableCommand {
     var limit: Int?
 
     @OptionGroup var threadsOption: ThreadsOption
+    @OptionGroup var deviceOption: DeviceOption
     var threads: Int? { threadsOption.threads }
 
     @OptionGroup var model: HeadsOption
@@ -78,14 +79,16 @@ struct Eval: ParsableCommand {
             }
             let range = shardSpec.map { shardRange(shard: $0.0, of: $0.1, units: examples.count) }
             let model = GPT2Model(weights: ck.weights, backend: CPUBackend(threads: threads))
+            let gpu = try openDevice(deviceOption.device, parameters: ck.parameters)
             let bar = ProgressBar(shardSpec.map { "\(task.rawValue) \($0.0)/\($0.1)" } ?? task.rawValue, unit: "ex")
             let t0 = Date()
-            let predictions = try evaluateExamples(model: model, tokenizer: try GPT2Tokenizer.load(), examples, path: data,
+            let predictions = try evaluateExamples(model: model, gpu: gpu, tokenizer: try GPT2Tokenizer.load(), examples, path: data,
                                                    range: range, progress: bar.update)
             bar.finish()
-            let report = EvalReport(task: task, recipe: examples.recipe, data: data, checkpoint: checkpoint, layout: ck.layout.rawValue,
+            var report = EvalReport(task: task, recipe: examples.recipe, data: data, checkpoint: checkpoint, layout: ck.layout.rawValue,
                                     context: ck.weights.config.contextLength, seconds: Date().timeIntervalSince(t0),
                                     predictions: predictions)
+            report.device = gpu?.info.scoreKeyName
             if let (k, n) = shardSpec, let out, let range {
                 let body = EvalShard(checkpointHash: try fileContentHash(path: checkpoint), dataHash: try fileContentHash(path: data),
                                      heads: ck.config.nHead, report: report)
@@ -100,6 +103,7 @@ struct Eval: ParsableCommand {
 /// The human-readable lines of an eval (also `merge`'s).
 func printEvalSummary(_ r: EvalReport) {
     print("task        \(r.task.rawValue) (recipe \(r.recipe)), \(r.examples) examples")
+    if let d = r.device { print("device      \(d)") }
     print(String(format: "acc         %.4f ± %.4f", r.acc, r.accStderr))
     if let n = r.accNorm { print(String(format: "acc_norm    %.4f ± %.4f", n, r.accNormStderr ?? .nan)) }
     if let p = r.ppl { print(String(format: "ppl         %.3f", p)) }

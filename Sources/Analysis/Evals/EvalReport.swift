@@ -26,10 +26,12 @@ public struct EvalReport: Codable, Sendable {
     public var ppl: Double?
     public var context: Int
     public var seconds: Double
+    /// The GPU the forwards ran on (GPUInfo.scoreKeyName); nil for the CPU engine.
+    public var device: String?
     public var predictions: [EvalPrediction]
 
     enum CodingKeys: String, CodingKey {
-        case task, recipe, data, checkpoint, layout, examples, acc, ppl, context, seconds, predictions
+        case task, recipe, data, checkpoint, layout, examples, acc, ppl, context, seconds, device, predictions
         case accStderr = "acc_stderr", accNorm = "acc_norm", accNormStderr = "acc_norm_stderr"
     }
 
@@ -85,7 +87,7 @@ public struct EvalShard: PartBody {
     /// What decides this part's predictions; parts merge only when their keys are equal.
     public var key: EvalKey {
         EvalKey(checkpointHash: checkpointHash, dataHash: dataHash, task: report.task.rawValue, recipe: report.recipe,
-                context: report.context, heads: heads)
+                context: report.context, heads: heads, device: report.device)
     }
     public var batch: Int { 1 }
     public var rowCount: Int { report.predictions.count }
@@ -94,8 +96,10 @@ public struct EvalShard: PartBody {
     /// The report the unsharded run prints: the shards' predictions in example order, their seconds added.
     public static func merged(_ bodies: [EvalShard]) -> EvalReport {
         let r = bodies[0].report
-        return EvalReport(task: r.task, recipe: r.recipe, data: r.data, checkpoint: r.checkpoint, layout: r.layout, context: r.context,
-                          seconds: bodies.reduce(0) { $0 + $1.report.seconds }, predictions: bodies.flatMap(\.report.predictions))
+        var m = EvalReport(task: r.task, recipe: r.recipe, data: r.data, checkpoint: r.checkpoint, layout: r.layout, context: r.context,
+                           seconds: bodies.reduce(0) { $0 + $1.report.seconds }, predictions: bodies.flatMap(\.report.predictions))
+        m.device = r.device
+        return m
     }
 }
 
@@ -108,8 +112,12 @@ public struct EvalKey: IdentityKey {
     public var recipe: String
     public var context: Int
     public var heads: Int
+    /// The GPU (GPUInfo.scoreKeyName), nil for the CPU: its sums are not the CPU's to the last bit.
+    public var device: String?
     public static let fieldNames = [
         "checkpointHash": "checkpoint content hash", "dataHash": "benchmark file content hash", "task": "task",
         "recipe": "recipe", "context": "context", "heads": "heads",
+        "device": "device",
     ]
+    public static let noneMeans = ["device": "cpu"]
 }

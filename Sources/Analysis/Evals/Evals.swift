@@ -102,30 +102,42 @@ public struct EvalScoringError: Error, LocalizedError, Sendable {
     public var errorDescription: String? { problem }
 }
 
+/// The rows of one forward for `requests`: each context + continuation truncated from the left to the
+/// model's context T, padded at the end (with end-of-text) to the longest row rounded up to `multiple`
+/// (at most T); `positions` lists each request's scored positions in order (flat indices into b × L).
+struct ContinuationRows {
+    var inputs: [Int32], b: Int, L: Int, positions: [Int]
+
+    init(_ requests: [ContinuationRequest], context T: Int, multiple: Int = 1) throws {
+        var rows: [[Int32]] = [], scored: [[Int]] = []
+        for r in requests {
+            let k = r.continuation.count
+            guard k >= 1 else { throw EvalScoringError(problem: "a continuation encodes to no tokens") }
+            guard k <= T else { throw EvalScoringError(problem: "a continuation of \(k) tokens is longer than the model's context of \(T)") }
+            let full = Array((r.context + r.continuation).suffix(T + 1))
+            rows.append(Array(full.dropLast()))
+            scored.append(Array((full.count - 1 - k)..<(full.count - 1)))
+        }
+        let longest = rows.map(\.count).max() ?? 0
+        b = rows.count
+        L = longest == 0 ? 0 : min(T, (longest + multiple - 1) / multiple * multiple)
+        inputs = [Int32](repeating: GPT2Tokenizer.endOfText, count: b * L)
+        positions = []
+        for (i, row) in rows.enumerated() {
+            for (t, id) in row.enumerated() { inputs[i * L + t] = id }
+            for t in scored[i] { positions.append(i * L + t) }
+        }
+    }
+}
+
 /// Scores `requests` as the rows of one forward (padded at the end to the longest row), each truncated from
 /// the left to the model's context. A continuation must be non-empty and no longer than the context.
 public func scoreContinuations(model: GPT2Model, _ requests: [ContinuationRequest]) throws -> [ContinuationScore] {
     // Logit rows are V long; the softmax runs over the first Vs (GPT-2's 50257 rows of a padded head).
-    let T = model.config.contextLength, V = model.config.vocabSize, Vs = model.config.softmaxVocab
-    var rows: [[Int32]] = [], scored: [[Int]] = []
-    for r in requests {
-        let k = r.continuation.count
-        guard k >= 1 else { throw EvalScoringError(problem: "a continuation encodes to no tokens") }
-        guard k <= T else { throw EvalScoringError(problem: "a continuation of \(k) tokens is longer than the model's context of \(T)") }
-        let full = Array((r.context + r.continuation).suffix(T + 1))
-        rows.append(Array(full.dropLast()))
-        scored.append(Array((full.count - 1 - k)..<(full.count - 1)))
-    }
-    let L = rows.map(\.count).max() ?? 0
-    guard L > 0 else { return [] }
-    var inputs = [Int32](repeating: GPT2Tokenizer.endOfText, count: rows.count * L)
-    var positions: [Int] = [], targets: [Int32] = []
-    for (b, row) in rows.enumerated() {
-        for (t, id) in row.enumerated() { inputs[b * L + t] = id }
-        for t in scored[b] { positions.append(b * L + t) }
-        targets += requests[b].continuation
-    }
-    let logits = model.logits(inputs: inputs, b: rows.count, t: L, rows: positions)
+    let V = model.config.vocabSize, Vs = model.config.softmaxVocab
+    let batch = try ContinuationRows(requests, context: model.config.contextLength)
+    guard batch.L > 0 else { return [] }
+    let logits = model.logits(inputs: batch.inputs, b: batch.b, t: batch.L, rows: batch.positions)
     var out: [ContinuationScore] = [], at = 0
     for r in requests {
         var ll = 0.0, greedy = true
@@ -140,6 +152,26 @@ public func scoreContinuations(model: GPT2Model, _ requests: [ContinuationReques
             at += 1
         }
         out.append(ContinuationScore(loglikelihood: ll, tokens: r.continuation.count, greedy: greedy))
+    }
+    return out
+}
+
+/// The same on a GPU: the forward's per-token NLL at the scored positions (padding has no target), and a
+/// target is greedy when its logit is the row's largest (a tie counts as greedy, where the CPU takes the
+/// first index). Rows are padded to a multiple of 64 so that examples of similar length reuse one scratch.
+public func scoreContinuations(gpu: CUDAModel, _ requests: [ContinuationRequest]) throws -> [ContinuationScore] {
+    let batch = try ContinuationRows(requests, context: gpu.config.contextLength, multiple: 64)
+    guard batch.L > 0 else { return [] }
+    var targets = [Int32](repeating: -1, count: batch.b * batch.L), at = 0
+    for r in requests { for t in r.continuation { targets[batch.positions[at]] = t; at += 1 } }
+    let (nll, greedy) = try gpu.nllAndGreedy(inputs: batch.inputs, targets: targets, b: batch.b, t: batch.L)
+    var out: [ContinuationScore] = []
+    at = 0
+    for r in requests {
+        let ps = batch.positions[at..<at + r.continuation.count]
+        at += r.continuation.count
+        out.append(ContinuationScore(loglikelihood: -ps.reduce(0.0) { $0 + Double(nll[$1]) }, tokens: r.continuation.count,
+                                     greedy: ps.allSatisfy { greedy[$0] }))
     }
     return out
 }
@@ -207,9 +239,14 @@ func firstArgmax(_ x: [Double]) -> Int {
 
 /// Scores examples `range` of `examples` (all when nil), read from `path` (named in errors);
 /// `progress(done, total)` after each example.
-public func evaluateExamples(model: GPT2Model, tokenizer: GPT2Tokenizer, _ examples: EvalExamples, path: String, range: Range<Int>? = nil,
-                             progress: ((Int, Int) -> Void)? = nil) throws -> [EvalPrediction] {
+/// With `gpu`, the forwards run on it (scoreContinuations(gpu:)).
+public func evaluateExamples(model: GPT2Model, gpu: CUDAModel? = nil, tokenizer: GPT2Tokenizer, _ examples: EvalExamples, path: String,
+                             range: Range<Int>? = nil, progress: ((Int, Int) -> Void)? = nil) throws -> [EvalPrediction] {
     let range = range ?? 0..<examples.count
+    func scoreContinuations(model: GPT2Model, _ requests: [ContinuationRequest]) throws -> [ContinuationScore] {
+        if let gpu { return try Analysis.scoreContinuations(gpu: gpu, requests) }
+        return try Analysis.scoreContinuations(model: model, requests)
+    }
     var out: [EvalPrediction] = []
     for i in range {
         switch examples {

@@ -56,7 +56,7 @@ func prepareScoring(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: Stri
 
 /// The GPU model `device` asks for: none for `.cpu`; GPU N for `.cuda(N)` (throws, naming what is
 /// missing, when it cannot run); for `.auto` GPU 0 when it works, else none (the CPU engine).
-func openDevice(_ device: ComputeDevice, parameters: ModelWeights, math: GPUMath = .default) throws -> CUDAModel? {
+public func openDevice(_ device: ComputeDevice, parameters: ModelWeights, math: GPUMath = .default) throws -> CUDAModel? {
     switch device {
     case .cpu: return nil
     case let .cuda(n): return try CUDAModel(parameters: parameters, ordinal: n, math: math)

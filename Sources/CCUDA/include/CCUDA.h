@@ -86,8 +86,10 @@ typedef struct {
 
 /// Per-token NLL (b*t floats, host) of b windows of t tokens: inputs and targets (b*t ids, host).
 /// Targets outside [0, softmax_rows) give NaN. Rows are processed in chunks that bound memory.
+/// target_logit and max_logit (b*t floats each, or NULL): each position's target logit and largest logit
+/// (the target is a greedy choice when they are equal).
 int gl_cuda_forward(gl_cuda_ctx *ctx, const gl_cuda_model *m, const int32_t *inputs, const int32_t *targets,
-                    int b, int t, float *nll, const gl_cuda_dump *dump, char *err);
+                    int b, int t, float *nll, float *target_logit, float *max_logit, const gl_cuda_dump *dump, char *err);
 
 /// Frees the forward's scratch (it is kept between calls of one shape).
 void gl_cuda_release_scratch(gl_cuda_ctx *ctx);

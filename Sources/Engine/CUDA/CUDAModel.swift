@@ -120,16 +120,37 @@ public final class CUDAModel {
     }
 
     func nll(inputs: [Int32], targets: [Int32], b: Int, t: Int, dump: UnsafePointer<gl_cuda_dump>?) throws -> [Float] {
+        try run(inputs: inputs, targets: targets, b: b, t: t, logits: false, dump: dump).nll
+    }
+
+    /// Per-token NLL and whether each target is a greedy choice (its logit is the row's largest; a tie
+    /// counts as greedy), for `b` windows of `t` tokens; a target outside the softmax's rows gives NaN
+    /// and false (padding that is not scored).
+    public func nllAndGreedy(inputs: [Int32], targets: [Int32], b: Int, t: Int) throws -> (nll: [Float], greedy: [Bool]) {
+        let r = try run(inputs: inputs, targets: targets, b: b, t: t, logits: true, dump: nil)
+        return (r.nll, zip(r.target, r.max).map { $0 >= $1 })
+    }
+
+    private func run(inputs: [Int32], targets: [Int32], b: Int, t: Int, logits: Bool,
+                     dump: UnsafePointer<gl_cuda_dump>?) throws -> (nll: [Float], target: [Float], max: [Float]) {
         precondition(inputs.count == b * t && targets.count == b * t, "internal: \(b) windows of \(t) ids")
         var out = [Float](repeating: .nan, count: b * t)
+        var target = [Float](repeating: .nan, count: logits ? b * t : 0), max = target
         var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
         let rc = blocks.withUnsafeBufferPointer { bp -> Int32 in
             model.blocks = bp.baseAddress
             defer { model.blocks = nil }
-            return gl_cuda_forward(ctx, &model, inputs, targets, Int32(b), Int32(t), &out, dump, &err)
+            guard logits else {
+                return gl_cuda_forward(ctx, &model, inputs, targets, Int32(b), Int32(t), &out, nil, nil, dump, &err)
+            }
+            return target.withUnsafeMutableBufferPointer { tp in
+                max.withUnsafeMutableBufferPointer { mp in
+                    gl_cuda_forward(ctx, &model, inputs, targets, Int32(b), Int32(t), &out, tp.baseAddress, mp.baseAddress, dump, &err)
+                }
+            }
         }
         guard rc == 0 else { throw CUDAError("cuda:\(info.ordinal): " + String(cString: err)) }
-        return out
+        return (out, target, max)
     }
 
     /// Frees the forward's scratch (kept between batches of one shape); the weights stay.
