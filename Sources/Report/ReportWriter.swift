@@ -39,20 +39,17 @@ public struct ReportChart: Sendable {
 
 // MARK: template lookup
 
-/// The report template: `templates/report.html.mustache` under `currentDirectory`, else two
-/// folders above the executable's (`.build/release/gpt2lab` → the checkout), else the copy
-/// compiled into the binary (`defaultReportTemplate`). Returns the text and where it came from.
-public func loadReportTemplate(currentDirectory: String = FileManager.default.currentDirectoryPath,
-                               executablePath: String? = CommandLine.arguments.first) -> (text: String, source: String) {
-    var candidates = [currentDirectory + "/templates/report.html.mustache"]
-    if let exe = executablePath {
-        let resolved = URL(fileURLWithPath: exe).resolvingSymlinksInPath().deletingLastPathComponent()
-        candidates.append(resolved.appendingPathComponent("../../templates/report.html.mustache").standardizedFileURL.path)
+/// The report template, `Resources/report.html.mustache`, shipped with the module (found through
+/// `Bundle.module`: the `gpt2lab_Report.resources` folder beside the binary, as SwiftPM and the bundle lay
+/// it out). Returns the text and the file it came from.
+public func loadReportTemplate() throws -> (text: String, source: String) {
+    guard let url = Bundle.module.url(forResource: "report.html", withExtension: "mustache") else {
+        throw ReportError.template("Resources/report.html.mustache is not in the Report module's resources")
     }
-    for c in candidates {
-        if let data = FileManager.default.contents(atPath: c), let text = String(data: data, encoding: .utf8) { return (text, c) }
+    guard let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) else {
+        throw ReportError.template("\(url.path): cannot read")
     }
-    return (defaultReportTemplate, "built-in")
+    return (text, url.path)
 }
 
 // MARK: formatting
@@ -189,7 +186,7 @@ public func resultsCSV(_ r: ComparisonResults) -> String {
     return out
 }
 
-/// The values the template sees (see templates/report.html.mustache).
+/// The values the template sees (see Resources/report.html.mustache).
 public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [String: Any] {
     let B = r.settings.bootstrap
     let rows: [[String: Any]] = r.runs.map { x in
