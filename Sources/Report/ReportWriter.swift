@@ -178,7 +178,7 @@ public func resultsCSV(_ r: ComparisonResults) -> String {
                      n(x.deltaVsReference), n(x.gapClosed), n(x.totalSumSq), n(x.decaySumSq), n(x.tauSteps), n(x.tauFraction),
                      n(x.expectedIfAdditive), n(x.hessianTrace), q(x.identicalTo.joined(separator: " ")),
                      q(x.completion?.greedy ?? "")]
-        let seq = r.settings.sequential == nil ? [] : [x.sequential?.method ?? "", x.sequential.map { String($0.windowsScored) } ?? "",
+        let seq = r.settings.sequential == nil ? [] : [x.sequential?.method.rawValue ?? "", x.sequential.map { String($0.windowsScored) } ?? "",
                                                        x.sequential.map { String($0.windowsTotal) } ?? "", n(x.sequential?.fractionRead),
                                                        n(x.sequential?.baselineLoss)]
         out += (cells + seq).joined(separator: ",") + "\n"

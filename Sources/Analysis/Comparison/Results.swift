@@ -52,8 +52,8 @@ public struct RunResult: Codable, Sendable {
     public var contentHash: String
     /// Other runs whose checkpoint has the same content hash.
     public var identicalTo: [String]
-    /// Where the score came from: "cache", "scores file", "scored".
-    public var scoreSource: String
+    /// Where the score came from.
+    public var scoreSource: ScoreSource
     public var params: Int
     public var loss: Double
     public var lossCI: [Double]
@@ -128,8 +128,7 @@ public struct RunResult: Codable, Sendable {
 /// windows, and the paired Δ with its without-replacement interval. The baseline's own entry has
 /// the windows it read (as many as the longest-reading run) and no Δ.
 public struct SequentialRunResult: Codable, Sendable, Equatable {
-    /// "sequential paired" (a run against the baseline) or "sequential" (the baseline, or a run scored alone).
-    public var method: String
+    public var method: SequentialMethod
     public var windowsScored: Int
     public var windowsTotal: Int
     public var fractionRead: Double
@@ -137,12 +136,34 @@ public struct SequentialRunResult: Codable, Sendable, Equatable {
     public var baselineLoss: Double
     public var delta: Double?
     public var deltaCI: [Double]?
-    /// Why it stopped: "half-width" (the interval reached the target) or "exhausted" (every window read).
-    public var stopped: String
+    public var stopped: SequentialStop
     enum CodingKeys: String, CodingKey {
         case method, windowsScored = "windows_scored", windowsTotal = "windows_total", fractionRead = "fraction_read"
         case loss, baselineLoss = "baseline_loss", delta, deltaCI = "delta_ci", stopped
     }
+}
+
+/// How a run was scored sequentially (results.json `method`).
+public enum SequentialMethod: String, Codable, Sendable {
+    /// A run against the baseline.
+    case paired = "sequential paired"
+    /// The baseline, or a run scored alone.
+    case alone = "sequential"
+}
+
+/// Why a sequential run stopped (results.json `stopped`).
+public enum SequentialStop: String, Codable, Sendable {
+    /// The interval reached the target half-width.
+    case halfWidth = "half-width"
+    /// Every window was read.
+    case exhausted
+}
+
+/// Where a step loss came from (results.json `source`).
+public enum StepSource: String, Codable, Sendable {
+    case scored, cache
+    /// The run's own checkpoint, from its row.
+    case run
 }
 
 /// The sequential rule a report used (`ci`, `ci_seed`, `ci_min_windows`).
@@ -164,8 +185,7 @@ public struct StepLoss: Codable, Sendable, Equatable {
     public var lossCI: [Double]?
     public var windowsScored: Int
     public var windowsTotal: Int
-    /// "scored", "cache", or "run" (the run's own checkpoint, from its row).
-    public var source: String
+    public var source: StepSource
     /// ‖θ‖² of all parameters and of the decay group (2-D tensors), for the norm-vs-step chart.
     public var totalSumSq: Double
     public var decaySumSq: Double
