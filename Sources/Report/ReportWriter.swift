@@ -165,24 +165,12 @@ public func resultsJSON(_ r: ComparisonResults) throws -> Data {
     try JSON.encoder().encode(r)
 }
 
+/// results.csv: one row per run, the cells of `RunResult.columns`.
 public func resultsCSV(_ r: ComparisonResults) -> String {
     func q(_ s: String) -> String { s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
-    func n(_ x: Double?) -> String { x.map { String($0) } ?? "" }
-    var out = "name,description,loss,loss_ci_lo,loss_ci_hi,delta_vs_baseline,delta_ci_lo,delta_ci_hi,p_value,in_noise,verdict,"
-        + "delta_vs_reference,gap_closed,total_sum_sq,decay_sum_sq,tau_steps,tau_fraction,expected_if_additive,"
-        + "hessian_trace,identical_to,completion_greedy"
-        + (r.settings.sequential == nil ? "" : ",method,windows_scored,windows_total,fraction_read,baseline_loss_same_windows") + "\n"
-    for x in r.runs {
-        let cells = [q(x.name), q(x.description ?? ""), n(x.loss), n(x.lossCI[0]), n(x.lossCI[1]), n(x.deltaVsBaseline),
-                     n(x.deltaCI?[0]), n(x.deltaCI?[1]), n(x.pValue), x.inNoise.map { $0 ? "yes" : "no" } ?? "", x.verdict?.rawValue ?? "",
-                     n(x.deltaVsReference), n(x.gapClosed), n(x.totalSumSq), n(x.decaySumSq), n(x.tauSteps), n(x.tauFraction),
-                     n(x.expectedIfAdditive), n(x.hessianTrace), q(x.identicalTo.joined(separator: " ")),
-                     q(x.completion?.greedy ?? "")]
-        let seq = r.settings.sequential == nil ? [] : [x.sequential?.method.rawValue ?? "", x.sequential.map { String($0.windowsScored) } ?? "",
-                                                       x.sequential.map { String($0.windowsTotal) } ?? "", n(x.sequential?.fractionRead),
-                                                       n(x.sequential?.baselineLoss)]
-        out += (cells + seq).joined(separator: ",") + "\n"
-    }
+    let cells = RunResult.csvCells(sequential: r.settings.sequential != nil)
+    var out = cells.map(\.header).joined(separator: ",") + "\n"
+    for x in r.runs { out += cells.map { q($0.value(x)) }.joined(separator: ",") + "\n" }
     return out
 }
 

@@ -44,7 +44,7 @@ public struct RunCompletion: Codable, Sendable, Equatable {
     }
 }
 
-/// One run's row of the report.
+/// One run's row of the report; its results.json and results.csv columns are `RunResult.columns`.
 public struct RunResult: Codable, Sendable {
     public var name: String
     public var description: String?
@@ -86,41 +86,7 @@ public struct RunResult: Codable, Sendable {
     public var stepLosses: [StepLoss]?
     /// Where the model's head count came from (Checkpoints' ShapeSource, as text).
     public var shapeSource: String?
-
-    enum CodingKeys: String, CodingKey {
-        case name, description, checkpoint, contentHash = "content_hash", identicalTo = "identical_to"
-        case scoreSource = "score_source", params, loss, lossCI = "loss_ci", perplexity
-        case deltaVsBaseline = "delta_vs_baseline", deltaCI = "delta_ci", pValue = "p_value", inNoise = "in_noise", verdict
-        case deltaVsReference = "delta_vs_reference", deltaReferenceCI = "delta_reference_ci", gapClosed = "gap_closed"
-        case totalSumSq = "total_sum_sq", decaySumSq = "decay_sum_sq", noDecaySumSq = "no_decay_sum_sq"
-        case hyperparameters, tauSteps = "tau_steps", tauFraction = "tau_fraction", stackOf = "stack_of"
-        case expectedIfAdditive = "expected_if_additive", hessianTrace = "hessian_trace", hessianStderr = "hessian_stderr"
-        case completion, sequential, stepLosses = "step_losses", shapeSource = "shape_source"
-    }
-
-    /// Every key is written, absent values as null, so readers can rely on the columns.
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name); try c.encode(description, forKey: .description)
-        try c.encode(checkpoint, forKey: .checkpoint); try c.encode(contentHash, forKey: .contentHash)
-        try c.encode(identicalTo, forKey: .identicalTo); try c.encode(scoreSource, forKey: .scoreSource)
-        try c.encode(params, forKey: .params); try c.encode(loss, forKey: .loss); try c.encode(lossCI, forKey: .lossCI)
-        try c.encode(perplexity, forKey: .perplexity)
-        try c.encode(deltaVsBaseline, forKey: .deltaVsBaseline); try c.encode(deltaCI, forKey: .deltaCI)
-        try c.encode(pValue, forKey: .pValue); try c.encode(inNoise, forKey: .inNoise)
-        try c.encode(verdict, forKey: .verdict)
-        try c.encode(deltaVsReference, forKey: .deltaVsReference); try c.encode(deltaReferenceCI, forKey: .deltaReferenceCI)
-        try c.encode(gapClosed, forKey: .gapClosed)
-        try c.encode(totalSumSq, forKey: .totalSumSq); try c.encode(decaySumSq, forKey: .decaySumSq)
-        try c.encode(noDecaySumSq, forKey: .noDecaySumSq)
-        try c.encode(hyperparameters, forKey: .hyperparameters)
-        try c.encode(tauSteps, forKey: .tauSteps); try c.encode(tauFraction, forKey: .tauFraction)
-        try c.encode(stackOf, forKey: .stackOf); try c.encode(expectedIfAdditive, forKey: .expectedIfAdditive)
-        try c.encode(hessianTrace, forKey: .hessianTrace); try c.encode(hessianStderr, forKey: .hessianStderr)
-        try c.encode(completion, forKey: .completion); try c.encode(shapeSource, forKey: .shapeSource)
-        // Only in reports that ask for them, so a report without `ci` / `loss_across_steps` is unchanged.
-        try c.encodeIfPresent(sequential, forKey: .sequential); try c.encodeIfPresent(stepLosses, forKey: .stepLosses)
-    }
+    // results.json and results.csv: `RunResult.columns` (RunColumns.swift).
 }
 
 /// A run scored sequentially against the baseline (manifest `ci`, SequentialCompare.swift): the
