@@ -58,7 +58,8 @@ public func compareRuns(_ m: ReportManifest, options: ReportOptions,
 /// `compareRuns` with the checkpoints opened through `opener` (a test counts the opens).
 func compareRuns(_ m: ReportManifest, options: ReportOptions, opener: CheckpointOpener,
                  events: @escaping (ComparisonEvent) -> Void) throws -> (ComparisonResults, ComparisonExtras) {
-    var (s, runs) = try prepareComparison(m, options: options, opener: opener)   // every check; nothing scored before all pass
+    let (s, checked) = try prepareComparison(m, options: options, opener: opener)   // every check; nothing scored before all pass
+    var runs = checked
     // The baseline first: with `ci` each later run pulls its paired windows from it, and the
     // per-token section compares each of its runs with the baseline's model, kept until the last one.
     let order = runs.indices.filter { runs[$0].name == m.baseline } + runs.indices.filter { runs[$0].name != m.baseline }

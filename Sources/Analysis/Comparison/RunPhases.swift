@@ -36,6 +36,6 @@ func hessianPhase(_ r: RunState, _ ck: LoadedCheckpoint, _ s: ComparisonSetup,
     return try hessianAnalysis(weights: ck.weights, backend: CPUBackend(threads: options.threads),
                                tokens: Array(s.tokens.ids[s.plan.tokenRange]), batch: 4, context: s.context,
                                samples: options.hessianSamples, seed: options.seed, topK: 0) { stage, done, total in
-        if stage == "trace" { events(.hessian(run: name, done: done, total: total)) }
+        if stage == .trace { events(.hessian(run: name, done: done, total: total)) }
     }
 }
