@@ -44,7 +44,7 @@ let package = Package(
             "Analysis", "Plumbing", "CCairo",
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "TOMLKit", package: "TOMLKit"),
-        ]),
+        ], resources: [.copy("Resources/report.html.mustache")]),
 
         // The thin CLI
         .executableTarget(name: "gpt2lab", dependencies: [

@@ -33,7 +33,8 @@ B=$root/gpt2lab
 
 # --- 1. layout ----------------------------------------------------------------------------
 for f in gpt2lab bin/gpt2lab README.txt etc/fonts/fonts.conf share/fonts/DejaVuSans.ttf \
-         share/fonts/DejaVuSans-Bold.ttf bin/gpt2lab_Tokenizer.resources/gpt2.tiktoken; do
+         share/fonts/DejaVuSans-Bold.ttf bin/gpt2lab_Tokenizer.resources/gpt2.tiktoken \
+         bin/gpt2lab_Report.resources/report.html.mustache; do
     [ -e "$B/$f" ] || fail "the bundle has no gpt2lab/$f"
 done
 rpath() { readelf -d "$1" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p'; }

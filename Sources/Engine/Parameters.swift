@@ -144,6 +144,18 @@ public struct GPT2Weights: Sendable {
         self.tied = tied
     }
 
+    private init(layout: ParameterLayout, data: [Float], stored: Set<TensorID>, tied: Bool) {
+        self.layout = layout; self.data = data; self.stored = stored; self.tied = tied
+    }
+
+    /// The same parameters softmaxing over the first `rows` of the vocabulary (nil: every row); the
+    /// buffer is shared, not copied.
+    public func softmaxing(rows: Int?) -> GPT2Weights {
+        var c = config
+        c.softmaxRows = rows
+        return GPT2Weights(layout: ParameterLayout(config: c, tied: tied), data: data, stored: stored, tied: tied)
+    }
+
     public func isStored(_ id: TensorID) -> Bool { stored.contains(id) }
 
     /// The stored tensors, in buffer order: the model's parameters.

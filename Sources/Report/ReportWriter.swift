@@ -39,20 +39,17 @@ public struct ReportChart: Sendable {
 
 // MARK: template lookup
 
-/// The report template: `templates/report.html.mustache` under `currentDirectory`, else two
-/// folders above the executable's (`.build/release/gpt2lab` → the checkout), else the copy
-/// compiled into the binary (`defaultReportTemplate`). Returns the text and where it came from.
-public func loadReportTemplate(currentDirectory: String = FileManager.default.currentDirectoryPath,
-                               executablePath: String? = CommandLine.arguments.first) -> (text: String, source: String) {
-    var candidates = [currentDirectory + "/templates/report.html.mustache"]
-    if let exe = executablePath {
-        let resolved = URL(fileURLWithPath: exe).resolvingSymlinksInPath().deletingLastPathComponent()
-        candidates.append(resolved.appendingPathComponent("../../templates/report.html.mustache").standardizedFileURL.path)
+/// The report template, `Resources/report.html.mustache`, shipped with the module (found through
+/// `Bundle.module`: the `gpt2lab_Report.resources` folder beside the binary, as SwiftPM and the bundle lay
+/// it out). Returns the text and the file it came from.
+public func loadReportTemplate() throws -> (text: String, source: String) {
+    guard let url = Bundle.module.url(forResource: "report.html", withExtension: "mustache") else {
+        throw ReportError.template("Resources/report.html.mustache is not in the Report module's resources")
     }
-    for c in candidates {
-        if let data = FileManager.default.contents(atPath: c), let text = String(data: data, encoding: .utf8) { return (text, c) }
+    guard let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) else {
+        throw ReportError.template("\(url.path): cannot read")
     }
-    return (defaultReportTemplate, "built-in")
+    return (text, url.path)
 }
 
 // MARK: formatting
@@ -168,28 +165,16 @@ public func resultsJSON(_ r: ComparisonResults) throws -> Data {
     try JSON.encoder().encode(r)
 }
 
+/// results.csv: one row per run, the cells of `RunResult.columns`.
 public func resultsCSV(_ r: ComparisonResults) -> String {
     func q(_ s: String) -> String { s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
-    func n(_ x: Double?) -> String { x.map { String($0) } ?? "" }
-    var out = "name,description,loss,loss_ci_lo,loss_ci_hi,delta_vs_baseline,delta_ci_lo,delta_ci_hi,p_value,in_noise,verdict,"
-        + "delta_vs_reference,gap_closed,total_sum_sq,decay_sum_sq,tau_steps,tau_fraction,expected_if_additive,"
-        + "hessian_trace,identical_to,completion_greedy"
-        + (r.settings.sequential == nil ? "" : ",method,windows_scored,windows_total,fraction_read,baseline_loss_same_windows") + "\n"
-    for x in r.runs {
-        let cells = [q(x.name), q(x.description ?? ""), n(x.loss), n(x.lossCI[0]), n(x.lossCI[1]), n(x.deltaVsBaseline),
-                     n(x.deltaCI?[0]), n(x.deltaCI?[1]), n(x.pValue), x.inNoise.map { $0 ? "yes" : "no" } ?? "", x.verdict?.rawValue ?? "",
-                     n(x.deltaVsReference), n(x.gapClosed), n(x.totalSumSq), n(x.decaySumSq), n(x.tauSteps), n(x.tauFraction),
-                     n(x.expectedIfAdditive), n(x.hessianTrace), q(x.identicalTo.joined(separator: " ")),
-                     q(x.completion?.greedy ?? "")]
-        let seq = r.settings.sequential == nil ? [] : [x.sequential?.method ?? "", x.sequential.map { String($0.windowsScored) } ?? "",
-                                                       x.sequential.map { String($0.windowsTotal) } ?? "", n(x.sequential?.fractionRead),
-                                                       n(x.sequential?.baselineLoss)]
-        out += (cells + seq).joined(separator: ",") + "\n"
-    }
+    let cells = RunResult.csvCells(sequential: r.settings.sequential != nil)
+    var out = cells.map(\.header).joined(separator: ",") + "\n"
+    for x in r.runs { out += cells.map { q($0.value(x)) }.joined(separator: ",") + "\n" }
     return out
 }
 
-/// The values the template sees (see templates/report.html.mustache).
+/// The values the template sees (see Resources/report.html.mustache).
 public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [String: Any] {
     let B = r.settings.bootstrap
     let rows: [[String: Any]] = r.runs.map { x in

@@ -119,16 +119,16 @@ struct Hessian: ParsableCommand {
             for w in ck.warnings { warn("\(checkpoint): \(w)") }
             let tokens = try loadTokenIDs(path: data.testSet, dataset: data.dataset)
             var bar: ProgressBar?
-            var phase = ""
+            var phase: HessianStage?
             let options = density ? DensityOptions(vectors: densityVectors, steps: densitySteps, probe: densityProbe) : nil
             let r = try hessianAnalysis(weights: ck.weights, backend: CPUBackend(threads: data.threads), tokens: tokens.ids,
                                         batch: batch, context: data.context, samples: samples, tol: tol, seed: seed,
                                         topK: top, maxIterations: eigenSteps, eigenTol: eigenTol,
-                                        density: options) { name, done, total in
-                if name != phase {
+                                        density: options) { stage, done, total in
+                if stage != phase {
                     bar?.finish()
-                    bar = ProgressBar(name, unit: name == "trace" ? "probes" : name == "gradient" ? "it" : "steps")
-                    phase = name
+                    bar = ProgressBar(stage.description, unit: stage == .trace ? "probes" : stage == .gradient ? "it" : "steps")
+                    phase = stage
                 }
                 bar?.update(done, total)
             }

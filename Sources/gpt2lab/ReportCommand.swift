@@ -61,6 +61,7 @@ struct ReportCommand: ParsableCommand {
             try checkReportDestination(dest)
             let cacheDirectory = try reportCacheDirectory()
             let m = try loadManifest(path: manifest)
+            let template = try loadReportTemplate()   // before any work: a broken install is one line, at once
             var options = ReportOptions()
             options.bootstrap = bootstrap
             options.seed = seed
@@ -105,7 +106,6 @@ struct ReportCommand: ParsableCommand {
                     FileHandle.standardError.write(Data("  \(text)\n".utf8))
                 }
             }
-            let template = loadReportTemplate()
             try writeReport(results, extras: extras, to: dest, template: template.text)
             if json {
                 FileHandle.standardOutput.write(try resultsJSON(results))

@@ -130,7 +130,7 @@ final class BrowserTests: XCTestCase {
         let (r, extras) = try compareRuns(try loadManifest(path: path), options: o) { _ in }
         XCTAssertEqual(r.runs.count, 5)
         XCTAssertEqual(r.perToken?.map(\.run), ["stacked"], "the demo manifest's per_token")
-        try writeReport(r, extras: extras, to: dir + "/fresh", template: defaultReportTemplate)
+        try writeReport(r, extras: extras, to: dir + "/fresh", template: try loadReportTemplate().text)
         try assertReadable(dir + "/fresh", runs: 5, images: 7)
     }
 

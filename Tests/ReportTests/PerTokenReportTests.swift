@@ -100,7 +100,7 @@ final class PerTokenReportTests: XCTestCase {
         r.perToken![1].comparison.gains[0].tokens[1].text = " AT&T \"quoted\""
         r.perToken![1].comparison.losses[0].tokens[0].text = "a\nb"
         let out = dir + "/report"
-        try writeReport(r, extras: extras, to: out, template: defaultReportTemplate)
+        try writeReport(r, extras: extras, to: out, template: try loadReportTemplate().text)
         let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
         XCTAssertFalse(html.contains("<script"), "markup in a segment reached the page")
         XCTAssertTrue(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"))

@@ -231,8 +231,8 @@ final class ReportTests: XCTestCase {
                                 extraRun: ["baseline-seed67": "seed_group = \"baseline\""])
         let (r, extras, _) = try compare(path, options())
         let out = dir + "/out/report"
-        try writeReport(r, extras: extras, to: out, template: defaultReportTemplate)
-        try writeReport(r, extras: extras, to: out, template: defaultReportTemplate)  // replaces the old one
+        try writeReport(r, extras: extras, to: out, template: try loadReportTemplate().text)
+        try writeReport(r, extras: extras, to: out, template: try loadReportTemplate().text)  // replaces the old one
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir + "/out")
         XCTAssertEqual(leftovers, ["report"], "no temp or old folders left")
 
@@ -334,7 +334,7 @@ final class ReportTests: XCTestCase {
             XCTAssertEqual(rows["reference"]?.loss, r.run("reference")?.loss)
         }
         let out = dir + "/out"
-        try writeReport(r, extras: extras, to: out, template: defaultReportTemplate)
+        try writeReport(r, extras: extras, to: out, template: try loadReportTemplate().text)
         let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
         XCTAssertTrue(html.contains("<h2>HellaSwag (lm-eval recipe, 12 examples of hellaswag.jsonl)</h2>"), html)
         XCTAssertTrue(html.contains("<h2>LAMBADA (lm-eval recipe, 12 examples of lambada.jsonl)</h2>"))
@@ -343,12 +343,11 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual((json["evals"] as? [[String: Any]])?.count, 2)
     }
 
-    func testEmbeddedTemplateEqualsTheFile() throws {
-        let file = try String(contentsOfFile: Self.root + "/templates/report.html.mustache", encoding: .utf8)
-        XCTAssertEqual(file, defaultReportTemplate, "Sources/Report/DefaultTemplate.swift is out of date")
-        XCTAssertEqual(loadReportTemplate(currentDirectory: Self.root, executablePath: nil).source,
-                       Self.root + "/templates/report.html.mustache")
-        XCTAssertEqual(loadReportTemplate(currentDirectory: dir, executablePath: dir + "/bin/gpt2lab").source, "built-in")
+    func testTemplateIsTheModuleResource() throws {
+        let t = try loadReportTemplate()
+        XCTAssertTrue(t.source.hasSuffix("gpt2lab_Report.resources/report.html.mustache"), t.source)
+        let file = try String(contentsOfFile: Self.root + "/Sources/Report/Resources/report.html.mustache", encoding: .utf8)
+        XCTAssertEqual(t.text, file, "the resource the module ships is the template file")
     }
 
 

@@ -47,8 +47,8 @@ final class SequentialReportTests: XCTestCase {
         let row = try XCTUnwrap(r.run("stacked")), q = try XCTUnwrap(row.sequential)
         let N = base.counts.count
         XCTAssertEqual(q.windowsTotal, N)
-        XCTAssertEqual(q.method, "sequential paired")
-        XCTAssertEqual(q.stopped, "half-width")
+        XCTAssertEqual(q.method, .paired)
+        XCTAssertEqual(q.stopped, .halfWidth)
         // Measured: 116 of 450 windows (25.8%), Δ = −0.4358 ± 0.0098.
         print("sequential report, stacked vs baseline at ci 0.01: read \(q.windowsScored) of \(N) windows (\(q.fractionRead))")
         XCTAssertLessThan(q.fractionRead, 0.5, "a ±0.01 paired interval on runs 0.43 apart needs well under the whole set")
@@ -71,7 +71,7 @@ final class SequentialReportTests: XCTestCase {
 
         // The page, CSV and JSON say it.
         let charts = reportCharts(r, extras: extras)
-        let html = try renderReportHTML(r, charts: charts, template: defaultReportTemplate)
+        let html = try renderReportHTML(r, charts: charts, template: try loadReportTemplate().text)
         XCTAssertTrue(html.contains("Sequential scoring."))
         XCTAssertTrue(html.contains("\(q.windowsScored)/\(N) windows"))
         XCTAssertTrue(resultsCSV(r).hasPrefix("name,") && resultsCSV(r).contains("sequential paired,\(q.windowsScored),\(N),"))

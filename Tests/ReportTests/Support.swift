@@ -21,7 +21,7 @@ enum RenderedDemo {
         var o = ReportOptions()
         o.cacheDirectory = dir + "/cache"
         let (r, extras) = try compareRuns(try loadManifest(path: ReportTests.root + "/examples/interventions.toml"), options: o) { _ in }
-        try writeReport(r, extras: extras, to: dir + "/demo", template: defaultReportTemplate)
+        try writeReport(r, extras: extras, to: dir + "/demo", template: try loadReportTemplate().text)
         return dir + "/demo"
     }
 }

@@ -1,7 +1,8 @@
 // The report's benchmark section: HellaSwag and/or LAMBADA for every run of a manifest, on the same examples,
 // each run's accuracy with a Wilson interval and paired against the baseline (McNemar's exact test and a paired
 // interval for Δ), beside its test loss. `compareRuns` reads the files before anything is scored
-// (`prepareEvals`) and adds the section at the end (`compareEvals`).
+// (`prepareEvals`), scores them on each run's loaded model (`benchmarkPhase`) and builds the tables at
+// the end (`benchmarkTables`).
 
 import Checkpoints
 import Engine
@@ -73,39 +74,43 @@ public func prepareEvals(_ m: ReportManifest) throws -> PreparedEvals {
     return PreparedEvals(sets: sets)
 }
 
-/// Scores every prepared benchmark for every run and pairs each run with the baseline. `losses` are the runs'
-/// test losses (shown beside). nil when the manifest names no benchmark.
-public func compareEvals(_ prepared: PreparedEvals, _ m: ReportManifest, losses: [String: Double], options: ReportOptions,
-                         events: @escaping (ComparisonEvent) -> Void) throws -> [EvalComparison]? {
-    guard !prepared.sets.isEmpty else { return nil }
-    let tokenizer = try GPT2Tokenizer.load()
-    var outcomes: [Int: [String: [EvalPrediction]]] = [:]
-    for r in m.runs {
-        let ck = try loadCheckpoint(path: r.checkpoint, heads: r.heads, headsGivenBy: .manifest)
-        let model = GPT2Model(weights: ck.weights, backend: CPUBackend(threads: options.threads))
-        for (i, set) in prepared.sets.enumerated() {
-            let what = "\(set.examples.task.rawValue) (\(set.examples.recipe)), \(set.examples.count) examples"
-            events(.evaluating(run: r.name, what: what, done: 0, total: set.examples.count))
-            outcomes[i, default: [:]][r.name] = try evaluateExamples(model: model, tokenizer: tokenizer, set.examples, path: set.path) {
-                events(.evaluating(run: r.name, what: what, done: $0, total: $1))
-            }
+/// The benchmark phase: every prepared benchmark scored on one run's model (GPT-2's vocabulary rows,
+/// whatever `full_vocab` says), one prediction list per benchmark.
+func benchmarkPhase(_ r: RunState, weights: GPT2Weights, _ s: ComparisonSetup,
+                    events: @escaping (ComparisonEvent) -> Void) throws -> [[EvalPrediction]] {
+    guard !s.evals.sets.isEmpty, let tokenizer = s.tokenizer else { return [] }
+    let model = GPT2Model(weights: weights, backend: CPUBackend(threads: s.options.threads))
+    let name = r.name
+    return try s.evals.sets.map { set in
+        let what = "\(set.examples.task.rawValue) (\(set.examples.recipe)), \(set.examples.count) examples"
+        events(.evaluating(run: name, what: what, done: 0, total: set.examples.count))
+        return try evaluateExamples(model: model, tokenizer: tokenizer, set.examples, path: set.path) {
+            events(.evaluating(run: name, what: what, done: $0, total: $1))
         }
     }
+}
+
+/// The benchmark tables: each run's predictions (`predictions[run][benchmark]`) summarised and paired
+/// against the baseline; `losses` are the runs' test losses (shown beside). nil when the manifest names
+/// no benchmark.
+func benchmarkTables(_ prepared: PreparedEvals, _ m: ReportManifest, predictions: [String: [[EvalPrediction]]],
+                     losses: [String: Double], level: Double) throws -> [EvalComparison]? {
+    guard !prepared.sets.isEmpty else { return nil }
     return try prepared.sets.enumerated().map { i, set in
         let task = set.examples.task
         let headline = task.info.headline
-        let base = outcomes[i]![m.baseline]!.map(headline)
+        let base = predictions[m.baseline]![i].map(headline)
         let rows = try m.runs.map { r -> EvalRunResult in
-            let p = outcomes[i]![r.name]!
+            let p = predictions[r.name]![i]
             let summary = EvalReport(task: task, recipe: set.examples.recipe, data: set.path, checkpoint: r.checkpoint, layout: "",
                                      context: 0, seconds: 0, predictions: p)
             let mine = p.map(headline)
             return EvalRunResult(
                 name: r.name, loss: losses[r.name] ?? .nan,
-                value: wilsonInterval(mine.filter { $0 }.count, mine.count, level: options.level),
-                acc: task.info.reportsPlainAccuracy ? wilsonInterval(p.filter(\.correct).count, p.count, level: options.level) : nil,
+                value: wilsonInterval(mine.filter { $0 }.count, mine.count, level: level),
+                acc: task.info.reportsPlainAccuracy ? wilsonInterval(p.filter(\.correct).count, p.count, level: level) : nil,
                 ppl: summary.ppl,
-                vsBaseline: r.name == m.baseline ? nil : try pairedAccuracy(mine, base, level: options.level),
+                vsBaseline: r.name == m.baseline ? nil : try pairedAccuracy(mine, base, level: level),
                 predictions: p)
         }
         return EvalComparison(task: task, recipe: set.examples.recipe, data: set.path, examples: set.examples.count,

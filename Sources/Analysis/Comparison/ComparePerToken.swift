@@ -53,28 +53,20 @@ func perTokenPlan(_ m: ReportManifest, tokenCount: Int, context T: Int) throws -
                           maxTokens: min(m.maxTokens ?? Int.max, max(2, cap)))
 }
 
-/// Compares every `m.perToken` run with the baseline on `perTokenPlan`'s windows.
-func comparePerToken(_ m: ReportManifest, tokens: TokenFile, context T: Int, vocab: VocabRows, options: ReportOptions,
-                     events: @escaping (ComparisonEvent) -> Void) throws -> [PerTokenComparison] {
-    guard !m.perToken.isEmpty, let base = m.run(m.baseline) else { return [] }
-    let plan = try perTokenPlan(m, tokenCount: tokens.ids.count, context: T)
-    let tokenizer = try GPT2Tokenizer.load()
-    let backend = CPUBackend(threads: options.threads)
-    func model(_ r: RunSpec) throws -> GPT2Model {
-        do { return GPT2Model(weights: try loadCheckpoint(path: r.checkpoint, heads: r.heads, headsGivenBy: .manifest, vocab: vocab).weights, backend: backend) } catch {
-            throw runError(m, r, describeError(error))
-        }
-    }
-    let a = try model(base)
+/// The per-token phase: run `r` (a `m.perToken` run, its model `b`) against the baseline's model `a`
+/// on `perTokenPlan`'s windows. The baseline's model is the one its own phases loaded, kept until the
+/// last per-token run is compared (CompareRuns.swift), so neither checkpoint is opened again.
+func perTokenPhase(_ r: RunState, a: GPT2Model, b: GPT2Model, _ s: ComparisonSetup,
+                   events: @escaping (ComparisonEvent) -> Void) throws -> PerTokenComparison {
+    let m = s.m, name = r.name
+    let plan = try perTokenPlan(m, tokenCount: s.tokens.ids.count, context: s.context)
     var topts = TokenComparisonOptions()
     topts.segments = perTokenSegments.count; topts.segmentLength = perTokenSegments.length
-    return try m.perToken.compactMap { m.run($0) }.map { r in
-        events(.comparing(run: r.name, done: 0, total: plan.tokensScored))
-        let c = compareTokens(a: a, b: try model(r), names: (base.checkpoint, r.checkpoint), tokens: tokens.ids, testSet: m.testSet,
-                              plan: plan, options: topts, tokenizer: tokenizer) { done, total in
-            events(.comparing(run: r.name, done: done, total: total))
-        }
-        return PerTokenComparison(run: r.name, baseline: base.name, maxTokens: m.perTokenMaxTokens,
-                                  positionBins: c.binnedLossByPosition(bins: perTokenPositionBins), comparison: c)
+    events(.comparing(run: name, done: 0, total: plan.tokensScored))
+    let c = compareTokens(a: a, b: b, names: (m.run(m.baseline)!.checkpoint, r.spec.checkpoint), tokens: s.tokens.ids, testSet: m.testSet,
+                          plan: plan, options: topts, tokenizer: s.tokenizer!) { done, total in
+        events(.comparing(run: name, done: done, total: total))
     }
+    return PerTokenComparison(run: name, baseline: m.baseline, maxTokens: m.perTokenMaxTokens,
+                              positionBins: c.binnedLossByPosition(bins: perTokenPositionBins), comparison: c)
 }

@@ -44,7 +44,7 @@ public struct RunCompletion: Codable, Sendable, Equatable {
     }
 }
 
-/// One run's row of the report.
+/// One run's row of the report; its results.json and results.csv columns are `RunResult.columns`.
 public struct RunResult: Codable, Sendable {
     public var name: String
     public var description: String?
@@ -52,8 +52,8 @@ public struct RunResult: Codable, Sendable {
     public var contentHash: String
     /// Other runs whose checkpoint has the same content hash.
     public var identicalTo: [String]
-    /// Where the score came from: "cache", "scores file", "scored".
-    public var scoreSource: String
+    /// Where the score came from.
+    public var scoreSource: ScoreSource
     public var params: Int
     public var loss: Double
     public var lossCI: [Double]
@@ -86,41 +86,7 @@ public struct RunResult: Codable, Sendable {
     public var stepLosses: [StepLoss]?
     /// Where the model's head count came from (Checkpoints' ShapeSource, as text).
     public var shapeSource: String?
-
-    enum CodingKeys: String, CodingKey {
-        case name, description, checkpoint, contentHash = "content_hash", identicalTo = "identical_to"
-        case scoreSource = "score_source", params, loss, lossCI = "loss_ci", perplexity
-        case deltaVsBaseline = "delta_vs_baseline", deltaCI = "delta_ci", pValue = "p_value", inNoise = "in_noise", verdict
-        case deltaVsReference = "delta_vs_reference", deltaReferenceCI = "delta_reference_ci", gapClosed = "gap_closed"
-        case totalSumSq = "total_sum_sq", decaySumSq = "decay_sum_sq", noDecaySumSq = "no_decay_sum_sq"
-        case hyperparameters, tauSteps = "tau_steps", tauFraction = "tau_fraction", stackOf = "stack_of"
-        case expectedIfAdditive = "expected_if_additive", hessianTrace = "hessian_trace", hessianStderr = "hessian_stderr"
-        case completion, sequential, stepLosses = "step_losses", shapeSource = "shape_source"
-    }
-
-    /// Every key is written, absent values as null, so readers can rely on the columns.
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name); try c.encode(description, forKey: .description)
-        try c.encode(checkpoint, forKey: .checkpoint); try c.encode(contentHash, forKey: .contentHash)
-        try c.encode(identicalTo, forKey: .identicalTo); try c.encode(scoreSource, forKey: .scoreSource)
-        try c.encode(params, forKey: .params); try c.encode(loss, forKey: .loss); try c.encode(lossCI, forKey: .lossCI)
-        try c.encode(perplexity, forKey: .perplexity)
-        try c.encode(deltaVsBaseline, forKey: .deltaVsBaseline); try c.encode(deltaCI, forKey: .deltaCI)
-        try c.encode(pValue, forKey: .pValue); try c.encode(inNoise, forKey: .inNoise)
-        try c.encode(verdict, forKey: .verdict)
-        try c.encode(deltaVsReference, forKey: .deltaVsReference); try c.encode(deltaReferenceCI, forKey: .deltaReferenceCI)
-        try c.encode(gapClosed, forKey: .gapClosed)
-        try c.encode(totalSumSq, forKey: .totalSumSq); try c.encode(decaySumSq, forKey: .decaySumSq)
-        try c.encode(noDecaySumSq, forKey: .noDecaySumSq)
-        try c.encode(hyperparameters, forKey: .hyperparameters)
-        try c.encode(tauSteps, forKey: .tauSteps); try c.encode(tauFraction, forKey: .tauFraction)
-        try c.encode(stackOf, forKey: .stackOf); try c.encode(expectedIfAdditive, forKey: .expectedIfAdditive)
-        try c.encode(hessianTrace, forKey: .hessianTrace); try c.encode(hessianStderr, forKey: .hessianStderr)
-        try c.encode(completion, forKey: .completion); try c.encode(shapeSource, forKey: .shapeSource)
-        // Only in reports that ask for them, so a report without `ci` / `loss_across_steps` is unchanged.
-        try c.encodeIfPresent(sequential, forKey: .sequential); try c.encodeIfPresent(stepLosses, forKey: .stepLosses)
-    }
+    // results.json and results.csv: `RunResult.columns` (RunColumns.swift).
 }
 
 /// A run scored sequentially against the baseline (manifest `ci`, SequentialCompare.swift): the
@@ -128,8 +94,7 @@ public struct RunResult: Codable, Sendable {
 /// windows, and the paired Δ with its without-replacement interval. The baseline's own entry has
 /// the windows it read (as many as the longest-reading run) and no Δ.
 public struct SequentialRunResult: Codable, Sendable, Equatable {
-    /// "sequential paired" (a run against the baseline) or "sequential" (the baseline, or a run scored alone).
-    public var method: String
+    public var method: SequentialMethod
     public var windowsScored: Int
     public var windowsTotal: Int
     public var fractionRead: Double
@@ -137,12 +102,34 @@ public struct SequentialRunResult: Codable, Sendable, Equatable {
     public var baselineLoss: Double
     public var delta: Double?
     public var deltaCI: [Double]?
-    /// Why it stopped: "half-width" (the interval reached the target) or "exhausted" (every window read).
-    public var stopped: String
+    public var stopped: SequentialStop
     enum CodingKeys: String, CodingKey {
         case method, windowsScored = "windows_scored", windowsTotal = "windows_total", fractionRead = "fraction_read"
         case loss, baselineLoss = "baseline_loss", delta, deltaCI = "delta_ci", stopped
     }
+}
+
+/// How a run was scored sequentially (results.json `method`).
+public enum SequentialMethod: String, Codable, Sendable {
+    /// A run against the baseline.
+    case paired = "sequential paired"
+    /// The baseline, or a run scored alone.
+    case alone = "sequential"
+}
+
+/// Why a sequential run stopped (results.json `stopped`).
+public enum SequentialStop: String, Codable, Sendable {
+    /// The interval reached the target half-width.
+    case halfWidth = "half-width"
+    /// Every window was read.
+    case exhausted
+}
+
+/// Where a step loss came from (results.json `source`).
+public enum StepSource: String, Codable, Sendable {
+    case scored, cache
+    /// The run's own checkpoint, from its row.
+    case run
 }
 
 /// The sequential rule a report used (`ci`, `ci_seed`, `ci_min_windows`).
@@ -164,8 +151,7 @@ public struct StepLoss: Codable, Sendable, Equatable {
     public var lossCI: [Double]?
     public var windowsScored: Int
     public var windowsTotal: Int
-    /// "scored", "cache", or "run" (the run's own checkpoint, from its row).
-    public var source: String
+    public var source: StepSource
     /// ‖θ‖² of all parameters and of the decay group (2-D tensors), for the norm-vs-step chart.
     public var totalSumSq: Double
     public var decaySumSq: Double

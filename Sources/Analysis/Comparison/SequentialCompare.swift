@@ -80,18 +80,6 @@ func sequentialRunScores(run: WindowNLLSource, baseline: WindowNLLSource?, order
                                stoppedOnWidth: r.visited.count < order.count)
 }
 
-/// The statistics a row of the report shows, from full scores (bootstrap) or sequential ones.
-struct RowStatistics {
-    var loss: Double
-    var lossCI: [Double]
-    var delta: Double?
-    var deltaCI: [Double]?
-    var pValue: Double?
-    var deltaRef: Double?
-    var deltaRefCI: [Double]?
-    var sequential: SequentialRunResult?
-}
-
 /// Rows of a sequential report: each run's loss and interval on the windows it read, its paired Δ
 /// against the baseline, Δ against the reference on the windows both read; the baseline's loss on
 /// the longest prefix (the windows it was scored on).
@@ -120,10 +108,10 @@ func sequentialRowStatistics(_ m: ReportManifest, scores: [String: SequentialRun
             row.deltaRef = d.estimate; row.deltaRefCI = [d.lo, d.hi]
         }
         row.sequential = SequentialRunResult(
-            method: isBase || s?.paired == nil ? "sequential" : "sequential paired", windowsScored: n, windowsTotal: N,
+            method: isBase || s?.paired == nil ? .alone : .paired, windowsScored: n, windowsTotal: N,
             fractionRead: Double(n) / Double(max(N, 1)), loss: own.estimate, baselineLoss: baseLoss,
             delta: row.delta, deltaCI: row.deltaCI,
-            stopped: n < N ? "half-width" : "exhausted")
+            stopped: n < N ? .halfWidth : .exhausted)
         out[r.name] = row
     }
     return out

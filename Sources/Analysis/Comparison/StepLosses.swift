@@ -12,7 +12,7 @@ import TestSets
 
 /// Each run's step checkpoints, checked like the runs' own before anything is scored: readable,
 /// GPT-2's vocabulary, context at least the report's. Runs without any are left out.
-func planStepCheckpoints(_ m: ReportManifest, context T: Int, vocab: VocabRows) throws -> [String: [(step: Int, path: String)]] {
+func planStepCheckpoints(_ m: ReportManifest, context T: Int, vocab: VocabRows, opener: CheckpointOpener) throws -> [String: [(step: Int, path: String)]] {
     guard m.lossAcrossSteps else { return [:] }
     var out: [String: [(step: Int, path: String)]] = [:]
     for r in m.runs {
@@ -25,7 +25,7 @@ func planStepCheckpoints(_ m: ReportManifest, context T: Int, vocab: VocabRows) 
         }
         for (_, p) in found {
             let c: GPT2Config
-            do { c = try checkpointPeek(path: p, heads: r.heads, headsGivenBy: .manifest, vocab: vocab).config } catch {
+            do { c = try opener.peek(p, r.heads, vocab).config } catch {
                 throw runError(m, r, "step checkpoint: \(describeError(error))")
             }
             guard c.vocabSize >= gpt2VocabSize, c.contextLength >= T else {
@@ -38,34 +38,23 @@ func planStepCheckpoints(_ m: ReportManifest, context T: Int, vocab: VocabRows) 
     return out
 }
 
-/// What scoring the step checkpoints needs from the comparison.
-struct StepScoring {
-    var tokens: TokenFile
-    var testSetPath: String
-    var plan: WindowPlan
-    var settings: ScoreSettings
-    var testSetHash: String
-    var cache: ScoreCache?
-    var rule: SequentialRule?
-    var order: [Int]
-    var vocab: VocabRows
-}
-
-/// Scores one run's step checkpoints (see the file comment), in step order.
-func scoreStepCheckpoints(_ steps: [(step: Int, path: String)], run r: RunSpec, _ s: StepScoring, options: ReportOptions,
-                          events: @escaping (ComparisonEvent) -> Void) throws -> [StepLoss] {
-    let counts = s.plan.windows.map(\.scoredCount), N = counts.count
+/// The steps phase: run `r`'s step checkpoints (see the file comment) scored in step order, each
+/// loaded once; nil when it has none.
+func stepsPhase(_ r: RunState, _ s: ComparisonSetup, events: @escaping (ComparisonEvent) -> Void) throws -> [StepLoss]? {
+    guard let steps = s.stepPlan[r.name] else { return nil }
+    let options = s.options, counts = s.counts, N = counts.count
+    let cache = s.cache
     var out: [StepLoss] = []
     for (step, path) in steps {
         let label = "\(r.name) step \(step)"
-        let ck = try loadCheckpoint(path: path, heads: r.heads, headsGivenBy: .manifest, vocab: s.vocab)
+        let ck = try s.opener.load(path, r.spec.heads, s.vocab)
         var normOptions = NormOptions()
         normOptions.spectral = false
         let norms = checkpointNormStats(checkpoint: path, weights: ck.weights, options: normOptions)
         let key = ScoreKey(checkpointHash: try fileContentHash(path: path), testSetHash: s.testSetHash, settings: s.settings,
                            config: ck.weights.config, precision: options.precision)
-        var full = options.rescore ? nil : s.cache?.load(key)
-        var source = full == nil ? "scored" : "cache"
+        var full = options.rescore ? nil : cache?.load(key)
+        var source: StepSource = full == nil ? .scored : .cache
         if let rule = s.rule {
             let src = full.map { WindowNLLSource(full: $0.windowScores.nllSums) } ?? WindowNLLSource(
                 model: GPT2Model(parameters: ck.parameters.at(options.precision), backend: CPUBackend(threads: options.threads)),
@@ -81,13 +70,13 @@ func scoreStepCheckpoints(_ steps: [(step: Int, path: String)], run r: RunSpec, 
         }
         if full == nil {
             events(.score(run: label, source: "scoring"))
-            let (report, _, _) = try scoreCheckpoint(ck.at(options.precision), tokens: s.tokens, testSetPath: s.testSetPath,
-                                                     context: s.plan.context, stride: s.plan.stride, skip: s.settings.skip,
-                                                     maxTokens: s.settings.maxTokens, threads: options.threads) {
+            let (report, _, _) = try scoreCheckpoint(ck.at(options.precision), tokens: s.tokens, testSetPath: s.m.testSet,
+                                                     context: s.plan.context, stride: s.plan.stride, skip: s.m.skip,
+                                                     maxTokens: s.m.maxTokens, threads: options.threads) {
                 events(.scoring(run: label, done: $0, total: $1))
             }
-            try s.cache?.store(report, for: key)
-            full = report; source = "scored"
+            try cache?.store(report, for: key)
+            full = report; source = .scored
         } else {
             events(.score(run: label, source: "cached"))
         }
@@ -104,7 +93,7 @@ func withFinalStep(_ steps: [StepLoss], row: RunResult) -> [StepLoss] {
     let s = row.sequential
     return (steps + [StepLoss(step: n, checkpoint: row.checkpoint, loss: row.loss, lossCI: s == nil ? nil : row.lossCI,
                               windowsScored: s?.windowsScored ?? steps.first?.windowsTotal ?? 0,
-                              windowsTotal: s?.windowsTotal ?? steps.first?.windowsTotal ?? 0, source: "run",
+                              windowsTotal: s?.windowsTotal ?? steps.first?.windowsTotal ?? 0, source: .run,
                               totalSumSq: row.totalSumSq, decaySumSq: row.decaySumSq)])
         .sorted { $0.step < $1.step }
 }

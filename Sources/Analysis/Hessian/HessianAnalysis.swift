@@ -123,6 +123,21 @@ public func hessianBatch(tokens: [Int32], batch: Int, context: Int, vocabSize: I
     return (Array(tokens[0..<(needed - 1)]), Array(tokens[1..<needed]))
 }
 
+/// A stage of `hessianAnalysis`, as its progress callback names it (the CLI's progress label is its description).
+public enum HessianStage: Sendable, Equatable, CustomStringConvertible {
+    case gradient, trace, eigenvalues
+    /// The spectral density's n-th Lanczos run (from 1).
+    case density(Int)
+    public var description: String {
+        switch self {
+        case .gradient: return "gradient"
+        case .trace: return "trace"
+        case .eigenvalues: return "eigenvalues"
+        case let .density(n): return "density \(n)"
+        }
+    }
+}
+
 /// Hessian analysis of `weights` on the first `batch` windows of `context` tokens of `tokens`.
 /// - samples: Hutchinson probes (the cap when `tol` is set); tol: stop when stderr/|trace| < tol.
 /// - seed: seeds the probes (and, through derived seeds, the Lanczos start vectors).
@@ -131,14 +146,14 @@ public func hessianBatch(tokens: [Int32], batch: Int, context: Int, vocabSize: I
 /// - density: SLQ settings, nil to skip it.
 /// - relativeStep: δ of the trace's finite-difference HVPs; eigenRelativeStep: of Lanczos's
 ///   (see GPT2LossHessian).
-/// - progress: (phase, done, total) with phase "gradient", "trace", "eigenvalues" or "density N".
+/// - progress: (stage, done, total).
 public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBackend(), tokens: [Int32],
                             batch: Int = 4, context: Int? = nil, samples: Int = 100, tol: Double? = nil,
                             seed: UInt64 = 0, topK: Int = 1, maxIterations: Int = 100, eigenTol: Double = 1e-3,
                             density: DensityOptions? = nil,
                             relativeStep: Double = defaultRelativeStep,
                             eigenRelativeStep: Double = defaultEigenRelativeStep,
-                            progress: ((String, Int, Int) -> Void)? = nil) throws -> HessianResult {
+                            progress: ((HessianStage, Int, Int) -> Void)? = nil) throws -> HessianResult {
     let start = Date()
     let cfg = weights.config
     let T = context ?? cfg.contextLength
@@ -152,7 +167,7 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
     let gradStart = Date()
     let (loss, grad) = op.gradient()
     let secondsFwdBwd = Date().timeIntervalSince(gradStart)
-    progress?("gradient", 1, 1)
+    progress?(.gradient, 1, 1)
     var gradNorms: [String: Double] = [:]
     for blk in op.blocks {
         var ss = 0.0
@@ -162,7 +177,7 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
 
     var rng = SplitMix64(seed: seed)
     let traceStart = Date()
-    let trace = try hutchinsonTrace(op, samples: samples, tol: tol, rng: &rng) { progress?("trace", $0, $1) }
+    let trace = try hutchinsonTrace(op, samples: samples, tol: tol, rng: &rng) { progress?(.trace, $0, $1) }
     let secondsPerHVP = Date().timeIntervalSince(traceStart) / Double(trace.samples)
     let tensors = weights.parameterTensors
     let perLayer = trace.grouped(tensors.map(hessianGroup)).mapValues(\.trace)
@@ -170,7 +185,7 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
     op.relativeStep = eigenRelativeStep
     var erng = SplitMix64(seed: seed ^ 0x5EED_E16E_0000_0001)
     let eigen = try topEigenvalues(op, count: topK, maxSteps: maxIterations, tol: eigenTol, rng: &erng) { step, total, _ in
-        progress?("eigenvalues", step, total)
+        progress?(.eigenvalues, step, total)
     }
     var result = HessianResult(trace: trace.mean, stderr: trace.stderr, samples: trace.samples, batchLoss: loss,
                                perTensor: trace.perBlock, perTensorStderr: trace.perBlockStderr, perLayer: perLayer,
@@ -183,7 +198,7 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
     if let density {
         var drng = SplitMix64(seed: seed ^ 0x5EED_D0E5_0000_0002)
         result.density = try spectralDensity(op, options: density, rng: &drng) { k, step, total in
-            progress?("density \(k + 1)", step, total)
+            progress?(.density(k + 1), step, total)
         }
     }
     result.seconds = Date().timeIntervalSince(start)

@@ -1,0 +1,121 @@
+// The report's checks, cheapest first, before anything is scored: the manifest's test set, each
+// run's checkpoint header (vocabulary, context, per-token rows), the windows, the benchmark files,
+// the step checkpoints, the score files, then the hashes and the device. What they settle is the
+// `ComparisonSetup` every phase reads.
+
+import Checkpoints
+import Engine
+import Foundation
+import Plumbing
+import TestSets
+import Tokenizer
+
+/// Everything the phases share: the checked manifest and options, the test set and its windows,
+/// and what the checks read once for all runs.
+struct ComparisonSetup {
+    let m: ReportManifest
+    let options: ReportOptions
+    let opener: CheckpointOpener
+    let tokens: TokenFile
+    /// The report's context T.
+    let context: Int
+    let plan: WindowPlan
+    let settings: ScoreSettings
+    /// Scored tokens per window.
+    let counts: [Int]
+    let vocab: VocabRows
+    let evals: PreparedEvals
+    let stepPlan: [String: [(step: Int, path: String)]]
+    /// The test set is keyed by its token ids, not its file bytes: the same text as .txt or as
+    /// .bin scores the same, and a tokenizer change shows up as new ids.
+    let testSetHash: String
+    /// Loaded once when completions, benchmarks or the per-token section need it.
+    let tokenizer: GPT2Tokenizer?
+    let cache: ScoreCache?
+    /// Sequential (`ci`): one visiting order for every run, and the rule at the report's level.
+    let order: [Int]
+    let rule: SequentialRule?
+    let device: ComputeDevice
+    let gpu: GPUInfo?
+
+    func runError(_ r: RunSpec, _ problem: String) -> ManifestError { Analysis.runError(m, r, problem) }
+}
+
+/// Runs every check (see the file comment); returns the setup and each run's state, in manifest order.
+func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: CheckpointOpener) throws -> (ComparisonSetup, [RunState]) {
+    let tokens: TokenFile
+    do { tokens = try loadTokenIDs(path: m.testSet) } catch { throw ManifestError(m.path, "test_set: \(describeError(error))") }
+    let vocab: VocabRows = m.fullVocab ? .all : .tokenizer
+    // Read with GPT-2's rows (the benchmarks softmax over those whatever `full_vocab` says), then as the report softmaxes.
+    var headers: [(config: GPT2Config, training: TrainingInfo?)] = [], tokenizerRows: [Int?] = []
+    for r in m.runs {
+        do { headers.append(try opener.peek(r.checkpoint, r.heads, .tokenizer)) } catch { throw runError(m, r, describeError(error)) }
+        tokenizerRows.append(headers[headers.count - 1].config.softmaxRows)
+        if vocab == .all { headers[headers.count - 1].config.softmaxRows = nil }
+    }
+    let configs = Dictionary(uniqueKeysWithValues: zip(m.runs.map(\.name), headers.map(\.config)))
+    let T = m.context ?? configs[m.baseline]!.contextLength
+    for r in m.runs {
+        let c = configs[r.name]!
+        // A padded vocabulary (nanoGPT's and llm.c's 50304) holds GPT-2's rows first.
+        guard c.vocabSize >= gpt2VocabSize else {
+            throw runError(m, r, "vocabulary of \(c.vocabSize) tokens is smaller than GPT-2's \(gpt2VocabSize) (\(r.checkpoint))")
+        }
+        guard c.contextLength >= T else {
+            throw runError(m, r, "context of \(c.contextLength) positions is shorter than the report's \(T); set `context` in the manifest")
+        }
+    }
+    try checkPerTokenRuns(m, configs: configs)
+    let plan: WindowPlan
+    do {
+        plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: m.stride ?? T, skip: m.skip, maxTokens: m.maxTokens)
+        try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: gpt2VocabSize, path: m.testSet)
+    } catch { throw ManifestError(m.path, "test_set: \(describeError(error))") }
+    let settings = ScoreSettings(context: T, stride: plan.stride, skip: m.skip, maxTokens: m.maxTokens)
+    let evals = try prepareEvals(m)
+    let stepPlan = try planStepCheckpoints(m, context: T, vocab: vocab, opener: opener)
+    var given: [ScoreReport?] = []
+    for r in m.runs { given.append(try r.scores.map { try readScoreFile($0, settings: settings, plan: plan, manifest: m, run: r) }) }
+
+    let needsTokenizer = options.completionPrompt != nil || !evals.sets.isEmpty || !m.perToken.isEmpty
+    let tokenizer = needsTokenizer ? try GPT2Tokenizer.load() : nil
+    var runs: [RunState] = []
+    for (i, r) in m.runs.enumerated() {
+        runs.append(RunState(spec: r, config: headers[i].config, tokenizerRows: tokenizerRows[i], training: headers[i].training,
+                             contentHash: try fileContentHash(path: r.checkpoint), given: given[i]))
+    }
+    let (device, gpu) = try settleDevice(options.device)
+    let setup = ComparisonSetup(
+        m: m, options: options, opener: opener, tokens: tokens, context: T, plan: plan, settings: settings,
+        counts: plan.windows.map(\.scoredCount), vocab: vocab, evals: evals, stepPlan: stepPlan, testSetHash: tokens.contentHash,
+        tokenizer: tokenizer, cache: options.cacheDirectory.map(ScoreCache.init(directory:)),
+        order: m.sequential.map { visitOrder(count: plan.windows.count, seed: $0.seed) } ?? [],
+        rule: m.sequential.map { r -> SequentialRule in var r = r; r.level = options.level; return r },   // the report's level
+        device: device, gpu: gpu)
+    return (setup, runs)
+}
+
+/// A pre-computed score (`gpt2lab score --json`, or a merge of shards): its windows must be
+/// exactly the report's.
+func readScoreFile(_ path: String, settings: ScoreSettings, plan: WindowPlan, manifest m: ReportManifest,
+                   run r: RunSpec) throws -> ScoreReport {
+    guard let data = FileManager.default.contents(atPath: path) else { throw runError(m, r, "scores '\(path)': cannot read") }
+    let s: ScoreReport
+    do { s = try JSONDecoder().decode(ScoreReport.self, from: data) } catch {
+        throw runError(m, r, "scores '\(path)': not a `gpt2lab score --json` object (\(shortDecodingError(error)))")
+    }
+    let theirs = ScoreSettings(context: s.context, stride: s.stride, skip: s.skip, maxTokens: s.maxTokens)
+    guard theirs == settings else {
+        throw runError(m, r, "scores '\(path)' used context \(s.context), stride \(s.stride), skip \(s.skip), max_tokens "
+                       + "\(s.maxTokens.map(String.init) ?? "none"); the report uses context \(settings.context), stride "
+                       + "\(settings.stride), skip \(settings.skip), max_tokens \(settings.maxTokens.map(String.init) ?? "none")")
+    }
+    if let n = s.windowsScored, let total = s.windowsTotal, s.windowIndices != nil {
+        throw runError(m, r, "scores '\(path)' is a sequential (--ci) score of \(n) of \(total) windows; the report needs every window (score without --ci, or set `ci` in the manifest)")
+    }
+    guard s.windowScores.counts == plan.windows.map(\.scoredCount) else {
+        throw runError(m, r, "scores '\(path)' has \(s.windowScores.counts.count) windows and \(s.tokensScored) tokens; the test set gives "
+                       + "\(plan.windows.count) windows and \(plan.tokensScored) tokens (a different test set, or a partial shard?)")
+    }
+    return s
+}
