@@ -96,6 +96,22 @@ public let defaultReportTemplate = #"""
 {{#figures}}
 <figure><img src="{{file}}" alt="{{alt}}" /><figcaption>{{caption}}</figcaption></figure>
 {{/figures}}
+<h4>Where the loss moved, by how frequent the next token is</h4>
+<p>Types ranked by their count in {{frequency_source}}; Δ = NLL<sub>{{run}}</sub> − NLL<sub>{{baseline}}</sub> over the bucket's tokens, with its paired interval (windows resampled).</p>
+<table>
+<thead>
+<tr><th>target token</th><th>tokens</th><th>loss {{baseline}}</th><th>loss {{run}}</th><th>Δ<br />[95% CI]</th><th>p</th></tr>
+</thead>
+<tbody>
+{{#frequency}}
+<tr><td>{{label}}<span class="desc">{{types}}</span></td><td class="num">{{tokens}}</td><td class="num">{{loss_a}}</td><td class="num">{{loss_b}}</td><td class="num">{{delta}}<small>{{delta_ci}}</small></td><td class="num">{{p}}</td></tr>
+{{/frequency}}
+</tbody>
+</table>
+<h4>Next-token calibration: ECE {{ece_a}} ({{baseline}}), {{ece_b}} ({{run}})</h4>
+{{#calibration_figure}}
+<figure><img src="{{file}}" alt="{{alt}}" /><figcaption>{{caption}}</figcaption></figure>
+{{/calibration_figure}}
 <div class="segments">
 <h4>Where {{run}} gains most (lowest mean Δ over {{segment_length}} tokens)</h4>
 {{#gains}}<p class="segment"><span class="where">{{delta_mean}} nats/token · {{where}}</span>{{#tokens}}<span class="tok" style="{{style}}" title="{{title}}">{{text}}</span>{{/tokens}}</p>
@@ -124,7 +140,7 @@ public let defaultReportTemplate = #"""
 {{#has_stack}}<li><strong>Expected if additive</strong>: the sum of the parts' Δ, to set beside a stacked run's measured Δ.</li>{{/has_stack}}
 {{#has_completion}}<li><strong>Completion</strong>: 20 new tokens after the prompt, greedy (argmax); in italics one sample at temperature 1, top-k 40, seed {{sample_seed}}. ↵ marks a newline. A smoke test that the checkpoint loads and writes English, not a quality measure.</li>{{/has_completion}}
 {{#evals}}<li><strong>{{title}}</strong>: {{metric}} is the share of examples the run gets right, with a Wilson score interval. Δ vs {{baseline}} is on the same examples (a paired normal interval), and p is McNemar's exact test, which only looks at the examples exactly one of the two runs gets right (last column).</li>{{/evals}}
-{{#has_per_token}}<li><strong>Per-token comparison</strong>: both runs on the report's first windows, up to the manifest's <code>per_token_max_tokens</code>, token by token. Δ = NLL<sub>run</sub> − NLL<sub>{{baseline}}</sub> per token (negative: the run predicts it better); KL({{baseline}}‖run) is of the two next-token distributions, averaged over tokens; top-1 agreement is the share of tokens where both runs' most likely next token is the same. Loss by position shows whether a run uses long context better. Segments are runs of consecutive scored tokens within a window, ranked by their mean Δ (windows and positions count from 0, as in <code>gpt2lab compare</code>); each token is green where the run is better and red where it is worse, fully coloured at |Δ| ≥ 3 nats (hover for its Δ); ↵ marks a newline.</li>{{/has_per_token}}
+{{#has_per_token}}<li><strong>Per-token comparison</strong>: both runs on the report's first windows, up to the manifest's <code>per_token_max_tokens</code>, token by token. Δ = NLL<sub>run</sub> − NLL<sub>{{baseline}}</sub> per token (negative: the run predicts it better); KL({{baseline}}‖run) is of the two next-token distributions, averaged over tokens; top-1 agreement is the share of tokens where both runs' most likely next token is the same. Loss by position shows whether a run uses long context better. The frequency table puts each token in the bucket of its target's rank among token types by count (1–10, 11–100, 101–1,000, 1,001–10,000, beyond, and unseen when counted from a separate file); its interval is the paired bootstrap of the results table restricted to the bucket's tokens, resampling whole windows. Calibration: confidence is a run's largest next-token probability, a token is right when that most likely token is the next one; ECE = Σ<sub>b</sub> (n<sub>b</sub>/N)·|accuracy<sub>b</sub> − confidence<sub>b</sub>| over 15 equal-width confidence bins, 0 for a perfectly calibrated run. Segments are runs of consecutive scored tokens within a window, ranked by their mean Δ (windows and positions count from 0, as in <code>gpt2lab compare</code>); each token is green where the run is better and red where it is worse, fully coloured at |Δ| ≥ 3 nats (hover for its Δ); ↵ marks a newline.</li>{{/has_per_token}}
 {{#has_hessian}}<li><strong>Hessian trace</strong>: Hutchinson estimate on the first 4 windows of {{context}} tokens, ± 1.96 standard errors.</li>{{/has_hessian}}
 </ul>
 

@@ -68,6 +68,10 @@ func comparePerToken(_ m: ReportManifest, tokens: TokenFile, context T: Int, voc
     let a = try model(base)
     var topts = TokenComparisonOptions()
     topts.segments = perTokenSegments.count; topts.segmentLength = perTokenSegments.length
+    // Frequencies from every token the report scores (validated by then), not only the compared prefix.
+    let scored = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: m.stride ?? T, skip: m.skip, maxTokens: m.maxTokens)
+    topts.frequencies = TokenFrequencies(ids: Array(tokens.ids[scored.tokenRange]), vocabSize: a.config.softmaxVocab,
+                                         source: m.testSet, fromTestSet: true)
     return try m.perToken.compactMap { m.run($0) }.map { r in
         events(.comparing(run: r.name, done: 0, total: plan.tokensScored))
         let c = compareTokens(a: a, b: try model(r), names: (base.checkpoint, r.checkpoint), tokens: tokens.ids, testSet: m.testSet,

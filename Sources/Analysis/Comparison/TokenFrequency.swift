@@ -120,7 +120,8 @@ struct FrequencyAccumulator {
     }
 
     mutating func add(window w: Int, target: Int32, nllA: Float, nllB: Float) {
-        let k = Int(bucketing.bucketOf[Int(target)])
+        let t = Int(target)   // an id past the counted vocabulary was never counted: unseen
+        let k = t < bucketing.bucketOf.count ? Int(bucketing.bucketOf[t]) : bucketing.specs.count - 1
         sumA[k][w] += Double(nllA); sumB[k][w] += Double(nllB); count[k][w] += 1
     }
 
