@@ -9,6 +9,7 @@
 //   ECE = Σ_m (n_m / N) · |acc_m − conf_m|,
 // acc_m the share of bin m's tokens predicted correctly, conf_m their mean confidence.
 
+import Engine
 import Foundation
 
 /// Equal-width confidence bins of the ECE and the reliability diagram.
@@ -70,4 +71,16 @@ struct CalibrationAccumulator {
         return Calibration(ece: ece, accuracy: Double(correct.reduce(0, +)) / N, confidence: confidence.reduce(0, +) / N,
                            tokens: n, bins: bins)
     }
+}
+
+/// Both models' tallies, fed one compared position (Engine's `PositionComparison`) at a time.
+struct CalibrationPairAccumulator {
+    private var a = CalibrationAccumulator(), b = CalibrationAccumulator()
+
+    mutating func add(_ c: PositionComparison, target: Int32) {
+        a.add(confidence: c.confidenceA, correct: c.argmaxA == target)
+        b.add(confidence: c.confidenceB, correct: c.argmaxB == target)
+    }
+
+    var result: CalibrationPair { CalibrationPair(a: a.result, b: b.result) }
 }

@@ -94,7 +94,7 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
     var klSum = 0.0, agree = 0, n = 0
     var byFrequency = FrequencyAccumulator(FrequencyBucketing(options.frequencies ?? TokenFrequencies(
         ids: Array(tokens[plan.tokenRange]), vocabSize: Vs, source: testSet, fromTestSet: true)), windows: plan.windows.count)
-    var calibrationA = CalibrationAccumulator(), calibrationB = CalibrationAccumulator()
+    var calibration = CalibrationPairAccumulator()
     var deltas: [Float] = []                        // per scored token, in window order
     var located: [(window: Int, position: Int)] = []  // each delta's window and position
     deltas.reserveCapacity(plan.tokensScored); located.reserveCapacity(plan.tokensScored)
@@ -142,8 +142,7 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
                 klSum += c.kl; agree += c.argmaxA == c.argmaxB ? 1 : 0; n += 1
                 deltas.append(c.nllB - c.nllA); located.append((rows[lo + r].window, p))
                 byFrequency.add(window: rows[lo + r].window, target: tg[r], nllA: c.nllA, nllB: c.nllB)
-                calibrationA.add(confidence: c.confidenceA, correct: c.argmaxA == tg[r])
-                calibrationB.add(confidence: c.confidenceB, correct: c.argmaxB == tg[r])
+                calibration.add(c, target: tg[r])
             }
             lo += m
         }
@@ -165,7 +164,7 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
         positionCounts: posCount, klMean: klSum / N, top1Agreement: Double(agree) / N,
         deltaQuantiles: deltaQuantiles(deltas), deltaHistogram: deltaHistogram(deltas),
         gains: segs.gains, losses: segs.losses, frequency: byFrequency.result(),
-        calibration: CalibrationPair(a: calibrationA.result, b: calibrationB.result), seconds: Date().timeIntervalSince(t0))
+        calibration: calibration.result, seconds: Date().timeIntervalSince(t0))
 }
 
 /// Mean NLL of both models over a range of context positions, weighted by the tokens scored there.
