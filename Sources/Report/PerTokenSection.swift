@@ -1,6 +1,7 @@
 // The per-token section of the report (manifest `per_token`): for each compared run, the loss by
-// context position of both runs, the histogram of per-token Δ, a summary table and the text
-// segments where the run gains or loses most, each token coloured by its Δ. What the template's
+// context position of both runs, the histogram of per-token Δ, a summary table, Δ by target-token
+// frequency with paired intervals, the reliability diagram of both runs' next-token calibration, and
+// the text segments where the run gains or loses most, each token coloured by its Δ. What the template's
 // {{#per_token}} section sees; every text goes through Mustache's {{…}}, which HTML-escapes it.
 
 import Analysis
@@ -17,13 +18,13 @@ private func fileSlug(_ s: String) -> String {
     })
 }
 
-/// Chart files of comparison `i` (0-based): loss by position, Δ histogram.
-func perTokenChartFiles(_ i: Int, run: String) -> (position: String, delta: String) {
+/// Chart files of comparison `i` (0-based): loss by position, Δ histogram, reliability diagram.
+func perTokenChartFiles(_ i: Int, run: String) -> (position: String, delta: String, calibration: String) {
     let stem = "per-token-\(i + 1)-\(fileSlug(run))"
-    return (stem + "-position.png", stem + "-delta.png")
+    return (stem + "-position.png", stem + "-delta.png", stem + "-calibration.png")
 }
 
-/// The two charts of every per-token comparison in `r`.
+/// The three charts of every per-token comparison in `r`.
 public func perTokenCharts(_ r: ComparisonResults) -> [ReportChart] {
     (r.perToken ?? []).enumerated().flatMap { i, p -> [ReportChart] in
         let files = perTokenChartFiles(i, run: p.run)
@@ -52,6 +53,11 @@ public func perTokenCharts(_ r: ComparisonResults) -> [ReportChart] {
             ReportChart(file: files.delta, alt: "Histogram of the per-token loss difference of \(p.run) against \(p.baseline)",
                         caption: "Distribution of Δ over the \(tokens) tokens, \(h.counts.count) equal bins; tokens beyond the ends are counted in the end bins.",
                         chart: .line(histogram), width: 900, height: 400),
+            ReportChart(file: files.calibration, alt: "Reliability diagram of \(p.baseline) and \(p.run)",
+                        caption: "Accuracy against confidence (the largest next-token probability) in \(calibrationBins) equal-width "
+                            + "bins, on the same \(tokens) tokens (bins of fewer than \(reliabilityMinTokens) tokens not drawn); "
+                            + "below the diagonal a run is over-confident.",
+                        chart: .line(reliabilityChart(c.calibration, names: (p.baseline, p.run))), width: 700, height: 620),
         ]
     }
 }
@@ -75,7 +81,20 @@ private func segmentContext(_ s: TokenSegment) -> [String: Any] {
     ]
 }
 
-/// One entry per per-token comparison: the table's values, the two charts and the segments.
+/// The Δ-by-frequency table's rows of one comparison.
+private func frequencyRows(_ f: FrequencyBuckets) -> [[String: String]] {
+    f.buckets.map { b in
+        let counts = b.rankFrom == nil ? "count 0" : b.countMax == b.countMin ? "count \(groupedThousands(b.countMax))"
+            : "counts \(groupedThousands(b.countMin))–\(groupedThousands(b.countMax))"
+        return ["label": b.label, "types": "\(groupedThousands(b.types)) types, \(counts)", "tokens": groupedThousands(b.tokens),
+                "loss_a": b.lossA.map { String(format: "%.4f", $0) } ?? "—", "loss_b": b.lossB.map { String(format: "%.4f", $0) } ?? "—",
+                "delta": b.delta.map { String(format: "%+.4f", $0.estimate) } ?? "—",
+                "delta_ci": b.delta.map { String(format: "[%+.4f, %+.4f]", $0.lo, $0.hi) } ?? "",
+                "p": formatP(b.pValue, bootstrap: f.resamples)]
+    }
+}
+
+/// One entry per per-token comparison: the table's values, the three charts, the frequency table and the segments.
 func perTokenTemplateContext(_ r: ComparisonResults) -> [[String: Any]] {
     let charts = Dictionary(perTokenCharts(r).map { ($0.file, $0) }, uniquingKeysWith: { a, _ in a })
     return (r.perToken ?? []).enumerated().map { i, p in
@@ -89,6 +108,11 @@ func perTokenTemplateContext(_ r: ComparisonResults) -> [[String: Any]] {
             "top1": String(format: "%.1f%%", 100 * c.top1Agreement),
             "median": c.deltaQuantiles["p50"].map { String(format: "%+.3f", $0) } ?? "—",
             "figures": [figure(files.position), figure(files.delta)],
+            "frequency": frequencyRows(c.frequency),
+            "frequency_source": (c.frequency.countedFrom == "test set" ? "the test set" : c.frequency.source)
+                + " (\(groupedThousands(c.frequency.tokensCounted)) tokens)",
+            "calibration_figure": figure(files.calibration),
+            "ece_a": formatECE(c.calibration.a.ece), "ece_b": formatECE(c.calibration.b.ece),
             "gains": c.gains.map(segmentContext), "losses": c.losses.map(segmentContext),
             "segment_length": String(perTokenSegments.length),
         ]

@@ -4,6 +4,7 @@ import Checkpoints
 import Engine
 import Foundation
 import Plumbing
+import Report
 import TestSets
 import Tokenizer
 
@@ -16,10 +17,17 @@ struct Compare: ParsableCommand {
         distributions and top-1 agreement averaged over tokens, the distribution of per-token \
         Δ = NLL_B − NLL_A (negative: B is better), and the text segments where B gains or loses most.
 
+        Where the loss moved: mean NLL of both and Δ with a 95% paired window-bootstrap interval by how \
+        frequent the target token is (types ranked by count: top 10, 11–100, 101–1,000, 1,001–10,000, the \
+        rest, and unseen), counted from --frequencies (the runs' training tokens) or else from the test \
+        set. Next-token calibration of each: expected calibration error over 15 equal-width bins of the \
+        largest next-token probability; --plot draws the reliability diagram.
+
         Examples:
           gpt2lab compare examples/runs/baseline/model.safetensors examples/runs/stacked/model.safetensors \\
               --test-set examples/test-persuasion.bin
           gpt2lab compare a.safetensors b.safetensors --test-set tokens.bin --max-tokens 100000 --json
+          gpt2lab compare a.pt b.pt --test-set val.bin --frequencies train.bin --plot reliability.png
         """)
 
     @Argument(help: ArgumentHelp("Checkpoint A, the reference side of every Δ: " + checkpointKinds + "."))
@@ -35,20 +43,35 @@ struct Compare: ParsableCommand {
     @Option(help: "Segments to show each way (gains and losses).")
     var segments: Int = 5
 
+    @Option(help: ArgumentHelp("Token file to count token frequencies from (the runs' training data; same formats as "
+                               + "--test-set). Default: the test set's tokens.", valueName: "file"))
+    var frequencies: String?
+    @Option(name: .customLong("frequencies-dataset"), help: "HDF5 dataset / safetensors tensor of --frequencies.")
+    var frequenciesDataset: String?
+
+    @Option(help: "Write the reliability diagram (accuracy against confidence of A and B; bins of fewer than 20 tokens not drawn) as PNG.")
+    var plot: String?
+    @Option(help: "PNG pixel density (2 = twice the pixels).")
+    var scale: Double = 2
+
     @OptionGroup var model: HeadsOption
     @OptionGroup var vocab: VocabOption
 
-    @Flag(help: "Print JSON: loss_by_position {a, b}, kl_mean, top1_agreement, delta_quantiles, delta_histogram, gains, losses, …")
+    @Flag(help: "Print JSON: loss_by_position {a, b}, kl_mean, top1_agreement, delta_quantiles, delta_histogram, gains, losses, frequency_buckets, calibration, …")
     var json = false
 
     func validate() throws {
         if segmentLength < 1 { throw ValidationError("--segment-length must be at least 1") }
         if segments < 0 { throw ValidationError("--segments must be non-negative") }
+        if let plot, ChartFormat(path: plot) != .png { throw ValidationError("--plot needs a .png file name") }
+        if !(scale > 0 && scale <= 8) { throw ValidationError("--scale must be in (0, 8]") }
     }
 
     func run() throws {
         try runReporting {
+            if let plot { try checkFileOutput(plot, what: "chart", isOurs: isGpt2labChart) }
             let tokens = try loadTokenIDs(path: data.testSet, dataset: data.dataset)
+            let counted = try frequencies.map { try loadTokenIDs(path: $0, dataset: frequenciesDataset) }
             let ca = try loadCheckpoint(path: a, heads: model.heads, vocab: vocab.rows)
             let cb = try loadCheckpoint(path: b, heads: model.heads, vocab: vocab.rows)
             for (p, ck) in [(a, ca), (b, cb)] { for w in ck.warnings { warn("\(p): \(w)") } }
@@ -63,12 +86,20 @@ struct Compare: ParsableCommand {
             noteShortTestSet(tokens: tokens, path: data.testSet, context: T, skip: windows.skip, maxTokens: windows.maxTokens)
             var options = TokenComparisonOptions()
             options.segmentLength = segmentLength; options.segments = segments; options.batch = windows.batch
+            if let counted, let frequencies {
+                try validateTokenIDs(counted.ids, vocabSize: va, path: frequencies)
+                options.frequencies = TokenFrequencies(ids: counted.ids, vocabSize: va, source: frequencies, fromTestSet: false)
+            }
             let backend = CPUBackend(threads: data.threads)
             let bar = ProgressBar("comparing")
             let r = compareTokens(a: GPT2Model(weights: ca.weights, backend: backend), b: GPT2Model(weights: cb.weights, backend: backend),
                                   names: (a, b), tokens: tokens.ids, testSet: data.testSet, plan: plan, options: options,
                                   tokenizer: try GPT2Tokenizer.load(), progress: bar.update)
             bar.finish()
+            if let plot {
+                try render(reliabilityChart(r.calibration, names: ("A", "B")), to: plot, width: 700, height: 620, scale: scale)
+            }
+            defer { if let plot { FileHandle.standardError.write(Data("wrote \(plot)\n".utf8)) } }
             if json { try printJSON(r); return }
             print(String(format: "loss        A %.6f   B %.6f   Δ (B − A) %+.6f nats/token", r.lossA, r.lossB, r.delta))
             print(String(format: "KL(A‖B)     %.6f nats/token     top-1 agreement %.2f%%", r.klMean, 100 * r.top1Agreement))
@@ -81,6 +112,8 @@ struct Compare: ParsableCommand {
             for bin in r.binnedLossByPosition(bins: 4) {
                 print(String(format: "  positions %4d–%-4d  %.4f → %.4f  (%+.4f)", bin.from, bin.to, bin.a, bin.b, bin.b - bin.a))
             }
+            print(frequencyTable(r.frequency))
+            print(calibrationTable(r.calibration))
             for (title, segs) in [("B gains most", r.gains), ("B loses most", r.losses)] where !segs.isEmpty {
                 print("\(title):")
                 for s in segs {
@@ -90,4 +123,27 @@ struct Compare: ParsableCommand {
             }
         }
     }
+}
+
+/// The Δ-by-frequency table: one line per bucket, its interval, what the frequencies were counted from.
+func frequencyTable(_ f: FrequencyBuckets) -> String {
+    let from = f.countedFrom == "test set" ? "the test set" : "\(f.source) (\(groupedThousands(f.tokensCounted)) tokens)"
+    var lines = ["loss by target-token frequency (types ranked by count in \(from); Δ = B − A, "
+                 + "\(Int((f.level * 100).rounded()))% paired window bootstrap):",
+                 "  " + column("bucket", 22, alignLeft: true) + column("tokens", 13) + column("loss A", 9) + column("loss B", 9)
+                    + column("Δ", 10) + "  interval"]
+    for b in f.buckets {
+        let head = "  " + column(b.label, 22, alignLeft: true) + column(groupedThousands(b.tokens), 13)
+        guard let a = b.lossA, let l = b.lossB, let d = b.delta else { lines.append(head + "        —        —         —"); continue }
+        lines.append(head + String(format: "  %7.4f  %7.4f  %+8.4f  [%+.4f, %+.4f]", a, l, d.estimate, d.lo, d.hi))
+    }
+    return lines.joined(separator: "\n")
+}
+
+/// Each run's calibration in one line.
+func calibrationTable(_ c: CalibrationPair) -> String {
+    [("A", c.a), ("B", c.b)].map { name, x in
+        String(format: "calibration %@  ECE %@  top-1 accuracy %.2f%%  mean confidence %.2f%%  (%d equal-width bins)",
+               name, formatECE(x.ece), 100 * x.accuracy, 100 * x.confidence, calibrationBins)
+    }.joined(separator: "\n")
 }

@@ -107,9 +107,9 @@ final class BrowserTests: XCTestCase {
     func testDemoReadsWellAtLaptopWidths() throws {
         _ = try chromium()
         let demo = try RenderedDemo.folder.get()
-        // Five charts, plus the per-token section's two for `stacked` (examples/interventions.toml).
-        try assertReadable(try copyOfReport(demo, as: "demo"), runs: 5, images: 7)
-        for image in ["per-token-1-stacked-position.png", "per-token-1-stacked-delta.png"] {
+        // Five charts, plus the per-token section's three for `stacked` (examples/interventions.toml).
+        try assertReadable(try copyOfReport(demo, as: "demo"), runs: 5, images: 8)
+        for image in ["per-token-1-stacked-position.png", "per-token-1-stacked-delta.png", "per-token-1-stacked-calibration.png"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: demo + "/" + image), "the demo shows \(image)")
         }
     }
@@ -131,7 +131,7 @@ final class BrowserTests: XCTestCase {
         XCTAssertEqual(r.runs.count, 5)
         XCTAssertEqual(r.perToken?.map(\.run), ["stacked"], "the demo manifest's per_token")
         try writeReport(r, extras: extras, to: dir + "/fresh", template: try loadReportTemplate().text)
-        try assertReadable(dir + "/fresh", runs: 5, images: 7)
+        try assertReadable(dir + "/fresh", runs: 5, images: 8)
     }
 
     /// The checks can fail: a copy of the demo with a missing image, a script error, 9 px numbers and

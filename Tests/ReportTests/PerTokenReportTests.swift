@@ -75,6 +75,20 @@ final class PerTokenReportTests: XCTestCase {
         // The report's own loss for both runs is the same mean over the same tokens.
         XCTAssertEqual(try XCTUnwrap(r.run("baseline")).loss, c.lossA, accuracy: 1e-6)
         XCTAssertEqual(try XCTUnwrap(r.run("stacked")).loss, c.lossB, accuracy: 1e-6)
+        // Δ by frequency (counted from every token the report scores: here the whole test set) and calibration:
+        // numpy's values (tests/reference/frequency_calibration_reference.py), at the tolerances of AnalysisTests.
+        let numpy = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.root
+            + "/Tests/AnalysisTests/Fixtures/frequency-calibration-baseline-stacked.json"))) as? [String: Any])
+        let buckets = try XCTUnwrap(numpy["frequencies_test_set"] as? [[String: Any]])
+        XCTAssertEqual(c.frequency.buckets.map(\.tokens), buckets.compactMap { $0["tokens"] as? Int })
+        for (g, want) in zip(c.frequency.buckets, buckets) where g.tokens > 0 {
+            XCTAssertEqual(try XCTUnwrap(g.delta).estimate, try XCTUnwrap(want["delta"] as? Double), accuracy: 1e-5)
+            XCTAssertEqual(try XCTUnwrap(g.delta).lo, try XCTUnwrap(want["delta_lo"] as? Double), accuracy: 1e-4)
+            XCTAssertEqual(try XCTUnwrap(g.delta).hi, try XCTUnwrap(want["delta_hi"] as? Double), accuracy: 1e-4)
+        }
+        let cal = try XCTUnwrap(numpy["calibration"] as? [String: [String: Any]])
+        XCTAssertEqual(c.calibration.a.ece, try XCTUnwrap(cal["a"]?["ece"] as? Double), accuracy: 1e-4)
+        XCTAssertEqual(c.calibration.b.ece, try XCTUnwrap(cal["b"]?["ece"] as? Double), accuracy: 1e-4)
         print("report per-token vs PyTorch: loss \(abs(c.lossA - ref.loss_a)), \(abs(c.lossB - ref.loss_b)); KL \(abs(c.klMean - ref.kl_mean)); "
               + "top-1 \(abs(c.top1Agreement - ref.top1_agreement)); bins \(worst)")
     }
@@ -118,7 +132,10 @@ final class PerTokenReportTests: XCTestCase {
         XCTAssertTrue(parser.parse(), "index.html is not well-formed: \(String(describing: parser.parserError))")
         let perTokenImages = images.sources.filter { $0.hasPrefix("per-token-") }
         XCTAssertEqual(Set(perTokenImages), ["per-token-1-wd-0.01-position.png", "per-token-1-wd-0.01-delta.png",
-                                             "per-token-2-stacked-position.png", "per-token-2-stacked-delta.png"])
+                                             "per-token-1-wd-0.01-calibration.png", "per-token-2-stacked-position.png",
+                                             "per-token-2-stacked-delta.png", "per-token-2-stacked-calibration.png"])
+        XCTAssertTrue(html.contains("Where the loss moved, by how frequent the next token is"))
+        XCTAssertTrue(html.contains("Types ranked by their count in the test set (2,049 tokens)"), "frequencies from every token scored")
         for s in perTokenImages { XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + s), "missing \(s)") }
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/results.json"))) as? [String: Any])
         XCTAssertEqual((json["per_token"] as? [[String: Any]])?.count, 2)

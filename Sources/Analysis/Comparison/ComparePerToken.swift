@@ -62,6 +62,11 @@ func perTokenPhase(_ r: RunState, a: GPT2Model, b: GPT2Model, _ s: ComparisonSet
     let plan = try perTokenPlan(m, tokenCount: s.tokens.ids.count, context: s.context)
     var topts = TokenComparisonOptions()
     topts.segments = perTokenSegments.count; topts.segmentLength = perTokenSegments.length
+    // Frequencies from every token the report scores (validated by then), not only the compared prefix.
+    let scored = try WindowPlan(tokenCount: s.tokens.ids.count, context: s.context, stride: m.stride ?? s.context, skip: m.skip,
+                                maxTokens: m.maxTokens)
+    topts.frequencies = TokenFrequencies(ids: Array(s.tokens.ids[scored.tokenRange]), vocabSize: a.config.softmaxVocab,
+                                         source: m.testSet, fromTestSet: true)
     events(.comparing(run: name, done: 0, total: plan.tokensScored))
     let c = compareTokens(a: a, b: b, names: (m.run(m.baseline)!.checkpoint, r.spec.checkpoint), tokens: s.tokens.ids, testSet: m.testSet,
                           plan: plan, options: topts, tokenizer: s.tokenizer!) { done, total in

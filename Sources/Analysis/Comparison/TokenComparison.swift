@@ -1,7 +1,9 @@
 // Paired per-token diagnostics of two checkpoints on the same windows (`gpt2lab compare A B`):
 // where in the context and in the text does B beat A, and how far apart are their predictions?
 // Per scored token: both NLLs, KL(A‖B) of the next-token distributions, and whether their argmaxes
-// agree (Engine's `compareDistributions`). Each window costs one trunk forward per model and one
+// agree (Engine's `compareDistributions`), and each model's confidence (its largest next-token
+// probability), from which the Δ by target-token frequency (TokenFrequency.swift) and each model's
+// calibration (Calibration.swift) are gathered. Each window costs one trunk forward per model and one
 // LM-head product per model, what scoring the two runs costs; only the elementwise pass over the
 // two (rows, V) logit blocks is extra.
 
@@ -16,6 +18,8 @@ public struct TokenComparisonOptions: Sendable {
     public var segments = 5
     public var batch: Int?
     public var threads: Int?
+    /// Token frequencies for the Δ by frequency bucket; nil: counted from the test set's tokens the windows cover.
+    public var frequencies: TokenFrequencies?
     public init() {}
 }
 
@@ -61,12 +65,17 @@ public struct TokenComparison: Codable, Sendable {
     /// Segments where B gains most (lowest mean Δ) and loses most (highest), best first.
     public var gains: [TokenSegment]
     public var losses: [TokenSegment]
+    /// Δ by how frequent the target token is (TokenFrequency.swift), with paired intervals.
+    public var frequency: FrequencyBuckets
+    /// Each model's next-token calibration (Calibration.swift).
+    public var calibration: CalibrationPair
     public var seconds: Double
 
     public struct Histogram: Codable, Sendable { public var edges: [Double]; public var counts: [Int] }
 
     enum CodingKeys: String, CodingKey {
-        case a, b, context, stride, windows, delta, gains, losses, seconds
+        case a, b, context, stride, windows, delta, gains, losses, seconds, calibration
+        case frequency = "frequency_buckets"
         case testSet = "test_set", tokensScored = "tokens_scored", lossA = "loss_a", lossB = "loss_b"
         case lossByPosition = "loss_by_position", positionCounts = "position_counts", klMean = "kl_mean"
         case top1Agreement = "top1_agreement", deltaQuantiles = "delta_quantiles", deltaHistogram = "delta_histogram"
@@ -83,6 +92,9 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
     let threads = a.backend.threads
     var sumA = [Double](repeating: 0, count: T), sumB = sumA, posCount = [Int](repeating: 0, count: T)
     var klSum = 0.0, agree = 0, n = 0
+    var byFrequency = FrequencyAccumulator(FrequencyBucketing(options.frequencies ?? TokenFrequencies(
+        ids: Array(tokens[plan.tokenRange]), vocabSize: Vs, source: testSet, fromTestSet: true)), windows: plan.windows.count)
+    var calibration = CalibrationPairAccumulator()
     var deltas: [Float] = []                        // per scored token, in window order
     var located: [(window: Int, position: Int)] = []  // each delta's window and position
     deltas.reserveCapacity(plan.tokensScored); located.reserveCapacity(plan.tokensScored)
@@ -129,6 +141,8 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
                 sumA[p] += Double(c.nllA); sumB[p] += Double(c.nllB); posCount[p] += 1
                 klSum += c.kl; agree += c.argmaxA == c.argmaxB ? 1 : 0; n += 1
                 deltas.append(c.nllB - c.nllA); located.append((rows[lo + r].window, p))
+                byFrequency.add(window: rows[lo + r].window, target: tg[r], nllA: c.nllA, nllB: c.nllB)
+                calibration.add(c, target: tg[r])
             }
             lo += m
         }
@@ -149,7 +163,8 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
                                        b: zip(sumB, posCount).map { $1 > 0 ? $0 / Double($1) : .nan }),
         positionCounts: posCount, klMean: klSum / N, top1Agreement: Double(agree) / N,
         deltaQuantiles: deltaQuantiles(deltas), deltaHistogram: deltaHistogram(deltas),
-        gains: segs.gains, losses: segs.losses, seconds: Date().timeIntervalSince(t0))
+        gains: segs.gains, losses: segs.losses, frequency: byFrequency.result(),
+        calibration: calibration.result, seconds: Date().timeIntervalSince(t0))
 }
 
 /// Mean NLL of both models over a range of context positions, weighted by the tokens scored there.

@@ -1,6 +1,7 @@
 // Two models' next-token distributions at the same positions, compared (`gpt2lab compare`).
 // For logits a, b (V) of one position: la = a − logsumexp(a), lb likewise, and
-//   KL(A‖B) = Σ_v exp(la_v)·(la_v − lb_v),   nll = −la[target], −lb[target],   argmax of each.
+//   KL(A‖B) = Σ_v exp(la_v)·(la_v − lb_v),   nll = −la[target], −lb[target],   argmax of each,
+//   and each one's confidence max_v exp(la_v) = 1 / Σ_v e^(a_v − max a) (a sum the KL pass makes anyway).
 // Logits of both models for a block of rows come from the LM head (`GPT2Model.headLogits`); rows
 // are split over threads, each row summed in Double. Forward only: nothing here has a backward.
 
@@ -12,6 +13,9 @@ public struct PositionComparison: Sendable, Equatable {
     public var kl: Double
     public var argmaxA: Int32
     public var argmaxB: Int32
+    /// The largest next-token probability of each model (the probability of its argmax).
+    public var confidenceA: Float
+    public var confidenceB: Float
 }
 
 /// Compares rows of logits a (rows, `strideA`) and b (rows, `strideB`) over their first V entries (the softmaxed
@@ -35,7 +39,8 @@ public func compareDistributions(_ out: UnsafeMutablePointer<PositionComparison>
             while ib < V - 1 && rb[ib] != mb { ib += 1 }
             let t = Int(targets[r])
             out[r] = PositionComparison(nllA: Float(lseA - Double(ra[t])), nllB: Float(lseB - Double(rb[t])),
-                                        kl: max(0, sab / sa - lseA + lseB), argmaxA: Int32(ia), argmaxB: Int32(ib))
+                                        kl: max(0, sab / sa - lseA + lseB), argmaxA: Int32(ia), argmaxB: Int32(ib),
+                                        confidenceA: Float(1 / sa), confidenceB: Float(1 / sb))
         }
     }
 }

@@ -1,0 +1,152 @@
+// Where the loss moved, by how common the predicted token is (`gpt2lab compare`, the report's
+// per-token section). Token frequencies are counted from a token file (the runs' training data,
+// `compare --frequencies`) or from the test set itself. Types are ranked by that count (most
+// frequent first; equal counts by token id), and each scored token falls in the bucket of its
+// *target*'s rank: 1–10, 11–100, 101–1,000, 1,001–10,000, beyond 10,000, and "unseen" (a count of
+// 0, which only a separate frequency file can give). Rank buckets, not count buckets, so the
+// same bucket means the same thing on any amount of data: the top 10 types (punctuation, "the")
+// are ~30% of English text, the top 10,000 nearly all of it, the rest the long tail.
+//
+// Each bucket's Δ = mean NLL_B − mean NLL_A over its tokens comes with the paired window bootstrap
+// of Statistics.swift (`pairedBootstrap`): per window, the bucket's NLL sums of both models and its
+// token count; windows are resampled, not tokens, since tokens of one window share their context.
+// Every bucket uses the same seed, so one replicate draws the same windows for all of them.
+// A replicate that draws no token of a rare bucket counts as Δ* = 0 (the bootstrap's Σ/max(Σ count, 1)),
+// which only matters for a bucket with tokens in a handful of windows.
+
+import Foundation
+import Plumbing
+
+/// How often each token id occurs in a token file. Ids must be below `vocabSize` (checked by the caller).
+public struct TokenFrequencies: Sendable {
+    /// Occurrences by token id.
+    public var counts: [Int]
+    /// The file counted, as given.
+    public var source: String
+    /// True when counted from the test set itself (no "unseen" bucket then).
+    public var fromTestSet: Bool
+
+    public init(ids: [Int32], vocabSize: Int, source: String, fromTestSet: Bool) {
+        var counts = [Int](repeating: 0, count: vocabSize)
+        for id in ids where id >= 0 && Int(id) < vocabSize { counts[Int(id)] += 1 }
+        self.counts = counts; self.source = source; self.fromTestSet = fromTestSet
+    }
+
+    /// 1-based rank of each token id by count (descending; ties by id); 0 for ids never seen.
+    public var ranks: [Int] {
+        let order = counts.indices.filter { counts[$0] > 0 }.sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : $0 < $1 }
+        var r = [Int](repeating: 0, count: counts.count)
+        for (i, id) in order.enumerated() { r[id] = i + 1 }
+        return r
+    }
+}
+
+/// The rank buckets' upper ends (inclusive); the last seen bucket is open, then "unseen".
+public let frequencyRankEdges = [10, 100, 1_000, 10_000]
+
+/// One frequency bucket: its tokens' mean NLL under both models and the paired Δ.
+public struct FrequencyBucket: Codable, Sendable, Equatable {
+    public var label: String
+    /// Type ranks `rankFrom...rankTo` (1-based); both nil for "unseen", `rankTo` nil for the open last bucket.
+    public var rankFrom: Int?
+    public var rankTo: Int?
+    /// Token ids in the bucket (for "unseen": ids never seen), and the largest and smallest count among them.
+    public var types: Int
+    public var countMax: Int
+    public var countMin: Int
+    /// Scored tokens whose target is in the bucket; the means are nil when 0.
+    public var tokens: Int
+    public var lossA: Double?
+    public var lossB: Double?
+    /// lossB − lossA with its paired window-bootstrap interval, and the bootstrap p-value.
+    public var delta: Interval?
+    public var pValue: Double?
+    enum CodingKeys: String, CodingKey {
+        case label, types, tokens, delta
+        case rankFrom = "rank_from", rankTo = "rank_to", countMax = "count_max", countMin = "count_min"
+        case lossA = "loss_a", lossB = "loss_b", pValue = "p_value"
+    }
+}
+
+/// Δ loss by target-token frequency (`TokenComparison.frequency`).
+public struct FrequencyBuckets: Codable, Sendable, Equatable {
+    /// The token file the frequencies were counted from.
+    public var source: String
+    /// "training data" (a file given for it) or "test set".
+    public var countedFrom: String
+    public var tokensCounted: Int
+    /// The bootstrap behind every bucket's interval.
+    public var level: Double
+    public var resamples: Int
+    public var seed: UInt64
+    public var buckets: [FrequencyBucket]
+    enum CodingKeys: String, CodingKey {
+        case source, level, resamples, seed, buckets
+        case countedFrom = "counted_from", tokensCounted = "tokens_counted"
+    }
+}
+
+/// Bucket of each token id, and the buckets' descriptions, from `frequencies`.
+struct FrequencyBucketing {
+    /// Bucket index by token id; `labels.count - 1` is "unseen".
+    let bucketOf: [UInt8]
+    let specs: [(label: String, from: Int?, to: Int?)]
+    let frequencies: TokenFrequencies
+
+    init(_ f: TokenFrequencies) {
+        frequencies = f
+        let ranks = f.ranks
+        var specs: [(label: String, from: Int?, to: Int?)] = []
+        var lo = 1
+        for e in frequencyRankEdges { specs.append(("ranks \(groupedThousands(lo))–\(groupedThousands(e))", lo, e)); lo = e + 1 }
+        specs.append(("ranks > \(groupedThousands(lo - 1))", lo, nil))
+        specs.append(("unseen", nil, nil))
+        self.specs = specs
+        let unseen = UInt8(specs.count - 1)
+        bucketOf = ranks.map { r in r == 0 ? unseen : UInt8(frequencyRankEdges.firstIndex { r <= $0 } ?? frequencyRankEdges.count) }
+    }
+}
+
+/// Per window and bucket: both models' NLL sums and the token count.
+struct FrequencyAccumulator {
+    let bucketing: FrequencyBucketing
+    private var sumA: [[Double]], sumB: [[Double]], count: [[Int]]
+
+    init(_ bucketing: FrequencyBucketing, windows: Int) {
+        self.bucketing = bucketing
+        let k = bucketing.specs.count
+        sumA = Array(repeating: Array(repeating: 0, count: windows), count: k); sumB = sumA
+        count = Array(repeating: Array(repeating: 0, count: windows), count: k)
+    }
+
+    mutating func add(window w: Int, target: Int32, nllA: Float, nllB: Float) {
+        let t = Int(target)   // an id past the counted vocabulary was never counted: unseen
+        let k = t < bucketing.bucketOf.count ? Int(bucketing.bucketOf[t]) : bucketing.specs.count - 1
+        sumA[k][w] += Double(nllA); sumB[k][w] += Double(nllB); count[k][w] += 1
+    }
+
+    /// The buckets with their paired intervals; "unseen" is left out when counted from the test set.
+    func result(resamples: Int = 2000, seed: UInt64 = 0, level: Double = 0.95) -> FrequencyBuckets {
+        let f = bucketing.frequencies
+        var buckets: [FrequencyBucket] = []
+        for (k, s) in bucketing.specs.enumerated() {
+            if s.from == nil && f.fromTestSet { continue }
+            let typeCounts = bucketing.bucketOf.indices.filter { Int(bucketing.bucketOf[$0]) == k }.map { f.counts[$0] }
+            let n = count[k].reduce(0, +)
+            var b = FrequencyBucket(label: s.label, rankFrom: s.from, rankTo: s.to, types: typeCounts.count,
+                                    countMax: typeCounts.max() ?? 0, countMin: typeCounts.min() ?? 0, tokens: n)
+            if n > 0 {
+                let a = sumA[k].reduce(0, +) / Double(n), bb = sumB[k].reduce(0, +) / Double(n)
+                b.lossA = a; b.lossB = bb
+                // pairedBootstrap's Δ is its first argument minus its second: B − A here.
+                if let p = try? pairedBootstrap(nllSumsA: sumB[k], nllSumsB: sumA[k], counts: count[k], resamples: resamples,
+                                                seed: seed, level: level) {
+                    b.delta = p.delta; b.pValue = p.pValue
+                }
+            }
+            buckets.append(b)
+        }
+        return FrequencyBuckets(source: f.source, countedFrom: f.fromTestSet ? "test set" : "training data",
+                                tokensCounted: f.counts.reduce(0, +), level: level, resamples: resamples, seed: seed, buckets: buckets)
+    }
+}
