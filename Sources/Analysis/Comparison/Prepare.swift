@@ -84,7 +84,8 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
         runs.append(RunState(spec: r, config: headers[i].config, tokenizerRows: tokenizerRows[i], training: headers[i].training,
                              contentHash: try fileContentHash(path: r.checkpoint), given: given[i]))
     }
-    let (device, gpu) = try settleDevice(options.device)
+    // bf16 products have no f32 math: the key names it only for f32, as CUDAModel records it.
+    let (device, gpu) = try settleDevice(options.device, math: options.precision == .bf16 ? nil : .default)
     let setup = ComparisonSetup(
         m: m, options: options, opener: opener, tokens: tokens, context: T, plan: plan, settings: settings,
         counts: plan.windows.map(\.scoredCount), vocab: vocab, evals: evals, stepPlan: stepPlan, testSetHash: tokens.contentHash,
