@@ -24,13 +24,13 @@ extension CLITests {
         let ww = try weightWatcherRun("runs/baseline/model.safetensors")
         let summary = try XCTUnwrap(ww["ww_summary"] as? [String: Double])
         let last = checkpoints[2]
-        XCTAssertEqual(try XCTUnwrap(last["meanAlphaHat"] as? Double), summary["mean_alpha_weighted"]!,
+        XCTAssertEqual(try XCTUnwrap(last["mean_alpha_hat"] as? Double), summary["mean_alpha_weighted"]!,
                        accuracy: 1e-8 * abs(summary["mean_alpha_weighted"]!))
-        XCTAssertEqual(try XCTUnwrap(last["meanAlpha"] as? Double), summary["mean_alpha"]!, accuracy: 1e-8 * summary["mean_alpha"]!)
+        XCTAssertEqual(try XCTUnwrap(last["mean_alpha"] as? Double), summary["mean_alpha"]!, accuracy: 1e-8 * summary["mean_alpha"]!)
         let matrices = try XCTUnwrap(last["matrices"] as? [[String: Any]])
         XCTAssertEqual(matrices.count, (ww["matrices"] as? [Any])?.count)
         let wte = try XCTUnwrap(matrices.first { $0["name"] as? String == "wte.weight" })
-        XCTAssertEqual(wte["wwSkips"] as? Bool, true)
+        XCTAssertEqual(wte["ww_skips"] as? Bool, true)
         // Both charts written, and marked as gpt2lab's.
         for path in [plot, dir.appendingPathComponent("alpha-steps.png").path] {
             let head = try XCTUnwrap(FileHandle(forReadingAtPath: path)).readData(ofLength: 8)

@@ -29,6 +29,8 @@ public struct PowerLawFit: Codable, Sendable, Equatable {
     public var tailCount: Int
     /// Eigenvalues that passed the threshold and entered the fit.
     public var fitted: Int
+
+    enum CodingKeys: String, CodingKey { case alpha, xmin, D, sigma, tailCount = "tail_count", fitted }
 }
 
 /// Fits the ESD `evals` (any order) as WeightWatcher does; nil when fewer than two eigenvalues pass

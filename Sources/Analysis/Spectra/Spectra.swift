@@ -75,6 +75,11 @@ public struct MatrixSpectrum: Codable, Sendable {
     public var flags: [SpectraFlag]
     /// WeightWatcher's defaults skip this matrix (N > 50000); it is left out of the means.
     public var wwSkips: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case layer, role, name, shape, n, m, lambdaMax = "lambda_max", lambdaMin = "lambda_min", fit, alphaHat = "alpha_hat"
+        case stableRank = "stable_rank", mpEdge = "mp_edge", spikes, flags, wwSkips = "ww_skips"
+    }
 }
 
 /// Spectra of one checkpoint.
@@ -84,6 +89,10 @@ public struct CheckpointSpectra: Codable, Sendable {
     /// Means over the fitted matrices WeightWatcher's defaults analyse (its summary's alpha and alpha_weighted).
     public var meanAlpha: Double?, meanAlphaHat: Double?
     public var meanOver: Int
+
+    enum CodingKeys: String, CodingKey {
+        case checkpoint, matrices, meanAlpha = "mean_alpha", meanAlphaHat = "mean_alpha_hat", meanOver = "mean_over"
+    }
 }
 
 /// WeightWatcher's default max_N.
