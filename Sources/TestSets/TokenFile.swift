@@ -44,11 +44,7 @@ public struct TokenFile: Sendable {
 /// `<|endoftext|>` becomes 50256; `.jsonl` holds one `{"text": …}` per line, each document followed by
 /// 50256. Text sets fill `utf8Bytes` (markers excluded), the denominator of bits per byte.
 public func loadTokenIDs(path: String, dataset: String? = nil) throws -> TokenFile {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-        throw TestSetError.unreadable(path: path, reason: "no such file")
-    }
-    if isDir.boolValue { throw TestSetError.unreadable(path: path, reason: "is a directory, expected a file") }
+    try checkTokenFilePath(path)
     let ext = (path as NSString).pathExtension.lowercased()
     let file: TokenFile
     switch ext {
@@ -63,6 +59,15 @@ public func loadTokenIDs(path: String, dataset: String? = nil) throws -> TokenFi
     }
     guard file.ids.count >= 2 else { throw TestSetError.tooShort(path: path, count: file.ids.count) }
     return file
+}
+
+/// A token file must exist and be a file.
+func checkTokenFilePath(_ path: String) throws {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+        throw TestSetError.unreadable(path: path, reason: "no such file")
+    }
+    if isDir.boolValue { throw TestSetError.unreadable(path: path, reason: "is a directory, expected a file") }
 }
 
 /// Checks every id is in 0..<vocabSize; names the first bad one and its position.

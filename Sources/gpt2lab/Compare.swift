@@ -71,7 +71,6 @@ struct Compare: ParsableCommand {
         try runReporting {
             if let plot { try checkFileOutput(plot, what: "chart", isOurs: isGpt2labChart) }
             let tokens = try loadTokenIDs(path: data.testSet, dataset: data.dataset)
-            let counted = try frequencies.map { try loadTokenIDs(path: $0, dataset: frequenciesDataset) }
             let ca = try loadCheckpoint(path: a, heads: model.heads, vocab: vocab.rows)
             let cb = try loadCheckpoint(path: b, heads: model.heads, vocab: vocab.rows)
             for (p, ck) in [(a, ca), (b, cb)] { for w in ck.warnings { warn("\(p): \(w)") } }
@@ -86,9 +85,9 @@ struct Compare: ParsableCommand {
             noteShortTestSet(tokens: tokens, path: data.testSet, context: T, skip: windows.skip, maxTokens: windows.maxTokens)
             var options = TokenComparisonOptions()
             options.segmentLength = segmentLength; options.segments = segments; options.batch = windows.batch
-            if let counted, let frequencies {
-                try validateTokenIDs(counted.ids, vocabSize: va, path: frequencies)
-                options.frequencies = TokenFrequencies(ids: counted.ids, vocabSize: va, source: frequencies, fromTestSet: false)
+            if let frequencies {
+                let counts = try countTokenIDs(path: frequencies, dataset: frequenciesDataset, vocabSize: va)
+                options.frequencies = TokenFrequencies(counts: counts, source: frequencies, fromTestSet: false)
             }
             let backend = CPUBackend(threads: data.threads)
             let bar = ProgressBar("comparing")

@@ -35,6 +35,27 @@ final class TokenFileTests: XCTestCase {
         XCTAssertNoThrow(try validateTokenIDs(bin.ids, vocabSize: 50257, path: "x"))
     }
 
+    /// Counting a .bin through its memory map gives what counting the ids of the same tokens in the
+    /// fixture's safetensors copy gives (the other reader); a bad id names its position.
+    func testCountsOfBinMatchTheSafetensorsCopy() throws {
+        let fx = try fixtures()
+        let bin = try countTokenIDs(path: fx + "/data/test-persuasion.bin", vocabSize: 50257)
+        let st = try countTokenIDs(path: fx + "/data/test-persuasion.safetensors", vocabSize: 50257)
+        XCTAssertEqual(bin, st)
+        XCTAssertEqual(bin.count, 50257); XCTAssertEqual(bin.reduce(0, +), 115_031); XCTAssertEqual(bin[50256], 25)
+        let dir = NSTemporaryDirectory() + "gpt2lab-counts-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bad = dir + "/bad.bin"
+        try Data([1, 0, 2, 0, 0x60, 0xC4, 3, 0]).write(to: URL(fileURLWithPath: bad))   // 1, 2, 50272, 3
+        assertFails(bad, containing: ["token id 50272 at position 2 is outside the vocabulary (0..<50257)"]) {
+            _ = try countTokenIDs(path: bad, vocabSize: 50257)
+        }
+        assertFails(dir + "/none.bin", containing: ["no such file"]) { _ = try countTokenIDs(path: dir + "/none.bin", vocabSize: 50257) }
+        try Data([1, 0, 2]).write(to: URL(fileURLWithPath: bad))
+        assertFails(bad, containing: ["not a multiple of 2"]) { _ = try countTokenIDs(path: bad, vocabSize: 50257) }
+    }
+
     /// The text and the tiktoken-encoded .bin are the same test set: same ids, plus the UTF-8 size.
     func testTextMatchesBin() throws {
         let fx = try fixtures()

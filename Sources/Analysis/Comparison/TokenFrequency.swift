@@ -32,6 +32,11 @@ public struct TokenFrequencies: Sendable {
         self.counts = counts; self.source = source; self.fromTestSet = fromTestSet
     }
 
+    /// Counts already made (`countTokenIDs`: a training file, counted as it is read).
+    public init(counts: [Int], source: String, fromTestSet: Bool) {
+        self.counts = counts; self.source = source; self.fromTestSet = fromTestSet
+    }
+
     /// 1-based rank of each token id by count (descending; ties by id); 0 for ids never seen.
     public var ranks: [Int] {
         let order = counts.indices.filter { counts[$0] > 0 }.sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : $0 < $1 }
