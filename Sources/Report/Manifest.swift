@@ -47,6 +47,8 @@ enum ManifestValue {
     case text(String), count(Int), number(Double), flag(Bool), names([String]), tables([TOMLTable])
     /// `per_token = true | false`.
     case allRuns(Bool)
+    /// `interpolate = [["a", "b"], …]`.
+    case pairs([RunPair])
 }
 
 /// One table's checked values, by key.
@@ -57,6 +59,7 @@ struct CheckedTable {
     func number(_ key: String) -> Double? { if case let .number(x)? = values[key] { return x }; return nil }
     func flag(_ key: String) -> Bool? { if case let .flag(b)? = values[key] { return b }; return nil }
     func names(_ key: String) -> [String]? { if case let .names(n)? = values[key] { return n }; return nil }
+    func pairs(_ key: String) -> [RunPair]? { if case let .pairs(p)? = values[key] { return p }; return nil }
     /// Whether `key` is given (and, for a flag, true): what a key's `needs` asks for.
     func gives(_ key: String) -> Bool {
         guard let v = values[key] else { return false }
@@ -187,6 +190,11 @@ struct ManifestSource {
                 throw fail(k, run: i, "key '\(k)' must be true, false or an array of run names")
             }
             return .names(arr.compactMap(\.string))
+        case .runPairs:
+            guard let arr = v.array, arr.allSatisfy({ ($0.array?.count ?? 0) == 2 && $0.array!.allSatisfy { $0.string != nil } }) else {
+                throw fail(k, run: i, "key '\(k)' must be an array of run-name pairs, e.g. \(k) = [[\"a\", \"b\"]]")
+            }
+            return .pairs(arr.map { p in RunPair(p.array![0].string!, p.array![1].string!) })
         case .runTables:
             guard let arr = v.array else { throw fail(nil, "'\(k)' must be an array of tables ([[run]])") }
             return .tables(try arr.enumerated().map { j, e in

@@ -30,8 +30,14 @@ extension ManifestSource {
             manifest.sequential = rule
         }
         manifest.lossAcrossSteps = top.flag("loss_across_steps") ?? false
+        manifest.spectra = top.flag("spectra") ?? false
         manifest.perToken = try perTokenRuns(top.values["per_token"], runs: runs.map(\.name), baseline: baseline)
         if let n = top.count("per_token_max_tokens") { manifest.perTokenMaxTokens = n }
+        manifest.frequencies = top.text("frequencies")
+        manifest.frequenciesDataset = top.text("frequencies_dataset")
+        manifest.interpolate = try interpolationPairs(top.pairs("interpolate") ?? [], runs: runs.map(\.name))
+        if let n = top.count("interpolate_points") { manifest.interpolatePoints = n }
+        if let n = top.count("interpolate_max_tokens") { manifest.interpolateMaxTokens = n }
         return manifest
     }
 
@@ -79,6 +85,20 @@ extension ManifestSource {
                 throw fail("seed_group", run: i, "seed_group '\(g)' of '\(r.name)' names no run (\(known))")
             }
         }
+    }
+
+    /// `interpolate`'s pairs: each names two different runs, and no pair comes twice (either way round).
+    private func interpolationPairs(_ pairs: [RunPair], runs: [String]) throws -> [RunPair] {
+        for (i, p) in pairs.enumerated() {
+            for n in [p.a, p.b] where !runs.contains(n) {
+                throw fail("interpolate", "interpolate names no run '\(n)' (runs are: \(runs.joined(separator: ", ")))")
+            }
+            if p.a == p.b { throw fail("interpolate", "interpolate pairs '\(p.a)' with itself: a path needs two runs") }
+            if pairs[..<i].contains(where: { Set([$0.a, $0.b]) == Set([p.a, p.b]) }) {
+                throw fail("interpolate", "interpolate names the pair '\(p.a)', '\(p.b)' twice")
+            }
+        }
+        return pairs
     }
 
     /// The runs `per_token` compares with the baseline, in manifest order.

@@ -35,6 +35,8 @@ enum ManifestValueKind: Sendable {
     case stepFiles
     /// true, false or an array of run names.
     case flagOrRunNames
+    /// An array of two-name arrays of runs.
+    case runPairs
     /// The array of `[[run]]` tables.
     case runTables
 }
@@ -82,9 +84,22 @@ let manifestKeys: [ManifestKey] = [
     ManifestKey("ci_min_windows", .top, .count(min: 2), needs: (["ci"], "ci = HALF_WIDTH"),
                 "windows read before a sequential run may stop; default 30"),
     ManifestKey("loss_across_steps", .top, .flag, "also score each run's step checkpoints (test loss vs step); default false"),
+    ManifestKey("spectra", .top, .flag, "weight-matrix spectra (power-law α, α̂, stable rank, spikes) of each run, and of its step "
+                + "checkpoints with loss_across_steps; default false"),
     ManifestKey("per_token", .top, .flagOrRunNames, "token-by-token comparison with the baseline: `true` (every run) or the runs"),
     ManifestKey("per_token_max_tokens", .top, .count(min: 1), needs: (["per_token"], "per_token"),
                 "tokens each per-token comparison scores; default \(defaultPerTokenMaxTokens)"),
+    ManifestKey("frequencies", .top, .file, needs: (["per_token"], "per_token"),
+                "token file the per-token section ranks token types by (the runs' training data; any `test_set` format, "
+                + "a `.bin` counted as it is read); default: the test set's scored tokens"),
+    ManifestKey("frequencies_dataset", .top, .text, needs: (["frequencies"], "frequencies = \"FILE\""),
+                "HDF5 dataset / safetensors tensor of `frequencies`"),
+    ManifestKey("interpolate", .top, .runPairs, "pairs of runs `[[\"a\", \"b\"], …]`: the test loss along the straight line "
+                + "(1 − t)·θ_a + t·θ_b and its barrier; same shapes"),
+    ManifestKey("interpolate_points", .top, .count(min: 2), needs: (["interpolate"], "interpolate"),
+                "evenly spaced t in [0, 1], both ends included; default \(defaultInterpolatePoints)"),
+    ManifestKey("interpolate_max_tokens", .top, .count(min: 1), needs: (["interpolate"], "interpolate"),
+                "tokens each point scores (the report's first windows); default \(defaultPerTokenMaxTokens)"),
     ManifestKey("run", .top, .runTables, required: true, "one `[[run]]` table per run, with the keys below"),
     ManifestKey("name", .run, .text, required: true, "the run's name, unique"),
     ManifestKey("checkpoint", .run, .checkpoint, required: true, "its checkpoint: a file, or a folder of sharded safetensors"),
@@ -121,6 +136,7 @@ extension ManifestValueKind {
         case .runNames: return "[run names]"
         case .stepFiles: return "[paths]"
         case .flagOrRunNames: return "true / false / [run names]"
+        case .runPairs: return "[[run, run], …]"
         case .runTables: return "tables"
         }
     }

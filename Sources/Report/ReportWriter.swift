@@ -226,6 +226,10 @@ public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
         "per_token": perTokenTemplateContext(r),
         "has_per_token": !(r.perToken ?? []).isEmpty,
     ]
+    let why = whyCharts(r)
+    if let h = hessianTemplateContext(r, charts: why) { ctx["hessian_section"] = h }
+    if let s = spectraTemplateContext(r, charts: why) { ctx["spectra_section"] = s }
+    if let i = interpolationTemplateContext(r, charts: interpolationCharts(r)) { ctx["interpolation_section"] = i }
     if let q = r.settings.sequential {
         ctx["sequential"] = ["half_width": String(format: "%.3g", q.halfWidth), "seed": String(q.seed), "min_windows": String(q.minWindows)]
     }
@@ -282,7 +286,7 @@ public func writeReport(_ r: ComparisonResults, extras: ComparisonExtras, to des
     }
     try writeAtomically(to: dest.path, folder: true) { tmp in
         let charts = reportCharts(r, extras: extras)
-        for c in charts + perTokenCharts(r) { try render(c.chart, to: tmp + "/" + c.file, width: c.width, height: c.height, scale: 2) }
+        for c in charts + perTokenCharts(r) + whyCharts(r) + interpolationCharts(r) { try render(c.chart, to: tmp + "/" + c.file, width: c.width, height: c.height, scale: 2) }
         try writeAtomically(resultsJSON(r), to: tmp + "/" + ReportFile.json)
         try writeAtomically(Data(resultsCSV(r).utf8), to: tmp + "/" + ReportFile.csv)
         try writeAtomically(Data(renderReportHTML(r, charts: charts, template: template).utf8), to: tmp + "/" + ReportFile.html)

@@ -134,18 +134,3 @@ func interpolationTable(_ r: InterpolationResult) -> String {
     }
     return lines.joined(separator: "\n")
 }
-
-/// Loss against t, the straight line between L(0) and L(1) dashed over the same t
-/// range, and the endpoints A and B marked.
-func interpolationChart(_ r: InterpolationResult) -> LineChart {
-    // No error bars: the loss intervals are mostly the test set's spread, shared by every t; the paired
-    // excess intervals are in the table and the JSON.
-    let loss = ChartSeries(name: "loss(t)", points: r.points.map { (x: $0.t, y: $0.loss) })
-    let ends = [r.points.first!.t, r.points.last!.t]
-    var line = ChartSeries(name: "(1 − t)·L(0) + t·L(1)", points: ends.map { (x: $0, y: (1 - $0) * r.lossA + $0 * r.lossB) })
-    line.dashed = true
-    var chart = LineChart(title: "Loss along the line from A to B", xLabel: "t  (θ = (1 − t)·θ_A + t·θ_B)",
-                          yLabel: "test loss (nats/token)", series: [loss, line])
-    chart.verticalLines = [VerticalLine(value: 0, label: "A"), VerticalLine(value: 1, label: "B")]
-    return chart
-}

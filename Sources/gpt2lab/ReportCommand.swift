@@ -12,11 +12,15 @@ struct ReportCommand: ParsableCommand {
         Scores every run of the manifest on the same test-set windows (reusing cached scores), then writes \
         index.html, results.json, results.csv and PNG charts: test loss with bootstrap CIs, Δ against the \
         baseline with paired CIs and p-values, the seed-noise band, % of the baseline→reference gap closed, \
-        weight norms, AdamW timescales and, with --hessian-samples, Hessian traces.
+        weight norms, AdamW timescales and, with --hessian-samples, the Hessian's trace split by block and role \
+        (with --hessian-top its top eigenvalues, with --hessian-density its eigenvalue density, across runs). \
+        The manifest adds sections: per_token (with frequencies), loss_across_steps, spectra, interpolate \
+        (docs/report.md lists every key).
 
         Examples:
           gpt2lab report examples/interventions.toml
           gpt2lab report examples/interventions.toml --out reports/demo --hessian-samples 20
+          gpt2lab report runs.toml --hessian-samples 20 --hessian-top 1 --hessian-density 5
         """)
 
     @Argument(help: "The manifest (TOML); paths inside are relative to its folder.")
@@ -27,6 +31,14 @@ struct ReportCommand: ParsableCommand {
 
     @Option(name: .customLong("hessian-samples"), help: "Hutchinson probes per run for the Hessian trace (0: skip).")
     var hessianSamples = 0
+    @Option(name: .customLong("hessian-top"),
+            help: "Top Hessian eigenvalues per run by Lanczos, each with its residual (needs --hessian-samples; 0: skip).")
+    var hessianTop = 0
+    @Option(name: .customLong("hessian-density"),
+            help: "SLQ start vectors per run for the Hessian's eigenvalue density, overlaid across runs (needs --hessian-samples; 0: skip).")
+    var hessianDensity = 0
+    @Option(name: .customLong("hessian-density-steps"), help: "Lanczos steps per SLQ vector (with --hessian-density).")
+    var hessianDensitySteps = 30
 
     @Flag(name: .customLong("no-cache"), help: "Score every run again (new scores still go to the cache).")
     var noCache = false
@@ -53,6 +65,12 @@ struct ReportCommand: ParsableCommand {
         if bootstrap < 1 { throw ValidationError("--bootstrap must be at least 1") }
         if hessianSamples < 0 { throw ValidationError("--hessian-samples must be 0 or more") }
     }
+        if hessianTop < 0 { throw ValidationError("--hessian-top must be 0 or more") }
+        if hessianDensity < 0 { throw ValidationError("--hessian-density must be 0 or more") }
+        if hessianDensitySteps < 1 { throw ValidationError("--hessian-density-steps must be at least 1") }
+        if hessianSamples == 0 && (hessianTop > 0 || hessianDensity > 0) {
+            throw ValidationError("--hessian-top and --hessian-density need --hessian-samples N (the Hessian's probes)")
+        }
 
     func run() throws {
         try runReporting {
@@ -67,11 +85,13 @@ struct ReportCommand: ParsableCommand {
             options.seed = seed
             options.hessianSamples = hessianSamples
             options.threads = threadsOption.threads
+            options.hessianTop = hessianTop
+            if hessianDensity > 0 { options.hessianDensity = DensityOptions(vectors: hessianDensity, steps: hessianDensitySteps) }
             options.precision = precisionOption.precision
             options.device = deviceOption.device
             options.cacheDirectory = cacheDirectory
             options.rescore = noCache
-            var bar: ProgressBar?
+            var bar: ProgressBar?, point = ""   // the interpolation point being scored ("a b t")
             let (results, extras) = try compareRuns(m, options: options) { event in
                 switch event {
                 case let .score(run, source):
@@ -81,8 +101,12 @@ struct ReportCommand: ParsableCommand {
                 case let .scoring(_, done, total):
                     bar?.update(done, total)
                     if done == total { bar?.finish(); bar = nil }
-                case let .hessian(run, done, total):
-                    if done == 1 { FileHandle.standardError.write(Data("\(run): Hessian trace (\(total) probes)\n".utf8)) }
+                case let .hessian(run, stage, done, total):
+                    if done == 1, let what = hessianStageText(stage, total: total, options: options) {
+                        FileHandle.standardError.write(Data("\(run): \(what)\n".utf8))
+                    }
+                case let .spectra(run):
+                    FileHandle.standardError.write(Data("\(run): weight spectra\n".utf8))
                 case let .comparing(run, done, total):
                     if done == 0 {
                         bar?.finish()
@@ -101,6 +125,17 @@ struct ReportCommand: ParsableCommand {
                     if done == total { bar?.finish(); bar = nil }
                 case let .note(text):
                     warn(text)
+                case let .interpolating(a, b, t, done, total):
+                    if point != "\(a) \(b) \(t)" {
+                        bar?.finish()
+                        if !point.hasPrefix("\(a) \(b) ") {
+                            FileHandle.standardError.write(Data("\(a) → \(b): loss along the straight line (\(m.interpolatePoints) points)\n".utf8))
+                        }
+                        point = "\(a) \(b) \(t)"
+                        bar = ProgressBar(String(format: "  t = %.4g", t))
+                    }
+                    bar?.update(done, total)
+                    if done == total { bar?.finish(); bar = nil }
                 case let .info(text):
                     bar?.finish(); bar = nil
                     FileHandle.standardError.write(Data("  \(text)\n".utf8))
@@ -152,4 +187,14 @@ struct ReportCommand: ParsableCommand {
 private extension String {
     /// Right-aligned in `n` characters, with at least one space before it.
     func leftPad(_ n: Int) -> String { " " + column(self, n - 1) }
+}
+
+/// The progress line at the start of a Hessian stage of the report; nil for stages not announced.
+func hessianStageText(_ stage: HessianStage, total: Int, options: ReportOptions) -> String? {
+    switch stage {
+    case .trace: return "Hessian trace (\(total) probes)"
+    case .eigenvalues: return "Hessian top \(options.hessianTop) eigenvalue\(options.hessianTop == 1 ? "" : "s") (Lanczos, at most \(total) steps)"
+    case let .density(k): return "Hessian density, vector \(k) of \(options.hessianDensity?.vectors ?? 0) (\(total) Lanczos steps)"
+    case .gradient: return nil
+    }
 }

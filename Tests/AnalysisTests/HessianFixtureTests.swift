@@ -120,7 +120,7 @@ final class HessianFixtureTests: XCTestCase {
     /// fp32 noise of the finite-difference products, whose truncation error at δ = 1e-6 is far smaller);
     /// per-tensor traces (PyTorch's q/k/v summed
     /// into c_attn) within 4 and per-block traces within 3 combined standard errors (Student's t for the
-    /// σ estimated from our n probes: `threeSigma`), PyTorch's error taken
+    /// σ estimated from our n probes: `studentThreeSigma`), PyTorch's error taken
     /// as ours scaled by √(n/2000) (same estimator, same Hessian); parts add up to the total; the biggest
     /// contributor is the same.
     func checkTraceAndEigenvalues(samples: Int, topK: Int) throws {
@@ -181,7 +181,7 @@ final class HessianFixtureTests: XCTestCase {
         XCTAssertEqual(Set(want.keys), Set(r.byBlock.keys))
         XCTAssertEqual(r.byBlock.values.reduce(0) { $0 + $1.trace }, r.trace, accuracy: 1e-9 * abs(r.trace))
         var worst = 0.0, worstName = ""
-        let limit = Self.threeSigma(samples: r.samples)
+        let limit = studentThreeSigma(samples: r.samples)
         for (name, w) in want {
             guard let got = r.byBlock[name] else { continue }
             let seBoth = got.stderr * (1 + Double(r.samples) / Double(fixtureSamples)).squareRoot()
@@ -192,13 +192,6 @@ final class HessianFixtureTests: XCTestCase {
         print("per-block: worst \(worst) combined s.e. (\(worstName)), limit \(limit)")
     }
 
-    /// The 3σ point (two-sided 99.73 %) for a mean whose σ is itself estimated from n probes: Student's t
-    /// with n − 1 degrees of freedom, by its Cornish–Fisher expansion around z = 3 (4.05 for n = 10, 3.16
-    /// for n = 50, 3 as n grows).
-    static func threeSigma(samples n: Int) -> Double {
-        let z = 3.0, nu = Double(max(n - 1, 1))
-        return z + (z * z * z + z) / (4 * nu) + (5 * pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * nu * nu)
-    }
 }
 
 /// Timing of one forward+backward against one HVP on the baseline fixture (batch 4×256). Not a

@@ -31,3 +31,20 @@ extension CLITests {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"))
     }
 }
+
+/// The report's Hessian options are checked before the manifest is read: eigenvalues and a density
+/// need the Hessian's probes.
+extension CLITests {
+    func testReportHessianOptionsNeedProbes() throws {
+        for extra in [["--hessian-top", "1"], ["--hessian-density", "2"]] {
+            let r = try gpt2lab(["report", "/nonexistent/m.toml"] + extra)
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertTrue(r.err.contains("--hessian-top and --hessian-density need --hessian-samples N"), r.err)
+            XCTAssertEqual(r.out, "")
+        }
+        let steps = try gpt2lab(["report", "/nonexistent/m.toml", "--hessian-samples", "2", "--hessian-density", "1",
+                                 "--hessian-density-steps", "0"])
+        XCTAssertNotEqual(steps.status, 0)
+        XCTAssertTrue(steps.err.contains("--hessian-density-steps must be at least 1"), steps.err)
+    }
+}

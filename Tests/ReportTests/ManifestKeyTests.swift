@@ -35,9 +35,9 @@ final class ManifestKeyTests: XCTestCase {
 
     /// The keys as the reading code knows them, written out here independently of the table.
     func testUnknownKeyListsExactlyTheKnownKeys() throws {
-        let top = "baseline, ci, ci_min_windows, ci_seed, context, description, eval_limit, full_vocab, hellaswag, hellaswag_recipe, "
-            + "lambada, loss_across_steps, max_tokens, per_token, per_token_max_tokens, reference, reference_note, run, skip, "
-            + "stride, test_set, title"
+        let top = "baseline, ci, ci_min_windows, ci_seed, context, description, eval_limit, frequencies, frequencies_dataset, "
+            + "full_vocab, hellaswag, hellaswag_recipe, interpolate, interpolate_max_tokens, interpolate_points, lambada, loss_across_steps, max_tokens, per_token, per_token_max_tokens, reference, reference_note, run, skip, "
+            + "spectra, stride, test_set, title"
         let run = "batch_size, checkpoint, description, heads, lr, name, schedule, scores, seed_group, stack_of, step_checkpoints, "
             + "steps, tokens, weight_decay"
         try assertError(top: "colour = 1", "unknown key 'colour' (known: \(top))", line: 4)

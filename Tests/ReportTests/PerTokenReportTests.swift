@@ -46,8 +46,11 @@ final class PerTokenReportTests: XCTestCase {
         }
         let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: Self.root
             + "/Tests/AnalysisTests/Fixtures/compare-baseline-stacked.json")))
+        // "Training data" for the frequency buckets: the test set's first 50,000 tokens as nanoGPT's .bin (manifest `frequencies`).
+        let train = dir + "/train.bin"
+        try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/data/test-persuasion.bin")).prefix(100_000).write(to: URL(fileURLWithPath: train))
         let path = try manifest(["baseline", "stacked"], folder: Self.fixtures, testSet: Self.fixtures + "/data/test-persuasion.bin",
-                                top: "per_token = [\"stacked\"]\nper_token_max_tokens = 1000000")
+                                top: "per_token = [\"stacked\"]\nper_token_max_tokens = 1000000\nfrequencies = \"\(train)\"")
         let (r, _) = try compareRuns(try loadManifest(path: path), options: options())
         let p = try XCTUnwrap(r.perToken?.first)
         XCTAssertEqual(r.perToken?.count, 1)
@@ -75,12 +78,16 @@ final class PerTokenReportTests: XCTestCase {
         // The report's own loss for both runs is the same mean over the same tokens.
         XCTAssertEqual(try XCTUnwrap(r.run("baseline")).loss, c.lossA, accuracy: 1e-6)
         XCTAssertEqual(try XCTUnwrap(r.run("stacked")).loss, c.lossB, accuracy: 1e-6)
-        // Δ by frequency (counted from every token the report scores: here the whole test set) and calibration:
-        // numpy's values (tests/reference/frequency_calibration_reference.py), at the tolerances of AnalysisTests.
+        // Δ by frequency (counted from the `frequencies` file) and calibration: numpy's values
+        // (tests/reference/frequency_calibration_reference.py), at the tolerances of AnalysisTests.
         let numpy = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.root
             + "/Tests/AnalysisTests/Fixtures/frequency-calibration-baseline-stacked.json"))) as? [String: Any])
-        let buckets = try XCTUnwrap(numpy["frequencies_test_set"] as? [[String: Any]])
+        let buckets = try XCTUnwrap(numpy["frequencies_train_prefix"] as? [[String: Any]])
+        XCTAssertEqual(c.frequency.countedFrom, "training data"); XCTAssertEqual(c.frequency.source, train)
+        XCTAssertEqual(c.frequency.tokensCounted, 50_000)
         XCTAssertEqual(c.frequency.buckets.map(\.tokens), buckets.compactMap { $0["tokens"] as? Int })
+        XCTAssertEqual(c.frequency.buckets.map(\.types), buckets.compactMap { $0["types"] as? Int })
+        XCTAssertEqual(c.frequency.buckets.last?.label, "unseen")
         for (g, want) in zip(c.frequency.buckets, buckets) where g.tokens > 0 {
             XCTAssertEqual(try XCTUnwrap(g.delta).estimate, try XCTUnwrap(want["delta"] as? Double), accuracy: 1e-5)
             XCTAssertEqual(try XCTUnwrap(g.delta).lo, try XCTUnwrap(want["delta_lo"] as? Double), accuracy: 1e-4)

@@ -74,8 +74,8 @@ def analyse(weights, max_N):
     return watcher.analyze(randomize=True, mp_fit=True, max_N=max_N)
 
 
-def run(name):
-    tensors = read_bf16_safetensors(os.path.join(FIXTURES, name, "model.safetensors"))
+def run(name, file="model.safetensors"):
+    tensors = read_bf16_safetensors(os.path.join(FIXTURES, name, file))
     weights = {k: v for k, v in tensors.items() if k.endswith(".weight") and v.ndim == 2}
     default = analyse(weights, 50000)
     extra = analyse({k: v for k, v in weights.items() if max(v.shape) > 50000}, 10**6)
@@ -99,12 +99,14 @@ def run(name):
             })
     summary = {"mean_alpha": float(default["alpha"].mean()),
                "mean_alpha_weighted": float(default["alpha_weighted"].mean())}
-    return {"checkpoint": f"runs/{name}/model.safetensors", "matrices": rows, "ww_summary": summary}
+    return {"checkpoint": f"runs/{name}/{file}", "matrices": rows, "ww_summary": summary}
 
 
 def main():
     out = {"weightwatcher": ww.__version__, "numpy": np.__version__,
-           "runs": [run(n) for n in ("baseline", "reference")]}
+           "runs": [run("baseline"), run("reference"),
+                    # the baseline's step checkpoints: the report's spectra across training steps
+                    run("baseline", "step-000571.safetensors"), run("baseline", "step-001143.safetensors")]}
     with open(OUT, "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")

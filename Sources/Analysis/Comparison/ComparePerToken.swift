@@ -48,9 +48,8 @@ func checkPerTokenRuns(_ m: ReportManifest, configs: [String: GPT2Config]) throw
 /// The windows a per-token comparison reads: the report's windows over its first `cap` + 1 tokens
 /// (the same starts as the report's; the last one may end sooner).
 func perTokenPlan(_ m: ReportManifest, tokenCount: Int, context T: Int) throws -> WindowPlan {
-    let cap = m.perTokenMaxTokens >= Int.max - 1 ? Int.max : m.perTokenMaxTokens + 1
-    return try WindowPlan(tokenCount: tokenCount, context: T, stride: m.stride ?? T, skip: m.skip,
-                          maxTokens: min(m.maxTokens ?? Int.max, max(2, cap)))
+    try WindowPlan(tokenCount: tokenCount, context: T, stride: m.stride ?? T, skip: m.skip,
+                   maxTokens: cappedMaxTokens(m, cap: m.perTokenMaxTokens))
 }
 
 /// The per-token phase: run `r` (a `m.perToken` run, its model `b`) against the baseline's model `a`
@@ -62,11 +61,10 @@ func perTokenPhase(_ r: RunState, a: GPT2Model, b: GPT2Model, _ s: ComparisonSet
     let plan = try perTokenPlan(m, tokenCount: s.tokens.ids.count, context: s.context)
     var topts = TokenComparisonOptions()
     topts.segments = perTokenSegments.count; topts.segmentLength = perTokenSegments.length
-    // Frequencies from every token the report scores (validated by then), not only the compared prefix.
-    let scored = try WindowPlan(tokenCount: s.tokens.ids.count, context: s.context, stride: m.stride ?? s.context, skip: m.skip,
-                                maxTokens: m.maxTokens)
-    topts.frequencies = TokenFrequencies(ids: Array(s.tokens.ids[scored.tokenRange]), vocabSize: a.config.softmaxVocab,
-                                         source: m.testSet, fromTestSet: true)
+    // Frequencies from the manifest's `frequencies` file (counted by the checks), else from every token the
+    // report scores (validated by then), not only the compared prefix.
+    topts.frequencies = s.frequencies ?? TokenFrequencies(ids: Array(s.tokens.ids[s.plan.tokenRange]), vocabSize: a.config.softmaxVocab,
+                                                          source: m.testSet, fromTestSet: true)
     events(.comparing(run: name, done: 0, total: plan.tokensScored))
     let c = compareTokens(a: a, b: b, names: (m.run(m.baseline)!.checkpoint, r.spec.checkpoint), tokens: s.tokens.ids, testSet: m.testSet,
                           plan: plan, options: topts, tokenizer: s.tokenizer!) { done, total in

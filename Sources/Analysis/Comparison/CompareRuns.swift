@@ -6,13 +6,17 @@
 //   score       ScorePhase.swift    score file, cache or engine (with `ci`, sequentially against the baseline)
 //   norms       RunPhases.swift     ‖θ‖² and the parameter count
 //   completions RunPhases.swift     greedy and sampled smoke-test completions
-//   Hessian     RunPhases.swift     Hutchinson's trace (`--hessian-samples`)
+//   Hessian     RunPhases.swift     Hutchinson's trace by block and role (`--hessian-samples`), top
+//                                   eigenvalues (`--hessian-top`), density (`--hessian-density`)
+//   spectra     WhyPhases.swift     the weight matrices' spectra (manifest `spectra`)
 //   benchmarks  CompareEvals.swift  HellaSwag / LAMBADA predictions
 //   per-token   ComparePerToken.swift  against the baseline's model, kept from its own phases
-//   steps       StepLosses.swift    the run's step checkpoints (each loaded once, after the run's is released)
+//   steps       StepLosses.swift    the run's step checkpoints (each loaded once, after the run's is released),
+//                                   scored, and their spectra with `spectra`
 //   then over every run
 //   statistics, rows  RowsPhase.swift  intervals, Δ, the seed band, verdicts, one RunResult per run
-//   and the benchmark tables and per-token section.
+//   and the benchmark tables and per-token section;
+//   then each `interpolate` pair  InterpolationPhase.swift  the loss along the straight line between two runs
 //
 // Memory: one run's weights at a time, plus the baseline's while per-token runs remain (as many as
 // the per-token comparison itself holds); with `ci`, each run's model stays with its lazily scored
@@ -57,6 +61,7 @@ func compareRuns(_ m: ReportManifest, options: ReportOptions, opener: Checkpoint
             (run.norms, run.params) = normsPhase(run, ck)
             run.completion = try completionsPhase(run, ck, s)
             run.hessian = try hessianPhase(run, ck, s, events: events)
+            run.spectra = try spectraPhase(run.name, path: run.spec.checkpoint, ck, s, events: events)
             run.benchmarks = try benchmarkPhase(run, weights: s.vocab == .all ? ck.weights.softmaxing(rows: run.tokenizerRows) : ck.weights,
                                                 s, events: events)
             let isBase = run.name == m.baseline
@@ -66,7 +71,7 @@ func compareRuns(_ m: ReportManifest, options: ReportOptions, opener: Checkpoint
             }
         }
         if i == lastPerToken { baselineModel = nil }
-        runs[i].steps = try stepsPhase(runs[i], s, events: events)
+        (runs[i].steps, runs[i].stepSpectra) = try stepsPhase(runs[i], s, events: events)
     }
     let stats = try statisticsPhase(runs, s)
     let (rows, seedNoise) = rowsPhase(runs, stats, s)
@@ -79,6 +84,9 @@ func compareRuns(_ m: ReportManifest, options: ReportOptions, opener: Checkpoint
                                         losses: stats.mapValues(\.loss), level: options.level)
     let perToken = Dictionary(uniqueKeysWithValues: runs.compactMap { r in r.perToken.map { (r.name, $0) } })
     if !m.perToken.isEmpty { results.perToken = m.perToken.compactMap { perToken[$0] } }
+    results.hessian = hessianResults(runs)
+    results.spectra = spectraResults(runs, rows: rows)
+    if !m.interpolate.isEmpty { results.interpolation = try interpolationPhase(s, events: events) }
     let curves = m.runs.filter { !$0.lossCurve.isEmpty }.map { (name: $0.name, points: $0.lossCurve) }
     return (results, ComparisonExtras(norms: runs.map { $0.norms! }, lossCurves: curves))
 }
@@ -111,6 +119,11 @@ func reportSettings(_ s: ComparisonSetup) -> ReportSettings {
                                rule: sequentialRuleDescription)
         })
     settings.device = s.gpu?.scoreKeyName
+    if options.hessianSamples > 0 {
+        if options.hessianTop > 0 { settings.hessianTop = options.hessianTop }
+        settings.hessianDensityVectors = options.hessianDensity?.vectors
+        settings.hessianDensitySteps = options.hessianDensity?.steps
+    }
     return settings
 }
 

@@ -1,6 +1,7 @@
 // The report's checks, cheapest first, before anything is scored: the manifest's test set, each
 // run's checkpoint header (vocabulary, context, per-token rows), the windows, the benchmark files,
-// the step checkpoints, the score files, then the hashes and the device. What they settle is the
+// the step checkpoints, the score files, the frequency file, the interpolation pairs' shapes, then the
+// hashes and the device. What they settle is the
 // `ComparisonSetup` every phase reads.
 
 import Checkpoints
@@ -37,6 +38,8 @@ struct ComparisonSetup {
     let rule: SequentialRule?
     let device: ComputeDevice
     let gpu: GPUInfo?
+    /// The manifest's `frequencies` file, counted once for every per-token comparison.
+    let frequencies: TokenFrequencies?
 
     func runError(_ r: RunSpec, _ problem: String) -> ManifestError { Analysis.runError(m, r, problem) }
 }
@@ -66,6 +69,7 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
         }
     }
     try checkPerTokenRuns(m, configs: configs)
+    try checkInterpolationPairs(m, configs: configs)
     let plan: WindowPlan
     do {
         plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: m.stride ?? T, skip: m.skip, maxTokens: m.maxTokens)
@@ -73,6 +77,7 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
     } catch { throw ManifestError(m.path, "test_set: \(describeError(error))") }
     let settings = ScoreSettings(context: T, stride: plan.stride, skip: m.skip, maxTokens: m.maxTokens)
     let evals = try prepareEvals(m)
+    let frequencies = try countFrequencies(m, vocabSize: configs[m.baseline]!.softmaxVocab)
     let stepPlan = try planStepCheckpoints(m, context: T, vocab: vocab, opener: opener)
     var given: [ScoreReport?] = []
     for r in m.runs { given.append(try r.scores.map { try readScoreFile($0, settings: settings, plan: plan, manifest: m, run: r) }) }
@@ -92,8 +97,18 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
         tokenizer: tokenizer, cache: options.cacheDirectory.map(ScoreCache.init(directory:)),
         order: m.sequential.map { visitOrder(count: plan.windows.count, seed: $0.seed) } ?? [],
         rule: m.sequential.map { r -> SequentialRule in var r = r; r.level = options.level; return r },   // the report's level
-        device: device, gpu: gpu)
+        device: device, gpu: gpu, frequencies: frequencies)
     return (setup, runs)
+}
+
+/// The manifest's `frequencies` file counted (every id checked against the baseline's vocabulary), when
+/// a per-token comparison will rank by it.
+func countFrequencies(_ m: ReportManifest, vocabSize: Int) throws -> TokenFrequencies? {
+    guard let path = m.frequencies, !m.perToken.isEmpty else { return nil }
+    do {
+        let counts = try countTokenIDs(path: path, dataset: m.frequenciesDataset, vocabSize: vocabSize)
+        return TokenFrequencies(counts: counts, source: path, fromTestSet: false)
+    } catch { throw ManifestError(m.path, "frequencies: \(describeError(error))") }
 }
 
 /// A pre-computed score (`gpt2lab score --json`, or a merge of shards): its windows must be

@@ -14,6 +14,10 @@ public struct ReportOptions: Sendable {
     public var level = 0.95
     /// Hutchinson probes per run; 0 skips the Hessian.
     public var hessianSamples = 0
+    /// Top Hessian eigenvalues per run (Lanczos; needs `hessianSamples` > 0); 0 skips them.
+    public var hessianTop = 0
+    /// The Hessian's eigenvalue density (SLQ) per run (needs `hessianSamples` > 0); nil skips it.
+    public var hessianDensity: DensityOptions?
     public var threads: Int?
     /// Cache folder; nil disables reading and writing the cache.
     public var cacheDirectory: String?
@@ -183,6 +187,10 @@ public struct ReportSettings: Codable, Sendable {
     public var hessianSamples: Int
     public var engine: String
     public var pValueRule: String
+    /// `--hessian-top` and `--hessian-density` (vectors × Lanczos steps), when asked for.
+    public var hessianTop: Int? = nil
+    public var hessianDensityVectors: Int? = nil
+    public var hessianDensitySteps: Int? = nil
     /// Precision of the scoring products, "f32" or "bf16" (`report --precision`); absent in older results (f32).
     public var precision: String?
     /// Set when the runs were scored sequentially (manifest `ci`).
@@ -192,7 +200,8 @@ public struct ReportSettings: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case context, stride, skip, maxTokens = "max_tokens", windows, tokensScored = "tokens_scored", bootstrap
         case seed, level, hessianSamples = "hessian_samples", engine, pValueRule = "p_value_rule", precision, sequential
-        case device
+        case device, hessianTop = "hessian_top", hessianDensityVectors = "hessian_density_vectors"
+        case hessianDensitySteps = "hessian_density_steps"
     }
 }
 
@@ -222,9 +231,16 @@ public struct ComparisonResults: Codable, Sendable {
     public var perToken: [PerTokenComparison]?
     enum CodingKeys: String, CodingKey {
         case title, description, manifest, testSet = "test_set", settings, baseline, reference
+    /// Each run's Hessian by block and role, eigenvalues and density, with `--hessian-samples` (WhyPhases.swift).
+    public var hessian: [RunHessian]?
+    /// Each run's weight spectra (and its step checkpoints'), with `spectra = true` (WhyPhases.swift).
+    public var spectra: [RunSpectra]?
+    /// The straight paths between the pairs of runs the manifest's `interpolate` names (InterpolationPhase.swift).
+    public var interpolation: [RunInterpolation]?
         case referenceNote = "reference_note", seedNoise = "seed_noise", runs, evals, perToken = "per_token"
     }
     public func run(_ name: String) -> RunResult? { runs.first { $0.name == name } }
+        case hessian, spectra, interpolation
 }
 
 /// What the charts need beyond results.json.
@@ -240,11 +256,16 @@ public enum ComparisonEvent: Sendable {
     case score(run: String, source: String)
     /// Scoring progress in tokens.
     case scoring(run: String, done: Int, total: Int)
-    case hessian(run: String, done: Int, total: Int)
+    /// Hessian progress: the trace's probes, the eigenvalues' Lanczos steps, each density vector's steps.
+    case hessian(run: String, stage: HessianStage, done: Int, total: Int)
+    /// A run's (or step checkpoint's) weight spectra are being computed.
+    case spectra(run: String)
     /// Per-token comparison with the baseline, progress in tokens (done = 0 when it starts).
     case comparing(run: String, done: Int, total: Int)
     /// Benchmark progress in examples; `what` names the task and recipe.
     case evaluating(run: String, what: String, done: Int, total: Int)
+    /// Interpolation progress: pair a→b, point t, in tokens (done = 0 when the point starts).
+    case interpolating(a: String, b: String, t: Double, done: Int, total: Int)
     case note(String)
     /// A result line worth showing as it happens (a sequential run's stop), not a warning.
     case info(String)

@@ -27,7 +27,8 @@ func completionsPhase(_ r: RunState, _ ck: LoadedCheckpoint, _ s: ComparisonSetu
     return RunCompletion(prompt: prompt, greedy: greedy.samples[0].text, sample: sample.samples[0].text, seed: options.seed)
 }
 
-/// Hutchinson's trace on the first windows of the scored range; nil unless `hessianSamples` > 0.
+/// Hutchinson's trace on the first windows of the scored range (split by block and role from the same
+/// probes), the top eigenvalues and the density when asked for; nil unless `hessianSamples` > 0.
 func hessianPhase(_ r: RunState, _ ck: LoadedCheckpoint, _ s: ComparisonSetup,
                   events: @escaping (ComparisonEvent) -> Void) throws -> HessianResult? {
     let options = s.options
@@ -35,7 +36,8 @@ func hessianPhase(_ r: RunState, _ ck: LoadedCheckpoint, _ s: ComparisonSetup,
     let name = r.name
     return try hessianAnalysis(weights: ck.weights, backend: CPUBackend(threads: options.threads),
                                tokens: Array(s.tokens.ids[s.plan.tokenRange]), batch: 4, context: s.context,
-                               samples: options.hessianSamples, seed: options.seed, topK: 0) { stage, done, total in
-        if stage == .trace { events(.hessian(run: name, done: done, total: total)) }
+                               samples: options.hessianSamples, seed: options.seed, topK: options.hessianTop,
+                               density: options.hessianDensity) { stage, done, total in
+        if stage != .gradient { events(.hessian(run: name, stage: stage, done: done, total: total)) }
     }
 }

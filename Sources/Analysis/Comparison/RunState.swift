@@ -47,6 +47,9 @@ struct RunState {
     var norms: CheckpointNormStats?
     var completion: RunCompletion?
     var hessian: HessianResult?
+    /// The spectra phase (WhyPhases.swift), and the step checkpoints' spectra (from the steps phase).
+    var spectra: CheckpointSpectra?
+    var stepSpectra: [StepSpectra]?
     /// The benchmark phase: one prediction list per prepared benchmark (CompareEvals.swift).
     var benchmarks: [[EvalPrediction]] = []
     /// The per-token phase: this run against the baseline (ComparePerToken.swift).

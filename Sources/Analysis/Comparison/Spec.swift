@@ -46,6 +46,16 @@ public struct RunSpec: Sendable {
 /// about as long as scoring one run on that many tokens, twice over.
 public let defaultPerTokenMaxTokens = 8192
 
+/// `interpolate_points` when the manifest gives none, as `gpt2lab interpolate --points`.
+public let defaultInterpolatePoints = 11
+
+/// Two runs of the manifest, by name: a straight path from `a` (t = 0) to `b` (t = 1).
+public struct RunPair: Sendable, Equatable {
+    public var a: String
+    public var b: String
+    public init(_ a: String, _ b: String) { self.a = a; self.b = b }
+}
+
 /// A parsed, checked manifest.
 public struct ReportManifest: Sendable {
     /// The manifest file as given.
@@ -75,6 +85,18 @@ public struct ReportManifest: Sendable {
     public var sequential: SequentialRule?
     /// `loss_across_steps = true`: also score each run's step checkpoints (test loss vs step).
     public var lossAcrossSteps = false
+    /// `spectra = true`: the weight spectra of each run (and of its step checkpoints; WhyPhases.swift).
+    public var spectra = false
+    /// `frequencies` (with `frequencies_dataset`): the token file the per-token section ranks token types by,
+    /// usually the runs' training data; nil: the test set's scored tokens (TokenFrequency.swift).
+    public var frequencies: String?
+    public var frequenciesDataset: String?
+    /// `interpolate = [["a", "b"], …]`: pairs of runs whose straight path θ(t) = (1 − t)·θ_a + t·θ_b the report
+    /// scores at `interpolatePoints` evenly spaced t in [0, 1], on its first windows up to `interpolateMaxTokens`
+    /// scored tokens (InterpolationPhase.swift).
+    public var interpolate: [RunPair] = []
+    public var interpolatePoints = defaultInterpolatePoints
+    public var interpolateMaxTokens = defaultPerTokenMaxTokens
 
     public init(path: String, title: String, description: String? = nil, testSet: String, context: Int? = nil,
                 stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil, baseline: String, reference: String? = nil,

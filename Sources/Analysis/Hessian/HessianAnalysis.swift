@@ -44,6 +44,8 @@ public struct HessianResult: Codable, Sendable, Equatable {
     /// Per block (`hessianBlock`: each layer's attn.qkv, attn.proj, mlp.fc, mlp.proj, ln_1, ln_2; wte, wpe,
     /// ln_f, lm_head): trace and standard error from the same probes; the traces sum to `trace`.
     public var byBlock: [String: PartTrace] = [:]
+    /// Per role summed over the layers (`hessianRole`), from the same probes; absent in older results.
+    public var byRole: [String: PartTrace]? = nil
     /// L2 norm of the gradient of each stored tensor (canonical name).
     public var gradNorms: [String: Double]
     /// Top eigenvalues by Lanczos, largest magnitude first.
@@ -76,7 +78,7 @@ public struct HessianResult: Codable, Sendable, Equatable {
         case trace, stderr, samples, batchLoss = "batch_loss", perTensor = "per_tensor", perLayer = "per_layer"
         case perTensorStderr = "per_tensor_stderr"
         case gradNorms = "grad_norms", topEigenvalues = "top_eigenvalues", seconds, epsilon, batch, context
-        case byBlock = "by_block", eigenResiduals = "eigen_residuals", eigenResidualEstimates = "eigen_residual_estimates"
+        case byBlock = "by_block", byRole = "by_role", eigenResiduals = "eigen_residuals", eigenResidualEstimates = "eigen_residual_estimates"
         case eigenEpsilon = "eigen_epsilon", eigenSteps = "eigen_steps", eigenConverged = "eigen_converged", density
         case secondsFwdBwd = "seconds_fwd_bwd", secondsPerHVP = "seconds_per_hvp", softmaxRows = "softmax_rows"
     }
@@ -105,6 +107,23 @@ public func hessianBlock(_ id: TensorID) -> String {
     case .fcw, .fcb: return h + "mlp.fc"
     case .fcprojw, .fcprojb: return h + "mlp.proj"
     case .lnfw, .lnfb: return "ln_f"
+    case .lmHead: return "lm_head"
+    }
+}
+
+/// The roles `byRole` sums over the layers, in network order.
+public let hessianRoles = ["embeddings", "attn.qkv", "attn.proj", "mlp.fc", "mlp.proj", "layernorm", "lm_head"]
+
+/// The role a tensor's trace is summed under in `byRole`: a `hessianBlock` without its layer, the two
+/// embeddings together and every LayerNorm (ln_1, ln_2, ln_f) together.
+public func hessianRole(_ id: TensorID) -> String {
+    switch id.kind {
+    case .wte, .wpe: return "embeddings"
+    case .ln1w, .ln1b, .ln2w, .ln2b, .lnfw, .lnfb: return "layernorm"
+    case .qkvw, .qkvb: return "attn.qkv"
+    case .attprojw, .attprojb: return "attn.proj"
+    case .fcw, .fcb: return "mlp.fc"
+    case .fcprojw, .fcprojb: return "mlp.proj"
     case .lmHead: return "lm_head"
     }
 }
@@ -189,7 +208,8 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
     }
     var result = HessianResult(trace: trace.mean, stderr: trace.stderr, samples: trace.samples, batchLoss: loss,
                                perTensor: trace.perBlock, perTensorStderr: trace.perBlockStderr, perLayer: perLayer,
-                               byBlock: trace.grouped(tensors.map(hessianBlock)), gradNorms: gradNorms,
+                               byBlock: trace.grouped(tensors.map(hessianBlock)),
+                               byRole: trace.grouped(tensors.map(hessianRole)), gradNorms: gradNorms,
                                topEigenvalues: eigen.values, eigenResiduals: eigen.residuals,
                                eigenResidualEstimates: eigen.residualEstimates, eigenSteps: eigen.steps,
                                eigenConverged: eigen.converged, seconds: 0, epsilon: relativeStep,

@@ -29,15 +29,7 @@ public enum InterpolationError: Error, LocalizedError, Sendable, Equatable {
 /// What differs between two checkpoints' shapes (layers, width, heads, MLP width, vocabulary, context,
 /// bias presence, tying); empty when a straight line between them is defined.
 public func shapeDifferences(_ a: LoadedCheckpoint, _ b: LoadedCheckpoint) -> [String] {
-    let ca = a.config, cb = b.config
-    var d: [String] = []
-    func field(_ name: String, _ x: Int, _ y: Int) { if x != y { d.append("\(name) \(x) vs \(y)") } }
-    field("layers", ca.nLayer, cb.nLayer)
-    field("width", ca.nEmbd, cb.nEmbd)
-    field("heads", ca.nHead, cb.nHead)
-    field("MLP width", ca.nInner, cb.nInner)
-    field("vocabulary", ca.vocabSize, cb.vocabSize)
-    field("context", ca.contextLength, cb.contextLength)
+    var d = configDifferences(a.config, b.config)
     if a.parameters.tied != b.parameters.tied {
         d.append("LM head \(a.parameters.tied ? "tied" : "untied") vs \(b.parameters.tied ? "tied" : "untied")")
     }
@@ -49,6 +41,20 @@ public func shapeDifferences(_ a: LoadedCheckpoint, _ b: LoadedCheckpoint) -> [S
                      + (only.count > 1 ? " (and \(only.count - 1) more tensors one of them lacks)" : ""))
         }
     }
+    return d
+}
+
+/// What differs between two configurations (layers, width, heads, MLP width, vocabulary, context): the
+/// part of `shapeDifferences` a checkpoint's header already tells.
+public func configDifferences(_ ca: GPT2Config, _ cb: GPT2Config) -> [String] {
+    var d: [String] = []
+    func field(_ name: String, _ x: Int, _ y: Int) { if x != y { d.append("\(name) \(x) vs \(y)") } }
+    field("layers", ca.nLayer, cb.nLayer)
+    field("width", ca.nEmbd, cb.nEmbd)
+    field("heads", ca.nHead, cb.nHead)
+    field("MLP width", ca.nInner, cb.nInner)
+    field("vocabulary", ca.vocabSize, cb.vocabSize)
+    field("context", ca.contextLength, cb.contextLength)
     return d
 }
 

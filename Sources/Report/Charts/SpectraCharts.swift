@@ -3,18 +3,18 @@
 
 import Analysis
 
-/// α of each per-block role by layer: one panel per role, one line per checkpoint. Matrices without a fit
-/// are left out of their line.
-public func spectraAlphaByLayer(_ spectra: [CheckpointSpectra],
+/// α of each per-block role by layer: one panel per role, one line per checkpoint (named `names[i]`, else
+/// after its file). Matrices without a fit are left out of their line.
+public func spectraAlphaByLayer(_ spectra: [CheckpointSpectra], names: [String]? = nil,
                                 title: String = "Power-law exponent α of each weight matrix's ESD") -> SmallMultiples {
     var panels: [LineChart] = []
     for role in SpectralRole.perBlock {
-        let series: [ChartSeries] = spectra.compactMap { s in
+        let series: [ChartSeries] = spectra.enumerated().compactMap { i, s in
             let pts = s.matrices.compactMap { m -> (x: Double, y: Double)? in
                 guard m.role == role, let layer = m.layer, let fit = m.fit else { return nil }
                 return (x: Double(layer), y: fit.alpha)
             }.sorted { $0.x < $1.x }
-            return pts.isEmpty ? nil : ChartSeries(name: checkpointDisplayName(s.checkpoint), points: pts)
+            return pts.isEmpty ? nil : ChartSeries(name: names?[i] ?? checkpointDisplayName(s.checkpoint), points: pts)
         }
         guard !series.isEmpty else { continue }
         panels.append(LineChart(title: role.title, xLabel: "layer", yLabel: "α", series: series))
@@ -44,6 +44,29 @@ public func spectraAlphaVersusStep(_ spectra: [CheckpointSpectra], steps: [Int?]
         }
         guard !series.isEmpty else { continue }
         panels.append(LineChart(title: role.title, xLabel: "training step", yLabel: "α", series: series))
+    }
+    return SmallMultiples(title: title, panels: panels)
+}
+
+/// Mean α over the layers of each per-block role against training step, one line per run, one panel
+/// per role (and a first panel of the mean over every matrix WeightWatcher's defaults fit); nil unless
+/// some run has two or more steps.
+public func spectraAlphaAcrossSteps(_ runs: [(name: String, points: [(step: Int, spectra: CheckpointSpectra)])],
+                                    title: String = "Mean power-law exponent α during training") -> SmallMultiples? {
+    let runs = runs.map { (name: $0.name, points: $0.points.sorted { $0.step < $1.step }) }.filter { $0.points.count >= 2 }
+    guard !runs.isEmpty else { return nil }
+    func mean(_ xs: [Double]) -> Double? { xs.isEmpty ? nil : xs.reduce(0, +) / Double(xs.count) }
+    let overall: [ChartSeries] = runs.map { r in
+        ChartSeries(name: r.name, points: r.points.compactMap { p in p.spectra.meanAlpha.map { (x: Double(p.step), y: $0) } })
+    }
+    var panels = [LineChart(title: "All matrices (WeightWatcher's mean)", xLabel: "training step", yLabel: "mean α", series: overall)]
+    for role in SpectralRole.perBlock {
+        let series: [ChartSeries] = runs.map { r in
+            ChartSeries(name: r.name, points: r.points.compactMap { p in
+                mean(p.spectra.matrices.filter { $0.role == role }.compactMap { $0.fit?.alpha }).map { (x: Double(p.step), y: $0) }
+            })
+        }
+        panels.append(LineChart(title: role.title, xLabel: "training step", yLabel: "mean α", series: series))
     }
     return SmallMultiples(title: title, panels: panels)
 }
