@@ -45,6 +45,7 @@ struct Eval: ParsableCommand {
 
     @OptionGroup var threadsOption: ThreadsOption
     @OptionGroup var deviceOption: DeviceOption
+    @OptionGroup var gpuMath: GPUMathOption
     var threads: Int? { threadsOption.threads }
 
     @OptionGroup var model: HeadsOption
@@ -79,7 +80,7 @@ struct Eval: ParsableCommand {
             }
             let range = shardSpec.map { shardRange(shard: $0.0, of: $0.1, units: examples.count) }
             let model = GPT2Model(weights: ck.weights, backend: CPUBackend(threads: threads))
-            let gpu = try openDevice(deviceOption.device, parameters: ck.parameters)
+            let gpu = try openDevice(deviceOption.device, parameters: ck.parameters, math: gpuMath.math)
             let bar = ProgressBar(shardSpec.map { "\(task.rawValue) \($0.0)/\($0.1)" } ?? task.rawValue, unit: "ex")
             let t0 = Date()
             let predictions = try evaluateExamples(model: model, gpu: gpu, tokenizer: try GPT2Tokenizer.load(), examples, path: data,

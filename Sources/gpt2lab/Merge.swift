@@ -1,4 +1,5 @@
 import Analysis
+import Engine
 import ArgumentParser
 import Foundation
 import Plumbing
@@ -37,6 +38,8 @@ struct Merge: ParsableCommand {
                 print(String(format: "perplexity  %.3f", r.perplexity))
                 if let bpb = r.bitsPerByte { print(String(format: "bits/byte   %.6f", bpb)) }
                 print("tokens      \(groupedThousands(r.tokensScored)) scored in \(r.windows) windows (context \(r.context), stride \(r.stride)), \(loaded.count) parts")
+                if let p = r.precision, p != Precision.f32.rawValue { print("precision   \(p)") }
+                if let d = r.device { print("device      \(d)") }
             }
         }
     }

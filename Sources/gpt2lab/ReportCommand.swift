@@ -60,17 +60,18 @@ struct ReportCommand: ParsableCommand {
     @OptionGroup var precisionOption: PrecisionOption
 
     @OptionGroup var deviceOption: DeviceOption
+    @OptionGroup var gpuMath: GPUMathOption
 
     func validate() throws {
         if bootstrap < 1 { throw ValidationError("--bootstrap must be at least 1") }
         if hessianSamples < 0 { throw ValidationError("--hessian-samples must be 0 or more") }
-    }
         if hessianTop < 0 { throw ValidationError("--hessian-top must be 0 or more") }
         if hessianDensity < 0 { throw ValidationError("--hessian-density must be 0 or more") }
         if hessianDensitySteps < 1 { throw ValidationError("--hessian-density-steps must be at least 1") }
         if hessianSamples == 0 && (hessianTop > 0 || hessianDensity > 0) {
             throw ValidationError("--hessian-top and --hessian-density need --hessian-samples N (the Hessian's probes)")
         }
+    }
 
     func run() throws {
         try runReporting {
@@ -84,11 +85,12 @@ struct ReportCommand: ParsableCommand {
             options.bootstrap = bootstrap
             options.seed = seed
             options.hessianSamples = hessianSamples
-            options.threads = threadsOption.threads
             options.hessianTop = hessianTop
             if hessianDensity > 0 { options.hessianDensity = DensityOptions(vectors: hessianDensity, steps: hessianDensitySteps) }
+            options.threads = threadsOption.threads
             options.precision = precisionOption.precision
             options.device = deviceOption.device
+            options.gpuMath = gpuMath.math
             options.cacheDirectory = cacheDirectory
             options.rescore = noCache
             var bar: ProgressBar?, point = ""   // the interpolation point being scored ("a b t")
@@ -123,8 +125,6 @@ struct ReportCommand: ParsableCommand {
                     }
                     bar?.update(done, total)
                     if done == total { bar?.finish(); bar = nil }
-                case let .note(text):
-                    warn(text)
                 case let .interpolating(a, b, t, done, total):
                     if point != "\(a) \(b) \(t)" {
                         bar?.finish()
@@ -136,6 +136,8 @@ struct ReportCommand: ParsableCommand {
                     }
                     bar?.update(done, total)
                     if done == total { bar?.finish(); bar = nil }
+                case let .note(text):
+                    warn(text)
                 case let .info(text):
                     bar?.finish(); bar = nil
                     FileHandle.standardError.write(Data("  \(text)\n".utf8))

@@ -40,4 +40,32 @@ extension CLITests {
         let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }
         XCTAssertEqual(left, [])
     }
+
+    /// bf16 parts merge to the unsharded bf16 score, and the merge says bf16 (it said f32 before).
+    func testBF16PartsMergeAsBF16() throws {
+        let ckpt = Self.packageRoot.appendingPathComponent("examples/runs/wd-0.01/model.safetensors").path
+        let bin = Self.packageRoot.appendingPathComponent("examples/test-persuasion.bin").path
+        guard FileManager.default.fileExists(atPath: ckpt) else { throw XCTSkip("examples/runs missing") }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpt2lab-bf16-shards-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let common = ["--test-set", bin, "--max-tokens", "4096", "--precision", "bf16"]
+        let whole = try gpt2lab(["score", ckpt] + common + ["--json"])
+        XCTAssertEqual(whole.status, 0, whole.err)
+        let parts = try (0..<2).map { k -> String in
+            let part = dir.appendingPathComponent("part-\(k).json").path
+            let r = try gpt2lab(["score", ckpt] + common + ["--shard", "\(k)/2", "--out", part])
+            XCTAssertEqual(r.status, 0, r.err)
+            return part
+        }
+        let merged = try gpt2lab(["merge"] + parts + ["--json"])
+        XCTAssertEqual(merged.status, 0, merged.err)
+        let a = try json(whole.out), b = try json(merged.out)
+        XCTAssertEqual(a["precision"] as? String, "bf16")
+        XCTAssertEqual(b["precision"] as? String, "bf16")
+        XCTAssertEqual((a["loss"] as? NSNumber)?.doubleValue.bitPattern, (b["loss"] as? NSNumber)?.doubleValue.bitPattern)
+        let text = try gpt2lab(["merge"] + parts)
+        XCTAssertTrue(text.out.contains("precision   bf16"), text.out)
+        XCTAssertFalse(text.out.contains("device"), "scored on the CPU: \(text.out)")
+    }
 }

@@ -90,7 +90,7 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
                              contentHash: try fileContentHash(path: r.checkpoint), given: given[i]))
     }
     // bf16 products have no f32 math: the key names it only for f32, as CUDAModel records it.
-    let (device, gpu) = try settleDevice(options.device, math: options.precision == .bf16 ? nil : .default)
+    let (device, gpu) = try settleDevice(options.device, math: options.precision == .bf16 ? nil : options.gpuMath)
     let setup = ComparisonSetup(
         m: m, options: options, opener: opener, tokens: tokens, context: T, plan: plan, settings: settings,
         counts: plan.windows.map(\.scoredCount), vocab: vocab, evals: evals, stepPlan: stepPlan, testSetHash: tokens.contentHash,

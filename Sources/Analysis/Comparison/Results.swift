@@ -34,6 +34,8 @@ public struct ReportOptions: Sendable {
     public var precision: Precision = .f32
     /// Where the full scores run (`report --device`); sequential and step scores stay on the CPU.
     public var device: ComputeDevice = .cpu
+    /// How f32 products run on that GPU (`report --gpu-math`); no effect on the CPU or in bf16.
+    public var gpuMath: GPUMath = .default
     public init() {}
 }
 
@@ -185,12 +187,12 @@ public struct ReportSettings: Codable, Sendable {
     public var seed: UInt64
     public var level: Double
     public var hessianSamples: Int
-    public var engine: String
-    public var pValueRule: String
     /// `--hessian-top` and `--hessian-density` (vectors × Lanczos steps), when asked for.
     public var hessianTop: Int? = nil
     public var hessianDensityVectors: Int? = nil
     public var hessianDensitySteps: Int? = nil
+    public var engine: String
+    public var pValueRule: String
     /// Precision of the scoring products, "f32" or "bf16" (`report --precision`); absent in older results (f32).
     public var precision: String?
     /// Set when the runs were scored sequentially (manifest `ci`).
@@ -229,18 +231,18 @@ public struct ComparisonResults: Codable, Sendable {
     public var evals: [EvalComparison]?
     /// Token-by-token comparisons with the baseline, when the manifest sets `per_token` (ComparePerToken.swift).
     public var perToken: [PerTokenComparison]?
-    enum CodingKeys: String, CodingKey {
-        case title, description, manifest, testSet = "test_set", settings, baseline, reference
     /// Each run's Hessian by block and role, eigenvalues and density, with `--hessian-samples` (WhyPhases.swift).
     public var hessian: [RunHessian]?
     /// Each run's weight spectra (and its step checkpoints'), with `spectra = true` (WhyPhases.swift).
     public var spectra: [RunSpectra]?
     /// The straight paths between the pairs of runs the manifest's `interpolate` names (InterpolationPhase.swift).
     public var interpolation: [RunInterpolation]?
+    enum CodingKeys: String, CodingKey {
+        case title, description, manifest, testSet = "test_set", settings, baseline, reference
         case referenceNote = "reference_note", seedNoise = "seed_noise", runs, evals, perToken = "per_token"
+        case hessian, spectra, interpolation
     }
     public func run(_ name: String) -> RunResult? { runs.first { $0.name == name } }
-        case hessian, spectra, interpolation
 }
 
 /// What the charts need beyond results.json.
@@ -262,10 +264,10 @@ public enum ComparisonEvent: Sendable {
     case spectra(run: String)
     /// Per-token comparison with the baseline, progress in tokens (done = 0 when it starts).
     case comparing(run: String, done: Int, total: Int)
-    /// Benchmark progress in examples; `what` names the task and recipe.
-    case evaluating(run: String, what: String, done: Int, total: Int)
     /// Interpolation progress: pair a→b, point t, in tokens (done = 0 when the point starts).
     case interpolating(a: String, b: String, t: Double, done: Int, total: Int)
+    /// Benchmark progress in examples; `what` names the task and recipe.
+    case evaluating(run: String, what: String, done: Int, total: Int)
     case note(String)
     /// A result line worth showing as it happens (a sequential run's stop), not a warning.
     case info(String)

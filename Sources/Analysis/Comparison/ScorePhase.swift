@@ -39,7 +39,7 @@ func scorePhase(_ r: RunState, _ ck: LoadedCheckpoint, _ s: ComparisonSetup, bas
         events(.score(run: name, source: "scoring"))
         let (report, _, _) = try scoreCheckpoint(ck.at(options.precision), tokens: s.tokens, testSetPath: m.testSet, context: s.context,
                                                  stride: s.plan.stride, skip: m.skip, maxTokens: m.maxTokens, threads: options.threads,
-                                                 device: s.device) {
+                                                 device: s.device, math: options.gpuMath) {
             events(.scoring(run: name, done: $0, total: $1))
         }
         score = RunScore(source: .scored, full: report)

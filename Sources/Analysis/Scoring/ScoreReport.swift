@@ -54,7 +54,8 @@ public struct ScoreReport: Codable, Sendable {
     /// in scores written before gpt2lab had bf16.
     public var precision: String?
     /// Where the forward ran, "cuda:N", and that GPU (name, compute capability, peak device memory);
-    /// nil for the CPU engine.
+    /// nil for the CPU engine. A merge of shard parts says the GPU as the parts' key names it
+    /// ("cuda NAME sm_CC [math]": the parts may come from several machines) and has no `gpu`.
     public var device: String?
     public var gpu: GPUInfo?
 

@@ -1,4 +1,5 @@
 import Checkpoints
+import Engine
 import Foundation
 import Plumbing
 
@@ -47,12 +48,16 @@ public struct ScoreShard: PartBody {
         windowNLLSums.count == windowCounts.count ? nil : "\(windowNLLSums.count) sums, \(windowCounts.count) counts"
     }
 
-    /// The report the unsharded run prints: the shards' windows in order, their seconds added.
+    /// The report the unsharded run prints: the shards' windows in order, their seconds added; the
+    /// precision and the GPU as the parts' (equal) keys record them.
     public static func merged(_ bodies: [ScoreShard]) -> ScoreReport {
         let first = bodies[0]
         let scores = WindowScores(nllSums: bodies.flatMap(\.windowNLLSums), counts: bodies.flatMap(\.windowCounts))
-        return ScoreReport(checkpoint: first.checkpoint, layout: first.layout, testSet: first.testSet, settings: first.key.settings,
-                           batch: first.batch, threads: first.threads, scores: scores, utf8Bytes: first.utf8Bytes,
-                           seconds: bodies.reduce(0) { $0 + $1.seconds }, softmaxRows: first.softmaxRows, vocabStored: first.vocabStored)
+        var r = ScoreReport(checkpoint: first.checkpoint, layout: first.layout, testSet: first.testSet, settings: first.key.settings,
+                            batch: first.batch, threads: first.threads, scores: scores, utf8Bytes: first.utf8Bytes,
+                            seconds: bodies.reduce(0) { $0 + $1.seconds }, softmaxRows: first.softmaxRows, vocabStored: first.vocabStored)
+        r.precision = first.key.precision ?? Precision.f32.rawValue
+        r.device = first.key.device
+        return r
     }
 }
