@@ -18,7 +18,8 @@ struct Interpolate: ParsableCommand {
         percentile bootstraps over windows (2000 resamples, seeded), the excess's paired: each resample draws one \
         set of windows for every t. The barrier's interval is that of the excess at its t; it does not account \
         for picking the largest. The two checkpoints must have one shape (layers, width, heads, MLP width, \
-        vocabulary, context, biases, tying); otherwise it stops before scoring.
+        vocabulary, context, biases, tying); otherwise it stops before scoring. With --device cuda each point's \
+        weights are uploaded to the GPU and scored there (--gpu-math as for score).
 
         Examples:
           gpt2lab interpolate runs/baseline/model.safetensors runs/wd-0.01/model.safetensors \\
@@ -39,6 +40,9 @@ struct Interpolate: ParsableCommand {
     @OptionGroup var model: HeadsOption
 
     @OptionGroup var vocab: VocabOption
+
+    @OptionGroup var deviceOption: DeviceOption
+    @OptionGroup var gpuMath: GPUMathOption
 
     @Option(parsing: .unconditional, help: "Points on the line, --from and --to included.")
     var points: Int = 11
@@ -109,7 +113,8 @@ struct Interpolate: ParsableCommand {
         defer { bar?.finish() }
         return try interpolate(x, y, ts: ts, tokens: tokens, testSetPath: data.testSet, context: data.context,
                                stride: windows.stride, skip: windows.skip, maxTokens: windows.maxTokens,
-                               batch: windows.batch, threads: data.threads, seed: seed) { t, done, total in
+                               batch: windows.batch, threads: data.threads, device: deviceOption.device, math: gpuMath.math,
+                               seed: seed) { t, done, total in
             if t != current { bar?.finish(); bar = ProgressBar(String(format: "t = %.4g", t)); current = t }
             bar?.update(done, total)
         }
@@ -119,7 +124,8 @@ struct Interpolate: ParsableCommand {
 /// The plain-text table: one row per t, then the barrier.
 func interpolationTable(_ r: InterpolationResult) -> String {
     var lines = ["A (t = 0) \(r.a)", "B (t = 1) \(r.b)",
-                 "\(r.testSet): \(r.tokensScored) tokens in \(r.windows) windows (context \(r.settings.context), stride \(r.settings.stride))",
+                 "\(r.testSet): \(r.tokensScored) tokens in \(r.windows) windows (context \(r.settings.context), stride \(r.settings.stride))"
+                    + (r.device.map { ", on \($0)" } ?? ""),
                  "       t       loss  loss 95% CI               excess  excess 95% CI (paired)"]
     for p in r.points {
         lines.append(String(format: "%8.4g  %9.5f  [%8.5f, %8.5f]  %+10.5f  [%+.5f, %+.5f]",

@@ -31,7 +31,8 @@ final class InterpolationTests: XCTestCase {
         let toks = try loadTokenIDs(path: bin)
         let a = try loadCheckpoint(path: try fixture("runs/baseline/model.safetensors"))
         let b = try loadCheckpoint(path: try fixture("runs/wd-0.01/model.safetensors"))
-        let (plan, s) = try scoreInterpolation(a, b, ts: [0, 0.5, 1], tokens: toks, testSetPath: bin, maxTokens: 4096, threads: 2)
+        let (plan, s, gpu) = try scoreInterpolation(a, b, ts: [0, 0.5, 1], tokens: toks, testSetPath: bin, maxTokens: 4096, threads: 2)
+        XCTAssertNil(gpu, "scored on the CPU")
         XCTAssertEqual(plan.windows.count, 16)
         // t = 0 and t = 1 are the checkpoints themselves: `score`'s sums, bit for bit.
         for (ck, scores) in [(a, s[0]), (b, s[2])] {

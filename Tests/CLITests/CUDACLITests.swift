@@ -17,13 +17,15 @@ extension CLITests {
     func testCUDADeviceWithoutGPUIsOneLineAndExit1() throws {
         guard let problem = try cudaProblem() else { throw XCTSkip("this machine has a working GPU") }
         let bin = try fixture("data/test-persuasion.bin"), ck = try fixture("runs/baseline/model.safetensors")
-        let r = try gpt2lab(["score", ck, "--test-set", bin, "--device", "cuda", "--max-tokens", "300"])
-        XCTAssertEqual(r.status, 1)
-        XCTAssertEqual(r.out, "")
-        let lines = r.err.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, r.err)
-        XCTAssertTrue(r.err.hasPrefix("gpt2lab: cuda:0: "), r.err)
-        XCTAssertTrue(r.err.contains(problem), "the error names what doctor says is missing: \(problem)")
+        for args in [["score", ck], ["interpolate", ck, ck]] {
+            let r = try gpt2lab(args + ["--test-set", bin, "--device", "cuda", "--max-tokens", "300"])
+            XCTAssertEqual(r.status, 1, args[0])
+            XCTAssertEqual(r.out, "", args[0])
+            let lines = r.err.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, r.err)
+            XCTAssertTrue(r.err.hasPrefix("gpt2lab: cuda:0: "), r.err)
+            XCTAssertTrue(r.err.contains(problem), "the error names what doctor says is missing: \(problem)")
+        }
         let doctor = try gpt2lab(["doctor"])
         XCTAssertEqual(doctor.status, 0, doctor.err)
         XCTAssertTrue(doctor.out.contains("cuda         unavailable: \(problem)"), doctor.out)

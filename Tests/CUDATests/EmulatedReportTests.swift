@@ -1,4 +1,6 @@
 import CCUDAEmulator
+import Checkpoints
+import TestSets
 import Engine
 import Foundation
 import XCTest
@@ -45,5 +47,34 @@ final class EmulatedReportTests: XCTestCase {
             XCTAssertEqual(device.hasSuffix(" tf32"), math == .tf32, device)
             XCTAssertEqual(gpu.runs[0].loss, cpu.runs[0].loss, accuracy: tolerance, "\(math)")
         }
+    }
+}
+
+/// `interpolate --device cuda` on the emulated device: every point within 1e-4 of the CPU engine's loss
+/// (whose endpoints InterpolationTests and the report's tests check against HF transformers), on the GPU.
+final class EmulatedInterpolationTests: XCTestCase {
+    override class func setUp() {
+        setenv("XDG_CACHE_HOME", NSTemporaryDirectory() + "gpt2lab-emulated-cache-\(getpid())", 1)
+        gl_cuda_emulate()
+    }
+
+    func testPointsOnTheGPUMatchTheCPU() throws {
+        let fx = EmulatedReportTests.fixtures
+        guard FileManager.default.fileExists(atPath: fx + "/runs/stacked/model.safetensors") else { throw XCTSkip("../shared/fixtures not found") }
+        let bin = fx + "/data/test-persuasion.bin"
+        let toks = try loadTokenIDs(path: bin)
+        let a = try loadCheckpoint(path: fx + "/runs/baseline/model.safetensors")
+        let b = try loadCheckpoint(path: fx + "/runs/stacked/model.safetensors")
+        let ts = [0, 0.5, 1.0]
+        let cpu = try interpolate(a, b, ts: ts, tokens: toks, testSetPath: bin, maxTokens: 600, threads: 2, resamples: 50)
+        let launches = gl_cuda_emulated_launches()
+        let gpu = try interpolate(a, b, ts: ts, tokens: toks, testSetPath: bin, maxTokens: 600, threads: 2, device: .cuda(0),
+                                  math: .f32, resamples: 50)
+        XCTAssertGreaterThan(gl_cuda_emulated_launches(), launches, "the points ran on the emulated device")
+        XCTAssertNil(cpu.device)
+        XCTAssertEqual(gpu.device, "cuda emulated device sm_9.0")
+        XCTAssertEqual(gpu.tokensScored, cpu.tokensScored)
+        for (g, c) in zip(gpu.points, cpu.points) { XCTAssertEqual(g.loss, c.loss, accuracy: 1e-4, "t = \(c.t)") }
+        XCTAssertEqual(try XCTUnwrap(gpu.barrier).excess, try XCTUnwrap(cpu.barrier).excess, accuracy: 2e-4)
     }
 }

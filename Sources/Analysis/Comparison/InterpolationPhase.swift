@@ -4,8 +4,8 @@
 // straight line between the endpoints, with its paired window-bootstrap interval — on the report's first
 // windows up to `interpolate_max_tokens` scored tokens (the same starts as the report's windows), so the
 // section stays cheap on a big test set. It runs after every run's phases: the pair's two checkpoints are
-// loaded again (two models at once, as the line needs), in f32 on the CPU whatever `--precision` and
-// `--device` say, like the per-token section. Shapes that differ in the header are refused by the checks
+// loaded again (two models at once, as the line needs), in f32 whatever `--precision` says, on the
+// report's device (`--device`, `--gpu-math`). Shapes that differ in the header are refused by the checks
 // (Prepare.swift); a difference only the tensors show (a bias one of them lacks, tying) when the pair loads.
 
 import Checkpoints
@@ -54,7 +54,8 @@ func interpolationPhase(_ s: ComparisonSetup, events: @escaping (ComparisonEvent
         do {
             result = try interpolate(cks[0], cks[1], ts: ts, tokens: s.tokens, testSetPath: m.testSet, context: s.context,
                                      stride: s.plan.stride, skip: m.skip, maxTokens: cappedMaxTokens(m, cap: m.interpolateMaxTokens),
-                                     threads: s.options.threads, resamples: s.options.bootstrap, seed: s.options.seed) { t, done, total in
+                                     threads: s.options.threads, device: s.device, math: s.options.gpuMath,
+                                     resamples: s.options.bootstrap, seed: s.options.seed) { t, done, total in
                 events(.interpolating(a: p.a, b: p.b, t: t, done: done, total: total))
             }
         } catch let e as InterpolationError {

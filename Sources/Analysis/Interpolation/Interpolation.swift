@@ -4,7 +4,8 @@
 //
 // One f32 parameter buffer is rewritten for each t (the whole flat canonical layout, so a tied
 // embedding is one tensor, interpolated once) and scored with `scoreWindows` on the same windows
-// for every t, so each point's excess over the line is a paired difference of per-window NLL sums:
+// for every t (on a GPU, each t's weights uploaded afresh), so each point's excess over the line is a
+// paired difference of per-window NLL sums:
 // Σ_w [nll_t(w) − (1 − t)·nll_0(w) − t·nll_1(w)] / Σ_w count(w), whose interval is the percentile
 // bootstrap over windows of Statistics.swift (the estimator behind the paired Δ).
 
@@ -116,34 +117,47 @@ public struct InterpolationResult: Codable, Sendable {
     public var seconds: Double
     /// With an init checkpoint C: the paths from C to A and from C to B, on the same t and windows.
     public var fromInit: [InterpolationResult]? = nil
+    /// The GPU the points were scored on ("cuda NAME sm_CC [math]"); nil for the CPU engine.
+    public var device: String? = nil
     enum CodingKeys: String, CodingKey {
         case a, b, testSet = "test_set", settings, windows, tokensScored = "tokens_scored", lossA = "loss_a", lossB = "loss_b"
-        case points, barrier, resamples = "bootstrap_resamples", seed = "bootstrap_seed", seconds, fromInit = "from_init"
+        case points, barrier, resamples = "bootstrap_resamples", seed = "bootstrap_seed", seconds, fromInit = "from_init", device
     }
 }
 
-/// Scores θ(t) for each t in `ts` on one window plan; returns the plan and the scores in `ts` order.
+/// Scores θ(t) for each t in `ts` on one window plan; returns the plan, the scores in `ts` order and,
+/// when they ran on a GPU (`device`, `math` as for `scoreCheckpoint`), its key name.
 /// `progress(k, done, total)`: point k's scored tokens so far.
 public func scoreInterpolation(_ a: LoadedCheckpoint, _ b: LoadedCheckpoint, ts: [Double], tokens: TokenFile,
                                testSetPath: String, context: Int? = nil, stride: Int? = nil, skip: Int = 0,
                                maxTokens: Int? = nil, batch: Int? = nil, threads: Int? = nil,
-                               progress: ((Int, Int, Int) -> Void)? = nil) throws -> (WindowPlan, [WindowScores]) {
+                               device: ComputeDevice = .cpu, math: GPUMath = .default,
+                               progress: ((Int, Int, Int) -> Void)? = nil) throws -> (WindowPlan, [WindowScores], String?) {
     let d = shapeDifferences(a, b)
     guard d.isEmpty else { throw InterpolationError.shapesDiffer(a: a.path, b: b.path, differences: d) }
     guard let wa = a.parameters.f32, let wb = b.parameters.f32 else {
         preconditionFailure("internal: interpolation needs f32 weights")
     }
-    let (plan, template, _, B) = try prepareScoring(a, tokens: tokens, testSetPath: testSetPath, context: context, stride: stride,
-                                                    skip: skip, maxTokens: maxTokens, batch: batch, threads: threads)
+    var (plan, template, gpu, B) = try prepareScoring(a, tokens: tokens, testSetPath: testSetPath, context: context, stride: stride,
+                                                      skip: skip, maxTokens: maxTokens, batch: batch, threads: threads,
+                                                      device: device, math: math)
+    // On a GPU each point's weights are uploaded afresh (A's model, which settled `.auto`, released first).
+    let ordinal = gpu?.info.ordinal, keyName = gpu?.info.scoreKeyName
+    gpu = nil
     var w = wa  // the one buffer rewritten for every t (its first write copies A's)
     w.stored = wa.stored.union(wb.stored)
     var out: [WindowScores] = []
     for (k, t) in ts.enumerated() {
         interpolateParameters(wa.data, wb.data, t: t, into: &w.data)
-        let model = GPT2Model(weights: w, backend: template.backend)
-        out.append(scoreWindows(model: model, tokens: tokens.ids, windows: plan.windows, batch: B) { progress?(k, $0, $1) })
+        if let ordinal {
+            let model = try CUDAModel(parameters: .f32(w), ordinal: ordinal, math: math)
+            out.append(try scoreWindows(gpu: model, tokens: tokens.ids, windows: plan.windows, batch: B) { progress?(k, $0, $1) })
+        } else {
+            let model = GPT2Model(weights: w, backend: template.backend)
+            out.append(scoreWindows(model: model, tokens: tokens.ids, windows: plan.windows, batch: B) { progress?(k, $0, $1) })
+        }
     }
-    return (plan, out)
+    return (plan, out, keyName)
 }
 
 /// Losses, excesses over the straight line and the barrier for the points `ts` with scores `scores`,
@@ -168,19 +182,22 @@ public func interpolationSummary(ts: [Double], scores: [WindowScores], s0: Windo
 /// The whole measurement: scores the grid `ts` and, when the grid lacks them, t = 0 and t = 1.
 public func interpolate(_ a: LoadedCheckpoint, _ b: LoadedCheckpoint, ts: [Double], tokens: TokenFile, testSetPath: String,
                         context: Int? = nil, stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil,
-                        batch: Int? = nil, threads: Int? = nil, resamples: Int = 2000, seed: UInt64 = 0,
+                        batch: Int? = nil, threads: Int? = nil, device: ComputeDevice = .cpu, math: GPUMath = .default,
+                        resamples: Int = 2000, seed: UInt64 = 0,
                         progress: ((Double, Int, Int) -> Void)? = nil) throws -> InterpolationResult {
     let all = ts + [0.0, 1.0].filter { !ts.contains($0) }
     let t0 = Date()
-    let (plan, scores) = try scoreInterpolation(a, b, ts: all, tokens: tokens, testSetPath: testSetPath, context: context,
-                                                stride: stride, skip: skip, maxTokens: maxTokens, batch: batch,
-                                                threads: threads) { k, done, total in progress?(all[k], done, total) }
+    let (plan, scores, gpu) = try scoreInterpolation(a, b, ts: all, tokens: tokens, testSetPath: testSetPath, context: context,
+                                                     stride: stride, skip: skip, maxTokens: maxTokens, batch: batch, threads: threads,
+                                                     device: device, math: math) { k, done, total in progress?(all[k], done, total) }
     let seconds = Date().timeIntervalSince(t0)
     let s0 = scores[all.firstIndex(of: 0)!], s1 = scores[all.firstIndex(of: 1)!]
     let (points, barrier) = try interpolationSummary(ts: ts, scores: Array(scores.prefix(ts.count)), s0: s0, s1: s1,
                                                      resamples: resamples, seed: seed)
-    return InterpolationResult(a: a.path, b: b.path, testSet: testSetPath,
-                               settings: ScoreSettings(context: plan.context, stride: plan.stride, skip: skip, maxTokens: maxTokens),
-                               windows: plan.windows.count, tokensScored: plan.tokensScored, lossA: s0.loss, lossB: s1.loss,
-                               points: points, barrier: barrier, resamples: resamples, seed: seed, seconds: seconds)
+    var r = InterpolationResult(a: a.path, b: b.path, testSet: testSetPath,
+                                settings: ScoreSettings(context: plan.context, stride: plan.stride, skip: skip, maxTokens: maxTokens),
+                                windows: plan.windows.count, tokensScored: plan.tokensScored, lossA: s0.loss, lossB: s1.loss,
+                                points: points, barrier: barrier, resamples: resamples, seed: seed, seconds: seconds)
+    r.device = gpu
+    return r
 }
