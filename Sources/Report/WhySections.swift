@@ -12,6 +12,7 @@ import Plumbing
 enum WhyChartFile {
     static let hessianLayers = "hessian-by-layer.png"
     static let hessianDensity = "hessian-density.png"
+    static let hessianSteps = "hessian-by-step.png"
     static let spectraLayers = "spectra-alpha-by-layer.png"
     static let spectraSteps = "spectra-alpha-by-step.png"
 }
@@ -57,7 +58,28 @@ public func hessianDensityOverlay(_ hs: [RunHessian]) -> LineChart? {
     return chart
 }
 
-/// The sections' charts: the Hessian by layer and its densities, α by layer and across steps.
+/// tr H (± 1.96 s.e.) and, with top eigenvalues, λ₁ against training step, one line per run with step
+/// checkpoints' Hessians (`--hessian-steps`; the last point is the run's own checkpoint); nil without any.
+public func hessianAcrossSteps(_ hs: [RunHessian]) -> SmallMultiples? {
+    let paths = hs.compactMap { h -> (name: String, points: [(step: Int, h: RunHessian)])? in
+        guard let steps = h.steps, !steps.isEmpty else { return nil }
+        return (h.run, steps.map { ($0.step, $0.hessian) } + (h.step.map { [($0, h)] } ?? []))
+    }
+    guard !paths.isEmpty else { return nil }
+    let trace = paths.map { p in
+        ChartSeries(name: p.name, points: p.points.map { (x: Double($0.step), y: $0.h.trace) },
+                    errors: p.points.map { (lo: $0.h.trace - 1.96 * $0.h.stderr, hi: $0.h.trace + 1.96 * $0.h.stderr) })
+    }
+    var panels = [LineChart(title: "Hessian trace", xLabel: "step", yLabel: "tr H", series: trace)]
+    let top = paths.compactMap { p -> ChartSeries? in
+        let pts = p.points.compactMap { q in q.h.topEigenvalues.first.map { (x: Double(q.step), y: $0) } }
+        return pts.isEmpty ? nil : ChartSeries(name: p.name, points: pts)
+    }
+    if !top.isEmpty { panels.append(LineChart(title: "Largest eigenvalue λ₁", xLabel: "step", yLabel: "λ₁", series: top)) }
+    return SmallMultiples(title: "Curvature across training steps", panels: panels, columns: panels.count)
+}
+
+/// The sections' charts: the Hessian by layer, across steps and its densities, α by layer and across steps.
 public func whyCharts(_ r: ComparisonResults) -> [ReportChart] {
     var charts: [ReportChart] = []
     if let hs = r.hessian, !hs.isEmpty {
@@ -67,6 +89,12 @@ public func whyCharts(_ r: ComparisonResults) -> [ReportChart] {
                                       caption: "Trace of each block's diagonal Hessian block (its share of tr H), by layer, from the "
                                           + "same \(hs[0].samples) Hutchinson probes as the total; bars are ± 1.96 standard errors.",
                                       chart: .smallMultiples(layers), width: 1100, height: 700))
+        }
+        if let steps = hessianAcrossSteps(hs) {
+            charts.append(ReportChart(file: WhyChartFile.hessianSteps, alt: "Hessian trace and largest eigenvalue against training step",
+                                      caption: "Trace (± 1.96 standard errors) and λ₁ of each step checkpoint's Hessian on the same "
+                                          + "batch, one line per run; the last point is the run's own checkpoint.",
+                                      chart: .smallMultiples(steps), width: 1100, height: 460))
         }
         if let density = hessianDensityOverlay(hs), let d = hs.first(where: { $0.density != nil })?.density {
             charts.append(ReportChart(file: WhyChartFile.hessianDensity, alt: "Hessian eigenvalue density of each run",
@@ -120,7 +148,7 @@ func hessianTemplateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
         }
         return row
     }
-    let files = [WhyChartFile.hessianLayers, WhyChartFile.hessianDensity]
+    let files = [WhyChartFile.hessianLayers, WhyChartFile.hessianSteps, WhyChartFile.hessianDensity]
     return ["roles": roles.map { ["name": $0] }, "rows": rows, "has_top": hasTop,
             "probes": String(first.samples), "batch": String(first.batch), "context": String(first.context),
             "figures": charts.filter { files.contains($0.file) }.map { ["file": $0.file, "alt": $0.alt, "caption": $0.caption] }]

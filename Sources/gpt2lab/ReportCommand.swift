@@ -39,6 +39,9 @@ struct ReportCommand: ParsableCommand {
     var hessianDensity = 0
     @Option(name: .customLong("hessian-density-steps"), help: "Lanczos steps per SLQ vector (with --hessian-density).")
     var hessianDensitySteps = 30
+    @Flag(name: .customLong("hessian-steps"),
+          help: "The same Hessian for every step checkpoint too (needs loss_across_steps = true; one run's Hessian per checkpoint).")
+    var hessianSteps = false
 
     @Flag(name: .customLong("no-cache"), help: "Score every run again (new scores still go to the cache).")
     var noCache = false
@@ -68,8 +71,8 @@ struct ReportCommand: ParsableCommand {
         if hessianTop < 0 { throw ValidationError("--hessian-top must be 0 or more") }
         if hessianDensity < 0 { throw ValidationError("--hessian-density must be 0 or more") }
         if hessianDensitySteps < 1 { throw ValidationError("--hessian-density-steps must be at least 1") }
-        if hessianSamples == 0 && (hessianTop > 0 || hessianDensity > 0) {
-            throw ValidationError("--hessian-top and --hessian-density need --hessian-samples N (the Hessian's probes)")
+        if hessianSamples == 0 && (hessianTop > 0 || hessianDensity > 0 || hessianSteps) {
+            throw ValidationError("--hessian-top, --hessian-density and --hessian-steps need --hessian-samples N (the Hessian's probes)")
         }
     }
 
@@ -87,6 +90,7 @@ struct ReportCommand: ParsableCommand {
             options.hessianSamples = hessianSamples
             options.hessianTop = hessianTop
             if hessianDensity > 0 { options.hessianDensity = DensityOptions(vectors: hessianDensity, steps: hessianDensitySteps) }
+            options.hessianSteps = hessianSteps
             options.threads = threadsOption.threads
             options.precision = precisionOption.precision
             options.device = deviceOption.device

@@ -36,10 +36,10 @@ extension CLITests {
 /// need the Hessian's probes.
 extension CLITests {
     func testReportHessianOptionsNeedProbes() throws {
-        for extra in [["--hessian-top", "1"], ["--hessian-density", "2"]] {
+        for extra in [["--hessian-top", "1"], ["--hessian-density", "2"], ["--hessian-steps"]] {
             let r = try gpt2lab(["report", "/nonexistent/m.toml"] + extra)
             XCTAssertNotEqual(r.status, 0)
-            XCTAssertTrue(r.err.contains("--hessian-top and --hessian-density need --hessian-samples N"), r.err)
+            XCTAssertTrue(r.err.contains("--hessian-top, --hessian-density and --hessian-steps need --hessian-samples N"), r.err)
             XCTAssertEqual(r.out, "")
         }
         let steps = try gpt2lab(["report", "/nonexistent/m.toml", "--hessian-samples", "2", "--hessian-density", "1",

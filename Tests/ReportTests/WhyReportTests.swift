@@ -93,6 +93,48 @@ final class WhyReportTests: XCTestCase {
         XCTAssertEqual(saved.hessian, r.hessian)
     }
 
+    /// `--hessian-steps`: each step checkpoint gets the Hessian the run gets (the estimator checked against
+    /// PyTorch above), on that checkpoint — its batch loss is HF's loss of those windows at that step
+    /// (tests/reference/step_losses.py; the fixtures' step files carry the final model's Hessian, so their
+    /// traces are no reference) — and the chart has the steps then the run; without loss_across_steps it stops.
+    func testHessianAcrossStepCheckpoints() throws {
+        guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw missingFixtures("shared/fixtures not found at \(Self.fixtures)") }
+        struct Steps: Decodable {
+            struct Checkpoint: Decodable { let file: String; let window_nll_sums: [Double] }
+            let checkpoints: [Checkpoint]
+        }
+        let hf = try JSONDecoder().decode(Steps.self, from: Data(contentsOf: Self.tests.appendingPathComponent("AnalysisTests/Fixtures/step-losses.json")))
+        var m = manifest(["baseline"], maxTokens: 2048)
+        m.runs[0].hyper.steps = 2286
+        var o = testReportOptions(cache: nil, bootstrap: 100)
+        o.hessianSamples = 4; o.hessianTop = 1; o.hessianSteps = true
+        XCTAssertThrowsError(try compareRuns(m, options: o)) { e in
+            XCTAssertTrue((e as? LocalizedError)?.errorDescription?.contains("--hessian-steps needs loss_across_steps = true") ?? false, "\(e)")
+        }
+        m.lossAcrossSteps = true
+        let (r, _) = try compareRuns(m, options: o)
+        let h = try XCTUnwrap(r.hessian?.first)
+        XCTAssertEqual(h.step, 2286); XCTAssertEqual(r.settings.hessianSteps, true)
+        let steps = try XCTUnwrap(h.steps)
+        XCTAssertEqual(steps.map(\.step), [571, 1143])
+        for st in steps {
+            let file = "step-\(String(format: "%06d", st.step)).safetensors"
+            let nll = try XCTUnwrap(hf.checkpoints.first { $0.file == file }).window_nll_sums
+            let want = nll.prefix(4).reduce(0, +) / Double(4 * 256)
+            XCTAssertEqual(st.hessian.batchLoss, want, accuracy: 1e-4, "\(file): the Hessian's batch is scored on that checkpoint")
+            XCTAssertEqual(st.hessian.run, "baseline step \(st.step)")
+            XCTAssertEqual(st.hessian.samples, 4); XCTAssertEqual(st.hessian.topEigenvalues.count, 1)
+            XCTAssertEqual(st.hessian.byRole.values.reduce(0) { $0 + $1.trace }, st.hessian.trace, accuracy: 1e-9 * abs(st.hessian.trace))
+            XCTAssertNotEqual(st.hessian.batchLoss, h.batchLoss, "not the final model's")
+            XCTAssertNil(st.hessian.steps)
+        }
+        let chart = try XCTUnwrap(hessianAcrossSteps(try XCTUnwrap(r.hessian)))
+        XCTAssertEqual(chart.panels.map(\.title), ["Hessian trace", "Largest eigenvalue λ₁"])
+        XCTAssertEqual(chart.panels[0].series.first?.points.map(\.x), [571, 1143, 2286])
+        XCTAssertEqual(chart.panels[0].series.first?.points.map(\.y), steps.map(\.hessian.trace) + [h.trace])
+        XCTAssertTrue(whyCharts(r).contains { $0.file == WhyChartFile.hessianSteps })
+    }
+
     struct WeightWatcher: Decodable {
         struct Matrix: Decodable { let name: String; let alpha, xmin, lambda_max, stable_rank: Double }
         struct Run: Decodable {

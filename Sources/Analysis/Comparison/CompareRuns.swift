@@ -12,7 +12,7 @@
 //   benchmarks  CompareEvals.swift  HellaSwag / LAMBADA predictions
 //   per-token   ComparePerToken.swift  against the baseline's model, kept from its own phases
 //   steps       StepLosses.swift    the run's step checkpoints (each loaded once, after the run's is released),
-//                                   scored, and their spectra with `spectra`
+//                                   scored, their spectra with `spectra`, their Hessian with `--hessian-steps`
 //   then over every run
 //   statistics, rows  RowsPhase.swift  intervals, Δ, the seed band, verdicts, one RunResult per run
 //   and the benchmark tables and per-token section;
@@ -60,7 +60,7 @@ func compareRuns(_ m: ReportManifest, options: ReportOptions, opener: Checkpoint
             run.score = try scorePhase(run, ck, s, baseline: baselineWindows, events: events)
             (run.norms, run.params) = normsPhase(run, ck)
             run.completion = try completionsPhase(run, ck, s)
-            run.hessian = try hessianPhase(run, ck, s, events: events)
+            run.hessian = try hessianPhase(run.name, ck, s, events: events)
             run.spectra = try spectraPhase(run.name, path: run.spec.checkpoint, ck, s, events: events)
             run.benchmarks = try benchmarkPhase(run, weights: s.vocab == .all ? ck.weights.softmaxing(rows: run.tokenizerRows) : ck.weights,
                                                 s, events: events)
@@ -71,7 +71,7 @@ func compareRuns(_ m: ReportManifest, options: ReportOptions, opener: Checkpoint
             }
         }
         if i == lastPerToken { baselineModel = nil }
-        (runs[i].steps, runs[i].stepSpectra) = try stepsPhase(runs[i], s, events: events)
+        (runs[i].steps, runs[i].stepSpectra, runs[i].stepHessian) = try stepsPhase(runs[i], s, events: events)
     }
     let stats = try statisticsPhase(runs, s)
     let (rows, seedNoise) = rowsPhase(runs, stats, s)
@@ -84,7 +84,7 @@ func compareRuns(_ m: ReportManifest, options: ReportOptions, opener: Checkpoint
                                         losses: stats.mapValues(\.loss), level: options.level)
     let perToken = Dictionary(uniqueKeysWithValues: runs.compactMap { r in r.perToken.map { (r.name, $0) } })
     if !m.perToken.isEmpty { results.perToken = m.perToken.compactMap { perToken[$0] } }
-    results.hessian = hessianResults(runs)
+    results.hessian = hessianResults(runs, rows: rows)
     results.spectra = spectraResults(runs, rows: rows)
     if !m.interpolate.isEmpty { results.interpolation = try interpolationPhase(s, events: events) }
     let curves = m.runs.filter { !$0.lossCurve.isEmpty }.map { (name: $0.name, points: $0.lossCurve) }
@@ -123,6 +123,7 @@ func reportSettings(_ s: ComparisonSetup) -> ReportSettings {
         if options.hessianTop > 0 { settings.hessianTop = options.hessianTop }
         settings.hessianDensityVectors = options.hessianDensity?.vectors
         settings.hessianDensitySteps = options.hessianDensity?.steps
+        if options.hessianSteps { settings.hessianSteps = true }
     }
     return settings
 }

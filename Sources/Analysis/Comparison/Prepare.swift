@@ -46,6 +46,9 @@ struct ComparisonSetup {
 
 /// Runs every check (see the file comment); returns the setup and each run's state, in manifest order.
 func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: CheckpointOpener) throws -> (ComparisonSetup, [RunState]) {
+    if options.hessianSteps && !m.lossAcrossSteps {
+        throw ManifestError(m.path, "--hessian-steps needs loss_across_steps = true in the manifest (the step checkpoints)")
+    }
     let tokens: TokenFile
     do { tokens = try loadTokenIDs(path: m.testSet) } catch { throw ManifestError(m.path, "test_set: \(describeError(error))") }
     let vocab: VocabRows = m.fullVocab ? .all : .tokenizer

@@ -18,6 +18,8 @@ public struct ReportOptions: Sendable {
     public var hessianTop = 0
     /// The Hessian's eigenvalue density (SLQ) per run (needs `hessianSamples` > 0); nil skips it.
     public var hessianDensity: DensityOptions?
+    /// The same Hessian for each step checkpoint too (with the manifest's `loss_across_steps`).
+    public var hessianSteps = false
     public var threads: Int?
     /// Cache folder; nil disables reading and writing the cache.
     public var cacheDirectory: String?
@@ -191,6 +193,8 @@ public struct ReportSettings: Codable, Sendable {
     public var hessianTop: Int? = nil
     public var hessianDensityVectors: Int? = nil
     public var hessianDensitySteps: Int? = nil
+    /// `--hessian-steps`: the step checkpoints' Hessians too.
+    public var hessianSteps: Bool? = nil
     public var engine: String
     public var pValueRule: String
     /// Precision of the scoring products, "f32" or "bf16" (`report --precision`); absent in older results (f32).
@@ -203,7 +207,7 @@ public struct ReportSettings: Codable, Sendable {
         case context, stride, skip, maxTokens = "max_tokens", windows, tokensScored = "tokens_scored", bootstrap
         case seed, level, hessianSamples = "hessian_samples", engine, pValueRule = "p_value_rule", precision, sequential
         case device, hessianTop = "hessian_top", hessianDensityVectors = "hessian_density_vectors"
-        case hessianDensitySteps = "hessian_density_steps"
+        case hessianDensitySteps = "hessian_density_steps", hessianSteps = "hessian_steps"
     }
 }
 

@@ -29,11 +29,10 @@ func completionsPhase(_ r: RunState, _ ck: LoadedCheckpoint, _ s: ComparisonSetu
 
 /// Hutchinson's trace on the first windows of the scored range (split by block and role from the same
 /// probes), the top eigenvalues and the density when asked for; nil unless `hessianSamples` > 0.
-func hessianPhase(_ r: RunState, _ ck: LoadedCheckpoint, _ s: ComparisonSetup,
+func hessianPhase(_ name: String, _ ck: LoadedCheckpoint, _ s: ComparisonSetup,
                   events: @escaping (ComparisonEvent) -> Void) throws -> HessianResult? {
     let options = s.options
     guard options.hessianSamples > 0 else { return nil }
-    let name = r.name
     return try hessianAnalysis(weights: ck.weights, backend: CPUBackend(threads: options.threads),
                                tokens: Array(s.tokens.ids[s.plan.tokenRange]), batch: 4, context: s.context,
                                samples: options.hessianSamples, seed: options.seed, topK: options.hessianTop,

@@ -50,6 +50,7 @@ struct RunState {
     /// The spectra phase (WhyPhases.swift), and the step checkpoints' spectra (from the steps phase).
     var spectra: CheckpointSpectra?
     var stepSpectra: [StepSpectra]?
+    var stepHessian: [StepHessian]?
     /// The benchmark phase: one prediction list per prepared benchmark (CompareEvals.swift).
     var benchmarks: [[EvalPrediction]] = []
     /// The per-token phase: this run against the baseline (ComparePerToken.swift).

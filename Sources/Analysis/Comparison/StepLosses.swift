@@ -41,9 +41,9 @@ func planStepCheckpoints(_ m: ReportManifest, context T: Int, vocab: VocabRows, 
 /// The steps phase: run `r`'s step checkpoints (see the file comment) scored in step order, each
 /// loaded once, and their spectra with `spectra = true`; nil when it has none.
 func stepsPhase(_ r: RunState, _ s: ComparisonSetup, events: @escaping (ComparisonEvent) -> Void) throws
-    -> (losses: [StepLoss]?, spectra: [StepSpectra]?) {
-    guard let steps = s.stepPlan[r.name] else { return (nil, nil) }
-    var spectra: [StepSpectra] = []
+    -> (losses: [StepLoss]?, spectra: [StepSpectra]?, hessian: [StepHessian]?) {
+    guard let steps = s.stepPlan[r.name] else { return (nil, nil, nil) }
+    var spectra: [StepSpectra] = [], hessian: [StepHessian] = []
     let options = s.options, counts = s.counts, N = counts.count
     let cache = s.cache
     var out: [StepLoss] = []
@@ -51,6 +51,9 @@ func stepsPhase(_ r: RunState, _ s: ComparisonSetup, events: @escaping (Comparis
         let label = "\(r.name) step \(step)"
         let ck = try s.opener.load(path, r.spec.heads, s.vocab)
         if let sp = try spectraPhase(label, path: path, ck, s, events: events) { spectra.append(StepSpectra(step: step, spectra: sp)) }
+        if s.options.hessianSteps, let h = try hessianPhase(label, ck, s, events: events) {
+            hessian.append(StepHessian(step: step, hessian: RunHessian(run: label, h)))
+        }
         var normOptions = NormOptions()
         normOptions.spectral = false
         let norms = checkpointNormStats(checkpoint: path, weights: ck.weights, options: normOptions)
@@ -87,7 +90,7 @@ func stepsPhase(_ r: RunState, _ s: ComparisonSetup, events: @escaping (Comparis
         out.append(StepLoss(step: step, checkpoint: path, loss: w.loss, lossCI: nil, windowsScored: N, windowsTotal: N, source: source,
                             totalSumSq: norms.totalSumSq, decaySumSq: norms.decaySumSq))
     }
-    return (out, s.m.spectra ? spectra : nil)
+    return (out, s.m.spectra ? spectra : nil, hessian.isEmpty ? nil : hessian)
 }
 
 /// The run's step losses followed by its own checkpoint at `steps` (when known and not already a step).

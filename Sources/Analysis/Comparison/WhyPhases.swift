@@ -44,10 +44,14 @@ public struct RunHessian: Codable, Sendable, Equatable {
     public var eigenConverged: Bool
     public var density: DensityQuadrature?
     public var seconds: Double
+    /// The run's training steps (its own checkpoint's step), when known; its step checkpoints' Hessians in
+    /// step order (`report --hessian-steps` with `loss_across_steps`).
+    public var step: Int?
+    public var steps: [StepHessian]?
     enum CodingKeys: String, CodingKey {
         case run, trace, stderr, samples, batch, context, batchLoss = "batch_loss", byBlock = "by_block", byRole = "by_role"
         case topEigenvalues = "top_eigenvalues", eigenResiduals = "eigen_residuals", eigenConverged = "eigen_converged"
-        case density, seconds
+        case density, seconds, step, steps
     }
 
     public init(run: String, _ h: HessianResult) {
@@ -56,6 +60,12 @@ public struct RunHessian: Codable, Sendable, Equatable {
         eigenResiduals = h.eigenResiduals; eigenConverged = h.eigenConverged; density = h.density.map(DensityQuadrature.init)
         seconds = h.seconds
     }
+}
+
+/// The Hessian of one step checkpoint of a run (its `run` reads "RUN step N").
+public struct StepHessian: Codable, Sendable, Equatable {
+    public var step: Int
+    public var hessian: RunHessian
 }
 
 /// Spectra of one step checkpoint of a run.
@@ -83,9 +93,16 @@ func spectraPhase(_ label: String, path: String, _ ck: LoadedCheckpoint, _ s: Co
     return try checkpointSpectra(checkpoint: path, weights: ck.weights)
 }
 
-/// results.json's `hessian`: the runs with a Hessian, in manifest order; nil when there are none.
-func hessianResults(_ runs: [RunState]) -> [RunHessian]? {
-    let out = runs.compactMap { r in r.hessian.map { RunHessian(run: r.name, $0) } }
+/// results.json's `hessian`: the runs with a Hessian (and their step checkpoints'), in manifest order;
+/// nil when there are none.
+func hessianResults(_ runs: [RunState], rows: [RunResult]) -> [RunHessian]? {
+    let out = runs.compactMap { r -> RunHessian? in
+        guard let h = r.hessian else { return nil }
+        var rh = RunHessian(run: r.name, h)
+        rh.step = rows.first { $0.name == r.name }?.hyperparameters.steps
+        rh.steps = r.stepHessian
+        return rh
+    }
     return out.isEmpty ? nil : out
 }
 
