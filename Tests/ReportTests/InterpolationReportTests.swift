@@ -42,16 +42,16 @@ final class InterpolationReportTests: XCTestCase {
     /// results.json carry the section.
     func testEndpointsAreTheRunsAndThePageShowsThePath() throws {
         let path = try manifest(["baseline", "wd-0.01"],
-                                top: "interpolate = [[\"baseline\", \"wd-0.01\"]]\ninterpolate_points = 5\ninterpolate_max_tokens = 1000000")
+                                top: "interpolate = [[\"baseline\", \"wd-0.01\"]]\ninterpolate_points = 3\ninterpolate_max_tokens = 1000000")
         let m = try loadManifest(path: path)
-        XCTAssertEqual(m.interpolate, [RunPair("baseline", "wd-0.01")]); XCTAssertEqual(m.interpolatePoints, 5)
+        XCTAssertEqual(m.interpolate, [RunPair("baseline", "wd-0.01")]); XCTAssertEqual(m.interpolatePoints, 3)
         let (r, extras) = try compareRuns(m, options: testReportOptions(cache: dir + "/cache", bootstrap: 200))
         let p = try XCTUnwrap(r.interpolation?.first)
         XCTAssertEqual(r.interpolation?.count, 1)
         XCTAssertEqual([p.a, p.b], ["baseline", "wd-0.01"])
         let x = p.result
         XCTAssertEqual(x.tokensScored, 115_030); XCTAssertEqual(x.windows, r.settings.windows, "the report's windows")
-        XCTAssertEqual(x.points.map(\.t), [0, 0.25, 0.5, 0.75, 1])
+        XCTAssertEqual(x.points.map(\.t), [0, 0.5, 1])
         XCTAssertEqual(x.lossA, try hfLoss("baseline"), accuracy: 1e-5)
         XCTAssertEqual(x.lossB, try hfLoss("wd-0.01"), accuracy: 1e-5)
         XCTAssertEqual(x.lossA, try XCTUnwrap(r.run("baseline")).loss, accuracy: 1e-9, "the report's own score")
@@ -75,7 +75,7 @@ final class InterpolationReportTests: XCTestCase {
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/results.json"))) as? [String: Any])
         let pairs = try XCTUnwrap(json["interpolation"] as? [[String: Any]])
         XCTAssertEqual(pairs.first?["a"] as? String, "baseline")
-        XCTAssertEqual(((pairs.first?["result"] as? [String: Any])?["points"] as? [Any])?.count, 5)
+        XCTAssertEqual(((pairs.first?["result"] as? [String: Any])?["points"] as? [Any])?.count, 3)
     }
 
     /// The cap: the report's first windows up to interpolate_max_tokens scored tokens, every point on them.
