@@ -12,18 +12,10 @@ public func countTokenIDs(path: String, dataset: String? = nil, vocabSize: Int) 
     guard (path as NSString).pathExtension.lowercased() == "bin" else {
         let ids = try loadTokenIDs(path: path, dataset: dataset).ids
         try validateTokenIDs(ids, vocabSize: vocabSize, path: path)
-        var counts = [Int](repeating: 0, count: vocabSize)
-        for id in ids { counts[Int(id)] += 1 }
-        return counts
+        return tokenCounts(ids, vocabSize: vocabSize)
     }
     try checkTokenFilePath(path)
-    let data: Data
-    do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-        throw TestSetError.unreadable(path: path, reason: "cannot read: \(error.localizedDescription)")
-    }
-    guard data.count % 2 == 0 else {
-        throw TestSetError.badFormat(path: path, reason: "size \(data.count) bytes is not a multiple of 2 (uint16 tokens)")
-    }
+    let data = try mappedUInt16Bin(path)
     guard data.count >= 4 else { throw TestSetError.tooShort(path: path, count: data.count / 2) }
     var counts = [Int](repeating: 0, count: max(vocabSize, 65536))   // every uint16, so the loop needs no test
     data.withUnsafeBytes { raw in

@@ -79,16 +79,28 @@ public func validateTokenIDs(_ ids: [Int32], vocabSize: Int, path: String) throw
 
 /// nanoGPT's format: little-endian uint16, no header.
 func readUInt16Bin(_ path: String) throws -> [Int32] {
+    try mappedUInt16Bin(path).withUnsafeBytes { raw in
+        (0..<(raw.count / 2)).map { Int32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
+    }
+}
+
+/// A nanoGPT .bin mapped into memory (not read), its size checked to be whole uint16 tokens.
+func mappedUInt16Bin(_ path: String) throws -> Data {
     let data: Data
-    do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
         throw TestSetError.unreadable(path: path, reason: "cannot read: \(error.localizedDescription)")
     }
     guard data.count % 2 == 0 else {
         throw TestSetError.badFormat(path: path, reason: "size \(data.count) bytes is not a multiple of 2 (uint16 tokens)")
     }
-    return data.withUnsafeBytes { raw in
-        (0..<(raw.count / 2)).map { Int32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
-    }
+    return data
+}
+
+/// Occurrences of each id in 0..<vocabSize among `ids` (ids outside it are not counted).
+public func tokenCounts(_ ids: [Int32], vocabSize: Int) -> [Int] {
+    var counts = [Int](repeating: 0, count: vocabSize)
+    for id in ids where id >= 0 && Int(id) < vocabSize { counts[Int(id)] += 1 }
+    return counts
 }
 
 func readSafetensorsIDs(_ path: String, tensor: String?) throws -> [Int32] {

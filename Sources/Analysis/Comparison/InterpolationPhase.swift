@@ -4,7 +4,7 @@
 // straight line between the endpoints, with its paired window-bootstrap interval — on the report's first
 // windows up to `interpolate_max_tokens` scored tokens (the same starts as the report's windows), so the
 // section stays cheap on a big test set. It runs after every run's phases: the pair's two checkpoints are
-// loaded again (two models at once, as the line needs), in f32 whatever `--precision` says, on the
+// loaded again (two models at once, as the line needs; one shared with the previous pair is kept), in f32 whatever `--precision` says, on the
 // report's device (`--device`, `--gpu-math`). Shapes that differ in the header are refused by the checks
 // (Prepare.swift); a difference only the tensors show (a bias one of them lacks, tying) when the pair loads.
 
@@ -45,10 +45,14 @@ func checkInterpolationPairs(_ m: ReportManifest, configs: [String: GPT2Config])
 func interpolationPhase(_ s: ComparisonSetup, events: @escaping (ComparisonEvent) -> Void) throws -> [RunInterpolation] {
     let m = s.m
     let ts = interpolationGrid(from: 0, to: 1, count: m.interpolatePoints)
+    var loaded: [String: LoadedCheckpoint] = [:]   // the last pair's, so a run in consecutive pairs is read once
     return try m.interpolate.map { p in
-        let (ra, rb) = (m.run(p.a)!, m.run(p.b)!)
-        let cks = try [ra, rb].map { r -> LoadedCheckpoint in
-            do { return try s.opener.load(r.checkpoint, r.heads, s.vocab) } catch { throw s.runError(r, describeError(error)) }
+        loaded = loaded.filter { $0.key == p.a || $0.key == p.b }
+        let cks = try [p.a, p.b].map { name -> LoadedCheckpoint in
+            if let ck = loaded[name] { return ck }
+            let r = m.run(name)!
+            do { loaded[name] = try s.opener.load(r.checkpoint, r.heads, s.vocab) } catch { throw s.runError(r, describeError(error)) }
+            return loaded[name]!
         }
         let result: InterpolationResult
         do {

@@ -16,6 +16,7 @@
 
 import Foundation
 import Plumbing
+import TestSets
 
 /// How often each token id occurs in a token file. Ids must be below `vocabSize` (checked by the caller).
 public struct TokenFrequencies: Sendable {
@@ -27,9 +28,7 @@ public struct TokenFrequencies: Sendable {
     public var fromTestSet: Bool
 
     public init(ids: [Int32], vocabSize: Int, source: String, fromTestSet: Bool) {
-        var counts = [Int](repeating: 0, count: vocabSize)
-        for id in ids where id >= 0 && Int(id) < vocabSize { counts[Int(id)] += 1 }
-        self.counts = counts; self.source = source; self.fromTestSet = fromTestSet
+        self.init(counts: tokenCounts(ids, vocabSize: vocabSize), source: source, fromTestSet: fromTestSet)
     }
 
     /// Counts already made (`countTokenIDs`: a training file, counted as it is read).

@@ -93,13 +93,18 @@ func spectraPhase(_ label: String, path: String, _ ck: LoadedCheckpoint, _ s: Co
     return try checkpointSpectra(checkpoint: path, weights: ck.weights)
 }
 
+/// The run's training steps as its results row has them (its own checkpoint's step on the charts).
+private func trainingSteps(_ r: RunState, _ rows: [RunResult]) -> Int? {
+    rows.first { $0.name == r.name }?.hyperparameters.steps
+}
+
 /// results.json's `hessian`: the runs with a Hessian (and their step checkpoints'), in manifest order;
 /// nil when there are none.
 func hessianResults(_ runs: [RunState], rows: [RunResult]) -> [RunHessian]? {
     let out = runs.compactMap { r -> RunHessian? in
         guard let h = r.hessian else { return nil }
         var rh = RunHessian(run: r.name, h)
-        rh.step = rows.first { $0.name == r.name }?.hyperparameters.steps
+        rh.step = trainingSteps(r, rows)
         rh.steps = r.stepHessian
         return rh
     }
@@ -110,7 +115,7 @@ func hessianResults(_ runs: [RunState], rows: [RunResult]) -> [RunHessian]? {
 func spectraResults(_ runs: [RunState], rows: [RunResult]) -> [RunSpectra]? {
     let out = runs.compactMap { r -> RunSpectra? in
         guard let sp = r.spectra else { return nil }
-        return RunSpectra(run: r.name, step: rows.first { $0.name == r.name }?.hyperparameters.steps, spectra: sp,
+        return RunSpectra(run: r.name, step: trainingSteps(r, rows), spectra: sp,
                           steps: r.stepSpectra)
     }
     return out.isEmpty ? nil : out

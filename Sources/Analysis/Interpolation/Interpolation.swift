@@ -4,7 +4,7 @@
 //
 // One f32 parameter buffer is rewritten for each t (the whole flat canonical layout, so a tied
 // embedding is one tensor, interpolated once) and scored with `scoreWindows` on the same windows
-// for every t (on a GPU, each t's weights uploaded afresh), so each point's excess over the line is a
+// for every t (on a GPU, each t's weights uploaded in place of the last), so each point's excess over the line is a
 // paired difference of per-window NLL sums:
 // Σ_w [nll_t(w) − (1 − t)·nll_0(w) − t·nll_1(w)] / Σ_w count(w), whose interval is the percentile
 // bootstrap over windows of Statistics.swift (the estimator behind the paired Δ).
@@ -138,26 +138,23 @@ public func scoreInterpolation(_ a: LoadedCheckpoint, _ b: LoadedCheckpoint, ts:
     guard let wa = a.parameters.f32, let wb = b.parameters.f32 else {
         preconditionFailure("internal: interpolation needs f32 weights")
     }
-    var (plan, template, gpu, B) = try prepareScoring(a, tokens: tokens, testSetPath: testSetPath, context: context, stride: stride,
+    let (plan, template, gpu, B) = try prepareScoring(a, tokens: tokens, testSetPath: testSetPath, context: context, stride: stride,
                                                       skip: skip, maxTokens: maxTokens, batch: batch, threads: threads,
                                                       device: device, math: math)
-    // On a GPU each point's weights are uploaded afresh (A's model, which settled `.auto`, released first).
-    let ordinal = gpu?.info.ordinal, keyName = gpu?.info.scoreKeyName
-    gpu = nil
     var w = wa  // the one buffer rewritten for every t (its first write copies A's)
     w.stored = wa.stored.union(wb.stored)
     var out: [WindowScores] = []
     for (k, t) in ts.enumerated() {
         interpolateParameters(wa.data, wb.data, t: t, into: &w.data)
-        if let ordinal {
-            let model = try CUDAModel(parameters: .f32(w), ordinal: ordinal, math: math)
-            out.append(try scoreWindows(gpu: model, tokens: tokens.ids, windows: plan.windows, batch: B) { progress?(k, $0, $1) })
+        if let gpu {   // the same GPU model, each point's weights uploaded in place of the last
+            try gpu.replaceWeights(.f32(w))
+            out.append(try scoreWindows(gpu: gpu, tokens: tokens.ids, windows: plan.windows, batch: B) { progress?(k, $0, $1) })
         } else {
             let model = GPT2Model(weights: w, backend: template.backend)
             out.append(scoreWindows(model: model, tokens: tokens.ids, windows: plan.windows, batch: B) { progress?(k, $0, $1) })
         }
     }
-    return (plan, out, keyName)
+    return (plan, out, gpu?.info.scoreKeyName)
 }
 
 /// Losses, excesses over the straight line and the barrier for the points `ts` with scores `scores`,

@@ -43,6 +43,15 @@ public final class CUDAModel {
         gl_cuda_close(ctx)
     }
 
+    /// Replaces the weights with `parameters` of the same configuration and precision; the context, its
+    /// compiled kernels and the forward's scratch stay (`interpolate` scores each point this way).
+    public func replaceWeights(_ parameters: ModelWeights) throws {
+        precondition(parameters.config == config && parameters.precision == precision, "internal: replacing weights of another shape")
+        for u in uploads { gl_cuda_free(ctx, u.ptr, u.bytes) }
+        uploads = []
+        try upload(parameters)
+    }
+
     /// Bytes held on the device now (weights + the forward's scratch) and the most held at once.
     public var bytesHeld: Int { gl_cuda_bytes_held(ctx) }
     public var peakBytes: Int { gl_cuda_bytes_peak(ctx) }
