@@ -65,6 +65,7 @@ void gl_cuda_close(gl_cuda_ctx *c) {
     if (!c) return;
     if (gl_cu.cuCtxSetCurrent && c->context) gl_cu.cuCtxSetCurrent(c->context);
     gl_cuda_release_scratch(c);
+    gl_cuda_release_gradient(c);
     if (c->blas) gl_cu.cublasDestroy(c->blas);
     if (c->module) gl_cu.cuModuleUnload(c->module);
     if (c->context) gl_cu.cuDevicePrimaryCtxRelease(c->dev);
@@ -74,3 +75,22 @@ void gl_cuda_close(gl_cuda_ctx *c) {
 const char *gl_cuda_kernel_origin(const gl_cuda_ctx *c) { return c->origin; }
 size_t gl_cuda_bytes_held(const gl_cuda_ctx *c) { return c->held; }
 size_t gl_cuda_bytes_peak(const gl_cuda_ctx *c) { return c->peak; }
+
+int gl_cuda_alloc_bytes(gl_cuda_ctx *c, size_t bytes, uint64_t *p, char *err) {
+    CUdeviceptr d = 0;
+    if (gl_cuda_alloc(c, bytes, &d, err)) return 1;
+    *p = d;
+    return 0;
+}
+
+int gl_cuda_download(gl_cuda_ctx *c, void *host, uint64_t p, size_t bytes, char *err) {
+    (void)c;
+    CU_CHECK(gl_cu.cuMemcpyDtoH(host, (CUdeviceptr)p, bytes), err);
+    return 0;
+}
+
+int gl_cuda_copy_in(gl_cuda_ctx *c, uint64_t p, const void *host, size_t bytes, char *err) {
+    (void)c;
+    if (bytes) CU_CHECK(gl_cu.cuMemcpyHtoD((CUdeviceptr)p, host, bytes), err);
+    return 0;
+}

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { ROWS_CAP = 32768, VOCAB_BLOCK = 8192, HEAD_ROWS = 8192, THREADS = GL_CUDA_THREADS };
+enum { ROWS_CAP = 32768, VOCAB_BLOCK = GL_VOCAB_BLOCK, HEAD_ROWS = GL_HEAD_ROWS, THREADS = GL_CUDA_THREADS };
 /// The most bytes one attention chunk's (t, t) scores take (windows × heads of them).
 static const size_t ATT_BYTES = (size_t)512 << 20;
 
@@ -97,8 +97,8 @@ static int prepare_input(gl_cuda_ctx *c, int bf16, CUdeviceptr inp, long long n,
 
 /// out (n, oc) = inp (n, k) · weightᵀ (oc, k) + bias (oc); the weight is bf16 for a bf16 model, else f32
 /// (with the split math stacked, oc × 3k).
-static int linear(gl_cuda_ctx *c, int bf16, CUdeviceptr out, CUdeviceptr inp, uint64_t weight,
-                  uint64_t bias, long long n, int k, int oc, const char *what, char *err) {
+int gl_cuda_linear(gl_cuda_ctx *c, int bf16, CUdeviceptr out, CUdeviceptr inp, uint64_t weight,
+                   uint64_t bias, long long n, int k, int oc, const char *what, char *err) {
     if (bias) {
         void *a[] = {&out, &bias, &n, &oc};
         CHECK(launch(c->k_bias_rows, "bias_rows", n * oc, THREADS, a, err));
@@ -111,8 +111,9 @@ static int linear(gl_cuda_ctx *c, int bf16, CUdeviceptr out, CUdeviceptr inp, ui
                         bias ? 1.0f : 0.0f, out, oc, 0, 1, what, err);
 }
 
-static int layernorm(gl_cuda_ctx *c, CUdeviceptr out, CUdeviceptr inp, uint64_t w, uint64_t b, long long n, int C, char *err) {
-    void *a[] = {&out, &inp, &w, &b, &n, &C};
+int gl_cuda_layernorm(gl_cuda_ctx *c, CUdeviceptr out, CUdeviceptr inp, uint64_t w, uint64_t b, long long n, int C,
+                      CUdeviceptr mean, CUdeviceptr rstd, char *err) {
+    void *a[] = {&out, &inp, &w, &b, &n, &C, &mean, &rstd};
     return launch(c->k_layernorm, "layernorm", n * 32, THREADS, a, err);  // one warp per row
 }
 
@@ -130,39 +131,41 @@ static int block(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_block *w,
     int C = m->c, F = m->inner;
     size_t tc = (size_t)t * C;
     const gl_cuda_dump *d0 = l == 0 ? d : NULL;
-    CHECK(layernorm(c, c->s.ln, c->s.x, w->ln1w, w->ln1b, n, C, err));
+    CHECK(gl_cuda_layernorm(c, c->s.ln, c->s.x, w->ln1w, w->ln1b, n, C, 0, 0, err));
     CHECK(d0 && dump(d0->ln1, c->s.ln, tc, "ln1", err));
-    CHECK(linear(c, m->bf16, c->s.qkv, c->s.ln, w->qkvw, w->qkvb, n, C, 3 * C, "qkv", err));
+    CHECK(gl_cuda_linear(c, m->bf16, c->s.qkv, c->s.ln, w->qkvw, w->qkvb, n, C, 3 * C, "qkv", err));
     CHECK(d0 && dump(d0->qkv, c->s.qkv, 3 * tc, "qkv", err));
-    CHECK(gl_cuda_attention(c, m, nw, t, err));
+    gl_attention_bufs ab = {c->s.qkv, c->s.qkvp, c->s.att, c->s.att2, c->s.proj, c->s.atty, c->s.att_windows};
+    CHECK(gl_cuda_attention(c, m, nw, t, &ab, err));
     CHECK(d0 && dump(d0->atty, c->s.atty, tc, "attention", err));
-    CHECK(linear(c, m->bf16, c->s.proj, c->s.atty, w->attprojw, w->attprojb, n, C, C, "attproj", err));
+    CHECK(gl_cuda_linear(c, m->bf16, c->s.proj, c->s.atty, w->attprojw, w->attprojb, n, C, C, "attproj", err));
     long long nc = n * C;
-    void *ra[] = {&c->s.x, &c->s.proj, &nc};
+    void *ra[] = {&c->s.x, &c->s.x, &c->s.proj, &nc};
     CHECK(launch(c->k_residual, "residual", nc, THREADS, ra, err));
     CHECK(d0 && dump(d0->res2, c->s.x, tc, "residual2", err));
-    CHECK(layernorm(c, c->s.ln, c->s.x, w->ln2w, w->ln2b, n, C, err));
+    CHECK(gl_cuda_layernorm(c, c->s.ln, c->s.x, w->ln2w, w->ln2b, n, C, 0, 0, err));
     CHECK(d0 && dump(d0->ln2, c->s.ln, tc, "ln2", err));
-    CHECK(linear(c, m->bf16, c->s.fch, c->s.ln, w->fcw, w->fcb, n, C, F, "fc", err));
+    CHECK(gl_cuda_linear(c, m->bf16, c->s.fch, c->s.ln, w->fcw, w->fcb, n, C, F, "fc", err));
     CHECK(d0 && dump(d0->fch, c->s.fch, (size_t)t * F, "fc", err));
     long long nf = n * F;
-    void *ga[] = {&c->s.fch, &nf};
+    void *ga[] = {&c->s.fch, &c->s.fch, &nf};
     CHECK(launch(c->k_gelu, "gelu", nf, THREADS, ga, err));
     CHECK(d0 && dump(d0->gelu, c->s.fch, (size_t)t * F, "gelu", err));
-    CHECK(linear(c, m->bf16, c->s.proj, c->s.fch, w->fcprojw, w->fcprojb, n, F, C, "fcproj", err));
+    CHECK(gl_cuda_linear(c, m->bf16, c->s.proj, c->s.fch, w->fcprojw, w->fcprojb, n, F, C, "fcproj", err));
     CHECK(launch(c->k_residual, "residual", nc, THREADS, ra, err));
     CHECK(d && d->blocks && dump(d->blocks + (size_t)l * tc, c->s.x, tc, "block output", err));
     return 0;
 }
 
-/// nll (n) from the final LayerNorm's output in s.ln and the targets in s.tgt.
-static int head_loss(gl_cuda_ctx *c, const gl_cuda_model *m, long long n, char *err) {
+/// h->nll (n) from h->x (the final LayerNorm's output) and the targets in h->tgt.
+int gl_cuda_head_loss(gl_cuda_ctx *c, const gl_cuda_model *m, long long n, const gl_head_bufs *h, char *err) {
     int C = m->c, V = m->softmax_rows;
     size_t esz = m->bf16 ? 2 : 4;
     gl_operand x;
     int kk;
-    CHECK(prepare_input(c, m->bf16, c->s.ln, n, C, &x, &kk, err));
-    void *ia[] = {&c->s.lse_max, &c->s.lse_sum, &c->s.picked, &n};
+    CHECK(prepare_input(c, m->bf16, h->x, n, C, &x, &kk, err));
+    CUdeviceptr mxp = h->mx, smp = h->sum, pkp = h->picked, lg = h->logits;
+    void *ia[] = {&mxp, &smp, &pkp, &n};
     CHECK(launch(c->k_lse_init, "lse_init", n, THREADS, ia, err));
     int dt = m->bf16 ? CUDA_R_16BF : CUDA_R_32F;
     for (long long r0 = 0; r0 < n; r0 += HEAD_ROWS) {
@@ -171,16 +174,17 @@ static int head_loss(gl_cuda_ctx *c, const gl_cuda_model *m, long long n, char *
             int vb = V - v0 < VOCAB_BLOCK ? V - v0 : VOCAB_BLOCK;
             gl_operand w = {m->head + (CUdeviceptr)v0 * kk * esz, kk, 0};
             gl_operand xr = {x.p + (CUdeviceptr)r0 * kk * esz, kk, 0};
-            CHECK(gl_cuda_gemm(c, dt, CUBLAS_OP_T, CUBLAS_OP_N, vb, rc, kk, 1.0f, w, xr, 0.0f, c->s.logits, vb, 0, 1,
+            CHECK(gl_cuda_gemm(c, dt, CUBLAS_OP_T, CUBLAS_OP_N, vb, rc, kk, 1.0f, w, xr, 0.0f, lg, vb, 0, 1,
                                "LM head chunk", err));
-            CUdeviceptr tg = c->s.tgt + r0 * 4, mx = c->s.lse_max + r0 * 4, sm = c->s.lse_sum + r0 * 8, pk = c->s.picked + r0 * 4;
+            CUdeviceptr tg = h->tgt + r0 * 4, mx = h->mx + r0 * 4, sm = h->sum + r0 * 8, pk = h->picked + r0 * 4;
             long long rows = rc;
-            void *a[] = {&c->s.logits, &rows, &vb, &v0, &tg, &mx, &sm, &pk};
+            void *a[] = {&lg, &rows, &vb, &v0, &tg, &mx, &sm, &pk};
             CUresult r = gl_cu.cuLaunchKernel(c->k_lse_chunk, (unsigned)rc, 1, 1, THREADS, 1, 1, 0, NULL, a, NULL);
             if (r) return gl_cu_fail(err, "cuLaunchKernel(lse_chunk)", r);
         }
     }
-    void *fa[] = {&c->s.nll, &c->s.lse_max, &c->s.lse_sum, &c->s.picked, &c->s.tgt, &n, &V};
+    CUdeviceptr nll = h->nll, tgt = h->tgt;
+    void *fa[] = {&nll, &mxp, &smp, &pkp, &tgt, &n, &V};
     return launch(c->k_nll_finish, "nll_finish", n, THREADS, fa, err);
 }
 
@@ -196,9 +200,10 @@ static int forward_rows(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *i
     else CHECK(launch(c->k_embed, "embed", n * C, THREADS, ea, err));
     CHECK(d && dump(d->encoded, c->s.x, (size_t)t * C, "embeddings", err));
     for (int l = 0; l < m->layers; l++) CHECK(block(c, m, &m->blocks[l], nw, t, d, l, err));
-    CHECK(layernorm(c, c->s.ln, c->s.x, m->lnfw, m->lnfb, n, C, err));
+    CHECK(gl_cuda_layernorm(c, c->s.ln, c->s.x, m->lnfw, m->lnfb, n, C, 0, 0, err));
     CHECK(d && dump(d->lnf, c->s.ln, (size_t)t * C, "ln_f", err));
-    CHECK(head_loss(c, m, n, err));
+    gl_head_bufs h = {c->s.ln, c->s.tgt, c->s.logits, c->s.lse_max, c->s.lse_sum, c->s.picked, c->s.nll};
+    CHECK(gl_cuda_head_loss(c, m, n, &h, err));
     CU_CHECK(gl_cu.cuMemcpyDtoH(nll, c->s.nll, (size_t)n * 4), err);
     if (tlogit) CU_CHECK(gl_cu.cuMemcpyDtoH(tlogit, c->s.picked, (size_t)n * 4), err);
     if (mlogit) CU_CHECK(gl_cu.cuMemcpyDtoH(mlogit, c->s.lse_max, (size_t)n * 4), err);

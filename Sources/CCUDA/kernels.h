@@ -41,8 +41,10 @@
 "    float e = (id >= 0 && id < v) ? widen_bf16(wte[(long long)id * c + k]) : __int_as_float(0x7fc00000);\n" \
 "    out[i] = e + wpe[(long long)(r % t) * c + k];\n" \
 "}\n" \
-"/* One warp per row: mean, variance of (x - mean), rstd = 1/sqrt(var + eps); out = (x - m) * r * w + b. */\n" \
-"extern \"C\" __global__ void layernorm(float *out, const float *inp, const float *w, const float *b, long long n, int c) {\n" \
+"/* One warp per row: mean, variance of (x - mean), rstd = 1/sqrt(var + eps); out = (x - m) * r * w + b.\n" \
+"   mean and rstd (n each) keep the row's statistics for the backward pass when not null. */\n" \
+"extern \"C\" __global__ void layernorm(float *out, const float *inp, const float *w, const float *b, long long n, int c,\n" \
+"                                      float *mean, float *rstd) {\n" \
 "    long long row = (long long)blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;\n" \
 "    int lane = threadIdx.x % WARP;\n" \
 "    if (row >= n) return;\n" \
@@ -53,6 +55,7 @@
 "    float v = 0.0f;\n" \
 "    for (int k = lane; k < c; k += WARP) { float d = x[k] - m; v += d * d; }\n" \
 "    float r = 1.0f / sqrtf(warp_sum(v) / (float)c + 1e-5f);\n" \
+"    if (mean && lane == 0) { mean[row] = m; rstd[row] = r; }\n" \
 "    float *o = out + row * c;\n" \
 "    for (int k = lane; k < c; k += WARP) o[k] = (x[k] - m) * r * w[k] + b[k];\n" \
 "}\n" \
@@ -60,16 +63,18 @@
 "    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
 "    if (i < n * oc) out[i] = bias[i % oc];\n" \
 "}\n" \
-"extern \"C\" __global__ void residual(float *io, const float *a, long long n) {\n" \
+"/* out = a + b (out may be a). */\n" \
+"extern \"C\" __global__ void residual(float *out, const float *a, const float *b, long long n) {\n" \
 "    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
-"    if (i < n) io[i] = io[i] + a[i];\n" \
+"    if (i < n) out[i] = a[i] + b[i];\n" \
 "}\n" \
-"extern \"C\" __global__ void gelu(float *io, long long n) {\n" \
+"/* out = gelu(inp) (out may be inp). */\n" \
+"extern \"C\" __global__ void gelu(float *out, const float *inp, long long n) {\n" \
 "    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
 "    if (i >= n) return;\n" \
-"    float x = io[i];\n" \
+"    float x = inp[i];\n" \
 "    float th = tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x));\n" \
-"    io[i] = 0.5f * x * (1.0f + th);\n" \
+"    out[i] = 0.5f * x * (1.0f + th);\n" \
 "}\n" \
 "/* The TF32 split: hi = x rounded to TF32's 10-bit mantissa (to nearest, ties away), lo = x - hi, exact by\n" \
 "   Sterbenz's lemma; hi is a TF32 value, so the tensor cores take it as is. Non-finite x, and a rounding that\n" \

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "cuda_api.h"
 #include "kernels.h"
+#include "kernels_backward.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char gl_cuda_kernel_source[] = GL_CUDA_KERNEL_SOURCE;
+const char gl_cuda_kernel_source[] = GL_CUDA_KERNEL_SOURCE GL_CUDA_BACKWARD_SOURCE;
+
+const char *gl_cuda_kernel_text(void) { return gl_cuda_kernel_source; }
 
 int gl_cuda_compile(int arch, char **cubin, size_t *bytes, char *err) {
     if (!gl_cu.nvrtcCreateProgram) { snprintf(err, GL_CUDA_ERR, "NVRTC is not loaded (libnvrtc.so.13/.12 not found)"); return 1; }
@@ -117,6 +120,11 @@ static int get_functions(gl_cuda_ctx *c, char *err) {
         {&c->k_softmax_causal, "softmax_causal"}, {&c->k_to_bf16, "to_bf16"}, {&c->k_lse_chunk, "lse_chunk"},
         {&c->k_nll_finish, "nll_finish"}, {&c->k_lse_init, "lse_init"}, {&c->k_split3, "split3"},
         {&c->k_permute_qkv, "permute_qkv"}, {&c->k_unpermute, "unpermute"},
+        {&c->k_zero, "zero"}, {&c->k_axpby, "axpby"}, {&c->k_lse_backward, "lse_backward"},
+        {&c->k_layernorm_backward, "layernorm_backward"}, {&c->k_colsum_part, "colsum_part"},
+        {&c->k_layernorm_part, "layernorm_part"}, {&c->k_colsum_add, "colsum_add"}, {&c->k_gelu_backward, "gelu_backward"},
+        {&c->k_softmax_causal_backward, "softmax_causal_backward"}, {&c->k_permute_heads, "permute_heads"},
+        {&c->k_wte_backward, "wte_backward"},
     };
     for (size_t i = 0; i < sizeof fs / sizeof *fs; i++) {
         CUresult r = gl_cu.cuModuleGetFunction(fs[i].f, c->module, fs[i].name);

@@ -40,6 +40,10 @@ struct Hessian: ParsableCommand {
         Lanczos uses a 1000× smaller step (δ = 1e-6), since a step of 1e-3‖θ‖ along a sharp \
         direction leaves the quadratic region (λ₁ then comes out ~10× too small). Each HVP costs two forward+backward passes.
 
+        --device cuda runs the gradients on the GPU with cuBLAS's FP32 products whatever --gpu-math elsewhere says \
+        (no TF32: the central difference divides by a small ε, so the gradients must carry f32's rounding); each \
+        HVP moves only the probe up and Hv down. Without a usable GPU it stops with one line saying what is missing.
+
         Examples:
           gpt2lab hessian examples/runs/baseline/model.safetensors --test-set examples/test-persuasion.bin
           gpt2lab hessian ckpt.safetensors --test-set tokens.bin --samples 300 --tol 0.01 --top 2 --json
@@ -50,6 +54,7 @@ struct Hessian: ParsableCommand {
     var checkpoint: String
 
     @OptionGroup var data: TestSetOptions
+    @OptionGroup var deviceOption: DeviceOption
 
     @Option(help: "Windows in the batch (B).")
     var batch: Int = 4
@@ -121,7 +126,8 @@ struct Hessian: ParsableCommand {
             var bar: ProgressBar?
             var phase: HessianStage?
             let options = density ? DensityOptions(vectors: densityVectors, steps: densitySteps, probe: densityProbe) : nil
-            let r = try hessianAnalysis(weights: ck.weights, backend: CPUBackend(threads: data.threads), tokens: tokens.ids,
+            let r = try hessianAnalysis(weights: ck.weights, backend: CPUBackend(threads: data.threads),
+                                        device: deviceOption.device, tokens: tokens.ids,
                                         batch: batch, context: data.context, samples: samples, tol: tol, seed: seed,
                                         topK: top, maxIterations: eigenSteps, eigenTol: eigenTol,
                                         density: options) { stage, done, total in
@@ -170,6 +176,7 @@ struct Hessian: ParsableCommand {
         }
         print(String(format: "time             %.1f s (fwd+bwd %.2f s, HVP %.2f s)", r.seconds, r.secondsFwdBwd,
                      r.secondsPerHVP))
+        if let g = r.gpu { print("device           \(describeGPU(g)); FP32 products") }
     }
 
     func printLayerTable(_ r: HessianResult) {

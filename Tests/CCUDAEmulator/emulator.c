@@ -55,6 +55,9 @@ static CUresult e_errname(CUresult r, const char **s) { (void)r; *s = "CUDA_ERRO
 #define ARG(i, T) (*(T *)args[i])
 #define PTR(i, T) ((T *)(uintptr_t)ARG(i, CUdeviceptr))
 
+/// The backward pass's kernels (emulator_backward.c); non-zero for a name it does not know.
+int gl_cuda_emulate_backward(const char *k, void **args);
+
 static CUresult e_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                          unsigned shm, CUstream st, void **args, void **extra) {
     (void)gy; (void)gz; (void)by; (void)bz; (void)shm; (void)st; (void)extra; (void)gx; (void)bx;
@@ -71,23 +74,25 @@ static CUresult e_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, un
     } else if (!strcmp(k, "layernorm")) {
         float *out = PTR(0, float); const float *x = PTR(1, float), *w = PTR(2, float), *b = PTR(3, float);
         long long n = ARG(4, long long); int c = ARG(5, int);
+        float *mean = PTR(6, float), *rstd = PTR(7, float);
         for (long long r = 0; r < n; r++) {
             const float *xr = x + r * c;
             float s = 0; for (int i = 0; i < c; i++) s += xr[i];
             float m = s / (float)c, v = 0;
             for (int i = 0; i < c; i++) { float d = xr[i] - m; v += d * d; }
             float rs = 1.0f / sqrtf(v / (float)c + 1e-5f);
+            if (mean) { mean[r] = m; rstd[r] = rs; }
             for (int i = 0; i < c; i++) out[r * c + i] = (xr[i] - m) * rs * w[i] + b[i];
         }
     } else if (!strcmp(k, "bias_rows")) {
         float *out = PTR(0, float); const float *b = PTR(1, float); long long n = ARG(2, long long); int oc = ARG(3, int);
         for (long long i = 0; i < n * oc; i++) out[i] = b[i % oc];
     } else if (!strcmp(k, "residual")) {
-        float *io = PTR(0, float); const float *a = PTR(1, float); long long n = ARG(2, long long);
-        for (long long i = 0; i < n; i++) io[i] = io[i] + a[i];
+        float *out = PTR(0, float); const float *a = PTR(1, float), *b = PTR(2, float); long long n = ARG(3, long long);
+        for (long long i = 0; i < n; i++) out[i] = a[i] + b[i];
     } else if (!strcmp(k, "gelu")) {
-        float *io = PTR(0, float); long long n = ARG(1, long long);
-        for (long long i = 0; i < n; i++) { float x = io[i]; io[i] = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))); }
+        float *out = PTR(0, float); const float *in = PTR(1, float); long long n = ARG(2, long long);
+        for (long long i = 0; i < n; i++) { float x = in[i]; out[i] = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))); }
     } else if (!strcmp(k, "softmax_causal")) {
         float *att = PTR(0, float); long long rows = ARG(1, long long); int t = ARG(2, int), mode = ARG(3, int);
         void *out = PTR(4, void);
@@ -171,7 +176,7 @@ static CUresult e_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, un
         float *nll = PTR(0, float); const float *mx = PTR(1, float); const double *sum = PTR(2, double);
         const float *pk = PTR(3, float); const int *tg = PTR(4, int); long long n = ARG(5, long long); int v = ARG(6, int);
         for (long long i = 0; i < n; i++) nll[i] = tg[i] >= 0 && tg[i] < v ? (float)((double)mx[i] + log(sum[i]) - (double)pk[i]) : NAN;
-    } else {
+    } else if (gl_cuda_emulate_backward(k, args)) {
         return 500;  // CUDA_ERROR_NOT_FOUND
     }
     return 0;

@@ -13,6 +13,7 @@
 #   3. a GPT-2 small (124M, random init, seed 0, n_ctx 1024) and 1M random tokens, made with torch/transformers
 #   4. ROUNDS (default 3) alternating rounds: gpt2lab cuda f32 in each --gpu-math, cuda bf16, HF f32 (TF32 off),
 #      HF TF32, HF bf16 autocast, HF bf16 weights, at batch 32 x 1024 (medians in results.json)
+#   4b. the Hessian: gpt2lab hessian --device cuda against PyTorch's double-backprop HVPs (hvp_torch.py), 4 x 1024
 #   5. gpt2lab on the CPU (16 threads), f32 and bf16, on the first 16k tokens; with THREAD_SCAN="1 2 4 …" f32
 #      at each thread count on the first 8k tokens
 #   6. the summary (bench/gpu/summarize.py): losses, differences, tok/s, peak GPU memory
@@ -109,6 +110,11 @@ if [ -f "$M" ]; then
         step "bench $round gpt2lab cuda bf16" 90 "$BIN" score "$M" --test-set "$TOK" --device cuda --precision bf16 --batch 32 --json
         step "bench $round hf" 200 "$PY" "$HERE/hf_gpu.py" --model "$WORK/model" --test-set "$TOK" --batch 32
     done
+    # 4b. The Hessian on batch 4 x 1024: gpt2lab's finite-difference HVPs (two FP32 gradients each) against
+    #     PyTorch's double backprop (f32, TF32 off, eager attention), HVP_PROBES probes each (default 10).
+    step "hessian gpt2lab cuda" 300 "$BIN" hessian "$M" --test-set "$TOK" --device cuda --batch 4 --samples "${HVP_PROBES:-10}" \
+        --top 0 --json
+    step "hessian torch" 300 "$PY" "$HERE/hvp_torch.py" --model "$WORK/model" --test-set "$TOK" --batch 4 --probes "${HVP_PROBES:-10}"
     # 5. The CPU engine at 16 threads on the first 16k tokens (16 windows).
     step "cpu gpt2lab f32" 120 "$BIN" score "$M" --test-set "$TOK" --device cpu --threads 16 --max-tokens 16385 --json
     step "cpu gpt2lab bf16" 120 "$BIN" score "$M" --test-set "$TOK" --device cpu --precision bf16 --threads 16 --max-tokens 16385 --json

@@ -30,6 +30,30 @@ def hf_loss(fix, run):
         return None
 
 
+def hessian_summary(by, res):
+    """gpt2lab hessian --device cuda against PyTorch's double backprop: seconds per HVP, the traces' z-score."""
+    ours = (by.get("hessian gpt2lab cuda") or {}).get("output")
+    theirs = (by.get("hessian torch") or {}).get("output")
+    theirs = theirs[0] if isinstance(theirs, list) and theirs else theirs
+    print("\n==== Hessian, 124M, batch 4 x 1024: seconds per HVP and Hutchinson's trace ====")
+    if not (isinstance(ours, dict) and "trace" in ours and isinstance(theirs, dict) and "trace" in theirs):
+        print("hessian: FAILED or skipped (see the log)")
+        return
+    z = (ours["trace"] - theirs["trace"]) / max((ours["stderr"] ** 2 + (theirs["stderr"] or 0) ** 2) ** 0.5, 1e-300)
+    speed = theirs["seconds_per_hvp"] / ours["seconds_per_hvp"]
+    res["hessian"] = {"gpt2lab_seconds_per_hvp": ours["seconds_per_hvp"], "torch_seconds_per_hvp": theirs["seconds_per_hvp"],
+                      "speedup": speed, "gpt2lab_trace": ours["trace"], "gpt2lab_stderr": ours["stderr"],
+                      "torch_trace": theirs["trace"], "torch_stderr": theirs["stderr"], "trace_z": z,
+                      "gpt2lab_batch_loss": ours["batch_loss"], "torch_batch_loss": theirs["batch_loss"],
+                      "gpt2lab_peak_gpu_bytes": (ours.get("gpu") or {}).get("peak_bytes"),
+                      "torch_peak_gpu_bytes": theirs.get("peak_gpu_bytes")}
+    print(f"gpt2lab cuda  {ours['seconds_per_hvp']:.3f} s/HVP  trace {ours['trace']:.5g} ± {ours['stderr']:.2g}  "
+          f"loss {ours['batch_loss']:.6f}  fwd+bwd {ours['seconds_fwd_bwd']:.3f} s")
+    print(f"torch         {theirs['seconds_per_hvp']:.3f} s/HVP  trace {theirs['trace']:.5g} ± {theirs['stderr'] or 0:.2g}  "
+          f"loss {theirs['batch_loss']:.6f}")
+    print(f"speed-up {speed:.2f}x; traces differ by {z:+.2f} combined standard errors")
+
+
 def main():
     path, fix, out_path = sys.argv[1:4]
     steps = [json.loads(l) for l in open(path) if l.strip()]
@@ -93,6 +117,8 @@ def main():
             a = med[f"gpt2lab-cuda-{ours}"] / med[theirs]
             res.setdefault("ratios", {})[f"gpt2lab-cuda-{ours} / {theirs}"] = a
             print(f"gpt2lab cuda {ours} / {theirs}: {a:.2f}x")
+
+    hessian_summary(by, res)
 
     print("\n==== CPU engine, 16 threads, first 16k tokens ====")
     same = (by.get("cuda gpt2lab f32 same slice") or {}).get("output")

@@ -33,7 +33,7 @@ func hessianPhase(_ name: String, _ ck: LoadedCheckpoint, _ s: ComparisonSetup,
                   events: @escaping (ComparisonEvent) -> Void) throws -> HessianResult? {
     let options = s.options
     guard options.hessianSamples > 0 else { return nil }
-    return try hessianAnalysis(weights: ck.weights, backend: CPUBackend(threads: options.threads),
+    return try hessianAnalysis(weights: ck.weights, backend: CPUBackend(threads: options.threads), device: s.device,
                                tokens: Array(s.tokens.ids[s.plan.tokenRange]), batch: 4, context: s.context,
                                samples: options.hessianSamples, seed: options.seed, topK: options.hessianTop,
                                density: options.hessianDensity) { stage, done, total in

@@ -38,25 +38,35 @@ public final class GPT2LossHessian: HVPOperator {
     public let parameterNorm: Double
     public let blocks: [HVPBlock]
     public var dimension: Int { weights.layout.count }
-    let acts: Activations
-    let scratch: GradientScratch
+    /// The GPU that computes the gradients, when one was given (else the CPU engine with `backend`).
+    public let gpu: CUDAGradient?
+    let acts: Activations?
+    let scratch: GradientScratch?
 
     public init(weights: GPT2Weights, backend: CPUBackend = CPUBackend(), inputs: [Int32], targets: [Int32],
-                b: Int, t: Int, relativeStep: Double = defaultRelativeStep) {
+                b: Int, t: Int, relativeStep: Double = defaultRelativeStep, gpu: CUDAGradient? = nil) {
         precondition(inputs.count == b * t && targets.count == b * t, "internal: inputs/targets must be (B, T)")
-        self.weights = weights; self.backend = backend
+        self.weights = weights; self.backend = backend; self.gpu = gpu
         self.inputs = inputs; self.targets = targets; self.b = b; self.t = t
         self.relativeStep = relativeStep
         blocks = weights.parameterTensors.map { HVPBlock(name: $0.canonicalName, range: weights.layout.range($0)) }
         var ss = 0.0
         for blk in blocks { for i in blk.range { ss += Double(weights.data[i]) * Double(weights.data[i]) } }
         parameterNorm = ss.squareRoot()
-        acts = Activations(config: weights.config, b: b, t: t, keepAll: true)
-        scratch = GradientScratch(config: weights.config, b: b, t: t)
+        // The CPU's activations are (B, T, ·) for every layer: not allocated when the GPU does the work.
+        acts = gpu == nil ? Activations(config: weights.config, b: b, t: t, keepAll: true) : nil
+        scratch = gpu == nil ? GradientScratch(config: weights.config, b: b, t: t) : nil
+    }
+
+    /// Mean loss and its gradient at θ, on the GPU when there is one.
+    public func lossGradient() throws -> (loss: Double, gradient: [Float]) {
+        if let gpu { return try gpu.gradient(inputs: inputs, targets: targets, b: b, t: t) }
+        return gradient()
     }
 
     /// Mean loss and its gradient (layout-shaped; zero off the parameters) at `data` (default θ).
     public func gradient(at data: [Float]? = nil) -> (loss: Double, gradient: [Float]) {
+        guard let acts, let scratch else { preconditionFailure("internal: the CPU gradient of a GPU operator") }
         var w = weights
         if let data { w.data = data }
         let model = GPT2Model(weights: w, backend: backend)
@@ -76,6 +86,7 @@ public final class GPT2LossHessian: HVPOperator {
     public func hvp(_ v: [Float]) throws -> [Float] {
         let eps = epsilon(for: v)
         guard eps > 0 else { return [Float](repeating: 0, count: dimension) }
+        if let gpu { return try gpu.hvp(restricted(v, to: blocks), epsilon: eps, inputs: inputs, targets: targets, b: b, t: t) }
         var plus = weights.data, minus = weights.data
         for blk in blocks {
             for i in blk.range {

@@ -73,6 +73,9 @@ public struct HessianResult: Codable, Sendable, Equatable {
     public var context: Int
     /// Vocabulary rows the cross-entropy's softmax ran over.
     public var softmaxRows: Int? = nil
+    /// "cuda:N" when the gradients ran on a GPU (FP32 products), nil on the CPU; the GPU with its peak memory.
+    public var device: String? = nil
+    public var gpu: GPUInfo? = nil
 
     enum CodingKeys: String, CodingKey {
         case trace, stderr, samples, batchLoss = "batch_loss", perTensor = "per_tensor", perLayer = "per_layer"
@@ -81,6 +84,7 @@ public struct HessianResult: Codable, Sendable, Equatable {
         case byBlock = "by_block", byRole = "by_role", eigenResiduals = "eigen_residuals", eigenResidualEstimates = "eigen_residual_estimates"
         case eigenEpsilon = "eigen_epsilon", eigenSteps = "eigen_steps", eigenConverged = "eigen_converged", density
         case secondsFwdBwd = "seconds_fwd_bwd", secondsPerHVP = "seconds_per_hvp", softmaxRows = "softmax_rows"
+        case device, gpu
     }
 }
 
@@ -165,8 +169,9 @@ public enum HessianStage: Sendable, Equatable, CustomStringConvertible {
 /// - density: SLQ settings, nil to skip it.
 /// - relativeStep: δ of the trace's finite-difference HVPs; eigenRelativeStep: of Lanczos's
 ///   (see GPT2LossHessian).
+/// - device: where the gradients run (`openGradientDevice`).
 /// - progress: (stage, done, total).
-public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBackend(), tokens: [Int32],
+public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBackend(), device: ComputeDevice = .cpu, tokens: [Int32],
                             batch: Int = 4, context: Int? = nil, samples: Int = 100, tol: Double? = nil,
                             seed: UInt64 = 0, topK: Int = 1, maxIterations: Int = 100, eigenTol: Double = 1e-3,
                             density: DensityOptions? = nil,
@@ -180,11 +185,12 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
                                  maxIterations: maxIterations, eigenTol: eigenTol, density: density,
                                  steps: [relativeStep, eigenRelativeStep])
     let (inputs, targets) = try hessianBatch(tokens: tokens, batch: batch, context: T, vocabSize: cfg.softmaxVocab)
+    let gpu = try openGradientDevice(device, weights: weights)
     let op = GPT2LossHessian(weights: weights, backend: backend, inputs: inputs, targets: targets, b: batch, t: T,
-                             relativeStep: relativeStep)
+                             relativeStep: relativeStep, gpu: gpu)
 
     let gradStart = Date()
-    let (loss, grad) = op.gradient()
+    let (loss, grad) = try op.lossGradient()
     let secondsFwdBwd = Date().timeIntervalSince(gradStart)
     progress?(.gradient, 1, 1)
     var gradNorms: [String: Double] = [:]
@@ -221,8 +227,23 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
             progress?(.density(k + 1), step, total)
         }
     }
+    if let gpu {
+        result.device = ComputeDevice.cuda(gpu.info.ordinal).description
+        result.gpu = gpu.info
+        result.gpu?.peakBytes = gpu.peakBytes
+    }
     result.seconds = Date().timeIntervalSince(start)
     return result
+}
+
+/// The GPU gradient `device` asks for: none for `.cpu`; GPU N for `.cuda(N)` (throws one line naming what
+/// is missing when it cannot run); for `.auto` GPU 0 when it works, else none (the CPU engine).
+public func openGradientDevice(_ device: ComputeDevice, weights: GPT2Weights) throws -> CUDAGradient? {
+    switch device {
+    case .cpu: return nil
+    case let .cuda(n): return try CUDAGradient(weights: weights, ordinal: n)
+    case .auto: return try? CUDAGradient(weights: weights, ordinal: 0)
+    }
 }
 
 func validateHessianArguments(context: Int, maximum: Int, samples: Int, tol: Double?, topK: Int, maxIterations: Int,

@@ -35,6 +35,9 @@ int gl_cuda_nvrtc_version(void);
 /// source compiles where NVRTC is found. Writes the compile log's first line into err on failure.
 int gl_cuda_compile_check(int arch, size_t *cubin_bytes, char *err);
 
+/// The kernels' CUDA source as NVRTC compiles it (kernels.h and kernels_backward.h).
+const char *gl_cuda_kernel_text(void);
+
 /// A device, its primary context, a cuBLAS handle and the compiled kernels.
 typedef struct gl_cuda_ctx gl_cuda_ctx;
 
@@ -93,6 +96,23 @@ int gl_cuda_forward(gl_cuda_ctx *ctx, const gl_cuda_model *m, const int32_t *inp
 
 /// Frees the forward's scratch (it is kept between calls of one shape).
 void gl_cuda_release_scratch(gl_cuda_ctx *ctx);
+
+/// The gradient of the mean NLL over b windows of t tokens (every position scored) with respect to m's
+/// weights, added (+=) into the device buffers g points at (g has m's form: a tied head's g->head is g->wte).
+/// f32 models in a context opened with GL_CUDA_MATH_F32 only. *loss: the mean NLL. Windows go in chunks
+/// that bound the kept activations; the buffers are kept between calls of one shape (backward.c).
+int gl_cuda_gradient(gl_cuda_ctx *ctx, const gl_cuda_model *m, const gl_cuda_model *g, const int32_t *inputs,
+                     const int32_t *targets, int b, int t, double *loss, char *err);
+/// The most bytes of kept activations one chunk of windows may take (0: the default, 8 GiB); for tests.
+void gl_cuda_set_gradient_chunk_bytes(size_t bytes);
+/// Frees the gradient's buffers.
+void gl_cuda_release_gradient(gl_cuda_ctx *ctx);
+/// Device memory of n floats: out = a·x + b·y; zeros; copies to and from the host.
+int gl_cuda_axpby(gl_cuda_ctx *ctx, uint64_t out, float a, uint64_t x, float b, uint64_t y, size_t n, char *err);
+int gl_cuda_zero(gl_cuda_ctx *ctx, uint64_t p, size_t n, char *err);
+int gl_cuda_download(gl_cuda_ctx *ctx, void *host, uint64_t p, size_t bytes, char *err);
+int gl_cuda_copy_in(gl_cuda_ctx *ctx, uint64_t p, const void *host, size_t bytes, char *err);
+int gl_cuda_alloc_bytes(gl_cuda_ctx *ctx, size_t bytes, uint64_t *p, char *err);
 
 #ifdef __cplusplus
 }

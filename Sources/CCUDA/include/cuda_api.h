@@ -103,6 +103,9 @@ struct gl_cuda_ctx {
     CUmodule module;
     CUfunction k_embed, k_embed_bf16, k_layernorm, k_bias_rows, k_residual, k_gelu, k_softmax_causal,
                k_to_bf16, k_lse_chunk, k_nll_finish, k_lse_init, k_split3, k_permute_qkv, k_unpermute;
+    // the backward pass (backward.c)
+    CUfunction k_zero, k_axpby, k_lse_backward, k_layernorm_backward, k_colsum_part, k_layernorm_part, k_colsum_add,
+               k_gelu_backward, k_softmax_causal_backward, k_permute_heads, k_wte_backward;
     char origin[1024];
     size_t held, peak;
     // The forward's scratch for `rows` rows of windows of t tokens, kept between calls of one shape
@@ -112,6 +115,8 @@ struct gl_cuda_ctx {
         CUdeviceptr x, ln, qkv, atty, proj, fch, xa, att, att2, qkvp, logits, ids, tgt, lse_max, lse_sum, picked, nll;
         size_t bytes[GL_CUDA_SCRATCH_SLOTS];
     } s;
+    // The gradient's buffers (backward.c) for chunks of nw windows of t tokens: one allocation.
+    struct { int nw, t, c, f, nh, layers, v; CUdeviceptr base; size_t bytes; } g;
 };
 
 int gl_cuda_alloc(gl_cuda_ctx *ctx, size_t bytes, CUdeviceptr *p, char *err);
@@ -127,8 +132,29 @@ typedef struct { CUdeviceptr p; int ld; long long stride; } gl_operand;
 /// already stacked along k by split3 and k is three times the product's own).
 int gl_cuda_gemm(gl_cuda_ctx *c, int dt, int ta, int tb, int m, int n, int k, float alpha, gl_operand a, gl_operand b,
                  float beta, CUdeviceptr out, int ldc, long long stride_c, int batch, const char *what, char *err);
-/// Causal attention of nw windows of t tokens: s.atty (nw·t, C) from s.qkv (nw·t, 3C) (attention.c).
-int gl_cuda_attention(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, char *err);
+/// One attention's buffers: qkv (nw·t, 3C) in, out (nw·t, C); qkvp: q, k, v per (window, head); att: the
+/// scores of att_windows windows at a time (att2: their probabilities in bf16, or stacked for the split math;
+/// with f32 math the probabilities stay in att); y: the heads' outputs (nw·t·C floats) before out.
+typedef struct { CUdeviceptr qkv, qkvp, att, att2, y, out; int att_windows; } gl_attention_bufs;
+/// Causal attention of nw windows of t tokens (attention.c).
+int gl_cuda_attention(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, const gl_attention_bufs *b, char *err);
+
+/// One attention's backward (f32): qkv (nw·t, 3C) and the probabilities att (nw·nh·t·t) its forward kept,
+/// datty (nw·t, C) in, dqkv (nw·t, 3C) out; qkvp, dqkvp (3·nw·t·C each), dy (nw·t·C) and datt (as att) scratch.
+typedef struct { CUdeviceptr qkv, att, datty, dqkv, qkvp, dqkvp, dy, datt; } gl_attention_grads;
+int gl_cuda_attention_backward(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, const gl_attention_grads *g, char *err);
+
+/// The LM head's buffers: x (n, C) the final LayerNorm's output, tgt (n ids), a logits chunk, the online
+/// logsumexp (mx, sum in double), the target's logit and the NLL (n each).
+typedef struct { CUdeviceptr x, tgt, logits, mx, sum, picked, nll; } gl_head_bufs;
+/// nll from x through the LM head, in chunks of gl_head_rows rows × gl_head_vocab vocabulary columns (forward.c).
+int gl_cuda_head_loss(gl_cuda_ctx *c, const gl_cuda_model *m, long long n, const gl_head_bufs *h, char *err);
+enum { GL_HEAD_ROWS = 8192, GL_VOCAB_BLOCK = 8192 };
+/// out (n, oc) = inp (n, k) · weightᵀ + bias, and LayerNorm (mean, rstd may be 0), as the forward runs them.
+int gl_cuda_linear(gl_cuda_ctx *c, int bf16, CUdeviceptr out, CUdeviceptr inp, uint64_t weight, uint64_t bias,
+                   long long n, int k, int oc, const char *what, char *err);
+int gl_cuda_layernorm(gl_cuda_ctx *c, CUdeviceptr out, CUdeviceptr inp, uint64_t w, uint64_t b, long long n, int C,
+                      CUdeviceptr mean, CUdeviceptr rstd, char *err);
 
 /// NVRTC: the kernels compiled for sm_<arch>, malloc'd into *cubin.
 int gl_cuda_compile(int arch, char **cubin, size_t *bytes, char *err);
