@@ -188,13 +188,11 @@ int gl_cuda_head_loss(gl_cuda_ctx *c, const gl_cuda_model *m, long long n, const
     return launch(c->k_nll_finish, "nll_finish", n, THREADS, fa, err);
 }
 
-/// nw windows of t tokens: ids and targets (nw·t) from the host, nll (nw·t) back to it.
-static int forward_rows(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *ids, const int32_t *tgt, int nw, int t,
-                        float *nll, float *tlogit, float *mlogit, const gl_cuda_dump *d, char *err) {
+/// nw windows of t tokens: ids (nw·t) from the host, through the blocks and ln_f into s.ln.
+static int hidden_rows(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *ids, int nw, int t, const gl_cuda_dump *d, char *err) {
     long long n = (long long)nw * t;
     int C = m->c, V = m->vocab_stored;
     CU_CHECK(gl_cu.cuMemcpyHtoD(c->s.ids, ids, (size_t)n * 4), err);
-    CU_CHECK(gl_cu.cuMemcpyHtoD(c->s.tgt, tgt, (size_t)n * 4), err);
     void *ea[] = {&c->s.x, &c->s.ids, (void *)&m->wte, (void *)&m->wpe, &n, &t, &C, &V};
     if (m->bf16) CHECK(launch(c->k_embed_bf16, "embed_bf16", n * C, THREADS, ea, err));
     else CHECK(launch(c->k_embed, "embed", n * C, THREADS, ea, err));
@@ -202,6 +200,29 @@ static int forward_rows(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *i
     for (int l = 0; l < m->layers; l++) CHECK(block(c, m, &m->blocks[l], nw, t, d, l, err));
     CHECK(gl_cuda_layernorm(c, c->s.ln, c->s.x, m->lnfw, m->lnfb, n, C, 0, 0, err));
     CHECK(d && dump(d->lnf, c->s.ln, (size_t)t * C, "ln_f", err));
+    return 0;
+}
+
+int gl_cuda_hidden(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *ids, int nw, int t, char *err) {
+    CHECK(ensure_scratch(c, m, nw * t, t, err));
+    return hidden_rows(c, m, ids, nw, t, NULL, err);
+}
+
+int gl_cuda_head_logits(gl_cuda_ctx *c, const gl_cuda_model *m, CUdeviceptr x, int rows, int v0, int vb, CUdeviceptr out, char *err) {
+    gl_operand xp;
+    int kk;
+    CHECK(prepare_input(c, m->bf16, x, rows, m->c, &xp, &kk, err));
+    gl_operand w = {m->head + (CUdeviceptr)v0 * kk * (m->bf16 ? 2 : 4), kk, 0};
+    return gl_cuda_gemm(c, m->bf16 ? CUDA_R_16BF : CUDA_R_32F, CUBLAS_OP_T, CUBLAS_OP_N, vb, rows, kk, 1.0f, w, xp, 0.0f, out,
+                        vb, 0, 1, "LM head chunk", err);
+}
+
+/// nw windows of t tokens: ids and targets (nw·t) from the host, nll (nw·t) back to it.
+static int forward_rows(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *ids, const int32_t *tgt, int nw, int t,
+                        float *nll, float *tlogit, float *mlogit, const gl_cuda_dump *d, char *err) {
+    long long n = (long long)nw * t;
+    CHECK(hidden_rows(c, m, ids, nw, t, d, err));
+    CU_CHECK(gl_cu.cuMemcpyHtoD(c->s.tgt, tgt, (size_t)n * 4), err);
     gl_head_bufs h = {c->s.ln, c->s.tgt, c->s.logits, c->s.lse_max, c->s.lse_sum, c->s.picked, c->s.nll};
     CHECK(gl_cuda_head_loss(c, m, n, &h, err));
     CU_CHECK(gl_cu.cuMemcpyDtoH(nll, c->s.nll, (size_t)n * 4), err);

@@ -208,6 +208,75 @@
 "    if (i >= n) return;\n" \
 "    int tg = targets[i];\n" \
 "    nll[i] = (tg >= 0 && tg < v) ? (float)((double)mx[i] + log(sum[i]) - (double)picked[i]) : __int_as_float(0x7fc00000);\n" \
+"}\n" \
+"/* compare's two heads at once: per row, the running max, its first index, sum of exp(l - max) (and for A,\n" \
+"   sum of exp(a - max)*(a - b)) and the target's logit of each model, merged chunk by chunk as lse_chunk does\n" \
+"   (KL(A||B) = Sab/Sa - lseA + lseB; Divergence.swift on the CPU). pair_init starts each row. */\n" \
+"extern \"C\" __global__ void pair_init(float *ma, float *mb, double *sums, int *idx, float *picked, long long n) {\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i >= n) return;\n" \
+"    ma[i] = -__int_as_float(0x7f800000); mb[i] = ma[i];\n" \
+"    sums[3 * i] = 0.0; sums[3 * i + 1] = 0.0; sums[3 * i + 2] = 0.0;\n" \
+"    idx[2 * i] = 0; idx[2 * i + 1] = 0;\n" \
+"    picked[2 * i] = __int_as_float(0x7fc00000); picked[2 * i + 1] = picked[2 * i];\n" \
+"}\n" \
+"__device__ void block_argmax(float *v, int *k, float *sv, int *sk) {\n" \
+"    int lane = threadIdx.x % WARP, wid = threadIdx.x / WARP, nw = blockDim.x / WARP;\n" \
+"    for (int o = 16; o > 0; o >>= 1) {\n" \
+"        float ov = __shfl_xor_sync(0xffffffffu, *v, o); int ok = __shfl_xor_sync(0xffffffffu, *k, o);\n" \
+"        if (ov > *v || (ov == *v && ok < *k)) { *v = ov; *k = ok; }\n" \
+"    }\n" \
+"    if (lane == 0) { sv[wid] = *v; sk[wid] = *k; }\n" \
+"    __syncthreads();\n" \
+"    if (threadIdx.x == 0) {\n" \
+"        for (int w = 1; w < nw; w++) if (sv[w] > sv[0] || (sv[w] == sv[0] && sk[w] < sk[0])) { sv[0] = sv[w]; sk[0] = sk[w]; }\n" \
+"    }\n" \
+"    __syncthreads();\n" \
+"    *v = sv[0]; *k = sk[0];\n" \
+"    __syncthreads();\n" \
+"}\n" \
+"__device__ double block_sum(double x, double *sd) {\n" \
+"    int lane = threadIdx.x % WARP, wid = threadIdx.x / WARP, nw = blockDim.x / WARP;\n" \
+"    for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);\n" \
+"    if (lane == 0) sd[wid] = x;\n" \
+"    __syncthreads();\n" \
+"    double s = 0.0;\n" \
+"    for (int w = 0; w < nw; w++) s += sd[w];\n" \
+"    __syncthreads();\n" \
+"    return s;\n" \
+"}\n" \
+"/* One block per row of the (rows, vb) chunks la, lb (vocabulary columns v0..v0+vb). */\n" \
+"extern \"C\" __global__ void pair_chunk(const float *la, const float *lb, long long rows, int vb, int v0, const int *targets,\n" \
+"                                      float *ma, float *mb, double *sums, int *idx, float *picked) {\n" \
+"    __shared__ float sv[32]; __shared__ int sk[32]; __shared__ double sd[32];\n" \
+"    long long row = blockIdx.x;\n" \
+"    if (row >= rows) return;\n" \
+"    const float *a = la + row * vb, *b = lb + row * vb;\n" \
+"    float va = -__int_as_float(0x7f800000), vbm = va; int ka = 0, kb = 0;\n" \
+"    for (int k = threadIdx.x; k < vb; k += blockDim.x) {\n" \
+"        if (a[k] > va) { va = a[k]; ka = k; }\n" \
+"        if (b[k] > vbm) { vbm = b[k]; kb = k; }\n" \
+"    }\n" \
+"    block_argmax(&va, &ka, sv, sk);\n" \
+"    block_argmax(&vbm, &kb, sv, sk);\n" \
+"    float fa = 0.0f, fb = 0.0f, fab = 0.0f;\n" \
+"    for (int k = threadIdx.x; k < vb; k += blockDim.x) {\n" \
+"        float ea = expf(a[k] - va);\n" \
+"        fa += ea; fb += expf(b[k] - vbm); fab += ea * (a[k] - b[k]);\n" \
+"    }\n" \
+"    double ca = block_sum((double)fa, sd), cb = block_sum((double)fb, sd), cab = block_sum((double)fab, sd);\n" \
+"    if (threadIdx.x == 0) {\n" \
+"        float oa = ma[row], ob = mb[row], na = fmaxf(oa, va), nb = fmaxf(ob, vbm);\n" \
+"        double *s = sums + 3 * row;\n" \
+"        double ra = oa == na ? 1.0 : exp((double)oa - (double)na), qa = exp((double)va - (double)na);\n" \
+"        double rb = ob == nb ? 1.0 : exp((double)ob - (double)nb), qb = exp((double)vbm - (double)nb);\n" \
+"        s[0] = s[0] * ra + ca * qa; s[2] = s[2] * ra + cab * qa; s[1] = s[1] * rb + cb * qb;\n" \
+"        if (va > oa) idx[2 * row] = v0 + ka;\n" \
+"        if (vbm > ob) idx[2 * row + 1] = v0 + kb;\n" \
+"        ma[row] = na; mb[row] = nb;\n" \
+"        int tg = targets[row] - v0;\n" \
+"        if (tg >= 0 && tg < vb) { picked[2 * row] = a[tg]; picked[2 * row + 1] = b[tg]; }\n" \
+"    }\n" \
 "}\n"
 
 #endif

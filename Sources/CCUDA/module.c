@@ -120,6 +120,7 @@ static int get_functions(gl_cuda_ctx *c, char *err) {
         {&c->k_softmax_causal, "softmax_causal"}, {&c->k_to_bf16, "to_bf16"}, {&c->k_lse_chunk, "lse_chunk"},
         {&c->k_nll_finish, "nll_finish"}, {&c->k_lse_init, "lse_init"}, {&c->k_split3, "split3"},
         {&c->k_permute_qkv, "permute_qkv"}, {&c->k_unpermute, "unpermute"},
+        {&c->k_pair_init, "pair_init"}, {&c->k_pair_chunk, "pair_chunk"},
         {&c->k_zero, "zero"}, {&c->k_axpby, "axpby"}, {&c->k_lse_backward, "lse_backward"},
         {&c->k_layernorm_backward, "layernorm_backward"}, {&c->k_colsum_part, "colsum_part"},
         {&c->k_layernorm_part, "layernorm_part"}, {&c->k_colsum_add, "colsum_add"}, {&c->k_gelu_backward, "gelu_backward"},

@@ -23,6 +23,10 @@ struct Compare: ParsableCommand {
         set. Next-token calibration of each: expected calibration error over 15 equal-width bins of the \
         largest next-token probability; --plot draws the reliability diagram.
 
+        --device cuda puts both models on the GPU (f32 weights, --gpu-math) and compares their full next-token \
+        distributions there, vocabulary chunk by chunk; the two models must share width, inner size and head count \
+        (the layers may differ), else use --device cpu. --device auto uses a GPU when one works and the shapes allow.
+
         Examples:
           gpt2lab compare examples/runs/baseline/model.safetensors examples/runs/stacked/model.safetensors \\
               --test-set examples/test-persuasion.bin
@@ -54,6 +58,8 @@ struct Compare: ParsableCommand {
     @Option(help: "PNG pixel density (2 = twice the pixels).")
     var scale: Double = 2
 
+    @OptionGroup var deviceOption: DeviceOption
+    @OptionGroup var gpuMath: GPUMathOption
     @OptionGroup var model: HeadsOption
     @OptionGroup var vocab: VocabOption
 
@@ -90,16 +96,18 @@ struct Compare: ParsableCommand {
                 options.frequencies = TokenFrequencies(counts: counts, source: frequencies, fromTestSet: false)
             }
             let backend = CPUBackend(threads: data.threads)
+            let gpu = try comparisonDevice(ca, cb)
             let bar = ProgressBar("comparing")
-            let r = compareTokens(a: GPT2Model(weights: ca.weights, backend: backend), b: GPT2Model(weights: cb.weights, backend: backend),
-                                  names: (a, b), tokens: tokens.ids, testSet: data.testSet, plan: plan, options: options,
-                                  tokenizer: try GPT2Tokenizer.load(), progress: bar.update)
+            let r = try compareTokens(a: GPT2Model(weights: ca.weights, backend: backend), b: GPT2Model(weights: cb.weights, backend: backend),
+                                      names: (a, b), tokens: tokens.ids, testSet: data.testSet, plan: plan, options: options,
+                                      tokenizer: try GPT2Tokenizer.load(), gpu: gpu, progress: bar.update)
             bar.finish()
             if let plot {
                 try render(reliabilityChart(r.calibration, names: ("A", "B")), to: plot, width: 700, height: 620, scale: scale)
             }
             defer { if let plot { FileHandle.standardError.write(Data("wrote \(plot)\n".utf8)) } }
             if json { try printJSON(r); return }
+            if let g = gpu?.a.info { print("device      \(describeGPU(g))") }
             print(String(format: "loss        A %.6f   B %.6f   Δ (B − A) %+.6f nats/token", r.lossA, r.lossB, r.delta))
             print(String(format: "KL(A‖B)     %.6f nats/token     top-1 agreement %.2f%%", r.klMean, 100 * r.top1Agreement))
             print("tokens      \(groupedThousands(r.tokensScored)) in \(r.windows) window\(r.windows == 1 ? "" : "s") (context \(r.context), stride \(r.stride))")
@@ -145,4 +153,21 @@ func calibrationTable(_ c: CalibrationPair) -> String {
         String(format: "calibration %@  ECE %@  top-1 accuracy %.2f%%  mean confidence %.2f%%  (%d equal-width bins)",
                name, formatECE(x.ece), 100 * x.accuracy, 100 * x.confidence, calibrationBins)
     }.joined(separator: "\n")
+}
+
+extension Compare {
+    /// Both models on the GPU `--device` asks for (f32 weights, --gpu-math), or none for the CPU. They must have
+    /// one width, inner size and head count to be compared there in one pass: `--device cuda` refuses a pair
+    /// that does not, `--device auto` compares it on the CPU.
+    func comparisonDevice(_ ca: LoadedCheckpoint, _ cb: LoadedCheckpoint) throws -> (a: CUDAModel, b: CUDAModel)? {
+        guard let ga = try openDevice(deviceOption.device, parameters: .f32(ca.weights), math: gpuMath.math),
+              let gb = try openDevice(.cuda(ga.info.ordinal), parameters: .f32(cb.weights), math: gpuMath.math) else { return nil }
+        guard ga.canCompare(with: gb) else {
+            if deviceOption.device == .auto { return nil }
+            let x = ca.weights.config, y = cb.weights.config
+            throw ValidationError("--device \(deviceOption.device): \(a) (width \(x.nEmbd), \(x.nHead) heads, inner \(x.nInner)) and \(b) "
+                                  + "(width \(y.nEmbd), \(y.nHead) heads, inner \(y.nInner)) differ in shape: the GPU compares models of one shape; use --device cpu")
+        }
+        return (ga, gb)
+    }
 }

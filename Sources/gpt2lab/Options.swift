@@ -13,7 +13,7 @@ struct DeviceOption: ParsableArguments {
     var device: ComputeDevice = .cpu
 }
 
-/// `--gpu-math`: how f32 products run on a GPU (`score`, `eval`, `report`).
+/// `--gpu-math`: how f32 products run on a GPU (`score`, `eval`, `compare`, `interpolate`, `report`).
 struct GPUMathOption: ParsableArguments {
     @Option(name: .customLong("gpu-math"),
             help: ArgumentHelp("How f32 products run on a GPU: 3xtf32 (default: each product as three TF32 tensor-core products of hi/lo splits, rounding of f32's order), f32 (cuBLAS FP32 on the CUDA cores), or tf32 (one TF32 product, 10-bit mantissas: faster, ~1e-3 relative error per product). No effect on the CPU or with --precision bf16.",

@@ -29,7 +29,7 @@ final class CompareTests: XCTestCase {
         let tokens = try loadTokenIDs(path: bin)
         let plan = try WindowPlan(tokenCount: tokens.ids.count, context: 256, stride: 256)
         let backend = CPUBackend(threads: 2)
-        let r = compareTokens(a: GPT2Model(weights: try loadCheckpoint(path: a).weights, backend: backend),
+        let r = try compareTokens(a: GPT2Model(weights: try loadCheckpoint(path: a).weights, backend: backend),
                               b: GPT2Model(weights: try loadCheckpoint(path: b).weights, backend: backend),
                               names: (a, b), tokens: tokens.ids, testSet: bin, plan: plan, tokenizer: try GPT2Tokenizer.load())
         XCTAssertEqual(r.tokensScored, ref.tokens_scored)

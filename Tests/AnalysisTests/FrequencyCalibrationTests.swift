@@ -61,7 +61,7 @@ final class FrequencyCalibrationTests: XCTestCase {
         let mb = GPT2Model(weights: try loadCheckpoint(path: b).weights, backend: backend)
         var options = TokenComparisonOptions()
         options.segments = 0
-        let own = compareTokens(a: ma, b: mb, names: (a, b), tokens: tokens.ids, testSet: bin, plan: plan, options: options, tokenizer: nil)
+        let own = try compareTokens(a: ma, b: mb, names: (a, b), tokens: tokens.ids, testSet: bin, plan: plan, options: options, tokenizer: nil)
         XCTAssertEqual(own.tokensScored, ref.tokens_scored)
         XCTAssertEqual(own.frequency.countedFrom, "test set")
         assertBuckets(own.frequency, ref.frequencies_test_set, "test-set frequencies")
@@ -84,7 +84,7 @@ final class FrequencyCalibrationTests: XCTestCase {
 
         options.frequencies = TokenFrequencies(ids: Array(tokens.ids.prefix(ref.train_prefix_tokens)), vocabSize: 50257,
                                                source: "prefix", fromTestSet: false)
-        let prefix = compareTokens(a: ma, b: mb, names: (a, b), tokens: tokens.ids, testSet: bin, plan: plan, options: options, tokenizer: nil)
+        let prefix = try compareTokens(a: ma, b: mb, names: (a, b), tokens: tokens.ids, testSet: bin, plan: plan, options: options, tokenizer: nil)
         XCTAssertEqual(prefix.frequency.countedFrom, "training data")
         XCTAssertEqual(prefix.frequency.buckets.last?.label, "unseen")
         assertBuckets(prefix.frequency, ref.frequencies_train_prefix, "prefix frequencies")

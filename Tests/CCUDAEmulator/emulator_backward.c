@@ -118,3 +118,40 @@ int gl_cuda_emulate_backward(const char *k, void **args) {
     }
     return 0;
 }
+
+// compare's paired heads (kernels.h's pair_init, pair_chunk): the same merges (a chunk's sums in float here, per thread
+// then in double on the GPU).
+int gl_cuda_emulate_pair(const char *k, void **args) {
+    if (!strcmp(k, "pair_init")) {
+        float *ma = PTR(0, float), *mb = PTR(1, float); double *sums = PTR(2, double); int *idx = PTR(3, int);
+        float *picked = PTR(4, float); long long n = ARG(5, long long);
+        for (long long i = 0; i < n; i++) {
+            ma[i] = mb[i] = -INFINITY; sums[3 * i] = sums[3 * i + 1] = sums[3 * i + 2] = 0;
+            idx[2 * i] = idx[2 * i + 1] = 0; picked[2 * i] = picked[2 * i + 1] = NAN;
+        }
+        return 0;
+    }
+    if (strcmp(k, "pair_chunk")) return 1;
+    const float *la = PTR(0, float), *lb = PTR(1, float); long long rows = ARG(2, long long);
+    int vb = ARG(3, int), v0 = ARG(4, int); const int *tg = PTR(5, int);
+    float *ma = PTR(6, float), *mb = PTR(7, float); double *sums = PTR(8, double); int *idx = PTR(9, int);
+    float *picked = PTR(10, float);
+    for (long long r = 0; r < rows; r++) {
+        const float *a = la + r * vb, *b = lb + r * vb;
+        float va = -INFINITY, vm = -INFINITY; int ka = 0, kb = 0;
+        for (int i = 0; i < vb; i++) { if (a[i] > va) { va = a[i]; ka = i; } if (b[i] > vm) { vm = b[i]; kb = i; } }
+        float fa = 0, fb = 0, fab = 0;
+        for (int i = 0; i < vb; i++) { float ea = expf(a[i] - va); fa += ea; fb += expf(b[i] - vm); fab += ea * (a[i] - b[i]); }
+        float oa = ma[r], ob = mb[r], na = fmaxf(oa, va), nb = fmaxf(ob, vm);
+        double *s = sums + 3 * r;
+        double ra = oa == na ? 1.0 : exp((double)oa - (double)na), qa = exp((double)va - (double)na);
+        double rb = ob == nb ? 1.0 : exp((double)ob - (double)nb), qb = exp((double)vm - (double)nb);
+        s[0] = s[0] * ra + fa * qa; s[2] = s[2] * ra + fab * qa; s[1] = s[1] * rb + fb * qb;
+        if (va > oa) idx[2 * r] = v0 + ka;
+        if (vm > ob) idx[2 * r + 1] = v0 + kb;
+        ma[r] = na; mb[r] = nb;
+        int t = tg[r] - v0;
+        if (t >= 0 && t < vb) { picked[2 * r] = a[t]; picked[2 * r + 1] = b[t]; }
+    }
+    return 0;
+}

@@ -18,7 +18,8 @@ extension CLITests {
         guard let problem = try cudaProblem() else { throw XCTSkip("this machine has a working GPU") }
         let bin = try fixture("data/test-persuasion.bin"), ck = try fixture("runs/baseline/model.safetensors")
         let short = ["--max-tokens", "300"], hessian = ["--samples", "1", "--batch", "1", "--context", "32", "--top", "0"]
-        for (args, extra) in [(["score", ck], short), (["interpolate", ck, ck], short), (["hessian", ck], hessian)] {
+        for (args, extra) in [(["score", ck], short), (["interpolate", ck, ck], short), (["compare", ck, ck], short),
+                              (["hessian", ck], hessian)] {
             let r = try gpt2lab(args + ["--test-set", bin, "--device", "cuda"] + extra)
             XCTAssertEqual(r.status, 1, args[0])
             XCTAssertEqual(r.out, "", args[0])

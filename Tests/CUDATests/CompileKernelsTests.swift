@@ -42,6 +42,7 @@ final class CompileKernelsTests: XCTestCase {
             #include <__clang_cuda_builtin_vars.h>
             __device__ unsigned __float_as_uint(float); __device__ float __uint_as_float(unsigned);
             __device__ float __int_as_float(int); __device__ float __shfl_xor_sync(unsigned, float, int);
+            __device__ int __shfl_xor_sync(unsigned, int, int); __device__ double __shfl_xor_sync(unsigned, double, int);
             __device__ float expf(float); __device__ float tanhf(float); __device__ float sqrtf(float);
             __device__ float fmaxf(float, float); __device__ double exp(double); __device__ double log(double);
             __device__ void __syncthreads(void);

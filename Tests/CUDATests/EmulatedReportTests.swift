@@ -50,6 +50,38 @@ final class EmulatedReportTests: XCTestCase {
     }
 }
 
+/// The report's per-token section on the emulated device: both models there, the positions computed by
+/// compare.c, within the CPU report's KL and losses.
+final class EmulatedPerTokenReportTests: XCTestCase {
+    override class func setUp() {
+        setenv("XDG_CACHE_HOME", NSTemporaryDirectory() + "gpt2lab-emulated-cache-\(getpid())", 1)
+        gl_cuda_emulate()
+    }
+
+    func testPerTokenOnTheGPUMatchesTheCPU() throws {
+        let root = EmulatedReportTests.fixtures
+        guard FileManager.default.fileExists(atPath: root + "/runs/baseline/model.safetensors") else {
+            throw XCTSkip("../shared/fixtures not found at \(root)")
+        }
+        var m = ReportManifest(path: "gpu.toml", title: "gpu", testSet: root + "/data/test-persuasion.bin", maxTokens: 600,
+                               baseline: "baseline",
+                               runs: [RunSpec(name: "baseline", checkpoint: root + "/runs/baseline/model.safetensors"),
+                                      RunSpec(name: "stacked", checkpoint: root + "/runs/stacked/model.safetensors")])
+        m.perToken = ["stacked"]; m.perTokenMaxTokens = 300
+        func run(_ device: ComputeDevice) throws -> TokenComparison {
+            var o = ReportOptions()
+            o.bootstrap = 20; o.completionPrompt = nil; o.threads = 2; o.device = device; o.gpuMath = .f32
+            return try XCTUnwrap(try compareRuns(m, options: o).0.perToken?.first?.comparison)
+        }
+        let g = try run(.cuda(0)), c = try run(.cpu)
+        XCTAssertEqual(g.device, "cuda:0")
+        XCTAssertNil(c.device)
+        XCTAssertEqual(g.tokensScored, c.tokensScored)
+        XCTAssertEqual(g.klMean, c.klMean, accuracy: 1e-4 * c.klMean)
+        XCTAssertEqual(g.delta, c.delta, accuracy: 1e-5)
+    }
+}
+
 /// `interpolate --device cuda` on the emulated device: every point within 1e-4 of the CPU engine's loss
 /// (whose endpoints InterpolationTests and the report's tests check against HF transformers), on the GPU.
 final class EmulatedInterpolationTests: XCTestCase {

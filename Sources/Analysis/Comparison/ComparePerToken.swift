@@ -54,8 +54,10 @@ func perTokenPlan(_ m: ReportManifest, tokenCount: Int, context T: Int) throws -
 
 /// The per-token phase: run `r` (a `m.perToken` run, its model `b`) against the baseline's model `a`
 /// on `perTokenPlan`'s windows. The baseline's model is the one its own phases loaded, kept until the
-/// last per-token run is compared (CompareRuns.swift), so neither checkpoint is opened again.
-func perTokenPhase(_ r: RunState, a: GPT2Model, b: GPT2Model, _ s: ComparisonSetup,
+/// last per-token run is compared (CompareRuns.swift), so neither checkpoint is opened again. With the report on a
+/// GPU both models are also there (f32 weights, the report's --gpu-math), and the comparison runs there when their
+/// shapes allow one pass (`CUDAModel.canCompare`), else on the CPU.
+func perTokenPhase(_ r: RunState, a: (cpu: GPT2Model, gpu: CUDAModel?), b: (cpu: GPT2Model, gpu: CUDAModel?), _ s: ComparisonSetup,
                    events: @escaping (ComparisonEvent) -> Void) throws -> PerTokenComparison {
     let m = s.m, name = r.name
     let plan = try perTokenPlan(m, tokenCount: s.tokens.ids.count, context: s.context)
@@ -63,11 +65,13 @@ func perTokenPhase(_ r: RunState, a: GPT2Model, b: GPT2Model, _ s: ComparisonSet
     topts.segments = perTokenSegments.count; topts.segmentLength = perTokenSegments.length
     // Frequencies from the manifest's `frequencies` file (counted by the checks), else from every token the
     // report scores (validated by then), not only the compared prefix.
-    topts.frequencies = s.frequencies ?? TokenFrequencies(ids: Array(s.tokens.ids[s.plan.tokenRange]), vocabSize: a.config.softmaxVocab,
+    topts.frequencies = s.frequencies ?? TokenFrequencies(ids: Array(s.tokens.ids[s.plan.tokenRange]), vocabSize: a.cpu.config.softmaxVocab,
                                                           source: m.testSet, fromTestSet: true)
     events(.comparing(run: name, done: 0, total: plan.tokensScored))
-    let c = compareTokens(a: a, b: b, names: (m.run(m.baseline)!.checkpoint, r.spec.checkpoint), tokens: s.tokens.ids, testSet: m.testSet,
-                          plan: plan, options: topts, tokenizer: s.tokenizer!) { done, total in
+    var pair: (a: CUDAModel, b: CUDAModel)? = nil
+    if let ga = a.gpu, let gb = b.gpu, ga.canCompare(with: gb) { pair = (ga, gb) }
+    let c = try compareTokens(a: a.cpu, b: b.cpu, names: (m.run(m.baseline)!.checkpoint, r.spec.checkpoint), tokens: s.tokens.ids,
+                              testSet: m.testSet, plan: plan, options: topts, tokenizer: s.tokenizer!, gpu: pair) { done, total in
         events(.comparing(run: name, done: done, total: total))
     }
     return PerTokenComparison(run: name, baseline: m.baseline, maxTokens: m.perTokenMaxTokens,

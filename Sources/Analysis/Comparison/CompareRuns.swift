@@ -53,7 +53,7 @@ func compareRuns(_ m: ReportManifest, options: ReportOptions, opener: Checkpoint
     // per-token section compares each of its runs with the baseline's model, kept until the last one.
     let order = runs.indices.filter { runs[$0].name == m.baseline } + runs.indices.filter { runs[$0].name != m.baseline }
     let lastPerToken = order.last { m.perToken.contains(runs[$0].name) }
-    var baselineModel: GPT2Model?
+    var baselineModel: (cpu: GPT2Model, gpu: CUDAModel?)?
     for i in order {
         let baselineWindows = runs[order[0]].score?.windows
         try withLoadedCheckpoint(&runs[i], s, events: events) { run, ck in
@@ -66,7 +66,8 @@ func compareRuns(_ m: ReportManifest, options: ReportOptions, opener: Checkpoint
                                                 s, events: events)
             let isBase = run.name == m.baseline
             if isBase ? lastPerToken != nil : m.perToken.contains(run.name) {
-                let model = GPT2Model(weights: ck.weights, backend: CPUBackend(threads: options.threads))
+                let model = (cpu: GPT2Model(weights: ck.weights, backend: CPUBackend(threads: options.threads)),
+                             gpu: try openDevice(s.device, parameters: .f32(ck.weights), math: options.gpuMath))
                 if isBase { baselineModel = model } else { run.perToken = try perTokenPhase(run, a: baselineModel!, b: model, s, events: events) }
             }
         }

@@ -70,11 +70,13 @@ public struct TokenComparison: Codable, Sendable {
     /// Each model's next-token calibration (Calibration.swift).
     public var calibration: CalibrationPair
     public var seconds: Double
+    /// "cuda:N" when the positions were computed on a GPU; nil on the CPU.
+    public var device: String? = nil
 
     public struct Histogram: Codable, Sendable { public var edges: [Double]; public var counts: [Int] }
 
     enum CodingKeys: String, CodingKey {
-        case a, b, context, stride, windows, delta, gains, losses, seconds, calibration
+        case a, b, context, stride, windows, delta, gains, losses, seconds, calibration, device
         case frequency = "frequency_buckets"
         case testSet = "test_set", tokensScored = "tokens_scored", lossA = "loss_a", lossB = "loss_b"
         case lossByPosition = "loss_by_position", positionCounts = "position_counts", klMean = "kl_mean"
@@ -83,13 +85,13 @@ public struct TokenComparison: Codable, Sendable {
 }
 
 /// Compares `a` and `b` (same vocabulary rows and softmaxed rows) token by token on `plan`'s windows of `tokens`.
-/// `tokenizer` decodes the segments' text (nil: segments carry token ids as text).
+/// `tokenizer` decodes the segments' text (nil: segments carry token ids as text). With `gpu` (both models on
+/// one GPU, `CUDAModel.canCompare`) the positions are computed there (Sources/CCUDA/compare.c), else on the CPU.
 public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), tokens: [Int32], testSet: String,
                           plan: WindowPlan, options: TokenComparisonOptions = TokenComparisonOptions(),
-                          tokenizer: GPT2Tokenizer?, progress: ((Int, Int) -> Void)? = nil) -> TokenComparison {
-    let T = plan.context, Va = a.config.vocabSize, Vb = b.config.vocabSize, Vs = a.config.softmaxVocab
-    let C = a.config.nEmbd, Cb = b.config.nEmbd
-    let threads = a.backend.threads
+                          tokenizer: GPT2Tokenizer?, gpu: (a: CUDAModel, b: CUDAModel)? = nil,
+                          progress: ((Int, Int) -> Void)? = nil) throws -> TokenComparison {
+    let T = plan.context, Vs = a.config.softmaxVocab
     var sumA = [Double](repeating: 0, count: T), sumB = sumA, posCount = [Int](repeating: 0, count: T)
     var klSum = 0.0, agree = 0, n = 0
     var byFrequency = FrequencyAccumulator(FrequencyBucketing(options.frequencies ?? TokenFrequencies(
@@ -98,16 +100,10 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
     var deltas: [Float] = []                        // per scored token, in window order
     var located: [(window: Int, position: Int)] = []  // each delta's window and position
     deltas.reserveCapacity(plan.tokensScored); located.reserveCapacity(plan.tokensScored)
-    let R = 64
-    let la = UnsafeMutablePointer<Float>.allocate(capacity: R * Va), lb = UnsafeMutablePointer<Float>.allocate(capacity: R * Vb)
-    let xa = UnsafeMutablePointer<Float>.allocate(capacity: R * C), xb = UnsafeMutablePointer<Float>.allocate(capacity: R * Cb)
-    let tg = UnsafeMutablePointer<Int32>.allocate(capacity: R)
-    let out = UnsafeMutablePointer<PositionComparison>.allocate(capacity: R)
-    defer { la.deallocate(); lb.deallocate(); xa.deallocate(); xb.deallocate(); tg.deallocate(); out.deallocate() }
+    let cpu = gpu == nil ? CPUComparison(a: a, b: b) : nil
     let t0 = Date()
-    let B = max(1, options.batch ?? defaultBatch(context: T))
+    let B = max(1, options.batch ?? (gpu == nil ? defaultBatch(context: T) : defaultGPUBatch(context: T)))
     var i = 0, done = 0
-    var cached = OneShapeActivations<(Activations, Activations)>()
     while i < plan.windows.count {
         let len = plan.windows[i].length
         var j = i
@@ -120,31 +116,20 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
             for t in 0..<len { inputs[k * len + t] = tokens[w.start + t]; targets[k * len + t] = tokens[w.start + t + 1] }
             for t in w.scoredFrom..<len { rows.append((k * len + t, i + k, t)) }
         }
-        let (actsA, actsB) = cached.value(b: nb, t: len) {
-            (Activations(config: a.config, b: nb, t: len, keepAll: false), Activations(config: b.config, b: nb, t: len, keepAll: false))
+        let compared: [PositionComparison]
+        if let gpu {
+            let all = try gpu.a.compare(with: gpu.b, inputs: inputs, targets: targets, b: nb, t: len)
+            compared = rows.map { all[$0.row] }
+        } else {
+            compared = cpu!.positions(inputs: inputs, targets: targets, b: nb, t: len, rows: rows.map(\.row))
         }
-        inputs.withUnsafeBufferPointer { a.hidden(inputs: $0.baseAddress!, acts: actsA); b.hidden(inputs: $0.baseAddress!, acts: actsB) }
-        var lo = 0
-        while lo < rows.count {
-            let m = min(R, rows.count - lo)
-            for r in 0..<m {
-                let row = rows[lo + r].row
-                (xa + r * C).update(from: actsA.lnf + row * C, count: C)
-                (xb + r * Cb).update(from: actsB.lnf + row * Cb, count: Cb)
-                tg[r] = targets[row]
-            }
-            a.headLogits(xa, rows: m, into: la)
-            b.headLogits(xb, rows: m, into: lb)
-            compareDistributions(out, a: la, b: lb, targets: tg, rows: m, v: Vs, strideA: Va, strideB: Vb, threads: threads)
-            for r in 0..<m {
-                let c = out[r], p = rows[lo + r].position
-                sumA[p] += Double(c.nllA); sumB[p] += Double(c.nllB); posCount[p] += 1
-                klSum += c.kl; agree += c.argmaxA == c.argmaxB ? 1 : 0; n += 1
-                deltas.append(c.nllB - c.nllA); located.append((rows[lo + r].window, p))
-                byFrequency.add(window: rows[lo + r].window, target: tg[r], nllA: c.nllA, nllB: c.nllB)
-                calibration.add(c, target: tg[r])
-            }
-            lo += m
+        for (r, c) in zip(rows, compared) {
+            let p = r.position, tg = targets[r.row]
+            sumA[p] += Double(c.nllA); sumB[p] += Double(c.nllB); posCount[p] += 1
+            klSum += c.kl; agree += c.argmaxA == c.argmaxB ? 1 : 0; n += 1
+            deltas.append(c.nllB - c.nllA); located.append((r.window, p))
+            byFrequency.add(window: r.window, target: tg, nllA: c.nllA, nllB: c.nllB)
+            calibration.add(c, target: tg)
         }
         done += rows.count
         progress?(done, plan.tokensScored)
@@ -156,7 +141,7 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
     let totalA = sumA.reduce(0, +), totalB = sumB.reduce(0, +), N = Double(max(n, 1))
     let segs = rankedSegments(deltas, located, plan: plan, tokens: tokens, length: options.segmentLength,
                               count: options.segments, tokenizer: tokenizer)
-    return TokenComparison(
+    var result = TokenComparison(
         a: names.0, b: names.1, testSet: testSet, context: T, stride: plan.stride, windows: plan.windows.count,
         tokensScored: n, lossA: totalA / N, lossB: totalB / N, delta: (totalB - totalA) / N,
         lossByPosition: LossByPosition(a: zip(sumA, posCount).map { $1 > 0 ? $0 / Double($1) : .nan },
@@ -165,6 +150,8 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
         deltaQuantiles: deltaQuantiles(deltas), deltaHistogram: deltaHistogram(deltas),
         gains: segs.gains, losses: segs.losses, frequency: byFrequency.result(),
         calibration: calibration.result, seconds: Date().timeIntervalSince(t0))
+    result.device = gpu.map { ComputeDevice.cuda($0.a.info.ordinal).description }
+    return result
 }
 
 /// Mean NLL of both models over a range of context positions, weighted by the tokens scored there.
@@ -246,4 +233,51 @@ func rankedSegments(_ deltas: [Float], _ at: [(window: Int, position: Int)], pla
                             tokens: zip(texts, deltas[s.index..<(s.index + length)]).map { .init(text: $0, delta: Double($1)) })
     }
     return (sorted.prefix(count).map(segment), sorted.suffix(count).reversed().map(segment))
+}
+
+/// compareTokens on the CPU engine: both trunks' hidden states for a batch of windows, then the two LM heads
+/// on blocks of R rows and `compareDistributions` over their logits.
+final class CPUComparison {
+    let a: GPT2Model, b: GPT2Model
+    let R = 64
+    let la: UnsafeMutablePointer<Float>, lb: UnsafeMutablePointer<Float>, xa: UnsafeMutablePointer<Float>, xb: UnsafeMutablePointer<Float>
+    let tg: UnsafeMutablePointer<Int32>, out: UnsafeMutablePointer<PositionComparison>
+    var cached = OneShapeActivations<(Activations, Activations)>()
+
+    init(a: GPT2Model, b: GPT2Model) {
+        self.a = a; self.b = b
+        la = .allocate(capacity: R * a.config.vocabSize); lb = .allocate(capacity: R * b.config.vocabSize)
+        xa = .allocate(capacity: R * a.config.nEmbd); xb = .allocate(capacity: R * b.config.nEmbd)
+        tg = .allocate(capacity: R); out = .allocate(capacity: R)
+    }
+
+    deinit { la.deallocate(); lb.deallocate(); xa.deallocate(); xb.deallocate(); tg.deallocate(); out.deallocate() }
+
+    /// The comparisons at `rows` (indices into the b·t positions) of b windows of t tokens.
+    func positions(inputs: [Int32], targets: [Int32], b nb: Int, t len: Int, rows: [Int]) -> [PositionComparison] {
+        let C = a.config.nEmbd, Cb = b.config.nEmbd
+        let (actsA, actsB) = cached.value(b: nb, t: len) {
+            (Activations(config: a.config, b: nb, t: len, keepAll: false), Activations(config: b.config, b: nb, t: len, keepAll: false))
+        }
+        inputs.withUnsafeBufferPointer { a.hidden(inputs: $0.baseAddress!, acts: actsA); b.hidden(inputs: $0.baseAddress!, acts: actsB) }
+        var result: [PositionComparison] = []
+        result.reserveCapacity(rows.count)
+        var lo = 0
+        while lo < rows.count {
+            let m = min(R, rows.count - lo)
+            for r in 0..<m {
+                let row = rows[lo + r]
+                (xa + r * C).update(from: actsA.lnf + row * C, count: C)
+                (xb + r * Cb).update(from: actsB.lnf + row * Cb, count: Cb)
+                tg[r] = targets[row]
+            }
+            a.headLogits(xa, rows: m, into: la)
+            b.headLogits(xb, rows: m, into: lb)
+            compareDistributions(out, a: la, b: lb, targets: tg, rows: m, v: a.config.softmaxVocab, strideA: a.config.vocabSize,
+                                 strideB: b.config.vocabSize, threads: a.backend.threads)
+            result.append(contentsOf: UnsafeBufferPointer(start: out, count: m))
+            lo += m
+        }
+        return result
+    }
 }

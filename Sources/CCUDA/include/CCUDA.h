@@ -94,6 +94,15 @@ typedef struct {
 int gl_cuda_forward(gl_cuda_ctx *ctx, const gl_cuda_model *m, const int32_t *inputs, const int32_t *targets,
                     int b, int t, float *nll, float *target_logit, float *max_logit, const gl_cuda_dump *dump, char *err);
 
+/// One position of `compare` (Divergence.swift's PositionComparison): each model's NLL, KL(A‖B) in nats,
+/// each one's argmax and largest probability.
+typedef struct { float nll_a, nll_b; double kl; int32_t argmax_a, argmax_b; float conf_a, conf_b; } gl_cuda_position;
+/// Both models (on this context's device; the same softmax rows, precision, width, inner size and heads) on nw
+/// windows of t tokens:
+/// out (nw·t) for every position (compare.c).
+int gl_cuda_compare(gl_cuda_ctx *ctx, const gl_cuda_model *a, const gl_cuda_model *b, const int32_t *inputs,
+                    const int32_t *targets, int nw, int t, gl_cuda_position *out, char *err);
+
 /// Frees the forward's scratch (it is kept between calls of one shape).
 void gl_cuda_release_scratch(gl_cuda_ctx *ctx);
 

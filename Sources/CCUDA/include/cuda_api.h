@@ -103,6 +103,8 @@ struct gl_cuda_ctx {
     CUmodule module;
     CUfunction k_embed, k_embed_bf16, k_layernorm, k_bias_rows, k_residual, k_gelu, k_softmax_causal,
                k_to_bf16, k_lse_chunk, k_nll_finish, k_lse_init, k_split3, k_permute_qkv, k_unpermute;
+    // compare's paired heads (compare.c)
+    CUfunction k_pair_init, k_pair_chunk;
     // the backward pass (backward.c)
     CUfunction k_zero, k_axpby, k_lse_backward, k_layernorm_backward, k_colsum_part, k_layernorm_part, k_colsum_add,
                k_gelu_backward, k_softmax_causal_backward, k_permute_heads, k_wte_backward;
@@ -150,6 +152,11 @@ typedef struct { CUdeviceptr x, tgt, logits, mx, sum, picked, nll; } gl_head_buf
 /// nll from x through the LM head, in chunks of gl_head_rows rows × gl_head_vocab vocabulary columns (forward.c).
 int gl_cuda_head_loss(gl_cuda_ctx *c, const gl_cuda_model *m, long long n, const gl_head_bufs *h, char *err);
 enum { GL_HEAD_ROWS = 8192, GL_VOCAB_BLOCK = 8192 };
+/// nw windows of t tokens (ids from the host) through the blocks and ln_f into s.ln (nw·t rows; the scratch
+/// sized for them), and the LM head's logits (rows, vb) of vocabulary columns v0.. for x's rows (f32, C wide) into
+/// out, in the model's precision and the context's math (forward.c).
+int gl_cuda_hidden(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *ids, int nw, int t, char *err);
+int gl_cuda_head_logits(gl_cuda_ctx *c, const gl_cuda_model *m, CUdeviceptr x, int rows, int v0, int vb, CUdeviceptr out, char *err);
 /// out (n, oc) = inp (n, k) · weightᵀ + bias, and LayerNorm (mean, rstd may be 0), as the forward runs them.
 int gl_cuda_linear(gl_cuda_ctx *c, int bf16, CUdeviceptr out, CUdeviceptr inp, uint64_t weight, uint64_t bias,
                    long long n, int k, int oc, const char *what, char *err);

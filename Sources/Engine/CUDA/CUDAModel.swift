@@ -162,6 +162,34 @@ public final class CUDAModel {
         return (out, target, max)
     }
 
+    /// Whether `other` can be compared with this model on the GPU (`compare(with:)`): the same device, precision,
+    /// softmax rows, width, inner size and heads (the layers may differ).
+    public func canCompare(with other: CUDAModel) -> Bool {
+        let a = config, b = other.config
+        return other.info.ordinal == info.ordinal && other.precision == precision && other.math == math
+            && a.softmaxVocab == b.softmaxVocab && a.nEmbd == b.nEmbd && a.nInner == b.nInner && a.nHead == b.nHead
+    }
+
+    /// Both models' next-token distributions at every position of `b` windows of `t` tokens (targets below the
+    /// softmax's rows), compared as `compareDistributions` does on the CPU: window-major, b·t of them.
+    public func compare(with other: CUDAModel, inputs: [Int32], targets: [Int32], b: Int, t: Int) throws -> [PositionComparison] {
+        precondition(canCompare(with: other) && inputs.count == b * t && targets.count == b * t, "internal: compare's pair")
+        var out = [gl_cuda_position](repeating: gl_cuda_position(), count: b * t)
+        var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
+        let rc = blocks.withUnsafeBufferPointer { ab in
+            other.blocks.withUnsafeBufferPointer { bb -> Int32 in
+                var ma = model, mb = other.model
+                ma.blocks = ab.baseAddress; mb.blocks = bb.baseAddress
+                return gl_cuda_compare(ctx, &ma, &mb, inputs, targets, Int32(b), Int32(t), &out, &err)
+            }
+        }
+        guard rc == 0 else { throw CUDAError("cuda:\(info.ordinal): " + String(cString: err)) }
+        return out.map {
+            PositionComparison(nllA: $0.nll_a, nllB: $0.nll_b, kl: $0.kl, argmaxA: $0.argmax_a, argmaxB: $0.argmax_b,
+                               confidenceA: $0.conf_a, confidenceB: $0.conf_b)
+        }
+    }
+
     /// Frees the forward's scratch (kept between batches of one shape); the weights stay.
     public func releaseScratch() { gl_cuda_release_scratch(ctx) }
 }
