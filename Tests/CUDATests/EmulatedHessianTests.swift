@@ -94,6 +94,25 @@ final class EmulatedHessianTests: XCTestCase {
         print("emulated HVP: vᵀHv GPU \(dotD(v, hg)), CPU \(dotD(v, hc)); relative L2 \((diff / norm).squareRoot())")
     }
 
+    /// A probe that is not zero on the tensors the checkpoint lacks (runs/baseline's QKV biases): only the stored
+    /// tensors move, as on the CPU, and Hv is zero there.
+    func testProbeOffTheParametersIsIgnored() throws {
+        let (weights, tokens, _) = try run("baseline")
+        let (inputs, targets) = try hessianBatch(tokens: tokens, batch: 1, context: 8, vocabSize: weights.config.vocabSize)
+        let gpu = GPT2LossHessian(weights: weights, inputs: inputs, targets: targets, b: 1, t: 8,
+                                  gpu: try CUDAGradient(weights: weights, ordinal: 0))
+        let cpu = GPT2LossHessian(weights: weights, backend: CPUBackend(threads: 2), inputs: inputs, targets: targets, b: 1, t: 8)
+        var rng = SplitMix64(seed: 3)
+        let v = (0..<gpu.dimension).map { _ in Float(rng.next() % 2 == 0 ? 1 : -1) }
+        let absent = weights.layout.tensors.filter { !weights.isStored($0) }
+        XCTAssertFalse(absent.isEmpty, "runs/baseline stores no QKV bias")
+        let hg = try gpu.hvp(v), hc = try cpu.hvp(v)
+        var diff = 0.0, norm = 0.0
+        for i in 0..<hc.count { diff += Double(hg[i] - hc[i]) * Double(hg[i] - hc[i]); norm += Double(hc[i]) * Double(hc[i]) }
+        XCTAssertLessThan((diff / norm).squareRoot(), 1e-3)
+        for id in absent { XCTAssertTrue(weights.layout.range(id).allSatisfy { hg[$0] == 0 }, id.canonicalName) }
+    }
+
     /// `hessianAnalysis` with `device: .cuda(0)` (what `hessian --device cuda` and the report run): the same
     /// probes as the CPU give the same trace within 1e-3, λ₁ within 1e-3, and the result names the GPU.
     func testHessianAnalysisOnTheGPUMatchesTheCPU() throws {

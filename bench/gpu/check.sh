@@ -14,6 +14,7 @@
 #   4. ROUNDS (default 3) alternating rounds: gpt2lab cuda f32 in each --gpu-math, cuda bf16, HF f32 (TF32 off),
 #      HF TF32, HF bf16 autocast, HF bf16 weights, at batch 32 x 1024 (medians in results.json)
 #   4b. the Hessian: gpt2lab hessian --device cuda against PyTorch's double-backprop HVPs (hvp_torch.py), 4 x 1024
+#   4c. compare --device cuda against a second 124M model: speed on 256k tokens, agreement with the CPU on 8k
 #   5. gpt2lab on the CPU (16 threads), f32 and bf16, on the first 16k tokens; with THREAD_SCAN="1 2 4 …" f32
 #      at each thread count on the first 8k tokens
 #   6. the summary (bench/gpu/summarize.py): losses, differences, tok/s, peak GPU memory
@@ -115,6 +116,15 @@ if [ -f "$M" ]; then
     step "hessian gpt2lab cuda" 300 "$BIN" hessian "$M" --test-set "$TOK" --device cuda --batch 4 --samples "${HVP_PROBES:-10}" \
         --top 0 --json
     step "hessian torch" 300 "$PY" "$HERE/hvp_torch.py" --model "$WORK/model" --test-set "$TOK" --batch 4 --probes "${HVP_PROBES:-10}"
+    # 4c. compare on the GPU: the 124M model against a second one (seed 1), 256k tokens on cuda for speed, and
+    #     the first 8k tokens on both devices for agreement (KL, top-1 agreement, losses).
+    step make-model-b 180 "$PY" "$REPO/bench/score/make_model.py" --out "$WORK/model-b" --tokens 2049 --seed 1
+    MB="$WORK/model-b/model.safetensors"
+    step "compare gpt2lab cuda" 240 "$BIN" compare "$M" "$MB" --test-set "$TOK" --device cuda --max-tokens 262145 --segments 0 --json
+    for dev in cuda cpu; do
+        step "compare gpt2lab $dev slice" 240 "$BIN" compare "$M" "$MB" --test-set "$TOK" --device $dev --threads 16 \
+            --max-tokens 8193 --segments 0 --json
+    done
     # 5. The CPU engine at 16 threads on the first 16k tokens (16 windows).
     step "cpu gpt2lab f32" 120 "$BIN" score "$M" --test-set "$TOK" --device cpu --threads 16 --max-tokens 16385 --json
     step "cpu gpt2lab bf16" 120 "$BIN" score "$M" --test-set "$TOK" --device cpu --precision bf16 --threads 16 --max-tokens 16385 --json

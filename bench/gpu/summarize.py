@@ -54,6 +54,29 @@ def hessian_summary(by, res):
     print(f"speed-up {speed:.2f}x; traces differ by {z:+.2f} combined standard errors")
 
 
+def compare_summary(by, res):
+    """compare --device cuda: tokens per second on 256k tokens, and the slice's numbers against the CPU's."""
+    print("\n==== compare, two 124M models: speed on the GPU, the first 8k tokens against the CPU ====")
+    big = (by.get("compare gpt2lab cuda") or {}).get("output")
+    g = (by.get("compare gpt2lab cuda slice") or {}).get("output")
+    c = (by.get("compare gpt2lab cpu slice") or {}).get("output")
+    out = {}
+    if isinstance(big, dict) and "tokens_scored" in big:
+        out["cuda_tokens_per_second"] = big["tokens_scored"] / big["seconds"]
+        print(f"gpt2lab compare cuda: {big['tokens_scored']:,} tokens in {big['seconds']:.2f} s "
+              f"({out['cuda_tokens_per_second']:,.0f} tok/s, both models), device {big.get('device')}")
+    if isinstance(g, dict) and isinstance(c, dict) and "kl_mean" in g and "kl_mean" in c:
+        out.update({"kl_cuda": g["kl_mean"], "kl_cpu": c["kl_mean"], "top1_cuda": g["top1_agreement"],
+                    "top1_cpu": c["top1_agreement"], "loss_a_diff": g["loss_a"] - c["loss_a"],
+                    "loss_b_diff": g["loss_b"] - c["loss_b"], "cpu_tokens_per_second": c["tokens_scored"] / c["seconds"]})
+        print(f"slice: KL cuda {g['kl_mean']:.7f} cpu {c['kl_mean']:.7f}; top-1 {g['top1_agreement']:.5f} / "
+              f"{c['top1_agreement']:.5f}; loss A diff {out['loss_a_diff']:+.2e}, B {out['loss_b_diff']:+.2e}; "
+              f"cpu {out['cpu_tokens_per_second']:,.0f} tok/s")
+    if not out:
+        print("compare: FAILED or skipped (see the log)")
+    res["compare"] = out
+
+
 def main():
     path, fix, out_path = sys.argv[1:4]
     steps = [json.loads(l) for l in open(path) if l.strip()]
@@ -119,6 +142,7 @@ def main():
             print(f"gpt2lab cuda {ours} / {theirs}: {a:.2f}x")
 
     hessian_summary(by, res)
+    compare_summary(by, res)
 
     print("\n==== CPU engine, 16 threads, first 16k tokens ====")
     same = (by.get("cuda gpt2lab f32 same slice") or {}).get("output")

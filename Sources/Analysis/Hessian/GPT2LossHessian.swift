@@ -86,7 +86,7 @@ public final class GPT2LossHessian: HVPOperator {
     public func hvp(_ v: [Float]) throws -> [Float] {
         let eps = epsilon(for: v)
         guard eps > 0 else { return [Float](repeating: 0, count: dimension) }
-        if let gpu { return try gpu.hvp(restricted(v, to: blocks), epsilon: eps, inputs: inputs, targets: targets, b: b, t: t) }
+        if let gpu { return try gpu.hvp(v, epsilon: eps, inputs: inputs, targets: targets, b: b, t: t) }  // restricts v itself
         var plus = weights.data, minus = weights.data
         for blk in blocks {
             for i in blk.range {

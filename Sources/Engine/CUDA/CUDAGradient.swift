@@ -121,11 +121,13 @@ public final class CUDAGradient {
         return (loss, try download(plus))
     }
 
-    /// (g(θ + εv) − g(θ − εv)) / (2ε), v layout-shaped (zero off the stored tensors).
+    /// (g(θ + εv) − g(θ − εv)) / (2ε), v layout-shaped; only the stored tensors move (v's entries elsewhere are
+    /// zeroed on the device, so the host copies nothing).
     public func hvp(_ v: [Float], epsilon: Double, inputs: [Int32], targets: [Int32], b: Int, t: Int) throws -> [Float] {
         precondition(v.count == layout.count, "internal: a probe of \(v.count) values for \(layout.count)")
         var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
         try v.withUnsafeBytes { try check(gl_cuda_copy_in(ctx, probe, $0.baseAddress, $0.count, &err), err, "uploading a probe") }
+        for r in absent { try check(gl_cuda_zero(ctx, probe + UInt64(r.lowerBound * 4), r.count, &err), err, "zeroing a probe") }
         let n = layout.count, e = Float(epsilon)
         try check(gl_cuda_axpby(ctx, work, 1, theta, e, probe, n, &err), err, "θ + εv")
         _ = try gradient(weights: work, into: plus, inputs: inputs, targets: targets, b: b, t: t)
