@@ -95,8 +95,8 @@ private func frequencyRows(_ f: FrequencyBuckets) -> [[String: String]] {
 }
 
 /// One entry per per-token comparison: the table's values, the three charts, the frequency table and the segments.
-func perTokenTemplateContext(_ r: ComparisonResults) -> [[String: Any]] {
-    let charts = Dictionary(perTokenCharts(r).map { ($0.file, $0) }, uniquingKeysWith: { a, _ in a })
+func perTokenTemplateContext(_ r: ComparisonResults, charts built: [ReportChart]) -> [[String: Any]] {
+    let charts = Dictionary(built.map { ($0.file, $0) }, uniquingKeysWith: { a, _ in a })
     return (r.perToken ?? []).enumerated().map { i, p in
         let c = p.comparison, files = perTokenChartFiles(i, run: p.run)
         func figure(_ f: String) -> [String: String] { ["file": f, "alt": charts[f]?.alt ?? "", "caption": charts[f]?.caption ?? ""] }

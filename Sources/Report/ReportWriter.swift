@@ -174,8 +174,21 @@ public func resultsCSV(_ r: ComparisonResults) -> String {
     return out
 }
 
+/// Every chart of a report, built once for both the PNG files and the page's figures: the summary charts
+/// (`reportCharts`) and each section's (per-token, why it helped, paths between runs).
+public struct ReportChartSet {
+    public var main: [ReportChart], perToken: [ReportChart], why: [ReportChart], interpolation: [ReportChart]
+    public var all: [ReportChart] { main + perToken + why + interpolation }
+
+    public init(_ r: ComparisonResults, extras: ComparisonExtras) {
+        main = reportCharts(r, extras: extras)
+        perToken = perTokenCharts(r); why = whyCharts(r); interpolation = interpolationCharts(r)
+    }
+}
+
 /// The values the template sees (see Resources/report.html.mustache).
-public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [String: Any] {
+public func templateContext(_ r: ComparisonResults, charts set: ReportChartSet) -> [String: Any] {
+    let charts = set.main
     let B = r.settings.bootstrap
     let rows: [[String: Any]] = r.runs.map { x in
         var row: [String: Any] = [
@@ -223,13 +236,12 @@ public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
         "has_identical": r.runs.contains { !$0.identicalTo.isEmpty },
         "has_completion": r.runs.contains { $0.completion != nil },
         "evals": evalTemplateContext(r),
-        "per_token": perTokenTemplateContext(r),
+        "per_token": perTokenTemplateContext(r, charts: set.perToken),
         "has_per_token": !(r.perToken ?? []).isEmpty,
     ]
-    let why = whyCharts(r)
-    if let h = hessianTemplateContext(r, charts: why) { ctx["hessian_section"] = h }
-    if let s = spectraTemplateContext(r, charts: why) { ctx["spectra_section"] = s }
-    if let i = interpolationTemplateContext(r, charts: interpolationCharts(r)) { ctx["interpolation_section"] = i }
+    if let h = hessianTemplateContext(r, charts: set.why) { ctx["hessian_section"] = h }
+    if let s = spectraTemplateContext(r, charts: set.why) { ctx["spectra_section"] = s }
+    if let i = interpolationTemplateContext(r, charts: set.interpolation) { ctx["interpolation_section"] = i }
     if let q = r.settings.sequential {
         ctx["sequential"] = ["half_width": String(format: "%.3g", q.halfWidth), "seed": String(q.seed), "min_windows": String(q.minWindows)]
     }
@@ -246,7 +258,7 @@ public func templateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
 }
 
 /// Renders the HTML page.
-public func renderReportHTML(_ r: ComparisonResults, charts: [ReportChart], template: String) throws -> String {
+public func renderReportHTML(_ r: ComparisonResults, charts: ReportChartSet, template: String) throws -> String {
     let t: MustacheTemplate
     do { t = try MustacheTemplate(string: template) } catch { throw ReportError.template("cannot parse: \(error)") }
     return t.render(templateContext(r, charts: charts))
@@ -285,8 +297,8 @@ public func writeReport(_ r: ComparisonResults, extras: ComparisonExtras, to des
         throw ReportError.io("\(parent): cannot create: \(error.localizedDescription)")
     }
     try writeAtomically(to: dest.path, folder: true) { tmp in
-        let charts = reportCharts(r, extras: extras)
-        for c in charts + perTokenCharts(r) + whyCharts(r) + interpolationCharts(r) { try render(c.chart, to: tmp + "/" + c.file, width: c.width, height: c.height, scale: 2) }
+        let charts = ReportChartSet(r, extras: extras)
+        for c in charts.all { try render(c.chart, to: tmp + "/" + c.file, width: c.width, height: c.height, scale: 2) }
         try writeAtomically(resultsJSON(r), to: tmp + "/" + ReportFile.json)
         try writeAtomically(Data(resultsCSV(r).utf8), to: tmp + "/" + ReportFile.csv)
         try writeAtomically(Data(renderReportHTML(r, charts: charts, template: template).utf8), to: tmp + "/" + ReportFile.html)

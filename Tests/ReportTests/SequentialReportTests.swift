@@ -70,8 +70,7 @@ final class SequentialReportTests: XCTestCase {
         XCTAssertEqual(r.settings.sequential?.halfWidth, 0.01)
 
         // The page, CSV and JSON say it.
-        let charts = reportCharts(r, extras: extras)
-        let html = try renderReportHTML(r, charts: charts, template: try loadReportTemplate().text)
+        let html = try renderReportHTML(r, charts: ReportChartSet(r, extras: extras), template: try loadReportTemplate().text)
         XCTAssertTrue(html.contains("Sequential scoring."))
         XCTAssertTrue(html.contains("\(q.windowsScored)/\(N) windows"))
         XCTAssertTrue(resultsCSV(r).hasPrefix("name,") && resultsCSV(r).contains("sequential paired,\(q.windowsScored),\(N),"))

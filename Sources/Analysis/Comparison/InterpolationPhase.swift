@@ -23,14 +23,6 @@ public struct RunInterpolation: Codable, Sendable {
     enum CodingKeys: String, CodingKey { case a, b, maxTokens = "max_tokens", result }
 }
 
-/// The `maxTokens` of a window plan over the report's first windows up to `cap` scored tokens (a window
-/// scores one token fewer than it reads; nil when uncapped).
-func cappedMaxTokens(_ m: ReportManifest, cap: Int) -> Int? {
-    let reads = cap >= Int.max - 1 ? Int.max : cap + 1
-    let n = min(m.maxTokens ?? Int.max, max(2, reads))
-    return n == Int.max ? nil : n
-}
-
 /// Refuses, before any scoring, a pair whose headers already say the shapes differ.
 func checkInterpolationPairs(_ m: ReportManifest, configs: [String: GPT2Config]) throws {
     for p in m.interpolate {

@@ -46,6 +46,14 @@ public struct RunSpec: Sendable {
 /// about as long as scoring one run on that many tokens, twice over.
 public let defaultPerTokenMaxTokens = 8192
 
+/// The `maxTokens` of a window plan over the report's first windows up to `cap` scored tokens (a window
+/// scores one token fewer than it reads; nil when uncapped).
+func cappedMaxTokens(_ m: ReportManifest, cap: Int) -> Int? {
+    let reads = cap >= Int.max - 1 ? Int.max : cap + 1
+    let n = min(m.maxTokens ?? Int.max, max(2, reads))
+    return n == Int.max ? nil : n
+}
+
 /// `interpolate_points` when the manifest gives none, as `gpt2lab interpolate --points`.
 public let defaultInterpolatePoints = 11
 
