@@ -324,3 +324,20 @@ int gl_cuda_axpby(gl_cuda_ctx *c, uint64_t out, float a, uint64_t x, float b, ui
     void *args[] = {&o, &a, &xp, &b, &yp, &count};
     return launch(c, c->k_axpby, "axpby", count, args, err);
 }
+
+int gl_cuda_rademacher(gl_cuda_ctx *c, uint64_t v, size_t n, uint64_t state, long long draw0, char *err) {
+    CU_CHECK(gl_cu.cuCtxSetCurrent(c->context), err);
+    CUdeviceptr d = (CUdeviceptr)v;
+    long long count = (long long)n;
+    unsigned long long s = state;
+    void *a[] = {&d, &count, &s, &draw0};
+    return launch(c, c->k_rademacher_fill, "rademacher_fill", count, a, err);
+}
+
+int gl_cuda_dot_tiles(gl_cuda_ctx *c, uint64_t part, uint64_t x, uint64_t y, size_t n, char *err) {
+    CU_CHECK(gl_cu.cuCtxSetCurrent(c->context), err);
+    CUdeviceptr p = (CUdeviceptr)part, xp = (CUdeviceptr)x, yp = (CUdeviceptr)y;
+    long long count = (long long)n, tiles = (count + GL_DOT_TILE - 1) / GL_DOT_TILE;
+    void *a[] = {&p, &xp, &yp, &count};
+    return gl_cuda_launch(c->k_dot_part, "dot_part", tiles * 256, 256, a, err);  // one block of 256 a tile
+}

@@ -1,4 +1,5 @@
-// The backward pass's kernels (the gradient behind the Hessian on the GPU, backward.c), appended to
+// The backward pass's kernels (the gradient behind the Hessian on the GPU, backward.c) and Hutchinson's probe
+// and per-block dot products on the device (hessian.c), appended to
 // kernels.h's source. Each follows the CPU engine's backward (Sources/Engine/Kernels, ModelBackward.swift);
 // column sums (bias, LayerNorm and position gradients) and the embedding's scatter go in a fixed order, so a
 // gradient is the same bits on every run (finite-difference Hessian-vector products subtract two of them).
@@ -117,6 +118,37 @@
 "    float acc = 0.0f;\n" \
 "    for (int j = seg_start[s]; j < seg_start[s + 1]; j++) acc += dres[(long long)order[j] * c + k];\n" \
 "    dwte[(long long)seg_id[s] * c + k] += acc;\n" \
+"}\n" \
+"/* Hutchinson's probe on the device, the same values as the CPU's rademacher(): element i of a block whose\n" \
+"   first draw is draw0 takes bit i % 64 of SplitMix64's draw draw0 + i / 64 from state s (the draw-th output is\n" \
+"   mix(s + (draw + 1) * golden)): bit 0 gives +1, bit 1 gives -1. */\n" \
+"extern \"C\" __global__ void rademacher_fill(float *v, long long n, unsigned long long state, long long draw0) {\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i >= n) return;\n" \
+"    unsigned long long z = state + (unsigned long long)(draw0 + i / 64 + 1) * 0x9E3779B97F4A7C15ULL;\n" \
+"    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;\n" \
+"    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;\n" \
+"    z = z ^ (z >> 31);\n" \
+"    v[i] = ((z >> (i % 64)) & 1ULL) ? -1.0f : 1.0f;\n" \
+"}\n" \
+"/* part[g] = sum of x[i] * y[i] (in double) over tile g of 4096 elements, one block of 256 threads a tile, each\n" \
+"   thread's 16 products summed in order, then the threads in a fixed tree: the same bits every run. */\n" \
+"extern \"C\" __global__ void dot_part(double *part, const float *x, const float *y, long long n) {\n" \
+"    __shared__ double sd[32];\n" \
+"    long long base = (long long)blockIdx.x * 4096;\n" \
+"    double s = 0.0;\n" \
+"    for (int j = 0; j < 16; j++) {\n" \
+"        long long i = base + (long long)j * 256 + threadIdx.x;\n" \
+"        if (i < n) s += (double)x[i] * (double)y[i];\n" \
+"    }\n" \
+"    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);\n" \
+"    if (threadIdx.x % WARP == 0) sd[threadIdx.x / WARP] = s;\n" \
+"    __syncthreads();\n" \
+"    if (threadIdx.x == 0) {\n" \
+"        double t = 0.0;\n" \
+"        for (int w = 0; w < (int)(blockDim.x / WARP); w++) t += sd[w];\n" \
+"        part[blockIdx.x] = t;\n" \
+"    }\n" \
 "}\n"
 
 #endif

@@ -125,7 +125,7 @@ static int get_functions(gl_cuda_ctx *c, char *err) {
         {&c->k_layernorm_backward, "layernorm_backward"}, {&c->k_colsum_part, "colsum_part"},
         {&c->k_layernorm_part, "layernorm_part"}, {&c->k_colsum_add, "colsum_add"}, {&c->k_gelu_backward, "gelu_backward"},
         {&c->k_softmax_causal_backward, "softmax_causal_backward"}, {&c->k_permute_heads, "permute_heads"},
-        {&c->k_wte_backward, "wte_backward"},
+        {&c->k_wte_backward, "wte_backward"}, {&c->k_rademacher_fill, "rademacher_fill"}, {&c->k_dot_part, "dot_part"},
     };
     for (size_t i = 0; i < sizeof fs / sizeof *fs; i++) {
         CUresult r = gl_cu.cuModuleGetFunction(fs[i].f, c->module, fs[i].name);

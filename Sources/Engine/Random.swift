@@ -12,6 +12,8 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+    /// Skips `draws` outputs, as that many calls of next() would (the GPU's probe draws them itself).
+    public mutating func advance(draws: UInt64) { state &+= draws &* 0x9E37_79B9_7F4A_7C15 }
     /// Uniform in [0, 1) with 53 random bits.
     public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
     /// Standard normal (Box–Muller).

@@ -41,8 +41,8 @@ struct Hessian: ParsableCommand {
         direction leaves the quadratic region (λ₁ then comes out ~10× too small). Each HVP costs two forward+backward passes.
 
         --device cuda runs the gradients on the GPU with cuBLAS's FP32 products whatever --gpu-math elsewhere says \
-        (no TF32: the central difference divides by a small ε, so the gradients must carry f32's rounding); each \
-        HVP moves only the probe up and Hv down. Without a usable GPU it stops with one line saying what is missing.
+        (no TF32: the central difference divides by a small ε, so the gradients must carry f32's rounding). The \
+        trace's probes are drawn on the GPU (the same probes as on the CPU) and only each block's vᵀHv comes back. Without a usable GPU it stops with one line saying what is missing.
 
         Examples:
           gpt2lab hessian examples/runs/baseline/model.safetensors --test-set examples/test-persuasion.bin

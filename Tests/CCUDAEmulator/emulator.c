@@ -57,8 +57,9 @@ static CUresult e_errname(CUresult r, const char **s) { (void)r; *s = "CUDA_ERRO
 
 /// The backward pass's kernels (emulator_backward.c); non-zero for a name it does not know.
 int gl_cuda_emulate_backward(const char *k, void **args);
-/// compare's paired heads (emulator_backward.c).
+/// compare's paired heads, Hutchinson's probe (emulator_backward.c).
 int gl_cuda_emulate_pair(const char *k, void **args);
+int gl_cuda_emulate_probe(const char *k, void **args);
 
 static CUresult e_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                          unsigned shm, CUstream st, void **args, void **extra) {
@@ -178,7 +179,7 @@ static CUresult e_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, un
         float *nll = PTR(0, float); const float *mx = PTR(1, float); const double *sum = PTR(2, double);
         const float *pk = PTR(3, float); const int *tg = PTR(4, int); long long n = ARG(5, long long); int v = ARG(6, int);
         for (long long i = 0; i < n; i++) nll[i] = tg[i] >= 0 && tg[i] < v ? (float)((double)mx[i] + log(sum[i]) - (double)pk[i]) : NAN;
-    } else if (gl_cuda_emulate_backward(k, args) && gl_cuda_emulate_pair(k, args)) {
+    } else if (gl_cuda_emulate_backward(k, args) && gl_cuda_emulate_pair(k, args) && gl_cuda_emulate_probe(k, args)) {
         return 500;  // CUDA_ERROR_NOT_FOUND
     }
     return 0;

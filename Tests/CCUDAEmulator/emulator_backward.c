@@ -155,3 +155,27 @@ int gl_cuda_emulate_pair(const char *k, void **args) {
     }
     return 0;
 }
+
+// Hutchinson's probe and the tiled dot products (kernels_backward.h's rademacher_fill, dot_part).
+int gl_cuda_emulate_probe(const char *k, void **args) {
+    if (!strcmp(k, "rademacher_fill")) {
+        float *v = PTR(0, float); long long n = ARG(1, long long);
+        unsigned long long state = ARG(2, unsigned long long); long long draw0 = ARG(3, long long);
+        for (long long i = 0; i < n; i++) {
+            unsigned long long z = state + (unsigned long long)(draw0 + i / 64 + 1) * 0x9E3779B97F4A7C15ULL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+            z = z ^ (z >> 31);
+            v[i] = ((z >> (i % 64)) & 1ULL) ? -1.0f : 1.0f;
+        }
+        return 0;
+    }
+    if (strcmp(k, "dot_part")) return 1;
+    double *part = PTR(0, double); const float *x = PTR(1, float), *y = PTR(2, float); long long n = ARG(3, long long);
+    for (long long g = 0; g * 4096 < n; g++) {
+        double s = 0;
+        for (long long i = g * 4096; i < n && i < (g + 1) * 4096; i++) s += (double)x[i] * (double)y[i];
+        part[g] = s;
+    }
+    return 0;
+}

@@ -113,6 +113,29 @@ final class EmulatedHessianTests: XCTestCase {
         for id in absent { XCTAssertTrue(weights.layout.range(id).allSatisfy { hg[$0] == 0 }, id.canonicalName) }
     }
 
+    /// Hutchinson's probe drawn on the device is the CPU's `rademacher` probe: the same generator state after it,
+    /// and each block's vᵀHv as the CPU's from that probe (a different probe would give unrelated sums).
+    func testProbeOnTheDeviceIsTheCPUsProbe() throws {
+        let (weights, tokens, _) = try run("baseline")
+        let (inputs, targets) = try hessianBatch(tokens: tokens, batch: 1, context: 8, vocabSize: weights.config.vocabSize)
+        let gpu = GPT2LossHessian(weights: weights, inputs: inputs, targets: targets, b: 1, t: 8,
+                                  gpu: try CUDAGradient(weights: weights, ordinal: 0))
+        let cpu = GPT2LossHessian(weights: weights, backend: CPUBackend(threads: 2), inputs: inputs, targets: targets, b: 1, t: 8)
+        var rg = SplitMix64(seed: 9), rc = rg
+        let parts = try XCTUnwrap(try gpu.rademacherParts(rng: &rg))
+        XCTAssertNil(try cpu.rademacherParts(rng: &rc), "the CPU operator draws its probes on the host")
+        let v = rademacher(dimension: cpu.dimension, blocks: cpu.blocks, rng: &rc)
+        XCTAssertEqual(rg.state, rc.state, "the generator advanced as rademacher() advances it")
+        let hv = try cpu.hvp(v)
+        let want = cpu.blocks.map { dotD(v, hv, $0.range) }
+        let scale = want.reduce(0) { $0 + abs($1) }
+        XCTAssertEqual(parts.count, want.count)
+        for (k, (g, c)) in zip(parts, want).enumerated() {
+            XCTAssertEqual(g, c, accuracy: 1e-3 * abs(c) + 1e-5 * scale, cpu.blocks[k].name)
+        }
+        XCTAssertEqual(parts.reduce(0, +), want.reduce(0, +), accuracy: 1e-3 * abs(want.reduce(0, +)))
+    }
+
     /// `hessianAnalysis` with `device: .cuda(0)` (what `hessian --device cuda` and the report run): the same
     /// probes as the CPU give the same trace within 1e-3, λ₁ within 1e-3, and the result names the GPU.
     func testHessianAnalysisOnTheGPUMatchesTheCPU() throws {

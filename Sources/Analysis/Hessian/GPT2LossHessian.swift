@@ -83,6 +83,19 @@ public final class GPT2LossHessian: HVPOperator {
         return nv > 0 ? relativeStep * parameterNorm / nv : 0
     }
 
+    /// On the GPU, the probe is drawn, applied and dotted there (Hutchinson's trace moves a few numbers a probe);
+    /// ε as `epsilon(for:)` gives it for a ±1 probe: δ·‖θ‖/√(stored parameters).
+    public func rademacherParts(rng: inout SplitMix64) throws -> [Double]? {
+        guard let gpu else { return nil }
+        let (first, total) = rademacherDraws(blocks)
+        let count = blocks.reduce(0) { $0 + $1.range.count }
+        let eps = relativeStep * parameterNorm / Double(count).squareRoot()
+        let parts = try gpu.rademacherParts(blocks: zip(blocks, first).map { ($0.range, $1) }, state: rng.state, epsilon: eps,
+                                            inputs: inputs, targets: targets, b: b, t: t)
+        rng.advance(draws: UInt64(total))
+        return parts
+    }
+
     public func hvp(_ v: [Float]) throws -> [Float] {
         let eps = epsilon(for: v)
         guard eps > 0 else { return [Float](repeating: 0, count: dimension) }

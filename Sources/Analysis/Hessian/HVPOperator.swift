@@ -19,6 +19,22 @@ public protocol HVPOperator {
     var blocks: [HVPBlock] { get }
     /// H·v. `v` is zero outside `blocks`; the result's entries outside `blocks` are ignored.
     func hvp(_ v: [Float]) throws -> [Float]
+    /// Hutchinson's next probe where the operator keeps its vectors (a GPU): for v = `rademacher(…, rng: &rng)`,
+    /// Σ_{i∈block} v_i (Hv)_i per block, with `rng` advanced as that call advances it; nil (the default) when the
+    /// operator has no such path, and the caller draws v and calls `hvp`.
+    func rademacherParts(rng: inout SplitMix64) throws -> [Double]?
+}
+
+extension HVPOperator {
+    public func rademacherParts(rng: inout SplitMix64) throws -> [Double]? { nil }
+}
+
+/// The SplitMix64 draws `rademacher` takes for each block (64 signs a draw, each block starting a fresh draw):
+/// each block's first draw and the total.
+func rademacherDraws(_ blocks: [HVPBlock]) -> (first: [Int], total: Int) {
+    var first: [Int] = [], total = 0
+    for b in blocks { first.append(total); total += (b.range.count + 63) / 64 }
+    return (first, total)
 }
 
 /// A dense symmetric matrix as an operator: Hv = A·v (row-major n×n, Double inside).

@@ -49,9 +49,14 @@ public func hutchinsonTrace<Op: HVPOperator>(_ op: Op, samples: Int, tol: Double
     var parts: [[Double]] = []
     var estimate = TraceEstimate(mean: 0, stderr: 0, sampleValues: [], perBlock: [:])
     for s in 0..<max(1, samples) {
-        let v = rademacher(dimension: op.dimension, blocks: blocks, rng: &rng)
-        let hv = try op.hvp(v)
-        let part = blocks.map { dotD(v, hv, $0.range) }
+        let part: [Double]
+        if let p = try op.rademacherParts(rng: &rng) {
+            part = p
+        } else {
+            let v = rademacher(dimension: op.dimension, blocks: blocks, rng: &rng)
+            let hv = try op.hvp(v)
+            part = blocks.map { dotD(v, hv, $0.range) }
+        }
         parts.append(part)
         values.append(part.reduce(0, +))
         estimate = summarize(values)

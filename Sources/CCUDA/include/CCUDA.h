@@ -114,6 +114,13 @@ int gl_cuda_gradient(gl_cuda_ctx *ctx, const gl_cuda_model *m, const gl_cuda_mod
                      const int32_t *targets, int b, int t, double *loss, char *err);
 /// The most bytes of kept activations one chunk of windows may take (0: the default, 8 GiB); for tests.
 void gl_cuda_set_gradient_chunk_bytes(size_t bytes);
+/// Hutchinson's probe on the device: v (n floats) as the CPU's rademacher() fills a block whose first
+/// SplitMix64 draw is draw0 (the draw-th output of the generator at `state`): bit i % 64 of draw draw0 + i / 64.
+int gl_cuda_rademacher(gl_cuda_ctx *ctx, uint64_t v, size_t n, uint64_t state, long long draw0, char *err);
+/// Σ x·y in double over each tile of GL_DOT_TILE elements of n: ⌈n / GL_DOT_TILE⌉ doubles at part, each in a
+/// fixed order (the host adds the tiles in order).
+enum { GL_DOT_TILE = 4096 };
+int gl_cuda_dot_tiles(gl_cuda_ctx *ctx, uint64_t part, uint64_t x, uint64_t y, size_t n, char *err);
 /// Frees the gradient's buffers.
 void gl_cuda_release_gradient(gl_cuda_ctx *ctx);
 /// Device memory of n floats: out = a·x + b·y; zeros; copies to and from the host.

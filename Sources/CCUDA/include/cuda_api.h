@@ -107,7 +107,7 @@ struct gl_cuda_ctx {
     CUfunction k_pair_init, k_pair_chunk;
     // the backward pass (backward.c)
     CUfunction k_zero, k_axpby, k_lse_backward, k_layernorm_backward, k_colsum_part, k_layernorm_part, k_colsum_add,
-               k_gelu_backward, k_softmax_causal_backward, k_permute_heads, k_wte_backward;
+               k_gelu_backward, k_softmax_causal_backward, k_permute_heads, k_wte_backward, k_rademacher_fill, k_dot_part;
     char origin[1024];
     size_t held, peak;
     // The forward's scratch for `rows` rows of windows of t tokens, kept between calls of one shape

@@ -17,6 +17,8 @@ public final class CUDAGradient {
     private let absent: [Range<Int>]
     private var buffers: [UInt64] = []
     private let theta: UInt64, work: UInt64, plus: UInt64, minus: UInt64, probe: UInt64
+    /// The per-tile sums of vᵀHv (rademacherParts), allocated at first use.
+    private var partsBuffer: UInt64 = 0, partsBytes = 0
 
     /// Uploads `weights` to GPU `ordinal`.
     public init(weights: GPT2Weights, ordinal: Int) throws {
@@ -55,7 +57,7 @@ public final class CUDAGradient {
     deinit { release() }
 
     private func release() {
-        for b in buffers { gl_cuda_free(ctx, b, layout.count * 4) }
+        for b in buffers { gl_cuda_free(ctx, b, b == partsBuffer ? partsBytes : layout.count * 4) }
         buffers = []
         gl_cuda_close(ctx)
     }
@@ -121,13 +123,41 @@ public final class CUDAGradient {
         return (loss, try download(plus))
     }
 
-    /// (g(θ + εv) − g(θ − εv)) / (2ε), v layout-shaped; only the stored tensors move (v's entries elsewhere are
-    /// zeroed on the device, so the host copies nothing).
-    public func hvp(_ v: [Float], epsilon: Double, inputs: [Int32], targets: [Int32], b: Int, t: Int) throws -> [Float] {
-        precondition(v.count == layout.count, "internal: a probe of \(v.count) values for \(layout.count)")
+    /// Hutchinson's probe on the device: v = ±1 on each of `blocks` as the CPU's `rademacher` draws it from a
+    /// SplitMix64 at `state` (each block's first draw given), zero elsewhere; Hv by central differences with
+    /// step ε; Σ v_i (Hv)_i per block (in double, tiles in order). Only those sums come back.
+    public func rademacherParts(blocks: [(range: Range<Int>, firstDraw: Int)], state: UInt64, epsilon: Double,
+                                inputs: [Int32], targets: [Int32], b: Int, t: Int) throws -> [Double] {
         var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
-        try v.withUnsafeBytes { try check(gl_cuda_copy_in(ctx, probe, $0.baseAddress, $0.count, &err), err, "uploading a probe") }
-        for r in absent { try check(gl_cuda_zero(ctx, probe + UInt64(r.lowerBound * 4), r.count, &err), err, "zeroing a probe") }
+        let tiles = blocks.map { ($0.range.count + Int(GL_DOT_TILE) - 1) / Int(GL_DOT_TILE) }
+        if partsBuffer == 0 {
+            try check(gl_cuda_alloc_bytes(ctx, tiles.reduce(0, +) * 8, &partsBuffer, &err), err, "the probe's sums")
+            buffers.append(partsBuffer)
+            partsBytes = tiles.reduce(0, +) * 8
+        }
+        try check(gl_cuda_zero(ctx, probe, layout.count, &err), err, "zeroing a probe")
+        for blk in blocks {
+            try check(gl_cuda_rademacher(ctx, probe + UInt64(blk.range.lowerBound * 4), blk.range.count, state, Int64(blk.firstDraw), &err),
+                      err, "drawing a probe")
+        }
+        try difference(epsilon: epsilon, inputs: inputs, targets: targets, b: b, t: t)
+        var at = 0
+        for (blk, k) in zip(blocks, tiles) {
+            let o = UInt64(blk.range.lowerBound * 4)
+            try check(gl_cuda_dot_tiles(ctx, partsBuffer + UInt64(at * 8), probe + o, plus + o, blk.range.count, &err), err, "vᵀHv")
+            at += k
+        }
+        var sums = [Double](repeating: 0, count: at)
+        let rc = sums.withUnsafeMutableBytes { gl_cuda_download(ctx, $0.baseAddress, partsBuffer, $0.count, &err) }
+        try check(rc, err, "downloading vᵀHv")
+        var out: [Double] = [], i = 0
+        for k in tiles { out.append(sums[i..<(i + k)].reduce(0, +)); i += k }
+        return out
+    }
+
+    /// plus = (g(θ + ε·probe) − g(θ − ε·probe)) / (2ε).
+    private func difference(epsilon: Double, inputs: [Int32], targets: [Int32], b: Int, t: Int) throws {
+        var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
         let n = layout.count, e = Float(epsilon)
         try check(gl_cuda_axpby(ctx, work, 1, theta, e, probe, n, &err), err, "θ + εv")
         _ = try gradient(weights: work, into: plus, inputs: inputs, targets: targets, b: b, t: t)
@@ -135,6 +165,16 @@ public final class CUDAGradient {
         _ = try gradient(weights: work, into: minus, inputs: inputs, targets: targets, b: b, t: t)
         let inv = Float(1 / (2 * epsilon))
         try check(gl_cuda_axpby(ctx, plus, inv, plus, -inv, minus, n, &err), err, "the difference")
+    }
+
+    /// (g(θ + εv) − g(θ − εv)) / (2ε), v layout-shaped; only the stored tensors move (v's entries elsewhere are
+    /// zeroed on the device, so the host copies nothing).
+    public func hvp(_ v: [Float], epsilon: Double, inputs: [Int32], targets: [Int32], b: Int, t: Int) throws -> [Float] {
+        precondition(v.count == layout.count, "internal: a probe of \(v.count) values for \(layout.count)")
+        var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
+        try v.withUnsafeBytes { try check(gl_cuda_copy_in(ctx, probe, $0.baseAddress, $0.count, &err), err, "uploading a probe") }
+        for r in absent { try check(gl_cuda_zero(ctx, probe + UInt64(r.lowerBound * 4), r.count, &err), err, "zeroing a probe") }
+        try difference(epsilon: epsilon, inputs: inputs, targets: targets, b: b, t: t)
         return try download(plus)
     }
 }
