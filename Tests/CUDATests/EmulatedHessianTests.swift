@@ -94,14 +94,20 @@ final class EmulatedHessianTests: XCTestCase {
         print("emulated HVP: vᵀHv GPU \(dotD(v, hg)), CPU \(dotD(v, hc)); relative L2 \((diff / norm).squareRoot())")
     }
 
-    /// A probe that is not zero on the tensors the checkpoint lacks (runs/baseline's QKV biases): only the stored
-    /// tensors move, as on the CPU, and Hv is zero there.
-    func testProbeOffTheParametersIsIgnored() throws {
+    /// runs/baseline's Hessian on its first 8 tokens, on the GPU and on the CPU.
+    func smallOperators() throws -> (GPT2Weights, gpu: GPT2LossHessian, cpu: GPT2LossHessian) {
         let (weights, tokens, _) = try run("baseline")
         let (inputs, targets) = try hessianBatch(tokens: tokens, batch: 1, context: 8, vocabSize: weights.config.vocabSize)
         let gpu = GPT2LossHessian(weights: weights, inputs: inputs, targets: targets, b: 1, t: 8,
                                   gpu: try CUDAGradient(weights: weights, ordinal: 0))
         let cpu = GPT2LossHessian(weights: weights, backend: CPUBackend(threads: 2), inputs: inputs, targets: targets, b: 1, t: 8)
+        return (weights, gpu, cpu)
+    }
+
+    /// A probe that is not zero on the tensors the checkpoint lacks (runs/baseline's QKV biases): only the stored
+    /// tensors move, as on the CPU, and Hv is zero there.
+    func testProbeOffTheParametersIsIgnored() throws {
+        let (weights, gpu, cpu) = try smallOperators()
         var rng = SplitMix64(seed: 3)
         let v = (0..<gpu.dimension).map { _ in Float(rng.next() % 2 == 0 ? 1 : -1) }
         let absent = weights.layout.tensors.filter { !weights.isStored($0) }
@@ -116,11 +122,7 @@ final class EmulatedHessianTests: XCTestCase {
     /// Hutchinson's probe drawn on the device is the CPU's `rademacher` probe: the same generator state after it,
     /// and each block's vᵀHv as the CPU's from that probe (a different probe would give unrelated sums).
     func testProbeOnTheDeviceIsTheCPUsProbe() throws {
-        let (weights, tokens, _) = try run("baseline")
-        let (inputs, targets) = try hessianBatch(tokens: tokens, batch: 1, context: 8, vocabSize: weights.config.vocabSize)
-        let gpu = GPT2LossHessian(weights: weights, inputs: inputs, targets: targets, b: 1, t: 8,
-                                  gpu: try CUDAGradient(weights: weights, ordinal: 0))
-        let cpu = GPT2LossHessian(weights: weights, backend: CPUBackend(threads: 2), inputs: inputs, targets: targets, b: 1, t: 8)
+        let (weights, gpu, cpu) = try smallOperators()
         var rg = SplitMix64(seed: 9), rc = rg
         let parts = try XCTUnwrap(try gpu.rademacherParts(rng: &rg))
         XCTAssertNil(try cpu.rademacherParts(rng: &rc), "the CPU operator draws its probes on the host")
