@@ -53,3 +53,10 @@ public func column(_ text: String, _ width: Int, alignLeft: Bool = false) -> Str
     let fill = String(repeating: " ", count: max(0, width - text.count))
     return alignLeft ? text + fill : fill + text
 }
+
+/// A byte count for a message: "50.3 GiB", "812.0 MiB", "4.0 KiB", "17 bytes".
+public func formatBytes(_ n: Int) -> String {
+    let units = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+    for (size, name) in units where n >= size { return String(format: "%.1f", Double(n) / Double(size)) + " " + name }
+    return "\(n) bytes"
+}

@@ -140,4 +140,23 @@ final class HessianTests: XCTestCase {
             XCTAssertEqual($0 as? HessianError, .notEnoughTokens(needed: 33, available: 32))
         }
     }
+
+    /// A Lanczos basis that cannot fit in memory is refused before any work, saying how many steps would fit:
+    /// GPT-2 small's 124,439,808 floats are 475 MiB a step, so 16 GiB holds 34 vectors, 31 steps beside the 3
+    /// working vectors.
+    func testLanczosBasisThatCannotFitIsRefusedBeforeWork() throws {
+        let n = 124_439_808, gib16 = 16 << 30
+        XCTAssertThrowsError(try checkLanczosMemory(dimension: n, topK: 1, maxIterations: 100, density: nil, available: gib16)) { e in
+            XCTAssertEqual(e as? HessianError, .lanczosMemory(steps: 100, dimension: n, needed: 103 * n * 4, available: gib16))
+            let text = (e as? HessianError)?.errorDescription ?? ""
+            XCTAssertTrue(text.contains("at most 31 steps fit"), text)
+            XCTAssertTrue(text.contains("47.7 GiB") && text.contains("16.0 GiB"), text)
+        }
+        XCTAssertNoThrow(try checkLanczosMemory(dimension: n, topK: 1, maxIterations: 31, density: nil, available: gib16))
+        XCTAssertNoThrow(try checkLanczosMemory(dimension: n, topK: 0, maxIterations: 100, density: nil, available: 1), "no Lanczos run")
+        XCTAssertThrowsError(try checkLanczosMemory(dimension: n, topK: 0, maxIterations: 1, density: DensityOptions(vectors: 1, steps: 100),
+                                                    available: gib16), "the density's run counts too")
+        XCTAssertNoThrow(try checkLanczosMemory(dimension: n, topK: 1, maxIterations: 100, density: nil, available: nil), "unknown: no refusal")
+    }
 }
+

@@ -71,6 +71,14 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
             throw runError(m, r, "context of \(c.contextLength) positions is shorter than the report's \(T); set `context` in the manifest")
         }
     }
+    if options.hessianSamples > 0 {  // the Lanczos bases, before any run is scored (a tied layout: the fewest floats)
+        for r in m.runs {
+            do {
+                try checkLanczosMemory(dimension: ParameterLayout(config: configs[r.name]!, tied: true).count, topK: options.hessianTop,
+                                       maxIterations: hessianEigenSteps, density: options.hessianDensity)
+            } catch { throw runError(m, r, describeError(error)) }
+        }
+    }
     try checkPerTokenRuns(m, configs: configs)
     try checkInterpolationPairs(m, configs: configs)
     let plan: WindowPlan

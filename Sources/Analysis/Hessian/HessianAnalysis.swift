@@ -1,4 +1,5 @@
 import Engine
+import Plumbing
 import Foundation
 
 // The library entry point for `gpt2lab hessian`: batch → gradient → Hutchinson trace (with
@@ -10,6 +11,8 @@ public enum HessianError: LocalizedError, Equatable {
     case tokenOutOfRange(position: Int, token: Int32, vocabSize: Int)
     case contextTooLong(context: Int, maximum: Int)
     case invalidArgument(name: String, value: String, expected: String)
+    /// The Lanczos basis (every step's vector, as full reorthogonalisation needs) would not fit in memory.
+    case lanczosMemory(steps: Int, dimension: Int, needed: Int, available: Int)
 
     public var errorDescription: String? {
         switch self {
@@ -21,6 +24,11 @@ public enum HessianError: LocalizedError, Equatable {
             return "context \(context) is longer than the model's context length \(maximum)"
         case let .invalidArgument(name, value, expected):
             return "\(name) = \(value) is invalid: expected \(expected)"
+        case let .lanczosMemory(steps, dimension, needed, available):
+            let fit = max(0, available / (dimension * 4) - lanczosWorkVectors)
+            return "the Lanczos runs keep every step's vector: \(steps) steps (+\(lanczosWorkVectors) working vectors) × "
+                + "\(groupedThousands(dimension)) floats need \(formatBytes(needed)), and \(formatBytes(available)) is available here; "
+                + (fit > 0 ? "at most \(fit) steps fit (fewer eigenvalue or density steps)" : "no Lanczos run fits (no eigenvalues or density)")
         }
     }
 }
@@ -185,6 +193,7 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
                                  maxIterations: maxIterations, eigenTol: eigenTol, density: density,
                                  steps: [relativeStep, eigenRelativeStep])
     let (inputs, targets) = try hessianBatch(tokens: tokens, batch: batch, context: T, vocabSize: cfg.softmaxVocab)
+    try checkLanczosMemory(dimension: weights.layout.count, topK: topK, maxIterations: maxIterations, density: density)
     let gpu = try openGradientDevice(device, weights: weights)
     let op = GPT2LossHessian(weights: weights, backend: backend, inputs: inputs, targets: targets, b: batch, t: T,
                              relativeStep: relativeStep, gpu: gpu)
@@ -244,6 +253,20 @@ public func openGradientDevice(_ device: ComputeDevice, weights: GPT2Weights) th
     case let .cuda(n): return try CUDAGradient(weights: weights, ordinal: n)
     case .auto: return try? CUDAGradient(weights: weights, ordinal: 0)
     }
+}
+
+/// Vectors a Lanczos run holds beside its basis: w, the Ritz vector and Hy.
+let lanczosWorkVectors = 3
+
+/// Checks, before any work, that the Lanczos runs' bases fit in memory: the top eigenvalues' (up to
+/// `maxIterations` steps when `topK` > 0) and the density's (`density.steps` per vector, one vector at a time),
+/// each step a vector of `dimension` floats. `available` nil (unknown) passes.
+public func checkLanczosMemory(dimension: Int, topK: Int, maxIterations: Int, density: DensityOptions?,
+                               available: Int? = availableMemoryBytes()) throws {
+    let steps = max(topK > 0 ? maxIterations : 0, density?.steps ?? 0)
+    guard steps > 0, let available else { return }
+    let needed = (steps + lanczosWorkVectors) * dimension * 4
+    if needed > available { throw HessianError.lanczosMemory(steps: steps, dimension: dimension, needed: needed, available: available) }
 }
 
 func validateHessianArguments(context: Int, maximum: Int, samples: Int, tol: Double?, topK: Int, maxIterations: Int,
