@@ -74,6 +74,23 @@ static size_t carve_all(CUdeviceptr base, const gl_cuda_model *m, size_t nw, siz
     return (size_t)(cur - base);
 }
 
+/// Windows per chunk for b windows of t tokens: as many as chunk_bytes holds (at least one, at most b).
+static int chunk_windows(const gl_cuda_model *m, int b, int t) {
+    train_bufs probe;
+    size_t per_window = carve_all(0, m, 1, (size_t)t, &probe);
+    int nw = (int)(chunk_bytes / per_window);
+    if (nw < 1) nw = 1;
+    if (nw > ROWS_CAP / t) nw = ROWS_CAP / t > 0 ? ROWS_CAP / t : 1;
+    if (nw > b) nw = b;
+    return nw;
+}
+
+size_t gl_cuda_gradient_bytes(const gl_cuda_model *m, int b, int t) {
+    if (b < 1 || t < 1) return 0;
+    train_bufs tb;
+    return carve_all(0, m, (size_t)chunk_windows(m, b, t), (size_t)t, &tb);
+}
+
 void gl_cuda_release_gradient(gl_cuda_ctx *c) {
     gl_cuda_free(c, c->g.base, c->g.bytes);
     memset(&c->g, 0, sizeof c->g);
@@ -289,12 +306,7 @@ int gl_cuda_gradient(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_model
         return 1;
     }
     CU_CHECK(gl_cu.cuCtxSetCurrent(c->context), err);
-    train_bufs probe;
-    size_t per_window = carve_all(0, m, 1, (size_t)t, &probe);
-    int nw = (int)(chunk_bytes / per_window);
-    if (nw < 1) nw = 1;
-    if (nw > ROWS_CAP / t) nw = ROWS_CAP / t > 0 ? ROWS_CAP / t : 1;
-    if (nw > b) nw = b;
+    int nw = chunk_windows(m, b, t);
     train_bufs tb;
     CHECK(ensure_buffers(c, m, nw, t, &tb, err));
     double sum = 0;

@@ -94,3 +94,11 @@ int gl_cuda_copy_in(gl_cuda_ctx *c, uint64_t p, const void *host, size_t bytes, 
     if (bytes) CU_CHECK(gl_cu.cuMemcpyHtoD((CUdeviceptr)p, host, bytes), err);
     return 0;
 }
+
+int gl_cuda_free_bytes(gl_cuda_ctx *c, size_t *free_bytes, char *err) {
+    size_t total = 0;
+    *free_bytes = 0;
+    CU_CHECK(gl_cu.cuCtxSetCurrent(c->context), err);
+    CU_CHECK(gl_cu.cuMemGetInfo(free_bytes, &total), err);
+    return 0;
+}

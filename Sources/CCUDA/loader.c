@@ -115,7 +115,7 @@ static int load_driver(void) {
     SYM(h, cuInit, "cuInit", L); SYM(h, cuDriverGetVersion, "cuDriverGetVersion", L);
     SYM(h, cuDeviceGetCount, "cuDeviceGetCount", L); SYM(h, cuDeviceGet, "cuDeviceGet", L);
     SYM(h, cuDeviceGetName, "cuDeviceGetName", L); SYM(h, cuDeviceGetAttribute, "cuDeviceGetAttribute", L);
-    SYM(h, cuDeviceTotalMem, "cuDeviceTotalMem_v2", L);
+    SYM(h, cuDeviceTotalMem, "cuDeviceTotalMem_v2", L); SYM(h, cuMemGetInfo, "cuMemGetInfo_v2", L);
     SYM(h, cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", L);
     SYM(h, cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", L);
     SYM(h, cuCtxSetCurrent, "cuCtxSetCurrent", L); SYM(h, cuCtxSynchronize, "cuCtxSynchronize", L);

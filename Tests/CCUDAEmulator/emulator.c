@@ -40,6 +40,9 @@ static CUresult e_get(CUdevice *d, int o) { *d = o; return o == 0 ? 0 : 101; }
 static CUresult e_name(char *n, int len, CUdevice d) { (void)d; strncpy(n, "emulated device", (size_t)len); return 0; }
 static CUresult e_attr(int *v, int a, CUdevice d) { (void)d; *v = a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR ? 9 : 0; return 0; }
 static CUresult e_mem(size_t *b, CUdevice d) { (void)d; *b = (size_t)1 << 34; return 0; }
+static size_t free_bytes = (size_t)1 << 34;
+void gl_cuda_emulated_set_free_bytes(size_t bytes) { free_bytes = bytes ? bytes : (size_t)1 << 34; }
+static CUresult e_meminfo(size_t *f, size_t *t) { *f = free_bytes; *t = (size_t)1 << 34; return 0; }
 static CUresult e_retain(CUcontext *c, CUdevice d) { (void)d; *c = (CUcontext)(uintptr_t)0x1; return 0; }
 static CUresult e_release(CUdevice d) { (void)d; return 0; }
 static CUresult e_setcur(CUcontext c) { (void)c; return 0; }
@@ -243,7 +246,7 @@ static cublasStatus_t b_gemm(cublasHandle_t h, int ta, int tb, int m, int n, int
 void gl_cuda_emulate(void) {
     struct gl_cuda_api t = {
         .cuInit = e_init, .cuDriverGetVersion = e_version, .cuDeviceGetCount = e_count, .cuDeviceGet = e_get,
-        .cuDeviceGetName = e_name, .cuDeviceGetAttribute = e_attr, .cuDeviceTotalMem = e_mem,
+        .cuDeviceGetName = e_name, .cuDeviceGetAttribute = e_attr, .cuDeviceTotalMem = e_mem, .cuMemGetInfo = e_meminfo,
         .cuDevicePrimaryCtxRetain = e_retain, .cuDevicePrimaryCtxRelease = e_release, .cuCtxSetCurrent = e_setcur,
         .cuCtxSynchronize = ok0, .cuMemAlloc = e_alloc, .cuMemFree = e_free, .cuMemcpyHtoD = e_htod, .cuMemcpyDtoH = e_dtoh,
         .cuModuleLoadData = e_modload, .cuModuleUnload = e_modunload, .cuModuleGetFunction = e_getfn,

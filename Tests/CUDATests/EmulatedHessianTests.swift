@@ -21,7 +21,7 @@ final class EmulatedHessianTests: XCTestCase {
         gl_cuda_emulate()
     }
 
-    func run(_ name: String) throws -> (GPT2Weights, [Int32], Expected?) {
+    static func run(_ name: String) throws -> (GPT2Weights, [Int32], Expected?) {
         let root = EmulatedGPUTests.fixtures
         let ckpt = root.appendingPathComponent("runs/\(name)/model.safetensors").path
         guard FileManager.default.fileExists(atPath: ckpt) else { throw XCTSkip("../shared/fixtures not found at \(root.path)") }
@@ -42,7 +42,7 @@ final class EmulatedHessianTests: XCTestCase {
     /// PyTorch's batch (4 windows of 256): the loss within 2e-4 and the gradient's norm within 2e-3 (the CPU
     /// engine's tolerances in HessianFixtureTests), and each tensor within 1e-4 of the CPU's gradient.
     func testGradientMatchesPyTorchAndTheCPU() throws {
-        let (weights, tokens, expected) = try run("baseline")
+        let (weights, tokens, expected) = try Self.run("baseline")
         let exp = try XCTUnwrap(expected, "expected/baseline.json has PyTorch's Hessian batch")
         let (inputs, targets) = try hessianBatch(tokens: tokens, batch: exp.batch, context: exp.context, vocabSize: weights.config.vocabSize)
         let gpu = try CUDAGradient(weights: weights, ordinal: 0)
@@ -71,7 +71,7 @@ final class EmulatedHessianTests: XCTestCase {
     /// gradient within 1e-4 of the CPU's per tensor; one Rademacher probe's Hv within 1e-3 (relative L2) of the
     /// CPU's; the same gradient bits twice.
     func testTiedHeadGradientAndHVPMatchTheCPU() throws {
-        let (weights, tokens, _) = try run("reference")
+        let (weights, tokens, _) = try Self.run("reference")
         let (inputs, targets) = try hessianBatch(tokens: tokens, batch: 3, context: 32, vocabSize: weights.config.vocabSize)
         gl_cuda_set_gradient_chunk_bytes(1)  // one window per chunk
         defer { gl_cuda_set_gradient_chunk_bytes(0) }
@@ -95,7 +95,7 @@ final class EmulatedHessianTests: XCTestCase {
     }
 
     /// runs/baseline's Hessian on its first 8 tokens, on the GPU and on the CPU.
-    func smallOperators() throws -> (GPT2Weights, gpu: GPT2LossHessian, cpu: GPT2LossHessian) {
+    static func smallOperators() throws -> (GPT2Weights, gpu: GPT2LossHessian, cpu: GPT2LossHessian) {
         let (weights, tokens, _) = try run("baseline")
         let (inputs, targets) = try hessianBatch(tokens: tokens, batch: 1, context: 8, vocabSize: weights.config.vocabSize)
         let gpu = GPT2LossHessian(weights: weights, inputs: inputs, targets: targets, b: 1, t: 8,
@@ -107,7 +107,7 @@ final class EmulatedHessianTests: XCTestCase {
     /// A probe that is not zero on the tensors the checkpoint lacks (runs/baseline's QKV biases): only the stored
     /// tensors move, as on the CPU, and Hv is zero there.
     func testProbeOffTheParametersIsIgnored() throws {
-        let (weights, gpu, cpu) = try smallOperators()
+        let (weights, gpu, cpu) = try Self.smallOperators()
         var rng = SplitMix64(seed: 3)
         let v = (0..<gpu.dimension).map { _ in Float(rng.next() % 2 == 0 ? 1 : -1) }
         let absent = weights.layout.tensors.filter { !weights.isStored($0) }
@@ -122,7 +122,7 @@ final class EmulatedHessianTests: XCTestCase {
     /// Hutchinson's probe drawn on the device is the CPU's `rademacher` probe: the same generator state after it,
     /// and each block's vᵀHv as the CPU's from that probe (a different probe would give unrelated sums).
     func testProbeOnTheDeviceIsTheCPUsProbe() throws {
-        let (weights, gpu, cpu) = try smallOperators()
+        let (weights, gpu, cpu) = try Self.smallOperators()
         var rg = SplitMix64(seed: 9), rc = rg
         let parts = try XCTUnwrap(try gpu.rademacherParts(rng: &rg))
         XCTAssertNil(try cpu.rademacherParts(rng: &rc), "the CPU operator draws its probes on the host")
@@ -141,7 +141,7 @@ final class EmulatedHessianTests: XCTestCase {
     /// `hessianAnalysis` with `device: .cuda(0)` (what `hessian --device cuda` and the report run): the same
     /// probes as the CPU give the same trace within 1e-3, λ₁ within 1e-3, and the result names the GPU.
     func testHessianAnalysisOnTheGPUMatchesTheCPU() throws {
-        let (weights, tokens, _) = try run("baseline")
+        let (weights, tokens, _) = try Self.run("baseline")
         func analysis(_ device: ComputeDevice) throws -> HessianResult {
             try hessianAnalysis(weights: weights, backend: CPUBackend(threads: 2), device: device, tokens: tokens, batch: 2,
                                 context: 16, samples: 2, seed: 5, topK: 1, maxIterations: 8)

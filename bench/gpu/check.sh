@@ -13,7 +13,8 @@
 #   3. a GPT-2 small (124M, random init, seed 0, n_ctx 1024) and 1M random tokens, made with torch/transformers
 #   4. ROUNDS (default 3) alternating rounds: gpt2lab cuda f32 in each --gpu-math, cuda bf16, HF f32 (TF32 off),
 #      HF TF32, HF bf16 autocast, HF bf16 weights, at batch 32 x 1024 (medians in results.json)
-#   4b. the Hessian: gpt2lab hessian --device cuda against PyTorch's double-backprop HVPs (hvp_torch.py), 4 x 1024
+#   4b. the Hessian: gpt2lab hessian --device cuda against PyTorch's double-backprop HVPs (hvp_torch.py), 4 x 1024;
+#       then 20 Lanczos steps with the basis on the GPU
 #   4c. compare --device cuda against a second 124M model: speed on 256k tokens, agreement with the CPU on 8k
 #   5. gpt2lab on the CPU (16 threads), f32 and bf16, on the first 16k tokens; with THREAD_SCAN="1 2 4 …" f32
 #      at each thread count on the first 8k tokens
@@ -116,6 +117,9 @@ if [ -f "$M" ]; then
     step "hessian gpt2lab cuda" 300 "$BIN" hessian "$M" --test-set "$TOK" --device cuda --batch 4 --samples "${HVP_PROBES:-10}" \
         --top 0 --json
     step "hessian torch" 300 "$PY" "$HERE/hvp_torch.py" --model "$WORK/model" --test-set "$TOK" --batch 4 --probes "${HVP_PROBES:-10}"
+    #     Lanczos with its basis on the GPU: 20 steps (the tolerance keeps it from stopping early) after one probe.
+    step "hessian gpt2lab cuda lanczos" 300 "$BIN" hessian "$M" --test-set "$TOK" --device cuda --batch 4 --samples 1 \
+        --top 1 --eigen-steps 20 --eigen-tol 1e-12 --json
     # 4c. compare on the GPU: the 124M model against a second one (seed 1), 256k tokens on cuda for speed, and
     #     the first 8k tokens on both devices for agreement (KL, top-1 agreement, losses).
     step make-model-b 180 "$PY" "$REPO/bench/score/make_model.py" --out "$WORK/model-b" --tokens 2049 --seed 1

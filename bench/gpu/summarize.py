@@ -52,6 +52,17 @@ def hessian_summary(by, res):
     print(f"torch         {theirs['seconds_per_hvp']:.3f} s/HVP  trace {theirs['trace']:.5g} ± {theirs['stderr'] or 0:.2g}  "
           f"loss {theirs['batch_loss']:.6f}")
     print(f"speed-up {speed:.2f}x; traces differ by {z:+.2f} combined standard errors")
+    lz = (by.get("hessian gpt2lab cuda lanczos") or {}).get("output")
+    if isinstance(lz, dict) and lz.get("top_eigenvalues"):
+        # everything but the first gradient and the one trace probe: the Lanczos steps and the residual's product
+        rest = lz["seconds"] - lz["seconds_fwd_bwd"] - lz["seconds_per_hvp"] * lz["samples"]
+        per = rest / (lz["eigen_steps"] + 1)
+        res["hessian"]["lanczos"] = {"steps": lz["eigen_steps"], "lambda_1": lz["top_eigenvalues"][0],
+                                     "residual": lz["eigen_residuals"][0], "seconds": rest, "seconds_per_step": per}
+        print(f"Lanczos on the GPU: {lz['eigen_steps']} steps, λ₁ {lz['top_eigenvalues'][0]:.6g} "
+              f"(residual {lz['eigen_residuals'][0]:.2g}), {rest:.2f} s, {per:.3f} s a step")
+    else:
+        print("Lanczos on the GPU: FAILED or skipped (see the log)")
 
 
 def compare_summary(by, res):

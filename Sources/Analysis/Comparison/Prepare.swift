@@ -71,11 +71,19 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
             throw runError(m, r, "context of \(c.contextLength) positions is shorter than the report's \(T); set `context` in the manifest")
         }
     }
+    // bf16 products have no f32 math: the key names it only for f32, as CUDAModel records it.
+    let (device, gpu) = try settleDevice(options.device, math: options.precision == .bf16 ? nil : options.gpuMath)
     if options.hessianSamples > 0 {  // the Lanczos bases, before any run is scored (a tied layout: the fewest floats)
         for r in m.runs {
+            let n = ParameterLayout(config: configs[r.name]!, tied: true).count
+            // On a GPU the basis stays there when it fits beside the gradient's buffers (its total memory: an estimate)
+            let deviceFree = gpu.map {
+                $0.memoryBytes - CUDAGradient.deviceBytes(config: configs[r.name]!, layoutCount: n, b: reportHessianBatch, t: T)
+                    - deviceMemoryMargin
+            }
             do {
-                try checkLanczosMemory(dimension: ParameterLayout(config: configs[r.name]!, tied: true).count, topK: options.hessianTop,
-                                       maxIterations: hessianEigenSteps, density: options.hessianDensity)
+                try checkLanczosMemory(dimension: n, topK: options.hessianTop, maxIterations: hessianEigenSteps,
+                                       density: options.hessianDensity, deviceFree: deviceFree)
             } catch { throw runError(m, r, describeError(error)) }
         }
     }
@@ -100,8 +108,6 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
         runs.append(RunState(spec: r, config: headers[i].config, tokenizerRows: tokenizerRows[i], training: headers[i].training,
                              contentHash: try fileContentHash(path: r.checkpoint), given: given[i]))
     }
-    // bf16 products have no f32 math: the key names it only for f32, as CUDAModel records it.
-    let (device, gpu) = try settleDevice(options.device, math: options.precision == .bf16 ? nil : options.gpuMath)
     let setup = ComparisonSetup(
         m: m, options: options, opener: opener, tokens: tokens, context: T, plan: plan, settings: settings,
         counts: plan.windows.map(\.scoredCount), vocab: vocab, evals: evals, stepPlan: stepPlan, testSetHash: tokens.contentHash,

@@ -29,6 +29,8 @@ func completionsPhase(_ r: RunState, _ ck: LoadedCheckpoint, _ s: ComparisonSetu
 
 /// Lanczos steps at most for the report's top eigenvalues (as `hessian --eigen-steps`' default).
 let hessianEigenSteps = 100
+/// Windows in the report's Hessian batch.
+let reportHessianBatch = 4
 
 /// Hutchinson's trace on the first windows of the scored range (split by block and role from the same
 /// probes), the top eigenvalues and the density when asked for; nil unless `hessianSamples` > 0.
@@ -37,7 +39,7 @@ func hessianPhase(_ name: String, _ ck: LoadedCheckpoint, _ s: ComparisonSetup,
     let options = s.options
     guard options.hessianSamples > 0 else { return nil }
     return try hessianAnalysis(weights: ck.weights, backend: CPUBackend(threads: options.threads), device: s.device,
-                               tokens: Array(s.tokens.ids[s.plan.tokenRange]), batch: 4, context: s.context,
+                               tokens: Array(s.tokens.ids[s.plan.tokenRange]), batch: reportHessianBatch, context: s.context,
                                samples: options.hessianSamples, seed: options.seed, topK: options.hessianTop, maxIterations: hessianEigenSteps,
                                density: options.hessianDensity) { stage, done, total in
         if stage != .gradient { events(.hessian(run: name, stage: stage, done: done, total: total)) }

@@ -23,10 +23,14 @@ public protocol HVPOperator {
     /// Σ_{i∈block} v_i (Hv)_i per block, with `rng` advanced as that call advances it; nil (the default) when the
     /// operator has no such path, and the caller draws v and calls `hvp`.
     func rademacherParts(rng: inout SplitMix64) throws -> [Double]?
+    /// Where a Lanczos run of `steps` steps keeps its vectors (Krylov.swift): host arrays by default, when they
+    /// fit in memory (else `HessianError.lanczosMemory`).
+    func krylovSpace(steps: Int) throws -> any KrylovSpace
 }
 
 extension HVPOperator {
     public func rademacherParts(rng: inout SplitMix64) throws -> [Double]? { nil }
+    public func krylovSpace(steps: Int) throws -> any KrylovSpace { try hostKrylov(self, steps: steps) }
 }
 
 /// The SplitMix64 draws `rademacher` takes for each block (64 signs a draw, each block starting a fresh draw):

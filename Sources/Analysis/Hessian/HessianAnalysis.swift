@@ -11,8 +11,9 @@ public enum HessianError: LocalizedError, Equatable {
     case tokenOutOfRange(position: Int, token: Int32, vocabSize: Int)
     case contextTooLong(context: Int, maximum: Int)
     case invalidArgument(name: String, value: String, expected: String)
-    /// The Lanczos basis (every step's vector, as full reorthogonalisation needs) would not fit in memory.
-    case lanczosMemory(steps: Int, dimension: Int, needed: Int, available: Int)
+    /// The Lanczos basis (every step's vector, as full reorthogonalisation needs) would not fit in memory: the
+    /// host's `available`, nor (when a GPU computes the products) the GPU's `device` bytes.
+    case lanczosMemory(steps: Int, dimension: Int, needed: Int, available: Int, device: Int? = nil)
 
     public var errorDescription: String? {
         switch self {
@@ -24,10 +25,11 @@ public enum HessianError: LocalizedError, Equatable {
             return "context \(context) is longer than the model's context length \(maximum)"
         case let .invalidArgument(name, value, expected):
             return "\(name) = \(value) is invalid: expected \(expected)"
-        case let .lanczosMemory(steps, dimension, needed, available):
-            let fit = max(0, available / (dimension * 4) - lanczosWorkVectors)
+        case let .lanczosMemory(steps, dimension, needed, available, device):
+            let fit = max(0, max(available, device ?? 0) / (dimension * 4) - lanczosWorkVectors)
+            let room = "\(formatBytes(available)) is available here" + (device.map { " (and \(formatBytes($0)) on the GPU)" } ?? "")
             return "the Lanczos runs keep every step's vector: \(steps) steps (+\(lanczosWorkVectors) working vectors) × "
-                + "\(groupedThousands(dimension)) floats need \(formatBytes(needed)), and \(formatBytes(available)) is available here; "
+                + "\(groupedThousands(dimension)) floats need \(formatBytes(needed)), and \(room); "
                 + (fit > 0 ? "at most \(fit) steps fit (fewer eigenvalue or density steps)" : "no Lanczos run fits (no eigenvalues or density)")
         }
     }
@@ -193,14 +195,18 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
                                  maxIterations: maxIterations, eigenTol: eigenTol, density: density,
                                  steps: [relativeStep, eigenRelativeStep])
     let (inputs, targets) = try hessianBatch(tokens: tokens, batch: batch, context: T, vocabSize: cfg.softmaxVocab)
-    try checkLanczosMemory(dimension: weights.layout.count, topK: topK, maxIterations: maxIterations, density: density)
     let gpu = try openGradientDevice(device, weights: weights)
+    if gpu == nil { try checkLanczosMemory(dimension: weights.layout.count, topK: topK, maxIterations: maxIterations, density: density) }
     let op = GPT2LossHessian(weights: weights, backend: backend, inputs: inputs, targets: targets, b: batch, t: T,
                              relativeStep: relativeStep, gpu: gpu)
 
     let gradStart = Date()
     let (loss, grad) = try op.lossGradient()
     let secondsFwdBwd = Date().timeIntervalSince(gradStart)
+    if let gpu {  // after the first gradient, whose buffers stay: what is free now is what a basis could take
+        try checkLanczosMemory(dimension: weights.layout.count, topK: topK, maxIterations: maxIterations, density: density,
+                               deviceFree: try gpu.freeBytes() - deviceMemoryMargin)
+    }
     progress?(.gradient, 1, 1)
     var gradNorms: [String: Double] = [:]
     for blk in op.blocks {
@@ -260,13 +266,17 @@ let lanczosWorkVectors = 3
 
 /// Checks, before any work, that the Lanczos runs' bases fit in memory: the top eigenvalues' (up to
 /// `maxIterations` steps when `topK` > 0) and the density's (`density.steps` per vector, one vector at a time),
-/// each step a vector of `dimension` floats. `available` nil (unknown) passes.
+/// each step a vector of `dimension` floats, in the host's `available` bytes or the GPU's `deviceFree` (when the GPU
+/// computes the products: the basis stays there when it fits, Krylov.swift). `available` nil (unknown) passes.
 public func checkLanczosMemory(dimension: Int, topK: Int, maxIterations: Int, density: DensityOptions?,
-                               available: Int? = availableMemoryBytes()) throws {
+                               available: Int? = availableMemoryBytes(), deviceFree: Int? = nil) throws {
     let steps = max(topK > 0 ? maxIterations : 0, density?.steps ?? 0)
     guard steps > 0, let available else { return }
-    let needed = (steps + lanczosWorkVectors) * dimension * 4
-    if needed > available { throw HessianError.lanczosMemory(steps: steps, dimension: dimension, needed: needed, available: available) }
+    let needed = lanczosBytes(steps: steps, dimension: dimension)
+    if needed > available && needed > (deviceFree ?? 0) {
+        throw HessianError.lanczosMemory(steps: steps, dimension: dimension, needed: needed, available: available,
+                                         device: deviceFree.map { max(0, $0) })
+    }
 }
 
 func validateHessianArguments(context: Int, maximum: Int, samples: Int, tol: Double?, topK: Int, maxIterations: Int,

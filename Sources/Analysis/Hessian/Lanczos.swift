@@ -12,17 +12,20 @@ import Engine
 // eigenpairs (θ_i, s_i) are the Ritz pairs, y_i = Q s_i, and ‖H y_i − θ_i y_i‖ = β_{m−1}·|s_{m−1,i}|
 // in exact arithmetic (the recurrence's residual estimate).
 
-/// What m Lanczos steps leave: T's diagonal and off-diagonal, and the orthonormal basis.
+/// What m Lanczos steps leave: T's diagonal and off-diagonal (the basis stays in its KrylovSpace).
 public struct LanczosRun: Sendable {
     /// α_0 … α_{m−1}, T's diagonal.
     public var alphas: [Double]
     /// β_0 … β_{m−1}: β_j couples q_j and q_{j+1}; the last one is the norm of the residual after step m.
     public var betas: [Double]
-    /// q_0 … q_{m−1}, unit vectors, zero outside the operator's blocks.
-    public var basis: [[Float]]
     /// Whether the run ended on a breakdown (β ≈ 0): the Krylov space is invariant and T's spectrum exact on it.
     public var invariant = false
+    /// Seconds spent in the operator's products (one a step).
+    public var productSeconds = 0.0
     public var steps: Int { alphas.count }
+    public init(alphas: [Double], betas: [Double], invariant: Bool = false) {
+        self.alphas = alphas; self.betas = betas; self.invariant = invariant
+    }
 }
 
 /// β below this fraction of ‖T‖ (max |α|, β seen) is a breakdown: the Krylov space is invariant to
@@ -30,35 +33,59 @@ public struct LanczosRun: Sendable {
 /// spectrum is then exact for that space and further vectors would be rounding noise.
 let lanczosBreakdown = 1e-5
 
-/// Runs up to `steps` Lanczos steps from `start` (restricted to the operator's blocks, normalised).
+/// Runs up to `steps` Lanczos steps from `start` (restricted to the operator's blocks, normalised), its
+/// vectors where the operator keeps them (`krylovSpace`).
 /// - stop: called after each step with the run so far; true ends the run early.
 public func lanczos<Op: HVPOperator>(_ op: Op, start: [Float], steps: Int,
                                      stop: ((LanczosRun) -> Bool)? = nil) throws -> LanczosRun {
-    let blocks = op.blocks
-    var q = restricted(start, to: blocks)
-    normalize(&q)
-    var run = LanczosRun(alphas: [], betas: [], basis: [q])
+    let cap = lanczosCap(op, steps)
+    let space = try op.krylovSpace(steps: cap)
+    return try lanczosRun(in: space, start: start, steps: cap, stop: stop)
+}
+
+func lanczosRun<S: KrylovSpace>(in space: S, start: [Float], steps: Int, stop: ((LanczosRun) -> Bool)?) throws -> LanczosRun {
+    try lanczos(in: space, start: start, steps: steps, stop: stop).run
+}
+
+/// The steps a run can take: at most the operator's parameter count (then the space is exhausted).
+func lanczosCap<Op: HVPOperator>(_ op: Op, _ steps: Int) -> Int {
+    max(0, min(steps, op.blocks.reduce(0) { $0 + $1.range.count }))
+}
+
+/// The recurrence in `space`: the run and its basis q_0 … q_{m−1}.
+func lanczos<S: KrylovSpace>(in space: S, start: [Float], steps cap: Int,
+                             stop: ((LanczosRun) -> Bool)?) throws -> (run: LanczosRun, basis: [S.Vector]) {
+    var q = try space.vector(start)
+    let n0 = try space.dot(q, q).squareRoot()
+    if n0 > 0 { try space.scale(&q, by: Float(1 / n0)) }
+    var run = LanczosRun(alphas: [], betas: [])
+    var basis = [q]
     var scale = 0.0
-    let cap = min(steps, blocks.reduce(0) { $0 + $1.range.count })
-    for j in 0..<max(0, cap) {
-        var w = restricted(try op.hvp(run.basis[j]), to: blocks)
-        let alpha = dsdot(w, run.basis[j])
-        saxpy(-alpha, run.basis[j], &w)
-        if j > 0 { saxpy(-run.betas[j - 1], run.basis[j - 1], &w) }
-        for u in run.basis { saxpy(-dsdot(w, u), u, &w) }
-        let beta = normD(w)
+    for j in 0..<cap {
+        let clock = ContinuousClock.now
+        var w = try space.product(basis[j])
+        run.productSeconds += seconds(since: clock)
+        let alpha = try space.dot(w, basis[j])
+        try space.axpy(-alpha, basis[j], &w)
+        if j > 0 { try space.axpy(-run.betas[j - 1], basis[j - 1], &w) }
+        for u in basis { try space.axpy(-(try space.dot(w, u)), u, &w) }
+        let beta = try space.dot(w, w).squareRoot()
         run.alphas.append(alpha)
         run.betas.append(beta)
         scale = max(scale, abs(alpha), beta)
         run.invariant = beta <= lanczosBreakdown * scale
         let stopped = stop?(run) == true  // called after every step, the last one included
         if j == cap - 1 || run.invariant || stopped { break }
-        let inv = Float(1 / beta)
-        for i in 0..<w.count { w[i] *= inv }
-        run.basis.append(w)
+        try space.scale(&w, by: Float(1 / beta))
+        basis.append(w)
     }
-    if run.basis.count > run.steps { run.basis.removeLast(run.basis.count - run.steps) }
-    return run
+    if basis.count > run.steps { basis.removeLast(basis.count - run.steps) }
+    return (run, basis)
+}
+
+func seconds(since start: ContinuousClock.Instant) -> Double {
+    let d = ContinuousClock.now - start
+    return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
 }
 
 /// The Ritz pairs of a run: T's eigenvalues ascending, with each eigenvector's first component
@@ -81,16 +108,6 @@ public func ritzPairs(_ run: LanczosRun) -> RitzPairs {
     let (values, vectors) = symmetricEigen(t, n: m)
     let last = run.betas.last ?? 0
     return RitzPairs(values: values, vectors: vectors, residualEstimates: vectors.map { last * abs($0[m - 1]) })
-}
-
-/// y = Σ_j s_j q_j (Double accumulation).
-func ritzVector(_ run: LanczosRun, _ s: [Double]) -> [Float] {
-    guard let n = run.basis.first?.count else { return [] }
-    var y = [Double](repeating: 0, count: n)
-    for (j, q) in run.basis.enumerated() where s[j] != 0 {
-        for i in 0..<n { y[i] += s[j] * Double(q[i]) }
-    }
-    return y.map { Float($0) }
 }
 
 /// Eigen-decomposition of a symmetric n×n matrix (row-major) by cyclic Jacobi rotations: values
@@ -129,7 +146,8 @@ public func symmetricEigen(_ matrix: [Double], n: Int) -> (values: [Double], vec
     return (order.map { a[$0 * n + $0] }, order.map { k in (0..<n).map { v[$0 * n + k] } })
 }
 
-// fp32 vectors, BLAS (the basis is m vectors of every parameter; these loops dominate Lanczos's own cost).
+// fp32 vectors, BLAS (HostKrylov's; the basis is m vectors of every parameter, these loops dominate Lanczos's own
+// cost on the host).
 
 /// xᵀy accumulated in double.
 func dsdot(_ x: [Float], _ y: [Float]) -> Double {

@@ -64,27 +64,18 @@ public struct HessianDensity: Codable, Sendable, Equatable {
     }
 }
 
-/// Counts and times the products of the operator it wraps.
-final class TimedOperator<Op: HVPOperator>: HVPOperator {
-    let op: Op
-    private(set) var count = 0
-    private(set) var seconds = 0.0
-    init(_ op: Op) { self.op = op }
-    var dimension: Int { op.dimension }
-    var blocks: [HVPBlock] { op.blocks }
-    func hvp(_ v: [Float]) throws -> [Float] {
-        let start = Date()
-        defer { count += 1; seconds += Date().timeIntervalSince(start) }
-        return try op.hvp(v)
-    }
-}
-
 /// One vector's Gauss quadrature from the unit start `v` (zero outside the operator's blocks).
 public func lanczosQuadrature<Op: HVPOperator>(_ op: Op, start v: [Float], steps: Int,
                                                 progress: ((Int) -> Void)? = nil) throws -> SLQRun {
+    try lanczosQuadratureRun(op, start: v, steps: steps, progress: progress).quadrature
+}
+
+/// The quadrature and the run it came from (its products' count and time).
+func lanczosQuadratureRun<Op: HVPOperator>(_ op: Op, start v: [Float], steps: Int,
+                                            progress: ((Int) -> Void)?) throws -> (quadrature: SLQRun, run: LanczosRun) {
     let run = try lanczos(op, start: v, steps: steps) { progress?($0.steps); return false }
     let pairs = ritzPairs(run)
-    return SLQRun(nodes: pairs.values, weights: pairs.vectors.map { $0[0] * $0[0] })
+    return (SLQRun(nodes: pairs.values, weights: pairs.vectors.map { $0[0] * $0[0] }), run)
 }
 
 /// A start vector for SLQ on the operator's blocks.
@@ -103,16 +94,18 @@ func slqStart(dimension: Int, blocks: [HVPBlock], probe: SLQProbe, rng: inout Sp
 public func spectralDensity<Op: HVPOperator>(_ op: Op, options: DensityOptions, rng: inout SplitMix64,
                                               progress: ((Int, Int, Int) -> Void)? = nil) throws -> HessianDensity {
     let start = Date()
-    let timed = TimedOperator(op)
-    var runs: [SLQRun] = []
+    var runs: [SLQRun] = [], hvps = 0, secondsHVP = 0.0
     for k in 0..<options.vectors {
         let v = slqStart(dimension: op.dimension, blocks: op.blocks, probe: options.probe, rng: &rng)
-        runs.append(try lanczosQuadrature(timed, start: v, steps: options.steps) { progress?(k, $0, options.steps) })
+        let (quadrature, run) = try lanczosQuadratureRun(op, start: v, steps: options.steps) { progress?(k, $0, options.steps) }
+        runs.append(quadrature)
+        hvps += run.steps
+        secondsHVP += run.productSeconds
     }
     let (grid, density, variance) = broadenedDensity(runs, bins: options.bins, sigmaSquared: options.sigmaSquared,
                                                      overhead: options.overhead)
     return HessianDensity(probe: options.probe, steps: options.steps, runs: runs, grid: grid, density: density,
-                          sigmaSquared: variance, hvps: timed.count, secondsHVP: timed.seconds,
+                          sigmaSquared: variance, hvps: hvps, secondsHVP: secondsHVP,
                           seconds: Date().timeIntervalSince(start))
 }
 

@@ -21,7 +21,7 @@ public struct EigenEstimate: Sendable {
     public var residuals: [Double]
     /// β_{m−1}·|s_{m−1,i}|, the recurrence's estimate of the same (no HVP).
     public var residualEstimates: [Double]
-    /// The unit Ritz vectors, same order.
+    /// The unit Ritz vectors, same order (when asked for: `keepVectors`).
     public var vectors: [[Float]]
     /// Lanczos steps taken (HVPs, not counting the k for the residuals).
     public var steps: Int
@@ -35,18 +35,28 @@ func topIndices(_ pairs: RitzPairs, _ k: Int) -> [Int] {
 }
 
 /// The top `k` eigenvalues of the operator by Lanczos with full reorthogonalisation from a Gaussian
-/// start on its blocks, stopped on the residuals (see above) or after `maxSteps`.
+/// start on its blocks, stopped on the residuals (see above) or after `maxSteps`; its vectors where the
+/// operator keeps them (`krylovSpace`: a GPU's memory for the loss Hessian computed there).
+/// - keepVectors: also return the unit Ritz vectors (k more vectors of every parameter on the host).
 /// - progress: (step, maxSteps, worst residual estimate / |θ| so far) after each step.
 public func topEigenvalues<Op: HVPOperator>(_ op: Op, count k: Int, maxSteps: Int = 100, tol: Double = 1e-3,
-                                             rng: inout SplitMix64,
+                                             keepVectors: Bool = false, rng: inout SplitMix64,
                                              progress: ((Int, Int, Double) -> Void)? = nil) throws -> EigenEstimate {
     guard k > 0 else {
         return EigenEstimate(values: [], residuals: [], residualEstimates: [], vectors: [], steps: 0, converged: true)
     }
     var start = [Float](repeating: 0, count: op.dimension)
     for b in op.blocks { for i in b.range { start[i] = Float(rng.nextGaussian()) } }
+    let cap = lanczosCap(op, maxSteps)
+    let space = try op.krylovSpace(steps: cap)
+    return try topEigenvalues(in: space, count: k, start: start, steps: cap, maxSteps: maxSteps,
+                              tol: tol, keepVectors: keepVectors, progress: progress)
+}
+
+func topEigenvalues<S: KrylovSpace>(in space: S, count k: Int, start: [Float], steps: Int, maxSteps: Int, tol: Double,
+                                    keepVectors: Bool, progress: ((Int, Int, Double) -> Void)?) throws -> EigenEstimate {
     var converged = false
-    let run = try lanczos(op, start: start, steps: maxSteps) { run in
+    let (run, basis) = try lanczos(in: space, start: start, steps: steps) { run in
         let pairs = ritzPairs(run)
         let top = topIndices(pairs, k)
         let worst = top.map { pairs.residualEstimates[$0] / max(abs(pairs.values[$0]), .leastNormalMagnitude) }.max() ?? 0
@@ -59,15 +69,15 @@ public func topEigenvalues<Op: HVPOperator>(_ op: Op, count k: Int, maxSteps: In
     var out = EigenEstimate(values: [], residuals: [], residualEstimates: [], vectors: [], steps: run.steps,
                             converged: converged)
     for i in topIndices(pairs, k) {
-        var y = ritzVector(run, pairs.vectors[i])
-        normalize(&y)
-        let hy = restricted(try op.hvp(y), to: op.blocks)
-        var r = hy
-        saxpy(-pairs.values[i], y, &r)
+        var y = try space.combination(pairs.vectors[i], of: basis)
+        let norm = try space.dot(y, y).squareRoot()
+        if norm > 0 { try space.scale(&y, by: Float(1 / norm)) }
+        var r = try space.product(y)
+        try space.axpy(-pairs.values[i], y, &r)
         out.values.append(pairs.values[i])
-        out.residuals.append(normD(r))
+        out.residuals.append(try space.dot(r, r).squareRoot())
         out.residualEstimates.append(pairs.residualEstimates[i])
-        out.vectors.append(y)
+        if keepVectors { out.vectors.append(try space.host(y)) }
     }
     return out
 }

@@ -112,6 +112,8 @@ void gl_cuda_release_scratch(gl_cuda_ctx *ctx);
 /// that bound the kept activations; the buffers are kept between calls of one shape (backward.c).
 int gl_cuda_gradient(gl_cuda_ctx *ctx, const gl_cuda_model *m, const gl_cuda_model *g, const int32_t *inputs,
                      const int32_t *targets, int b, int t, double *loss, char *err);
+/// The device bytes gl_cuda_gradient's buffers take for b windows of t tokens of m's shape (addresses unused).
+size_t gl_cuda_gradient_bytes(const gl_cuda_model *m, int b, int t);
 /// The most bytes of kept activations one chunk of windows may take (0: the default, 8 GiB); for tests.
 void gl_cuda_set_gradient_chunk_bytes(size_t bytes);
 /// Hutchinson's probe on the device: v (n floats) as the CPU's rademacher() fills a block whose first
@@ -129,6 +131,8 @@ int gl_cuda_zero(gl_cuda_ctx *ctx, uint64_t p, size_t n, char *err);
 int gl_cuda_download(gl_cuda_ctx *ctx, void *host, uint64_t p, size_t bytes, char *err);
 int gl_cuda_copy_in(gl_cuda_ctx *ctx, uint64_t p, const void *host, size_t bytes, char *err);
 int gl_cuda_alloc_bytes(gl_cuda_ctx *ctx, size_t bytes, uint64_t *p, char *err);
+/// The device memory free now (cuMemGetInfo), in bytes.
+int gl_cuda_free_bytes(gl_cuda_ctx *ctx, size_t *free_bytes, char *err);
 
 #ifdef __cplusplus
 }

@@ -39,6 +39,7 @@ struct gl_cuda_api {
     CUresult (*cuDeviceGetName)(char *, int, CUdevice);
     CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
     CUresult (*cuDeviceTotalMem)(size_t *, CUdevice);
+    CUresult (*cuMemGetInfo)(size_t *, size_t *);
     CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
     CUresult (*cuDevicePrimaryCtxRelease)(CUdevice);
     CUresult (*cuCtxSetCurrent)(CUcontext);

@@ -12,13 +12,16 @@ public final class CUDAGradient {
     public let config: GPT2Config
     /// The GPU, its compute capability and where the kernels came from.
     public private(set) var info: GPUInfo
-    private let ctx: OpaquePointer
-    private let layout: ParameterLayout
-    private let absent: [Range<Int>]
-    private var buffers: [UInt64] = []
-    private let theta: UInt64, work: UInt64, plus: UInt64, minus: UInt64, probe: UInt64
+    let ctx: OpaquePointer
+    let layout: ParameterLayout
+    let absent: [Range<Int>]
+    /// Every buffer this object allocated, with its size (freed together).
+    private var buffers: [(address: UInt64, bytes: Int)] = []
+    let theta: UInt64, work: UInt64, plus: UInt64, minus: UInt64, probe: UInt64
     /// The per-tile sums of vᵀHv (rademacherParts), allocated at first use.
-    private var partsBuffer: UInt64 = 0, partsBytes = 0
+    private var partsBuffer: UInt64 = 0
+    /// The per-tile sums of a dot product over the whole layout (`dot`), allocated at first use.
+    var dotParts: UInt64 = 0
 
     /// Uploads `weights` to GPU `ordinal`.
     public init(weights: GPT2Weights, ordinal: Int) throws {
@@ -50,14 +53,14 @@ public final class CUDAGradient {
         }
         gpu.kernels = String(cString: gl_cuda_kernel_origin(c))
         gpu.math = GPUMath.f32.rawValue
-        ctx = c; info = gpu; buffers = made
+        ctx = c; info = gpu; buffers = made.map { ($0, weights.layout.count * 4) }
         theta = made[0]; work = made[1]; plus = made[2]; minus = made[3]; probe = made[4]
     }
 
     deinit { release() }
 
     private func release() {
-        for b in buffers { gl_cuda_free(ctx, b, b == partsBuffer ? partsBytes : layout.count * 4) }
+        for b in buffers { gl_cuda_free(ctx, b.address, b.bytes) }
         buffers = []
         gl_cuda_close(ctx)
     }
@@ -66,8 +69,18 @@ public final class CUDAGradient {
     public var bytesHeld: Int { gl_cuda_bytes_held(ctx) }
     public var peakBytes: Int { gl_cuda_bytes_peak(ctx) }
 
-    private func check(_ rc: Int32, _ err: [CChar], _ what: String) throws {
+    func check(_ rc: Int32, _ err: [CChar], _ what: String) throws {
         guard rc == 0 else { throw CUDAError("cuda:\(info.ordinal): \(what): " + String(cString: err)) }
+    }
+
+    /// Device bytes a CUDAGradient of a `layoutCount`-float layout holds for b windows of t tokens: five copies of
+    /// the weights (θ, θ ± εv, two gradients, the probe) and the gradient's buffers (kept activations and the rest).
+    public static func deviceBytes(config c: GPT2Config, layoutCount: Int, b: Int, t: Int) -> Int {
+        var m = gl_cuda_model()
+        m.vocab_stored = Int32(c.vocabSize); m.softmax_rows = Int32(c.softmaxVocab)
+        m.context = Int32(c.contextLength); m.c = Int32(c.nEmbd); m.layers = Int32(c.nLayer)
+        m.heads = Int32(c.nHead); m.inner = Int32(c.nInner)
+        return 5 * layoutCount * 4 + gl_cuda_gradient_bytes(&m, Int32(b), Int32(t))
     }
 
     /// The C side's view of a layout-shaped buffer at `base`: each tensor's address; the head is wte's when tied.
@@ -131,9 +144,7 @@ public final class CUDAGradient {
         var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
         let tiles = blocks.map { ($0.range.count + Int(GL_DOT_TILE) - 1) / Int(GL_DOT_TILE) }
         if partsBuffer == 0 {
-            try check(gl_cuda_alloc_bytes(ctx, tiles.reduce(0, +) * 8, &partsBuffer, &err), err, "the probe's sums")
-            buffers.append(partsBuffer)
-            partsBytes = tiles.reduce(0, +) * 8
+            partsBuffer = try allocate(tiles.reduce(0, +) * 8, "the probe's sums")
         }
         try check(gl_cuda_zero(ctx, probe, layout.count, &err), err, "zeroing a probe")
         for blk in blocks {
@@ -155,8 +166,17 @@ public final class CUDAGradient {
         return out
     }
 
+    /// A device buffer of `bytes`, freed with this object.
+    func allocate(_ bytes: Int, _ what: String) throws -> UInt64 {
+        var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
+        var p: UInt64 = 0
+        try check(gl_cuda_alloc_bytes(ctx, bytes, &p, &err), err, what)
+        buffers.append((p, bytes))
+        return p
+    }
+
     /// plus = (g(θ + ε·probe) − g(θ − ε·probe)) / (2ε).
-    private func difference(epsilon: Double, inputs: [Int32], targets: [Int32], b: Int, t: Int) throws {
+    func difference(epsilon: Double, inputs: [Int32], targets: [Int32], b: Int, t: Int) throws {
         var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
         let n = layout.count, e = Float(epsilon)
         try check(gl_cuda_axpby(ctx, work, 1, theta, e, probe, n, &err), err, "θ + εv")

@@ -5,6 +5,7 @@
 // the CUDA kernels' own source is checked by NVRTC compiling it and on a real GPU.
 #ifndef GPT2LAB_CCUDA_EMULATOR_H
 #define GPT2LAB_CCUDA_EMULATOR_H
+#include <stddef.h>
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -15,6 +16,8 @@ long gl_cuda_emulated_launches(void);
 long gl_cuda_emulated_gemms(void);
 /// GEMM calls on f32 operands with TF32 compute (their operands read as a TF32 tensor core reads them).
 long gl_cuda_emulated_tf32_gemms(void);
+/// What cuMemGetInfo says is free (0: the default, 16 GiB).
+void gl_cuda_emulated_set_free_bytes(size_t bytes);
 #ifdef __cplusplus
 }
 #endif

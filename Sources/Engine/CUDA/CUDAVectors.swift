@@ -1,0 +1,89 @@
+import CCUDA
+
+// Layout-shaped f32 vectors in a CUDAGradient's device memory, and the few operations a Krylov run needs on
+// them (Analysis/Hessian/Krylov.swift): a Lanczos basis kept here never crosses PCIe, and its full
+// reorthogonalisation — at step j, j passes over every parameter — runs at the GPU's memory bandwidth
+// instead of the host's. Dot products are summed in double in fixed tiles (GL_DOT_TILE), the tiles added
+// in order on the host, so a dot is the same number on every run.
+
+/// One vector of the gradient's layout on its device; freed when the last reference goes.
+public final class CUDAVector {
+    let owner: CUDAGradient
+    let address: UInt64
+    init(owner: CUDAGradient, address: UInt64) { self.owner = owner; self.address = address }
+    deinit { gl_cuda_free(owner.ctx, address, owner.layout.count * 4) }
+}
+
+extension CUDAGradient {
+    /// Device memory free now, in bytes.
+    public func freeBytes() throws -> Int {
+        var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
+        var free = 0
+        try check(gl_cuda_free_bytes(ctx, &free, &err), err, "cuMemGetInfo")
+        return free
+    }
+
+    /// A new device vector: `values` (layout-shaped) with the tensors the checkpoint does not store zeroed,
+    /// or zeros when nil.
+    public func vector(_ values: [Float]? = nil) throws -> CUDAVector {
+        var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
+        var p: UInt64 = 0
+        try check(gl_cuda_alloc_bytes(ctx, layout.count * 4, &p, &err), err, "a Lanczos vector")
+        let v = CUDAVector(owner: self, address: p)
+        if let values {
+            precondition(values.count == layout.count, "internal: \(values.count) values for \(layout.count)")
+            try values.withUnsafeBytes { try check(gl_cuda_copy_in(ctx, p, $0.baseAddress, $0.count, &err), err, "uploading a vector") }
+            try zeroAbsent(p)
+        } else {
+            try check(gl_cuda_zero(ctx, p, layout.count, &err), err, "zeroing a vector")
+        }
+        return v
+    }
+
+    /// The vector's values on the host.
+    public func values(_ v: CUDAVector) throws -> [Float] {
+        var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
+        var out = [Float](repeating: 0, count: layout.count)
+        let rc = out.withUnsafeMutableBytes { gl_cuda_download(ctx, $0.baseAddress, v.address, $0.count, &err) }
+        try check(rc, err, "downloading a vector")
+        return out
+    }
+
+    /// out = a·x + b·y, elementwise (out may be x or y).
+    public func axpby(_ out: CUDAVector, _ a: Float, _ x: CUDAVector, _ b: Float, _ y: CUDAVector) throws {
+        try axpby(out.address, a, x.address, b, y.address, "a Lanczos update")
+    }
+
+    private func axpby(_ out: UInt64, _ a: Float, _ x: UInt64, _ b: Float, _ y: UInt64, _ what: String) throws {
+        var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
+        try check(gl_cuda_axpby(ctx, out, a, x, b, y, layout.count, &err), err, what)
+    }
+
+    /// xᵀy over the whole layout: tiles of GL_DOT_TILE products summed in double, the tiles added in order.
+    public func dot(_ x: CUDAVector, _ y: CUDAVector) throws -> Double {
+        var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
+        let tiles = (layout.count + Int(GL_DOT_TILE) - 1) / Int(GL_DOT_TILE)
+        if dotParts == 0 { dotParts = try allocate(tiles * 8, "a dot product's sums") }
+        try check(gl_cuda_dot_tiles(ctx, dotParts, x.address, y.address, layout.count, &err), err, "a dot product")
+        var parts = [Double](repeating: 0, count: tiles)
+        let rc = parts.withUnsafeMutableBytes { gl_cuda_download(ctx, $0.baseAddress, dotParts, $0.count, &err) }
+        try check(rc, err, "downloading a dot product")
+        return parts.reduce(0, +)
+    }
+
+    /// out = (g(θ + εv) − g(θ − εv)) / (2ε), with the tensors the checkpoint does not store zeroed; nothing
+    /// crosses PCIe but the token ids.
+    public func hvp(_ v: CUDAVector, epsilon: Double, into out: CUDAVector,
+                    inputs: [Int32], targets: [Int32], b: Int, t: Int) throws {
+        try axpby(probe, 1, v.address, 0, v.address, "copying a probe")
+        try zeroAbsent(probe)
+        try difference(epsilon: epsilon, inputs: inputs, targets: targets, b: b, t: t)
+        try axpby(out.address, 1, plus, 0, plus, "copying Hv")
+        try zeroAbsent(out.address)
+    }
+
+    func zeroAbsent(_ p: UInt64) throws {
+        var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
+        for r in absent { try check(gl_cuda_zero(ctx, p + UInt64(r.lowerBound * 4), r.count, &err), err, "zeroing absent tensors") }
+    }
+}
