@@ -5,8 +5,13 @@
 // bf16 models run both products on bf16 operands (P rounded to bf16) with f32 sums. f32 models run them
 // in the context's math; with the split math q/k rows are [hi|hi|lo]/[hi|lo|hi] (3hs long), P's rows
 // [hi|hi|lo] (3t long) and v's rows hi, lo, hi stacked (3t rows), so each product is one TF32 product.
+// bf16 models with 64-wide heads run the fused kernel instead (kernels_attention.h) once gl_cuda_attention_choose
+// has checked it against these products on the device.
 #include "cuda_api.h"
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 int gl_cuda_attention(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, const gl_attention_bufs *b, char *err) {
     int C = m->c, NH = m->heads, hs = C / NH;
@@ -18,6 +23,12 @@ int gl_cuda_attention(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, con
     void *pa[] = {&qkvp, &qkv, &nwl, &t, &NH, &hs, &mode};
     if (gl_cuda_launch(c->k_permute_qkv, "permute_qkv", (long long)nw * NH * t * hs, GL_CUDA_THREADS, pa, err)) return 1;
     float scale = 1.0f / sqrtf((float)hs);
+    if (mode == 2 && hs == 64 && c->att_choice == 1) {  // fused: one block of 4 warps per 64 query rows
+        long long blocks = nwl * NH * ((t + 63) / 64);
+        CUdeviceptr out = b->out;
+        void *fa[] = {&out, &qkvp, &nwl, &t, &NH, &scale};
+        return gl_cuda_launch(c->k_attention_bf16, "attention_bf16", blocks * 128, 128, fa, err);
+    }
     long long tt = (long long)t * t, th = (long long)t * hs * x;   // per (window, head): scores, q/k/v elements
     for (int w0 = 0; w0 < nw; w0 += b->att_windows) {
         int cw = nw - w0 < b->att_windows ? nw - w0 : b->att_windows, batch = cw * NH;
@@ -77,3 +88,83 @@ int gl_cuda_attention_backward(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, i
     }
     return 0;
 }
+
+/// The check problem: 2 windows of 100 tokens (a full and a partial tile of queries and keys), 2 heads of 64, q, k, v drawn
+/// uniformly in [−2, 2) so the softmax is peaked; the fused result must be within ATT_CHECK_TOL of the products'.
+/// bf16 rounds the probabilities of either path differently (≤ 2⁻⁹ of each, ~4e-3 of |v| at worst); a wrong
+/// fragment layout or mask is off by O(1).
+enum { ATT_CHECK_NW = 2, ATT_CHECK_T = 100, ATT_CHECK_NH = 2 };
+static const float ATT_CHECK_TOL = 2e-2f;
+
+/// Runs both paths on the check problem; *diff: the largest |fused − products| (NaN if any is NaN). 1: a failure
+/// of the products or the buffers (err says it); 2: the fused launch failed (err says how).
+static int attention_check(gl_cuda_ctx *c, float *diff, char *err) {
+    int nw = ATT_CHECK_NW, t = ATT_CHECK_T, C = ATT_CHECK_NH * 64;
+    size_t nq = (size_t)nw * t * 3 * C, ny = (size_t)nw * t * C, natt = (size_t)ATT_CHECK_NH * t * t;  // scores: a window at a time
+    float *host = malloc(nq * 4), *ref = malloc(ny * 4), *got = malloc(ny * 4);
+    size_t sizes[7] = {nq * 4, nq * 2, natt * 4, natt * 2, ny * 4, ny * 4, ny * 4};
+    CUdeviceptr p[7] = {0};
+    int rc = 1;
+    if (!host || !ref || !got) { snprintf(err, GL_CUDA_ERR, "out of host memory"); goto done; }
+    unsigned long long z = 0x9E3779B97F4A7C15ULL;
+    for (size_t i = 0; i < nq; i++) {
+        z = z * 6364136223846793005ULL + 1442695040888963407ULL;
+        host[i] = (float)((z >> 40) & 0xffffff) / 16777216.0f * 4.0f - 2.0f;
+    }
+    for (int i = 0; i < 7; i++) if (gl_cuda_alloc(c, sizes[i], &p[i], err)) goto done;
+    if (gl_cu.cuMemcpyHtoD(p[0], host, nq * 4)) { snprintf(err, GL_CUDA_ERR, "cuMemcpyHtoD(attention check)"); goto done; }
+    gl_cuda_model m;
+    memset(&m, 0, sizeof m);
+    m.c = C; m.heads = ATT_CHECK_NH; m.bf16 = 1;
+    gl_attention_bufs b = {p[0], p[1], p[2], p[3], p[4], p[5], 1};
+    c->att_choice = 2;
+    if (gl_cuda_attention(c, &m, nw, t, &b, err)) goto done;
+    c->att_choice = 1;
+    b.out = p[6];
+    if (gl_cuda_attention(c, &m, nw, t, &b, err) || gl_cu.cuCtxSynchronize()) { rc = 2; goto done; }
+    if (gl_cu.cuMemcpyDtoH(ref, p[5], ny * 4) || gl_cu.cuMemcpyDtoH(got, p[6], ny * 4)) {
+        snprintf(err, GL_CUDA_ERR, "cuMemcpyDtoH(attention check)");
+        goto done;
+    }
+    *diff = 0.0f;
+    for (size_t i = 0; i < ny; i++) {
+        float d = fabsf(got[i] - ref[i]);
+        if (d != d) { *diff = d; break; }
+        if (d > *diff) *diff = d;
+    }
+    rc = 0;
+done:
+    for (int i = 0; i < 7; i++) gl_cuda_free(c, p[i], sizes[i]);
+    free(host); free(ref); free(got);
+    return rc;
+}
+
+int gl_cuda_attention_choose(gl_cuda_ctx *c, int heads, int width, char *err) {
+    if (c->att_choice) return 0;
+    const char *force = getenv("GPT2LAB_CUDA_ATTENTION");
+    c->att_choice = 2;
+    if (heads < 1 || width != heads * 64) {
+        snprintf(c->att_why, sizeof c->att_why, "products (heads of %d, the fused kernel takes 64)", heads > 0 ? width / heads : width);
+    } else if (c->cc_major < 8) {
+        snprintf(c->att_why, sizeof c->att_why, "products (sm_%d%d has no bf16 tensor-core mma)", c->cc_major, c->cc_minor);
+    } else if (force && !strcmp(force, "products")) {
+        snprintf(c->att_why, sizeof c->att_why, "products (GPT2LAB_CUDA_ATTENTION=products)");
+    } else {
+        float diff = 0.0f;
+        int rc = attention_check(c, &diff, err);
+        if (rc == 1) { c->att_choice = 0; return 1; }
+        if (rc == 2) {
+            c->att_choice = 2;
+            snprintf(c->att_why, sizeof c->att_why, "products (the fused kernel failed: %.150s)", err);
+        } else if (diff <= ATT_CHECK_TOL) {
+            c->att_choice = 1;
+            snprintf(c->att_why, sizeof c->att_why, "fused (checked against the products: largest difference %.1e)", (double)diff);
+        } else {
+            c->att_choice = 2;
+            snprintf(c->att_why, sizeof c->att_why, "products (the fused kernel differed by %.2g on its check)", (double)diff);
+        }
+    }
+    return 0;
+}
+
+const char *gl_cuda_attention_path(const gl_cuda_ctx *c) { return c->att_why; }

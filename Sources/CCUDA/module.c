@@ -5,6 +5,7 @@
 #include "cuda_api.h"
 #include "kernels.h"
 #include "kernels_backward.h"
+#include "kernels_attention.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char gl_cuda_kernel_source[] = GL_CUDA_KERNEL_SOURCE GL_CUDA_BACKWARD_SOURCE;
+const char gl_cuda_kernel_source[] = GL_CUDA_KERNEL_SOURCE GL_CUDA_BACKWARD_SOURCE GL_CUDA_ATTENTION_SOURCE;
 
 const char *gl_cuda_kernel_text(void) { return gl_cuda_kernel_source; }
 
@@ -126,6 +127,7 @@ static int get_functions(gl_cuda_ctx *c, char *err) {
         {&c->k_layernorm_part, "layernorm_part"}, {&c->k_colsum_add, "colsum_add"}, {&c->k_gelu_backward, "gelu_backward"},
         {&c->k_softmax_causal_backward, "softmax_causal_backward"}, {&c->k_permute_heads, "permute_heads"},
         {&c->k_wte_backward, "wte_backward"}, {&c->k_rademacher_fill, "rademacher_fill"}, {&c->k_dot_part, "dot_part"},
+        {&c->k_attention_bf16, "attention_bf16"},
     };
     for (size_t i = 0; i < sizeof fs / sizeof *fs; i++) {
         CUresult r = gl_cu.cuModuleGetFunction(fs[i].f, c->module, fs[i].name);

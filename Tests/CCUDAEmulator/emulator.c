@@ -3,6 +3,7 @@
 // C = alpha·op(A)·op(B) + beta·C, element (i, j) at i + j·ld.
 #include "CCUDAEmulator.h"
 #include "cuda_api.h"
+#include "emulated_bf16.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +12,6 @@ static long launches, gemms;
 long gl_cuda_emulated_launches(void) { return launches; }
 long gl_cuda_emulated_gemms(void) { return gemms; }
 
-static float widen(uint16_t h) { uint32_t u = (uint32_t)h << 16; float f; memcpy(&f, &u, 4); return f; }
-static uint16_t round_bf16(float f) {
-    uint32_t u; memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
 
 /// TF32 split as kernels.h's tf32_hi: to nearest (ties away) at a 10-bit mantissa.
 static float tf32_hi(float x) {
@@ -63,6 +57,8 @@ int gl_cuda_emulate_backward(const char *k, void **args);
 /// compare's paired heads, Hutchinson's probe (emulator_backward.c).
 int gl_cuda_emulate_pair(const char *k, void **args);
 int gl_cuda_emulate_probe(const char *k, void **args);
+/// The fused bf16 attention (emulator_attention.c).
+int gl_cuda_emulate_attention(const char *k, void **args);
 
 static CUresult e_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                          unsigned shm, CUstream st, void **args, void **extra) {
@@ -182,7 +178,8 @@ static CUresult e_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, un
         float *nll = PTR(0, float); const float *mx = PTR(1, float); const double *sum = PTR(2, double);
         const float *pk = PTR(3, float); const int *tg = PTR(4, int); long long n = ARG(5, long long); int v = ARG(6, int);
         for (long long i = 0; i < n; i++) nll[i] = tg[i] >= 0 && tg[i] < v ? (float)((double)mx[i] + log(sum[i]) - (double)pk[i]) : NAN;
-    } else if (gl_cuda_emulate_backward(k, args) && gl_cuda_emulate_pair(k, args) && gl_cuda_emulate_probe(k, args)) {
+    } else if (gl_cuda_emulate_backward(k, args) && gl_cuda_emulate_pair(k, args) && gl_cuda_emulate_probe(k, args)
+               && gl_cuda_emulate_attention(k, args)) {
         return 500;  // CUDA_ERROR_NOT_FOUND
     }
     return 0;

@@ -39,6 +39,7 @@ final class CompileKernelsTests: XCTestCase {
             #define __global__ __attribute__((global))
             #define __shared__ __attribute__((shared))
             #define __forceinline__ __inline__ __attribute__((always_inline))
+            #define __launch_bounds__(...) __attribute__((launch_bounds(__VA_ARGS__)))
             #include <__clang_cuda_builtin_vars.h>
             __device__ unsigned __float_as_uint(float); __device__ float __uint_as_float(unsigned);
             __device__ float __int_as_float(int); __device__ float __shfl_xor_sync(unsigned, float, int);

@@ -11,7 +11,8 @@
 #   2. the two fixtures on cpu and cuda, f32 and bf16, against HF's losses (cuda with GPT2LAB_CUDA_CHECK=1:
 #      window 0 compared with the CPU engine stage by stage); cuda f32 in each --gpu-math (3xtf32, f32, tf32)
 #   3. a GPT-2 small (124M, random init, seed 0, n_ctx 1024) and 1M random tokens, made with torch/transformers
-#   4. ROUNDS (default 3) alternating rounds: gpt2lab cuda f32 in each --gpu-math, cuda bf16, HF f32 (TF32 off),
+#   4. ROUNDS (default 3) alternating rounds: gpt2lab cuda f32 in each --gpu-math, cuda bf16 (the attention it chose,
+#      then the products path forced), HF f32 (TF32 off),
 #      HF TF32, HF bf16 autocast, HF bf16 weights, at batch 32 x 1024 (medians in results.json)
 #   4b. the Hessian: gpt2lab hessian --device cuda against PyTorch's double-backprop HVPs (hvp_torch.py), 4 x 1024;
 #       then 20 Lanczos steps with the basis on the GPU
@@ -110,6 +111,8 @@ if [ -f "$M" ]; then
             step "bench $round gpt2lab cuda $math" 120 "$BIN" score "$M" --test-set "$TOK" --device cuda --gpu-math $math --batch 32 --json
         done
         step "bench $round gpt2lab cuda bf16" 90 "$BIN" score "$M" --test-set "$TOK" --device cuda --precision bf16 --batch 32 --json
+        step "bench $round gpt2lab cuda bf16-products" 90 env GPT2LAB_CUDA_ATTENTION=products "$BIN" score "$M" --test-set "$TOK" \
+            --device cuda --precision bf16 --batch 32 --json
         step "bench $round hf" 200 "$PY" "$HERE/hf_gpu.py" --model "$WORK/model" --test-set "$TOK" --batch 32
     done
     # 4b. The Hessian on batch 4 x 1024: gpt2lab's finite-difference HVPs (two FP32 gradients each) against

@@ -126,7 +126,8 @@ def main():
         if name.startswith("bench ") and " gpt2lab " in name and isinstance(o, dict) and "loss" in o:
             impl = "gpt2lab-cuda-" + name.split()[-1]
             rows.setdefault(impl, []).append({"loss": o["loss"], "tps": o["tokens_per_second"], "seconds": o["seconds"],
-                                              "peak": (o.get("gpu") or {}).get("peak_bytes"), "tokens": o["tokens_scored"]})
+                                              "peak": (o.get("gpu") or {}).get("peak_bytes"), "tokens": o["tokens_scored"],
+                                              "attention": (o.get("gpu") or {}).get("attention")})
         elif name.startswith("bench ") and name.endswith(" hf") and s["rc"] == 0:
             for r in o if isinstance(o, list) else []:
                 if isinstance(r, dict) and "impl" in r:
@@ -142,11 +143,14 @@ def main():
         d = loss - ref if ref is not None else None
         res["bench"][impl] = {"median_tokens_per_second": tps, "tokens_per_second": [r["tps"] for r in rs], "loss": loss,
                               "loss_minus_hf_f32": d, "peak_gpu_bytes": peak, "tokens_scored": rs[0]["tokens"], "rounds": len(rs)}
+        att = rs[0].get("attention")
+        if att:
+            res["bench"][impl]["attention"] = att
         print(f"{impl:22} {tps:12,.0f} tok/s  loss {loss:.7f}" + (f"  ({d:+.2e})" if d is not None else "")
-              + f"  peak {peak / 2**30:.2f} GiB  rounds {len(rs)}")
+              + f"  peak {peak / 2**30:.2f} GiB  rounds {len(rs)}" + (f"  attention: {att}" if att else ""))
     med = {k: v["median_tokens_per_second"] for k, v in res["bench"].items()}
     for ours, theirs in (("3xtf32", "hf-f32"), ("f32", "hf-f32"), ("tf32", "hf-tf32"), ("bf16", "hf-bf16-weights"),
-                         ("bf16", "hf-bf16-autocast")):
+                         ("bf16", "hf-bf16-autocast"), ("bf16-products", "hf-bf16-weights"), ("bf16", "gpt2lab-cuda-bf16-products")):
         if f"gpt2lab-cuda-{ours}" in med and theirs in med:
             a = med[f"gpt2lab-cuda-{ours}"] / med[theirs]
             res.setdefault("ratios", {})[f"gpt2lab-cuda-{ours} / {theirs}"] = a

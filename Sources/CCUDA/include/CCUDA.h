@@ -103,6 +103,12 @@ typedef struct { float nll_a, nll_b; double kl; int32_t argmax_a, argmax_b; floa
 int gl_cuda_compare(gl_cuda_ctx *ctx, const gl_cuda_model *a, const gl_cuda_model *b, const int32_t *inputs,
                     const int32_t *targets, int nw, int t, gl_cuda_position *out, char *err);
 
+/// Decides, once per context, how a bf16 model's attention runs: the fused tensor-core kernel when its heads are
+/// 64 wide, the GPU is sm_80 or later and the kernel agrees with the products path on a check problem run on
+/// the device (GPT2LAB_CUDA_ATTENTION=products forces the products, for benchmarks); else the products path.
+int gl_cuda_attention_choose(gl_cuda_ctx *ctx, int heads, int width, char *err);
+/// Which attention path the context chose, and why ("" before gl_cuda_attention_choose).
+const char *gl_cuda_attention_path(const gl_cuda_ctx *ctx);
 /// Frees the forward's scratch (it is kept between calls of one shape).
 void gl_cuda_release_scratch(gl_cuda_ctx *ctx);
 

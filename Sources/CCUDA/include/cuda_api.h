@@ -109,6 +109,11 @@ struct gl_cuda_ctx {
     // the backward pass (backward.c)
     CUfunction k_zero, k_axpby, k_lse_backward, k_layernorm_backward, k_colsum_part, k_layernorm_part, k_colsum_add,
                k_gelu_backward, k_softmax_causal_backward, k_permute_heads, k_wte_backward, k_rademacher_fill, k_dot_part;
+    // the fused bf16 attention (kernels_attention.h) and whether this context uses it (attention.c's
+    // gl_cuda_attention_choose): 0 not decided, 1 fused, 2 the products path; att_why says which and why
+    CUfunction k_attention_bf16;
+    int att_choice;
+    char att_why[200];
     char origin[1024];
     size_t held, peak;
     // The forward's scratch for `rows` rows of windows of t tokens, kept between calls of one shape

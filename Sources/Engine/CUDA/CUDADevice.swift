@@ -73,9 +73,11 @@ public struct GPUInfo: Codable, Sendable, Equatable {
     public var peakBytes: Int?
     /// How f32 products ran (GPUMath's name); nil for a bf16 model and before a model is on the GPU.
     public var math: String?
+    /// How a bf16 model's attention ran: "fused (…)" or "products (why)"; nil for f32 and before a model is there.
+    public var attention: String?
 
     enum CodingKeys: String, CodingKey {
-        case ordinal, name, kernels, math
+        case ordinal, name, kernels, math, attention
         case computeCapability = "compute_capability", memoryBytes = "memory_bytes", peakBytes = "peak_bytes"
     }
 }

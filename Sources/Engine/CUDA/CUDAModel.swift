@@ -32,12 +32,24 @@ public final class CUDAModel {
         do { info = try gpuInfo(ordinal: ordinal) } catch { gl_cuda_close(c); throw error }
         info.kernels = String(cString: gl_cuda_kernel_origin(c))
         info.math = self.math?.rawValue
+        if precision == .bf16 {  // the fused attention when it passes its check on this device (attention.c)
+            guard gl_cuda_attention_choose(c, Int32(config.nHead), Int32(config.nEmbd), &err) == 0 else {
+                release()
+                throw CUDAError("cuda:\(ordinal): checking the fused attention: " + String(cString: err))
+            }
+            info.attention = String(cString: gl_cuda_attention_path(c))
+        }
         do { try upload(parameters) } catch { release(); throw error }
     }
 
     deinit { release() }
 
+    /// Whether release() ran (an initializer that throws after setting every property releases, then deinit runs).
+    private var released = false
+
     private func release() {
+        guard !released else { return }
+        released = true
         for u in uploads { gl_cuda_free(ctx, u.ptr, u.bytes) }
         uploads = []
         gl_cuda_close(ctx)
