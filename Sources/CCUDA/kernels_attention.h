@@ -9,7 +9,7 @@
 "#define ATT_TILE 64\n" \
 "#define ATT_LD 72\n" \
 "__device__ __forceinline__ unsigned pack_bf16(unsigned short lo, unsigned short hi) { return (unsigned)lo | ((unsigned)hi << 16); }\n" \
-"/* d += a·b on tensor cores (mma.m16n8k16, bf16 in, f32 sums): a a 16×16 row-major fragment, b a 16×8 column one. */\n" \
+"/* d += a·b on tensor cores (mma.m16n8k16, bf16 in, f32 sums): a 16×16 row-major fragment, b a 16×8 column one. */\n" \
 "__device__ __forceinline__ void mma_bf16(float *d, const unsigned *a, unsigned b0, unsigned b1) {\n" \
 "#if __CUDA_ARCH__ >= 800\n" \
 "    asm volatile(\"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\\n\"\n" \
