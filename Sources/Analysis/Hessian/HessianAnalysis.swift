@@ -205,7 +205,7 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
     let secondsFwdBwd = Date().timeIntervalSince(gradStart)
     if let gpu {  // after the first gradient, whose buffers stay: what is free now is what a basis could take
         try checkLanczosMemory(dimension: weights.layout.count, topK: topK, maxIterations: maxIterations, density: density,
-                               deviceFree: try gpu.freeBytes() - deviceMemoryMargin)
+                               deviceFree: try lanczosDeviceRoom(gpu))
     }
     progress?(.gradient, 1, 1)
     var gradNorms: [String: Double] = [:]
@@ -271,7 +271,14 @@ let lanczosWorkVectors = 3
 public func checkLanczosMemory(dimension: Int, topK: Int, maxIterations: Int, density: DensityOptions?,
                                available: Int? = availableMemoryBytes(), deviceFree: Int? = nil) throws {
     let steps = max(topK > 0 ? maxIterations : 0, density?.steps ?? 0)
-    guard steps > 0, let available else { return }
+    guard steps > 0 else { return }
+    try requireLanczosRoom(steps: steps, dimension: dimension, available: available, deviceFree: deviceFree)
+}
+
+/// Throws `HessianError.lanczosMemory` unless `steps` steps of `dimension` floats (and the working vectors) fit in
+/// the host's `available` bytes (nil: unknown, taken as fitting) or the GPU's `deviceFree`.
+func requireLanczosRoom(steps: Int, dimension: Int, available: Int?, deviceFree: Int?) throws {
+    guard let available else { return }
     let needed = lanczosBytes(steps: steps, dimension: dimension)
     if needed > available && needed > (deviceFree ?? 0) {
         throw HessianError.lanczosMemory(steps: steps, dimension: dimension, needed: needed, available: available,

@@ -74,11 +74,7 @@ final class CUDAKrylov: KrylovSpace {
 /// fitting); else `HessianError.lanczosMemory`, naming `deviceFree` too when a device was considered.
 func hostKrylov<Op: HVPOperator>(_ op: Op, steps: Int, available: Int? = availableMemoryBytes(),
                                  deviceFree: Int? = nil) throws -> HostKrylov<Op> {
-    let needed = lanczosBytes(steps: steps, dimension: op.dimension)
-    if let available, needed > available {
-        throw HessianError.lanczosMemory(steps: steps, dimension: op.dimension, needed: needed, available: available,
-                                         device: deviceFree)
-    }
+    try requireLanczosRoom(steps: steps, dimension: op.dimension, available: available, deviceFree: deviceFree)
     return HostKrylov(op)
 }
 
@@ -89,11 +85,14 @@ extension GPT2LossHessian {
     /// On the GPU when the run's vectors fit in its free memory now (less `deviceMemoryMargin`), else on the host.
     public func krylovSpace(steps: Int) throws -> any KrylovSpace {
         guard let gpu else { return try hostKrylov(self, steps: steps) }
-        let free = try gpu.freeBytes() - deviceMemoryMargin
-        if lanczosBytes(steps: steps, dimension: dimension) <= free { return CUDAKrylov(self, gpu: gpu) }
-        return try hostKrylov(self, steps: steps, deviceFree: max(0, free))
+        let room = try lanczosDeviceRoom(gpu)
+        if lanczosBytes(steps: steps, dimension: dimension) <= room { return CUDAKrylov(self, gpu: gpu) }
+        return try hostKrylov(self, steps: steps, deviceFree: room)
     }
 }
 
 /// Device memory a Lanczos basis leaves to cuBLAS's workspace and the driver (bytes).
 let deviceMemoryMargin = 512 << 20
+
+/// What a Lanczos basis may take on `gpu` now: its free memory less `deviceMemoryMargin`.
+func lanczosDeviceRoom(_ gpu: CUDAGradient) throws -> Int { try gpu.freeBytes() - deviceMemoryMargin }

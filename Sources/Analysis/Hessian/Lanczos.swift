@@ -1,5 +1,6 @@
 import CBLAS
 import Engine
+import Foundation
 
 // Lanczos with full reorthogonalisation on a symmetric operator (any HVPOperator: the loss Hessian,
 // or a plain matrix in tests) — the one Krylov routine behind the Hessian's top eigenvalues and its
@@ -62,9 +63,9 @@ func lanczos<S: KrylovSpace>(in space: S, start: [Float], steps cap: Int,
     var basis = [q]
     var scale = 0.0
     for j in 0..<cap {
-        let clock = ContinuousClock.now
+        let clock = Date()
         var w = try space.product(basis[j])
-        run.productSeconds += seconds(since: clock)
+        run.productSeconds += Date().timeIntervalSince(clock)
         let alpha = try space.dot(w, basis[j])
         try space.axpy(-alpha, basis[j], &w)
         if j > 0 { try space.axpy(-run.betas[j - 1], basis[j - 1], &w) }
@@ -81,11 +82,6 @@ func lanczos<S: KrylovSpace>(in space: S, start: [Float], steps cap: Int,
     }
     if basis.count > run.steps { basis.removeLast(basis.count - run.steps) }
     return (run, basis)
-}
-
-func seconds(since start: ContinuousClock.Instant) -> Double {
-    let d = ContinuousClock.now - start
-    return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
 }
 
 /// The Ritz pairs of a run: T's eigenvalues ascending, with each eigenvector's first component

@@ -76,10 +76,7 @@ public final class CUDAGradient {
     /// Device bytes a CUDAGradient of a `layoutCount`-float layout holds for b windows of t tokens: five copies of
     /// the weights (θ, θ ± εv, two gradients, the probe) and the gradient's buffers (kept activations and the rest).
     public static func deviceBytes(config c: GPT2Config, layoutCount: Int, b: Int, t: Int) -> Int {
-        var m = gl_cuda_model()
-        m.vocab_stored = Int32(c.vocabSize); m.softmax_rows = Int32(c.softmaxVocab)
-        m.context = Int32(c.contextLength); m.c = Int32(c.nEmbd); m.layers = Int32(c.nLayer)
-        m.heads = Int32(c.nHead); m.inner = Int32(c.nInner)
+        var m = gl_cuda_model(shape: c)
         return 5 * layoutCount * 4 + gl_cuda_gradient_bytes(&m, Int32(b), Int32(t))
     }
 
@@ -93,10 +90,7 @@ public final class CUDAGradient {
                                  attprojb: q(.attprojb), ln2w: q(.ln2w), ln2b: q(.ln2b), fcw: q(.fcw), fcb: q(.fcb),
                                  fcprojw: q(.fcprojw), fcprojb: q(.fcprojb))
         }
-        var m = gl_cuda_model()
-        m.vocab_stored = Int32(c.vocabSize); m.softmax_rows = Int32(c.softmaxVocab)
-        m.context = Int32(c.contextLength); m.c = Int32(c.nEmbd); m.layers = Int32(c.nLayer)
-        m.heads = Int32(c.nHead); m.inner = Int32(c.nInner); m.bf16 = 0
+        var m = gl_cuda_model(shape: c)
         m.wte = p(TensorID(.wte)); m.wpe = p(TensorID(.wpe)); m.lnfw = p(TensorID(.lnfw)); m.lnfb = p(TensorID(.lnfb))
         m.head = layout.offsets[TensorID(.lmHead)] != nil ? p(TensorID(.lmHead)) : m.wte
         return (m, blocks)
@@ -175,16 +169,18 @@ public final class CUDAGradient {
         return p
     }
 
-    /// plus = (g(θ + ε·probe) − g(θ − ε·probe)) / (2ε).
-    func difference(epsilon: Double, inputs: [Int32], targets: [Int32], b: Int, t: Int) throws {
+    /// out = (g(θ + ε·v) − g(θ − ε·v)) / (2ε) for the direction at `v` (the probe buffer unless given), into `out`
+    /// (plus unless given); the two gradients go through plus and minus.
+    func difference(epsilon: Double, direction v: UInt64? = nil, into out: UInt64? = nil,
+                    inputs: [Int32], targets: [Int32], b: Int, t: Int) throws {
         var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
-        let n = layout.count, e = Float(epsilon)
-        try check(gl_cuda_axpby(ctx, work, 1, theta, e, probe, n, &err), err, "θ + εv")
+        let n = layout.count, e = Float(epsilon), v = v ?? probe
+        try check(gl_cuda_axpby(ctx, work, 1, theta, e, v, n, &err), err, "θ + εv")
         _ = try gradient(weights: work, into: plus, inputs: inputs, targets: targets, b: b, t: t)
-        try check(gl_cuda_axpby(ctx, work, 1, theta, -e, probe, n, &err), err, "θ − εv")
+        try check(gl_cuda_axpby(ctx, work, 1, theta, -e, v, n, &err), err, "θ − εv")
         _ = try gradient(weights: work, into: minus, inputs: inputs, targets: targets, b: b, t: t)
         let inv = Float(1 / (2 * epsilon))
-        try check(gl_cuda_axpby(ctx, plus, inv, plus, -inv, minus, n, &err), err, "the difference")
+        try check(gl_cuda_axpby(ctx, out ?? plus, inv, plus, -inv, minus, n, &err), err, "the difference")
     }
 
     /// (g(θ + εv) − g(θ − εv)) / (2ε), v layout-shaped; only the stored tensors move (v's entries elsewhere are

@@ -110,9 +110,7 @@ public final class CUDAModel {
                                  attprojb: p(.attprojb), ln2w: p(.ln2w), ln2b: p(.ln2b), fcw: p(.fcw), fcb: p(.fcb),
                                  fcprojw: p(.fcprojw), fcprojb: p(.fcprojb))
         }
-        model.vocab_stored = Int32(c.vocabSize); model.softmax_rows = Int32(c.softmaxVocab)
-        model.context = Int32(c.contextLength); model.c = Int32(c.nEmbd); model.layers = Int32(c.nLayer)
-        model.heads = Int32(c.nHead); model.inner = Int32(c.nInner); model.bf16 = precision == .bf16 ? 1 : 0
+        model = gl_cuda_model(shape: c, bf16: precision == .bf16)
         model.wte = ptrs[TensorID(.wte)]!; model.wpe = ptrs[TensorID(.wpe)]!
         model.lnfw = ptrs[TensorID(.lnfw)]!; model.lnfb = ptrs[TensorID(.lnfb)]!
         model.head = ptrs[TensorID(ptrs[TensorID(.lmHead)] != nil ? .lmHead : .wte)]!
@@ -204,4 +202,14 @@ public final class CUDAModel {
 
     /// Frees the forward's scratch (kept between batches of one shape); the weights stay.
     public func releaseScratch() { gl_cuda_release_scratch(ctx) }
+}
+
+extension gl_cuda_model {
+    /// The C side's model of `c`'s shape, its weights' addresses not yet set.
+    init(shape c: GPT2Config, bf16: Bool = false) {
+        self.init()
+        vocab_stored = Int32(c.vocabSize); softmax_rows = Int32(c.softmaxVocab)
+        context = Int32(c.contextLength); self.c = Int32(c.nEmbd); layers = Int32(c.nLayer)
+        heads = Int32(c.nHead); inner = Int32(c.nInner); self.bf16 = bf16 ? 1 : 0
+    }
 }

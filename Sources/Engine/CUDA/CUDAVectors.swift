@@ -51,12 +51,8 @@ extension CUDAGradient {
 
     /// out = a·x + b·y, elementwise (out may be x or y).
     public func axpby(_ out: CUDAVector, _ a: Float, _ x: CUDAVector, _ b: Float, _ y: CUDAVector) throws {
-        try axpby(out.address, a, x.address, b, y.address, "a Lanczos update")
-    }
-
-    private func axpby(_ out: UInt64, _ a: Float, _ x: UInt64, _ b: Float, _ y: UInt64, _ what: String) throws {
         var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
-        try check(gl_cuda_axpby(ctx, out, a, x, b, y, layout.count, &err), err, what)
+        try check(gl_cuda_axpby(ctx, out.address, a, x.address, b, y.address, layout.count, &err), err, "a Lanczos update")
     }
 
     /// xᵀy over the whole layout: tiles of GL_DOT_TILE products summed in double, the tiles added in order.
@@ -71,14 +67,11 @@ extension CUDAGradient {
         return parts.reduce(0, +)
     }
 
-    /// out = (g(θ + εv) − g(θ − εv)) / (2ε), with the tensors the checkpoint does not store zeroed; nothing
-    /// crosses PCIe but the token ids.
+    /// out = (g(θ + εv) − g(θ − εv)) / (2ε), with the tensors the checkpoint does not store zeroed (v is zero there:
+    /// every vector of this file is); nothing crosses PCIe but the token ids.
     public func hvp(_ v: CUDAVector, epsilon: Double, into out: CUDAVector,
                     inputs: [Int32], targets: [Int32], b: Int, t: Int) throws {
-        try axpby(probe, 1, v.address, 0, v.address, "copying a probe")
-        try zeroAbsent(probe)
-        try difference(epsilon: epsilon, inputs: inputs, targets: targets, b: b, t: t)
-        try axpby(out.address, 1, plus, 0, plus, "copying Hv")
+        try difference(epsilon: epsilon, direction: v.address, into: out.address, inputs: inputs, targets: targets, b: b, t: t)
         try zeroAbsent(out.address)
     }
 
