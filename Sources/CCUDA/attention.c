@@ -19,8 +19,8 @@ int gl_cuda_attention(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, con
     int dt = m->bf16 ? CUDA_R_16BF : CUDA_R_32F;
     size_t es = m->bf16 ? 2 : 4;
     long long nwl = nw, per = (long long)nw * NH * t * hs * x;   // elements of each of q, k, v
-    CUdeviceptr qkvp = b->qkvp, qkv = b->qkv;
-    void *pa[] = {&qkvp, &qkv, &nwl, &t, &NH, &hs, &mode};
+    CUdeviceptr qkvp = b->qkvp, qkv = b->qkv, bias = b->qkv_bias;
+    void *pa[] = {&qkvp, &qkv, &nwl, &t, &NH, &hs, &mode, &bias};
     if (gl_cuda_launch(c->k_permute_qkv, "permute_qkv", (long long)nw * NH * t * hs, GL_CUDA_THREADS, pa, err)) return 1;
     float scale = 1.0f / sqrtf((float)hs);
     if (mode == 2 && hs == 64 && c->att_choice == 1) {  // fused: one block of 4 warps per 64 query rows
@@ -61,8 +61,8 @@ int gl_cuda_attention_backward(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, i
     int C = m->c, NH = m->heads, hs = C / NH, mode = 0, ld = C, gather = 0, scatter = 1, ld3 = 3 * C;
     long long nwl = nw, per = (long long)nw * NH * t * hs, th = (long long)t * hs, tt = (long long)t * t;
     int batch = nw * NH;
-    CUdeviceptr qkvp = g->qkvp, qkv = g->qkv, dy = g->dy, datty = g->datty, datt = g->datt, att = g->att;
-    void *pa[] = {&qkvp, &qkv, &nwl, &t, &NH, &hs, &mode};
+    CUdeviceptr qkvp = g->qkvp, qkv = g->qkv, dy = g->dy, datty = g->datty, datt = g->datt, att = g->att, nobias = 0;
+    void *pa[] = {&qkvp, &qkv, &nwl, &t, &NH, &hs, &mode, &nobias};
     if (gl_cuda_launch(c->k_permute_qkv, "permute_qkv", per, GL_CUDA_THREADS, pa, err)) return 1;
     void *ya[] = {&dy, &datty, &nwl, &t, &NH, &hs, &ld, &gather};
     if (gl_cuda_launch(c->k_permute_heads, "permute_heads", per, GL_CUDA_THREADS, ya, err)) return 1;

@@ -4,7 +4,10 @@
 // exist at once. Products through cuBLAS (row-major y = x·Wᵀ is the column-major yᵀ = W·xᵀ): f32 with
 // f32 operands in the context's math (gemm.c: FP32, the TF32 split, or TF32 when asked), or, for a bf16
 // model, bf16 weights and bf16-rounded inputs with f32 sums and f32 output, as the CPU's bf16 path.
-// Attention: attention.c (strided batches over windows × heads, a causal softmax kernel between them).
+// Attention: attention.c (strided batches over windows × heads, a causal softmax kernel between them, or the
+// fused flash-style kernel). Each block (block()) fuses its elementwise passes around the products: LayerNorm
+// and GELU write the next product's operand directly, the biases ride along with the qkv permute, GELU and the
+// residual adds; block_staged keeps the separate passes for the stage dumps of GPT2LAB_CUDA_CHECK.
 #include "cuda_api.h"
 #include <math.h>
 #include <stdio.h>
@@ -95,6 +98,19 @@ static int prepare_input(gl_cuda_ctx *c, int bf16, CUdeviceptr inp, long long n,
     return 0;
 }
 
+/// How this context's products take their input (kernels.h's put_operand): 0 f32 as is, 1 the split math's
+/// stacked rows (3k long), 2 bf16.
+static int operand_mode(const gl_cuda_ctx *c, int bf16) { return bf16 ? 2 : c->math == GL_CUDA_MATH_SPLIT ? 1 : 0; }
+
+/// out (n, oc) = x · weightᵀ (oc, k) + beta·out, x (n, k) already in the product's operand form (operand_mode).
+static int product(gl_cuda_ctx *c, int bf16, CUdeviceptr out, CUdeviceptr x, uint64_t weight, long long n, int k, int oc,
+                   float beta, const char *what, char *err) {
+    int kk = operand_mode(c, bf16) == 1 ? 3 * k : k;
+    gl_operand xo = {x, kk, 0}, w = {(CUdeviceptr)weight, kk, 0};
+    return gl_cuda_gemm(c, bf16 ? CUDA_R_16BF : CUDA_R_32F, CUBLAS_OP_T, CUBLAS_OP_N, oc, (int)n, kk, 1.0f, w, xo, beta, out,
+                        oc, 0, 1, what, err);
+}
+
 /// out (n, oc) = inp (n, k) · weightᵀ (oc, k) + bias (oc); the weight is bf16 for a bf16 model, else f32
 /// (with the split math stacked, oc × 3k).
 int gl_cuda_linear(gl_cuda_ctx *c, int bf16, CUdeviceptr out, CUdeviceptr inp, uint64_t weight,
@@ -106,9 +122,7 @@ int gl_cuda_linear(gl_cuda_ctx *c, int bf16, CUdeviceptr out, CUdeviceptr inp, u
     gl_operand x;
     int kk;
     CHECK(prepare_input(c, bf16, inp, n, k, &x, &kk, err));
-    gl_operand w = {(CUdeviceptr)weight, kk, 0};
-    return gl_cuda_gemm(c, bf16 ? CUDA_R_16BF : CUDA_R_32F, CUBLAS_OP_T, CUBLAS_OP_N, oc, (int)n, kk, 1.0f, w, x,
-                        bias ? 1.0f : 0.0f, out, oc, 0, 1, what, err);
+    return product(c, bf16, out, x.p, weight, n, k, oc, bias ? 1.0f : 0.0f, what, err);
 }
 
 int gl_cuda_layernorm(gl_cuda_ctx *c, CUdeviceptr out, CUdeviceptr inp, uint64_t w, uint64_t b, long long n, int C,
@@ -125,12 +139,13 @@ static int dump(float *dst, CUdeviceptr src, size_t count, const char *what, cha
     return 0;
 }
 
-static int block(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_block *w, int nw, int t,
-                 const gl_cuda_dump *d, int l, char *err) {
+/// One block as separate passes (LayerNorm, product with its bias, attention, residual, GELU), so that the check's
+/// dumps (GPT2LAB_CUDA_CHECK) can read each stage of block 0 in f32.
+static int block_staged(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_block *w, int nw, int t,
+                        const gl_cuda_dump *d0, char *err) {
     long long n = (long long)nw * t;
     int C = m->c, F = m->inner;
     size_t tc = (size_t)t * C;
-    const gl_cuda_dump *d0 = l == 0 ? d : NULL;
     CHECK(gl_cuda_layernorm(c, c->s.ln, c->s.x, w->ln1w, w->ln1b, n, C, 0, 0, err));
     CHECK(d0 && dump(d0->ln1, c->s.ln, tc, "ln1", err));
     CHECK(gl_cuda_linear(c, m->bf16, c->s.qkv, c->s.ln, w->qkvw, w->qkvb, n, C, 3 * C, "qkv", err));
@@ -152,9 +167,34 @@ static int block(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_block *w,
     CHECK(launch(c->k_gelu, "gelu", nf, THREADS, ga, err));
     CHECK(d0 && dump(d0->gelu, c->s.fch, (size_t)t * F, "gelu", err));
     CHECK(gl_cuda_linear(c, m->bf16, c->s.proj, c->s.fch, w->fcprojw, w->fcprojb, n, F, C, "fcproj", err));
-    CHECK(launch(c->k_residual, "residual", nc, THREADS, ra, err));
-    CHECK(d && d->blocks && dump(d->blocks + (size_t)l * tc, c->s.x, tc, "block output", err));
-    return 0;
+    return launch(c->k_residual, "residual", nc, THREADS, ra, err);
+}
+
+/// One block with its elementwise passes fused around the products: LayerNorm and GELU write the next product's
+/// input (bf16, the split math's stacks or f32) and the products run without their bias, which the next pass
+/// adds: qkv's as q, k, v are permuted, fc's before GELU, the projections' with the residual. The same sums in
+/// the same order as block_staged (product + bias, then the residual; rounded where it rounds), so the same bits,
+/// with about half the memory traffic of a bf16 block (no bias_rows, no to_bf16 of LayerNorm's or GELU's output).
+static int block(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_block *w, int nw, int t, char *err) {
+    long long n = (long long)nw * t, nc = n * m->c, nf = n * m->inner;
+    int C = m->c, F = m->inner, mode = operand_mode(c, m->bf16);
+    CUdeviceptr ln = mode ? c->s.xa : c->s.ln, act = mode ? c->s.xa : c->s.fch;
+    void *l1[] = {&ln, &c->s.x, (void *)&w->ln1w, (void *)&w->ln1b, &n, &C, &mode};
+    CHECK(launch(c->k_layernorm_operand, "layernorm_operand", n * 32, THREADS, l1, err));
+    CHECK(product(c, m->bf16, c->s.qkv, ln, w->qkvw, n, C, 3 * C, 0.0f, "qkv", err));
+    gl_attention_bufs ab = {c->s.qkv, c->s.qkvp, c->s.att, c->s.att2, c->s.proj, c->s.atty, c->s.att_windows, w->qkvb};
+    CHECK(gl_cuda_attention(c, m, nw, t, &ab, err));
+    CHECK(gl_cuda_linear(c, m->bf16, c->s.proj, c->s.atty, w->attprojw, 0, n, C, C, "attproj", err));
+    void *r1[] = {&c->s.x, &c->s.proj, (void *)&w->attprojb, &nc, &C};
+    CHECK(launch(c->k_residual_bias, "residual_bias", nc, THREADS, r1, err));
+    void *l2[] = {&ln, &c->s.x, (void *)&w->ln2w, (void *)&w->ln2b, &n, &C, &mode};
+    CHECK(launch(c->k_layernorm_operand, "layernorm_operand", n * 32, THREADS, l2, err));
+    CHECK(product(c, m->bf16, c->s.fch, ln, w->fcw, n, C, F, 0.0f, "fc", err));
+    void *ga[] = {&act, &c->s.fch, (void *)&w->fcb, &nf, &F, &mode};
+    CHECK(launch(c->k_gelu_operand, "gelu_operand", nf, THREADS, ga, err));
+    CHECK(product(c, m->bf16, c->s.proj, act, w->fcprojw, n, F, C, 0.0f, "fcproj", err));
+    void *r2[] = {&c->s.x, &c->s.proj, (void *)&w->fcprojb, &nc, &C};
+    return launch(c->k_residual_bias, "residual_bias", nc, THREADS, r2, err);
 }
 
 /// h->nll (n) from h->x (the final LayerNorm's output) and the targets in h->tgt.
@@ -197,7 +237,11 @@ static int hidden_rows(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *id
     if (m->bf16) CHECK(launch(c->k_embed_bf16, "embed_bf16", n * C, THREADS, ea, err));
     else CHECK(launch(c->k_embed, "embed", n * C, THREADS, ea, err));
     CHECK(d && dump(d->encoded, c->s.x, (size_t)t * C, "embeddings", err));
-    for (int l = 0; l < m->layers; l++) CHECK(block(c, m, &m->blocks[l], nw, t, d, l, err));
+    size_t tc = (size_t)t * C;
+    for (int l = 0; l < m->layers; l++) {
+        CHECK(l == 0 && d ? block_staged(c, m, &m->blocks[0], nw, t, d, err) : block(c, m, &m->blocks[l], nw, t, err));
+        CHECK(d && d->blocks && dump(d->blocks + (size_t)l * tc, c->s.x, tc, "block output", err));
+    }
     CHECK(gl_cuda_layernorm(c, c->s.ln, c->s.x, m->lnfw, m->lnfb, n, C, 0, 0, err));
     CHECK(d && dump(d->lnf, c->s.ln, (size_t)t * C, "ln_f", err));
     return 0;

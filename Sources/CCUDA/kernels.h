@@ -41,23 +41,14 @@
 "    float e = (id >= 0 && id < v) ? widen_bf16(wte[(long long)id * c + k]) : __int_as_float(0x7fc00000);\n" \
 "    out[i] = e + wpe[(long long)(r % t) * c + k];\n" \
 "}\n" \
-"/* One warp per row: mean, variance of (x - mean), rstd = 1/sqrt(var + eps); out = (x - m) * r * w + b.\n" \
-"   mean and rstd (n each) keep the row's statistics for the backward pass when not null. */\n" \
-"extern \"C\" __global__ void layernorm(float *out, const float *inp, const float *w, const float *b, long long n, int c,\n" \
-"                                      float *mean, float *rstd) {\n" \
-"    long long row = (long long)blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;\n" \
-"    int lane = threadIdx.x % WARP;\n" \
-"    if (row >= n) return;\n" \
-"    const float *x = inp + row * c;\n" \
+"/* One warp per row: mean, variance of (x - mean), rstd = 1/sqrt(var + eps), each lane's share of the row. */\n" \
+"__device__ __forceinline__ void ln_stats(const float *x, int c, int lane, float *m, float *r) {\n" \
 "    float s = 0.0f;\n" \
 "    for (int k = lane; k < c; k += WARP) s += x[k];\n" \
-"    float m = warp_sum(s) / (float)c;\n" \
+"    *m = warp_sum(s) / (float)c;\n" \
 "    float v = 0.0f;\n" \
-"    for (int k = lane; k < c; k += WARP) { float d = x[k] - m; v += d * d; }\n" \
-"    float r = 1.0f / sqrtf(warp_sum(v) / (float)c + 1e-5f);\n" \
-"    if (mean && lane == 0) { mean[row] = m; rstd[row] = r; }\n" \
-"    float *o = out + row * c;\n" \
-"    for (int k = lane; k < c; k += WARP) o[k] = (x[k] - m) * r * w[k] + b[k];\n" \
+"    for (int k = lane; k < c; k += WARP) { float d = x[k] - *m; v += d * d; }\n" \
+"    *r = 1.0f / sqrtf(warp_sum(v) / (float)c + 1e-5f);\n" \
 "}\n" \
 "extern \"C\" __global__ void bias_rows(float *out, const float *bias, long long n, int oc) {\n" \
 "    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
@@ -68,13 +59,20 @@
 "    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
 "    if (i < n) out[i] = a[i] + b[i];\n" \
 "}\n" \
+"/* x += p + bias (rows of c; bias may be null): a projection's bias added with the residual, the same sums in\n" \
+"   the same order as bias_rows, the product (beta 1) and residual. */\n" \
+"extern \"C\" __global__ void residual_bias(float *x, const float *p, const float *bias, long long n, int c) {\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i < n) x[i] = x[i] + (bias ? p[i] + bias[i % c] : p[i]);\n" \
+"}\n" \
+"__device__ __forceinline__ float gelu_of(float x) {\n" \
+"    float th = tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x));\n" \
+"    return 0.5f * x * (1.0f + th);\n" \
+"}\n" \
 "/* out = gelu(inp) (out may be inp). */\n" \
 "extern \"C\" __global__ void gelu(float *out, const float *inp, long long n) {\n" \
 "    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
-"    if (i >= n) return;\n" \
-"    float x = inp[i];\n" \
-"    float th = tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x));\n" \
-"    out[i] = 0.5f * x * (1.0f + th);\n" \
+"    if (i < n) out[i] = gelu_of(inp[i]);\n" \
 "}\n" \
 "/* The TF32 split: hi = x rounded to TF32's 10-bit mantissa (to nearest, ties away), lo = x - hi, exact by\n" \
 "   Sterbenz's lemma; hi is a TF32 value, so the tensor cores take it as is. Non-finite x, and a rounding that\n" \
@@ -89,6 +87,45 @@
 "__device__ __forceinline__ float tf32_lo(float x, float hi) {\n" \
 "    return ((__float_as_uint(x) & 0x7f800000u) == 0x7f800000u) ? 0.0f : x - hi;\n" \
 "}\n" \
+"/* Element (r, j) of a product's (rows, k) input written as the product takes it: mode 0 f32 as is, 1 the\n" \
+"   split math's stacked row [hi | hi | lo] (rows of 3k, as split3's pattern 0), 2 rounded to bf16. */\n" \
+"__device__ __forceinline__ void put_operand(void *dst, long long r, int k, int j, float v, int mode) {\n" \
+"    if (mode == 2) { ((unsigned short *)dst)[r * k + j] = round_bf16(v); return; }\n" \
+"    if (mode == 0) { ((float *)dst)[r * k + j] = v; return; }\n" \
+"    float h = tf32_hi(v), *d = (float *)dst + r * 3 * k + j;\n" \
+"    d[0] = h; d[k] = h; d[2 * k] = tf32_lo(v, h);\n" \
+"}\n" \
+"/* One warp a row: (x - m) * r * w + b written as put_operand's mode; mean and rstd (n each) keep the row's\n" \
+"   statistics for the backward pass when not null. */\n" \
+"__device__ __forceinline__ void ln_rows(void *out, const float *inp, const float *w, const float *b, long long n,\n" \
+"                                        int c, int mode, float *mean, float *rstd) {\n" \
+"    long long row = (long long)blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;\n" \
+"    int lane = threadIdx.x % WARP;\n" \
+"    if (row >= n) return;\n" \
+"    const float *x = inp + row * c;\n" \
+"    float m, r;\n" \
+"    ln_stats(x, c, lane, &m, &r);\n" \
+"    if (mean && lane == 0) { mean[row] = m; rstd[row] = r; }\n" \
+"    for (int k = lane; k < c; k += WARP) put_operand(out, row, c, k, (x[k] - m) * r * w[k] + b[k], mode);\n" \
+"}\n" \
+"/* out = LayerNorm(inp) in f32, keeping mean and rstd when not null. */\n" \
+"extern \"C\" __global__ void layernorm(float *out, const float *inp, const float *w, const float *b, long long n, int c,\n" \
+"                                      float *mean, float *rstd) {\n" \
+"    ln_rows(out, inp, w, b, n, c, 0, mean, rstd);\n" \
+"}\n" \
+"/* LayerNorm written straight into the next product's input (put_operand's mode). */\n" \
+"extern \"C\" __global__ void layernorm_operand(void *out, const float *inp, const float *w, const float *b, long long n,\n" \
+"                                              int c, int mode) {\n" \
+"    ln_rows(out, inp, w, b, n, c, mode, 0, 0);\n" \
+"}\n" \
+"/* gelu(inp + bias) (rows of f; bias may be null) written straight into the next product's input (put_operand's\n" \
+"   mode; out may be inp in mode 0). */\n" \
+"extern \"C\" __global__ void gelu_operand(void *out, const float *inp, const float *bias, long long n, int f, int mode) {\n" \
+"    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
+"    if (i >= n) return;\n" \
+"    float x = bias ? inp[i] + bias[i % f] : inp[i];\n" \
+"    put_operand(out, i / f, f, (int)(i % f), gelu_of(x), mode);\n" \
+"}\n" \
 "/* The split math's operands: the three TF32 products stacked along k, so that one product sums them with\n" \
 "   one write of its output. Row r of x (rows, k) becomes row r of dst (rows, 3k): [hi | hi | lo] (pattern 0:\n" \
 "   a product's activations) or [hi | lo | hi] (pattern 1: its weights); their dot product is\n" \
@@ -101,19 +138,24 @@
 "    float *d = dst + r * 3 * k + j;\n" \
 "    d[0] = h; d[k] = pattern ? l : h; d[2 * k] = pattern ? h : l;\n" \
 "}\n" \
-"/* qkv (nw*t, 3C) -> q, k, v per (window, head), one after the other in dst. mode 0: f32, each (nw, nh, t, hs);\n" \
-"   2: the same in bf16 (dst holds unsigned shorts); 1 (the split math): q as (nw, nh, t, 3hs) rows [hi|hi|lo],\n" \
-"   k as (nw, nh, t, 3hs) rows [hi|lo|hi], v as (nw, nh, 3t, hs): rows hi, then lo, then hi. */\n" \
-"extern \"C\" __global__ void permute_qkv(void *dst, const float *qkv, long long nw, int t, int nh, int hs, int mode) {\n" \
+"/* qkv (nw*t, 3C) + bias (3C; null when qkv holds it) -> q, k, v per (window, head), one after the other in dst.\n" \
+"   mode 0: f32, each (nw, nh, t, hs); 2: the same in bf16 (dst holds unsigned shorts); 1 (the split math): q as\n" \
+"   (nw, nh, t, 3hs) rows [hi|hi|lo], k as (nw, nh, t, 3hs) rows [hi|lo|hi], v as (nw, nh, 3t, hs): rows hi, then lo,\n" \
+"   then hi. */\n" \
+"extern \"C\" __global__ void permute_qkv(void *dst, const float *qkv, long long nw, int t, int nh, int hs, int mode,\n" \
+"                                        const float *bias) {\n" \
 "    long long n = nw * nh * t * hs;\n" \
 "    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n" \
 "    if (i >= n) return;\n" \
 "    int d = (int)(i % hs); long long r = i / hs; int p = (int)(r % t); long long bh = r / t; int h = (int)(bh % nh);\n" \
 "    long long w = bh / nh, c = (long long)nh * hs;\n" \
-"    const float *src = qkv + (w * t + p) * 3 * c + (long long)h * hs + d;\n" \
+"    long long col = (long long)h * hs + d;\n" \
+"    const float *src = qkv + (w * t + p) * 3 * c + col;\n" \
+"    float in[3];\n" \
+"    for (int j = 0; j < 3; j++) in[j] = bias ? src[j * c] + bias[j * c + col] : src[j * c];\n" \
 "    if (mode == 1) {\n" \
 "        float *q = (float *)dst, *k = q + 3 * n, *v = q + 6 * n;\n" \
-"        float qv = src[0], kv = src[c], vv = src[2 * c];\n" \
+"        float qv = in[0], kv = in[1], vv = in[2];\n" \
 "        float qh = tf32_hi(qv), ql = tf32_lo(qv, qh), kh = tf32_hi(kv), kl = tf32_lo(kv, kh), vh = tf32_hi(vv), vl = tf32_lo(vv, vh);\n" \
 "        long long row = (bh * t + p) * 3 * hs + d;\n" \
 "        q[row] = qh; q[row + hs] = qh; q[row + 2 * hs] = ql;\n" \
@@ -123,7 +165,7 @@
 "        return;\n" \
 "    }\n" \
 "    for (int j = 0; j < 3; j++) {\n" \
-"        float v = src[j * c];\n" \
+"        float v = in[j];\n" \
 "        if (mode == 2) ((unsigned short *)dst)[j * n + i] = round_bf16(v);\n" \
 "        else ((float *)dst)[j * n + i] = v;\n" \
 "    }\n" \

@@ -26,6 +26,22 @@ static int nonfinite(float x) { uint32_t u; memcpy(&u, &x, 4); return (u & 0x7f8
 /// harsher of the hardware's and cuBLAS's conversions).
 static float tf32_truncate(float x) { uint32_t u; memcpy(&u, &x, 4); u &= 0xffffe000u; float f; memcpy(&f, &u, 4); return f; }
 
+/// kernels.h's ln_stats: a row's mean and 1/sqrt(var + eps).
+static void ln_stats(const float *x, int c, float *m, float *r) {
+    float s = 0; for (int i = 0; i < c; i++) s += x[i];
+    *m = s / (float)c;
+    float v = 0; for (int i = 0; i < c; i++) { float d = x[i] - *m; v += d * d; }
+    *r = 1.0f / sqrtf(v / (float)c + 1e-5f);
+}
+static float gelu_of(float x) { return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))); }
+/// kernels.h's put_operand: element (r, j) of a (rows, k) product input, f32 (mode 0), [hi|hi|lo] rows (1), bf16 (2).
+static void put_operand(void *dst, long long r, int k, int j, float v, int mode) {
+    if (mode == 2) { ((uint16_t *)dst)[r * k + j] = round_bf16(v); return; }
+    if (mode == 0) { ((float *)dst)[r * k + j] = v; return; }
+    float h = tf32_hi(v), *d = (float *)dst + r * 3 * k + j;
+    d[0] = h; d[k] = h; d[2 * k] = nonfinite(v) ? 0.0f : v - h;
+}
+
 static CUresult ok0(void) { return 0; }
 static CUresult e_init(unsigned f) { (void)f; return 0; }
 static CUresult e_version(int *v) { *v = 13000; return 0; }
@@ -73,18 +89,17 @@ static CUresult e_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, un
             float e = id < 0 || id >= v ? NAN : k[5] ? widen(PTR(2, uint16_t)[(long long)id * c + i]) : PTR(2, float)[(long long)id * c + i];
             out[r * c + i] = e + wpe[(r % t) * c + i];
         }
-    } else if (!strcmp(k, "layernorm")) {
-        float *out = PTR(0, float); const float *x = PTR(1, float), *w = PTR(2, float), *b = PTR(3, float);
-        long long n = ARG(4, long long); int c = ARG(5, int);
-        float *mean = PTR(6, float), *rstd = PTR(7, float);
+    } else if (!strcmp(k, "layernorm") || !strcmp(k, "layernorm_operand")) {
+        void *out = PTR(0, void); const float *x = PTR(1, float), *w = PTR(2, float), *b = PTR(3, float);
+        long long n = ARG(4, long long); int c = ARG(5, int), staged = !strcmp(k, "layernorm");
+        float *mean = staged ? PTR(6, float) : NULL, *rstd = staged ? PTR(7, float) : NULL;
+        int mode = staged ? 0 : ARG(6, int);
         for (long long r = 0; r < n; r++) {
             const float *xr = x + r * c;
-            float s = 0; for (int i = 0; i < c; i++) s += xr[i];
-            float m = s / (float)c, v = 0;
-            for (int i = 0; i < c; i++) { float d = xr[i] - m; v += d * d; }
-            float rs = 1.0f / sqrtf(v / (float)c + 1e-5f);
+            float m, rs;
+            ln_stats(xr, c, &m, &rs);
             if (mean) { mean[r] = m; rstd[r] = rs; }
-            for (int i = 0; i < c; i++) out[r * c + i] = (xr[i] - m) * rs * w[i] + b[i];
+            for (int i = 0; i < c; i++) put_operand(out, r, c, i, (xr[i] - m) * rs * w[i] + b[i], mode);
         }
     } else if (!strcmp(k, "bias_rows")) {
         float *out = PTR(0, float); const float *b = PTR(1, float); long long n = ARG(2, long long); int oc = ARG(3, int);
@@ -92,9 +107,17 @@ static CUresult e_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, un
     } else if (!strcmp(k, "residual")) {
         float *out = PTR(0, float); const float *a = PTR(1, float), *b = PTR(2, float); long long n = ARG(3, long long);
         for (long long i = 0; i < n; i++) out[i] = a[i] + b[i];
+    } else if (!strcmp(k, "residual_bias")) {
+        float *x = PTR(0, float); const float *p = PTR(1, float), *b = PTR(2, float);
+        long long n = ARG(3, long long); int c = ARG(4, int);
+        for (long long i = 0; i < n; i++) x[i] = x[i] + (b ? p[i] + b[i % c] : p[i]);
     } else if (!strcmp(k, "gelu")) {
         float *out = PTR(0, float); const float *in = PTR(1, float); long long n = ARG(2, long long);
-        for (long long i = 0; i < n; i++) { float x = in[i]; out[i] = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))); }
+        for (long long i = 0; i < n; i++) out[i] = gelu_of(in[i]);
+    } else if (!strcmp(k, "gelu_operand")) {
+        void *out = PTR(0, void); const float *in = PTR(1, float), *b = PTR(2, float);
+        long long n = ARG(3, long long); int f = ARG(4, int), mode = ARG(5, int);
+        for (long long i = 0; i < n; i++) put_operand(out, i / f, f, (int)(i % f), gelu_of(b ? in[i] + b[i % f] : in[i]), mode);
     } else if (!strcmp(k, "softmax_causal")) {
         float *att = PTR(0, float); long long rows = ARG(1, long long); int t = ARG(2, int), mode = ARG(3, int);
         void *out = PTR(4, void);
@@ -123,14 +146,17 @@ static CUresult e_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, un
     } else if (!strcmp(k, "permute_qkv")) {
         void *dst = PTR(0, void); const float *qkv = PTR(1, float);
         long long nw = ARG(2, long long); int t = ARG(3, int), nh = ARG(4, int), hs = ARG(5, int), mode = ARG(6, int);
+        const float *bias = PTR(7, float);
         long long n = nw * nh * t * hs, c = (long long)nh * hs;
         for (long long i = 0; i < n; i++) {
             int d = (int)(i % hs); long long r = i / hs; int p = (int)(r % t); long long bh = r / t; int h = (int)(bh % nh);
-            long long w = bh / nh;
-            const float *src = qkv + (w * t + p) * 3 * c + (long long)h * hs + d;
+            long long w = bh / nh, col = (long long)h * hs + d;
+            const float *src = qkv + (w * t + p) * 3 * c + col;
+            float in[3];
+            for (int j = 0; j < 3; j++) in[j] = bias ? src[j * c] + bias[j * c + col] : src[j * c];
             if (mode == 1) {
                 float *q = (float *)dst, *k3 = q + 3 * n, *v3 = q + 6 * n;
-                float qv = src[0], kv = src[c], vv = src[2 * c];
+                float qv = in[0], kv = in[1], vv = in[2];
                 float qh = tf32_hi(qv), kh = tf32_hi(kv), vh = tf32_hi(vv);
                 float ql = nonfinite(qv) ? 0 : qv - qh, kl = nonfinite(kv) ? 0 : kv - kh, vl = nonfinite(vv) ? 0 : vv - vh;
                 long long row = (bh * t + p) * 3 * hs + d, vr = (bh * 3 * t + p) * hs + d;
@@ -140,7 +166,7 @@ static CUresult e_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, un
                 continue;
             }
             for (int j = 0; j < 3; j++) {
-                float v = src[j * c];
+                float v = in[j];
                 if (mode == 2) ((uint16_t *)dst)[j * n + i] = round_bf16(v);
                 else ((float *)dst)[j * n + i] = v;
             }

@@ -23,13 +23,7 @@ final class EmulatedFusedAttentionTests: XCTestCase {
     /// One block, 2 heads of 64, a 97-token vocabulary, random weights (std 0.1, LayerNorms at 1 and 0), bf16.
     func model(heads: Int = 2) -> (ModelWeights, f32: ModelWeights) {
         let config = GPT2Config(vocabSize: 97, contextLength: 160, nEmbd: 128, nLayer: 1, nHead: heads)
-        var w = GPT2Weights(config: config, tied: true)
-        w.stored = Set(w.layout.tensors)
-        var rng = SplitMix64(seed: 17)
-        for id in w.layout.tensors {
-            let isNormWeight = id.kind == .ln1w || id.kind == .ln2w || id.kind == .lnfw
-            for i in w.layout.range(id) { w.data[i] = isNormWeight ? 1 : Float(rng.nextGaussian()) * 0.1 }
-        }
+        let w = randomWeights(config, seed: 17)
         return (ModelWeights.f32(w).at(.bf16), .f32(w))
     }
 
@@ -105,4 +99,17 @@ final class EmulatedFusedAttentionTests: XCTestCase {
         }
         return out
     }
+}
+
+/// Every tensor stored, Gaussian with std 0.1 (biases too, so a bias added twice or never shows), LayerNorm
+/// gains at 1.
+func randomWeights(_ config: GPT2Config, seed: UInt64) -> GPT2Weights {
+    var w = GPT2Weights(config: config, tied: true)
+    w.stored = Set(w.layout.tensors)
+    var rng = SplitMix64(seed: seed)
+    for id in w.layout.tensors {
+        let isNormWeight = id.kind == .ln1w || id.kind == .ln2w || id.kind == .lnfw
+        for i in w.layout.range(id) { w.data[i] = isNormWeight ? 1 : Float(rng.nextGaussian()) * 0.1 }
+    }
+    return w
 }

@@ -75,6 +75,7 @@ PYEOF
 log "gpt2lab GPU check $(date -u +%FT%TZ) on $(hostname)"
 log "binary $BIN; fixtures $FIX; python ${PY:-none with torch+transformers}"
 step nvidia-smi 20 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv
+step cpu-topology 20 sh -c 'lscpu; nproc; cat /sys/devices/system/cpu/cpu0/topology/thread_siblings_list'
 step doctor 60 "$BIN" doctor
 cat "$WORK/step.out" >> "$LOG"
 step doctor-json 60 "$BIN" doctor --json

@@ -103,7 +103,8 @@ struct gl_cuda_ctx {
     cublasHandle_t blas;
     CUmodule module;
     CUfunction k_embed, k_embed_bf16, k_layernorm, k_bias_rows, k_residual, k_gelu, k_softmax_causal,
-               k_to_bf16, k_lse_chunk, k_nll_finish, k_lse_init, k_split3, k_permute_qkv, k_unpermute;
+               k_to_bf16, k_lse_chunk, k_nll_finish, k_lse_init, k_split3, k_permute_qkv, k_unpermute,
+               k_layernorm_operand, k_gelu_operand, k_residual_bias;
     // compare's paired heads (compare.c)
     CUfunction k_pair_init, k_pair_chunk;
     // the backward pass (backward.c)
@@ -142,8 +143,9 @@ int gl_cuda_gemm(gl_cuda_ctx *c, int dt, int ta, int tb, int m, int n, int k, fl
                  float beta, CUdeviceptr out, int ldc, long long stride_c, int batch, const char *what, char *err);
 /// One attention's buffers: qkv (nw·t, 3C) in, out (nw·t, C); qkvp: q, k, v per (window, head); att: the
 /// scores of att_windows windows at a time (att2: their probabilities in bf16, or stacked for the split math;
-/// with f32 math the probabilities stay in att); y: the heads' outputs (nw·t·C floats) before out.
-typedef struct { CUdeviceptr qkv, qkvp, att, att2, y, out; int att_windows; } gl_attention_bufs;
+/// with f32 math the probabilities stay in att); y: the heads' outputs (nw·t·C floats) before out; qkv_bias: the
+/// qkv product's bias (3C), added as q, k, v are permuted (0 when qkv holds it).
+typedef struct { CUdeviceptr qkv, qkvp, att, att2, y, out; int att_windows; CUdeviceptr qkv_bias; } gl_attention_bufs;
 /// Causal attention of nw windows of t tokens (attention.c).
 int gl_cuda_attention(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, const gl_attention_bufs *b, char *err);
 
