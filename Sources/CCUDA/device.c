@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int gl_cuda_alloc(gl_cuda_ctx *c, size_t bytes, CUdeviceptr *p, char *err) {
     *p = 0;
@@ -100,5 +101,36 @@ int gl_cuda_free_bytes(gl_cuda_ctx *c, size_t *free_bytes, char *err) {
     *free_bytes = 0;
     CU_CHECK(gl_cu.cuCtxSetCurrent(c->context), err);
     CU_CHECK(gl_cu.cuMemGetInfo(free_bytes, &total), err);
+    return 0;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void gl_cuda_profile_set(gl_cuda_ctx *c, int on) {
+    memset(&c->prof, 0, sizeof c->prof);
+    c->prof.on = on;
+    c->prof.last = now_seconds();
+}
+
+void gl_cuda_profile_read(const gl_cuda_ctx *c, double *seconds, double *flops, long long *calls) {
+    memcpy(seconds, c->prof.seconds, sizeof c->prof.seconds);
+    memcpy(flops, c->prof.flops, sizeof c->prof.flops);
+    memcpy(calls, c->prof.calls, sizeof c->prof.calls);
+}
+
+int gl_cuda_mark(gl_cuda_ctx *c, int cls, double flops, char *err) {
+    if (!c->prof.on) return 0;
+    CU_CHECK(gl_cu.cuCtxSynchronize(), err);
+    double t = now_seconds();
+    if (cls >= 0) {   // cls < 0: a start, nothing charged
+        c->prof.seconds[cls] += t - c->prof.last;
+        c->prof.flops[cls] += flops;
+        c->prof.calls[cls] += 1;
+    }
+    c->prof.last = t;
     return 0;
 }

@@ -18,6 +18,8 @@ enum { ROWS_CAP = 32768, VOCAB_BLOCK = GL_VOCAB_BLOCK, HEAD_ROWS = GL_HEAD_ROWS,
 static const size_t ATT_BYTES = (size_t)512 << 20;
 
 #define CHECK(x) do { if (x) return 1; } while (0)
+/// score --profile's stage boundary (nothing unless the context's profile is on).
+#define MARK(cls, flops) CHECK(gl_cuda_mark(c, GL_PROF_##cls, (flops), err))
 
 static CUdeviceptr *scratch_slot(gl_cuda_ctx *c, int i) {
     CUdeviceptr *slots[GL_CUDA_SCRATCH_SLOTS] = {
@@ -139,6 +141,9 @@ static int dump(float *dst, CUdeviceptr src, size_t count, const char *what, cha
     return 0;
 }
 
+/// The products inside causal attention (QKᵀ and P·V over the lower triangle), as the CPU's profile counts them.
+static double attention_flops(int nw, int t, int C) { return 2.0 * 2.0 * nw * (double)t * (t + 1) / 2.0 * C; }
+
 /// One block as separate passes (LayerNorm, product with its bias, attention, residual, GELU), so that the check's
 /// dumps (GPT2LAB_CUDA_CHECK) can read each stage of block 0 in f32.
 static int block_staged(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_block *w, int nw, int t,
@@ -146,28 +151,40 @@ static int block_staged(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_bl
     long long n = (long long)nw * t;
     int C = m->c, F = m->inner;
     size_t tc = (size_t)t * C;
+    double dn = (double)n, cc = (double)C * C, cf = (double)C * F;
     CHECK(gl_cuda_layernorm(c, c->s.ln, c->s.x, w->ln1w, w->ln1b, n, C, 0, 0, err));
+    MARK(LAYERNORM, 0);
     CHECK(d0 && dump(d0->ln1, c->s.ln, tc, "ln1", err));
     CHECK(gl_cuda_linear(c, m->bf16, c->s.qkv, c->s.ln, w->qkvw, w->qkvb, n, C, 3 * C, "qkv", err));
+    MARK(MATMUL, 6 * dn * cc);
     CHECK(d0 && dump(d0->qkv, c->s.qkv, 3 * tc, "qkv", err));
     gl_attention_bufs ab = {c->s.qkv, c->s.qkvp, c->s.att, c->s.att2, c->s.proj, c->s.atty, c->s.att_windows};
     CHECK(gl_cuda_attention(c, m, nw, t, &ab, err));
+    MARK(ATTENTION, attention_flops(nw, t, C));
     CHECK(d0 && dump(d0->atty, c->s.atty, tc, "attention", err));
     CHECK(gl_cuda_linear(c, m->bf16, c->s.proj, c->s.atty, w->attprojw, w->attprojb, n, C, C, "attproj", err));
+    MARK(MATMUL, 2 * dn * cc);
     long long nc = n * C;
     void *ra[] = {&c->s.x, &c->s.x, &c->s.proj, &nc};
     CHECK(launch(c->k_residual, "residual", nc, THREADS, ra, err));
+    MARK(RESIDUAL, 0);
     CHECK(d0 && dump(d0->res2, c->s.x, tc, "residual2", err));
     CHECK(gl_cuda_layernorm(c, c->s.ln, c->s.x, w->ln2w, w->ln2b, n, C, 0, 0, err));
+    MARK(LAYERNORM, 0);
     CHECK(d0 && dump(d0->ln2, c->s.ln, tc, "ln2", err));
     CHECK(gl_cuda_linear(c, m->bf16, c->s.fch, c->s.ln, w->fcw, w->fcb, n, C, F, "fc", err));
+    MARK(MATMUL, 2 * dn * cf);
     CHECK(d0 && dump(d0->fch, c->s.fch, (size_t)t * F, "fc", err));
     long long nf = n * F;
     void *ga[] = {&c->s.fch, &c->s.fch, &nf};
     CHECK(launch(c->k_gelu, "gelu", nf, THREADS, ga, err));
+    MARK(GELU, 0);
     CHECK(d0 && dump(d0->gelu, c->s.fch, (size_t)t * F, "gelu", err));
     CHECK(gl_cuda_linear(c, m->bf16, c->s.proj, c->s.fch, w->fcprojw, w->fcprojb, n, F, C, "fcproj", err));
-    return launch(c->k_residual, "residual", nc, THREADS, ra, err);
+    MARK(MATMUL, 2 * dn * cf);
+    CHECK(launch(c->k_residual, "residual", nc, THREADS, ra, err));
+    MARK(RESIDUAL, 0);
+    return 0;
 }
 
 /// One block with its elementwise passes fused around the products: LayerNorm and GELU write the next product's
@@ -179,22 +196,34 @@ static int block(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_block *w,
     long long n = (long long)nw * t, nc = n * m->c, nf = n * m->inner;
     int C = m->c, F = m->inner, mode = operand_mode(c, m->bf16);
     CUdeviceptr ln = mode ? c->s.xa : c->s.ln, act = mode ? c->s.xa : c->s.fch;
+    double dn = (double)n, cc = (double)C * C, cf = (double)C * F;
     void *l1[] = {&ln, &c->s.x, (void *)&w->ln1w, (void *)&w->ln1b, &n, &C, &mode};
     CHECK(launch(c->k_layernorm_operand, "layernorm_operand", n * 32, THREADS, l1, err));
+    MARK(LAYERNORM, 0);
     CHECK(product(c, m->bf16, c->s.qkv, ln, w->qkvw, n, C, 3 * C, 0.0f, "qkv", err));
+    MARK(MATMUL, 6 * dn * cc);
     gl_attention_bufs ab = {c->s.qkv, c->s.qkvp, c->s.att, c->s.att2, c->s.proj, c->s.atty, c->s.att_windows, w->qkvb};
     CHECK(gl_cuda_attention(c, m, nw, t, &ab, err));
+    MARK(ATTENTION, attention_flops(nw, t, C));
     CHECK(gl_cuda_linear(c, m->bf16, c->s.proj, c->s.atty, w->attprojw, 0, n, C, C, "attproj", err));
+    MARK(MATMUL, 2 * dn * cc);
     void *r1[] = {&c->s.x, &c->s.proj, (void *)&w->attprojb, &nc, &C};
     CHECK(launch(c->k_residual_bias, "residual_bias", nc, THREADS, r1, err));
+    MARK(RESIDUAL, 0);
     void *l2[] = {&ln, &c->s.x, (void *)&w->ln2w, (void *)&w->ln2b, &n, &C, &mode};
     CHECK(launch(c->k_layernorm_operand, "layernorm_operand", n * 32, THREADS, l2, err));
+    MARK(LAYERNORM, 0);
     CHECK(product(c, m->bf16, c->s.fch, ln, w->fcw, n, C, F, 0.0f, "fc", err));
+    MARK(MATMUL, 2 * dn * cf);
     void *ga[] = {&act, &c->s.fch, (void *)&w->fcb, &nf, &F, &mode};
     CHECK(launch(c->k_gelu_operand, "gelu_operand", nf, THREADS, ga, err));
+    MARK(GELU, 0);
     CHECK(product(c, m->bf16, c->s.proj, act, w->fcprojw, n, F, C, 0.0f, "fcproj", err));
+    MARK(MATMUL, 2 * dn * cf);
     void *r2[] = {&c->s.x, &c->s.proj, (void *)&w->fcprojb, &nc, &C};
-    return launch(c->k_residual_bias, "residual_bias", nc, THREADS, r2, err);
+    CHECK(launch(c->k_residual_bias, "residual_bias", nc, THREADS, r2, err));
+    MARK(RESIDUAL, 0);
+    return 0;
 }
 
 /// h->nll (n) from h->x (the final LayerNorm's output) and the targets in h->tgt.
@@ -236,6 +265,7 @@ static int hidden_rows(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *id
     void *ea[] = {&c->s.x, &c->s.ids, (void *)&m->wte, (void *)&m->wpe, &n, &t, &C, &V};
     if (m->bf16) CHECK(launch(c->k_embed_bf16, "embed_bf16", n * C, THREADS, ea, err));
     else CHECK(launch(c->k_embed, "embed", n * C, THREADS, ea, err));
+    MARK(EMBEDDING, 0);
     CHECK(d && dump(d->encoded, c->s.x, (size_t)t * C, "embeddings", err));
     size_t tc = (size_t)t * C;
     for (int l = 0; l < m->layers; l++) {
@@ -243,6 +273,7 @@ static int hidden_rows(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *id
         CHECK(d && d->blocks && dump(d->blocks + (size_t)l * tc, c->s.x, tc, "block output", err));
     }
     CHECK(gl_cuda_layernorm(c, c->s.ln, c->s.x, m->lnfw, m->lnfb, n, C, 0, 0, err));
+    MARK(LAYERNORM, 0);
     CHECK(d && dump(d->lnf, c->s.ln, (size_t)t * C, "ln_f", err));
     return 0;
 }
@@ -269,6 +300,7 @@ static int forward_rows(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *i
     CU_CHECK(gl_cu.cuMemcpyHtoD(c->s.tgt, tgt, (size_t)n * 4), err);
     gl_head_bufs h = {c->s.ln, c->s.tgt, c->s.logits, c->s.lse_max, c->s.lse_sum, c->s.picked, c->s.nll};
     CHECK(gl_cuda_head_loss(c, m, n, &h, err));
+    MARK(HEAD, 2.0 * n * m->c * m->softmax_rows);
     CU_CHECK(gl_cu.cuMemcpyDtoH(nll, c->s.nll, (size_t)n * 4), err);
     if (tlogit) CU_CHECK(gl_cu.cuMemcpyDtoH(tlogit, c->s.picked, (size_t)n * 4), err);
     if (mlogit) CU_CHECK(gl_cu.cuMemcpyDtoH(mlogit, c->s.lse_max, (size_t)n * 4), err);
@@ -286,6 +318,7 @@ int gl_cuda_forward(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *input
     int per = ROWS_CAP / t < 1 ? 1 : ROWS_CAP / t;
     if (per > b) per = b;
     CHECK(ensure_scratch(c, m, per * t, t, err));
+    CHECK(gl_cuda_mark(c, -1, 0, err));
     for (int w0 = 0; w0 < b; w0 += per) {
         int nw = b - w0 < per ? b - w0 : per;
         size_t o = (size_t)w0 * t;

@@ -41,7 +41,8 @@ struct Score: ParsableCommand {
     @Flag(help: "Print JSON (one object, or an array for several checkpoints).")
     var json = false
 
-    @Flag(help: "Time each kernel class (matrix products, attention, LM head + loss, LayerNorm, GELU, residual).")
+    @Flag(help: ArgumentHelp("Time each kernel class (matrix products, attention, LM head + loss, LayerNorm, GELU, residual).",
+                             discussion: "On a GPU each stage is waited for before the next starts, so a profiled score runs a little slower."))
     var profile = false
 
     @Option(help: ArgumentHelp("Score only shard K of N (K from 0, as Slurm array / Kubernetes completion indices count); needs --out.",

@@ -56,4 +56,33 @@ final class EmulatedFusedBlockTests: XCTestCase {
         let (s2, f2) = try bothWays(try CUDAModel(parameters: ModelWeights.f32(w).at(.bf16), ordinal: 0))
         assertSameBits(s2, f2, "bf16, attention products")
     }
+
+    /// score --profile on the GPU: each stage charged to its class once per block, the products' FLOPs those of
+    /// the shapes (2·rows·k·out, attention over the causal triangle as the CPU counts it), and the same bits.
+    func testProfileChargesEveryStageOnce() throws {
+        let w = weights()
+        let model = try CUDAModel(parameters: .f32(w), ordinal: 0, math: .f32)
+        var rng = SplitMix64(seed: 5)
+        let ids = (0..<161).map { _ in Int32(rng.next() % 97) }
+        let inputs = Array(ids[0..<160]), targets = Array(ids[1..<161])
+        let plain = try model.nll(inputs: inputs, targets: targets, b: 2, t: 80, dump: nil)
+        XCTAssertTrue(KernelProfile.stop().isEmpty, "a forward without --profile added to the profile")
+        KernelProfile.start()
+        let profiled = try model.nll(inputs: inputs, targets: targets, b: 2, t: 80, dump: nil)
+        let totals = KernelProfile.stop()
+        assertSameBits(plain, profiled, "profiled forward")
+        let (L, n, C, F, V, t) = (2.0, 160.0, 128.0, 512.0, 97.0, 80.0)
+        let expected: [KernelClass: (calls: Int, flops: Double)] = [
+            .matmul: (8, L * 2 * n * (3 * C * C + C * C + 2 * C * F)),
+            .attention: (2, L * 2 * 2 * 2 * t * (t + 1) / 2 * C),
+            .lmHeadLoss: (1, 2 * n * C * V),
+            .layerNorm: (5, 0), .gelu: (2, 0), .residual: (4, 0), .embedding: (1, 0)]
+        for (k, e) in expected {
+            let got = totals[k] ?? KernelTotals()
+            XCTAssertEqual(got.calls, e.calls, "\(k) calls")
+            XCTAssertEqual(got.flops, e.flops, "\(k) FLOPs")
+            XCTAssertGreaterThanOrEqual(got.seconds, 0, "\(k) seconds")
+        }
+        XCTAssertGreaterThan(totals.values.map(\.seconds).reduce(0, +), 0)
+    }
 }

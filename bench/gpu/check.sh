@@ -116,6 +116,12 @@ if [ -f "$M" ]; then
             --device cuda --precision bf16 --batch 32 --json
         step "bench $round hf" 200 "$PY" "$HERE/hf_gpu.py" --model "$WORK/model" --test-set "$TOK" --batch 32
     done
+    # 4a. Where a GPU batch's time goes (each stage waited for, so a little slower than the rounds): bf16 and 3xtf32,
+    #     256k tokens each.
+    for prec in "--precision bf16" "--gpu-math 3xtf32"; do
+        step "gpu profile $prec" 90 "$BIN" score "$M" --test-set "$TOK" --device cuda $prec --batch 32 --max-tokens 262145 --profile
+        cat "$WORK/step.out" >> "$LOG"
+    done
     # 4b. The Hessian on batch 4 x 1024: gpt2lab's finite-difference HVPs (two FP32 gradients each) against
     #     PyTorch's double backprop (f32, TF32 off, eager attention), HVP_PROBES probes each (default 10).
     step "hessian gpt2lab cuda" 300 "$BIN" hessian "$M" --test-set "$TOK" --device cuda --batch 4 --samples "${HVP_PROBES:-10}" \

@@ -54,6 +54,17 @@ const char *gl_cuda_kernel_origin(const gl_cuda_ctx *ctx);
 size_t gl_cuda_bytes_held(const gl_cuda_ctx *ctx);
 size_t gl_cuda_bytes_peak(const gl_cuda_ctx *ctx);
 
+/// `score --profile` on the GPU: while on, the scoring forward waits for the device after each stage and adds the
+/// wall time since the previous stage to the stage's class (in the order of the engine's KernelClass), and the
+/// products' FLOPs; off, a stage pays one test. The waits add a launch gap a stage, so the classes sum to a little
+/// more than an unprofiled score takes.
+enum { GL_PROF_MATMUL, GL_PROF_ATTENTION, GL_PROF_HEAD, GL_PROF_LAYERNORM, GL_PROF_GELU, GL_PROF_RESIDUAL,
+       GL_PROF_EMBEDDING, GL_PROF_CLASSES };
+/// Turns the profile on (its totals zeroed) or off.
+void gl_cuda_profile_set(gl_cuda_ctx *ctx, int on);
+/// The totals so far: seconds, FLOPs and calls, GL_PROF_CLASSES of each.
+void gl_cuda_profile_read(const gl_cuda_ctx *ctx, double *seconds, double *flops, long long *calls);
+
 /// Device memory: an allocation filled from host memory, and its release.
 int gl_cuda_upload(gl_cuda_ctx *ctx, const void *host, size_t bytes, uint64_t *dptr, char *err);
 void gl_cuda_free(gl_cuda_ctx *ctx, uint64_t dptr, size_t bytes);

@@ -96,6 +96,13 @@ enum { GL_CUDA_SCRATCH_SLOTS = 17, GL_CUDA_THREADS = 256 };
 /// The kernel source (kernels.h) and the module functions the forward launches.
 extern const char gl_cuda_kernel_source[];
 
+/// score --profile's totals (CCUDA.h's gl_cuda_profile_set).
+typedef struct {
+    int on;
+    double last, seconds[GL_PROF_CLASSES], flops[GL_PROF_CLASSES];
+    long long calls[GL_PROF_CLASSES];
+} gl_cuda_profile;
+
 struct gl_cuda_ctx {
     int ordinal, cc_major, cc_minor, math;   // math: GL_CUDA_MATH_*
     CUdevice dev;
@@ -117,6 +124,7 @@ struct gl_cuda_ctx {
     char att_why[200];
     char origin[1024];
     size_t held, peak;
+    gl_cuda_profile prof;
     // The forward's scratch for `rows` rows of windows of t tokens, kept between calls of one shape
     // (forward.c's scratch_sizes says what each slot holds); att_windows: windows per attention chunk.
     struct {
@@ -129,6 +137,9 @@ struct gl_cuda_ctx {
 };
 
 int gl_cuda_alloc(gl_cuda_ctx *ctx, size_t bytes, CUdeviceptr *p, char *err);
+/// With the profile on: waits for the device and charges the time since the previous mark to `cls` (a
+/// GL_PROF_* class; -1 starts the clock, charging nothing).
+int gl_cuda_mark(gl_cuda_ctx *ctx, int cls, double flops, char *err);
 /// Compiles (or reads from the cache) and loads the kernels into ctx->module.
 int gl_cuda_load_module(gl_cuda_ctx *ctx, char *err);
 /// Launches `f` over `threads` threads in blocks of `block` (nothing when threads < 1).

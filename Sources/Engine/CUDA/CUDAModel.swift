@@ -156,6 +156,9 @@ public final class CUDAModel {
         var out = [Float](repeating: .nan, count: b * t)
         var target = [Float](repeating: .nan, count: logits ? b * t : 0), max = target
         var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
+        let profiling = KernelProfile.enabled
+        gl_cuda_profile_set(ctx, profiling ? 1 : 0)
+        defer { if profiling { addGPUProfile() } }
         let rc = blocks.withUnsafeBufferPointer { bp -> Int32 in
             model.blocks = bp.baseAddress
             defer { model.blocks = nil }
@@ -170,6 +173,21 @@ public final class CUDAModel {
         }
         guard rc == 0 else { throw CUDAError("cuda:\(info.ordinal): " + String(cString: err)) }
         return (out, target, max)
+    }
+
+    /// The forward's stage times (score --profile) into the engine's profile, class by class.
+    private func addGPUProfile() {
+        let n = Int(GL_PROF_CLASSES)
+        var seconds = [Double](repeating: 0, count: n), flops = seconds, calls = [Int64](repeating: 0, count: n)
+        gl_cuda_profile_read(ctx, &seconds, &flops, &calls)
+        gl_cuda_profile_set(ctx, 0)
+        let classes: [(Int, KernelClass)] = [
+            (GL_PROF_MATMUL, .matmul), (GL_PROF_ATTENTION, .attention), (GL_PROF_HEAD, .lmHeadLoss),
+            (GL_PROF_LAYERNORM, .layerNorm), (GL_PROF_GELU, .gelu), (GL_PROF_RESIDUAL, .residual),
+            (GL_PROF_EMBEDDING, .embedding)]
+        for (i, k) in classes {
+            KernelProfile.add(k, calls: Int(calls[i]), seconds: seconds[i], flops: flops[i])
+        }
     }
 
     /// Whether `other` can be compared with this model on the GPU (`compare(with:)`): the same device, precision,

@@ -33,6 +33,14 @@ public enum KernelProfile {
     /// Stops timing and returns the totals so far.
     public static func stop() -> [KernelClass: KernelTotals] { enabled = false; return totals }
 
+    /// Totals timed elsewhere (the GPU forward's stages) added to class `k`.
+    static func add(_ k: KernelClass, calls: Int, seconds: Double, flops: Double) {
+        guard enabled, calls > 0 else { return }
+        var t = totals[k] ?? KernelTotals()
+        t.calls += calls; t.seconds += seconds; t.flops += flops
+        totals[k] = t
+    }
+
     @inline(__always)
     static func begin() -> UInt64 { enabled ? DispatchTime.now().uptimeNanoseconds : 0 }
 
