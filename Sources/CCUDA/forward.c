@@ -104,13 +104,15 @@ static int prepare_input(gl_cuda_ctx *c, int bf16, CUdeviceptr inp, long long n,
 /// stacked rows (3k long), 2 bf16.
 static int operand_mode(const gl_cuda_ctx *c, int bf16) { return bf16 ? 2 : c->math == GL_CUDA_MATH_SPLIT ? 1 : 0; }
 
-/// out (n, oc) = x · weightᵀ (oc, k) + beta·out, x (n, k) already in the product's operand form (operand_mode).
+/// out (n, oc) = x · weightᵀ (oc, k) + beta·out, x (n, k) already in the product's operand form (operand_mode);
+/// score --profile charges it (and its operand's preparation since the last mark) to the products.
 static int product(gl_cuda_ctx *c, int bf16, CUdeviceptr out, CUdeviceptr x, uint64_t weight, long long n, int k, int oc,
                    float beta, const char *what, char *err) {
     int kk = operand_mode(c, bf16) == 1 ? 3 * k : k;
     gl_operand xo = {x, kk, 0}, w = {(CUdeviceptr)weight, kk, 0};
-    return gl_cuda_gemm(c, bf16 ? CUDA_R_16BF : CUDA_R_32F, CUBLAS_OP_T, CUBLAS_OP_N, oc, (int)n, kk, 1.0f, w, xo, beta, out,
-                        oc, 0, 1, what, err);
+    CHECK(gl_cuda_gemm(c, bf16 ? CUDA_R_16BF : CUDA_R_32F, CUBLAS_OP_T, CUBLAS_OP_N, oc, (int)n, kk, 1.0f, w, xo, beta, out,
+                       oc, 0, 1, what, err));
+    return gl_cuda_mark(c, GL_PROF_MATMUL, 2.0 * n * k * oc, err);
 }
 
 /// out (n, oc) = inp (n, k) · weightᵀ (oc, k) + bias (oc); the weight is bf16 for a bf16 model, else f32
@@ -151,19 +153,16 @@ static int block_staged(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_bl
     long long n = (long long)nw * t;
     int C = m->c, F = m->inner;
     size_t tc = (size_t)t * C;
-    double dn = (double)n, cc = (double)C * C, cf = (double)C * F;
     CHECK(gl_cuda_layernorm(c, c->s.ln, c->s.x, w->ln1w, w->ln1b, n, C, 0, 0, err));
     MARK(LAYERNORM, 0);
     CHECK(d0 && dump(d0->ln1, c->s.ln, tc, "ln1", err));
     CHECK(gl_cuda_linear(c, m->bf16, c->s.qkv, c->s.ln, w->qkvw, w->qkvb, n, C, 3 * C, "qkv", err));
-    MARK(MATMUL, 6 * dn * cc);
     CHECK(d0 && dump(d0->qkv, c->s.qkv, 3 * tc, "qkv", err));
     gl_attention_bufs ab = {c->s.qkv, c->s.qkvp, c->s.att, c->s.att2, c->s.proj, c->s.atty, c->s.att_windows};
     CHECK(gl_cuda_attention(c, m, nw, t, &ab, err));
     MARK(ATTENTION, attention_flops(nw, t, C));
     CHECK(d0 && dump(d0->atty, c->s.atty, tc, "attention", err));
     CHECK(gl_cuda_linear(c, m->bf16, c->s.proj, c->s.atty, w->attprojw, w->attprojb, n, C, C, "attproj", err));
-    MARK(MATMUL, 2 * dn * cc);
     long long nc = n * C;
     void *ra[] = {&c->s.x, &c->s.x, &c->s.proj, &nc};
     CHECK(launch(c->k_residual, "residual", nc, THREADS, ra, err));
@@ -173,7 +172,6 @@ static int block_staged(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_bl
     MARK(LAYERNORM, 0);
     CHECK(d0 && dump(d0->ln2, c->s.ln, tc, "ln2", err));
     CHECK(gl_cuda_linear(c, m->bf16, c->s.fch, c->s.ln, w->fcw, w->fcb, n, C, F, "fc", err));
-    MARK(MATMUL, 2 * dn * cf);
     CHECK(d0 && dump(d0->fch, c->s.fch, (size_t)t * F, "fc", err));
     long long nf = n * F;
     void *ga[] = {&c->s.fch, &c->s.fch, &nf};
@@ -181,7 +179,6 @@ static int block_staged(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_bl
     MARK(GELU, 0);
     CHECK(d0 && dump(d0->gelu, c->s.fch, (size_t)t * F, "gelu", err));
     CHECK(gl_cuda_linear(c, m->bf16, c->s.proj, c->s.fch, w->fcprojw, w->fcprojb, n, F, C, "fcproj", err));
-    MARK(MATMUL, 2 * dn * cf);
     CHECK(launch(c->k_residual, "residual", nc, THREADS, ra, err));
     MARK(RESIDUAL, 0);
     return 0;
@@ -196,17 +193,14 @@ static int block(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_block *w,
     long long n = (long long)nw * t, nc = n * m->c, nf = n * m->inner;
     int C = m->c, F = m->inner, mode = operand_mode(c, m->bf16);
     CUdeviceptr ln = mode ? c->s.xa : c->s.ln, act = mode ? c->s.xa : c->s.fch;
-    double dn = (double)n, cc = (double)C * C, cf = (double)C * F;
     void *l1[] = {&ln, &c->s.x, (void *)&w->ln1w, (void *)&w->ln1b, &n, &C, &mode};
     CHECK(launch(c->k_layernorm_operand, "layernorm_operand", n * 32, THREADS, l1, err));
     MARK(LAYERNORM, 0);
     CHECK(product(c, m->bf16, c->s.qkv, ln, w->qkvw, n, C, 3 * C, 0.0f, "qkv", err));
-    MARK(MATMUL, 6 * dn * cc);
     gl_attention_bufs ab = {c->s.qkv, c->s.qkvp, c->s.att, c->s.att2, c->s.proj, c->s.atty, c->s.att_windows, w->qkvb};
     CHECK(gl_cuda_attention(c, m, nw, t, &ab, err));
     MARK(ATTENTION, attention_flops(nw, t, C));
     CHECK(gl_cuda_linear(c, m->bf16, c->s.proj, c->s.atty, w->attprojw, 0, n, C, C, "attproj", err));
-    MARK(MATMUL, 2 * dn * cc);
     void *r1[] = {&c->s.x, &c->s.proj, (void *)&w->attprojb, &nc, &C};
     CHECK(launch(c->k_residual_bias, "residual_bias", nc, THREADS, r1, err));
     MARK(RESIDUAL, 0);
@@ -214,12 +208,10 @@ static int block(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_block *w,
     CHECK(launch(c->k_layernorm_operand, "layernorm_operand", n * 32, THREADS, l2, err));
     MARK(LAYERNORM, 0);
     CHECK(product(c, m->bf16, c->s.fch, ln, w->fcw, n, C, F, 0.0f, "fc", err));
-    MARK(MATMUL, 2 * dn * cf);
     void *ga[] = {&act, &c->s.fch, (void *)&w->fcb, &nf, &F, &mode};
     CHECK(launch(c->k_gelu_operand, "gelu_operand", nf, THREADS, ga, err));
     MARK(GELU, 0);
     CHECK(product(c, m->bf16, c->s.proj, act, w->fcprojw, n, F, C, 0.0f, "fcproj", err));
-    MARK(MATMUL, 2 * dn * cf);
     void *r2[] = {&c->s.x, &c->s.proj, (void *)&w->fcprojb, &nc, &C};
     CHECK(launch(c->k_residual_bias, "residual_bias", nc, THREADS, r2, err));
     MARK(RESIDUAL, 0);
@@ -269,7 +261,7 @@ static int hidden_rows(gl_cuda_ctx *c, const gl_cuda_model *m, const int32_t *id
     CHECK(d && dump(d->encoded, c->s.x, (size_t)t * C, "embeddings", err));
     size_t tc = (size_t)t * C;
     for (int l = 0; l < m->layers; l++) {
-        CHECK(l == 0 && d ? block_staged(c, m, &m->blocks[0], nw, t, d, err) : block(c, m, &m->blocks[l], nw, t, err));
+        CHECK(l == 0 && d ? block_staged(c, m, &m->blocks[l], nw, t, d, err) : block(c, m, &m->blocks[l], nw, t, err));
         CHECK(d && d->blocks && dump(d->blocks + (size_t)l * tc, c->s.x, tc, "block output", err));
     }
     CHECK(gl_cuda_layernorm(c, c->s.ln, c->s.x, m->lnfw, m->lnfb, n, C, 0, 0, err));

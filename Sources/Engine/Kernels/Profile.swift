@@ -33,7 +33,7 @@ public enum KernelProfile {
     /// Stops timing and returns the totals so far.
     public static func stop() -> [KernelClass: KernelTotals] { enabled = false; return totals }
 
-    /// Totals timed elsewhere (the GPU forward's stages) added to class `k`.
+    /// Totals added to class `k` (one kernel call from end, or the GPU forward's stages).
     static func add(_ k: KernelClass, calls: Int, seconds: Double, flops: Double) {
         guard enabled, calls > 0 else { return }
         var t = totals[k] ?? KernelTotals()
@@ -47,9 +47,6 @@ public enum KernelProfile {
     @inline(__always)
     static func end(_ k: KernelClass, _ t0: UInt64, flops: @autoclosure () -> Double = 0) {
         guard enabled else { return }
-        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        var t = totals[k] ?? KernelTotals()
-        t.calls += 1; t.seconds += dt; t.flops += flops()
-        totals[k] = t
+        add(k, calls: 1, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9, flops: flops())
     }
 }
