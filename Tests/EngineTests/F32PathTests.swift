@@ -47,6 +47,21 @@ final class F32PathTests: XCTestCase {
         XCTAssertEqual(again.detail, f32GEMM.detail)
     }
 
+    /// oneDNN's cache is keyed by each unit's shape: after a product, the kernel of its first unit can be named
+    /// (the choice read the whole product's shape once, found nothing and kept OpenBLAS on every CPU).
+    func testTheKernelOfAProductsUnitsIsNamed() throws {
+        guard onednnRuns else { throw XCTSkip("oneDNN's f32 matmul does not run here") }
+        for (n, c, oc) in [(256, 768, 768), (1024, 768, 2304), (100, 64, 50)] {
+            let x = (0..<n * c).map { _ in rng.nextFloat() }, w = (0..<oc * c).map { _ in rng.nextFloat() }
+            var out = [Float](repeating: 0, count: n * oc)
+            XCTAssertTrue(f32ProductDNNL(&out, x, w, nil, n: n, c: c, oc: oc, threads: 2))
+            XCTAssertFalse(productUnitImpl(n: n, c: c, oc: oc, f32: true, bias: false).isEmpty, "n=\(n) c=\(c) oc=\(oc)")
+        }
+        if RuntimeInfo.current(threads: 1).isa == "avx512" {
+            XCTAssertTrue(f32GEMM.path == .onednn || f32GEMM.detail.hasPrefix("oneDNN disagreed"), f32GEMM.detail)
+        }
+    }
+
     func testTheChoiceFollowsTheCPUAndIsReported() {
         let info = RuntimeInfo.current(threads: 1)
         XCTAssertEqual(info.f32GEMM, f32GEMM.path.rawValue)
@@ -57,6 +72,7 @@ final class F32PathTests: XCTestCase {
             XCTAssertTrue(info.precisionDetail.contains("oneDNN"), info.precisionDetail)
         } else {
             XCTAssertFalse(f32GEMM.detail.isEmpty, "OpenBLAS is kept for a stated reason")
+            XCTAssertNotEqual(f32GEMM.detail, "oneDNN picked ", "the reason names oneDNN's kernel")
             XCTAssertTrue(info.precisionDetail.contains("\(info.gemmKernel) sgemm"), info.precisionDetail)
         }
     }

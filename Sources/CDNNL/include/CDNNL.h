@@ -21,4 +21,5 @@ int gl_dnnl_matmul_f32(float *out, int64_t ldc, const float *x, const float *w, 
 
 /// The implementation oneDNN picked for the cached primitive of that call shape ("brg:avx512_core_bf16",
 /// "brg:avx512_core", …), or "" when none was made. f32: 1 for the f32 product, 0 for bf16; bias: 0 or 1.
-const char *gl_dnnl_impl_of(int64_t rows, int64_t k, int64_t m, int64_t ldc, int f32, int bias);
+/// (Any ldc: a primitive always writes a dense result, copied out when ldc ≠ m; see dnnl_matmul.c.)
+const char *gl_dnnl_impl_of(int64_t rows, int64_t k, int64_t m, int f32, int bias);

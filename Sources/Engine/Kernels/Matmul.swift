@@ -1,4 +1,5 @@
 import CBLAS
+import CDNNL
 
 // Matmul: out (N, OC) = inp (N, C) · weightᵀ (OC, C) + bias (OC).
 // Weights are [out, in] (nn.Linear). Forward runs on the path chosen for this CPU (`f32GEMM`,
@@ -37,6 +38,12 @@ struct ProductUnits {
         }
         return (0..<count).allSatisfy { failed[$0] == 0 }
     }
+}
+/// The kernel oneDNN chose for unit 0 of a product of this shape (its cache is keyed by the unit's
+/// shape, not the product's), or "" when no such unit has run.
+func productUnitImpl(n: Int, c: Int, oc: Int, f32: Bool, bias: Bool) -> String {
+    let u = ProductUnits(n: n, oc: oc)[0]
+    return String(cString: gl_dnnl_impl_of(Int64(u.rows), Int64(c), Int64(u.m), f32 ? 1 : 0, bias ? 1 : 0))
 }
 /// 192 weight rows: GPT-2 small's 768-wide products make 4 column blocks, so one window of 1024 rows
 /// (4 row blocks) still gives 16 units, one per core of a 16-core machine.

@@ -53,7 +53,7 @@ func chooseBF16GEMM() -> BF16GEMMChoice {
         return true
     }
     let dnnl = best { x = xs; return bf16ProductDNNL(&out, &x, w, nil, n: n, c: c, oc: oc, threads: 1) }
-    let impl = String(cString: gl_dnnl_impl_of(Int64(n), Int64(c), Int64(oc), Int64(oc), 0, 0))   // the timed unit's
+    let impl = productUnitImpl(n: n, c: c, oc: oc, f32: false, bias: false)   // the timed product's first unit
     guard let dnnl else {
         return BF16GEMMChoice(path: .widenedSGEMM, sgemmRate: sgemm, onednnRate: nil, onednnImpl: "oneDNN matmul failed")
     }

@@ -47,8 +47,10 @@ func chooseF32GEMM() -> F32GEMMChoice {
     guard f32ProductDNNL(&got, x, w, b, n: n, c: c, oc: oc, threads: 1) else {
         return F32GEMMChoice(path: .openblas, detail: "oneDNN f32 matmul failed")
     }
-    let impl = String(cString: gl_dnnl_impl_of(Int64(n), Int64(c), Int64(oc), Int64(oc), 1, 1))   // the probe's one unit
-    guard impl.hasPrefix("brg:avx512") else { return F32GEMMChoice(path: .openblas, detail: "oneDNN picked \(impl)") }
+    let impl = productUnitImpl(n: n, c: c, oc: oc, f32: true, bias: true)   // the probe's first unit
+    guard impl.hasPrefix("brg:avx512") else {
+        return F32GEMMChoice(path: .openblas, detail: impl.isEmpty ? "oneDNN named no kernel for the probe" : "oneDNN picked \(impl)")
+    }
     // Sums of 768 products of values in [-1, 1]: |error| of either GEMM is far below 1e-3.
     for i in 0..<ref.count where abs(ref[i] - got[i]) > 1e-3 {
         return F32GEMMChoice(path: .openblas, detail: "oneDNN disagreed with OpenBLAS on the probe product")
