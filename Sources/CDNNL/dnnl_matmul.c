@@ -18,7 +18,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void make_engine(void) { engine_ok = dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success; }
 int gl_dnnl_available(void) { pthread_once(&once, make_engine); return engine_ok; }
 
-typedef struct { int64_t rows, k, m; int f32, bias; dnnl_primitive_t prim; size_t scratch; char impl[40]; } entry;
+typedef struct { int64_t rows, k, m; int f32, bias, wkm; dnnl_primitive_t prim; size_t scratch; char impl[40]; } entry;
 #define MAX_ENTRIES 2048   // ~12 KB each; eval tasks bring one shape per distinct length
 static entry cache[MAX_ENTRIES];
 static int ncache;
@@ -31,9 +31,10 @@ static __thread float *dense;      // (rows, m) result of a strided call, before
 static __thread size_t dense_size;
 
 static void descs(dnnl_memory_desc_t *a, dnnl_memory_desc_t *b, dnnl_memory_desc_t *c, dnnl_memory_desc_t *bias,
-                  int64_t rows, int64_t k, int64_t m, int f32) {
+                  int64_t rows, int64_t k, int64_t m, int f32, int wkm) {
     dnnl_dims_t da = {rows, k}, sa = {k, 1};
     dnnl_dims_t db = {k, m}, sb = {1, k};      // (k, m) with element (kk, n) at n·k + kk: w (m, k) row-major
+    if (wkm) { sb[0] = m; sb[1] = 1; }         // or at kk·m + n: w (k, m) row-major
     dnnl_dims_t dc = {rows, m}, sc = {m, 1};
     dnnl_dims_t dbias = {1, m}, sbias = {m, 1};
     dnnl_memory_desc_init_by_strides(a, 2, da, f32 ? dnnl_f32 : dnnl_bf16, sa);
@@ -42,15 +43,15 @@ static void descs(dnnl_memory_desc_t *a, dnnl_memory_desc_t *b, dnnl_memory_desc
     dnnl_memory_desc_init_by_strides(bias, 2, dbias, dnnl_f32, sbias);
 }
 
-static entry *lookup(int64_t rows, int64_t k, int64_t m, int f32, int bias, dnnl_status_t *st) {
+static entry *lookup(int64_t rows, int64_t k, int64_t m, int f32, int bias, int wkm, dnnl_status_t *st) {
     entry *e = NULL;
     pthread_mutex_lock(&lock);
     for (int i = 0; i < ncache; i++)
         if (cache[i].rows == rows && cache[i].k == k && cache[i].m == m && cache[i].f32 == f32
-            && cache[i].bias == bias) { e = &cache[i]; break; }
+            && cache[i].bias == bias && cache[i].wkm == wkm) { e = &cache[i]; break; }
     if (!e && ncache < MAX_ENTRIES) {
         dnnl_memory_desc_t a, b, c, bd;
-        descs(&a, &b, &c, &bd, rows, k, m, f32);
+        descs(&a, &b, &c, &bd, rows, k, m, f32, wkm);
         dnnl_matmul_desc_t md;
         dnnl_primitive_attr_t attr = NULL;
         dnnl_primitive_desc_t pd = NULL;
@@ -63,7 +64,7 @@ static entry *lookup(int64_t rows, int64_t k, int64_t m, int f32, int bias, dnnl
         if (*st == dnnl_success) {
             const char *s = NULL;
             const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-            cache[ncache] = (entry){rows, k, m, f32, bias, prim, sp ? dnnl_memory_desc_get_size(sp) : 0, ""};
+            cache[ncache] = (entry){rows, k, m, f32, bias, wkm, prim, sp ? dnnl_memory_desc_get_size(sp) : 0, ""};
             if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) == dnnl_success && s)
                 strncpy(cache[ncache].impl, s, sizeof cache[ncache].impl - 1);
             e = &cache[ncache++];
@@ -77,10 +78,10 @@ static entry *lookup(int64_t rows, int64_t k, int64_t m, int f32, int bias, dnnl
 }
 
 static int run(float *out, int64_t ldc, const void *x, const void *w, const float *bias,
-               int64_t rows, int64_t k, int64_t m, int f32) {
+               int64_t rows, int64_t k, int64_t m, int f32, int wkm) {
     if (!gl_dnnl_available()) return dnnl_runtime_error;
     dnnl_status_t st = dnnl_success;
-    entry *e = lookup(rows, k, m, f32, bias != NULL, &st);
+    entry *e = lookup(rows, k, m, f32, bias != NULL, wkm, &st);
     if (!e) return st;
     omp_set_num_threads(1);
     if (!stream && (st = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags)) != dnnl_success) return st;
@@ -102,7 +103,7 @@ static int run(float *out, int64_t ldc, const void *x, const void *w, const floa
         dst = dense;
     }
     dnnl_memory_desc_t a, b, c, bd;
-    descs(&a, &b, &c, &bd, rows, k, m, f32);
+    descs(&a, &b, &c, &bd, rows, k, m, f32, wkm);
     dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, ms = NULL, mbias = NULL;
     st = dnnl_memory_create(&ma, &a, engine, (void *)x);
     if (st == dnnl_success) st = dnnl_memory_create(&mb, &b, engine, (void *)w);
@@ -132,12 +133,16 @@ static int run(float *out, int64_t ldc, const void *x, const void *w, const floa
 
 int gl_dnnl_matmul_bf16(float *out, int64_t ldc, const uint16_t *x, const uint16_t *w, const float *bias,
                         int64_t rows, int64_t k, int64_t m) {
-    return run(out, ldc, x, w, bias, rows, k, m, 0);
+    return run(out, ldc, x, w, bias, rows, k, m, 0, 0);
 }
 
 int gl_dnnl_matmul_f32(float *out, int64_t ldc, const float *x, const float *w, const float *bias,
                        int64_t rows, int64_t k, int64_t m) {
-    return run(out, ldc, x, w, bias, rows, k, m, 1);
+    return run(out, ldc, x, w, bias, rows, k, m, 1, 0);
+}
+
+int gl_dnnl_matmul_f32_km(float *out, int64_t ldc, const float *x, const float *w, int64_t rows, int64_t k, int64_t m) {
+    return run(out, ldc, x, w, NULL, rows, k, m, 1, 1);
 }
 
 const char *gl_dnnl_impl_of(int64_t rows, int64_t k, int64_t m, int f32, int bias) {
@@ -145,7 +150,7 @@ const char *gl_dnnl_impl_of(int64_t rows, int64_t k, int64_t m, int f32, int bia
     pthread_mutex_lock(&lock);
     for (int i = 0; i < ncache; i++)
         if (cache[i].rows == rows && cache[i].k == k && cache[i].m == m && cache[i].f32 == f32
-            && cache[i].bias == bias) { s = cache[i].impl; break; }   // entries never move
+            && cache[i].bias == bias && !cache[i].wkm) { s = cache[i].impl; break; }   // entries never move
     pthread_mutex_unlock(&lock);
     return s;
 }

@@ -38,6 +38,38 @@ final class F32PathTests: XCTestCase {
         }
     }
 
+    /// Attention's products on either library (AttentionDNNL.swift on oneDNN): against double-precision loops, the
+    /// kept probabilities against each other, the same bits for 1, 2 and 3 threads and with or without `att`.
+    func testAttentionOnBothPathsMatchesNaiveAndNotTheThreadCount() {
+        let paths: [F32GEMMPath] = onednnRuns ? [.openblas, .onednn] : [.openblas]
+        // Scores up to ±32 on 64-wide heads: f32 rounding of the softmax reaches ~3e-5 on either path.
+        for (B, T, C, NH) in [(2, 70, 32, 4), (1, 5, 8, 2), (1, 200, 128, 2), (2, 129, 24, 3)] {
+            let qkv = (0..<B * T * 3 * C).map { _ in rng.nextFloat() * 4 - 2 }
+            let ref = naiveAttention(qkv, B: B, T: T, C: C, NH: NH)
+            var probs: [[Float]] = []
+            for path in paths {
+                var outs: [[Float]] = []
+                for threads in [1, 2, 3] {
+                    var out = [Float](repeating: .nan, count: B * T * C)
+                    var att = [Float](repeating: .nan, count: B * NH * T * T)
+                    attentionForward(&out, &att, qkv, b: B, t: T, c: C, nh: NH, threads: threads, path: path)
+                    XCTAssertLessThan(maxDiff(out, ref), 1e-4, "\(path) B=\(B) T=\(T) C=\(C) NH=\(NH) threads=\(threads)")
+                    outs.append(out)
+                    if threads == 1 { probs.append(att) }
+                }
+                var unkept = [Float](repeating: .nan, count: B * T * C)
+                attentionForward(&unkept, nil, qkv, b: B, t: T, c: C, nh: NH, threads: 2, path: path)
+                XCTAssertEqual(outs[0], outs[1], "\(path) T=\(T): 1 vs 2 threads")
+                XCTAssertEqual(outs[0], outs[2], "\(path) T=\(T): 1 vs 3 threads")
+                XCTAssertEqual(outs[0], unkept, "\(path) T=\(T): with and without the probabilities kept")
+            }
+            for p in probs.dropFirst() {
+                XCTAssertLessThan(maxDiff(p, probs[0]), 1e-5, "T=\(T): kept probabilities")
+                for b in 0..<B * NH { for i in 0..<T { for j in (i + 1)..<T { XCTAssertEqual(p[(b * T + i) * T + j], 0) } } }
+            }
+        }
+    }
+
     /// The choice reads the kernel oneDNN made for its own probe shape, not whichever primitive came first
     /// (a 1 × 1 × 1 product gets a different kernel): making the choice again after one agrees.
     func testTheChoiceDoesNotDependOnEarlierProducts() {

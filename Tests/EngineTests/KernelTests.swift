@@ -112,30 +112,31 @@ final class KernelTests: XCTestCase {
             XCTAssertEqual(att[T * 1 + 2], 0)
         }
     }
+}
 
-    func naiveAttention(_ qkv: [Float], B: Int, T: Int, C: Int, NH: Int) -> [Float] {
-        let hs = C / NH
-        var out = [Float](repeating: 0, count: B * T * C)
-        for b in 0..<B { for h in 0..<NH { for i in 0..<T {
-            var scores = [Double](repeating: 0, count: i + 1)
-            for j in 0...i {
-                var s = 0.0
-                for d in 0..<hs {
-                    s += Double(qkv[(b * T + i) * 3 * C + h * hs + d]) * Double(qkv[(b * T + j) * 3 * C + C + h * hs + d])
-                }
-                scores[j] = s / Double(hs).squareRoot()
-            }
-            let m = scores.max()!
-            let e = scores.map { exp($0 - m) }
-            let z = e.reduce(0, +)
+/// Causal attention in double precision, plain loops (the reference of both attention paths).
+func naiveAttention(_ qkv: [Float], B: Int, T: Int, C: Int, NH: Int) -> [Float] {
+    let hs = C / NH
+    var out = [Float](repeating: 0, count: B * T * C)
+    for b in 0..<B { for h in 0..<NH { for i in 0..<T {
+        var scores = [Double](repeating: 0, count: i + 1)
+        for j in 0...i {
+            var s = 0.0
             for d in 0..<hs {
-                var acc = 0.0
-                for j in 0...i { acc += e[j] / z * Double(qkv[(b * T + j) * 3 * C + 2 * C + h * hs + d]) }
-                out[(b * T + i) * C + h * hs + d] = Float(acc)
+                s += Double(qkv[(b * T + i) * 3 * C + h * hs + d]) * Double(qkv[(b * T + j) * 3 * C + C + h * hs + d])
             }
-        } } }
-        return out
-    }
+            scores[j] = s / Double(hs).squareRoot()
+        }
+        let m = scores.max()!
+        let e = scores.map { exp($0 - m) }
+        let z = e.reduce(0, +)
+        for d in 0..<hs {
+            var acc = 0.0
+            for j in 0...i { acc += e[j] / z * Double(qkv[(b * T + j) * 3 * C + 2 * C + h * hs + d]) }
+            out[(b * T + i) * C + h * hs + d] = Float(acc)
+        }
+    } } }
+    return out
 }
 
 func maxDiff(_ a: [Float], _ b: [Float]) -> Float {

@@ -18,6 +18,9 @@ mkdir -p "$WORK"
 [ -s "$WORK/model.safetensors" ] || "$PY" "$HERE/score/make_model.py" --out "$WORK" --tokens "${TOKENS:-4097}" >&2 || exit 1
 "$PY" -c "import onnxruntime" 2>/dev/null && { [ -s "$WORK/model-loss.onnx" ] || "$PY" "$HERE/score/ort_score.py" --model "$WORK" --export-only >&2; }
 LOG="$WORK/scan.jsonl"; : >"$LOG"
+# Which kernels run (the f32 products' library and kernel, the bf16 choice is made at first use): a scan whose
+# products fell back to OpenBLAS's 4 row blocks a window looks like poor scaling, so say it first.
+"$BIN" doctor --threads "$MAX" | grep -E '^(cpu|isa|gemm kernel|f32 products|threads)' >&2
 side() {  # name, command…
   local name=$1; shift
   local out; out=$("$@" 2>>"$WORK/stderr.txt" | tr -d '\n')

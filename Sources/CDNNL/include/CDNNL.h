@@ -19,6 +19,10 @@ int gl_dnnl_matmul_bf16(float *out, int64_t ldc, const uint16_t *x, const uint16
 int gl_dnnl_matmul_f32(float *out, int64_t ldc, const float *x, const float *w, const float *bias,
                        int64_t rows, int64_t k, int64_t m);
 
+/// out (rows, m), row stride ldc, = x (rows, k) f32 contiguous · w (w (k, m) f32 row-major, not transposed: attention's
+/// P·V); no bias. One thread, as above. Returns 0, or a oneDNN status.
+int gl_dnnl_matmul_f32_km(float *out, int64_t ldc, const float *x, const float *w, int64_t rows, int64_t k, int64_t m);
+
 /// The implementation oneDNN picked for the cached primitive of that call shape ("brg:avx512_core_bf16",
 /// "brg:avx512_core", …), or "" when none was made. f32: 1 for the f32 product, 0 for bf16; bias: 0 or 1.
 /// (Any ldc: a primitive always writes a dense result, copied out when ldc ≠ m; see dnnl_matmul.c.)

@@ -7,43 +7,52 @@ import CKernels
 // columns 0...i, the rest zero) — backward needs them. Without it, a per-thread scratch is used.
 // Rows are processed in blocks of 64 so that only the causal (lower) part is multiplied; the work units
 // handed to threads are (window, head, row block), so a single window still spreads over many cores.
+// Where the f32 block products run on oneDNN, so do these two (AttentionDNNL.swift); else OpenBLAS, below.
 
 let attentionRowBlock = 64
 
+/// `path`: the products' library (default: that of the f32 block products, `f32GEMM`).
 func attentionForward(_ out: UnsafeMutablePointer<Float>, _ att: UnsafeMutablePointer<Float>?,
-                      _ qkv: UnsafePointer<Float>, b B: Int, t T: Int, c C: Int, nh NH: Int, threads: Int) {
+                      _ qkv: UnsafePointer<Float>, b B: Int, t T: Int, c C: Int, nh NH: Int, threads: Int,
+                      path: F32GEMMPath? = nil) {
     ensureGEMMSelected()
     let t0 = KernelProfile.begin()
     defer { KernelProfile.end(.attention, t0, flops: attentionFlops(b: B, t: T, c: C)) }
+    if (path ?? f32GEMM.path) == .onednn,
+       attentionForwardDNNL(out, att, qkv, b: B, t: T, c: C, nh: NH, threads: threads) { return }
     let hs = C / NH
     let scale = 1 / Float(hs).squareRoot()
     let C3 = 3 * C
-    let nrb = (T + attentionRowBlock - 1) / attentionRowBlock
-    parallelChunks(B * NH * nrb, threads: threads) { units in
-        // Without a cache, one row block of probabilities at a time, zeroed only up to the block's end.
-        let scratch = att == nil ? UnsafeMutablePointer<Float>.allocate(capacity: attentionRowBlock * T) : nil
-        defer { scratch?.deallocate() }
-        for u in units {
-            let p = u / nrb, b = p / NH, h = p % NH
-            let q = qkv + b * T * C3 + h * hs
-            let k = q + C
-            let v = q + 2 * C
-            let o = out + b * T * C + h * hs
-            do {
-                let r0 = (u % nrb) * attentionRowBlock
-                let r1 = min(T, r0 + attentionRowBlock)
-                let rows = r1 - r0
-                let P = att.map { $0 + p * T * T + r0 * T } ?? scratch!
-                // scores (rows, r1) = q[r0..<r1] · k[0..<r1]ᵀ · scale
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(r1), Int32(hs),
-                            scale, q + r0 * C3, Int32(C3), k, Int32(C3), 0, P, Int32(T))
-                for i in 0..<rows { softmaxCausalRow(P + i * T, valid: r0 + i + 1, width: att == nil ? r1 : T) }
-                // out[r0..<r1] (rows, hs) = P (rows, r1) · v[0..<r1] (r1, hs)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(hs), Int32(r1),
-                            1, P, Int32(T), v, Int32(C3), 0, o + r0 * C, Int32(C))
-            }
-        }
+    let nrb = (T + attentionRowBlock - 1) / attentionRowBlock, units = B * NH * nrb
+    // Without a cache, one row block of probabilities per worker at a time, zeroed only up to the block's end.
+    let scratch = att == nil ? UnsafeMutablePointer<Float>.allocate(capacity: min(threads, units) * attentionRowBlock * T) : nil
+    defer { scratch?.deallocate() }
+    parallelUnits(units, threads: threads) { worker, u in
+        let (p, rb) = attentionUnit(u, pairs: B * NH, rowBlocks: nrb)
+        let b = p / NH, h = p % NH
+        let q = qkv + b * T * C3 + h * hs
+        let k = q + C
+        let v = q + 2 * C
+        let o = out + b * T * C + h * hs
+        let r0 = rb * attentionRowBlock
+        let r1 = min(T, r0 + attentionRowBlock)
+        let rows = r1 - r0
+        let P = att.map { $0 + p * T * T + r0 * T } ?? scratch! + worker * attentionRowBlock * T
+        // scores (rows, r1) = q[r0..<r1] · k[0..<r1]ᵀ · scale
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(r1), Int32(hs),
+                    scale, q + r0 * C3, Int32(C3), k, Int32(C3), 0, P, Int32(T))
+        for i in 0..<rows { softmaxCausalRow(P + i * T, valid: r0 + i + 1, width: att == nil ? r1 : T) }
+        // out[r0..<r1] (rows, hs) = P (rows, r1) · v[0..<r1] (r1, hs)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(hs), Int32(r1),
+                    1, P, Int32(T), v, Int32(C3), 0, o + r0 * C, Int32(C))
     }
+}
+
+/// Attention's work unit `u` as (window·heads + head, row block), the last row blocks first: they attend to the
+/// most keys, so workers taking units in this order (`parallelUnits`) finish together.
+@inline(__always)
+func attentionUnit(_ u: Int, pairs: Int, rowBlocks nrb: Int) -> (pair: Int, rowBlock: Int) {
+    (u % pairs, nrb - 1 - u / pairs)
 }
 
 // One query against a key/value cache (generation with a KV cache, see Generate.swift).

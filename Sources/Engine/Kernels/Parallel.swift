@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// Splits `count` items into at most `threads` contiguous chunks and runs them concurrently.
 /// `body(range)` is called once per chunk; chunks never overlap.
@@ -48,6 +49,22 @@ func parallelChunksIndexed(_ count: Int, chunks n: Int, _ body: (Int, Range<Int>
         DispatchQueue.concurrentPerform(iterations: n) { i in
             let lo = count * i / n, hi = count * (i + 1) / n
             if lo < hi { box.value(i, lo..<hi) }
+        }
+    }
+}
+
+/// Runs `body(worker, unit)` once for every unit in 0..<count on up to `threads` workers, each taking the next
+/// unit as it finishes one (list costly units first and the threads end together). A unit's result must not
+/// depend on which worker ran it; `worker` (0..<min(threads, count)) only picks that worker's scratch.
+func parallelUnits(_ count: Int, threads: Int, _ body: (_ worker: Int, _ unit: Int) -> Void) {
+    if count <= 0 { return }
+    let n = max(1, min(threads, count))
+    if n == 1 { for u in 0..<count { body(0, u) }; return }
+    let next = Atomic<Int>(0)
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: n) { worker in
+            while case let u = next.wrappingAdd(1, ordering: .relaxed).oldValue, u < count { box.value(worker, u) }
         }
     }
 }
