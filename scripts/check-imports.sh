@@ -3,8 +3,8 @@
 # Run by `make test` (and so by CI). Prints each violation as FILE:LINE and exits 1 if any.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# System and package modules anyone may import.
-common="Foundation Dispatch Glibc Darwin"
+# System and toolchain modules anyone may import (Synchronization: the standard library's atomics).
+common="Foundation Dispatch Synchronization Glibc Darwin"
 declare -A allowed=(
     [Plumbing]=""
     [Engine]="CBLAS CKernels CDNNL CCUDA"
