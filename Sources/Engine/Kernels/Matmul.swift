@@ -3,14 +3,16 @@ import CDNNL
 
 // Matmul: out (N, OC) = inp (N, C) · weightᵀ (OC, C) + bias (OC).
 // Weights are [out, in] (nn.Linear). Forward runs on the path chosen for this CPU (`f32GEMM`,
-// MatmulF32Choice.swift), in fixed work units handed to threads, each one single-threaded call:
-// OpenBLAS takes blocks of `matmulRowBlock` rows (all columns; it re-packs the weight per call, so
-// fewer, taller calls), oneDNN takes `ProductUnits`. Because the units do not depend on the thread
-// count, results are bit-for-bit the same for any --threads (sharded scoring relies on this).
+// MatmulF32Choice.swift), in fixed work units handed to threads (`ProductUnits`), each one single-threaded
+// OpenBLAS or oneDNN call. Because the units do not depend on the thread count, results are bit-for-bit
+// the same for any --threads (sharded scoring relies on this). OpenBLAS ran 5-10% slower per thread on
+// 192-column units than on whole 256-row blocks (it packs each unit's input rows again), but whole row blocks
+// are 4 units for a 1,024-token window, so past 4 threads the rest waited (2026-12-06, Emerald Rapids with
+// OpenBLAS's Haswell and SkylakeX kernels: 2-thread scoring 634 -> 600 tok/s, medians of 4).
 
 let matmulRowBlock = 256
 
-/// The fixed work units of a product on oneDNN or the bf16 paths: unit u covers weight rows
+/// The fixed work units of a product, on every path: unit u covers weight rows
 /// o0 ..< o0 + m (column block cb of `productColumnBlock`) and input rows r0 ..< r0 + rows, column
 /// block outer (a thread's run of units shares weight blocks).
 struct ProductUnits {
@@ -58,15 +60,14 @@ func matmulForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Floa
     defer { KernelProfile.end(.matmul, t0, flops: 2 * Double(n) * Double(c) * Double(oc)) }
     if (path ?? f32GEMM.path) == .onednn,
        f32ProductDNNL(out, inp, weight, bias, n: n, c: c, oc: oc, threads: threads) { return }
-    parallelFixedBlocks(n, block: matmulRowBlock, threads: threads) { rows in
-        let o = out + rows.lowerBound * oc
-        let x = inp + rows.lowerBound * c
-        let m = rows.count
+    _ = ProductUnits(n: n, oc: oc).runAll(threads: threads) { o0, m, r0, rows in
+        let o = out + r0 * oc + o0
         if let bias {
-            for r in 0..<m { (o + r * oc).update(from: bias, count: oc) }
+            for r in 0..<rows { (o + r * oc).update(from: bias + o0, count: m) }
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(oc), Int32(c),
-                    1, x, Int32(c), weight, Int32(c), bias == nil ? 0 : 1, o, Int32(oc))
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(m), Int32(c),
+                    1, inp + r0 * c, Int32(c), weight + o0 * c, Int32(c), bias == nil ? 0 : 1, o, Int32(oc))
+        return 0
     }
 }
 

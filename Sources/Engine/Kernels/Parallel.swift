@@ -17,16 +17,6 @@ func parallelChunks(_ count: Int, threads: Int, minChunk: Int = 1, _ body: (Rang
     }
 }
 
-/// Cuts 0..<count into blocks of `block` (the last may be shorter) and calls `body` once per
-/// block, blocks spread over up to `threads` threads. The blocks never depend on `threads`.
-@inline(__always)
-func parallelFixedBlocks(_ count: Int, block: Int, threads: Int, _ body: (Range<Int>) -> Void) {
-    let nblocks = (count + block - 1) / block
-    parallelChunks(nblocks, threads: threads) { blocks in
-        for b in blocks { body((b * block)..<min(count, (b + 1) * block)) }
-    }
-}
-
 /// Carries a value into a concurrent closure. Kernels hand each thread disjoint rows of
 /// shared buffers; the compiler cannot see that, so this box states it.
 struct UncheckedSendable<T>: @unchecked Sendable {
