@@ -30,8 +30,13 @@ public enum KernelProfile {
 
     /// Starts (and zeroes) the profile; kernel calls from now on are timed.
     public static func start() { totals = [:]; enabled = true }
-    /// Stops timing and returns the totals so far.
-    public static func stop() -> [KernelClass: KernelTotals] { enabled = false; return totals }
+    /// Stops timing and returns the totals since `start`, leaving none behind (a later `stop` without a `start`
+    /// returns nothing, whatever ran before).
+    public static func stop() -> [KernelClass: KernelTotals] {
+        enabled = false
+        defer { totals = [:] }
+        return totals
+    }
 
     /// Totals added to class `k` (one kernel call from end, or the GPU forward's stages).
     static func add(_ k: KernelClass, calls: Int, seconds: Double, flops: Double) {
