@@ -25,7 +25,7 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, _ att: UnsafeMutablePo
     let C3 = 3 * C
     let nrb = (T + attentionRowBlock - 1) / attentionRowBlock, units = B * NH * nrb
     // Without a cache, one row block of probabilities per worker at a time, zeroed only up to the block's end.
-    let scratch = att == nil ? UnsafeMutablePointer<Float>.allocate(capacity: min(threads, units) * attentionRowBlock * T) : nil
+    let scratch = att == nil ? UnsafeMutablePointer<Float>.allocate(capacity: chunkCount(units, threads: threads) * attentionRowBlock * T) : nil
     defer { scratch?.deallocate() }
     parallelUnits(units, threads: threads) { worker, u in
         let (p, rb) = attentionUnit(u, pairs: B * NH, rowBlocks: nrb)

@@ -33,8 +33,7 @@ func attentionForwardDNNL(_ out: UnsafeMutablePointer<Float>, _ att: UnsafeMutab
         }
     }
     let R = attentionRowBlock, nrb = (T + R - 1) / R, units = heads * nrb
-    let workers = max(1, min(threads, units))
-    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * R * T)   // per worker (rows, r1)
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: chunkCount(units, threads: threads) * R * T)   // per worker (rows, r1)
     let failed = UnsafeMutablePointer<Int32>.allocate(capacity: units)
     defer { scratch.deallocate(); failed.deallocate() }
     failed.initialize(repeating: 0, count: units)

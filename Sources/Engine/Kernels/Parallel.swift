@@ -45,10 +45,10 @@ func parallelChunksIndexed(_ count: Int, chunks n: Int, _ body: (Int, Range<Int>
 
 /// Runs `body(worker, unit)` once for every unit in 0..<count on up to `threads` workers, each taking the next
 /// unit as it finishes one (list costly units first and the threads end together). A unit's result must not
-/// depend on which worker ran it; `worker` (0..<min(threads, count)) only picks that worker's scratch.
+/// depend on which worker ran it; `worker` (0..<chunkCount(count, threads:)) only picks that worker's scratch.
 func parallelUnits(_ count: Int, threads: Int, _ body: (_ worker: Int, _ unit: Int) -> Void) {
     if count <= 0 { return }
-    let n = max(1, min(threads, count))
+    let n = chunkCount(count, threads: threads)
     if n == 1 { for u in 0..<count { body(0, u) }; return }
     let next = Atomic<Int>(0)
     withoutActuallyEscaping(body) { body in
