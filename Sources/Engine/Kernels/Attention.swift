@@ -28,15 +28,12 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, _ att: UnsafeMutablePo
     let scratch = att == nil ? UnsafeMutablePointer<Float>.allocate(capacity: chunkCount(units, threads: threads) * attentionRowBlock * T) : nil
     defer { scratch?.deallocate() }
     parallelUnits(units, threads: threads) { worker, u in
-        let (p, rb) = attentionUnit(u, pairs: B * NH, rowBlocks: nrb)
-        let b = p / NH, h = p % NH
+        let (p, r0, r1) = attentionUnit(u, pairs: B * NH, t: T)
+        let b = p / NH, h = p % NH, rows = r1 - r0
         let q = qkv + b * T * C3 + h * hs
         let k = q + C
         let v = q + 2 * C
         let o = out + b * T * C + h * hs
-        let r0 = rb * attentionRowBlock
-        let r1 = min(T, r0 + attentionRowBlock)
-        let rows = r1 - r0
         let P = att.map { $0 + p * T * T + r0 * T } ?? scratch! + worker * attentionRowBlock * T
         // scores (rows, r1) = q[r0..<r1] · k[0..<r1]ᵀ · scale
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(r1), Int32(hs),
@@ -48,11 +45,14 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, _ att: UnsafeMutablePo
     }
 }
 
-/// Attention's work unit `u` as (window·heads + head, row block), the last row blocks first: they attend to the
-/// most keys, so workers taking units in this order (`parallelUnits`) finish together.
+/// Attention's work unit `u` of `pairs` (window, head) pairs over `t` positions: the pair (window·heads + head)
+/// and its query rows r0..<r1, a block of `attentionRowBlock`. The last row blocks come first: they attend to
+/// the most keys, so workers taking units in this order (`parallelUnits`) finish together.
 @inline(__always)
-func attentionUnit(_ u: Int, pairs: Int, rowBlocks nrb: Int) -> (pair: Int, rowBlock: Int) {
-    (u % pairs, nrb - 1 - u / pairs)
+func attentionUnit(_ u: Int, pairs: Int, t T: Int) -> (pair: Int, r0: Int, r1: Int) {
+    let nrb = (T + attentionRowBlock - 1) / attentionRowBlock
+    let r0 = (nrb - 1 - u / pairs) * attentionRowBlock
+    return (u % pairs, r0, min(T, r0 + attentionRowBlock))
 }
 
 // One query against a key/value cache (generation with a KV cache, see Generate.swift).

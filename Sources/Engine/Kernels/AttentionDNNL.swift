@@ -32,19 +32,16 @@ func attentionForwardDNNL(_ out: UnsafeMutablePointer<Float>, _ att: UnsafeMutab
             }
         }
     }
-    let R = attentionRowBlock, nrb = (T + R - 1) / R, units = heads * nrb
+    let R = attentionRowBlock, units = heads * ((T + R - 1) / R)
     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: chunkCount(units, threads: threads) * R * T)   // per worker (rows, r1)
-    let failed = UnsafeMutablePointer<Int32>.allocate(capacity: units)
-    defer { scratch.deallocate(); failed.deallocate() }
-    failed.initialize(repeating: 0, count: units)
-    parallelUnits(units, threads: threads) { worker, u in
-        let (p, rb) = attentionUnit(u, pairs: heads, rowBlocks: nrb)
-        let b = p / NH, h = p % NH
-        let r0 = rb * R, r1 = min(T, r0 + R), rows = r1 - r0
+    defer { scratch.deallocate() }
+    return parallelUnitsSucceed(units, threads: threads) { worker, u in
+        let (p, r0, r1) = attentionUnit(u, pairs: heads, t: T)
+        let b = p / NH, h = p % NH, rows = r1 - r0
         let P = scratch + worker * R * T
         let st = gl_dnnl_matmul_f32(P, Int64(r1), qd + (p * T + r0) * hs, kd + p * T * hs, nil,
                                     Int64(rows), Int64(hs), Int64(r1))
-        guard st == 0 else { failed[u] = st; return }
+        guard st == 0 else { return st }
         for i in 0..<rows { softmaxCausalRow(P + i * r1, valid: r0 + i + 1, width: r1) }
         if let att {
             for i in 0..<rows {
@@ -53,8 +50,7 @@ func attentionForwardDNNL(_ out: UnsafeMutablePointer<Float>, _ att: UnsafeMutab
                 (dst + r1).update(repeating: 0, count: T - r1)
             }
         }
-        failed[u] = gl_dnnl_matmul_f32_km(out + (b * T + r0) * C + h * hs, Int64(C), P, vd + p * T * hs,
-                                          Int64(rows), Int64(r1), Int64(hs))
+        return gl_dnnl_matmul_f32_km(out + (b * T + r0) * C + h * hs, Int64(C), P, vd + p * T * hs,
+                                     Int64(rows), Int64(r1), Int64(hs))
     }
-    return (0..<units).allSatisfy { failed[$0] == 0 }
 }

@@ -1,5 +1,6 @@
 import CBLAS
 import CDNNL
+import Synchronization
 
 // Matmul: out (N, OC) = inp (N, C) · weightᵀ (OC, C) + bias (OC).
 // Weights are [out, in] (nn.Linear). Forward runs on the path chosen for this CPU (`f32GEMM`,
@@ -29,16 +30,14 @@ struct ProductUnits {
     /// Runs `body(o0, m, r0, rows)` once per unit, units spread over `threads`, each a library call
     /// returning 0 or an error status; true when every one returned 0.
     func runAll(threads: Int, _ body: (_ o0: Int, _ m: Int, _ r0: Int, _ rows: Int) -> Int32) -> Bool {
-        let failed = UnsafeMutablePointer<Int32>.allocate(capacity: count)
-        defer { failed.deallocate() }
-        failed.initialize(repeating: 0, count: count)
+        let failed = Atomic<Bool>(false)
         parallelChunks(count, threads: threads) { range in
             for u in range {
                 let (_, o0, m, r0, rows) = self[u]
-                failed[u] = body(o0, m, r0, rows)
+                if body(o0, m, r0, rows) != 0 { failed.store(true, ordering: .relaxed) }
             }
         }
-        return (0..<count).allSatisfy { failed[$0] == 0 }
+        return !failed.load(ordering: .relaxed)
     }
 }
 /// The kernel oneDNN chose for unit 0 of a product of this shape (its cache is keyed by the unit's

@@ -58,3 +58,13 @@ func parallelUnits(_ count: Int, threads: Int, _ body: (_ worker: Int, _ unit: I
         }
     }
 }
+
+/// `parallelUnits` for bodies that return a library call's status (0 = success): true when every unit
+/// returned 0. A failed unit does not stop the others; the caller recomputes or refuses the whole result.
+func parallelUnitsSucceed(_ count: Int, threads: Int, _ body: (_ worker: Int, _ unit: Int) -> Int32) -> Bool {
+    let failed = Atomic<Bool>(false)
+    parallelUnits(count, threads: threads) { worker, u in
+        if body(worker, u) != 0 { failed.store(true, ordering: .relaxed) }
+    }
+    return !failed.load(ordering: .relaxed)
+}
