@@ -1,4 +1,5 @@
 import CDNNL
+import CKernels
 import Foundation
 
 // Which bf16 GEMM runs, measured on this CPU at first use. oneDNN's bf16 matmul (VDPBF16PS / AMX
@@ -55,7 +56,9 @@ func chooseBF16GEMM() -> BF16GEMMChoice {
     let dnnl = best { x = xs; return bf16ProductDNNL(&out, &x, w, nil, n: n, c: c, oc: oc, threads: 1) }
     let impl = productUnitImpl(n: n, c: c, oc: oc, f32: false, bias: false)   // the timed product's first unit
     guard let dnnl else {
-        return BF16GEMMChoice(path: .widenedSGEMM, sgemmRate: sgemm, onednnRate: nil, onednnImpl: "oneDNN matmul failed")
+        // oneDNN 2.6's bf16 matmul needs AVX-512 (it emulates bf16 on avx512_core); on AVX2 it is unimplemented.
+        let why = gl_cpu_isa_level() < 3 ? "oneDNN has no bf16 matmul without AVX-512" : "oneDNN matmul failed"
+        return BF16GEMMChoice(path: .widenedSGEMM, sgemmRate: sgemm, onednnRate: nil, onednnImpl: why)
     }
     return BF16GEMMChoice(path: dnnl > 1.2 * (sgemm ?? 0) ? .onednn : .widenedSGEMM,
                           sgemmRate: sgemm, onednnRate: dnnl, onednnImpl: impl)
@@ -85,5 +88,5 @@ public func bf16SpeedNotice(_ c: BF16GEMMChoice = bf16GEMM) -> String? {
     let why = c.onednnRate.map { String(format: "oneDNN's bf16 matmul measured %.0f GFLOP/s against %.0f", $0, c.sgemmRate ?? 0) }
         ?? c.onednnImpl
     return "note: no bf16 GEMM is faster on this CPU (\(why)): bf16 products run as exact f32 products of the "
-        + "bf16 values, so the numbers are bf16's and the speed about f32's"
+        + "bf16 values, so the numbers are bf16's and the speed no better than f32's"
 }

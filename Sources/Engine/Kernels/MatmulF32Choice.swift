@@ -7,7 +7,9 @@ import CKernels
 // On AVX-512 CPUs oneDNN's f32 matmul (JIT "brg:avx512_core" kernels) is faster than Debian's OpenBLAS
 // 0.3.21 on GPT-2's block shapes: interleaved in one process on Zen 5, 2 threads, cold weights, 372 vs
 // 354 GFLOP/s (bench/gemm/f32_paths.c); the issue measured 120-160 vs 136 on Emerald Rapids. Elsewhere
-// (AVX2, aarch64) oneDNN 2.6 has no brgemm f32 matmul and OpenBLAS stays.
+// (AVX2, aarch64) oneDNN 2.6 has no brgemm f32 matmul and OpenBLAS stays: on a Zen 3 EPYC (AVX2) oneDNN's
+// gemm:jit ran the 192-column units 1.14-1.21x faster in f32_paths.c, but whole scoring runs with it took
+// the same time as OpenBLAS (median of 10 alternating pairs 1.015x, docs/performance.md).
 //
 // Not timed at start-up like the bf16 choice: the two f32 paths differ by ~5-8%, inside the start-up
 // noise of a shared VM, and a coin-flip between runs would give different low bits to two processes
