@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int gl_cuda_attention(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, const gl_attention_bufs *b, char *err) {
+/// The attention of `nw` windows, fused (bf16, 64-wide heads only) when `fused` is set, else as products.
+static int attention_run(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, const gl_attention_bufs *b, int fused, char *err) {
     int C = m->c, NH = m->heads, hs = C / NH;
     int split = !m->bf16 && c->math == GL_CUDA_MATH_SPLIT, mode = m->bf16 ? 2 : split ? 1 : 0, x = split ? 3 : 1;
     int dt = m->bf16 ? CUDA_R_16BF : CUDA_R_32F;
@@ -23,7 +24,7 @@ int gl_cuda_attention(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, con
     void *pa[] = {&qkvp, &qkv, &nwl, &t, &NH, &hs, &mode, &bias};
     if (gl_cuda_launch(c->k_permute_qkv, "permute_qkv", (long long)nw * NH * t * hs, GL_CUDA_THREADS, pa, err)) return 1;
     float scale = 1.0f / sqrtf((float)hs);
-    if (mode == 2 && hs == 64 && c->att_choice == 1) {  // fused: one block of 4 warps per 64 query rows
+    if (mode == 2 && hs == 64 && fused) {  // fused: one block of 4 warps per 64 query rows
         long long blocks = nwl * NH * ((t + 63) / 64);
         CUdeviceptr out = b->out;
         void *fa[] = {&out, &qkvp, &nwl, &t, &NH, &scale};
@@ -52,6 +53,10 @@ int gl_cuda_attention(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, con
     CUdeviceptr out = b->out, y = b->y;
     void *ua[] = {&out, &y, &nwl, &t, &NH, &hs};
     return gl_cuda_launch(c->k_unpermute, "unpermute", (long long)nw * NH * t * hs, GL_CUDA_THREADS, ua, err);
+}
+
+int gl_cuda_attention(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, const gl_attention_bufs *b, char *err) {
+    return attention_run(c, m, nw, t, b, c->att_choice == 1, err);
 }
 
 // The backward of the f32 attention above, per (window, head) as strided batches: with P the kept
@@ -117,11 +122,9 @@ static int attention_check(gl_cuda_ctx *c, float *diff, char *err) {
     memset(&m, 0, sizeof m);
     m.c = C; m.heads = ATT_CHECK_NH; m.bf16 = 1;
     gl_attention_bufs b = {p[0], p[1], p[2], p[3], p[4], p[5], 1};
-    c->att_choice = 2;
-    if (gl_cuda_attention(c, &m, nw, t, &b, err)) goto done;
-    c->att_choice = 1;
+    if (attention_run(c, &m, nw, t, &b, 0, err)) goto done;
     b.out = p[6];
-    if (gl_cuda_attention(c, &m, nw, t, &b, err) || gl_cu.cuCtxSynchronize()) { rc = 2; goto done; }
+    if (attention_run(c, &m, nw, t, &b, 1, err) || gl_cu.cuCtxSynchronize()) { rc = 2; goto done; }
     if (gl_cu.cuMemcpyDtoH(ref, p[5], ny * 4) || gl_cu.cuMemcpyDtoH(got, p[6], ny * 4)) {
         snprintf(err, GL_CUDA_ERR, "cuMemcpyDtoH(attention check)");
         goto done;
