@@ -136,9 +136,8 @@ public final class CUDAGradient {
     public func rademacherParts(blocks: [(range: Range<Int>, firstDraw: Int)], state: UInt64, epsilon: Double,
                                 inputs: [Int32], targets: [Int32], b: Int, t: Int) throws -> [Double] {
         var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
-        let tiles = blocks.map { ($0.range.count + Int(GL_DOT_TILE) - 1) / Int(GL_DOT_TILE) }
         if partsBuffer == 0 {
-            partsBuffer = try allocate(tiles.reduce(0, +) * 8, "the probe's sums")
+            partsBuffer = try allocate(blocks.map { dotTiles($0.range.count) }.reduce(0, +) * 8, "the probe's sums")
         }
         try check(gl_cuda_zero(ctx, probe, layout.count, &err), err, "zeroing a probe")
         for blk in blocks {
@@ -146,18 +145,8 @@ public final class CUDAGradient {
                       err, "drawing a probe")
         }
         try difference(epsilon: epsilon, inputs: inputs, targets: targets, b: b, t: t)
-        var at = 0
-        for (blk, k) in zip(blocks, tiles) {
-            let o = UInt64(blk.range.lowerBound * 4)
-            try check(gl_cuda_dot_tiles(ctx, partsBuffer + UInt64(at * 8), probe + o, plus + o, blk.range.count, &err), err, "vᵀHv")
-            at += k
-        }
-        var sums = [Double](repeating: 0, count: at)
-        let rc = sums.withUnsafeMutableBytes { gl_cuda_download(ctx, $0.baseAddress, partsBuffer, $0.count, &err) }
-        try check(rc, err, "downloading vᵀHv")
-        var out: [Double] = [], i = 0
-        for k in tiles { out.append(sums[i..<(i + k)].reduce(0, +)); i += k }
-        return out
+        return try tiledDots(blocks.map { (probe + UInt64($0.range.lowerBound * 4), plus + UInt64($0.range.lowerBound * 4), $0.range.count) },
+                             into: partsBuffer, "vᵀHv")
     }
 
     /// A device buffer of `bytes`, freed with this object.

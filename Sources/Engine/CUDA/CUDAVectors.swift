@@ -57,14 +57,29 @@ extension CUDAGradient {
 
     /// xᵀy over the whole layout: tiles of GL_DOT_TILE products summed in double, the tiles added in order.
     public func dot(_ x: CUDAVector, _ y: CUDAVector) throws -> Double {
+        if dotParts == 0 { dotParts = try allocate(dotTiles(layout.count) * 8, "a dot product's sums") }
+        return try tiledDots([(x.address, y.address, layout.count)], into: dotParts, "a dot product")[0]
+    }
+
+    /// Tiles of GL_DOT_TILE products a dot over `count` floats sums on the device.
+    func dotTiles(_ count: Int) -> Int { (count + Int(GL_DOT_TILE) - 1) / Int(GL_DOT_TILE) }
+
+    /// Each pair's xᵀy over its `count` floats: the tiles' double sums go to `parts` (room for every pair's
+    /// tiles), come down in one copy, and each pair's tiles are added in order on the host.
+    func tiledDots(_ pairs: [(x: UInt64, y: UInt64, count: Int)], into parts: UInt64, _ what: String) throws -> [Double] {
         var err = [CChar](repeating: 0, count: Int(GL_CUDA_ERR))
-        let tiles = (layout.count + Int(GL_DOT_TILE) - 1) / Int(GL_DOT_TILE)
-        if dotParts == 0 { dotParts = try allocate(tiles * 8, "a dot product's sums") }
-        try check(gl_cuda_dot_tiles(ctx, dotParts, x.address, y.address, layout.count, &err), err, "a dot product")
-        var parts = [Double](repeating: 0, count: tiles)
-        let rc = parts.withUnsafeMutableBytes { gl_cuda_download(ctx, $0.baseAddress, dotParts, $0.count, &err) }
-        try check(rc, err, "downloading a dot product")
-        return parts.reduce(0, +)
+        let tiles = pairs.map { dotTiles($0.count) }
+        var at = 0
+        for (p, k) in zip(pairs, tiles) {
+            try check(gl_cuda_dot_tiles(ctx, parts + UInt64(at * 8), p.x, p.y, p.count, &err), err, what)
+            at += k
+        }
+        var sums = [Double](repeating: 0, count: at)
+        let rc = sums.withUnsafeMutableBytes { gl_cuda_download(ctx, $0.baseAddress, parts, $0.count, &err) }
+        try check(rc, err, "downloading \(what)")
+        var out: [Double] = [], i = 0
+        for k in tiles { out.append(sums[i..<(i + k)].reduce(0, +)); i += k }
+        return out
     }
 
     /// out = (g(θ + εv) − g(θ − εv)) / (2ε), with the tensors the checkpoint does not store zeroed (v is zero there:
