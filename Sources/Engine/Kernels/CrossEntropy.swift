@@ -7,16 +7,25 @@ import CKernels
 // nll[i] = logsumexp(logits_i) − logits_i[target_i] for each i in `active`; other rows untouched.
 //
 // Rows go in chunks of `crossEntropyRows`; within a chunk the vocabulary goes in fixed blocks of
-// `crossEntropyVocabBlock`, spread over threads. Each block is one sgemm (rows × block × C), so
+// `crossEntropyVocabBlock(V)` entries, spread over threads. Each block is one sgemm (rows × block × C), so
 // OpenBLAS packs each slice of the head once per chunk instead of once per few rows, and each
 // block leaves a (max, Σexp) pair per row that is merged in block order (an online logsumexp).
 // The blocks never depend on the thread count, so neither do the results.
 
-// 1024 rows × 512 vocabulary entries: tall calls reuse each packed head slice over more rows (1024
+// 1024 rows × ~512 vocabulary entries: tall calls reuse each packed head slice over more rows (1024
 // rows measured 8% faster than 256 on OpenBLAS, interleaved, bench/gemm/f32_paths.c); narrow blocks
-// keep the per-thread logits scratch at 2 MB (2048 cost 12 MB more peak RSS at 2 threads, no speed).
+// keep the per-thread logits scratch near 2 MB (2048 cost 12 MB more peak RSS at 2 threads, no speed).
 let crossEntropyRows = 1024
-let crossEntropyVocabBlock = 512
+
+/// The vocabulary's block width: about 512 entries, a multiple of 16, set so the block count is close to a
+/// multiple of 48, which 2, 3, 4, 6, 8, 12, 16, 24 and 48 threads divide evenly. GPT-2's 50,257 entries go
+/// in 96 blocks of 528 (the last 97): as 99 blocks of 512, 16 threads took 6 or 7 each (88% of the time
+/// busy), 12 threads 8 or 9 (92%). It depends on V alone, so the results never depend on the thread count.
+func crossEntropyVocabBlock(_ V: Int) -> Int {
+    let groups = max(1, Int((Double(V) / (512 * 48)).rounded()))
+    let vb = (V + 48 * groups - 1) / (48 * groups)
+    return (vb + 15) / 16 * 16
+}
 let crossEntropyRowsBF16 = 512
 
 /// With `headBF16` (V, C) the head is bf16 (`head` unused): the gathered rows are rounded to bf16 and
@@ -31,7 +40,7 @@ func crossEntropyForward(_ nll: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
     ensureGEMMSelected()
     let t0 = KernelProfile.begin()
     defer { KernelProfile.end(.lmHeadLoss, t0, flops: 2 * Double(rows.count) * Double(V) * Double(C)) }
-    let R = headBF16 == nil ? crossEntropyRows : crossEntropyRowsBF16, VB = crossEntropyVocabBlock
+    let R = headBF16 == nil ? crossEntropyRows : crossEntropyRowsBF16, VB = crossEntropyVocabBlock(V)
     let nb = (V + VB - 1) / VB
     let xs = UnsafeMutablePointer<Float>.allocate(capacity: R * C)        // (R, C) gathered rows
     let maxes = UnsafeMutablePointer<Float>.allocate(capacity: nb * R)    // (nb, R) block max
