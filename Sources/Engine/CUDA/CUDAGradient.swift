@@ -23,8 +23,15 @@ public final class CUDAGradient {
     /// The per-tile sums of a dot product over the whole layout (`dot`), allocated at first use.
     var dotParts: UInt64 = 0
 
-    /// Uploads `weights` to GPU `ordinal`.
-    public init(weights: GPT2Weights, ordinal: Int) throws {
+    /// Uploads `weights` to GPU `ordinal`. First, once per process, this GPU's loss and gradient of the built-in
+    /// check model must be the CPU engine's (CUDASelfCheck.swift).
+    public convenience init(weights: GPT2Weights, ordinal: Int) throws {
+        try CUDAGradient.selfCheck(like: weights, ordinal: ordinal)
+        try self.init(unchecked: weights, ordinal: ordinal)
+    }
+
+    /// The weights on the device without the self-check (the check's own).
+    init(unchecked weights: GPT2Weights, ordinal: Int) throws {
         config = weights.config
         layout = weights.layout
         absent = layout.tensors.filter { !weights.isStored($0) }.map { weights.layout.range($0) }

@@ -18,8 +18,15 @@ public final class CUDAModel {
     /// How this model's f32 products run (nil for a bf16 model).
     public let math: GPUMath?
 
-    /// Uploads `parameters` to GPU `ordinal`; `math` says how f32 products run (GPUMath).
-    public init(parameters: ModelWeights, ordinal: Int, math: GPUMath = .default) throws {
+    /// Uploads `parameters` to GPU `ordinal`; `math` says how f32 products run (GPUMath). First, once per
+    /// process, this GPU must score the built-in check model as the CPU engine does (CUDASelfCheck.swift).
+    public convenience init(parameters: ModelWeights, ordinal: Int, math: GPUMath = .default) throws {
+        try CUDAModel.selfCheck(like: parameters, ordinal: ordinal, math: math)
+        try self.init(unchecked: parameters, ordinal: ordinal, math: math)
+    }
+
+    /// The model on the device without the self-check (the check's own model).
+    init(unchecked parameters: ModelWeights, ordinal: Int, math: GPUMath) throws {
         config = parameters.config
         precision = parameters.precision
         self.math = precision == .bf16 ? nil : math
