@@ -8,7 +8,9 @@ struct Doctor: ParsableCommand {
         abstract: "Print the CPU, the GEMM backend and kernel, the elementwise kernels, threads and precision in use.",
         discussion: """
         The same object `score --json` records as "runtime". Exits 1 when the CPU has AVX2 or AVX-512 but \
-        the GEMM kernel is a generic one.
+        the GEMM kernel is a generic one. With a GPU it also names the GPU, driver and CUDA libraries, and runs \
+        the self-checks a GPU must pass before gpt2lab uses it (a built-in model on the GPU and the CPU engine, \
+        in each precision and math and for the Hessian's gradient), printing their differences.
         """)
 
     @OptionGroup var threadsOption: ThreadsOption
@@ -20,6 +22,7 @@ struct Doctor: ParsableCommand {
     func run() throws {
         var info = RuntimeInfo.current(threads: max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount))
         info.cuda = CUDAStatus.current()
+        if info.cuda?.problem == nil, info.cuda?.devices.isEmpty == false { info.cuda?.selfCheck = cudaSelfCheckLines(ordinal: 0) }
         if json {
             try printJSON(info)
         } else {
@@ -54,4 +57,5 @@ func printCUDA(_ cuda: CUDAStatus) {
               + (lib.path.map { $0 + detail } ?? (lib.problem ?? "not found")))
     }
     print("cuda         " + (cuda.problem.map { "unavailable: \($0)" } ?? "ready (score --device cuda)"))
+    for line in cuda.selfCheck ?? [] { print("self-check   " + line) }
 }

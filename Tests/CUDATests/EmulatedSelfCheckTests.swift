@@ -87,4 +87,12 @@ final class EmulatedSelfCheckTests: XCTestCase {
             }
         }
     }
+
+    /// doctor's lines: every precision and math and the gradient, each with its numbers, all passed here.
+    func testDoctorsLinesNameEveryCheckAndItsVerdict() {
+        let lines = cudaSelfCheckLines(ordinal: 0)
+        print(lines.joined(separator: "\n"))
+        XCTAssertEqual(lines.map { String($0.prefix { $0 != " " }) }, ["3xtf32", "f32", "tf32", "bf16", "gradient:"])
+        for line in lines { XCTAssertTrue(line.hasSuffix(": passed") && line.contains("rounding allows"), line) }
+    }
 }

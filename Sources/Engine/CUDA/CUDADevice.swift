@@ -98,9 +98,11 @@ public struct CUDAStatus: Codable, Sendable, Equatable {
     public var libraries: [CUDALibrary]
     /// Why CUDA scoring cannot run here (the first missing piece), nil when it can.
     public var problem: String?
+    /// GPU 0's self-checks (doctor runs them when CUDA can run; CUDASelfCheck.swift), one line each.
+    public var selfCheck: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case devices, libraries, problem
+        case devices, libraries, problem, selfCheck = "self_check"
         case driverVersion = "driver_version", nvrtcVersion = "nvrtc_version"
     }
 

@@ -37,8 +37,17 @@ struct SelfCheckKey: Hashable {
 /// Each key's outcome: nil when the GPU agreed, else the refusal.
 private let selfCheckOutcomes = Mutex<[SelfCheckKey: String?]>([:])
 
+/// GPT2LAB_CUDA_SELF_CHECK=off skips the checks, for diagnosing a refusal (bench/gpu/check.sh times the GPU
+/// with it when doctor reports one); every process that skips says so on stderr, once.
+private let selfCheckSkipped: Bool = {
+    guard ProcessInfo.processInfo.environment["GPT2LAB_CUDA_SELF_CHECK"] == "off" else { return false }
+    FileHandle.standardError.write(Data("warning: GPT2LAB_CUDA_SELF_CHECK=off: the GPU runs without its self-check; its numbers are unchecked\n".utf8))
+    return true
+}()
+
 /// Runs `check` once per process for `key`, remembering its refusal (nil: passed); throws the refusal.
 private func onceSelfCheck(_ key: SelfCheckKey, _ check: () throws -> String?) throws {
+    if selfCheckSkipped { return }
     if let known = selfCheckOutcomes.withLock({ $0[key] }) {
         if let why = known { throw CUDAError(why) }
         return
@@ -142,4 +151,35 @@ extension CUDAGradient {
         for (g, c) in zip(got.gradient, want) { diff += Double(g - c) * Double(g - c); norm += Double(c) * Double(c) }
         return (abs(got.loss - loss), (diff / max(norm, .leastNormalMagnitude)).squareRoot())
     }
+}
+
+/// doctor's view of the checks on GPU `ordinal` for a GPT-2-shaped model (64-wide heads, tied): one line per
+/// precision and math, and the gradient's, each with its differences, what rounding allows, and the verdict.
+public func cudaSelfCheckLines(ordinal: Int) -> [String] {
+    let like = ModelWeights.f32(GPT2Weights(config: GPT2Config(vocabSize: 1, contextLength: 1, nEmbd: 64, nLayer: 1, nHead: 1), tied: true))
+    var lines: [String] = []
+    for (precision, math) in [(Precision.f32, GPUMath.split), (.f32, .f32), (.f32, .tf32), (.bf16, .split)] {
+        let name = precision == .bf16 ? "bf16" : math.rawValue
+        do {
+            let w = selfCheckWeights(like: like.at(precision))
+            let d = try CUDAModel.selfCheckDifference(gpu: w, cpu: w, ordinal: ordinal, math: math)
+            let tol = selfCheckTolerance(precision: precision, math: precision == .bf16 ? nil : math)
+            let ok = d.mean <= tol.mean && d.largest <= tol.largest
+            lines.append("\(name) forward: " + String(format: "loss differences %.2g mean, %.2g max (rounding allows %g, %g): ",
+                                                         d.mean, d.largest, tol.mean, tol.largest) + (ok ? "passed" : "REFUSED"))
+        } catch {
+            lines.append("\(name) forward: failed to run: \(error)")
+        }
+    }
+    do {
+        let w = selfCheckWeights(like: like).f32!
+        let d = try CUDAGradient.selfCheckDifference(gpu: w, cpu: w, ordinal: ordinal)
+        let tol = gradientCheckTolerance
+        let ok = d.loss <= tol.loss && d.gradient <= tol.gradient
+        lines.append(String(format: "gradient: loss off by %.2g, gradient by %.2g of its norm (rounding allows %g, %g): ",
+                            d.loss, d.gradient, tol.loss, tol.gradient) + (ok ? "passed" : "REFUSED"))
+    } catch {
+        lines.append("gradient: failed to run: \(error)")
+    }
+    return lines
 }
