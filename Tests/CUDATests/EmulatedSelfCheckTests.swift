@@ -9,8 +9,7 @@ import XCTest
 /// (a bias, a LayerNorm gain, the position embedding) fails it in every precision and math.
 final class EmulatedSelfCheckTests: XCTestCase {
     override class func setUp() {
-        setenv("XDG_CACHE_HOME", NSTemporaryDirectory() + "gpt2lab-emulated-cache-\(getpid())", 1)
-        gl_cuda_emulate()
+        startEmulatedGPU()
     }
 
     override func tearDown() { unsetenv("GPT2LAB_CUDA_ATTENTION") }
@@ -30,7 +29,7 @@ final class EmulatedSelfCheckTests: XCTestCase {
         for (precision, math, attention) in configurations {
             if let attention { setenv("GPT2LAB_CUDA_ATTENTION", attention, 1) } else { unsetenv("GPT2LAB_CUDA_ATTENTION") }
             for tied in [true, false] {
-                let w = selfCheckWeights(like: like(precision, tied: tied))
+                let w = selfCheckWeights(headSize: 64, tied: tied, precision: precision)
                 let d = try CUDAModel.selfCheckDifference(gpu: w, cpu: w, ordinal: 0, math: math)
                 let tol = selfCheckTolerance(precision: precision, math: precision == .bf16 ? nil : math)
                 print("self-check \(precision) \(math) \(attention ?? "") tied=\(tied): \(d), allowed \(tol)")
@@ -43,7 +42,7 @@ final class EmulatedSelfCheckTests: XCTestCase {
     }
 
     func testADeviceThatDropsATermFails() throws {
-        let f32 = selfCheckWeights(like: like(.f32, tied: true)).f32!
+        let f32 = selfCheckWeights(headSize: 64, tied: true, precision: .f32).f32!
         let defects: [(String, TensorID, (Int) -> Float)] = [
             ("qkv bias of block 1", TensorID(.qkvb, layer: 1), { _ in 0 }),
             ("attention projection bias of block 0", TensorID(.attprojb, layer: 0), { _ in 0 }),
@@ -71,7 +70,7 @@ final class EmulatedSelfCheckTests: XCTestCase {
     /// tied and untied, and one that drops a bias or a gain fails.
     func testTheGradientCheckPassesASoundDeviceAndFailsADefect() throws {
         for tied in [true, false] {
-            let w = selfCheckWeights(like: like(.f32, tied: tied)).f32!
+            let w = selfCheckWeights(headSize: 64, tied: tied, precision: .f32).f32!
             let d = try CUDAGradient.selfCheckDifference(gpu: w, cpu: w, ordinal: 0)
             print("gradient self-check tied=\(tied): \(d), allowed \(gradientCheckTolerance)")
             XCTAssertLessThanOrEqual(d.loss, gradientCheckTolerance.loss / 5, "tied=\(tied): loss")

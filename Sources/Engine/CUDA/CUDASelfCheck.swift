@@ -57,10 +57,10 @@ private func onceSelfCheck(_ key: SelfCheckKey, _ check: () throws -> String?) t
     if let why { throw CUDAError(why) }
 }
 
-/// The check model for `like`'s head width and tying, at `like`'s precision.
-func selfCheckWeights(like: ModelWeights) -> ModelWeights {
-    let config = GPT2Config(vocabSize: 8392, contextLength: 96, nEmbd: 2 * like.config.headSize, nLayer: 2, nHead: 2)
-    return ModelWeights.f32(GPT2Weights.random(config: config, tied: like.tied, biases: true, seed: 0x5E1F)).at(like.precision)
+/// The check model: heads `headSize` wide, tied or not, at `precision`.
+func selfCheckWeights(headSize: Int, tied: Bool, precision: Precision) -> ModelWeights {
+    let config = GPT2Config(vocabSize: 8392, contextLength: 96, nEmbd: 2 * headSize, nLayer: 2, nHead: 2)
+    return ModelWeights.f32(GPT2Weights.random(config: config, tied: tied, biases: true, seed: 0x5E1F)).at(precision)
 }
 
 /// The check's tokens: 2 windows of 96 over `v` ids.
@@ -76,6 +76,29 @@ private func refusal(_ ordinal: Int, _ what: String, _ detail: String) -> String
         + "refusing to use this GPU; --device cpu runs on the CPU"
 }
 
+/// The forward check for heads `headSize` wide, tied or not, at `precision` in `math` (ignored for bf16) on GPU
+/// `ordinal`: whether it passed, and its differences against what rounding allows.
+func forwardSelfCheck(headSize: Int, tied: Bool, precision: Precision, math: GPUMath,
+                      ordinal: Int) throws -> (passed: Bool, detail: String) {
+    let w = selfCheckWeights(headSize: headSize, tied: tied, precision: precision)
+    let d = try CUDAModel.selfCheckDifference(gpu: w, cpu: w, ordinal: ordinal, math: math)
+    let tol = selfCheckTolerance(precision: precision, math: precision == .bf16 ? nil : math)
+    return (d.mean <= tol.mean && d.largest <= tol.largest,   // NaN fails
+            String(format: "per-token loss differences of %.3g on average and %.3g at most, where rounding allows %g and %g",
+                   d.mean, d.largest, tol.mean, tol.largest))
+}
+
+/// The gradient check for heads `headSize` wide, tied or not, on GPU `ordinal`: whether it passed, and its
+/// differences against what rounding allows.
+func gradientSelfCheck(headSize: Int, tied: Bool, ordinal: Int) throws -> (passed: Bool, detail: String) {
+    let w = selfCheckWeights(headSize: headSize, tied: tied, precision: .f32).f32!
+    let d = try CUDAGradient.selfCheckDifference(gpu: w, cpu: w, ordinal: ordinal)
+    let tol = gradientCheckTolerance
+    return (d.loss <= tol.loss && d.gradient <= tol.gradient,   // NaN fails
+            String(format: "loss off by %.3g and the gradient by %.3g of its norm, where rounding allows %g and %g",
+                   d.loss, d.gradient, tol.loss, tol.gradient))
+}
+
 extension CUDAModel {
     /// Runs the forward check for a model like `parameters` on GPU `ordinal` (once per key); throws the refusal.
     static func selfCheck(like parameters: ModelWeights, ordinal: Int, math: GPUMath) throws {
@@ -83,13 +106,8 @@ extension CUDAModel {
                                math: parameters.precision == .bf16 ? nil : math, headSize: parameters.config.headSize,
                                tied: parameters.tied, attention: ProcessInfo.processInfo.environment["GPT2LAB_CUDA_ATTENTION"])
         try onceSelfCheck(key) {
-            let w = selfCheckWeights(like: parameters)
-            let d = try selfCheckDifference(gpu: w, cpu: w, ordinal: ordinal, math: math)
-            let tol = selfCheckTolerance(precision: key.precision, math: key.math)
-            if d.mean <= tol.mean && d.largest <= tol.largest { return nil }   // NaN fails
-            return refusal(ordinal, "forward", "\(key.precision)\(key.math.map { ", \($0.rawValue)" } ?? ""): per-token loss "
-                + String(format: "differences of %.3g on average and %.3g at most, where rounding allows %g and %g",
-                         d.mean, d.largest, tol.mean, tol.largest))
+            let r = try forwardSelfCheck(headSize: key.headSize, tied: key.tied, precision: key.precision, math: math, ordinal: ordinal)
+            return r.passed ? nil : refusal(ordinal, "forward", "\(key.precision)\(key.math.map { ", \($0.rawValue)" } ?? ""): \(r.detail)")
         }
     }
 
@@ -122,12 +140,8 @@ extension CUDAGradient {
         let key = SelfCheckKey(ordinal: ordinal, precision: .f32, math: .f32, headSize: weights.config.headSize,
                                tied: weights.tied, attention: nil, gradient: true)
         try onceSelfCheck(key) {
-            let w = selfCheckWeights(like: .f32(weights)).f32!
-            let d = try selfCheckDifference(gpu: w, cpu: w, ordinal: ordinal)
-            let tol = gradientCheckTolerance
-            if d.loss <= tol.loss && d.gradient <= tol.gradient { return nil }   // NaN fails
-            return refusal(ordinal, "gradient", String(format: "loss off by %.3g and the gradient by %.3g of its norm, "
-                + "where rounding allows %g and %g", d.loss, d.gradient, tol.loss, tol.gradient))
+            let r = try gradientSelfCheck(headSize: key.headSize, tied: key.tied, ordinal: ordinal)
+            return r.passed ? nil : refusal(ordinal, "gradient", r.detail)
         }
     }
 
@@ -156,30 +170,17 @@ extension CUDAGradient {
 /// doctor's view of the checks on GPU `ordinal` for a GPT-2-shaped model (64-wide heads, tied): one line per
 /// precision and math, and the gradient's, each with its differences, what rounding allows, and the verdict.
 public func cudaSelfCheckLines(ordinal: Int) -> [String] {
-    let like = ModelWeights.f32(GPT2Weights(config: GPT2Config(vocabSize: 1, contextLength: 1, nEmbd: 64, nLayer: 1, nHead: 1), tied: true))
-    var lines: [String] = []
-    for (precision, math) in [(Precision.f32, GPUMath.split), (.f32, .f32), (.f32, .tf32), (.bf16, .split)] {
-        let name = precision == .bf16 ? "bf16" : math.rawValue
+    func line(_ name: String, _ check: () throws -> (passed: Bool, detail: String)) -> String {
         do {
-            let w = selfCheckWeights(like: like.at(precision))
-            let d = try CUDAModel.selfCheckDifference(gpu: w, cpu: w, ordinal: ordinal, math: math)
-            let tol = selfCheckTolerance(precision: precision, math: precision == .bf16 ? nil : math)
-            let ok = d.mean <= tol.mean && d.largest <= tol.largest
-            lines.append("\(name) forward: " + String(format: "loss differences %.2g mean, %.2g max (rounding allows %g, %g): ",
-                                                         d.mean, d.largest, tol.mean, tol.largest) + (ok ? "passed" : "REFUSED"))
+            let r = try check()
+            return "\(name): \(r.detail): " + (r.passed ? "passed" : "REFUSED")
         } catch {
-            lines.append("\(name) forward: failed to run: \(error)")
+            return "\(name): failed to run: \(error)"
         }
     }
-    do {
-        let w = selfCheckWeights(like: like).f32!
-        let d = try CUDAGradient.selfCheckDifference(gpu: w, cpu: w, ordinal: ordinal)
-        let tol = gradientCheckTolerance
-        let ok = d.loss <= tol.loss && d.gradient <= tol.gradient
-        lines.append(String(format: "gradient: loss off by %.2g, gradient by %.2g of its norm (rounding allows %g, %g): ",
-                            d.loss, d.gradient, tol.loss, tol.gradient) + (ok ? "passed" : "REFUSED"))
-    } catch {
-        lines.append("gradient: failed to run: \(error)")
-    }
-    return lines
+    return [(Precision.f32, GPUMath.split), (.f32, .f32), (.f32, .tf32), (.bf16, .split)].map { precision, math in
+        line("\(precision == .bf16 ? "bf16" : math.rawValue) forward") {
+            try forwardSelfCheck(headSize: 64, tied: true, precision: precision, math: math, ordinal: ordinal)
+        }
+    } + [line("gradient") { try gradientSelfCheck(headSize: 64, tied: true, ordinal: ordinal) }]
 }
