@@ -11,8 +11,7 @@ import XCTest
 /// windows: `runs/baseline` against `runs/stacked`, the default 3xtf32 math.
 final class EmulatedCompareTests: XCTestCase {
     override class func setUp() {
-        setenv("XDG_CACHE_HOME", NSTemporaryDirectory() + "gpt2lab-emulated-cache-\(getpid())", 1)
-        gl_cuda_emulate()
+        startEmulatedGPU()
     }
 
     func testComparisonOnTheGPUMatchesTheCPU() throws {

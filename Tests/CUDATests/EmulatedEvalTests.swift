@@ -14,8 +14,7 @@ final class EmulatedEvalTests: XCTestCase {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
 
     override class func setUp() {
-        setenv("XDG_CACHE_HOME", NSTemporaryDirectory() + "gpt2lab-emulated-cache-\(getpid())", 1)
-        gl_cuda_emulate()
+        startEmulatedGPU()
     }
 
     func run(_ task: EvalTask, limit: Int) throws -> (cpu: [EvalPrediction], gpu: [EvalPrediction]) {

@@ -11,8 +11,7 @@ import XCTest
 /// the orchestration; the kernel's own source is checked against the products path on each real GPU at first use.
 final class EmulatedFusedAttentionTests: XCTestCase {
     override class func setUp() {
-        setenv("XDG_CACHE_HOME", NSTemporaryDirectory() + "gpt2lab-emulated-cache-\(getpid())", 1)
-        gl_cuda_emulate()
+        startEmulatedGPU()
     }
 
     override func tearDown() {

@@ -11,8 +11,7 @@ import XCTest
 /// math: f32, TF32, the TF32 split, bf16 with the fused attention and bf16 with the products.
 final class EmulatedFusedBlockTests: XCTestCase {
     override class func setUp() {
-        setenv("XDG_CACHE_HOME", NSTemporaryDirectory() + "gpt2lab-emulated-cache-\(getpid())", 1)
-        gl_cuda_emulate()
+        startEmulatedGPU()
     }
 
     override func tearDown() { unsetenv("GPT2LAB_CUDA_ATTENTION") }

@@ -15,9 +15,7 @@ final class EmulatedGPUTests: XCTestCase {
         .appendingPathComponent("../../../shared/fixtures").standardized
 
     override class func setUp() {
-        // The kernel cache goes to a temporary folder, not the user's.
-        setenv("XDG_CACHE_HOME", NSTemporaryDirectory() + "gpt2lab-emulated-cache-\(getpid())", 1)
-        gl_cuda_emulate()
+        startEmulatedGPU()
     }
 
     func fixture(_ path: String) throws -> String {

@@ -17,8 +17,7 @@ final class EmulatedHessianTests: XCTestCase {
     struct Expected: Decodable { let batch_loss: Double, grad_norms: [String: Double], batch: Int, context: Int }
 
     override class func setUp() {
-        setenv("XDG_CACHE_HOME", NSTemporaryDirectory() + "gpt2lab-emulated-cache-\(getpid())", 1)
-        gl_cuda_emulate()
+        startEmulatedGPU()
     }
 
     static func run(_ name: String) throws -> (GPT2Weights, [Int32], Expected?) {

@@ -11,8 +11,7 @@ import XCTest
 /// refused naming both memories.
 final class EmulatedLanczosTests: XCTestCase {
     override class func setUp() {
-        setenv("XDG_CACHE_HOME", NSTemporaryDirectory() + "gpt2lab-emulated-cache-\(getpid())", 1)
-        gl_cuda_emulate()
+        startEmulatedGPU()
     }
 
     override func tearDown() { gl_cuda_emulated_set_free_bytes(0) }

@@ -14,8 +14,7 @@ final class EmulatedReportTests: XCTestCase {
         .appendingPathComponent("../../../shared/fixtures").standardized.path
 
     override class func setUp() {
-        setenv("XDG_CACHE_HOME", NSTemporaryDirectory() + "gpt2lab-emulated-cache-\(getpid())", 1)
-        gl_cuda_emulate()
+        startEmulatedGPU()
     }
 
     func manifest() throws -> ReportManifest {
@@ -54,8 +53,7 @@ final class EmulatedReportTests: XCTestCase {
 /// compare.c, within the CPU report's KL and losses.
 final class EmulatedPerTokenReportTests: XCTestCase {
     override class func setUp() {
-        setenv("XDG_CACHE_HOME", NSTemporaryDirectory() + "gpt2lab-emulated-cache-\(getpid())", 1)
-        gl_cuda_emulate()
+        startEmulatedGPU()
     }
 
     func testPerTokenOnTheGPUMatchesTheCPU() throws {
@@ -86,8 +84,7 @@ final class EmulatedPerTokenReportTests: XCTestCase {
 /// (whose endpoints InterpolationTests and the report's tests check against HF transformers), on the GPU.
 final class EmulatedInterpolationTests: XCTestCase {
     override class func setUp() {
-        setenv("XDG_CACHE_HOME", NSTemporaryDirectory() + "gpt2lab-emulated-cache-\(getpid())", 1)
-        gl_cuda_emulate()
+        startEmulatedGPU()
     }
 
     func testPointsOnTheGPUMatchTheCPU() throws {
