@@ -16,6 +16,7 @@ import CKernels
 // rows measured 8% faster than 256 on OpenBLAS, interleaved, bench/gemm/f32_paths.c); narrow blocks
 // keep the per-thread logits scratch near 2 MB (2048 cost 12 MB more peak RSS at 2 threads, no speed).
 let crossEntropyRows = 1024
+let crossEntropyRowsBF16 = 512
 
 /// The vocabulary's block width: about 512 entries, a multiple of 16, set so the block count is close to a
 /// multiple of 48, which 2, 3, 4, 6, 8, 12, 16, 24 and 48 threads divide evenly. GPT-2's 50,257 entries go
@@ -26,7 +27,6 @@ func crossEntropyVocabBlock(_ V: Int) -> Int {
     let vb = (V + 48 * groups - 1) / (48 * groups)
     return (vb + 15) / 16 * 16
 }
-let crossEntropyRowsBF16 = 512
 
 /// With `headBF16` (V, C) the head is bf16 (`head` unused): the gathered rows are rounded to bf16 and
 /// each block's product runs on the bf16 path chosen for this CPU (`bf16GEMM`): oneDNN's bf16 matmul,
