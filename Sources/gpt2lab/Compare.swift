@@ -25,7 +25,7 @@ struct Compare: ParsableCommand {
 
         --device cuda puts both models on the GPU (f32 weights, --gpu-math) and compares their full next-token \
         distributions there, vocabulary chunk by chunk; the two models must share width, inner size and head count \
-        (the layers may differ), else use --device cpu. --device auto uses a GPU when one works and the shapes allow.
+        (the layers may differ), else use --device cpu. --device auto uses GPU 0 when there is one and the shapes allow.
 
         Examples:
           gpt2lab compare examples/runs/baseline/model.safetensors examples/runs/stacked/model.safetensors \\

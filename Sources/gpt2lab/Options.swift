@@ -8,7 +8,7 @@ extension ComputeDevice: ExpressibleByArgument {}
 
 /// `--device`, for `score`, `compare`, `interpolate`, `eval`, `hessian` and `report`: where the model runs.
 struct DeviceOption: ParsableArguments {
-    @Option(help: ArgumentHelp("Where the forward runs: cpu, cuda (GPU 0), cuda:N, or auto (a working GPU, else the CPU). cuda needs an NVIDIA driver, NVRTC and cuBLAS (`gpt2lab doctor` says what it finds); without them it stops with one line saying what is missing.",
+    @Option(help: ArgumentHelp("Where the forward runs: cpu, cuda (GPU 0), cuda:N, or auto (GPU 0 when there is one, else the CPU; a GPU that is there but refuses stops the run). cuda needs an NVIDIA driver, NVRTC and cuBLAS (`gpt2lab doctor` says what it finds); without them it stops with one line saying what is missing.",
                                valueName: "auto|cpu|cuda[:N]"))
     var device: ComputeDevice = .cpu
 }

@@ -56,7 +56,12 @@ static CUresult e_meminfo(size_t *f, size_t *t) { *f = free_bytes; *t = (size_t)
 static CUresult e_retain(CUcontext *c, CUdevice d) { (void)d; *c = (CUcontext)(uintptr_t)0x1; return 0; }
 static CUresult e_release(CUdevice d) { (void)d; return 0; }
 static CUresult e_setcur(CUcontext c) { (void)c; return 0; }
-static CUresult e_alloc(CUdeviceptr *p, size_t n) { void *m = calloc(1, n); *p = (CUdeviceptr)(uintptr_t)m; return m ? 0 : 2; }
+static int fail_allocs = 0;
+void gl_cuda_emulated_fail_allocs(int on) { fail_allocs = on; }
+static CUresult e_alloc(CUdeviceptr *p, size_t n) {
+    if (fail_allocs) return 2;  // CUDA_ERROR_OUT_OF_MEMORY
+    void *m = calloc(1, n); *p = (CUdeviceptr)(uintptr_t)m; return m ? 0 : 2;
+}
 static CUresult e_free(CUdeviceptr p) { free((void *)(uintptr_t)p); return 0; }
 static CUresult e_htod(CUdeviceptr d, const void *h, size_t n) { memcpy((void *)(uintptr_t)d, h, n); return 0; }
 static CUresult e_dtoh(void *h, CUdeviceptr d, size_t n) { memcpy(h, (void *)(uintptr_t)d, n); return 0; }

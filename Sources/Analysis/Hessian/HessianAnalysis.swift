@@ -252,13 +252,9 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
 }
 
 /// The GPU gradient `device` asks for: none for `.cpu`; GPU N for `.cuda(N)` (throws one line naming what
-/// is missing when it cannot run); for `.auto` GPU 0 when it works, else none (the CPU engine).
+/// is missing when it cannot run); for `.auto` as openOnDevice says.
 public func openGradientDevice(_ device: ComputeDevice, weights: GPT2Weights) throws -> CUDAGradient? {
-    switch device {
-    case .cpu: return nil
-    case let .cuda(n): return try CUDAGradient(weights: weights, ordinal: n)
-    case .auto: return try? CUDAGradient(weights: weights, ordinal: 0)
-    }
+    try openOnDevice(device) { try CUDAGradient(weights: weights, ordinal: $0) }
 }
 
 /// Vectors a Lanczos run holds beside its basis: w, the Ritz vector and Hy.

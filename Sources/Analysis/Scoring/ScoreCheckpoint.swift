@@ -9,7 +9,7 @@ import TestSets
 ///   - stride: S in 1...T; nil = T (disjoint windows).
 ///   - batch: windows per forward; nil picks about 2048 positions per batch.
 ///   - windowRange: score only these window indices (shards); nil = all.
-///   - device: where the forward runs (`.auto`: a working GPU, else the CPU); `.cuda` without one throws.
+///   - device: where the forward runs (`.auto`: GPU 0 when there is one, else the CPU; see openOnDevice); `.cuda` without one throws.
 ///   - math: how f32 products run on a GPU (GPUMath).
 public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: String,
                             context: Int? = nil, stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil,
@@ -55,12 +55,25 @@ func prepareScoring(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: Stri
 }
 
 /// The GPU model `device` asks for: none for `.cpu`; GPU N for `.cuda(N)` (throws, naming what is
-/// missing, when it cannot run); for `.auto` GPU 0 when it works, else none (the CPU engine).
+/// missing, when it cannot run); for `.auto` as openOnDevice says.
 public func openDevice(_ device: ComputeDevice, parameters: ModelWeights, math: GPUMath = .default) throws -> CUDAModel? {
+    try openOnDevice(device) { try CUDAModel(parameters: parameters, ordinal: $0, math: math) }
+}
+
+/// What `open` makes on the GPU `device` names, or nil for the CPU. `.auto` is the CPU only when no GPU is
+/// there to use (no driver, no libraries, no GPU 0: settleDevice); a GPU that is there but refuses the work
+/// (its self-check, its memory, a kernel) stops the run with its reason, as `--device cuda` does, rather
+/// than turning into a silent CPU run hundreds of times slower.
+func openOnDevice<T>(_ device: ComputeDevice, _ open: (Int) throws -> T) throws -> T? {
     switch device {
     case .cpu: return nil
-    case let .cuda(n): return try CUDAModel(parameters: parameters, ordinal: n, math: math)
-    case .auto: return try? CUDAModel(parameters: parameters, ordinal: 0, math: math)
+    case let .cuda(n): return try open(n)
+    case .auto:
+        guard case let .cuda(n) = try settleDevice(.auto, math: nil).device else { return nil }
+        do { return try open(n) } catch {
+            let why = "\(error)", cpu = "--device cpu runs on the CPU"
+            throw CUDAError("--device auto: GPU \(n) is there but cannot be used: \(why)" + (why.contains(cpu) ? "" : "; " + cpu))
+        }
     }
 }
 

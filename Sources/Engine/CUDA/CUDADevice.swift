@@ -12,7 +12,7 @@ public struct CUDAError: Error, CustomStringConvertible, Sendable {
 
 /// Where a scoring forward runs.
 public enum ComputeDevice: Equatable, Sendable, CustomStringConvertible {
-    /// A working GPU (the first), else the CPU.
+    /// GPU 0 when the driver lists it and the libraries load, else the CPU (Analysis' openOnDevice, settleDevice).
     case auto
     case cpu
     /// GPU N (CUDA's numbering).

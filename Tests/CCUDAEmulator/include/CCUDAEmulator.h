@@ -18,6 +18,8 @@ long gl_cuda_emulated_gemms(void);
 long gl_cuda_emulated_tf32_gemms(void);
 /// What cuMemGetInfo says is free (0: the default, 16 GiB).
 void gl_cuda_emulated_set_free_bytes(size_t bytes);
+/// Non-zero: every cuMemAlloc fails with CUDA_ERROR_OUT_OF_MEMORY (a GPU that is there but cannot take a model).
+void gl_cuda_emulated_fail_allocs(int on);
 /// Non-zero: the fused attention kernel drops its causal mask (a wrong kernel its check must refuse).
 void gl_cuda_emulated_break_fused(int on);
 #ifdef __cplusplus
