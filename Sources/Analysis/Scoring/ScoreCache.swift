@@ -6,7 +6,10 @@ import Engine
 import Foundation
 import Plumbing
 
-/// Bump when the engine's numbers change, so old cached scores are not reused.
+/// Bump when the engine's numbers change beyond rounding (a fixed mistake), so old cached scores are not reused.
+/// Rounding-level changes (a new summation order or kernel, ~1e-9 in the loss) keep it: the CPU engine's last
+/// bits already differ between CPUs (oneDNN, AMX, OpenBLAS), so the key promises the same loss to rounding, not
+/// the same bits. The GPU is a device of its own in the key: its products round at 1e-7 and more.
 public let scoringEngineVersion = "gpt2lab-engine-1 (fp32, float64 accumulation)"
 
 /// What decides a score: the same key always gives the same per-window sums. The cache and shard
