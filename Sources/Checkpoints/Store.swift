@@ -2,6 +2,7 @@
 // The format is told by content, not by the file name (see `detectFormat`).
 
 import Foundation
+import Plumbing
 
 /// The container a checkpoint is in.
 public enum CheckpointFormat: String, Sendable, CaseIterable {
@@ -86,6 +87,27 @@ func checkpointInFolder(_ dir: String) throws -> String {
     }
     throw CheckpointError(dir, .isDirectory,
                           "is a folder without model.safetensors, pytorch_model.bin, tf_model.h5 or a model.safetensors.index.json")
+}
+
+/// A checkpoint's identity in score keys, the score cache and shard parts: the XXH64 of every file its loader
+/// reads. A file hashes as its bytes. A folder (or an `*.index.json`, which stands for its folder) hashes as
+/// the names and hashes of its `.safetensors` and `.json` files (shards, index, config.json) and of the file
+/// `checkpointInFolder` picks (a `pytorch_model.bin` or `tf_model.h5` too), so no weight the loader reads is
+/// left out of it.
+public func checkpointContentHash(path: String) throws -> String {
+    var dir = path
+    if path.hasSuffix(".index.json") {
+        dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    } else if !isDirectory(path) {
+        return try fileContentHash(path: path)
+    }
+    let listing: [String]
+    do { listing = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
+        throw CheckpointError(dir, .unreadable, "cannot list: \(error.localizedDescription)")
+    }
+    var names = listing.filter { $0.hasSuffix(".safetensors") || $0.hasSuffix(".json") }
+    if !path.hasSuffix(".index.json") { names.append(URL(fileURLWithPath: try checkpointInFolder(dir)).lastPathComponent) }
+    return try filesContentHash(folder: dir, names: names)
 }
 
 /// HDF5's signature at offset 0 (files with a user block put it at 512, 1024, …).

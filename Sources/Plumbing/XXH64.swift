@@ -3,21 +3,19 @@
 
 import Foundation
 
-/// XXH64 of a file's bytes (seed 0), as 16 hex digits: identifies a checkpoint in score keys and
-/// shard parts. Reads the file memory-mapped. A folder (sharded safetensors) hashes as the list of
-/// its .safetensors/.json files' names and hashes; an `*.index.json` as its folder.
+/// XXH64 of a file's bytes (seed 0), as 16 hex digits, memory-mapped. A checkpoint's identity in score
+/// keys and shard parts is Checkpoints' `checkpointContentHash` (a folder hashes as the files its loader reads).
 public func fileContentHash(path: String) throws -> String {
-    if path.hasSuffix(".index.json") {
-        return try fileContentHash(path: URL(fileURLWithPath: path).deletingLastPathComponent().path)
-    }
     var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else { return try bytesHash(path) }
-    let names: [String]
-    do { names = try FileManager.default.contentsOfDirectory(atPath: path).sorted() } catch {
-        throw OutputError(path, "cannot list: \(error.localizedDescription)")
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+        throw OutputError(path, "is a folder, not a file")
     }
-    let parts = try names.filter { $0.hasSuffix(".safetensors") || $0.hasSuffix(".json") }
-        .map { "\($0):\(try bytesHash(path + "/" + $0))" }
+    return try bytesHash(path)
+}
+
+/// XXH64 of `names` (files in `folder`) as one list of their names and hashes, in sorted order.
+public func filesContentHash(folder: String, names: [String]) throws -> String {
+    let parts = try Set(names).sorted().map { "\($0):\(try bytesHash(folder + "/" + $0))" }
     return hex64(contentHash64(parts.joined(separator: "|")))
 }
 

@@ -91,7 +91,7 @@ struct Eval: ParsableCommand {
                                     predictions: predictions)
             report.device = gpu?.info.scoreKeyName
             if let (k, n) = shardSpec, let out, let range {
-                let body = EvalShard(checkpointHash: try fileContentHash(path: checkpoint), dataHash: try fileContentHash(path: data),
+                let body = EvalShard(checkpointHash: try checkpointContentHash(path: checkpoint), dataHash: try fileContentHash(path: data),
                                      heads: ck.config.nHead, report: report)
                 try writePart(ShardPart(shard: k, shards: n, total: examples.count, start: range.lowerBound, body: body), to: out)
                 return

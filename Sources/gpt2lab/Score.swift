@@ -89,7 +89,7 @@ struct Score: ParsableCommand {
                                                       skip: windows.skip, maxTokens: windows.maxTokens, batch: B, threads: data.threads,
                                                       windowRange: range, device: device, math: gpuMath.math, progress: bar.update)
         bar.finish()
-        let key = ScoreKey(checkpointHash: try fileContentHash(path: path), testSetHash: tokens.contentHash,
+        let key = ScoreKey(checkpointHash: try checkpointContentHash(path: path), testSetHash: tokens.contentHash,
                            settings: ScoreSettings(context: T, stride: plan.stride, skip: windows.skip, maxTokens: windows.maxTokens),
                            config: ck.config, precision: precision, gpu: report.gpu)
         let body = ScoreShard(checkpoint: path, layout: ck.layout.rawValue, testSet: data.testSet, key: key,

@@ -36,18 +36,20 @@ final class HashTests: XCTestCase {
         XCTAssertNotEqual(contentHash64(""), contentHash64("\0"))
     }
 
-    /// A sharded checkpoint: its folder hashes as its files, its index file as the folder, and a
-    /// changed shard changes both (the index sits inside the folder it stands for).
-    func testFolderAndIndexHash() throws {
+    /// A folder is not a file to hash (a checkpoint folder hashes through Checkpoints' checkpointContentHash);
+    /// a list of files hashes by name and content.
+    func testFolderIsRefusedAndFileListsHash() throws {
         let dir = NSTemporaryDirectory() + "gpt2lab-hash-folder-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Data("{}".utf8).write(to: URL(fileURLWithPath: dir + "/model.safetensors.index.json"))
-        try Data("a".utf8).write(to: URL(fileURLWithPath: dir + "/model-00001-of-00001.safetensors"))
-        let folder = try fileContentHash(path: dir), index = try fileContentHash(path: dir + "/model.safetensors.index.json")
-        XCTAssertEqual(folder, index)
-        try Data("b".utf8).write(to: URL(fileURLWithPath: dir + "/model-00001-of-00001.safetensors"))
-        XCTAssertNotEqual(try fileContentHash(path: dir), folder)
+        XCTAssertThrowsError(try fileContentHash(path: dir))
+        try Data("a".utf8).write(to: URL(fileURLWithPath: dir + "/x"))
+        try Data("b".utf8).write(to: URL(fileURLWithPath: dir + "/y"))
+        let both = try filesContentHash(folder: dir, names: ["y", "x"])
+        XCTAssertEqual(both, try filesContentHash(folder: dir, names: ["x", "y", "x"]), "order and repeats do not matter")
+        XCTAssertNotEqual(both, try filesContentHash(folder: dir, names: ["x"]))
+        try Data("c".utf8).write(to: URL(fileURLWithPath: dir + "/y"))
+        XCTAssertNotEqual(both, try filesContentHash(folder: dir, names: ["x", "y"]))
     }
 }
