@@ -19,6 +19,13 @@ public enum JSON {
         dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return dec
     }
+
+    /// XXH64 of `value` as `encoder(pretty: false)` writes it (sorted keys): the check a cache entry or a
+    /// shard part carries, so a file damaged or edited after it was written is told from one gpt2lab wrote.
+    public static func digest<T: Encodable>(_ value: T) throws -> String {
+        let data = try encoder(pretty: false).encode(value)
+        return hex64(data.withUnsafeBytes { xxh64($0) })
+    }
 }
 
 /// 1234567 → "1,234,567".

@@ -25,7 +25,7 @@ func runReporting(_ body: () throws -> Void) throws {
 /// Checks a `--out PART.json` before any work: its folder is writable and nothing but a previous
 /// gpt2lab part file would be replaced.
 func checkPartOutput(_ path: String) throws {
-    try checkFileOutput(path, what: "gpt2lab part file") { (try? partFileFormat(path: $0))?.hasPrefix("gpt2lab-") == true }
+    try checkFileOutput(path, what: "gpt2lab part file") { (try? partFileFormat(path: $0)).map(partFileFormats.contains) == true }
 }
 
 /// Writes a shard's part (`score --shard`, `eval --shard`) atomically and says on stderr which units it holds.

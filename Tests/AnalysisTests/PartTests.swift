@@ -60,9 +60,9 @@ final class PartTests: XCTestCase {
         // The envelope on disk: the same fields for both kinds, the body under the kind's name.
         for (path, kind) in [(score[1], "score"), (eval[1], "eval")] {
             let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
-            XCTAssertEqual(Set(json.keys), ["format", "version", "kind", "shard", "shards", "total", "start", kind])
+            XCTAssertEqual(Set(json.keys), ["format", "version", "kind", "shard", "shards", "total", "start", "check", kind])
             XCTAssertEqual(json["format"] as? String, "gpt2lab-part")
-            XCTAssertEqual(json["version"] as? Int, 1)
+            XCTAssertEqual(json["version"] as? Int, 2)
             XCTAssertEqual(json["kind"] as? String, kind)
             XCTAssertEqual(try partFileFormat(path: path), "gpt2lab-part")
         }
@@ -113,9 +113,10 @@ final class PartTests: XCTestCase {
                                "\(path): a part in an earlier gpt2lab format (\(format)); run its shard again with this gpt2lab")
             }
         }
-        let cases = [(#"{"format": "gpt2lab-part", "version": 2, "kind": "score"}"#, "gpt2lab part version 2; this gpt2lab reads version 1"),
-                     (#"{"format": "gpt2lab-part", "version": 1, "kind": "hessian"}"#, "part kind hessian is none of score, eval"),
-                     (#"{"format": "gpt2lab-part", "version": 1, "kind": "score", "shard": 0}"#, "not a gpt2lab score part (missing key shards)"),
+        let cases = [(#"{"format": "gpt2lab-part", "version": 3, "kind": "score"}"#, "gpt2lab part version 3; this gpt2lab reads version 2"),
+                     (#"{"format": "gpt2lab-part", "version": 1, "kind": "score"}"#, "earlier gpt2lab format (version 1, without a checksum); run its shard again"),
+                     (#"{"format": "gpt2lab-part", "version": 2, "kind": "hessian"}"#, "part kind hessian is none of score, eval"),
+                     (#"{"format": "gpt2lab-part", "version": 2, "kind": "score", "shard": 0}"#, "not a gpt2lab score part (missing key shards)"),
                      (#"{"format": "notes"}"#, "not a gpt2lab part file (format notes)"),
                      (#"[1, 2]"#, "not a gpt2lab part file")]
         for (text, needle) in cases {
@@ -124,6 +125,66 @@ final class PartTests: XCTestCase {
             XCTAssertThrowsError(try readPart(path: path)) { e in
                 let message = (e as? LocalizedError)?.errorDescription ?? ""
                 XCTAssertTrue(message.hasPrefix(path + ": ") && message.contains(needle) && !message.contains("\n"), message)
+            }
+        }
+    }
+
+    /// A part changed after gpt2lab wrote it (a number, or its split relabelled) fails its checksum; a part whose
+    /// numbers cannot come from a scoring run (no positions, more than a window's, a negative or infinite NLL sum,
+    /// a prediction that is not its scores' argmax) is refused even with a valid checksum.
+    func testChangedOrImplausiblePartsAreRefused() throws {
+        let score = try scoreParts()
+        func edit(_ path: String, _ pattern: String, _ replacement: String) throws -> String {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let changed = text.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
+            XCTAssertNotEqual(changed, text, pattern)
+            let out = path + ".edited.json"
+            try changed.write(toFile: out, atomically: true, encoding: .utf8)
+            return out
+        }
+        for edited in [try edit(score[1], "0\\.125", "0.25"), try edit(score[0], "\"shards\" ?: ?2", "\"shards\": 1")] {
+            XCTAssertThrowsError(try readPart(path: edited)) { e in
+                XCTAssertEqual((e as? LocalizedError)?.errorDescription, "\(edited): its numbers do not match the checksum gpt2lab wrote with them "
+                               + "(the file was changed after it was written); run its shard again")
+            }
+        }
+        let config = GPT2Config(vocabSize: 50257, contextLength: 256, nEmbd: 64, nLayer: 4, nHead: 4)
+        let key = ScoreKey(checkpointHash: "c", testSetHash: "t", settings: ScoreSettings(context: 256, stride: 256), config: config)
+        func part(_ sums: [Double], _ counts: [Int], bytes: Int? = nil, shard: Int = 0, shards: Int = 1) throws -> String {
+            let body = ScoreShard(checkpoint: "ck", layout: "hf", testSet: "t.bin", key: key, utf8Bytes: bytes, softmaxRows: nil,
+                                  vocabStored: 50257, batch: 1, scores: WindowScores(nllSums: sums, counts: counts), threads: 1, seconds: 1)
+            return try write(ShardPart(shard: shard, shards: shards, total: shards, start: shard, body: body), "p-\(UUID().uuidString).json")
+        }
+        let implausible: [([Double], [Int], String)] = [
+            ([1], [0], "window 0 scores 0 positions; a window scores 1 to 256"), ([1], [257], "window 0 scores 257 positions"),
+            ([-0.5], [10], "window 0's NLL sum is -0.5"), ([.infinity], [10], "window 0's NLL sum is inf"), ([.nan], [10], "NLL sum is nan"),
+        ]
+        for (sums, counts, needle) in implausible {
+            let path = try part(sums, counts)
+            XCTAssertThrowsError(try readPart(path: path), needle) { e in
+                let message = (e as? LocalizedError)?.errorDescription ?? ""
+                XCTAssertTrue(message.hasPrefix(path + ": inconsistent part") && message.contains(needle), message)
+            }
+        }
+        // Byte counts: parts that know the text's must agree; one that does not know it takes the other's, in any order.
+        let a = try part([1], [10], bytes: 40, shard: 0, shards: 2), b = try part([2], [10], bytes: nil, shard: 1, shards: 2)
+        let c = try part([2], [10], bytes: 41, shard: 1, shards: 2)
+        for order in [[a, b], [b, a]] {
+            guard case let .score(s) = try merge(order) else { return XCTFail("not a score") }
+            XCTAssertEqual(s.utf8Bytes, 40)
+        }
+        XCTAssertThrowsError(try merge([a, c])) { e in
+            XCTAssertTrue((e as? LocalizedError)?.errorDescription?.contains("text bytes (41 vs 40)") == true, "\(e)")
+        }
+        // An eval prediction that is not the first argmax of its scores, or a label outside the choices.
+        for (pred, label) in [(0, 1), (1, 4)] {
+            let p = EvalPrediction(pred: pred, predNorm: 1, label: label, loglikelihoods: [-3, -1, -2, -4], hit: nil, loglikelihood: nil, tokens: [1])
+            let report = EvalReport(task: .hellaswag, recipe: "llmc", data: "h.jsonl", checkpoint: "ck", layout: "hf", context: 256,
+                                    seconds: 1, predictions: [p])
+            let path = try write(ShardPart(shard: 0, shards: 1, total: 1, start: 0,
+                                           body: EvalShard(checkpointHash: "c", dataHash: "d", heads: 4, report: report)), "e-\(pred).json")
+            XCTAssertThrowsError(try readPart(path: path)) { e in
+                XCTAssertTrue((e as? LocalizedError)?.errorDescription?.contains("prediction 0 does not follow from its scores") == true, "\(e)")
             }
         }
     }

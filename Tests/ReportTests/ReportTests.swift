@@ -163,6 +163,25 @@ final class ReportTests: XCTestCase {
         }
     }
 
+    /// A score file in f32 does not stand in a bf16 report (nor the reverse): the other runs are scored in the
+    /// report's precision, so the Δs would mix two precisions.
+    func testScoreFileInAnotherPrecisionIsRejected() throws {
+        let tokens = try loadTokenIDs(path: Self.root + "/examples/test-persuasion.bin")
+        let ck = try loadCheckpoint(path: Self.root + "/examples/runs/wd-0.01/model.safetensors")
+        let (f32, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: "t", maxTokens: 2049)
+        let scores = dir + "/s.json"
+        try JSONEncoder().encode(f32).write(to: URL(fileURLWithPath: scores))
+        let path = try manifest(["baseline", "wd-0.01"], extraRun: ["wd-0.01": "scores = \"\(scores)\""])
+        var o = options()
+        o.cacheDirectory = nil
+        XCTAssertNoThrow(try compare(path, o), "f32 report: the file is used")
+        o.precision = .bf16
+        XCTAssertThrowsError(try compare(path, o)) { error in
+            let message = (error as? LocalizedError)?.errorDescription ?? ""
+            XCTAssertTrue(message.hasPrefix(path) && message.contains("run 'wd-0.01'") && message.contains("was scored in f32; the report scores in bf16"), message)
+        }
+    }
+
     func testContextLongerThanARunIsRejected() throws {
         let path = try manifest(["baseline"], extraTop: "context = 512")
         XCTAssertThrowsError(try compare(path, options())) { error in
@@ -208,6 +227,38 @@ final class ReportTests: XCTestCase {
         o.rescore = true
         let (_, _, ev3) = try compare(three, o)
         XCTAssertEqual(Set(ev3.values), ["scoring"])
+    }
+
+    /// A cache entry changed after it was written (a window's sum, or windows dropped) is not trusted: the run is
+    /// scored again, with a note, and gets the same loss as before; the entry is replaced.
+    func testChangedCacheEntryIsScoredAgain() throws {
+        let one = try manifest(["baseline"])
+        let (r1, _, ev1) = try compare(one, options())
+        XCTAssertEqual(ev1, ["baseline": "scoring"])
+        let cache = dir + "/cache"
+        let entry = cache + "/" + (try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: cache).first { $0.hasSuffix(".json") }))
+        let original = try String(contentsOfFile: entry, encoding: .utf8)
+        let edits: [(String, (String) -> String)] = [
+            ("a sum", { $0.replacingOccurrences(of: #""window_nll_sums":\[([0-9.]+)"#, with: #""window_nll_sums":[1$1"#, options: .regularExpression) }),
+            ("windows dropped", { $0.replacingOccurrences(of: #""window_nll_sums":\[[0-9.e+-]+,"#, with: #""window_nll_sums":["#, options: .regularExpression)
+                                    .replacingOccurrences(of: #""window_counts":\[[0-9]+,"#, with: #""window_counts":["#, options: .regularExpression) }),
+        ]
+        for (what, edit) in edits {
+            let changed = edit(original)
+            XCTAssertNotEqual(changed, original, what)
+            try changed.write(toFile: entry, atomically: true, encoding: .utf8)
+            final class Log: @unchecked Sendable { var notes: [String] = []; var source = "" }
+            let log = Log()
+            let (r2, _) = try compareRuns(try loadManifest(path: one), options: options()) { ev in
+                if case let .info(text) = ev { log.notes.append(text) }
+                if case let .score(_, source) = ev { log.source = source }
+            }
+            XCTAssertEqual(log.source, "scoring", what)
+            XCTAssertTrue(log.notes.contains { $0.hasPrefix("baseline: score cache entry not used: \(entry)") }, "\(what): \(log.notes)")
+            XCTAssertEqual(r2.run("baseline")!.loss, r1.run("baseline")!.loss, what)
+            let (_, _, ev3) = try compare(one, options())
+            XCTAssertEqual(ev3, ["baseline": "cached"], "\(what): the entry was replaced")
+        }
     }
 
     func testIdenticalCheckpointsAndStack() throws {

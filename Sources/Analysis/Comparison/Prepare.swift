@@ -99,14 +99,16 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
     let frequencies = try countFrequencies(m, vocabSize: configs[m.baseline]!.softmaxVocab)
     let stepPlan = try planStepCheckpoints(m, context: T, vocab: vocab, opener: opener)
     var given: [ScoreReport?] = []
-    for r in m.runs { given.append(try r.scores.map { try readScoreFile($0, settings: settings, plan: plan, manifest: m, run: r) }) }
+    for r in m.runs {
+        given.append(try r.scores.map { try readScoreFile($0, settings: settings, plan: plan, precision: options.precision, manifest: m, run: r) })
+    }
 
     let needsTokenizer = options.completionPrompt != nil || !evals.sets.isEmpty || !m.perToken.isEmpty
     let tokenizer = needsTokenizer ? try GPT2Tokenizer.load() : nil
     var runs: [RunState] = []
     for (i, r) in m.runs.enumerated() {
         runs.append(RunState(spec: r, config: headers[i].config, tokenizerRows: tokenizerRows[i], training: headers[i].training,
-                             contentHash: try fileContentHash(path: r.checkpoint), given: given[i]))
+                             contentHash: try checkpointContentHash(path: r.checkpoint), given: given[i]))
     }
     let setup = ComparisonSetup(
         m: m, options: options, opener: opener, tokens: tokens, context: T, plan: plan, settings: settings,
@@ -129,8 +131,8 @@ func countFrequencies(_ m: ReportManifest, vocabSize: Int) throws -> TokenFreque
 }
 
 /// A pre-computed score (`gpt2lab score --json`, or a merge of shards): its windows must be
-/// exactly the report's.
-func readScoreFile(_ path: String, settings: ScoreSettings, plan: WindowPlan, manifest m: ReportManifest,
+/// exactly the report's, and its products in the report's precision (the other runs are scored in it).
+func readScoreFile(_ path: String, settings: ScoreSettings, plan: WindowPlan, precision: Precision, manifest m: ReportManifest,
                    run r: RunSpec) throws -> ScoreReport {
     guard let data = FileManager.default.contents(atPath: path) else { throw runError(m, r, "scores '\(path)': cannot read") }
     let s: ScoreReport
@@ -142,6 +144,11 @@ func readScoreFile(_ path: String, settings: ScoreSettings, plan: WindowPlan, ma
         throw runError(m, r, "scores '\(path)' used context \(s.context), stride \(s.stride), skip \(s.skip), max_tokens "
                        + "\(s.maxTokens.map(String.init) ?? "none"); the report uses context \(settings.context), stride "
                        + "\(settings.stride), skip \(settings.skip), max_tokens \(settings.maxTokens.map(String.init) ?? "none")")
+    }
+    let theirPrecision = s.precision ?? Precision.f32.rawValue
+    guard theirPrecision == precision.rawValue else {
+        throw runError(m, r, "scores '\(path)' was scored in \(theirPrecision); the report scores in \(precision.rawValue) "
+                       + "(score it again\(precision == .bf16 ? " with --precision bf16" : " without --precision bf16"), or match --precision)")
     }
     if let n = s.windowsScored, let total = s.windowsTotal, s.windowIndices != nil {
         throw runError(m, r, "scores '\(path)' is a sequential (--ci) score of \(n) of \(total) windows; the report needs every window (score without --ci, or set `ci` in the manifest)")

@@ -24,10 +24,12 @@ func scorePhase(_ r: RunState, _ ck: LoadedCheckpoint, _ s: ComparisonSetup, bas
     let key = ScoreKey(checkpointHash: r.contentHash, testSetHash: s.testSetHash, settings: s.settings,
                        config: ck.weights.config, precision: options.precision, gpu: s.gpu)
     var score: RunScore
+    let lookup: CacheLookup = options.rescore || r.given != nil ? .miss : s.cache?.load(key, counts: s.counts) ?? .miss
+    if case let .damaged(why) = lookup { events(.info("\(name): score cache entry not used: \(why); scoring again")) }
     if let given = r.given {
         score = RunScore(source: .scoresFile, full: given)
         events(.score(run: name, source: "scores file"))
-    } else if !options.rescore, let cached = s.cache?.load(key) {
+    } else if let cached = lookup.score {
         score = RunScore(source: .cache, full: cached)
         events(.score(run: name, source: "cached"))
     } else if m.sequential != nil {

@@ -57,9 +57,11 @@ func stepsPhase(_ r: RunState, _ s: ComparisonSetup, events: @escaping (Comparis
         var normOptions = NormOptions()
         normOptions.spectral = false
         let norms = checkpointNormStats(checkpoint: path, weights: ck.weights, options: normOptions)
-        let key = ScoreKey(checkpointHash: try fileContentHash(path: path), testSetHash: s.testSetHash, settings: s.settings,
+        let key = ScoreKey(checkpointHash: try checkpointContentHash(path: path), testSetHash: s.testSetHash, settings: s.settings,
                            config: ck.weights.config, precision: options.precision)
-        var full = options.rescore ? nil : cache?.load(key)
+        let lookup: CacheLookup = options.rescore ? .miss : cache?.load(key, counts: counts) ?? .miss
+        if case let .damaged(why) = lookup { events(.info("\(label): score cache entry not used: \(why); scoring again")) }
+        var full = lookup.score
         var source: StepSource = full == nil ? .scored : .cache
         if let rule = s.rule {
             let src = full.map { WindowNLLSource(full: $0.windowScores.nllSums) } ?? WindowNLLSource(

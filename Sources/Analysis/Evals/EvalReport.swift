@@ -91,7 +91,19 @@ public struct EvalShard: PartBody {
     }
     public var batch: Int { 1 }
     public var rowCount: Int { report.predictions.count }
-    public var inconsistency: String? { report.examples == report.predictions.count ? nil : "\(report.examples) examples, \(report.predictions.count) predictions" }
+    /// Examples and predictions pair up, and each multiple-choice prediction is the first argmax of its scores, with
+    /// its label one of the choices.
+    public var inconsistency: String? {
+        guard report.examples == report.predictions.count else { return "\(report.examples) examples, \(report.predictions.count) predictions" }
+        for (i, p) in report.predictions.enumerated() {
+            guard let lls = p.loglikelihoods else { continue }
+            let choices = 0..<lls.count
+            if p.pred != firstArgmax(lls) || !(p.label.map(choices.contains) ?? true) || !(p.predNorm.map(choices.contains) ?? true) {
+                return "prediction \(i) does not follow from its scores (pred \(p.pred.map(String.init) ?? "none"), label \(p.label.map(String.init) ?? "none"), \(lls.count) choices)"
+            }
+        }
+        return nil
+    }
 
     /// The report the unsharded run prints: the shards' predictions in example order, their seconds added.
     public static func merged(_ bodies: [EvalShard]) -> EvalReport {

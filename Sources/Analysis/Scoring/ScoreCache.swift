@@ -78,6 +78,18 @@ extension GPUInfo {
 private struct CacheEntry: Codable {
     var key: ScoreKey
     var score: ScoreReport
+    /// JSON.digest of `score` when it was written: a score changed after that is not trusted.
+    var check: String?
+}
+
+/// What the cache holds for a key.
+public enum CacheLookup {
+    case hit(ScoreReport)
+    case miss
+    /// An entry for the key that cannot be trusted (why); it is scored again and replaced.
+    case damaged(String)
+
+    public var score: ScoreReport? { if case let .hit(s) = self { return s }; return nil }
 }
 
 /// The default score cache: `$XDG_CACHE_HOME/gpt2lab/scores`, else `~/.cache/gpt2lab/scores`; nil
@@ -93,19 +105,27 @@ public struct ScoreCache: Sendable {
     public let directory: String
     public init(directory: String) { self.directory = directory }
 
-    /// The cached score for `key`, or nil (absent, unreadable, or written for another key).
-    public func load(_ key: ScoreKey) -> ScoreReport? {
+    /// The cached score for `key` whose windows score `counts` positions (the window plan's): a hit only when the
+    /// entry decodes, is for this key, matches the checksum written with it and has exactly those windows.
+    public func load(_ key: ScoreKey, counts: [Int]) -> CacheLookup {
         let path = directory + "/" + key.fileName
-        guard let data = FileManager.default.contents(atPath: path),
-              let entry = try? JSONDecoder().decode(CacheEntry.self, from: data), entry.key == key else { return nil }
-        return entry.score
+        guard let data = FileManager.default.contents(atPath: path) else { return .miss }
+        guard let entry = try? JSON.decoder().decode(CacheEntry.self, from: data) else { return .damaged("\(path) does not decode") }
+        guard entry.key == key else { return .damaged("\(path) is another score's entry") }
+        guard let check = entry.check, check == (try? JSON.digest(entry.score)) else {
+            return .damaged("\(path) does not match its checksum (written by an earlier gpt2lab, or changed since)")
+        }
+        guard entry.score.windowScores.counts == counts else {
+            return .damaged("\(path) has \(entry.score.windowScores.counts.count) windows, not the \(counts.count) of the test set")
+        }
+        return .hit(entry.score)
     }
 
     /// Stores `score` under `key`, atomically (a reader sees the old file, the new one, or none).
     public func store(_ score: ScoreReport, for key: ScoreKey) throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try writeAtomically(try JSON.encoder(pretty: false).encode(CacheEntry(key: key, score: score)),
+            try writeAtomically(try JSON.encoder(pretty: false).encode(CacheEntry(key: key, score: score, check: try JSON.digest(score))),
                                 to: directory + "/" + key.fileName)
         } catch {
             throw OutputError(directory, "score cache: cannot write: \(error.localizedDescription)")

@@ -44,8 +44,22 @@ public struct ScoreShard: PartBody {
 
     public var rowCount: Int { windowNLLSums.count }
 
+    /// Sums and counts pair up; every window scores 1 to `context` positions, and its NLL sum is finite and not
+    /// negative (−log p ≥ 0).
     public var inconsistency: String? {
-        windowNLLSums.count == windowCounts.count ? nil : "\(windowNLLSums.count) sums, \(windowCounts.count) counts"
+        guard windowNLLSums.count == windowCounts.count else { return "\(windowNLLSums.count) sums, \(windowCounts.count) counts" }
+        if let i = windowCounts.firstIndex(where: { !(1...max(1, key.context)).contains($0) }) {
+            return "window \(i) scores \(windowCounts[i]) positions; a window scores 1 to \(key.context)"
+        }
+        if let i = windowNLLSums.firstIndex(where: { !$0.isFinite || $0 < 0 }) { return "window \(i)'s NLL sum is \(windowNLLSums[i])" }
+        return nil
+    }
+
+    /// Parts of one test set read from its .txt and from its token file share a key (the token ids); only the
+    /// text knows its byte count, and parts that both know it must agree.
+    public func mismatch(_ other: ScoreShard) -> String? {
+        guard let a = utf8Bytes, let b = other.utf8Bytes, a != b else { return nil }
+        return "text bytes (\(a) vs \(b))"
     }
 
     /// The report the unsharded run prints: the shards' windows in order, their seconds added; the
@@ -54,7 +68,7 @@ public struct ScoreShard: PartBody {
         let first = bodies[0]
         let scores = WindowScores(nllSums: bodies.flatMap(\.windowNLLSums), counts: bodies.flatMap(\.windowCounts))
         var r = ScoreReport(checkpoint: first.checkpoint, layout: first.layout, testSet: first.testSet, settings: first.key.settings,
-                            batch: first.batch, threads: first.threads, scores: scores, utf8Bytes: first.utf8Bytes,
+                            batch: first.batch, threads: first.threads, scores: scores, utf8Bytes: bodies.lazy.compactMap(\.utf8Bytes).first,
                             seconds: bodies.reduce(0) { $0 + $1.seconds }, softmaxRows: first.softmaxRows, vocabStored: first.vocabStored)
         r.precision = first.key.precision ?? Precision.f32.rawValue
         r.device = first.key.device

@@ -1,15 +1,16 @@
 // A shard's result on disk, written by `score --shard K/N --out` and `eval --shard K/N --out`, and
 // the exact merge of a set of them.
 //
-// One envelope for every kind of part: `format` "gpt2lab-part", `version` 1, `kind` ("score" or
+// One envelope for every kind of part: `format` "gpt2lab-part", `version` 2, `kind` ("score" or
 // "eval"), which shard of how many, the units (windows or examples) of the unsharded run and this
 // shard's first, and the kind's body under its own name ("score": per-window NLL sums, "eval":
-// per-example predictions). Shard k of n holds a contiguous range of whole batches of units
+// per-example predictions), and `check`, the XXH64 of the split and body as written (JSON.digest), so a part
+// damaged or edited after it was written is refused rather than merged. Shard k of n holds a contiguous range of whole batches of units
 // (`shardRange`), so the merge concatenates the bodies' rows in unit order and the merged result is
 // the unsharded one, bit for bit. Parts merge only when their bodies' identity keys (ScoreKey,
 // EvalKey) and the split (batch, shard count, unit count) are equal; every difference is named.
-// Parts in the formats before this one ("gpt2lab-score-part", "gpt2lab-eval-part") are refused
-// with one line: run the shard again.
+// Parts in the formats before this one ("gpt2lab-score-part", "gpt2lab-eval-part", version 1 without
+// `check`) are refused with one line: run the shard again.
 
 import Foundation
 import Plumbing
@@ -46,26 +47,34 @@ public protocol PartBody: Codable, Sendable {
     var rowCount: Int { get }
     /// What is wrong inside the body, if anything.
     var inconsistency: String? { get }
+    /// What besides the key keeps this body from merging with `other`, if anything (as "field (a vs b)").
+    func mismatch(_ other: Self) -> String?
     /// The bodies of shards 0..<n, in order, as the unsharded run's result.
     static func merged(_ bodies: [Self]) -> Merged
+}
+
+extension PartBody {
+    public func mismatch(_ other: Self) -> String? { nil }
 }
 
 /// One shard's part file.
 public struct ShardPart<Body: PartBody>: Codable, Sendable {
     public static var format: String { "gpt2lab-part" }
-    public static var version: Int { 1 }
+    public static var version: Int { 2 }
     public var shard: Int
     public var shards: Int
     /// Units of the whole run and this shard's first.
     public var total: Int
     public var start: Int
     public var body: Body
+    /// The body's digest as the file records it (nil until read); decodePart checks it against the body.
+    var check: String?
 
     public init(shard: Int, shards: Int, total: Int, start: Int, body: Body) {
         self.shard = shard; self.shards = shards; self.total = total; self.start = start; self.body = body
     }
 
-    enum CodingKeys: String, CodingKey { case format, version, kind, shard, shards, total, start }
+    enum CodingKeys: String, CodingKey { case format, version, kind, shard, shards, total, start, check }
     private struct BodyKey: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }
@@ -79,16 +88,28 @@ public struct ShardPart<Body: PartBody>: Codable, Sendable {
         try c.encode(Body.kind, forKey: .kind)
         try c.encode(shard, forKey: .shard); try c.encode(shards, forKey: .shards)
         try c.encode(total, forKey: .total); try c.encode(start, forKey: .start)
+        try c.encode(try digest(), forKey: .check)
         var b = encoder.container(keyedBy: BodyKey.self)
         try b.encode(body, forKey: BodyKey(stringValue: Body.kind.rawValue))
+    }
+
+    /// JSON.digest of the split and the body: what `check` records.
+    func digest() throws -> String {
+        try JSON.digest(SealedPart(shard: shard, shards: shards, total: total, start: start, body: body))
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         shard = try c.decode(Int.self, forKey: .shard); shards = try c.decode(Int.self, forKey: .shards)
         total = try c.decode(Int.self, forKey: .total); start = try c.decode(Int.self, forKey: .start)
+        check = try c.decode(String.self, forKey: .check)
         body = try decoder.container(keyedBy: BodyKey.self).decode(Body.self, forKey: BodyKey(stringValue: Body.kind.rawValue))
     }
+}
+
+/// What a part's `check` covers: its split and its body.
+private struct SealedPart<Body: Encodable>: Encodable {
+    var shard: Int, shards: Int, total: Int, start: Int, body: Body
 }
 
 /// A part file of any kind, as `readPart` finds it.
@@ -116,7 +137,10 @@ private struct PartHead: Decodable {
     var kind: String?
 }
 
-/// The `format` field of a part file, of this format or an earlier one (what `--out` may replace).
+/// The `format` of part files, this one and the earlier ones (what `--out` may replace).
+public let partFileFormats = ["gpt2lab-part", "gpt2lab-score-part", "gpt2lab-eval-part"]
+
+/// The `format` field of a JSON file (a part file's is one of partFileFormats).
 public func partFileFormat(path: String) throws -> String {
     try readPartHead(path: path).head.format
 }
@@ -134,12 +158,16 @@ private func readPartHead(path: String) throws -> (head: PartHead, data: Data) {
 /// Reads a part file of either kind, checking it is one of this format and whole.
 public func readPart(path: String) throws -> AnyPart {
     let (head, data) = try readPartHead(path: path)
-    if ["gpt2lab-score-part", "gpt2lab-eval-part"].contains(head.format) {
+    if partFileFormats.dropFirst().contains(head.format) {
         throw MergeError(message: "\(path): a part in an earlier gpt2lab format (\(head.format)); run its shard again with this gpt2lab")
     }
-    guard head.format == "gpt2lab-part" else { throw MergeError(message: "\(path): not a gpt2lab part file (format \(head.format))") }
-    guard head.version == 1 else {
-        throw MergeError(message: "\(path): gpt2lab part version \(head.version.map(String.init) ?? "none"); this gpt2lab reads version 1")
+    guard head.format == partFileFormats[0] else { throw MergeError(message: "\(path): not a gpt2lab part file (format \(head.format))") }
+    let version = ShardPart<ScoreShard>.version
+    if head.version == 1 {
+        throw MergeError(message: "\(path): a part in an earlier gpt2lab format (version 1, without a checksum); run its shard again with this gpt2lab")
+    }
+    guard head.version == version else {
+        throw MergeError(message: "\(path): gpt2lab part version \(head.version.map(String.init) ?? "none"); this gpt2lab reads version \(version)")
     }
     guard let kind = head.kind.flatMap(PartKind.init(rawValue:)) else {
         throw MergeError(message: "\(path): part kind \(head.kind ?? "none") is none of \(PartKind.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -154,6 +182,9 @@ private func decodePart<B: PartBody>(_ data: Data, path: String) throws -> Shard
     let part: ShardPart<B>
     do { part = try JSON.decoder().decode(ShardPart<B>.self, from: data) } catch {
         throw MergeError(message: "\(path): not a gpt2lab \(B.kind.rawValue) part (\(shortDecodingError(error)))")
+    }
+    guard part.check == (try? part.digest()) else {
+        throw MergeError(message: "\(path): its numbers do not match the checksum gpt2lab wrote with them (the file was changed after it was written); run its shard again")
     }
     guard part.shards >= 1, (0..<part.shards).contains(part.shard), part.start >= 0, part.body.inconsistency == nil else {
         throw MergeError(message: "\(path): inconsistent part (shard \(part.shard)/\(part.shards)\(part.body.inconsistency.map { ", \($0)" } ?? ""))")
@@ -188,6 +219,11 @@ func mergeShards<B: PartBody>(_ parts: [(path: String, part: ShardPart<B>)]) thr
             + (p.total != first.total ? ["\(B.kind.unitCount) (\(p.total) vs \(first.total))"] : [])
         if !diffs.isEmpty {
             throw MergeError(message: "\(path): differs from \(firstPath) in \(diffs.joined(separator: ", ")); parts of different \(B.kind.results) cannot be merged")
+        }
+    }
+    for (i, (path, p)) in parts.enumerated() {
+        for (otherPath, o) in parts[..<i] {
+            if let m = p.body.mismatch(o.body) { throw MergeError(message: "\(path): differs from \(otherPath) in \(m); parts of different \(B.kind.results) cannot be merged") }
         }
     }
     var byShard: [Int: (path: String, part: ShardPart<B>)] = [:]
