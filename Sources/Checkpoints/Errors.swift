@@ -10,6 +10,8 @@ public struct CheckpointError: Error, LocalizedError, Sendable, Equatable {
         /// No reader's signature matches (or the file is empty).
         case notACheckpoint
         case unknownLayout, missingTensors, unexpectedTensors, wrongShape, badConfig, hdf5
+        /// A parameter holds NaN or ±Inf.
+        case nonFinite
         /// A pickle names a global that is not allowed: refused, nothing run.
         case refused
     }

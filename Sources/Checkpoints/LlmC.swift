@@ -76,6 +76,11 @@ final class LlmCFile {
         guard !o, need <= b.count - Self.headerBytes else {
             throw CheckpointError(path, .truncated, "llm.c header promises \(at) parameters (\(need) bytes) but the file holds \(b.count - Self.headerBytes) after the header")
         }
+        // llm.c writes the header, then the parameters, and nothing after: bytes left over mean the header's sizes
+        // are not the file's, and every tensor after the first wrong size would be read from the wrong offset.
+        guard need == b.count - Self.headerBytes else {
+            throw CheckpointError(path, .badHeader, "llm.c header's sizes give \(at) parameters (\(need) bytes) but the file holds \(b.count - Self.headerBytes) after the header; the header does not describe this file")
+        }
         tensors = list; offsets = offs; self.counts = counts
     }
 

@@ -56,8 +56,10 @@ public enum VocabRows: Sendable, Equatable {
 /// are softmaxed (`config.softmaxRows`).
 /// `precision` .bf16 rounds the product matrices to bf16 as they are read (BF16Weights), so the f32
 /// model never exists in memory.
+/// A parameter holding NaN or ±Inf is refused (every loss, gradient and statistic from it would be NaN or a
+/// meaningless 0), naming the tensors; `nonFiniteIsAWarning` (inspect, which shows what a file holds) makes it a warning.
 public func loadCheckpoint(path: String, heads: Int? = nil, headsGivenBy: HeadsGivenBy = .option, vocab: VocabRows = .tokenizer,
-                           precision: Precision = .f32) throws -> LoadedCheckpoint {
+                           precision: Precision = .f32, nonFiniteIsAWarning: Bool = false) throws -> LoadedCheckpoint {
     let store = try TensorStore(path: path)
     let s = try sanitize(store)
     let config = try checkedConfig(store, s, heads: heads, givenBy: headsGivenBy, vocab: vocab)
@@ -79,9 +81,12 @@ public func loadCheckpoint(path: String, heads: Int? = nil, headsGivenBy: HeadsG
         (weights, bad) = try fillBF16(present: present, s, store: store, config: config.config)
         parameters = .bf16(weights)
     }
-    for id in parameters.parameterTensors where (bad[id] ?? 0) > 0 {
-        warnings.append("\(id.canonicalName) has \(bad[id]!) NaN/Inf value(s)")
+    let nonFinite = parameters.parameterTensors.filter { (bad[$0] ?? 0) > 0 }.map { "\($0.canonicalName) has \(bad[$0]!) NaN/Inf value(s)" }
+    if !nonFinite.isEmpty && !nonFiniteIsAWarning {
+        throw CheckpointError(path, .nonFinite, nonFinite.prefix(3).joined(separator: ", ") + (nonFinite.count > 3 ? " (and \(nonFinite.count - 3) more tensors)" : "")
+                              + "; no loss computed from it would be a number")
     }
+    warnings += nonFinite
     let sources = s.parameters
     return LoadedCheckpoint(path: path, format: store.format, layout: s.mapper.layout, parameters: parameters,
                             sourceTensors: sources, ignoredTensors: s.ignored,

@@ -53,7 +53,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let ck = try loadCheckpoint(path: checkpoint, heads: model.heads)
+            let ck = try loadCheckpoint(path: checkpoint, heads: model.heads, nonFiniteIsAWarning: true)
             let c = ck.weights.config
             let out = Output(checkpoint: checkpoint, format: ck.format.rawValue, formatWrittenBy: ck.format.writtenBy,
                              layout: ck.layout.rawValue, config: c,

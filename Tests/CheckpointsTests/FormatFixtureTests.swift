@@ -50,6 +50,22 @@ final class FormatFixtureTests: XCTestCase {
         XCTAssertEqual(ck.dtypes.keys.sorted(), ["BF16"])
     }
 
+    /// An llm.c header whose sizes give fewer parameters than the file holds (layers, context or padded vocabulary
+    /// lowered) is refused: every tensor after the first wrong size would be read at the wrong offset.
+    func testLlmCHeaderSmallerThanItsFileIsRefused() throws {
+        let (dir, _) = try formats()
+        let original = try Data(contentsOf: URL(fileURLWithPath: dir + "/tinyb-llmc.bin"))
+        func header(_ i: Int) -> Int32 { original.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self) } }
+        // llm.c's header: [2] max_seq_len, [4] num_layers, [7] padded_vocab_size.
+        for (i, value) in [(4, header(4) - 1), (2, header(2) / 2), (7, Int32(50257))] {
+            var data = original
+            data.withUnsafeMutableBytes { $0.storeBytes(of: value, toByteOffset: 4 * i, as: Int32.self) }
+            let path = try tempDir(self) + "/changed.bin"
+            try data.write(to: URL(fileURLWithPath: path))
+            assertFails(path, containing: ["the header does not describe this file"]) { _ = try loadCheckpoint(path: path) }
+        }
+    }
+
     func testLlmCAndShardsAndStateDicts() throws {
         let (dir, expected) = try formats()
         for f in ["tinyb-llmc.bin", "tinyb-llmc-bf16.bin"] {

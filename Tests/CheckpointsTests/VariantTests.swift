@@ -117,12 +117,21 @@ final class VariantTests: XCTestCase {
         XCTAssertEqual(ck.weights.data, ref.weights.data)
     }
 
-    func testNaNIsAWarning() throws {
+    /// NaN or ±Inf in a parameter: refused in one line naming the file and the tensors, in f32 and bf16 (every loss
+    /// would be NaN); inspect's load shows them as warnings.
+    func testNaNIsRefusedAndAWarningForInspect() throws {
         let ref = try reference(), path = try tempDir(self) + "/nan.safetensors"
         var t = Self.hfTensors(ref.weights, prefix: "", conv1D: true, dtype: .F32)
         t[3].values[0] = .nan; t[4].values[1] = .infinity
         try writeSafetensors(path: path, tensors: t)
-        let ck = try loadCheckpoint(path: path, heads: 4)
+        for precision in Precision.allCases {
+            XCTAssertThrowsError(try loadCheckpoint(path: path, heads: 4, precision: precision)) { e in
+                XCTAssertEqual((e as? CheckpointError)?.kind, .nonFinite)
+                let text = (e as? LocalizedError)?.errorDescription ?? ""
+                XCTAssertTrue(text.hasPrefix(path + ": ") && text.components(separatedBy: "NaN/Inf value(s)").count == 3 && !text.contains("\n"), text)
+            }
+        }
+        let ck = try loadCheckpoint(path: path, heads: 4, nonFiniteIsAWarning: true)
         XCTAssertEqual(ck.warnings.count, 2, "\(ck.warnings)")
         XCTAssertTrue(ck.warnings.allSatisfy { $0.contains("NaN/Inf") })
     }
