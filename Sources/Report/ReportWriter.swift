@@ -148,9 +148,9 @@ public func reportCharts(_ r: ComparisonResults, extras: ComparisonExtras) -> [R
     if !hess.isEmpty {
         var bars = BarChart(title: "Hessian trace (Hutchinson, \(r.settings.hessianSamples) probes)", yLabel: "tr H",
                             categories: hess.map(\.name),
-                            series: [BarSeries(name: "trace ± 1.96 stderr", values: hess.map { $0.hessianTrace! },
-                                               errors: hess.map { (lo: $0.hessianTrace! - 1.96 * ($0.hessianStderr ?? 0),
-                                                                   hi: $0.hessianTrace! + 1.96 * ($0.hessianStderr ?? 0)) })])
+                            series: [BarSeries(name: "trace, 95% interval", values: hess.map { $0.hessianTrace! },
+                                               errors: hess.map { traceInterval(PartTrace(trace: $0.hessianTrace!, stderr: $0.hessianStderr ?? .nan),
+                                                                                probes: hessianProbes(r, run: $0.name)) })])
         bars.valueLabels = true
         charts.append(ReportChart(file: "hessian-trace.png", alt: "Hessian trace per run",
                                   caption: "Trace of the loss Hessian on the first 4 windows of \(r.settings.context) tokens.",
@@ -213,7 +213,10 @@ public func templateContext(_ r: ComparisonResults, charts set: ReportChartSet) 
             row["additive"] = String(format: "%+.4f", e)
             row["stack_of"] = x.stackOf.joined(separator: " + ")
         }
-        if let h = x.hessianTrace { row["hessian"] = String(format: "%.4g ± %.2g", h, 1.96 * (x.hessianStderr ?? 0)) }
+        if let h = x.hessianTrace {
+            let w = traceHalfWidth95(stderr: x.hessianStderr ?? .nan, probes: hessianProbes(r, run: x.name))
+            row["hessian"] = String(format: "%.4g", h) + (w.isFinite ? String(format: " ± %.2g", w) : "")
+        }
         if let c = x.completion {
             // Newlines shown as ↵ so a completion of blank lines stays one short cell.
             row["completion_greedy"] = c.greedy.replacingOccurrences(of: "\n", with: "↵")
@@ -309,4 +312,9 @@ public func writeReport(_ r: ComparisonResults, extras: ComparisonExtras, to des
 func precisionText(_ p: String?) -> String {
     p == "bf16" ? "bf16 test loss: weights and each product's input rounded to bf16, sums in f32 (norms, Hessian and completions in f32)"
         : "f32"
+}
+
+/// The probes run `name`'s Hessian trace took (fewer than asked when `--tol` stopped it early).
+func hessianProbes(_ r: ComparisonResults, run name: String) -> Int {
+    r.hessian?.first { $0.run == name }?.samples ?? r.settings.hessianSamples
 }

@@ -22,7 +22,7 @@ private let hessianLayerRoles = [("ln_1", "LayerNorm 1"), ("attn.qkv", "Attentio
                                  ("ln_2", "LayerNorm 2"), ("mlp.fc", "MLP fc"), ("mlp.proj", "MLP projection")]
 
 /// The trace of each block's diagonal Hessian block by layer: one panel per role, one line per run,
-/// bars ± 1.96 standard errors.
+/// bars the 95% interval (traceHalfWidth95).
 public func hessianByLayerChart(_ hs: [RunHessian]) -> SmallMultiples {
     var panels: [LineChart] = []
     for (role, title) in hessianLayerRoles {
@@ -34,12 +34,12 @@ public func hessianByLayerChart(_ hs: [RunHessian]) -> SmallMultiples {
             }.sorted { $0.layer < $1.layer }
             guard !parts.isEmpty else { return nil }
             return ChartSeries(name: h.run, points: parts.map { (x: Double($0.layer), y: $0.part.trace) },
-                               errors: parts.map { (lo: $0.part.trace - 1.96 * $0.part.stderr, hi: $0.part.trace + 1.96 * $0.part.stderr) })
+                               errors: parts.map { traceInterval($0.part, probes: h.samples) })
         }
         guard !series.isEmpty else { continue }
         panels.append(LineChart(title: title, xLabel: "layer", yLabel: "trace", series: series))
     }
-    return SmallMultiples(title: "Hessian trace by block (Hutchinson, ± 1.96 s.e.)", panels: panels)
+    return SmallMultiples(title: "Hessian trace by block (Hutchinson, 95% interval)", panels: panels)
 }
 
 /// The runs' eigenvalue densities on one log-scale chart, each broadened again from its SLQ nodes as
@@ -58,7 +58,7 @@ public func hessianDensityOverlay(_ hs: [RunHessian]) -> LineChart? {
     return chart
 }
 
-/// tr H (± 1.96 s.e.) and, with top eigenvalues, λ₁ against training step, one line per run with step
+/// tr H (95% interval) and, with top eigenvalues, λ₁ against training step, one line per run with step
 /// checkpoints' Hessians (`--hessian-steps`; the last point is the run's own checkpoint); nil without any.
 public func hessianAcrossSteps(_ hs: [RunHessian]) -> SmallMultiples? {
     let paths = hs.compactMap { h -> (name: String, points: [(step: Int, h: RunHessian)])? in
@@ -68,7 +68,7 @@ public func hessianAcrossSteps(_ hs: [RunHessian]) -> SmallMultiples? {
     guard !paths.isEmpty else { return nil }
     let trace = paths.map { p in
         ChartSeries(name: p.name, points: p.points.map { (x: Double($0.step), y: $0.h.trace) },
-                    errors: p.points.map { (lo: $0.h.trace - 1.96 * $0.h.stderr, hi: $0.h.trace + 1.96 * $0.h.stderr) })
+                    errors: p.points.map { traceInterval(PartTrace(trace: $0.h.trace, stderr: $0.h.stderr), probes: $0.h.samples) })
     }
     var panels = [LineChart(title: "Hessian trace", xLabel: "step", yLabel: "tr H", series: trace)]
     let top = paths.compactMap { p -> ChartSeries? in
@@ -87,12 +87,12 @@ public func whyCharts(_ r: ComparisonResults) -> [ReportChart] {
         if !layers.panels.isEmpty {
             charts.append(ReportChart(file: WhyChartFile.hessianLayers, alt: "Hessian trace of each block by layer, one line per run",
                                       caption: "Trace of each block's diagonal Hessian block (its share of tr H), by layer, from the "
-                                          + "same \(hs[0].samples) Hutchinson probes as the total; bars are ± 1.96 standard errors.",
+                                          + "same \(hs[0].samples) Hutchinson probes as the total; bars are 95% intervals (Student's t over the probes).",
                                       chart: .smallMultiples(layers), width: 1100, height: 700))
         }
         if let steps = hessianAcrossSteps(hs) {
             charts.append(ReportChart(file: WhyChartFile.hessianSteps, alt: "Hessian trace and largest eigenvalue against training step",
-                                      caption: "Trace (± 1.96 standard errors) and λ₁ of each step checkpoint's Hessian on the same "
+                                      caption: "Trace (95% interval) and λ₁ of each step checkpoint's Hessian on the same "
                                           + "batch, one line per run; the last point is the run's own checkpoint.",
                                       chart: .smallMultiples(steps), width: 1100, height: 460))
         }
@@ -127,9 +127,16 @@ public func whyCharts(_ r: ComparisonResults) -> [ReportChart] {
     return charts
 }
 
-private func traceCell(_ p: PartTrace?) -> [String: String] {
+private func traceCell(_ p: PartTrace?, probes: Int) -> [String: String] {
     guard let p else { return ["value": "—", "ci": ""] }
-    return ["value": String(format: "%.4g", p.trace), "ci": String(format: "± %.2g", 1.96 * p.stderr)]
+    let h = traceHalfWidth95(stderr: p.stderr, probes: probes)
+    return ["value": String(format: "%.4g", p.trace), "ci": h.isFinite ? String(format: "± %.2g", h) : ""]
+}
+
+/// A trace's 95% interval as a chart's error bar (none when there is no standard error).
+func traceInterval(_ p: PartTrace, probes: Int) -> (lo: Double, hi: Double) {
+    let h = traceHalfWidth95(stderr: p.stderr, probes: probes)
+    return h.isFinite ? (p.trace - h, p.trace + h) : (p.trace, p.trace)
 }
 
 /// {{#hessian_section}}: the table (trace and its split by role, top eigenvalues) and the figures.
@@ -138,8 +145,8 @@ func hessianTemplateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
     let roles = hessianRoles.filter { role in hs.contains { $0.byRole[role] != nil } }
     let hasTop = hs.contains { !$0.topEigenvalues.isEmpty }
     let rows: [[String: Any]] = hs.map { h in
-        var row: [String: Any] = ["name": h.run, "total": traceCell(PartTrace(trace: h.trace, stderr: h.stderr)),
-                                  "cells": roles.map { traceCell(h.byRole[$0]) },
+        var row: [String: Any] = ["name": h.run, "total": traceCell(PartTrace(trace: h.trace, stderr: h.stderr), probes: h.samples),
+                                  "cells": roles.map { traceCell(h.byRole[$0], probes: h.samples) },
                                   "batch_loss": String(format: "%.4f", h.batchLoss)]
         if hasTop {
             row["top"] = zip(h.topEigenvalues, h.eigenResiduals + Array(repeating: .nan, count: h.topEigenvalues.count))

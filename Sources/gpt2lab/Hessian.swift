@@ -159,7 +159,8 @@ struct Hessian: ParsableCommand {
     }
 
     func printHessianSummary(_ r: HessianResult, vocabLine: String) {
-        print(String(format: "trace            %.4g ± %.2g (stderr, %d Rademacher probes)", r.trace, r.stderr, r.samples))
+        print(String(format: "trace            %.4g ", r.trace) + (r.stderr.isFinite ? String(format: "± %.2g (stderr, %d Rademacher probes)", r.stderr, r.samples)
+                                                                        : "(1 Rademacher probe: no standard error)"))
         print(String(format: "batch loss       %.6f nats/token (%d × %d tokens)", r.batchLoss, r.batch, r.context))
         print("vocab            softmax over \(vocabLine)")
         if !r.topEigenvalues.isEmpty {

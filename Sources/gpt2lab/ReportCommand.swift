@@ -67,7 +67,9 @@ struct ReportCommand: ParsableCommand {
 
     func validate() throws {
         if bootstrap < 1 { throw ValidationError("--bootstrap must be at least 1") }
-        if hessianSamples < 0 { throw ValidationError("--hessian-samples must be 0 or more") }
+        if hessianSamples < 0 || hessianSamples == 1 {
+            throw ValidationError("--hessian-samples must be 0 (no Hessian) or at least 2 (one probe has no standard error)")
+        }
         if hessianTop < 0 { throw ValidationError("--hessian-top must be 0 or more") }
         if hessianDensity < 0 { throw ValidationError("--hessian-density must be 0 or more") }
         if hessianDensitySteps < 1 { throw ValidationError("--hessian-density-steps must be at least 1") }

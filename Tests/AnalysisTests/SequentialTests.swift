@@ -20,10 +20,19 @@ final class SequentialTests: XCTestCase {
         let t: [(Double, Int, Double)] = [(0.975, 3, 3.1824463052837078), (0.975, 10, 2.228138851986274),
                                           (0.975, 29, 2.045229642132703), (0.975, 100, 1.9839715185235518),
                                           (0.995, 10, 3.16927267261695), (0.995, 29, 2.756385903670605),
-                                          (0.9, 29, 1.311433647301551), (0.975, 1000, 1.9623390808264083)]
+                                          (0.9, 29, 1.311433647301551), (0.975, 1000, 1.9623390808264083),
+                                          (0.975, 1, 12.706204736174694), (0.995, 1, 63.656741162871526), (0.975, 2, 4.302652729749462),
+                                          (0.995, 2, 9.924843200918287), (0.95, 4, 2.1318467863266495), (0.995, 5, 4.032142983555228),
+                                          (0.975, 50, 2.008559112100761), (0.995, 51, 2.6757222341106477), (0.025, 7, -2.3646242515927844)]
         for (p, nu, want) in t {
-            // Cornish–Fisher: ~1e-3 at ν = 3, far better from ν = 10 on.
-            XCTAssertEqual(studentTQuantile(p, degreesOfFreedom: nu), want, accuracy: nu < 10 ? 2e-2 : 2e-3, "t(\(p), \(nu))")
+            // Exact (closed forms, Newton on the exact CDF) to ν = 50; Cornish–Fisher past it, within 1e-8 relative.
+            XCTAssertEqual(studentTQuantile(p, degreesOfFreedom: nu), want, accuracy: 1e-8 * abs(want), "t(\(p), \(nu))")
+        }
+        // scipy.stats.t.cdf(1.3, ν): the series the refinement uses.
+        for (nu, want) in [(1, 0.7912855998398473), (2, 0.8383764840919798), (4, 0.868274201764388), (5, 0.8748496829146615),
+                           (7, 0.8826160823038114), (50, 0.9002189322360733), (51, 0.9002770704270161)] {
+            XCTAssertEqual(studentTCDF(1.3, degreesOfFreedom: nu), want, accuracy: 1e-12, "F(1.3; \(nu))")
+            XCTAssertEqual(studentTCDF(-1.3, degreesOfFreedom: nu), 1 - want, accuracy: 1e-12, "F(-1.3; \(nu))")
         }
     }
 

@@ -39,7 +39,8 @@ public func rademacher(dimension: Int, blocks: [HVPBlock], rng: inout SplitMix64
 
 /// Estimates tr(H) with Rademacher probes drawn from `rng`.
 /// - samples: the number of probes, or the cap when `tol` is given.
-/// - tol: stop early once stderr/|mean| < tol (PyHessian's relative rule), after `minSamples`.
+/// - tol: stop early once stderr/|mean| < tol (a relative rule like PyHessian's, which watches the running mean's
+///   relative change instead), after `minSamples`.
 /// - progress: called with (samples done, samples cap) after each probe.
 public func hutchinsonTrace<Op: HVPOperator>(_ op: Op, samples: Int, tol: Double? = nil, minSamples: Int = 5,
                                               rng: inout SplitMix64,
@@ -94,10 +95,18 @@ extension TraceEstimate {
     }
 }
 
+/// Half-width of the 95% interval of a mean of `probes` Hutchinson probes whose standard error is `stderr`:
+/// Student's t with probes − 1 degrees of freedom (2.26 s.e. at 10 probes, 2.09 at 20, 1.96 only as they grow).
+/// NaN with one probe, which has no standard error.
+public func traceHalfWidth95(stderr: Double, probes: Int) -> Double {
+    probes < 2 ? .nan : studentTQuantile(0.975, degreesOfFreedom: probes - 1) * stderr
+}
+
+/// Mean and standard error (sample std / √n) of the probes' values; the standard error is NaN for one probe.
 func summarize(_ values: [Double]) -> TraceEstimate {
     let n = Double(values.count)
     let mean = values.reduce(0, +) / n
-    var stderr = 0.0
+    var stderr = Double.nan
     if values.count > 1 {
         let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)
         stderr = (variance / n).squareRoot()

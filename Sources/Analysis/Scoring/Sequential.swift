@@ -108,9 +108,48 @@ public func runPairedSequential(order: [Int], counts: [Int], batch: Int, rule: S
 
 // MARK: quantiles
 
-/// Student's t quantile t_ν(p) from the normal one (`normalQuantile`, EvalStatistics.swift) by the Cornish–Fisher expansion (Abramowitz &
-/// Stegun 26.7.5; within 1e-3 of the exact value for ν ≥ 3 at the usual levels, exact as ν → ∞).
+/// Student's t quantile t_ν(p): closed forms for ν = 1 and 2; for 3 ≤ ν ≤ 50 the Cornish–Fisher value refined by
+/// Newton steps on the exact distribution function (studentTCDF); past 50 the Cornish–Fisher value, within 1e-8
+/// relative there (it is 11% low at ν = 1, 0.7% at ν = 2, 0.1% at ν = 3 for the 97.5% point).
 public func studentTQuantile(_ p: Double, degreesOfFreedom nu: Int) -> Double {
+    let v = max(nu, 1)
+    if v == 1 { return tan(Double.pi * (p - 0.5)) }
+    if v == 2 { return (2 * p - 1) / (2 * p * (1 - p)).squareRoot() }
+    var t = cornishFisherT(p, degreesOfFreedom: v)
+    guard v <= 50 else { return t }
+    for _ in 0..<4 { t -= (studentTCDF(t, degreesOfFreedom: v) - p) / studentTDensity(t, degreesOfFreedom: v) }
+    return t
+}
+
+/// P(T ≤ t) for Student's t with an integer ν ≥ 1, by the finite series of Abramowitz & Stegun 26.7.3 (odd ν)
+/// and 26.7.4 (even ν) in θ = atan(t/√ν): ⌊ν/2⌋ terms.
+public func studentTCDF(_ t: Double, degreesOfFreedom nu: Int) -> Double {
+    let v = max(nu, 1), theta = atan(t / Double(v).squareRoot())
+    let s = sin(theta), c = cos(theta), c2 = c * c
+    var a: Double
+    if v % 2 == 1 {
+        var term = 1.0, sum = 0.0
+        if v >= 3 {
+            sum = 1
+            for k in stride(from: 1, through: (v - 3) / 2, by: 1) { term *= Double(2 * k) / Double(2 * k + 1) * c2; sum += term }
+        }
+        a = 2 / Double.pi * (theta + s * c * sum)
+    } else {
+        var term = 1.0, sum = 1.0
+        for k in stride(from: 1, through: (v - 2) / 2, by: 1) { term *= Double(2 * k - 1) / Double(2 * k) * c2; sum += term }
+        a = s * sum
+    }
+    return (1 + a) / 2
+}
+
+/// Student's t density at t for ν degrees of freedom.
+func studentTDensity(_ t: Double, degreesOfFreedom nu: Int) -> Double {
+    let v = Double(max(nu, 1))
+    return exp(lgamma((v + 1) / 2) - lgamma(v / 2) - (v + 1) / 2 * log1p(t * t / v)) / (v * Double.pi).squareRoot()
+}
+
+/// The Cornish–Fisher expansion of t_ν(p) around the normal quantile (Abramowitz & Stegun 26.7.5).
+func cornishFisherT(_ p: Double, degreesOfFreedom nu: Int) -> Double {
     let x = normalQuantile(p), v = Double(max(nu, 1))
     let x2 = x * x
     let g1 = (x2 + 1) * x / 4
