@@ -103,6 +103,35 @@ final class FrequencyCalibrationTests: XCTestCase {
         return acc.result()
     }
 
+    /// A bucket whose tokens lie in fewer than minBucketWindows windows gets no interval or p (its one or two windows
+    /// would give a zero-width interval and p at its floor); from that many on it gets one, from the resamples that
+    /// draw its tokens (one that draws none has no Δ and is not counted as 0).
+    func testRareBucketsGetNoIntervalUnderFiveWindows() {
+        for holding in [1, minBucketWindows - 1, minBucketWindows] {
+            let windows = 40
+            // ids 0…9 fill the windows (the top bucket); id 100 (a bucket of its own rank) appears once in each of
+            // the first `holding` windows, with B better on it by 0.5 nats.
+            let ids: [Int32] = (0..<(windows * 64)).map { i in i % 64 == 0 && i / 64 < holding ? 100 : Int32(i % 10) }
+            let f = TokenFrequencies(ids: ids, vocabSize: 256, source: "s", fromTestSet: true)
+            var acc = FrequencyAccumulator(FrequencyBucketing(f), windows: windows)
+            var rng = SplitMix64(seed: 9)
+            for (i, id) in ids.enumerated() {
+                let nll = 3 + rng.nextGaussian()
+                acc.add(window: i / 64, target: id, nllA: Float(nll), nllB: Float(nll - (id == 100 ? 0.5 : 0) + 0.1 * rng.nextGaussian()))
+            }
+            let rare = acc.result(resamples: 500).buckets.first { $0.tokens == holding }
+            guard let rare else { return XCTFail("no bucket of \(holding) tokens") }
+            XCTAssertEqual(rare.windows, holding)
+            if holding < minBucketWindows {
+                XCTAssertNil(rare.delta, "\(holding) windows"); XCTAssertNil(rare.pValue)
+            } else {
+                let d = try! XCTUnwrap(rare.delta)
+                XCTAssertLessThan(d.lo, d.hi)
+                XCTAssertLessThan(d.hi, 0, "every resample that draws the bucket sees B better; none counts as Δ = 0")
+            }
+        }
+    }
+
     func testIdenticalRunsHaveZeroWidthIntervals() {
         for b in synthetic(windows: 50, shift: 0, noise: 0, seed: 1).buckets where b.tokens > 0 {
             XCTAssertEqual(b.delta, Interval(estimate: 0, lo: 0, hi: 0), b.label)

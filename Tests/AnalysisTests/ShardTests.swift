@@ -116,6 +116,9 @@ final class ShardTests: XCTestCase {
         XCTAssertEqual(runVerdict(delta: 0.43, deltaCI: [0.4, 0.46], band: 0.03, sameSeedGroupAsBaseline: false).verdict, .worse)
         XCTAssertEqual(runVerdict(delta: 0.43, deltaCI: [0.4, 0.46], band: 0.03, sameSeedGroupAsBaseline: false).inNoise, false)
         XCTAssertEqual(runVerdict(delta: -0.43, deltaCI: [-0.46, -0.4], band: 0.03, sameSeedGroupAsBaseline: false).verdict, .better)
+        // Outside the band but the paired interval holds 0: not a believable Δ.
+        XCTAssertEqual(runVerdict(delta: -0.008, deltaCI: [-0.020, 0.004], band: 0.005, sameSeedGroupAsBaseline: false).verdict, .unclear)
+        XCTAssertEqual(runVerdict(delta: -0.008, deltaCI: [-0.020, 0.004], band: 0.005, sameSeedGroupAsBaseline: false).inNoise, false)
         XCTAssertEqual(runVerdict(delta: 0.0300000001, deltaCI: nil, band: 0.03, sameSeedGroupAsBaseline: true).verdict, .inTheNoise)
         // Without a band: the paired interval decides, and no "in noise" is claimed.
         XCTAssertEqual(runVerdict(delta: 0.01, deltaCI: [-0.01, 0.03], band: nil, sameSeedGroupAsBaseline: false).verdict, .unclear)

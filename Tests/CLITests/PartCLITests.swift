@@ -23,9 +23,9 @@ extension CLITests {
         XCTAssertEqual(eval.err, "gpt2lab: shard 1/2: examples 1..<3 of 3 → \(dir)/eval-1.json\n")
         for (name, kind, shard, start, total) in [("score-0", "score", 0, 0, 12), ("eval-1", "eval", 1, 1, 3)] {
             let part = try json(String(contentsOfFile: dir + "/\(name).json", encoding: .utf8))
-            XCTAssertEqual(Set(part.keys), ["format", "version", "kind", "shard", "shards", "total", "start", kind], name)
+            XCTAssertEqual(Set(part.keys), ["format", "version", "kind", "shard", "shards", "total", "start", "check", kind], name)
             XCTAssertEqual(part["format"] as? String, "gpt2lab-part")
-            XCTAssertEqual(part["version"] as? Int, 1)
+            XCTAssertEqual(part["version"] as? Int, 2)
             XCTAssertEqual(part["kind"] as? String, kind)
             XCTAssertEqual([part["shard"], part["shards"], part["start"], part["total"]] as? [Int], [shard, 2, start, total], name)
         }

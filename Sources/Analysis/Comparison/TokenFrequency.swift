@@ -62,15 +62,22 @@ public struct FrequencyBucket: Codable, Sendable, Equatable {
     public var tokens: Int
     public var lossA: Double?
     public var lossB: Double?
-    /// lossB − lossA with its paired window-bootstrap interval, and the bootstrap p-value.
+    /// lossB − lossA with its paired window-bootstrap interval, and the bootstrap p-value: nil when fewer than
+    /// `minBucketWindows` windows hold the bucket's tokens (too few to resample; lossB − lossA is still shown).
     public var delta: Interval?
     public var pValue: Double?
+    /// Windows holding at least one of the bucket's tokens.
+    public var windows: Int?
     enum CodingKeys: String, CodingKey {
-        case label, types, tokens, delta
+        case label, types, tokens, delta, windows
         case rankFrom = "rank_from", rankTo = "rank_to", countMax = "count_max", countMin = "count_min"
         case lossA = "loss_a", lossB = "loss_b", pValue = "p_value"
     }
 }
+
+/// Windows a bucket's tokens must lie in for its bootstrap interval: with fewer, most resamples repeat the same
+/// one or two windows and the percentile interval says nothing (one window gives a zero-width interval and p at its floor).
+public let minBucketWindows = 5
 
 /// Δ loss by target-token frequency (`TokenComparison.frequency`).
 public struct FrequencyBuckets: Codable, Sendable, Equatable {
@@ -142,8 +149,10 @@ struct FrequencyAccumulator {
             if n > 0 {
                 let a = sumA[k].reduce(0, +) / Double(n), bb = sumB[k].reduce(0, +) / Double(n)
                 b.lossA = a; b.lossB = bb
-                // pairedBootstrap's Δ is its first argument minus its second: B − A here.
-                if let p = try? pairedBootstrap(nllSumsA: sumB[k], nllSumsB: sumA[k], counts: count[k], resamples: resamples,
+                b.windows = count[k].filter { $0 > 0 }.count
+                // pairedBootstrap's Δ is its first argument minus its second: B − A here. Resamples that draw none of
+                // the bucket's windows are left out (they have no Δ), so the interval is the bootstrap's given ≥ 1 token.
+                if b.windows! >= minBucketWindows, let p = try? pairedBootstrap(nllSumsA: sumB[k], nllSumsB: sumA[k], counts: count[k], resamples: resamples,
                                                 seed: seed, level: level) {
                     b.delta = p.delta; b.pValue = p.pValue
                 }

@@ -26,19 +26,19 @@ public struct PairedAccuracy: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey { case delta, aOnly = "a_only", bOnly = "b_only", pValue = "p_value" }
 }
 
-/// Compares per-example outcomes `a` and `b` (same examples, same order).
-/// The interval is Δ ± z·s/√n, s the sample standard deviation (n − 1) of the per-example differences in {−1, 0, 1}.
+/// Compares per-example outcomes `a` and `b` (same examples, same order): Δ = (aOnly − bOnly)/n with Agresti and
+/// Min's interval for matched proportions (Stat. Med. 2005): ½ added to each cell of the 2×2 table, n + 2 examples,
+/// Δ̃ ± z·√((p₁₂ + p₂₁ − Δ̃²)/(n + 2)), clipped to [−1, 1]. The plain normal interval it replaces had zero width
+/// when no example was discordant, and covered far less than 95% when few were.
 public func pairedAccuracy(_ a: [Bool], _ b: [Bool], level: Double = 0.95) throws -> PairedAccuracy {
     guard !a.isEmpty else { throw StatisticsError.empty }
     guard a.count == b.count else { throw StatisticsError.mismatched("paired outcomes for \(a.count) and \(b.count) examples") }
     let n = Double(a.count)
     let aOnly = zip(a, b).filter { $0 && !$1 }.count, bOnly = zip(a, b).filter { !$0 && $1 }.count
     let d = Double(aOnly - bOnly) / n
-    // Σ(dᵢ − d̄)² = (aOnly + bOnly) − n·d̄² for dᵢ ∈ {−1, 0, 1}.
-    let ss = Double(aOnly + bOnly) - n * d * d
-    let se = a.count > 1 ? (max(ss, 0) / (n - 1) / n).squareRoot() : .nan
-    let z = normalQuantile(0.5 + level / 2)
-    return PairedAccuracy(delta: Interval(estimate: d, lo: d - z * se, hi: d + z * se), aOnly: aOnly, bOnly: bOnly,
+    let p12 = (Double(aOnly) + 0.5) / (n + 2), p21 = (Double(bOnly) + 0.5) / (n + 2), dt = p12 - p21
+    let h = normalQuantile(0.5 + level / 2) * (max(p12 + p21 - dt * dt, 0) / (n + 2)).squareRoot()
+    return PairedAccuracy(delta: Interval(estimate: d, lo: max(-1, dt - h), hi: min(1, dt + h)), aOnly: aOnly, bOnly: bOnly,
                           pValue: mcNemarExactP(aOnly, bOnly))
 }
 

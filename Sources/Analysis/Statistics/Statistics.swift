@@ -90,16 +90,19 @@ public func bootstrapLossCI(nllSums: [Double], counts: [Int], resamples: Int = 2
 }
 
 /// Σ values / Σ counts and the percentile CI of that ratio over window resamples; also the
-/// sorted replicates. The one estimator behind both the loss CI and the paired Δ.
+/// sorted replicates. The one estimator behind both the loss CI and the paired Δ. A resample whose
+/// windows count no tokens (only possible when some windows count 0, as in a frequency bucket) has no
+/// ratio and is left out, never counted as 0.
 func ratioBootstrap(_ values: [Double], counts: [Int], resamples: Int, seed: UInt64,
                     level: Double) -> (Interval, [Double]) {
     let estimate = values.reduce(0, +) / Double(max(counts.reduce(0, +), 1))
     let reps = bootstrapReplicates(n: values.count, resamples: resamples, seed: seed) { idx in
         var s = 0.0, c = 0
         for i in idx { s += values[i]; c += counts[i] }
-        return s / Double(max(c, 1))
-    }.sorted()
+        return c > 0 ? s / Double(c) : .nan
+    }.filter { !$0.isNaN }.sorted()
     let a = (1 - level) / 2
+    guard !reps.isEmpty else { return (Interval(estimate: estimate, lo: .nan, hi: .nan), reps) }
     return (Interval(estimate: estimate, lo: quantile(sorted: reps, a), hi: quantile(sorted: reps, 1 - a)), reps)
 }
 
@@ -140,25 +143,28 @@ public func seedNoiseHalfWidth(_ losses: [Double]) -> Double? {
 public enum Verdict: String, Codable, Sendable {
     case better, worse
     case inTheNoise = "in the noise"
-    /// No seed band, and the paired interval holds 0.
+    /// The paired interval holds 0 (and, with a seed band, |Δ| is outside it).
     case unclear
 }
 
 /// A run's verdict against the baseline. With a seed band (half-width `band`), the run is in the
 /// noise exactly when |Δ| ≤ band — by definition for a member of a seed group that holds the
 /// baseline (`sameSeedGroupAsBaseline`), whose |Δ| is one of the differences the band is the largest
-/// of (a 1e-9 slack covers summation order for the rest); outside it, better or worse by Δ's sign.
-/// Without a band, better or worse when the paired interval `deltaCI` excludes 0, else unclear.
-/// `inNoise` is nil without a band.
+/// of (a 1e-9 slack covers summation order for the rest). Outside the band, and without one, better or
+/// worse by Δ's sign when the paired interval `deltaCI` excludes 0, else unclear: a Δ is worth believing
+/// when it is both outside the seed band and significant. `inNoise` is nil without a band.
 public func runVerdict(delta: Double?, deltaCI: [Double]?, band: Double?,
                        sameSeedGroupAsBaseline: Bool) -> (inNoise: Bool?, verdict: Verdict?) {
     guard let delta, delta.isFinite else { return (nil, nil) }
     let direction: Verdict = delta < 0 ? .better : .worse
+    let ci = deltaCI.flatMap { $0.count == 2 && $0[0].isFinite && $0[1].isFinite ? $0 : nil }
     if let band {
         let inside = sameSeedGroupAsBaseline || abs(delta) <= band * (1 + 1e-9)
-        return (inside, inside ? .inTheNoise : direction)
+        guard !inside else { return (true, .inTheNoise) }
+        guard let ci else { return (false, direction) }
+        return (false, ci[0] > 0 || ci[1] < 0 ? direction : .unclear)
     }
-    guard let ci = deltaCI, ci.count == 2, ci[0].isFinite, ci[1].isFinite else { return (nil, nil) }
+    guard let ci else { return (nil, nil) }
     return (nil, ci[0] > 0 || ci[1] < 0 ? direction : .unclear)
 }
 
