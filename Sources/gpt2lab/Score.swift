@@ -119,7 +119,7 @@ struct Score: ParsableCommand {
                     }
                 }
                 let bar = ProgressBar(checkpoints.count > 1 ? (path as NSString).deletingLastPathComponent : "scoring")
-                let report: ScoreReport
+                var report: ScoreReport
                 if let ci {
                     let rule = SequentialRule(halfWidth: ci, minWindows: ciMinWindows, seed: ciSeed)
                     (report, _) = try scoreCheckpointSequential(ck, tokens: tokens, testSetPath: data.testSet, rule: rule,
@@ -132,6 +132,7 @@ struct Score: ParsableCommand {
                                                          threads: data.threads, device: device, math: gpuMath.math, progress: bar.update)
                 }
                 bar.finish()
+                report.checkpointHash = try checkpointContentHash(path: path); report.testSetHash = tokens.contentHash
                 reports.append(report)
             }
             let kernels = profile ? ProfileSummary(KernelProfile.stop(), seconds: reports.map(\.seconds).reduce(0, +)) : nil

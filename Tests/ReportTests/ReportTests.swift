@@ -168,7 +168,8 @@ final class ReportTests: XCTestCase {
     func testScoreFileInAnotherPrecisionIsRejected() throws {
         let tokens = try loadTokenIDs(path: Self.root + "/examples/test-persuasion.bin")
         let ck = try loadCheckpoint(path: Self.root + "/examples/runs/wd-0.01/model.safetensors")
-        let (f32, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: "t", maxTokens: 2049)
+        var (f32, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: "t", maxTokens: 2049)
+        f32.checkpointHash = try checkpointContentHash(path: ck.path); f32.testSetHash = tokens.contentHash   // as `score --json` records them
         let scores = dir + "/s.json"
         try JSONEncoder().encode(f32).write(to: URL(fileURLWithPath: scores))
         let path = try manifest(["baseline", "wd-0.01"], extraRun: ["wd-0.01": "scores = \"\(scores)\""])
@@ -179,6 +180,33 @@ final class ReportTests: XCTestCase {
         XCTAssertThrowsError(try compare(path, o)) { error in
             let message = (error as? LocalizedError)?.errorDescription ?? ""
             XCTAssertTrue(message.hasPrefix(path) && message.contains("run 'wd-0.01'") && message.contains("was scored in f32; the report scores in bf16"), message)
+        }
+    }
+
+    /// A score file from another checkpoint, another test set (same length), or one that does not say which, does
+    /// not stand in for a run: each is refused in one line before scoring.
+    func testScoreFileOfAnotherCheckpointOrTestSetIsRejected() throws {
+        let tokens = try loadTokenIDs(path: Self.root + "/examples/test-persuasion.bin")
+        let ck = try loadCheckpoint(path: Self.root + "/examples/runs/baseline/model.safetensors")
+        let (score, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: "t", maxTokens: 2049)
+        var o = options()
+        o.cacheDirectory = nil
+        let cases: [(String?, String?, String)] = [
+            (try checkpointContentHash(path: ck.path), tokens.contentHash, "scored another checkpoint"),
+            (try checkpointContentHash(path: Self.root + "/examples/runs/wd-0.01/model.safetensors"), "0123456789abcdef", "scored another test set"),
+            (nil, nil, "does not record which checkpoint and test set it scored"),
+        ]
+        for (checkpointHash, testSetHash, needle) in cases {
+            var s = score
+            s.checkpointHash = checkpointHash; s.testSetHash = testSetHash
+            let scores = dir + "/s.json"
+            try JSONEncoder().encode(s).write(to: URL(fileURLWithPath: scores))
+            // the baseline's score given as wd-0.01's
+            let path = try manifest(["baseline", "wd-0.01"], extraRun: ["wd-0.01": "scores = \"\(scores)\""])
+            XCTAssertThrowsError(try compare(path, o), needle) { error in
+                let message = (error as? LocalizedError)?.errorDescription ?? ""
+                XCTAssertTrue(message.hasPrefix(path) && message.contains("run 'wd-0.01'") && message.contains(needle), message)
+            }
         }
     }
 

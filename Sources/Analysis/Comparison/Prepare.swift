@@ -100,7 +100,9 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
     let stepPlan = try planStepCheckpoints(m, context: T, vocab: vocab, opener: opener)
     var given: [ScoreReport?] = []
     for r in m.runs {
-        given.append(try r.scores.map { try readScoreFile($0, settings: settings, plan: plan, precision: options.precision, manifest: m, run: r) })
+        given.append(try r.scores.map {
+            try readScoreFile($0, settings: settings, plan: plan, precision: options.precision, testSetHash: tokens.contentHash, manifest: m, run: r)
+        })
     }
 
     let needsTokenizer = options.completionPrompt != nil || !evals.sets.isEmpty || !m.perToken.isEmpty
@@ -131,9 +133,10 @@ func countFrequencies(_ m: ReportManifest, vocabSize: Int) throws -> TokenFreque
 }
 
 /// A pre-computed score (`gpt2lab score --json`, or a merge of shards): its windows must be
-/// exactly the report's, and its products in the report's precision (the other runs are scored in it).
-func readScoreFile(_ path: String, settings: ScoreSettings, plan: WindowPlan, precision: Precision, manifest m: ReportManifest,
-                   run r: RunSpec) throws -> ScoreReport {
+/// exactly the report's, its products in the report's precision (the other runs are scored in it), and it must
+/// come from the run's checkpoint and the report's test set (their hashes, which `score --json` and `merge` record).
+func readScoreFile(_ path: String, settings: ScoreSettings, plan: WindowPlan, precision: Precision, testSetHash: String,
+                   manifest m: ReportManifest, run r: RunSpec) throws -> ScoreReport {
     guard let data = FileManager.default.contents(atPath: path) else { throw runError(m, r, "scores '\(path)': cannot read") }
     let s: ScoreReport
     do { s = try JSONDecoder().decode(ScoreReport.self, from: data) } catch {
@@ -153,9 +156,22 @@ func readScoreFile(_ path: String, settings: ScoreSettings, plan: WindowPlan, pr
     if let n = s.windowsScored, let total = s.windowsTotal, s.windowIndices != nil {
         throw runError(m, r, "scores '\(path)' is a sequential (--ci) score of \(n) of \(total) windows; the report needs every window (score without --ci, or set `ci` in the manifest)")
     }
-    guard s.windowScores.counts == plan.windows.map(\.scoredCount) else {
-        throw runError(m, r, "scores '\(path)' has \(s.windowScores.counts.count) windows and \(s.tokensScored) tokens; the test set gives "
-                       + "\(plan.windows.count) windows and \(plan.tokensScored) tokens (a different test set, or a partial shard?)")
+    guard let theirCheckpoint = s.checkpointHash, let theirTestSet = s.testSetHash else {
+        throw runError(m, r, "scores '\(path)' does not record which checkpoint and test set it scored (written by an earlier gpt2lab); score it again")
+    }
+    guard theirTestSet == testSetHash else {
+        throw runError(m, r, "scores '\(path)' scored another test set (token hash \(theirTestSet); the report's \(m.testSet) is \(testSetHash))")
+    }
+    let ours = try checkpointContentHash(path: r.checkpoint)
+    guard theirCheckpoint == ours else {
+        throw runError(m, r, "scores '\(path)' scored another checkpoint (content hash \(theirCheckpoint); \(r.checkpoint) is \(ours))")
+    }
+    let planned = plan.windows.map(\.scoredCount), theirCounts = s.windowScores.counts
+    guard theirCounts == planned else {
+        let what = theirCounts.count == planned.count ? (zip(theirCounts, planned).enumerated().first { $1.0 != $1.1 })
+            .map { "window \($0.offset) scores \($0.element.0) tokens where the test set gives \($0.element.1)" } ?? ""
+            : "it has \(theirCounts.count) windows and \(s.tokensScored) tokens; the test set gives \(plan.windows.count) windows and \(plan.tokensScored) tokens"
+        throw runError(m, r, "scores '\(path)': \(what) (a different test set, or a partial shard?)")
     }
     return s
 }

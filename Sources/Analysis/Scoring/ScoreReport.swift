@@ -58,6 +58,11 @@ public struct ScoreReport: Codable, Sendable {
     /// ("cuda NAME sm_CC [math]": the parts may come from several machines) and has no `gpu`.
     public var device: String?
     public var gpu: GPUInfo?
+    /// The checkpoint's content hash (checkpointContentHash) and the test set's token-id hash, so a report given
+    /// this score as a run's `scores` can tell it was made from that run's checkpoint and its test set. nil in
+    /// scores written before gpt2lab recorded them, and in the library's own reports until the caller sets them.
+    public var checkpointHash: String?
+    public var testSetHash: String?
 
     enum CodingKeys: String, CodingKey {
         case checkpoint, layout, loss, perplexity, windows, context, stride, skip, batch, threads, seconds
@@ -67,6 +72,7 @@ public struct ScoreReport: Codable, Sendable {
         case windowLosses = "window_losses", windowIndices = "window_indices", ci95 = "ci95"
         case windowsScored = "windows_scored", windowsTotal = "windows_total"
         case softmaxRows = "softmax_rows", vocabStored = "vocab_stored", precision, device, gpu
+        case checkpointHash = "checkpoint_hash", testSetHash = "test_set_hash"
     }
 
     public init(from decoder: Decoder) throws {
@@ -94,6 +100,8 @@ public struct ScoreReport: Codable, Sendable {
         precision = try c.decodeIfPresent(String.self, forKey: .precision)
         device = try c.decodeIfPresent(String.self, forKey: .device)
         gpu = try c.decodeIfPresent(GPUInfo.self, forKey: .gpu)
+        checkpointHash = try c.decodeIfPresent(String.self, forKey: .checkpointHash)
+        testSetHash = try c.decodeIfPresent(String.self, forKey: .testSetHash)
         guard windowScores.nllSums.count == windowScores.counts.count,
               windowIndices.map({ $0.count == windowScores.counts.count }) ?? true else {
             throw DecodingError.dataCorruptedError(forKey: .windowCounts, in: c,
@@ -118,6 +126,7 @@ public struct ScoreReport: Codable, Sendable {
         try c.encodeIfPresent(softmaxRows, forKey: .softmaxRows); try c.encodeIfPresent(vocabStored, forKey: .vocabStored)
         try c.encodeIfPresent(precision, forKey: .precision)
         try c.encodeIfPresent(device, forKey: .device); try c.encodeIfPresent(gpu, forKey: .gpu)
+        try c.encodeIfPresent(checkpointHash, forKey: .checkpointHash); try c.encodeIfPresent(testSetHash, forKey: .testSetHash)
     }
 
     /// Records the GPU the forward ran on (with its peak memory); nothing for the CPU, whose scores read

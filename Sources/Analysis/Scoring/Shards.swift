@@ -72,6 +72,7 @@ public struct ScoreShard: PartBody {
                             seconds: bodies.reduce(0) { $0 + $1.seconds }, softmaxRows: first.softmaxRows, vocabStored: first.vocabStored)
         r.precision = first.key.precision ?? Precision.f32.rawValue
         r.device = first.key.device
+        r.checkpointHash = first.key.checkpointHash; r.testSetHash = first.key.testSetHash
         return r
     }
 }
