@@ -52,6 +52,8 @@ struct TorchPickleHost: PickleHost {
     let path: String
     let prefix: String
     let zip: ZipDirectory
+    /// The mapped archive the entries' ranges index (held by the TorchFile that owns the host).
+    let archive: UnsafeRawBufferPointer
     var storages: [TorchStorage] = []
     var storageIndex: [String: Int] = [:]
     var tensors: [TorchTensor] = []
@@ -78,6 +80,7 @@ struct TorchPickleHost: PickleHost {
         }
         let name = prefix + "/data/" + key
         guard let entry = zip.entries[name] else { throw CheckpointError(path, .missingTensors, "storage entry '\(name)' is missing from the archive") }
+        try entry.checkCRC(in: archive, path: path)
         let (bytes, o) = max(numel, 0).multipliedReportingOverflow(by: dtype.byteSize)
         guard numel >= 0, !o, bytes <= entry.range.count else {
             throw CheckpointError(path, .truncated, "storage '\(name)' declares \(numel) \(dtype.rawValue) elements but holds \(entry.range.count) bytes")
@@ -190,7 +193,8 @@ final class TorchFile {
            String(decoding: UnsafeRawBufferPointer(rebasing: file.bytes[order.range]), as: UTF8.self) != "little" {
             throw CheckpointError(path, .unreadable, "tensors are stored big-endian, which is not read")
         }
-        var host = TorchPickleHost(path: path, prefix: prefix, zip: zip)
+        var host = TorchPickleHost(path: path, prefix: prefix, zip: zip, archive: file.bytes)
+        try zip.entries[pkl]!.checkCRC(in: file.bytes, path: path)
         let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[zip.entries[pkl]!.range])
         (arena, root) = try unpickle(bytes, host: &host, path: path)
         self.host = host

@@ -2,16 +2,32 @@
 // (uncompressed) and its data 64-byte aligned, so entries are byte ranges of the mapped file.
 // The central directory is found from the end-of-central-directory record (zip64 when any
 // count, size or offset overflows 32 bits); each entry's local header is read to find where its
-// data starts. Every length, offset and count is checked against the file before use.
+// data starts. Every length, offset and count is checked against the file before use. An entry's
+// CRC-32, when the archive records one (torch.save does unless told not to, and then writes 0), is
+// checked before its bytes are used: a damaged byte in a storage would otherwise change a weight.
 
 import Foundation
+import Plumbing
 
 /// One stored entry of a zip archive: its name and where its bytes lie in the file.
 struct ZipEntry: Equatable {
     let name: String
     /// Byte range of the entry's data inside the archive.
     let range: Range<Int>
+    /// The CRC-32 the central directory records; 0 when the writer computed none.
+    var crc: UInt32 = 0
+
+    /// Throws when the archive records a CRC-32 for this entry and its bytes in `bytes` (the archive) do not have it.
+    func checkCRC(in bytes: UnsafeRawBufferPointer, path: String) throws {
+        guard crc != 0 else { return }
+        let got = crc32(UnsafeRawBufferPointer(rebasing: bytes[range]))
+        guard got == crc else {
+            throw CheckpointError(path, .badHeader, "zip entry '\(name)' does not match its CRC-32 (recorded \(hex32(crc)), found \(hex32(got))): the file is damaged")
+        }
+    }
 }
+
+private func hex32(_ x: UInt32) -> String { "0x" + String(x, radix: 16) }
 
 /// The entries of a zip archive held in `bytes` (a mapped file).
 struct ZipDirectory {
@@ -63,7 +79,7 @@ struct ZipDirectory {
         let end = cdOffset + cdSize
         for _ in 0..<count {
             guard p <= end - 46, u32(p) == 0x0201_4B50 else { throw bad("central directory entry \(names.count) is malformed") }
-            let method = u16(p + 10)
+            let method = u16(p + 10), crc = UInt32(truncatingIfNeeded: u32(p + 16))
             var compressed = u32(p + 20), size = u32(p + 24)
             let nameLen = u16(p + 28), extraLen = u16(p + 30), commentLen = u16(p + 32)
             var local = u32(p + 42)
@@ -100,7 +116,7 @@ struct ZipDirectory {
                 throw CheckpointError(path, .truncated, "zip entry '\(name)' ([\(start), +\(size))) runs past the end of the file (\(n) bytes)")
             }
             guard entries[name] == nil else { throw bad("entry '\(name)' appears twice") }
-            entries[name] = ZipEntry(name: name, range: start..<(start + size))
+            entries[name] = ZipEntry(name: name, range: start..<(start + size), crc: crc)
             names.append(name)
         }
         self.entries = entries

@@ -66,6 +66,18 @@ final class FormatFixtureTests: XCTestCase {
         }
     }
 
+    /// torch.save records each entry's CRC-32: a byte flipped inside a storage is refused (it changed a weight's
+    /// value, and the loss moved by ~6e-5 with exit 0 before the check).
+    func testDamagedTorchStorageFailsItsCRC() throws {
+        let (dir, _) = try formats()
+        var data = try Data(contentsOf: URL(fileURLWithPath: dir + "/baseline-model.pth"))
+        let path = try tempDir(self) + "/damaged.pth"
+        let i = data.count / 2   // inside the storages of this 4-block model
+        data[i] ^= 0x10
+        try data.write(to: URL(fileURLWithPath: path))
+        assertFails(path, containing: ["does not match its CRC-32", "the file is damaged"]) { _ = try loadCheckpoint(path: path, heads: 4) }
+    }
+
     func testLlmCAndShardsAndStateDicts() throws {
         let (dir, expected) = try formats()
         for f in ["tinyb-llmc.bin", "tinyb-llmc-bf16.bin"] {

@@ -17,6 +17,20 @@ final class HashTests: XCTestCase {
         if FileManager.default.fileExists(atPath: bin) { XCTAssertEqual(try fileContentHash(path: bin), "c978af36bf64c914") }
     }
 
+    /// CRC-32 against Python's zlib.crc32 (the check value of "123456789" is 0xCBF43926), whole and in two pieces.
+    func testCRC32KnownValues() {
+        func c(_ b: [UInt8]) -> UInt32 { b.withUnsafeBytes { crc32($0) } }
+        XCTAssertEqual(c([]), 0)
+        XCTAssertEqual(c(Array("123456789".utf8)), 0xCBF4_3926)
+        XCTAssertEqual(c(Array(repeating: UInt8(ascii: "a"), count: 1000)), 0x9A38_DA03)
+        let long = Array((0..<3).flatMap { _ in (0..<256).map { UInt8($0) } }) + Array("xyz".utf8)
+        XCTAssertEqual(c(long), 0x4390_6281)
+        for cut in [0, 1, 7, 8, 9, 500, long.count] {
+            let first = Array(long[..<cut]).withUnsafeBytes { crc32($0) }
+            XCTAssertEqual(Array(long[cut...]).withUnsafeBytes { crc32($0, continuing: first) }, 0x4390_6281, "cut at \(cut)")
+        }
+    }
+
     func testSHA256KnownVectors() {
         XCTAssertEqual(SHA256.hexDigest([]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         XCTAssertEqual(SHA256.hexDigest(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")

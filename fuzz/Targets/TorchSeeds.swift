@@ -58,8 +58,9 @@ public struct PickleWriter {
 
 func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
 
-/// A zip archive of STORED entries, as torch's PyTorchStreamWriter writes it (CRCs left 0:
-/// gpt2lab does not check them). `method` other than 0 marks every entry compressed.
+/// A zip archive of STORED entries, as torch's PyTorchStreamWriter writes it with
+/// torch.serialization.set_crc32_options(False) (CRCs left 0, which gpt2lab does not check; a
+/// recorded CRC is checked). `method` other than 0 marks every entry compressed.
 public func storedZip(_ entries: [(name: String, data: [UInt8])], method: UInt16 = 0) -> [UInt8] {
     var out: [UInt8] = [], central: [UInt8] = []
     for (name, data) in entries {
