@@ -76,7 +76,7 @@ private func encodeJSONLines(_ bytes: [UInt8], path: String, tokenizer: GPT2Toke
 }
 
 /// Offset of the first byte that does not start a well-formed UTF-8 sequence, or nil if all of it is valid.
-func firstInvalidUTF8Offset(_ bytes: [UInt8]) -> Int? {
+public func firstInvalidUTF8Offset(_ bytes: [UInt8]) -> Int? {
     bytes.withUnsafeBufferPointer { p in
         var i = 0
         let n = p.count

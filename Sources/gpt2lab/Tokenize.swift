@@ -56,11 +56,14 @@ struct Tokenize: ParsableCommand {
         try runReporting {
             let bytes: [UInt8]
             if let file {
+                if case let .failure(problem) = inputFileSize(file) { throw TokenizeError(path: file, problem: problem.text) }
                 do {
                     bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
                 } catch {
-                    throw TokenizeError(path: file, reason: (error as NSError).localizedDescription)
+                    throw TokenizeError(path: file, problem: "cannot read: " + (error as NSError).localizedDescription)
                 }
+                // As score reads a .txt: tiktoken encodes text, and bytes that are not UTF-8 are not text.
+                if let offset = firstInvalidUTF8Offset(bytes) { throw TokenizeError(path: file, problem: "invalid UTF-8 at byte offset \(offset)") }
             } else {
                 bytes = Array((text ?? "").utf8)
             }
@@ -81,11 +84,11 @@ struct Tokenize: ParsableCommand {
     }
 }
 
-/// A file `tokenize` cannot read.
+/// A file `tokenize` cannot read, or that is not UTF-8 text.
 struct TokenizeError: LocalizedError {
     let path: String
-    let reason: String
-    var errorDescription: String? { "\(path): cannot read: \(reason)" }
+    let problem: String
+    var errorDescription: String? { "\(path): \(problem)" }
 }
 
 /// CPU time of the calling thread, in seconds (steadier than wall time on a busy machine).

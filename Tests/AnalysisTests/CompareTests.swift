@@ -20,6 +20,24 @@ final class CompareTests: XCTestCase {
         let delta_quantiles: [String: Double]
     }
 
+    /// Finite weights whose activations overflow f32 (a token embedding of 1e38: the residual stream reaches ±Inf and
+    /// LayerNorm gives NaN) stop compare with one error naming the model, not a trap in the calibration bins.
+    func testOverflowingForwardIsAnErrorNamingTheModel() throws {
+        let config = GPT2Config(vocabSize: 64, contextLength: 16, nEmbd: 16, nLayer: 1, nHead: 2)
+        let a = GPT2Weights.random(config: config, tied: true, biases: true, seed: 1)
+        var b = a
+        let wte = b.layout.range(TensorID(.wte))
+        for i in wte { b.data[i] = b.data[i] >= 0 ? 3e38 : -3e38 }
+        let tokens = (0..<64).map { Int32($0 % 64) }
+        let plan = try WindowPlan(tokenCount: tokens.count, context: 16, stride: 16)
+        let backend = CPUBackend(threads: 1)
+        XCTAssertThrowsError(try compareTokens(a: GPT2Model(weights: a, backend: backend), b: GPT2Model(weights: b, backend: backend),
+                                               names: ("a.safetensors", "b.safetensors"), tokens: tokens, testSet: "t", plan: plan, tokenizer: nil)) { e in
+            let text = (e as? LocalizedError)?.errorDescription ?? ""
+            XCTAssertTrue(text.hasPrefix("b.safetensors: the forward gives a non-finite loss"), text)
+        }
+    }
+
     func testMatchesPyTorch() throws {
         let a = Self.fixtures.appendingPathComponent("runs/baseline/model.safetensors").path
         let b = Self.fixtures.appendingPathComponent("runs/stacked/model.safetensors").path

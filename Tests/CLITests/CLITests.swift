@@ -213,6 +213,19 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// tokenize reads text as score does: a folder, or bytes that are not UTF-8, get one line naming the file.
+    func testTokenizeRefusesAFolderAndBytesThatAreNotText() throws {
+        let dir = NSTemporaryDirectory() + "gpt2lab-tokenize-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir + "/d.txt", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data([0x68, 0x69, 0x20, 0xFF, 0x21]).write(to: URL(fileURLWithPath: dir + "/bad.txt"))
+        for (file, message) in [(dir + "/d.txt", "is a directory, expected a file"), (dir + "/bad.txt", "invalid UTF-8 at byte offset 3")] {
+            let r = try gpt2lab(["tokenize", file])
+            XCTAssertEqual(r.status, 1, r.err)
+            XCTAssertEqual(r.err, "gpt2lab: \(file): \(message)\n")
+        }
+    }
+
     func testMissingFileIsOneLineNamingIt() throws {
         let missing = "/nonexistent/gpt2lab-missing.safetensors"
         let cases: [(args: [String], file: String)] = [

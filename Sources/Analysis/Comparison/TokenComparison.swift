@@ -84,6 +84,14 @@ public struct TokenComparison: Codable, Sendable {
     }
 }
 
+/// A forward gave NaN or ±Inf (finite weights whose activations overflow f32): no per-token quantity from it means anything.
+public struct NonFiniteForward: Error, LocalizedError, Sendable {
+    public let model: String, window: Int, position: Int
+    public var errorDescription: String? {
+        "\(model): the forward gives a non-finite loss (NaN or ±Inf) at window \(window), position \(position): its activations overflow f32; nothing is compared"
+    }
+}
+
 /// Compares `a` and `b` (same vocabulary rows and softmaxed rows) token by token on `plan`'s windows of `tokens`.
 /// `tokenizer` decodes the segments' text (nil: segments carry token ids as text). With `gpu` (both models on
 /// one GPU, `CUDAModel.canCompare`) the positions are computed there (Sources/CCUDA/compare.c), else on the CPU.
@@ -125,6 +133,9 @@ public func compareTokens(a: GPT2Model, b: GPT2Model, names: (String, String), t
         }
         for (r, c) in zip(rows, compared) {
             let p = r.position, tg = targets[r.row]
+            guard c.nllA.isFinite, c.nllB.isFinite, c.confidenceA.isFinite, c.confidenceB.isFinite else {
+                throw NonFiniteForward(model: c.nllA.isFinite && c.confidenceA.isFinite ? names.1 : names.0, window: r.window, position: p)
+            }
             sumA[p] += Double(c.nllA); sumB[p] += Double(c.nllB); posCount[p] += 1
             klSum += c.kl; agree += c.argmaxA == c.argmaxB ? 1 : 0; n += 1
             deltas.append(c.nllB - c.nllA); located.append((r.window, p))
