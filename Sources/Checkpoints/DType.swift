@@ -18,6 +18,8 @@ public enum TensorDType: String, Sendable, CaseIterable {
     }
 
     public var isFloat: Bool { self == .F64 || self == .F32 || self == .F16 || self == .BF16 }
+    /// A signed or unsigned integer (what token ids are stored as); BOOL is neither.
+    public var isInteger: Bool { !isFloat && self != .BOOL }
 }
 
 /// Decodes IEEE binary16 bits.

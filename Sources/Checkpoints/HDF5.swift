@@ -74,7 +74,7 @@ public final class HDF5File {
     /// An integer dataset's values as Int32; values outside Int32 are an error.
     public func int32s(_ name: String) throws -> [Int32] {
         let i = try entry(name)
-        guard !i.dtype.isFloat else {
+        guard i.dtype.isInteger else {
             throw CheckpointError(path, .badDType, "dataset '\(name)' is \(i.dtype.rawValue), expected integers")
         }
         var wide = [Int64](repeating: 0, count: i.count)

@@ -42,7 +42,10 @@ func statedConfig(source: ShapeSource, file: String, _ value: (String) -> Any?) 
     for size in StatedConfig.Size.allCases {
         guard let key = sizeKeys[size]!.first(where: { value($0) != nil }), let raw = value(key) else { continue }
         if raw is NSNull { continue }   // HF's "n_inner": null is 4·n_embd
-        guard let n = jsonInt(raw), n > 0 else { throw CheckpointError(file, .badConfig, "'\(key)' is \(raw), expected a positive integer") }
+        guard let n = jsonInt(raw), n > 0 else {
+            let shown = raw is String ? "the string \"\(raw)\"" : "\(raw)"   // "4" would print as 4
+            throw CheckpointError(file, .badConfig, "'\(key)' is \(shown), expected a positive integer")
+        }
         c.sizes[size] = (key, n)
     }
     return c

@@ -91,7 +91,7 @@ public final class SafetensorsFile {
     /// An integer tensor's values as Int32; values outside Int32 are an error.
     public func int32s(_ name: String) throws -> [Int32] {
         let i = try entry(name)
-        guard !i.dtype.isFloat else {
+        guard i.dtype.isInteger else {
             throw CheckpointError(path, .badDType, "tensor '\(name)' is \(i.dtype.rawValue), expected an integer dtype")
         }
         let wide = decodeInts(base + dataStart + i.byteRange.lowerBound, count: i.count, dtype: i.dtype)
@@ -121,7 +121,8 @@ public final class SafetensorsFile {
         }
         var infos: [String: SafetensorsTensorInfo] = [:]
         var rawMeta: [String: String] = [:]
-        for (name, value) in object {
+        // In name order, so a header with several problems names the same one on every run.
+        for (name, value) in object.sorted(by: { $0.key < $1.key }) {
             if name == "__metadata__" {
                 guard let m = value as? [String: Any] else {
                     throw CheckpointError(path, .badHeader, "__metadata__ is not an object")

@@ -106,7 +106,7 @@ public func tokenCounts(_ ids: [Int32], vocabSize: Int) -> [Int] {
 func readSafetensorsIDs(_ path: String, tensor: String?) throws -> [Int32] {
     do {
         let f = try SafetensorsFile(path: path)
-        let ints = f.tensorNames.filter { f.info($0).map { !$0.dtype.isFloat } ?? false }
+        let ints = f.tensorNames.filter { f.info($0).map { $0.dtype.isInteger } ?? false }
         let name = tensor ?? (f.info("tokens") != nil ? "tokens" : (ints.count == 1 ? ints[0] : nil))
         guard let name, f.info(name) != nil else {
             throw TestSetError.badFormat(path: path, reason: "no token tensor '\(tensor ?? "tokens")' (tensors: \(f.tensorNames.prefix(8).joined(separator: ", ")))")
@@ -120,7 +120,7 @@ func readSafetensorsIDs(_ path: String, tensor: String?) throws -> [Int32] {
 func readHDF5IDs(_ path: String, dataset: String?) throws -> [Int32] {
     do {
         let f = try HDF5File(path: path)
-        let ints = f.datasets.filter { !$0.dtype.isFloat }.map(\.path)
+        let ints = f.datasets.filter { $0.dtype.isInteger }.map(\.path)
         let name = dataset.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? (ints.count == 1 ? ints[0] : nil)
         guard let name, f.info(name) != nil else {
             throw TestSetError.badFormat(path: path, reason: dataset == nil

@@ -78,6 +78,18 @@ final class FormatFixtureTests: XCTestCase {
         assertFails(path, containing: ["does not match its CRC-32", "the file is damaged"]) { _ = try loadCheckpoint(path: path, heads: 4) }
     }
 
+    /// A size stated as a JSON string ("n_head": "4") is refused saying it is a string (it printed as 4, the very
+    /// value that was refused).
+    func testSizeGivenAsAStringSaysSo() throws {
+        let (dir, _) = try formats()
+        let copy = try tempDir(self) + "/sharded"
+        try FileManager.default.copyItem(atPath: dir + "/tinyb-sharded", toPath: copy)
+        let config = copy + "/config.json"
+        let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: #""n_head": 4"#, with: #""n_head": "4""#)
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        assertFails(config, containing: [#"'n_head' is the string "4", expected a positive integer"#]) { _ = try loadCheckpoint(path: copy) }
+    }
+
     func testLlmCAndShardsAndStateDicts() throws {
         let (dir, expected) = try formats()
         for f in ["tinyb-llmc.bin", "tinyb-llmc-bf16.bin"] {

@@ -105,6 +105,11 @@ final class TokenFileTests: XCTestCase {
         let floats = dir + "/f.safetensors"
         try writeSafetensors(path: floats, tensors: [TensorToWrite(name: "tokens", shape: [3], values: [1, 2, 3])])
         assertFails(floats, containing: ["integer"]) { _ = try loadTokenIDs(path: floats, dataset: nil) }
+        // A BOOL tensor is not token ids (it read as a test set of 1s).
+        let bools = dir + "/b.safetensors"
+        let header = Array(#"{"tokens":{"dtype":"BOOL","shape":[4],"data_offsets":[0,4]}}"#.utf8)
+        try Data(withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header + [1, 1, 0, 1]).write(to: URL(fileURLWithPath: bools))
+        assertFails(bools, containing: ["BOOL", "integer"]) { _ = try loadTokenIDs(path: bools, dataset: nil) }
         let bad = dir + "/bad.safetensors"
         try Data([1, 2, 3, 4, 5, 6, 7, 8, 9]).write(to: URL(fileURLWithPath: bad))
         assertFails(bad) { _ = try loadTokenIDs(path: bad, dataset: nil) }
