@@ -63,6 +63,7 @@ public func loadCheckpoint(path: String, heads: Int? = nil, headsGivenBy: HeadsG
     let store = try TensorStore(path: path)
     let s = try sanitize(store)
     let config = try checkedConfig(store, s, heads: heads, givenBy: headsGivenBy, vocab: vocab)
+    try store.checkIntegrity()
     let choice = config.heads
     let plan = s.mapper.plan(config.config)
     let present = try verify(plan, s, path: path)
@@ -97,6 +98,7 @@ public func loadCheckpoint(path: String, heads: Int? = nil, headsGivenBy: HeadsG
 /// Every stored parameter tensor by its own name, as Float (buffers excluded, an alias not repeated).
 public func readSourceTensors(path: String) throws -> [(name: String, shape: [Int], values: [Float])] {
     let store = try TensorStore(path: path)
+    try store.checkIntegrity()
     let isHDF5 = store.format == .hdf5
     return try store.tensors.filter { !isBufferKey(isHDF5 ? $0.name.replacingOccurrences(of: "/", with: ".") : stripWrappers($0.name)) }
         .map { (name: $0.name, shape: $0.shape, values: try store.floats($0.name)) }

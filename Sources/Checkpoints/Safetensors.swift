@@ -138,7 +138,7 @@ public final class SafetensorsFile {
             infos[name] = try parseEntry(name, value, path: path, dataBytes: dataBytes)
         }
         // Ranges must not overlap (empty tensors take no space).
-        let sorted = infos.values.filter { !$0.byteRange.isEmpty }.sorted { $0.byteRange.lowerBound < $1.byteRange.lowerBound }
+        let sorted = infos.values.filter { !$0.byteRange.isEmpty }.sorted { ($0.byteRange.lowerBound, $0.name) < ($1.byteRange.lowerBound, $1.name) }
         for (a, b) in zip(sorted, sorted.dropFirst()) where b.byteRange.lowerBound < a.byteRange.upperBound {
             throw CheckpointError(path, .badHeader,
                                   "tensors '\(a.name)' \(a.byteRange) and '\(b.name)' \(b.byteRange) overlap")

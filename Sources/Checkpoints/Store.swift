@@ -178,6 +178,12 @@ struct TensorStore {
         self.aliases = aliases; fileConfig = config; directory = dir
     }
 
+    /// Checks what the container records about its own bytes before the weights are used (a torch.save
+    /// archive's CRC-32s); the other containers record nothing of the kind.
+    func checkIntegrity() throws {
+        if case let .torch(t) = reader { try t.checkWeights() }
+    }
+
     /// The run's training metadata (torch training checkpoints only).
     func trainingInfo(withOptimizer: Bool) -> TrainingInfo? {
         if case let .torch(t) = reader { return t.trainingInfo(withOptimizer: withOptimizer) }

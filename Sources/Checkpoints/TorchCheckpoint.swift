@@ -16,6 +16,8 @@ struct TorchStorage {
     let numel: Int
     /// Bytes of `data/<key>` inside the file.
     let range: Range<Int>
+    /// The zip entry holding it (its whole range and recorded CRC-32, checked by TorchFile.checkWeights).
+    let entry: ZipEntry
 }
 
 /// A tensor: a strided view of one storage, in elements.
@@ -52,8 +54,6 @@ struct TorchPickleHost: PickleHost {
     let path: String
     let prefix: String
     let zip: ZipDirectory
-    /// The mapped archive the entries' ranges index (held by the TorchFile that owns the host).
-    let archive: UnsafeRawBufferPointer
     var storages: [TorchStorage] = []
     var storageIndex: [String: Int] = [:]
     var tensors: [TorchTensor] = []
@@ -80,12 +80,12 @@ struct TorchPickleHost: PickleHost {
         }
         let name = prefix + "/data/" + key
         guard let entry = zip.entries[name] else { throw CheckpointError(path, .missingTensors, "storage entry '\(name)' is missing from the archive") }
-        try entry.checkCRC(in: archive, path: path)
         let (bytes, o) = max(numel, 0).multipliedReportingOverflow(by: dtype.byteSize)
         guard numel >= 0, !o, bytes <= entry.range.count else {
             throw CheckpointError(path, .truncated, "storage '\(name)' declares \(numel) \(dtype.rawValue) elements but holds \(entry.range.count) bytes")
         }
-        storages.append(TorchStorage(key: key, dtype: dtype, numel: numel, range: entry.range.lowerBound..<(entry.range.lowerBound + bytes)))
+        storages.append(TorchStorage(key: key, dtype: dtype, numel: numel, range: entry.range.lowerBound..<(entry.range.lowerBound + bytes),
+                                     entry: entry))
         storageIndex[key] = storages.count - 1
         return try hostObject(tensor: false, storages.count - 1, &arena)
     }
@@ -193,7 +193,7 @@ final class TorchFile {
            String(decoding: UnsafeRawBufferPointer(rebasing: file.bytes[order.range]), as: UTF8.self) != "little" {
             throw CheckpointError(path, .unreadable, "tensors are stored big-endian, which is not read")
         }
-        var host = TorchPickleHost(path: path, prefix: prefix, zip: zip, archive: file.bytes)
+        var host = TorchPickleHost(path: path, prefix: prefix, zip: zip)
         try zip.entries[pkl]!.checkCRC(in: file.bytes, path: path)
         let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[zip.entries[pkl]!.range])
         (arena, root) = try unpickle(bytes, host: &host, path: path)
@@ -206,6 +206,15 @@ final class TorchFile {
             list.append(SourceTensor(name: name, shape: t.shape, dtype: host.storages[t.storage].dtype.rawValue))
         }
         tensors = list; byName = named
+    }
+
+    /// Checks the CRC-32 of every storage the state dict's tensors use (not the optimizer's, which a damaged byte
+    /// would not make a wrong weight): loading calls it, a peek at the shapes does not.
+    func checkWeights() throws {
+        var seen = Set<Int>()
+        for t in byName.values where seen.insert(t.storage).inserted {
+            try host.storages[t.storage].entry.checkCRC(in: file.bytes, path: path)
+        }
     }
 
     /// The tensor a value is, if it is one.

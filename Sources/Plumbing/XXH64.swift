@@ -28,6 +28,25 @@ private func bytesHash(_ path: String) throws -> String {
     return hex64(data.withUnsafeBytes { xxh64($0) })
 }
 
+/// An XXH64 over values in a fixed byte form (integers as 8 little-endian bytes, doubles as their bit patterns,
+/// strings and optionals tagged with their length or presence), so a digest written on one machine is the same on
+/// another whatever their JSON printers do with a number.
+public struct ValueDigest {
+    private var bytes: [UInt8] = []
+    public init() {}
+    public mutating func add(_ x: Int) { withUnsafeBytes(of: Int64(x).littleEndian) { bytes += $0 } }
+    public mutating func add(_ x: Double) { withUnsafeBytes(of: x.bitPattern.littleEndian) { bytes += $0 } }
+    public mutating func add(_ s: String) { add(s.utf8.count); bytes += s.utf8 }
+    public mutating func add(_ b: Bool) { bytes.append(b ? 1 : 0) }
+    public mutating func add(_ x: Int?) { add(x != nil); if let x { add(x) } }
+    public mutating func add(_ x: Double?) { add(x != nil); if let x { add(x) } }
+    public mutating func add(_ x: String?) { add(x != nil); if let x { add(x) } }
+    public mutating func add(_ x: Bool?) { add(x != nil); if let x { add(x) } }
+    public mutating func add(_ xs: [Double]) { add(xs.count); for x in xs { add(x) } }
+    public mutating func add(_ xs: [Int]) { add(xs.count); for x in xs { add(x) } }
+    public var hex: String { hex64(bytes.withUnsafeBytes { xxh64($0) }) }
+}
+
 /// XXH64 of a string's UTF-8 bytes.
 public func contentHash64(_ s: String) -> UInt64 {
     var s = s

@@ -56,7 +56,10 @@ struct Tokenize: ParsableCommand {
         try runReporting {
             let bytes: [UInt8]
             if let file {
-                if case let .failure(problem) = inputFileSize(file) { throw TokenizeError(path: file, problem: problem.text) }
+                // A missing file or a folder is named as such; a FIFO (/dev/stdin, <(…)) is read like a file.
+                if case let .failure(problem) = inputFileSize(file), problem == .missing || problem == .directory {
+                    throw TokenizeError(path: file, problem: problem.text)
+                }
                 do {
                     bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
                 } catch {

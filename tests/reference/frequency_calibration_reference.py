@@ -13,7 +13,8 @@ Per scored token: NLL under each model, confidence = max softmax probability, co
   holds; no unseen bucket) and "training data" = its first 50,000 tokens (so later tokens can be unseen).
 - Per bucket: tokens, mean NLL A and B, Δ = B − A, and the paired window bootstrap of gpt2lab's
   Statistics.swift reproduced bit for bit: SplitMix64 (seed 0), index = high 64 bits of draw × n
-  (Lemire), 2000 replicates, Δ* = Σ_w (sumB − sumA) / max(Σ_w count, 1) over the drawn windows,
+  (Lemire), 2000 replicates, Δ* = Σ_w (sumB − sumA) / Σ_w count over the drawn windows (a replicate that
+  draws none of the bucket's tokens has no Δ* and is left out; none does in this fixture's buckets),
   95% percentile interval (numpy's linear quantile), p = min(1, max(1/B, 2·min(P(Δ* ≤ 0), P(Δ* ≥ 0)))).
 - ECE over 15 equal-width bins ((m−1)/15, m/15] (Guo et al. 2017): Σ (n_b/N)|acc_b − conf_b|.
 Writes Tests/AnalysisTests/Fixtures/frequency-calibration-baseline-stacked.json.
@@ -144,7 +145,8 @@ def buckets(tok, n_windows, counts, idx, from_test_set):
             sb = np.bincount(tok["window"][sel], weights=tok["nll1"][sel], minlength=n_windows)
             c = np.bincount(tok["window"][sel], minlength=n_windows)
             d = sb - sa
-            reps = np.sort(d[idx].sum(1) / np.maximum(c[idx].sum(1), 1))
+            drawn = c[idx].sum(1)
+            reps = np.sort(d[idx].sum(1)[drawn > 0] / drawn[drawn > 0])
             B = len(reps)
             p = min(1.0, max(1 / B, 2 * min((reps <= 0).mean(), (reps >= 0).mean())))
             entry.update({"loss_a": sa.sum() / n, "loss_b": sb.sum() / n, "delta": d.sum() / n,

@@ -115,7 +115,7 @@ func benchmarkTables(_ prepared: PreparedEvals, _ m: ReportManifest, predictions
         }
         return EvalComparison(task: task, recipe: set.examples.recipe, data: set.path, examples: set.examples.count,
                               metric: task.info.headlineMetric,
-                              rule: "Wilson score interval per run; Δ vs baseline on the same examples with a paired normal interval; "
+                              rule: "Wilson score interval per run; Δ vs baseline on the same examples with Agresti–Min's paired interval; "
                                   + "p from McNemar's exact test on the discordant examples",
                               runs: rows)
     }

@@ -98,10 +98,13 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
     let evals = try prepareEvals(m)
     let frequencies = try countFrequencies(m, vocabSize: configs[m.baseline]!.softmaxVocab)
     let stepPlan = try planStepCheckpoints(m, context: T, vocab: vocab, opener: opener)
+    let testSetHash = tokens.contentHash
+    let hashes = try m.runs.map { try checkpointContentHash(path: $0.checkpoint) }
     var given: [ScoreReport?] = []
-    for r in m.runs {
+    for (i, r) in m.runs.enumerated() {
         given.append(try r.scores.map {
-            try readScoreFile($0, settings: settings, plan: plan, precision: options.precision, testSetHash: tokens.contentHash, manifest: m, run: r)
+            try readScoreFile($0, settings: settings, plan: plan, precision: options.precision, testSetHash: testSetHash,
+                              checkpointHash: hashes[i], manifest: m, run: r)
         })
     }
 
@@ -110,11 +113,11 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
     var runs: [RunState] = []
     for (i, r) in m.runs.enumerated() {
         runs.append(RunState(spec: r, config: headers[i].config, tokenizerRows: tokenizerRows[i], training: headers[i].training,
-                             contentHash: try checkpointContentHash(path: r.checkpoint), given: given[i]))
+                             contentHash: hashes[i], given: given[i]))
     }
     let setup = ComparisonSetup(
         m: m, options: options, opener: opener, tokens: tokens, context: T, plan: plan, settings: settings,
-        counts: plan.windows.map(\.scoredCount), vocab: vocab, evals: evals, stepPlan: stepPlan, testSetHash: tokens.contentHash,
+        counts: plan.windows.map(\.scoredCount), vocab: vocab, evals: evals, stepPlan: stepPlan, testSetHash: testSetHash,
         tokenizer: tokenizer, cache: options.cacheDirectory.map(ScoreCache.init(directory:)),
         order: m.sequential.map { visitOrder(count: plan.windows.count, seed: $0.seed) } ?? [],
         rule: m.sequential.map { r -> SequentialRule in var r = r; r.level = options.level; return r },   // the report's level
@@ -136,7 +139,7 @@ func countFrequencies(_ m: ReportManifest, vocabSize: Int) throws -> TokenFreque
 /// exactly the report's, its products in the report's precision (the other runs are scored in it), and it must
 /// come from the run's checkpoint and the report's test set (their hashes, which `score --json` and `merge` record).
 func readScoreFile(_ path: String, settings: ScoreSettings, plan: WindowPlan, precision: Precision, testSetHash: String,
-                   manifest m: ReportManifest, run r: RunSpec) throws -> ScoreReport {
+                   checkpointHash ours: String, manifest m: ReportManifest, run r: RunSpec) throws -> ScoreReport {
     guard let data = FileManager.default.contents(atPath: path) else { throw runError(m, r, "scores '\(path)': cannot read") }
     let s: ScoreReport
     do { s = try JSONDecoder().decode(ScoreReport.self, from: data) } catch {
@@ -162,7 +165,6 @@ func readScoreFile(_ path: String, settings: ScoreSettings, plan: WindowPlan, pr
     guard theirTestSet == testSetHash else {
         throw runError(m, r, "scores '\(path)' scored another test set (token hash \(theirTestSet); the report's \(m.testSet) is \(testSetHash))")
     }
-    let ours = try checkpointContentHash(path: r.checkpoint)
     guard theirCheckpoint == ours else {
         throw runError(m, r, "scores '\(path)' scored another checkpoint (content hash \(theirCheckpoint); \(r.checkpoint) is \(ours))")
     }

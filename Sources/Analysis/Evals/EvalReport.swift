@@ -69,7 +69,7 @@ public func binomialStderr(_ k: Int, _ n: Int) -> Double {
 /// holds a contiguous, even share of the examples (`shardRange`, batch 1).
 public struct EvalShard: PartBody {
     public static let kind = PartKind.eval
-    /// XXH64 of the checkpoint file and of the benchmark file.
+    /// The checkpoint's identity (checkpointContentHash) and the XXH64 of the benchmark file.
     public var checkpointHash: String
     public var dataHash: String
     /// Attention heads the weights were read with.
@@ -91,6 +91,17 @@ public struct EvalShard: PartBody {
     }
     public var batch: Int { 1 }
     public var rowCount: Int { report.predictions.count }
+    public func addValues(to d: inout ValueDigest) {
+        d.add(checkpointHash); d.add(dataHash); d.add(heads)
+        let r = report
+        d.add(r.task.rawValue); d.add(r.recipe); d.add(r.data); d.add(r.checkpoint); d.add(r.layout); d.add(r.examples)
+        d.add(r.context); d.add(r.seconds); d.add(r.device); d.add(r.predictions.count)
+        for p in r.predictions {
+            d.add(p.pred); d.add(p.predNorm); d.add(p.label); d.add(p.loglikelihoods != nil); d.add(p.loglikelihoods ?? [])
+            d.add(p.hit); d.add(p.loglikelihood); d.add(p.tokens.map { Int($0) })
+        }
+    }
+
     /// Examples and predictions pair up, and each multiple-choice prediction is the first argmax of its scores, with
     /// its label one of the choices.
     public var inconsistency: String? {

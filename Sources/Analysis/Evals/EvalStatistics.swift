@@ -14,7 +14,7 @@ public func wilsonInterval(_ k: Int, _ n: Int, level: Double = 0.95) -> Interval
     return Interval(estimate: p, lo: k == 0 ? 0 : max(0, centre - half), hi: k == n ? 1 : min(1, centre + half))
 }
 
-/// Two runs' outcomes on the same examples: Δ = acc(a) − acc(b) with a paired normal interval, and McNemar's
+/// Two runs' outcomes on the same examples: Δ = acc(a) − acc(b) with Agresti–Min's paired interval, and McNemar's
 /// exact test. Only the discordant examples carry information: `aOnly` (a right, b wrong) and `bOnly`.
 public struct PairedAccuracy: Codable, Sendable, Equatable {
     public var delta: Interval

@@ -55,6 +55,14 @@ public struct ScoreShard: PartBody {
         return nil
     }
 
+    public func addValues(to d: inout ValueDigest) {
+        d.add(checkpoint); d.add(layout); d.add(testSet)
+        d.add(key.checkpointHash); d.add(key.testSetHash); d.add(key.context); d.add(key.stride); d.add(key.skip)
+        d.add(key.maxTokens); d.add(key.engine); d.add(key.softmaxRows); d.add(key.precision); d.add(key.heads); d.add(key.device)
+        d.add(utf8Bytes); d.add(softmaxRows); d.add(vocabStored); d.add(batch)
+        d.add(windowNLLSums); d.add(windowCounts); d.add(threads); d.add(seconds)
+    }
+
     /// Parts of one test set read from its .txt and from its token file share a key (the token ids); only the
     /// text knows its byte count, and parts that both know it must agree.
     public func mismatch(_ other: ScoreShard) -> String? {

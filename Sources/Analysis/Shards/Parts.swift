@@ -4,7 +4,8 @@
 // One envelope for every kind of part: `format` "gpt2lab-part", `version` 2, `kind` ("score" or
 // "eval"), which shard of how many, the units (windows or examples) of the unsharded run and this
 // shard's first, and the kind's body under its own name ("score": per-window NLL sums, "eval":
-// per-example predictions), and `check`, the XXH64 of the split and body as written (JSON.digest), so a part
+// per-example predictions), and `check`, the XXH64 of the split's and body's values (ValueDigest: numbers by their
+// bits, not as some JSON printer writes them, so parts from several machines check alike), so a part
 // damaged or edited after it was written is refused rather than merged. Shard k of n holds a contiguous range of whole batches of units
 // (`shardRange`), so the merge concatenates the bodies' rows in unit order and the merged result is
 // the unsharded one, bit for bit. Parts merge only when their bodies' identity keys (ScoreKey,
@@ -49,6 +50,8 @@ public protocol PartBody: Codable, Sendable {
     var inconsistency: String? { get }
     /// What besides the key keeps this body from merging with `other`, if anything (as "field (a vs b)").
     func mismatch(_ other: Self) -> String?
+    /// Adds every value the body holds to the part's `check`.
+    func addValues(to d: inout ValueDigest)
     /// The bodies of shards 0..<n, in order, as the unsharded run's result.
     static func merged(_ bodies: [Self]) -> Merged
 }
@@ -88,14 +91,17 @@ public struct ShardPart<Body: PartBody>: Codable, Sendable {
         try c.encode(Body.kind, forKey: .kind)
         try c.encode(shard, forKey: .shard); try c.encode(shards, forKey: .shards)
         try c.encode(total, forKey: .total); try c.encode(start, forKey: .start)
-        try c.encode(try digest(), forKey: .check)
+        try c.encode(digest(), forKey: .check)
         var b = encoder.container(keyedBy: BodyKey.self)
         try b.encode(body, forKey: BodyKey(stringValue: Body.kind.rawValue))
     }
 
-    /// JSON.digest of the split and the body: what `check` records.
-    func digest() throws -> String {
-        try JSON.digest(SealedPart(shard: shard, shards: shards, total: total, start: start, body: body))
+    /// The split's and the body's values in a fixed byte form (ValueDigest): what `check` records.
+    func digest() -> String {
+        var d = ValueDigest()
+        d.add(Body.kind.rawValue); d.add(shard); d.add(shards); d.add(total); d.add(start)
+        body.addValues(to: &d)
+        return d.hex
     }
 
     public init(from decoder: Decoder) throws {
@@ -105,11 +111,6 @@ public struct ShardPart<Body: PartBody>: Codable, Sendable {
         check = try c.decode(String.self, forKey: .check)
         body = try decoder.container(keyedBy: BodyKey.self).decode(Body.self, forKey: BodyKey(stringValue: Body.kind.rawValue))
     }
-}
-
-/// What a part's `check` covers: its split and its body.
-private struct SealedPart<Body: Encodable>: Encodable {
-    var shard: Int, shards: Int, total: Int, start: Int, body: Body
 }
 
 /// A part file of any kind, as `readPart` finds it.
@@ -183,7 +184,7 @@ private func decodePart<B: PartBody>(_ data: Data, path: String) throws -> Shard
     do { part = try JSON.decoder().decode(ShardPart<B>.self, from: data) } catch {
         throw MergeError(message: "\(path): not a gpt2lab \(B.kind.rawValue) part (\(shortDecodingError(error)))")
     }
-    guard part.check == (try? part.digest()) else {
+    guard part.check == part.digest() else {
         throw MergeError(message: "\(path): its numbers do not match the checksum gpt2lab wrote with them (the file was changed after it was written); run its shard again")
     }
     guard part.shards >= 1, (0..<part.shards).contains(part.shard), part.start >= 0, part.body.inconsistency == nil else {

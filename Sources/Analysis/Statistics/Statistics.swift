@@ -61,10 +61,10 @@ public func meanAndStd(_ x: [Double]) -> (mean: Double, std: Double) {
 
 /// Draws B bootstrap index sets of n windows and calls `stat` on each; returns the B statistics.
 /// Indices are uniform in 0..<n via Lemire's multiply-shift on SplitMix64 (bias < n/2⁶⁴).
-private func bootstrapReplicates(n: Int, resamples: Int, seed: UInt64, _ stat: (_ idx: [Int]) -> Double) -> [Double] {
+private func bootstrapReplicates<T>(n: Int, resamples: Int, seed: UInt64, _ stat: (_ idx: [Int]) -> T) -> [T] {
     var rng = SplitMix64(seed: seed)
     var idx = [Int](repeating: 0, count: n)
-    var out: [Double] = []
+    var out: [T] = []
     out.reserveCapacity(resamples)
     for _ in 0..<resamples {
         for i in 0..<n { idx[i] = Int(rng.next().multipliedFullWidth(by: UInt64(n)).high) }
@@ -92,15 +92,15 @@ public func bootstrapLossCI(nllSums: [Double], counts: [Int], resamples: Int = 2
 /// Σ values / Σ counts and the percentile CI of that ratio over window resamples; also the
 /// sorted replicates. The one estimator behind both the loss CI and the paired Δ. A resample whose
 /// windows count no tokens (only possible when some windows count 0, as in a frequency bucket) has no
-/// ratio and is left out, never counted as 0.
+/// ratio and is left out, never counted as 0; a NaN value stays NaN.
 func ratioBootstrap(_ values: [Double], counts: [Int], resamples: Int, seed: UInt64,
                     level: Double) -> (Interval, [Double]) {
     let estimate = values.reduce(0, +) / Double(max(counts.reduce(0, +), 1))
-    let reps = bootstrapReplicates(n: values.count, resamples: resamples, seed: seed) { idx in
+    let reps = bootstrapReplicates(n: values.count, resamples: resamples, seed: seed) { idx -> Double? in
         var s = 0.0, c = 0
         for i in idx { s += values[i]; c += counts[i] }
-        return c > 0 ? s / Double(c) : .nan
-    }.filter { !$0.isNaN }.sorted()
+        return c > 0 ? s / Double(c) : nil
+    }.compactMap { $0 }.sorted()
     let a = (1 - level) / 2
     guard !reps.isEmpty else { return (Interval(estimate: estimate, lo: .nan, hi: .nan), reps) }
     return (Interval(estimate: estimate, lo: quantile(sorted: reps, a), hi: quantile(sorted: reps, 1 - a)), reps)
@@ -161,7 +161,7 @@ public func runVerdict(delta: Double?, deltaCI: [Double]?, band: Double?,
     if let band {
         let inside = sameSeedGroupAsBaseline || abs(delta) <= band * (1 + 1e-9)
         guard !inside else { return (true, .inTheNoise) }
-        guard let ci else { return (false, direction) }
+        guard let ci else { return (false, .unclear) }
         return (false, ci[0] > 0 || ci[1] < 0 ? direction : .unclear)
     }
     guard let ci else { return (nil, nil) }
