@@ -36,6 +36,14 @@ final class CompareTests: XCTestCase {
             let text = (e as? LocalizedError)?.errorDescription ?? ""
             XCTAssertTrue(text.hasPrefix("b.safetensors: the forward gives a non-finite loss"), text)
         }
+        // Scoring's check (scoreCheckpoint, its sequential form and interpolation call it) refuses it rather than printing nan.
+        let scores = scoreWindows(model: GPT2Model(weights: b, backend: backend), tokens: tokens, windows: plan.windows, batch: 2)
+        XCTAssertThrowsError(try scores.requireFinite("b.safetensors")) { e in
+            XCTAssertEqual((e as? LocalizedError)?.errorDescription,
+                           "b.safetensors: the forward gives a non-finite loss (NaN or ±Inf) in window 0: its activations overflow f32; no loss is given")
+        }
+        XCTAssertNoThrow(try scoreWindows(model: GPT2Model(weights: a, backend: backend), tokens: tokens, windows: plan.windows, batch: 2)
+            .requireFinite("a.safetensors"))
     }
 
     func testMatchesPyTorch() throws {

@@ -84,14 +84,6 @@ public struct TokenComparison: Codable, Sendable {
     }
 }
 
-/// A forward gave NaN or ±Inf (finite weights whose activations overflow f32): no per-token quantity from it means anything.
-public struct NonFiniteForward: Error, LocalizedError, Sendable {
-    public let model: String, window: Int, position: Int
-    public var errorDescription: String? {
-        "\(model): the forward gives a non-finite loss (NaN or ±Inf) at window \(window), position \(position): its activations overflow f32; nothing is compared"
-    }
-}
-
 /// Compares `a` and `b` (same vocabulary rows and softmaxed rows) token by token on `plan`'s windows of `tokens`.
 /// `tokenizer` decodes the segments' text (nil: segments carry token ids as text). With `gpu` (both models on
 /// one GPU, `CUDAModel.canCompare`) the positions are computed there (Sources/CCUDA/compare.c), else on the CPU.

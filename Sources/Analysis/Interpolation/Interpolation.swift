@@ -153,6 +153,7 @@ public func scoreInterpolation(_ a: LoadedCheckpoint, _ b: LoadedCheckpoint, ts:
             let model = GPT2Model(weights: w, backend: template.backend)
             out.append(scoreWindows(model: model, tokens: tokens.ids, windows: plan.windows, batch: B) { progress?(k, $0, $1) })
         }
+        try out[out.count - 1].requireFinite("the interpolation at t = \(t)")
     }
     return (plan, out, gpu?.info.scoreKeyName)
 }

@@ -24,6 +24,7 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
     let t0 = Date()
     let scores = try gpu.map { try scoreWindows(gpu: $0, tokens: tokens.ids, windows: windows, batch: B, progress: progress) }
         ?? scoreWindows(model: model, tokens: tokens.ids, windows: windows, batch: B, progress: progress)
+    try scores.requireFinite(ck.path)
     let seconds = Date().timeIntervalSince(t0)
     let settings = ScoreSettings(context: T, stride: plan.stride, skip: skip, maxTokens: maxTokens)
     // Bits per byte only when the whole text was scored.
@@ -124,6 +125,7 @@ public func scoreCheckpointSequential(_ ck: LoadedCheckpoint, tokens: TokenFile,
         let ws = chunk.map { plan.windows[$0] }
         let s = try gpu.map { try scoreWindows(gpu: $0, tokens: tokens.ids, windows: ws, batch: B) }
             ?? scoreWindows(model: model, tokens: tokens.ids, windows: ws, batch: B)
+        if let w = s.nllSums.firstIndex(where: { !$0.isFinite }) { throw NonFiniteForward(model: ck.path, window: chunk[w]) }
         done += s.tokensScored
         progress?(done, total)
         return [s.nllSums]

@@ -16,6 +16,25 @@ public struct WindowScores: Sendable {
     public var loss: Double { totalNLL / Double(max(tokensScored, 1)) }
 }
 
+/// A forward gave NaN or ±Inf (finite weights whose activations overflow f32): no loss or per-token quantity from
+/// it means anything, so it is refused rather than printed.
+public struct NonFiniteForward: Error, LocalizedError, Sendable {
+    public let model: String, window: Int
+    public var position: Int? = nil
+    public init(model: String, window: Int, position: Int? = nil) { self.model = model; self.window = window; self.position = position }
+    public var errorDescription: String? {
+        "\(model): the forward gives a non-finite loss (NaN or ±Inf) in window \(window)\(position.map { ", position \($0)" } ?? "")"
+            + ": its activations overflow f32; no loss is given"
+    }
+}
+
+extension WindowScores {
+    /// Throws NonFiniteForward naming `model` and the first window whose NLL sum is not finite.
+    public func requireFinite(_ model: String) throws {
+        if let w = nllSums.firstIndex(where: { !$0.isFinite }) { throw NonFiniteForward(model: model, window: w) }
+    }
+}
+
 /// Activations for one batch shape at a time, for loops whose batches come grouped by shape (full
 /// batches, then a short tail): a new shape drops the previous set before the new one is made, so peak
 /// memory is weights + one set, not one per shape, and each set is reused as long as its shape lasts.
