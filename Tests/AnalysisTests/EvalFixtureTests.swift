@@ -29,6 +29,20 @@ final class EvalFixtureTests: XCTestCase {
         return GPT2Model(weights: try loadCheckpoint(path: path).weights, backend: CPUBackend(threads: 2))
     }
 
+    /// A model whose activations overflow f32 (token embeddings of ±3e38) is refused on the first example, naming
+    /// the benchmark file's line, rather than counted wrong on every example (acc 0 with exit 0).
+    func testOverflowingModelIsRefused() throws {
+        var w = try loadCheckpoint(path: Self.runs.appendingPathComponent("baseline/model.safetensors").path).weights
+        for i in w.layout.range(TensorID(.wte)) { w.data[i] = w.data[i] >= 0 ? 3e38 : -3e38 }
+        let file = Self.files.appendingPathComponent("lambada.jsonl").path
+        let examples = try loadEvalExamples(task: .lambada, recipe: .llmc, path: file)
+        XCTAssertThrowsError(try evaluateExamples(model: GPT2Model(weights: w, backend: CPUBackend(threads: 2)), tokenizer: try GPT2Tokenizer.load(),
+                                                  examples, path: file, range: 0..<1)) { e in
+            let text = (e as? LocalizedError)?.errorDescription ?? ""
+            XCTAssertTrue(text.hasPrefix(file + ":") && text.contains("non-finite log-likelihood"), text)
+        }
+    }
+
     func check(_ run: String, _ task: EvalTask, _ recipe: HellaSwagRecipe) throws {
         let root = try expected()
         let r = try XCTUnwrap((root["runs"] as? [String: Any])?[run] as? [String: Any])

@@ -244,8 +244,12 @@ public func evaluateExamples(model: GPT2Model, gpu: CUDAModel? = nil, tokenizer:
                              range: Range<Int>? = nil, progress: ((Int, Int) -> Void)? = nil) throws -> [EvalPrediction] {
     let range = range ?? 0..<examples.count
     func scoreContinuations(model: GPT2Model, _ requests: [ContinuationRequest]) throws -> [ContinuationScore] {
-        if let gpu { return try Analysis.scoreContinuations(gpu: gpu, requests) }
-        return try Analysis.scoreContinuations(model: model, requests)
+        let s = try gpu.map { try Analysis.scoreContinuations(gpu: $0, requests) } ?? Analysis.scoreContinuations(model: model, requests)
+        // Finite weights whose activations overflow f32: refused, not counted as a wrong answer.
+        guard s.allSatisfy({ $0.loglikelihood.isFinite }) else {
+            throw EvalScoringError(problem: "the model's forward gives a non-finite log-likelihood (NaN or ±Inf) here: its activations overflow f32; no accuracy is given")
+        }
+        return s
     }
     var out: [EvalPrediction] = []
     for i in range {
