@@ -88,9 +88,8 @@ private func frequencyRows(_ f: FrequencyBuckets) -> [[String: String]] {
             : "counts \(groupedThousands(b.countMin))–\(groupedThousands(b.countMax))"
         return ["label": b.label, "types": "\(groupedThousands(b.types)) types, \(counts)", "tokens": groupedThousands(b.tokens),
                 "loss_a": b.lossA.map { String(format: "%.4f", $0) } ?? "—", "loss_b": b.lossB.map { String(format: "%.4f", $0) } ?? "—",
-                "delta": b.delta.map { String(format: "%+.4f", $0.estimate) } ?? zip2(b.lossA, b.lossB).map { String(format: "%+.4f", $1 - $0) } ?? "—",
-                "delta_ci": b.delta.map { String(format: "[%+.4f, %+.4f]", $0.lo, $0.hi) }
-                    ?? (b.lossA == nil ? "" : "n/a (\(b.windows ?? 0) window\(b.windows == 1 ? "" : "s"))"),
+                "delta": b.deltaEstimate.map { String(format: "%+.4f", $0) } ?? "—",
+                "delta_ci": b.delta.map { String(format: "[%+.4f, %+.4f]", $0.lo, $0.hi) } ?? b.noIntervalNote ?? "",
                 "p": formatP(b.pValue, bootstrap: f.resamples)]
     }
 }
@@ -119,6 +118,3 @@ func perTokenTemplateContext(_ r: ComparisonResults, charts built: [ReportChart]
         ]
     }
 }
-
-/// Both values, or nil.
-private func zip2<A, B>(_ a: A?, _ b: B?) -> (A, B)? { a.flatMap { a in b.map { (a, $0) } } }

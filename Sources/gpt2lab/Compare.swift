@@ -141,10 +141,9 @@ func frequencyTable(_ f: FrequencyBuckets) -> String {
                     + column("Δ", 10) + "  interval"]
     for b in f.buckets {
         let head = "  " + column(b.label, 22, alignLeft: true) + column(groupedThousands(b.tokens), 13)
-        guard let a = b.lossA, let l = b.lossB else { lines.append(head + "        —        —         —"); continue }
-        let interval = b.delta.map { String(format: "[%+.4f, %+.4f]", $0.lo, $0.hi) }
-            ?? "n/a (\(b.windows ?? 0) window\(b.windows == 1 ? "" : "s"), fewer than \(minBucketWindows))"
-        lines.append(head + String(format: "  %7.4f  %7.4f  %+8.4f  ", a, l, l - a) + interval)
+        guard let a = b.lossA, let l = b.lossB, let d = b.deltaEstimate else { lines.append(head + "        —        —         —"); continue }
+        let interval = b.delta.map { String(format: "[%+.4f, %+.4f]", $0.lo, $0.hi) } ?? b.noIntervalNote ?? ""
+        lines.append(head + String(format: "  %7.4f  %7.4f  %+8.4f  ", a, l, d) + interval)
     }
     return lines.joined(separator: "\n")
 }

@@ -105,6 +105,7 @@ struct Score: ParsableCommand {
             let tokens = try loadTokenIDs(path: data.testSet, dataset: data.dataset)
             if let (k, n) = shardSpec { try runShard(k: k, n: n, tokens: tokens); return }
             var reports: [ScoreReport] = [], shapes: [ShapeSource] = []
+            let testSetHash = tokens.contentHash   // once for every checkpoint
             if profile { KernelProfile.start() }
             for path in checkpoints {
                 let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows, precision: precision)
@@ -132,7 +133,7 @@ struct Score: ParsableCommand {
                                                          threads: data.threads, device: device, math: gpuMath.math, progress: bar.update)
                 }
                 bar.finish()
-                report.checkpointHash = try checkpointContentHash(path: path); report.testSetHash = tokens.contentHash
+                report.checkpointHash = try checkpointContentHash(path: path); report.testSetHash = testSetHash
                 reports.append(report)
             }
             let kernels = profile ? ProfileSummary(KernelProfile.stop(), seconds: reports.map(\.seconds).reduce(0, +)) : nil

@@ -75,6 +75,17 @@ public struct FrequencyBucket: Codable, Sendable, Equatable {
     }
 }
 
+extension FrequencyBucket {
+    /// lossB − lossA, with or without an interval; nil for an empty bucket.
+    public var deltaEstimate: Double? { lossA.flatMap { a in lossB.map { $0 - a } } }
+    /// Why a bucket with tokens has no interval ("n/a (3 windows, fewer than 5)"); nil when it has one or is empty.
+    public var noIntervalNote: String? {
+        guard delta == nil, lossA != nil else { return nil }
+        let k = windows ?? 0
+        return "n/a (\(k) window\(k == 1 ? "" : "s"), fewer than \(minBucketWindows))"
+    }
+}
+
 /// Windows a bucket's tokens must lie in for its bootstrap interval: with fewer, most resamples repeat the same
 /// one or two windows and the percentile interval says nothing (one window gives a zero-width interval and p at its floor).
 public let minBucketWindows = 5

@@ -125,7 +125,7 @@ public func scoreCheckpointSequential(_ ck: LoadedCheckpoint, tokens: TokenFile,
         let ws = chunk.map { plan.windows[$0] }
         let s = try gpu.map { try scoreWindows(gpu: $0, tokens: tokens.ids, windows: ws, batch: B) }
             ?? scoreWindows(model: model, tokens: tokens.ids, windows: ws, batch: B)
-        if let w = s.nllSums.firstIndex(where: { !$0.isFinite }) { throw NonFiniteForward(model: ck.path, window: chunk[w]) }
+        try s.requireFinite(ck.path, windows: chunk)
         done += s.tokensScored
         progress?(done, total)
         return [s.nllSums]

@@ -29,9 +29,10 @@ public struct NonFiniteForward: Error, LocalizedError, Sendable {
 }
 
 extension WindowScores {
-    /// Throws NonFiniteForward naming `model` and the first window whose NLL sum is not finite.
-    public func requireFinite(_ model: String) throws {
-        if let w = nllSums.firstIndex(where: { !$0.isFinite }) { throw NonFiniteForward(model: model, window: w) }
+    /// Throws NonFiniteForward naming `model` and the first window whose NLL sum is not finite, numbered as
+    /// `windows` lists them (these scores' windows in the plan; nil: in order from 0).
+    public func requireFinite(_ model: String, windows: [Int]? = nil) throws {
+        if let w = nllSums.firstIndex(where: { !$0.isFinite }) { throw NonFiniteForward(model: model, window: windows?[w] ?? w) }
     }
 }
 

@@ -159,14 +159,13 @@ private func readPartHead(path: String) throws -> (head: PartHead, data: Data) {
 /// Reads a part file of either kind, checking it is one of this format and whole.
 public func readPart(path: String) throws -> AnyPart {
     let (head, data) = try readPartHead(path: path)
-    if partFileFormats.dropFirst().contains(head.format) {
-        throw MergeError(message: "\(path): a part in an earlier gpt2lab format (\(head.format)); run its shard again with this gpt2lab")
+    let earlier = partFileFormats.dropFirst().contains(head.format) ? head.format
+        : head.format == partFileFormats[0] && head.version == 1 ? "version 1, without a checksum" : nil
+    if let earlier {
+        throw MergeError(message: "\(path): a part in an earlier gpt2lab format (\(earlier)); run its shard again with this gpt2lab")
     }
     guard head.format == partFileFormats[0] else { throw MergeError(message: "\(path): not a gpt2lab part file (format \(head.format))") }
     let version = ShardPart<ScoreShard>.version
-    if head.version == 1 {
-        throw MergeError(message: "\(path): a part in an earlier gpt2lab format (version 1, without a checksum); run its shard again with this gpt2lab")
-    }
     guard head.version == version else {
         throw MergeError(message: "\(path): gpt2lab part version \(head.version.map(String.init) ?? "none"); this gpt2lab reads version \(version)")
     }
