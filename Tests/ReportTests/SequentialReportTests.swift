@@ -1,4 +1,6 @@
 import Analysis
+import Checkpoints
+import Engine
 import Foundation
 import TestFixtures
 import XCTest
@@ -109,6 +111,29 @@ final class SequentialReportTests: XCTestCase {
             .write(toFile: path, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try loadManifest(path: path)) { e in
             XCTAssertTrue(((e as? LocalizedError)?.errorDescription ?? "").contains("step_checkpoints without loss_across_steps"), "\(e)")
+        }
+    }
+
+    /// A run whose forward overflows f32 (finite weights: the baseline with a token embedding of ±3e38) stops a
+    /// sequential report with one error naming its checkpoint and window, as a full report does, where it gave a
+    /// NaN Δ with exit 0.
+    func testOverflowingRunStopsTheSequentialReport() throws {
+        guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw missingFixtures("shared/fixtures not found at \(Self.fixtures)") }
+        let w = try loadCheckpoint(path: Self.fixtures + "/runs/baseline/model.safetensors").weights
+        let tensors = w.parameterTensors.map { id -> TensorToWrite in
+            let v = w.tensor(id)
+            return TensorToWrite(name: id.kind == .lmHead ? "lm_head.weight" : "transformer." + id.canonicalName, shape: w.layout.shapes[id]!,
+                                 dtype: .F32, values: id.kind == .wte ? v.map { $0 >= 0 ? 3e38 : -3e38 } : v)
+        }
+        let hot = dir + "/hot.safetensors"
+        try writeSafetensors(path: hot, tensors: tensors)
+        var text = try String(contentsOfFile: try manifest(["baseline"], top: "ci = 0.01"), encoding: .utf8)
+        text += "\n[[run]]\nname = \"hot\"\ncheckpoint = \"\(hot)\"\nheads = 4\n"
+        let path = dir + "/hot.toml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try compareRuns(try loadManifest(path: path), options: testReportOptions(cache: nil, bootstrap: 50))) { e in
+            let message = (e as? LocalizedError)?.errorDescription ?? "\(e)"
+            XCTAssertTrue(message.contains("\(hot): the forward gives a non-finite loss (NaN or ±Inf) in window "), message)
         }
     }
 }

@@ -43,7 +43,7 @@ func statisticsPhase(_ runs: [RunState], _ s: ComparisonSetup) throws -> [String
     guard s.m.sequential != nil else {
         return try bootstrapRowStatistics(s.m, nll: { byName[$0]!.score!.full!.windowScores.nllSums }, counts: s.counts, options: s.options)
     }
-    return sequentialRowStatistics(s.m, scores: byName.compactMapValues { $0.score?.sequential },
+    return try sequentialRowStatistics(s.m, scores: byName.compactMapValues { $0.score?.sequential },
                                    sources: byName.compactMapValues { $0.score?.windows }, order: s.order, counts: s.counts,
                                    level: s.options.level)
 }

@@ -36,7 +36,7 @@ func scorePhase(_ r: RunState, _ ck: LoadedCheckpoint, _ s: ComparisonSetup, bas
         events(.score(run: name, source: "scoring sequentially"))
         let model = GPT2Model(parameters: ck.parameters.at(options.precision), backend: CPUBackend(threads: options.threads))
         score = RunScore(source: .scoredSequentially,
-                         windows: WindowNLLSource(model: model, tokens: s.tokens.ids, plan: s.plan, batch: defaultBatch(context: s.context)) { _ in })
+                         windows: WindowNLLSource(model: model, name: ck.path, tokens: s.tokens.ids, plan: s.plan, batch: defaultBatch(context: s.context)) { _ in })
     } else {
         events(.score(run: name, source: "scoring"))
         let (report, _, _) = try scoreCheckpoint(ck.at(options.precision), tokens: s.tokens, testSetPath: m.testSet, context: s.context,
@@ -52,7 +52,7 @@ func scorePhase(_ r: RunState, _ ck: LoadedCheckpoint, _ s: ComparisonSetup, bas
     score.windows = src
     let isBase = name == m.baseline
     guard !isBase || m.runs.count == 1 else { return score }
-    let q = sequentialRunScores(run: src, baseline: isBase ? nil : baseline, order: s.order, counts: s.counts,
+    let q = try sequentialRunScores(run: src, baseline: isBase ? nil : baseline, order: s.order, counts: s.counts,
                                 batch: defaultBatch(context: s.context), rule: rule)
     score.sequential = q
     let counts = s.counts

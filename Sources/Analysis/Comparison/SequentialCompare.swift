@@ -20,7 +20,7 @@ import TestSets
 final class WindowNLLSource {
     private var known: [Double]
     private var have: [Bool]
-    private let scorer: (([Int]) -> [Double])?
+    private let scorer: (([Int]) throws -> [Double])?
     /// Windows the engine scored (not read from full scores).
     private(set) var engineWindows = 0
 
@@ -30,24 +30,27 @@ final class WindowNLLSource {
     }
 
     /// `count` windows, scored on demand by `scorer(windowIndices)` (one value per index, same order).
-    init(count: Int, scorer: @escaping ([Int]) -> [Double]) {
+    init(count: Int, scorer: @escaping ([Int]) throws -> [Double]) {
         known = Array(repeating: 0, count: count); have = Array(repeating: false, count: count); self.scorer = scorer
     }
 
     /// The model on `plan`'s windows of `tokens`, `batch` windows per forward; `progress(windows)`
-    /// after each engine call with the windows it scored.
-    convenience init(model: GPT2Model, tokens: [Int32], plan: WindowPlan, batch: Int, progress: @escaping (Int) -> Void) {
+    /// after each engine call with the windows it scored. A forward that overflows (NaN/Inf) throws
+    /// NonFiniteForward naming `name` and the window.
+    convenience init(model: GPT2Model, name: String, tokens: [Int32], plan: WindowPlan, batch: Int,
+                     progress: @escaping (Int) -> Void) {
         self.init(count: plan.windows.count) { idx in
             let s = scoreWindows(model: model, tokens: tokens, windows: idx.map { plan.windows[$0] }, batch: batch)
+            try s.requireFinite(name, windows: idx)
             progress(idx.count)
             return s.nllSums
         }
     }
 
-    func values(_ windows: [Int]) -> [Double] {
+    func values(_ windows: [Int]) throws -> [Double] {
         let missing = windows.filter { !have[$0] }
         if !missing.isEmpty, let scorer {
-            for (w, v) in zip(missing, scorer(missing)) { known[w] = v; have[w] = true }
+            for (w, v) in zip(missing, try scorer(missing)) { known[w] = v; have[w] = true }
             engineWindows += missing.count
         }
         return windows.map { known[$0] }
@@ -67,15 +70,15 @@ struct SequentialRunScores {
 /// Scores `run` against `baseline` with the paired sequential rule; `run === baseline` (or no
 /// baseline) scores the run's own loss with the single-series rule instead.
 func sequentialRunScores(run: WindowNLLSource, baseline: WindowNLLSource?, order: [Int], counts: [Int], batch: Int,
-                         rule: SequentialRule) -> SequentialRunScores {
+                         rule: SequentialRule) throws -> SequentialRunScores {
     if let baseline, baseline !== run {
-        let r = runPairedSequential(order: order, counts: counts, batch: batch, rule: rule) { w in
-            (run.values(w), baseline.values(w))
+        let r = try runPairedSequential(order: order, counts: counts, batch: batch, rule: rule) { w in
+            (try run.values(w), try baseline.values(w))
         }
         return SequentialRunScores(visited: r.visited, run: r.a, base: r.b, paired: r.estimate,
                                    stoppedOnWidth: r.visited.count < order.count)
     }
-    let r = runSequential(order: order, counts: counts, batch: batch, rule: rule) { w in [run.values(w)] }
+    let r = try runSequential(order: order, counts: counts, batch: batch, rule: rule) { w in [try run.values(w)] }
     return SequentialRunScores(visited: r.visited, run: r.series[0], base: r.series[0], paired: nil,
                                stoppedOnWidth: r.visited.count < order.count)
 }
@@ -84,7 +87,7 @@ func sequentialRunScores(run: WindowNLLSource, baseline: WindowNLLSource?, order
 /// against the baseline, Δ against the reference on the windows both read; the baseline's loss on
 /// the longest prefix (the windows it was scored on).
 func sequentialRowStatistics(_ m: ReportManifest, scores: [String: SequentialRunScores], sources: [String: WindowNLLSource],
-                             order: [Int], counts: [Int], level: Double) -> [String: RowStatistics] {
+                             order: [Int], counts: [Int], level: Double) throws -> [String: RowStatistics] {
     let N = order.count
     func ratio(_ y: [Double], _ prefix: Int) -> SampledEstimate {
         ratioEstimate(values: y, counts: order[0..<prefix].map { counts[$0] }, population: N, level: level)
@@ -94,7 +97,7 @@ func sequentialRowStatistics(_ m: ReportManifest, scores: [String: SequentialRun
     for r in m.runs {
         let isBase = r.name == m.baseline
         let n = isBase ? longest : scores[r.name]!.visited.count
-        let mine = isBase ? sources[r.name]!.values(Array(order[0..<n])) : scores[r.name]!.run
+        let mine = isBase ? try sources[r.name]!.values(Array(order[0..<n])) : scores[r.name]!.run
         let own = ratio(mine, n)
         let s = scores[r.name]
         let baseLoss = isBase ? own.estimate : s!.base.reduce(0, +) / Double(max(order[0..<n].reduce(0) { $0 + counts[$1] }, 1))
@@ -104,7 +107,7 @@ func sequentialRowStatistics(_ m: ReportManifest, scores: [String: SequentialRun
             // Both runs' windows are prefixes of one order: compare them on the shorter one.
             let k = min(n, refN)
             let w = Array(order[0..<k])
-            let d = ratio(zip(sources[r.name]!.values(w), sources[ref]!.values(w)).map { $0 - $1 }, k)
+            let d = ratio(zip(try sources[r.name]!.values(w), try sources[ref]!.values(w)).map { $0 - $1 }, k)
             row.deltaRef = d.estimate; row.deltaRefCI = [d.lo, d.hi]
         }
         row.sequential = SequentialRunResult(

@@ -66,10 +66,10 @@ func stepsPhase(_ r: RunState, _ s: ComparisonSetup, events: @escaping (Comparis
         if let rule = s.rule {
             let src = full.map { WindowNLLSource(full: $0.windowScores.nllSums) } ?? WindowNLLSource(
                 model: GPT2Model(parameters: ck.parameters.at(options.precision), backend: CPUBackend(threads: options.threads)),
-                tokens: s.tokens.ids,
+                name: path, tokens: s.tokens.ids,
                 plan: s.plan, batch: defaultBatch(context: s.plan.context)) { _ in }
             events(.score(run: label, source: full == nil ? "scoring sequentially" : "cached"))
-            let q = sequentialRunScores(run: src, baseline: nil, order: s.order, counts: counts,
+            let q = try sequentialRunScores(run: src, baseline: nil, order: s.order, counts: counts,
                                         batch: defaultBatch(context: s.plan.context), rule: rule)
             let e = ratioEstimate(values: q.run, counts: q.visited.map { counts[$0] }, population: N, level: rule.level)
             out.append(StepLoss(step: step, checkpoint: path, loss: e.estimate, lossCI: [e.lo, e.hi], windowsScored: q.visited.count,
