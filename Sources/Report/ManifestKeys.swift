@@ -106,7 +106,7 @@ let manifestKeys: [ManifestKey] = [
     ManifestKey("description", .run, .text, "a line shown beside the run"),
     ManifestKey("seed_group", .run, .text, "the run this one differs from only in its seed: the two form the seed band"),
     ManifestKey("stack_of", .run, .runNames, "runs whose changes this one stacks: the page shows the sum of their Δ"),
-    ManifestKey("scores", .run, .file, "the run's scores from `score --json` or `merge --json` instead of scoring it (the checkpoint and test-set hashes they record must be this run's and the report's)"),
+    ManifestKey("scores", .run, .file, "the run's scores from `score --json` or `merge --json` instead of scoring it (the checkpoint and test-set hashes, heads and softmax rows they record must be this run's and the report's)"),
     ManifestKey("heads", .run, .count(min: 1), "attention heads, for a checkpoint whose file and folder state none"),
     ManifestKey("lr", .run, .amount, "learning rate; default: from meta.json / train.json, else the checkpoint"),
     ManifestKey("weight_decay", .run, .amount, "weight decay; default as `lr`"),

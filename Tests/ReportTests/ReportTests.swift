@@ -210,6 +210,39 @@ final class ReportTests: XCTestCase {
         }
     }
 
+    /// A score read with other heads than the report reads the run with (a wrong `--heads`: another loss), or over
+    /// other vocabulary rows, or one that does not say, does not stand in for the run.
+    func testScoreFileReadWithOtherHeadsOrRowsIsRejected() throws {
+        let tokens = try loadTokenIDs(path: Self.root + "/examples/test-persuasion.bin")
+        // The run's weights without its meta.json, so that nothing states its heads: the manifest's `heads` does.
+        let path = dir + "/model.safetensors"
+        try FileManager.default.copyItem(atPath: Self.root + "/examples/runs/wd-0.01/model.safetensors", toPath: path)
+        let right = try loadCheckpoint(path: path, heads: 4), wrong = try loadCheckpoint(path: path, heads: 2)
+        var (score, _, _) = try scoreCheckpoint(wrong, tokens: tokens, testSetPath: "t", maxTokens: 2049)
+        let loss = try scoreCheckpoint(right, tokens: tokens, testSetPath: "t", maxTokens: 2049).0.loss
+        XCTAssertGreaterThan(abs(score.loss - loss), 1e-3, "the heads change the loss")
+        score.checkpointHash = try checkpointContentHash(path: path); score.testSetHash = tokens.contentHash
+        var o = options()
+        o.cacheDirectory = nil
+        var rows = score, unrecorded = score
+        rows.heads = 4; rows.softmaxRows = 50304
+        unrecorded.heads = nil
+        for (s, needle) in [(score, "read the checkpoint with 2 heads; the report reads it with 4"),
+                            (rows, "softmaxed over 50304 vocabulary rows; the report softmaxes over 50257"),
+                            (unrecorded, "does not record the heads and vocabulary rows")] {
+            let scores = dir + "/s.json"
+            try JSONEncoder().encode(s).write(to: URL(fileURLWithPath: scores))
+            let manifest = try manifest(["baseline", "wd-0.01"], extraRun: ["wd-0.01": "scores = \"\(scores)\"\nheads = 4"])
+            let text = try String(contentsOfFile: manifest, encoding: .utf8)
+            try text.replacingOccurrences(of: Self.root + "/examples/runs/wd-0.01/model.safetensors", with: path)
+                .write(toFile: manifest, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try compare(manifest, o), needle) { error in
+                let message = (error as? LocalizedError)?.errorDescription ?? ""
+                XCTAssertTrue(message.hasPrefix(manifest) && message.contains("run 'wd-0.01'") && message.contains(needle), message)
+            }
+        }
+    }
+
     func testContextLongerThanARunIsRejected() throws {
         let path = try manifest(["baseline"], extraTop: "context = 512")
         XCTAssertThrowsError(try compare(path, options())) { error in

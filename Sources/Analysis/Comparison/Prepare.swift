@@ -104,7 +104,7 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
     for (i, r) in m.runs.enumerated() {
         given.append(try r.scores.map {
             try readScoreFile($0, settings: settings, plan: plan, precision: options.precision, testSetHash: testSetHash,
-                              checkpointHash: hashes[i], manifest: m, run: r)
+                              checkpointHash: hashes[i], config: headers[i].config, manifest: m, run: r)
         })
     }
 
@@ -137,9 +137,10 @@ func countFrequencies(_ m: ReportManifest, vocabSize: Int) throws -> TokenFreque
 
 /// A pre-computed score (`gpt2lab score --json`, or a merge of shards): its windows must be
 /// exactly the report's, its products in the report's precision (the other runs are scored in it), and it must
-/// come from the run's checkpoint and the report's test set (their hashes, which `score --json` and `merge` record).
+/// come from the run's checkpoint and the report's test set (their hashes, which `score --json` and `merge` record),
+/// read as the report reads it (`config`: the same heads and softmax rows).
 func readScoreFile(_ path: String, settings: ScoreSettings, plan: WindowPlan, precision: Precision, testSetHash: String,
-                   checkpointHash ours: String, manifest m: ReportManifest, run r: RunSpec) throws -> ScoreReport {
+                   checkpointHash ours: String, config: GPT2Config, manifest m: ReportManifest, run r: RunSpec) throws -> ScoreReport {
     guard let data = FileManager.default.contents(atPath: path) else { throw runError(m, r, "scores '\(path)': cannot read") }
     let s: ScoreReport
     do { s = try JSONDecoder().decode(ScoreReport.self, from: data) } catch {
@@ -166,7 +167,19 @@ func readScoreFile(_ path: String, settings: ScoreSettings, plan: WindowPlan, pr
         throw runError(m, r, "scores '\(path)' scored another test set (token hash \(theirTestSet); the report's \(m.testSet) is \(testSetHash))")
     }
     guard theirCheckpoint == ours else {
-        throw runError(m, r, "scores '\(path)' scored another checkpoint (content hash \(theirCheckpoint); \(r.checkpoint) is \(ours))")
+        throw runError(m, r, "scores '\(path)' scored another checkpoint (content hash \(theirCheckpoint); \(r.checkpoint) is \(ours))"
+                       + folderHint(s.checkpoint, r.checkpoint))
+    }
+    guard let heads = s.heads, let rows = s.softmaxRows else {
+        throw runError(m, r, "scores '\(path)' does not record the heads and vocabulary rows it was read with (written by an earlier gpt2lab); score it again")
+    }
+    guard heads == config.nHead else {
+        throw runError(m, r, "scores '\(path)' read the checkpoint with \(heads) heads; the report reads it with \(config.nHead) "
+                       + "(score it with --heads \(config.nHead), or set the run's `heads`)")
+    }
+    guard rows == config.softmaxVocab else {
+        let fix = config.softmaxVocab > rows ? "score it with --full-vocab, or drop `full_vocab`" : "score it without --full-vocab, or set `full_vocab = true`"
+        throw runError(m, r, "scores '\(path)' softmaxed over \(rows) vocabulary rows; the report softmaxes over \(config.softmaxVocab) (\(fix))")
     }
     let planned = plan.windows.map(\.scoredCount), theirCounts = s.windowScores.counts
     guard theirCounts == planned else {
@@ -176,4 +189,13 @@ func readScoreFile(_ path: String, settings: ScoreSettings, plan: WindowPlan, pr
         throw runError(m, r, "scores '\(path)': \(what) (a different test set, or a partial shard?)")
     }
     return s
+}
+
+/// When one of a score's checkpoint and the run's is a folder holding the other: they hash differently
+/// (a folder's hash covers its config), so the fix is to score the path the manifest names.
+private func folderHint(_ scored: String, _ named: String) -> String {
+    let a = URL(fileURLWithPath: scored).standardizedFileURL.path, b = URL(fileURLWithPath: named).standardizedFileURL.path
+    let (dir, file) = a.count < b.count ? (a, b) : (b, a)
+    guard file.hasPrefix(dir.hasSuffix("/") ? dir : dir + "/") else { return "" }
+    return "; a folder and a file inside it hash differently: score \(named), the path the manifest names"
 }

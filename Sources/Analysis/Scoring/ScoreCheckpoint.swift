@@ -31,7 +31,7 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
     let bytes = (skip == 0 && maxTokens == nil && windowRange == nil) ? tokens.utf8Bytes : nil
     var report = ScoreReport(checkpoint: ck.path, layout: ck.layout.rawValue, testSet: testSetPath, settings: settings,
                              batch: B, threads: backend.threads, scores: scores, utf8Bytes: bytes, seconds: seconds,
-                             softmaxRows: model.config.softmaxVocab, vocabStored: model.config.vocabSize,
+                             softmaxRows: model.config.softmaxVocab, vocabStored: model.config.vocabSize, heads: model.config.nHead,
                              precision: model.precision)
     report.setDevice(gpu)
     return (report, scores, plan)
@@ -137,7 +137,7 @@ public func scoreCheckpointSequential(_ ck: LoadedCheckpoint, tokens: TokenFile,
     var report = ScoreReport(checkpoint: ck.path, layout: ck.layout.rawValue, testSet: testSetPath, settings: settings,
                              batch: B, threads: backend.threads, scores: scores,
                              utf8Bytes: (all && skip == 0 && maxTokens == nil) ? tokens.utf8Bytes : nil, seconds: seconds,
-                             softmaxRows: model.config.softmaxVocab, vocabStored: model.config.vocabSize,
+                             softmaxRows: model.config.softmaxVocab, vocabStored: model.config.vocabSize, heads: model.config.nHead,
                              precision: model.precision)
     report.setDevice(gpu)
     report.windowIndices = visited

@@ -50,6 +50,9 @@ public struct ScoreReport: Codable, Sendable {
     /// scored over GPT-2's 50257). nil in scores written before gpt2lab recorded them.
     public var softmaxRows: Int?
     public var vocabStored: Int?
+    /// Attention heads the weights were read with (the one shape the tensors do not fix: a wrong `--heads` gives
+    /// another loss). nil in scores written before gpt2lab recorded them.
+    public var heads: Int?
     /// Precision of the matrix products: "f32" or "bf16" (Engine/Precision.swift). nil (read as f32)
     /// in scores written before gpt2lab had bf16.
     public var precision: String?
@@ -71,7 +74,7 @@ public struct ScoreReport: Codable, Sendable {
         case totalNLL = "total_nll", windowNLLSums = "window_nll_sums", windowCounts = "window_counts"
         case windowLosses = "window_losses", windowIndices = "window_indices", ci95 = "ci95"
         case windowsScored = "windows_scored", windowsTotal = "windows_total"
-        case softmaxRows = "softmax_rows", vocabStored = "vocab_stored", precision, device, gpu
+        case softmaxRows = "softmax_rows", vocabStored = "vocab_stored", heads, precision, device, gpu
         case checkpointHash = "checkpoint_hash", testSetHash = "test_set_hash"
     }
 
@@ -97,6 +100,7 @@ public struct ScoreReport: Codable, Sendable {
         windowsTotal = try c.decodeIfPresent(Int.self, forKey: .windowsTotal)
         softmaxRows = try c.decodeIfPresent(Int.self, forKey: .softmaxRows)
         vocabStored = try c.decodeIfPresent(Int.self, forKey: .vocabStored)
+        heads = try c.decodeIfPresent(Int.self, forKey: .heads)
         precision = try c.decodeIfPresent(String.self, forKey: .precision)
         device = try c.decodeIfPresent(String.self, forKey: .device)
         gpu = try c.decodeIfPresent(GPUInfo.self, forKey: .gpu)
@@ -124,6 +128,7 @@ public struct ScoreReport: Codable, Sendable {
         try c.encodeIfPresent(windowIndices, forKey: .windowIndices); try c.encodeIfPresent(ci95, forKey: .ci95)
         try c.encodeIfPresent(windowsScored, forKey: .windowsScored); try c.encodeIfPresent(windowsTotal, forKey: .windowsTotal)
         try c.encodeIfPresent(softmaxRows, forKey: .softmaxRows); try c.encodeIfPresent(vocabStored, forKey: .vocabStored)
+        try c.encodeIfPresent(heads, forKey: .heads)
         try c.encodeIfPresent(precision, forKey: .precision)
         try c.encodeIfPresent(device, forKey: .device); try c.encodeIfPresent(gpu, forKey: .gpu)
         try c.encodeIfPresent(checkpointHash, forKey: .checkpointHash); try c.encodeIfPresent(testSetHash, forKey: .testSetHash)
@@ -141,8 +146,8 @@ public struct ScoreReport: Codable, Sendable {
 
     public init(checkpoint: String, layout: String, testSet: String, settings: ScoreSettings, batch: Int, threads: Int,
                 scores: WindowScores, utf8Bytes: Int?, seconds: Double, softmaxRows: Int? = nil, vocabStored: Int? = nil,
-                precision: Precision = .f32) {
-        self.softmaxRows = softmaxRows; self.vocabStored = vocabStored; self.precision = precision.rawValue
+                heads: Int? = nil, precision: Precision = .f32) {
+        self.softmaxRows = softmaxRows; self.vocabStored = vocabStored; self.heads = heads; self.precision = precision.rawValue
         self.checkpoint = checkpoint; self.layout = layout; self.testSet = testSet
         loss = scores.loss
         perplexity = exp(scores.loss)

@@ -77,7 +77,8 @@ public struct ScoreShard: PartBody {
         let scores = WindowScores(nllSums: bodies.flatMap(\.windowNLLSums), counts: bodies.flatMap(\.windowCounts))
         var r = ScoreReport(checkpoint: first.checkpoint, layout: first.layout, testSet: first.testSet, settings: first.key.settings,
                             batch: first.batch, threads: first.threads, scores: scores, utf8Bytes: bodies.lazy.compactMap(\.utf8Bytes).first,
-                            seconds: bodies.reduce(0) { $0 + $1.seconds }, softmaxRows: first.softmaxRows, vocabStored: first.vocabStored)
+                            seconds: bodies.reduce(0) { $0 + $1.seconds }, softmaxRows: first.softmaxRows, vocabStored: first.vocabStored,
+                            heads: first.key.heads)
         r.precision = first.key.precision ?? Precision.f32.rawValue
         r.device = first.key.device
         r.checkpointHash = first.key.checkpointHash; r.testSetHash = first.key.testSetHash
