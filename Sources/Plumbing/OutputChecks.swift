@@ -22,20 +22,67 @@ public func pathKind(_ path: String) -> PathKind {
     }
 }
 
+/// `path` made absolute (against the current folder) with its "." and ".." and empty components resolved by
+/// name, as a shell's `cd` does, and nothing else: "~" stays a folder named "~", as the kernel reads it (Foundation's
+/// URL would expand it to the home folder). The path an output is checked at and the path it is written to are
+/// this one path: checked as given, "reports/.." under a missing "reports" was a new folder and "~" a missing one;
+/// written through URL, both were an existing folder, which was replaced.
+public func normalizedOutputPath(_ path: String) -> String {
+    let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    var parts: [Substring] = []
+    for c in absolute.split(separator: "/") {
+        if c == "." { continue }
+        if c == ".." { _ = parts.popLast(); continue }
+        parts.append(c)
+    }
+    return "/" + parts.joined(separator: "/")
+}
+
+/// An output path the user meant otherwise: empty, or starting with "~", which only a shell expands (quoted, or
+/// from a config file, it would be a folder named "~" here).
+private func checkOutputSpelling(_ given: String, what: String) throws {
+    if given.isEmpty { throw OutputError("''", "is an empty path; give a \(what) path") }
+    if given.hasPrefix("~") {
+        throw OutputError(given, "starts with ~, which only a shell expands; give the \(what) path without quotes, or spell out the home folder")
+    }
+}
+
+/// The home folders: $HOME's and the account's (they differ under sudo -E and in some batch jobs).
+private func homeFolders() -> Set<String> {
+    var homes: Set<String> = [normalizedOutputPath(NSHomeDirectory())]
+    if let h = ProcessInfo.processInfo.environment["HOME"], !h.isEmpty { homes.insert(normalizedOutputPath(h)) }
+    if let pw = getpwuid(getuid()), let dir = pw.pointee.pw_dir { homes.insert(normalizedOutputPath(String(cString: dir))) }
+    return homes
+}
+
+/// What `path` is when it is "/", the home folder, or the current folder or one above it (never an output
+/// folder: replacing it would lose everything in it); nil for any other path.
+public func protectedFolder(_ path: String) -> String? {
+    let p = normalizedOutputPath(path)
+    let cwd = normalizedOutputPath(FileManager.default.currentDirectoryPath)
+    if p == "/" { return "the root folder" }
+    if homeFolders().contains(p) { return "the home folder" }
+    if cwd == p || cwd.hasPrefix(p + "/") { return "the current folder or one above it" }
+    return nil
+}
+
 /// Checks that `path` can receive a file: its folder exists and is writable, and nothing is at
 /// `path`, or a file `isOurs` recognises as a previous output of the same kind (`what`, e.g.
 /// "gpt2lab score part"). Throws one line naming the path.
-public func checkFileOutput(_ path: String, what: String, isOurs: (String) -> Bool) throws {
+public func checkFileOutput(_ given: String, what: String, isOurs: (String) -> Bool) throws {
+    try checkOutputSpelling(given, what: what)
+    guard !given.hasSuffix("/") else { throw OutputError(given, "ends in /: give a file name for the \(what)") }
+    let path = normalizedOutputPath(given)
     let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-    guard pathKind(dir) == .folder else { throw OutputError(path, "folder \(dir) does not exist") }
-    guard access(dir, W_OK) == 0 else { throw OutputError(path, "folder \(dir) is not writable") }
+    guard pathKind(dir) == .folder else { throw OutputError(given, "folder \(dir) does not exist") }
+    guard access(dir, W_OK) == 0 else { throw OutputError(given, "folder \(dir) is not writable") }
     switch pathKind(path) {
     case .missing: return
-    case .folder: throw OutputError(path, "is a folder; give a file name for the \(what)")
-    case .other: throw OutputError(path, "is not a regular file; give a file name for the \(what)")
+    case .folder: throw OutputError(given, "is a folder; give a file name for the \(what)")
+    case .other: throw OutputError(given, "is not a regular file; give a file name for the \(what)")
     case .file:
         guard isOurs(path) else {
-            throw OutputError(path, "exists and is not a \(what) written by gpt2lab; it would be replaced — remove it or choose another name")
+            throw OutputError(given, "exists and is not a \(what) written by gpt2lab; it would be replaced — remove it or choose another name")
         }
     }
 }
@@ -45,36 +92,38 @@ public func checkFileOutput(_ path: String, what: String, isOurs: (String) -> Bo
 /// previous output of the same kind (`what`, e.g. "gpt2lab report"): `foreign` lists what in the
 /// folder is not such an output, and must list nothing. A file, or a folder holding anything
 /// else, is refused: replacing it would lose it.
-public func checkFolderOutput(_ path: String, what: String, foreign: (String) -> [String]) throws {
+public func checkFolderOutput(_ given: String, what: String, foreign: (String) -> [String]) throws {
+    try checkOutputSpelling(given, what: "\(what) folder")
+    let path = normalizedOutputPath(given)
+    if let protected = protectedFolder(path) { throw OutputError(given, "is \(protected); give a new or previous \(what) folder") }
     switch pathKind(path) {
     case .file, .other:
-        throw OutputError(path, "is a file, not a folder; give a new or previous \(what) folder")
+        throw OutputError(given, "is a file, not a folder; give a new or previous \(what) folder")
     case .folder:
-        let url = URL(fileURLWithPath: path).standardizedFileURL
-        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).standardizedFileURL
-        if url.path == "/" || cwd.path.hasPrefix(url.path.hasSuffix("/") ? url.path : url.path + "/") || cwd.path == url.path {
-            throw OutputError(path, "is the current folder or one above it; give a new or previous \(what) folder")
+        let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard access(parent, W_OK) == 0 else { throw OutputError(given, "folder \(parent) is not writable") }
+        let entries: [String]
+        do { entries = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
+            throw OutputError(given, "cannot list the folder (\(error.localizedDescription)); give a new or previous \(what) folder")
         }
-        let parent = url.deletingLastPathComponent().path
-        guard access(parent, W_OK) == 0 else { throw OutputError(path, "folder \(parent) is not writable") }
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         if entries.isEmpty { return }
         let others = foreign(path).sorted()
         if others.isEmpty { return }
         let shown = others.prefix(3).joined(separator: ", ") + (others.count > 3 ? ", …" : "")
-        throw OutputError(path, "holds files that are not a \(what) (\(shown)); they would be deleted — choose a new folder or remove them")
+        throw OutputError(given, "holds files that are not a \(what) (\(shown)); they would be deleted — choose a new folder or remove them")
     case .missing:
-        var ancestor = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent()
+        var ancestor = URL(fileURLWithPath: path).deletingLastPathComponent()
         while pathKind(ancestor.path) == .missing && ancestor.path != "/" { ancestor.deleteLastPathComponent() }
         guard pathKind(ancestor.path) == .folder else {
-            throw OutputError(path, "\(ancestor.path) is a file, so the folder cannot be made")
+            throw OutputError(given, "\(ancestor.path) is a file, so the folder cannot be made")
         }
-        guard access(ancestor.path, W_OK) == 0 else { throw OutputError(path, "folder \(ancestor.path) is not writable") }
+        guard access(ancestor.path, W_OK) == 0 else { throw OutputError(given, "folder \(ancestor.path) is not writable") }
     }
 }
 
 /// Checks a cache folder before work: it exists or can be made, and is writable.
 public func checkCacheFolder(_ path: String) throws {
+    try checkOutputSpelling(path, what: "cache folder")
     switch pathKind(path) {
     case .folder:
         guard access(path, W_OK) == 0 else { throw OutputError(path, "cache folder is not writable") }

@@ -16,11 +16,17 @@ public struct OutputError: Error, LocalizedError, Sendable {
     public var errorDescription: String? { "\(path): \(problem)" }
 }
 
-/// Writes `path` atomically: `produce(tmp)` writes the whole output at `tmp` (a file, or with
-/// `folder` a folder it fills), then `tmp` is renamed over `path`. An existing folder is moved
-/// aside and removed; both renames happen under `PendingOutputs.critical`, so an interrupt never
-/// leaves the destination missing. Leftovers of a killed writer of `path` are cleared first.
-public func writeAtomically(to path: String, folder: Bool = false, _ produce: (_ tmp: String) throws -> Void) throws {
+/// Writes `path` (normalizedOutputPath) atomically: `produce(tmp)` writes the whole output at `tmp` (a file, or
+/// with `folder` a folder it fills), then `tmp` is renamed over `path`. Whatever stands at `path` then is replaced
+/// only after `mayReplace(path)` passes: the caller's check that it is a previous output of ours, made again now,
+/// since it may have appeared or changed during the work. An existing folder is moved aside and removed, never
+/// "/", the home folder or one holding the current folder. Both renames happen under
+/// `PendingOutputs.critical`, so an interrupt never leaves the destination missing. Leftovers of a
+/// killed writer of `path` are cleared first.
+public func writeAtomically(to given: String, folder: Bool = false, mayReplace: (String) throws -> Void = { _ in },
+                            _ produce: (_ tmp: String) throws -> Void) throws {
+    let path = normalizedOutputPath(given)
+    if folder, let protected = protectedFolder(path) { throw OutputError(given, "is \(protected); it is never replaced") }
     let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
@@ -32,9 +38,11 @@ public func writeAtomically(to path: String, folder: Bool = false, _ produce: (_
     do {
         try produce(tmp)
         if folder && FileManager.default.fileExists(atPath: path) {
+            try mayReplace(path)
             try replaceFolder(path, with: tmp, token: token)
-        } else if rename(tmp, path) != 0 {
-            throw OutputError(path, "cannot rename into place: \(String(cString: strerror(errno)))")
+        } else {
+            if pathKind(path) != .missing { try mayReplace(path) }
+            guard rename(tmp, path) == 0 else { throw OutputError(path, "cannot rename into place: \(String(cString: strerror(errno)))") }
         }
     } catch {
         try? FileManager.default.removeItem(atPath: tmp)
@@ -42,9 +50,10 @@ public func writeAtomically(to path: String, folder: Bool = false, _ produce: (_
     }
 }
 
-/// Writes `data` to `path` atomically (flushed to disk before the rename).
-public func writeAtomically(_ data: Data, to path: String) throws {
-    try writeAtomically(to: path) { tmp in
+/// Writes `data` to `path` atomically (flushed to disk before the rename), replacing what is there only when
+/// `mayReplace` passes (see above).
+public func writeAtomically(_ data: Data, to path: String, mayReplace: (String) throws -> Void = { _ in }) throws {
+    try writeAtomically(to: path, mayReplace: mayReplace) { tmp in
         let fd = open(tmp, O_WRONLY | O_TRUNC)
         guard fd >= 0 else { throw OutputError(path, "cannot open a temporary file: \(String(cString: strerror(errno)))") }
         defer { close(fd) }

@@ -268,11 +268,14 @@ public func renderReportHTML(_ r: ComparisonResults, charts: ReportChartSet, tem
 }
 
 /// What in the folder `path` is not part of a gpt2lab report: entries other than report files
-/// (index.html, results.json, results.csv, PNG charts), or a results.json gpt2lab did not write
-/// (none with gpt2lab's engine in its settings). Empty for a previous report.
+/// (index.html, results.json, results.csv, PNG charts gpt2lab drew: isGpt2labChart), or a results.json
+/// gpt2lab did not write (none with gpt2lab's engine in its settings). Empty for a previous report.
 public func nonReportEntries(_ path: String) -> [String] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-    let others = entries.filter { ![ReportFile.html, ReportFile.json, ReportFile.csv].contains($0) && !$0.hasSuffix(".png") }
+    let others = entries.filter { e in
+        if [ReportFile.html, ReportFile.json, ReportFile.csv].contains(e) { return false }
+        return !(e.hasSuffix(".png") && pathKind(path + "/" + e) == .file && isGpt2labChart(path + "/" + e))
+    }
     if !others.isEmpty || entries.isEmpty { return others }
     struct Head: Decodable { struct Settings: Decodable { var engine: String }; var settings: Settings }
     guard let data = FileManager.default.contents(atPath: path + "/" + ReportFile.json),
@@ -280,6 +283,13 @@ public func nonReportEntries(_ path: String) -> [String] {
         return ["\(ReportFile.json) " + (entries.contains(ReportFile.json) ? "not written by gpt2lab" : "missing")]
     }
     return []
+}
+
+/// Where a report goes without `--out`: reports/NAME for manifest NAME.toml. A name that is not a plain folder name
+/// ("..toml" gives "..", ".toml" a hidden ".toml") gives reports/report instead.
+public func defaultReportFolder(manifest: String) -> String {
+    let stem = ((manifest as NSString).lastPathComponent as NSString).deletingPathExtension
+    return "reports/" + (stem.isEmpty || stem.hasPrefix(".") ? "report" : stem)
 }
 
 /// Checks, before any work, that a report can be written at `destination`: a new folder, an
@@ -293,13 +303,13 @@ public func checkReportDestination(_ destination: String) throws {
 /// `checkReportDestination`): a report killed mid-write leaves the old report (its leftovers are
 /// cleared by the next run).
 public func writeReport(_ r: ComparisonResults, extras: ComparisonExtras, to destination: String, template: String) throws {
-    try checkReportDestination(destination)
-    let dest = URL(fileURLWithPath: destination).standardizedFileURL
-    let parent = dest.deletingLastPathComponent().path
+    let dest = normalizedOutputPath(destination)   // one path, checked and written
+    try checkReportDestination(dest)
+    let parent = URL(fileURLWithPath: dest).deletingLastPathComponent().path
     do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
         throw ReportError.io("\(parent): cannot create: \(error.localizedDescription)")
     }
-    try writeAtomically(to: dest.path, folder: true) { tmp in
+    try writeAtomically(to: dest, folder: true, mayReplace: checkReportDestination) { tmp in
         let charts = ReportChartSet(r, extras: extras)
         for c in charts.all { try render(c.chart, to: tmp + "/" + c.file, width: c.width, height: c.height, scale: 2) }
         try writeAtomically(resultsJSON(r), to: tmp + "/" + ReportFile.json)

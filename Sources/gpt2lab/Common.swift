@@ -30,7 +30,7 @@ func checkPartOutput(_ path: String) throws {
 
 /// Writes a shard's part (`score --shard`, `eval --shard`) atomically and says on stderr which units it holds.
 func writePart<Body: PartBody>(_ part: ShardPart<Body>, to path: String) throws {
-    try writeAtomically(try JSON.encoder().encode(part), to: path)
+    try writeAtomically(try JSON.encoder().encode(part), to: path, mayReplace: checkPartOutput)   // again: it may have appeared meanwhile
     let units = "\(Body.kind.units) \(part.start)..<\(part.start + part.body.rowCount) of \(part.total)"
     FileHandle.standardError.write(Data("gpt2lab: shard \(part.shard)/\(part.shards): \(units) → \(path)\n".utf8))
 }

@@ -80,10 +80,12 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let stem = ((manifest as NSString).lastPathComponent as NSString).deletingPathExtension
-            let dest = out ?? "reports/\(stem)"
+            let dest = out ?? defaultReportFolder(manifest: manifest)
             try checkReportDestination(dest)
             let cacheDirectory = try reportCacheDirectory()
+            if let c = cacheDirectory, normalizedOutputPath(c) == normalizedOutputPath(dest) || normalizedOutputPath(c).hasPrefix(normalizedOutputPath(dest) + "/") {
+                throw OutputError(c, "the cache is inside the report folder \(dest), which the report replaces; give another --cache folder")
+            }
             let m = try loadManifest(path: manifest)
             let template = try loadReportTemplate()   // before any work: a broken install is one line, at once
             var options = ReportOptions()

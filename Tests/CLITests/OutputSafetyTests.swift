@@ -65,6 +65,9 @@ extension CLITests {
         assertOneLineError(try gpt2lab(["report", manifest, "--out", notes.path, "--cache", cache]), contains: "notes.md")
         assertOneLineError(try gpt2lab(["report", manifest, "--out", file.path, "--cache", cache]), contains: "is a file")
         assertOneLineError(try gpt2lab(["report", manifest, "--out", ".", "--cache", cache]), contains: "current folder")
+        // "x/nosuch/.." is x whatever "nosuch" is (a missing "nosuch" let it pass as a new folder, and x was replaced).
+        assertOneLineError(try gpt2lab(["report", manifest, "--out", notes.path + "/nosuch/..", "--cache", cache]), contains: "notes.md")
+        assertOneLineError(try gpt2lab(["report", manifest, "--out", "~/gpt2lab-report", "--cache", cache]), contains: "only a shell expands")
         XCTAssertEqual(try snapshot(dir), before, "the user's files changed")
         XCTAssertFalse(FileManager.default.fileExists(atPath: cache), "refused before any scoring")
 
@@ -80,6 +83,11 @@ extension CLITests {
         try Data("mine\n".utf8).write(to: URL(fileURLWithPath: out + "/notes.md"))
         assertOneLineError(try gpt2lab(["report", manifest, "--out", out, "--cache", cache]), contains: "notes.md")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out + "/notes.md")), Data("mine\n".utf8))
+        // A PNG is the report's only when gpt2lab drew it: a screenshot of the user's is theirs.
+        try FileManager.default.removeItem(atPath: out + "/notes.md")
+        try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0]).write(to: URL(fileURLWithPath: out + "/screenshot.png"))
+        assertOneLineError(try gpt2lab(["report", manifest, "--out", out, "--cache", cache]), contains: "screenshot.png")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/screenshot.png"))
     }
 
     func testPartAndChartOutputsAreCheckedBeforeAnyWork() throws {

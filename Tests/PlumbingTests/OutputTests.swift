@@ -83,4 +83,47 @@ final class OutputTests: XCTestCase {
         XCTAssertThrowsError(try checkCacheFolder(dir + "/f"))
         XCTAssertNoThrow(try checkCacheFolder(dir + "/cache/scores"))
     }
+
+    /// The path checked is the path written: "nosuch/../.." from a subfolder is the project folder above it, never
+    /// a new folder (a report written there replaced the project; "~" unexpanded, the home folder). "/", the home
+    /// folder and the current folder or any above it are refused; so are "", and "~…", which only a shell expands.
+    func testOutputPathIsCheckedWhereItIsWritten() throws {
+        let dir = try tempDir(self), cwd = FileManager.default.currentDirectoryPath
+        try FileManager.default.createDirectory(atPath: dir + "/proj/sub", withIntermediateDirectories: true)
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: dir + "/proj/thesis.tex"))
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(dir + "/proj/sub"))
+        defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
+        let here = FileManager.default.currentDirectoryPath
+        XCTAssertEqual(normalizedOutputPath("a/./b/../c/"), here + "/a/c")
+        XCTAssertEqual(normalizedOutputPath("~"), here + "/~")     // as the kernel reads it
+        XCTAssertEqual(normalizedOutputPath("/x/../../y"), "/y")
+        for out in ["nosuch/../..", "nosuch/..", ".", "", "~", "~/r", "/"] {
+            XCTAssertThrowsError(try checkFolderOutput(out, what: "report") { _ in [] }, out) { e in
+                let text = (e as? LocalizedError)?.errorDescription ?? ""
+                XCTAssertTrue(text.contains("current folder or one above it") || text.contains("only a shell expands")
+                              || text.contains("empty path") || text.contains("root folder"), text)
+            }
+        }
+        XCTAssertThrowsError(try writeAtomically(to: "nosuch/../..", folder: true) { _ in })
+        XCTAssertEqual(try String(contentsOfFile: dir + "/proj/thesis.tex", encoding: .utf8), "mine")
+        let home = ProcessInfo.processInfo.environment["HOME"]
+        setenv("HOME", dir + "/proj", 1)
+        defer { if let home { setenv("HOME", home, 1) } else { unsetenv("HOME") } }
+        XCTAssertEqual(protectedFolder(dir + "/proj"), "the home folder")
+        XCTAssertNil(protectedFolder(dir + "/proj/other"))
+        XCTAssertThrowsError(try checkFileOutput("~/x.json", what: "part") { _ in true })
+        XCTAssertThrowsError(try checkFileOutput("out/", what: "part") { _ in true })
+    }
+
+    /// A file that appears at the destination during the work is replaced only if `mayReplace` accepts it.
+    func testOutputThatAppearsDuringTheWorkIsRechecked() throws {
+        let dir = try tempDir(self), path = dir + "/late.json"
+        struct NotOurs: Error {}
+        XCTAssertNoThrow(try writeAtomically(Data("part".utf8), to: path, mayReplace: { _ in throw NotOurs() }))
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "part", "nothing stood there: written")
+        try Data("user".utf8).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try writeAtomically(Data("part2".utf8), to: path, mayReplace: { _ in throw NotOurs() }))
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "user")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["late.json"], "no temporary left")
+    }
 }

@@ -45,7 +45,7 @@ func scorePhase(_ r: RunState, _ ck: LoadedCheckpoint, _ s: ComparisonSetup, bas
             events(.scoring(run: name, done: $0, total: $1))
         }
         score = RunScore(source: .scored, full: report)
-        try s.cache?.store(report, for: key)
+        storeInCache(s.cache, report, key, events)
     }
     guard let rule = s.rule else { return score }
     let src = score.windows ?? WindowNLLSource(full: score.full!.windowScores.nllSums)
@@ -61,4 +61,10 @@ func scorePhase(_ r: RunState, _ ck: LoadedCheckpoint, _ s: ComparisonSetup, bas
                         counts.count, 100 * est.fractionScored, q.paired == nil ? "loss" : "Δ vs \(m.baseline)",
                         est.estimate, est.halfWidth)))
     return score
+}
+
+/// Stores a score in the cache; a cache that cannot take it (unwritable now, an entry that is a folder) costs a
+/// re-score next time, so it is a note, not the end of a report whose scoring is done.
+func storeInCache(_ cache: ScoreCache?, _ report: ScoreReport, _ key: ScoreKey, _ events: (ComparisonEvent) -> Void) {
+    do { try cache?.store(report, for: key) } catch { events(.info("warning: \(describeError(error)); the score is not cached")) }
 }

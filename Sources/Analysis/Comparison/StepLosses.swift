@@ -83,7 +83,7 @@ func stepsPhase(_ r: RunState, _ s: ComparisonSetup, events: @escaping (Comparis
                                                      maxTokens: s.m.maxTokens, threads: options.threads) {
                 events(.scoring(run: label, done: $0, total: $1))
             }
-            try cache?.store(report, for: key)
+            storeInCache(cache, report, key, events)
             full = report; source = .scored
         } else {
             events(.score(run: label, source: "cached"))

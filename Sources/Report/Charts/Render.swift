@@ -27,7 +27,8 @@ public func render(_ chart: Chart, to path: String, format: ChartFormat? = nil,
         throw ChartError.badSize(width: width, height: height, scale: scale)
     }
     guard let fmt = format ?? ChartFormat(path: path) else { throw ChartError.unknownFormat(path: path) }
-    try writeAtomically(to: path) { tmp in
+    // What stands at `path` when the chart is done must be a chart of ours (it may have appeared since the start).
+    try writeAtomically(to: path, mayReplace: { try checkFileOutput($0, what: "chart", isOurs: isGpt2labChart) }) { tmp in
         switch fmt {
         case .png: try writePNG(chart, tmp: tmp, path: path, width: width, height: height, scale: scale)
         case .svg: try writeSVG(chart, tmp: tmp, path: path, width: width, height: height)
