@@ -19,6 +19,8 @@ struct StatedConfig {
     /// The file named in messages.
     let file: String
     var sizes: [Size: (key: String, value: Int)] = [:]
+    /// What it says of the model's structure (StatedStructure.swift): a tied head, biases.
+    var flags: [Flag: (key: String, value: Bool)] = [:]
 
     func value(_ s: Size) -> Int? { sizes[s]?.value }
 }
@@ -48,11 +50,20 @@ func statedConfig(source: ShapeSource, file: String, _ value: (String) -> Any?) 
         }
         c.sizes[size] = (key, n)
     }
+    for flag in StatedConfig.Flag.allCases {
+        guard let key = statedFlagKeys[flag]!.first(where: { value($0) != nil }), let raw = value(key), !(raw is NSNull) else { continue }
+        guard let b = jsonBool(raw) else {
+            throw CheckpointError(file, .badConfig, "'\(key)' is \(raw is String ? "the string \"\(raw)\"" : "\(raw)"), expected true or false")
+        }
+        c.flags[flag] = (key, b)
+    }
     return c
 }
 
-/// The first of config.json, meta.json, model.json in `directory` that states a size.
-func besideConfig(directory: String) throws -> StatedConfig? {
+/// Each of config.json, meta.json, model.json in `directory` that states a size (HF's config and a training
+/// script's meta.json may both be there: every size, head count and flag either states is checked).
+func besideConfigs(directory: String) throws -> [StatedConfig] {
+    var found: [StatedConfig] = []
     for file in ["config.json", "meta.json", "model.json"] {
         let p = directory.isEmpty ? file : directory + "/" + file
         var isDir: ObjCBool = false
@@ -66,9 +77,9 @@ func besideConfig(directory: String) throws -> StatedConfig? {
         guard let dict else { continue }
         let c = try statedConfig(source: file == "config.json" ? .configJSON(p) : .metaJSON(p), file: p) { dict[$0] }
         if file == "config.json" { try checkHFMath(dict, path: p) }
-        return c
+        found.append(c)
     }
-    return nil
+    return found
 }
 
 /// HF GPT-2 config keys that change the arithmetic: refused unless they are what the engine computes.

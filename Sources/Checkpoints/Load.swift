@@ -82,6 +82,7 @@ public func loadCheckpoint(path: String, heads: Int? = nil, headsGivenBy: HeadsG
         (weights, bad) = try fillBF16(present: present, s, store: store, config: config.config)
         parameters = .bf16(weights)
     }
+    try checkStatedStructure(config.stated, stored: Set(present.map(\.target.kind)), tied: parameters.tied, checkpoint: path)
     let nonFinite = parameters.parameterTensors.filter { (bad[$0] ?? 0) > 0 }.map { "\($0.canonicalName) has \(bad[$0]!) NaN/Inf value(s)" }
     if !nonFinite.isEmpty && !nonFiniteIsAWarning {
         throw CheckpointError(path, .nonFinite, nonFinite.prefix(3).joined(separator: ", ") + (nonFinite.count > 3 ? " (and \(nonFinite.count - 3) more tensors)" : "")
@@ -149,10 +150,10 @@ func sanitize(_ store: TensorStore) throws -> Sanitized {
 /// them (in the file: model_args, llm.c's header; beside it: config.json, meta.json), heads resolved
 /// (Heads.swift), softmax rows chosen.
 func checkedConfig(_ store: TensorStore, _ s: Sanitized, heads: Int?, givenBy: HeadsGivenBy,
-                   vocab: VocabRows) throws -> (config: GPT2Config, heads: HeadsChoice) {
+                   vocab: VocabRows) throws -> (config: GPT2Config, heads: HeadsChoice, stated: [StatedConfig]) {
     let path = store.path
     let sized = try makeConfig(s, heads: 1, path: path)   // sizes first: a missing tensor is named before heads
-    let stated = [store.fileConfig?.stated, try besideConfig(directory: store.directory)].compactMap { $0 }
+    let stated = [store.fileConfig?.stated].compactMap { $0 } + (try besideConfigs(directory: store.directory))
     let real: [StatedConfig.Size: Int] = [.layers: sized.nLayer, .width: sized.nEmbd, .context: sized.contextLength,
                                           .vocab: sized.vocabSize, .inner: sized.nInner]
     for c in stated { try checkStated(c, against: real, checkpoint: path) }
@@ -164,7 +165,7 @@ func checkedConfig(_ store: TensorStore, _ s: Sanitized, heads: Int?, givenBy: H
         throw CheckpointError(path, .badConfig, "the header's vocabulary of \(rows) is larger than the \(config.vocabSize) stored rows")
     }
     if vocab == .tokenizer, rows < config.vocabSize { config.softmaxRows = rows }
-    return (config, choice)
+    return (config, choice, stated)
 }
 
 func makeConfig(_ s: Sanitized, heads: Int, path: String) throws -> GPT2Config {

@@ -191,3 +191,9 @@ func jsonInt(_ v: Any) -> Int? {
     if let d = v as? Double, d == d.rounded(), abs(d) < 9e15 { return Int(d) }
     return nil
 }
+
+/// A JSON true or false (JSONSerialization gives booleans as an NSNumber of type "c"; 0 and 1 are not booleans).
+func jsonBool(_ v: Any) -> Bool? {
+    if let n = v as? NSNumber { return String(cString: n.objCType) == "c" ? n.boolValue : nil }
+    return v as? Bool
+}

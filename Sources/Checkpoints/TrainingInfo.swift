@@ -44,6 +44,7 @@ struct ModelArgs: Equatable {
                                                           (.width, "n_embd", width), (.context, "block_size", context),
                                                           (.vocab, "vocab_size", vocab)]
         for (size, key, v) in given { if let v { c.sizes[size] = (key, v) } }
+        if let bias { c.flags[.biases] = ("bias", bias) }
         return c
     }
 }
