@@ -6,6 +6,7 @@
 
 import Engine
 import Foundation
+import Plumbing
 
 struct HeadsChoice {
     let heads: Int

@@ -4,6 +4,7 @@
 // file before any tensor is touched.
 
 import Foundation
+import Plumbing
 
 /// One tensor's entry in a safetensors header.
 public struct SafetensorsTensorInfo: Sendable, Equatable {
@@ -187,13 +188,8 @@ public final class SafetensorsFile {
 
 /// A JSON number that is an exact non-huge integer.
 func jsonInt(_ v: Any) -> Int? {
+    if jsonBool(v) != nil { return nil }   // true is not 1
     if let i = v as? Int { return i }
     if let d = v as? Double, d == d.rounded(), abs(d) < 9e15 { return Int(d) }
     return nil
-}
-
-/// A JSON true or false (JSONSerialization gives booleans as an NSNumber of type "c"; 0 and 1 are not booleans).
-func jsonBool(_ v: Any) -> Bool? {
-    if let n = v as? NSNumber { return String(cString: n.objCType) == "c" ? n.boolValue : nil }
-    return v as? Bool
 }

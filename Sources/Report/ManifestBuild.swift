@@ -76,6 +76,9 @@ extension ManifestSource {
         if let reference, !names.contains(reference) {
             throw fail("reference", "reference '\(reference)' names no run (\(known))")
         }
+        if reference == baseline {
+            throw fail("reference", "reference '\(baseline)' is the baseline; the reference is the run whose gap to the baseline the others close")
+        }
         for (i, r) in runs.enumerated() {
             for p in r.stackOf where !names.contains(p) || p == r.name {
                 throw fail("stack_of", run: i, p == r.name ? "run '\(r.name)' lists itself in stack_of"
@@ -84,6 +87,16 @@ extension ManifestSource {
             if let g = r.seedGroup, !names.contains(g) {
                 throw fail("seed_group", run: i, "seed_group '\(g)' of '\(r.name)' names no run (\(known))")
             }
+            if let g = r.seedGroup, g == r.name || runs.first(where: { $0.name == g })?.seedGroup != nil {
+                throw fail("seed_group", run: i, g == r.name ? "run '\(r.name)' names itself as its seed_group; the other seeds name it"
+                           : "seed_group '\(g)' of '\(r.name)' has a seed_group of its own; name the group's first run, which has none")
+            }
+        }
+        // One seed-noise band: the baseline's group (or the one group). A second would be silently unused.
+        let roots = Set(runs.compactMap(\.seedGroup))
+        if roots.count > 1 {
+            throw fail("seed_group", "runs form \(roots.count) seed groups (\(roots.sorted().joined(separator: ", "))); the report "
+                       + "takes one seed-noise band, from one group: keep one group (the baseline's)")
         }
     }
 

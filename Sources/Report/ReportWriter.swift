@@ -115,13 +115,8 @@ public func reportCharts(_ r: ComparisonResults, extras: ComparisonExtras) -> [R
                                   chart: .dot(dot), width: 900, height: 140 + 48 * deltas.count))
     }
 
-    // The norm charts label checkpoints with `checkpointDisplayName`, which reads "wd-0.01" as a
-    // file name with an extension; the stats carry run names, so put those back.
-    let runNames = Dictionary(extras.norms.map { (checkpointDisplayName($0.checkpoint), $0.checkpoint) }, uniquingKeysWith: { a, _ in a })
-    var layers = layerNormCharts(extras.norms, title: "Per-layer weight norms (L2) by tensor role")
-    for i in layers.panels.indices {
-        for j in layers.panels[i].series.indices { layers.panels[i].series[j].name = runNames[layers.panels[i].series[j].name] ?? layers.panels[i].series[j].name }
-    }
+    // The stats carry run names (not paths): label by them as they are ("wd-0.01" and "wd-0.02" are two runs).
+    let layers = layerNormCharts(extras.norms, title: "Per-layer weight norms (L2) by tensor role") { $0.checkpoint }
     var totals = parameterNormBars(extras.norms)
     totals.categories = extras.norms.map(\.checkpoint)
     if !layers.panels.isEmpty {

@@ -11,6 +11,7 @@
 // (`len`, `strip`, `replace` and the bracket regex below all count code points).
 
 import Foundation
+import Plumbing
 
 /// A problem with a benchmark file: one line naming the file and, when known, the line.
 public struct EvalTaskError: Error, LocalizedError, Sendable, Equatable {
@@ -92,8 +93,7 @@ public func parseHellaSwag(_ bytes: [UInt8], path: String, recipe: HellaSwagReci
         guard endings.count >= 2 else { throw fail("\"endings\" has \(endings.count) ending(s); a choice needs at least 2") }
         guard let rawLabel = o["label"] else { throw fail("missing \"label\"") }
         let label: Int
-        // JSON true/false also arrive as NSNumber (objCType "c"); they are not labels.
-        let isBool = (rawLabel as? NSNumber).map { String(cString: $0.objCType) == "c" } ?? false
+        let isBool = jsonBool(rawLabel) != nil   // JSON true/false also arrive as NSNumber; they are not labels
         if let s = rawLabel as? String, let n = Int(s) { label = n } else if !(rawLabel is String), !isBool, let n = rawLabel as? Int {
             label = n
         } else {

@@ -49,7 +49,7 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Score cache folder (default: $XDG_CACHE_HOME/gpt2lab/scores, else ~/.cache/gpt2lab/scores). Entries are keyed by the checkpoint's and test set's content and every setting that changes a score, so any folder may share it.")
     var cache: String?
 
-    @Option(help: "Bootstrap resamples.")
+    @Option(help: "Bootstrap resamples (at least 100).")
     var bootstrap = 2000
 
     @Option(help: "Seed of the bootstrap, the Hessian probes and the sampled completion.")
@@ -66,7 +66,8 @@ struct ReportCommand: ParsableCommand {
     @OptionGroup var gpuMath: GPUMathOption
 
     func validate() throws {
-        if bootstrap < 1 { throw ValidationError("--bootstrap must be at least 1") }
+        // The 2.5% and 97.5% points and a p-value of 0.01 each need resamples beyond them: under 100 they are noise.
+        if bootstrap < 100 { throw ValidationError("--bootstrap must be at least 100 (default 2000): a 95% interval and its p-value need that many resamples") }
         if hessianSamples < 0 || hessianSamples == 1 {
             throw ValidationError("--hessian-samples must be 0 (no Hessian) or at least 2 (one probe has no standard error)")
         }

@@ -123,6 +123,13 @@ final class ShardTests: XCTestCase {
         // Without a band: the paired interval decides, and no "in noise" is claimed.
         XCTAssertEqual(runVerdict(delta: 0.01, deltaCI: [-0.01, 0.03], band: nil, sameSeedGroupAsBaseline: false).verdict, .unclear)
         XCTAssertNil(runVerdict(delta: 0.01, deltaCI: [-0.01, 0.03], band: nil, sameSeedGroupAsBaseline: false).inNoise)
+        // Steps from tokens: under one step, or a batch whose token count overflows, give none (a trap before).
+        XCTAssertEqual(trainingSteps(tokens: 18_726_912, batchSize: 32, context: 256), 2286)
+        XCTAssertNil(trainingSteps(tokens: 1000, batchSize: 32, context: 256))
+        XCTAssertNil(trainingSteps(tokens: 1000, batchSize: Int.max, context: 256))
+        // The same losses on every window (an identical checkpoint): no difference, with or without a band.
+        XCTAssertEqual(runVerdict(delta: 0, deltaCI: [0, 0], band: nil, sameSeedGroupAsBaseline: false).verdict, .inTheNoise)
+        XCTAssertEqual(runVerdict(delta: 0, deltaCI: [0, 0], band: 0.001, sameSeedGroupAsBaseline: false).inNoise, true)
         XCTAssertEqual(runVerdict(delta: 0.02, deltaCI: [0.01, 0.03], band: nil, sameSeedGroupAsBaseline: false).verdict, .worse)
         XCTAssertNil(runVerdict(delta: .nan, deltaCI: nil, band: 0.03, sameSeedGroupAsBaseline: false).verdict)
     }

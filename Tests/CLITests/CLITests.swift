@@ -197,7 +197,7 @@ final class CLITests: XCTestCase {
         var results: [String: [String: Any]] = [:]
         for p in ["f32", "bf16"] {
             let r = try gpt2lab(["report", dir + "/m.toml", "--out", dir + "/" + p, "--cache", dir + "/cache",
-                                 "--bootstrap", "50", "--precision", p])
+                                 "--bootstrap", "100", "--precision", p])
             XCTAssertEqual(r.status, 0, r.err)
             XCTAssertTrue(r.err.contains("baseline: scoring"), "\(p) must score, not reuse the other precision's cache: \(r.err)")
             results[p] = try json(String(contentsOfFile: dir + "/\(p)/results.json", encoding: .utf8))

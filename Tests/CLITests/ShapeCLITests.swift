@@ -146,7 +146,7 @@ extension CLITests {
 
         try manifest(heads: "heads = 4").write(toFile: dir + "/m.toml", atomically: true, encoding: .utf8)
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/m.toml"))
-        let r = try gpt2lab(["report", dir + "/m.toml", "--out", dir + "/out", "--cache", dir + "/cache", "--bootstrap", "20"])
+        let r = try gpt2lab(["report", dir + "/m.toml", "--out", dir + "/out", "--cache", dir + "/cache", "--bootstrap", "100"])
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/m.toml")), before)
         let results = try json(String(contentsOfFile: dir + "/out/results.json", encoding: .utf8))

@@ -297,6 +297,10 @@ final class ChartsTests: XCTestCase {
         XCTAssertEqual(line?.series[0].points.first?.y ?? 0, 10, accuracy: 1e-12)
         XCTAssertEqual(normsVersusStep(s, steps: [nil, nil, 5])?.series[0].points.map(\.x), [5, 571, 1143])
         XCTAssertNil(normsVersusStep([stats("x", 1)]))
+        // Run names are labels as they are: "wd-0.01" and "wd-0.02" read as file names both became "wd-0", and the
+        // report's chart drew two lines under one name.
+        let runs = layerNormCharts([stats("wd-0.01", 1), stats("wd-0.02", 2)]) { $0.checkpoint }
+        XCTAssertEqual(runs.panels[0].series.map(\.name), ["wd-0.01", "wd-0.02"])
         XCTAssertEqual(checkpointDisplayName("runs/baseline/step-000571.safetensors"), "baseline/step-000571")
         XCTAssertEqual(checkpointDisplayName("model.safetensors"), "model")
         XCTAssertEqual(checkpointDisplayName("runs/baseline/model.safetensors"), "baseline")

@@ -149,6 +149,37 @@ final class ReportTests: XCTestCase {
                                 contains: "'steps' is 1e+300, expected a whole number")
     }
 
+    /// A meta.json value must be what the manifest's key would take: `true` read as a weight decay of 1 gave τ 2,500
+    /// steps (1.1× run) with exit 0, a string rate was dropped silently, and steps of 0 gave "inf× run".
+    func testMetaValuesOfTheWrongKindAreErrors() throws {
+        let runDir = dir + "/run"
+        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "\(Self.root)/examples/runs/baseline/model.safetensors", toPath: runDir + "/model.safetensors")
+        let manifest = good.replacingOccurrences(of: "\(Self.root)/examples/runs/baseline/model.safetensors", with: runDir + "/model.safetensors")
+        for (meta, needle) in [(#"{"train": {"lr": 4e-4, "weight_decay": true}}"#, "'weight_decay' is true, expected a number ≥ 0"),
+                               (#"{"train": {"lr": "0.0004"}}"#, "'lr' is the string \"0.0004\", expected a number ≥ 0"),
+                               (#"{"steps": 0}"#, "'steps' is 0.0, expected a whole number ≥ 1"),
+                               (#"{"train": {"batch_size": -5}}"#, "'batch_size' is -5, expected a number ≥ 0"),
+                               (#"{"train": {"schedule": 3}}"#, "'schedule' is 3, expected a string")] {
+            try meta.write(toFile: runDir + "/meta.json", atomically: true, encoding: .utf8)
+            try assertManifestError(manifest, contains: needle)
+        }
+    }
+
+    /// The reference is another run than the baseline; a seed group is one run and those naming it, and one per manifest.
+    func testReferenceAndSeedGroupsThatCannotMeanAnything() throws {
+        try assertManifestError(good.replacingOccurrences(of: "baseline = \"baseline\"", with: "baseline = \"baseline\"\nreference = \"baseline\""),
+                                contains: "reference 'baseline' is the baseline")
+        try assertManifestError(good + "\nseed_group = \"baseline\"\n", contains: "run 'baseline' names itself as its seed_group")
+        let run = { (name: String, extra: String) in
+            "\n[[run]]\nname = \"\(name)\"\ncheckpoint = \"\(Self.root)/examples/runs/wd-0.01/model.safetensors\"\n\(extra)\n"
+        }
+        try assertManifestError(good + run("a", "seed_group = \"baseline\"") + run("b", "seed_group = \"a\""),
+                                contains: "seed_group 'a' of 'b' has a seed_group of its own")
+        try assertManifestError(good + run("a", "seed_group = \"baseline\"") + run("b", "") + run("c", "seed_group = \"b\""),
+                                contains: "runs form 2 seed groups (b, baseline)")
+    }
+
     func testScoreFileWithOtherSettingsIsRejectedBeforeScoring() throws {
         let scores = dir + "/s.json"
         try Data(#"{"checkpoint":"x","layout":"raschka","test_set":"t","loss":6,"perplexity":400,"tokens_scored":2048,"windows":16,"context":128,"stride":128,"skip":0,"batch":1,"threads":1,"seconds":1,"tokens_per_second":1,"total_nll":1,"window_nll_sums":[],"window_counts":[]}"#.utf8)

@@ -67,10 +67,7 @@ func rowsPhase(_ runs: [RunState], _ stats: [String: RowStatistics], _ s: Compar
         let isBase = r.name == m.baseline
         let h = withTraining(r.hyper, run.training)
         let tau = h.lr.flatMap { lr in h.weightDecay.flatMap { adamWTimescale(lr: lr, weightDecay: $0) } }
-        let steps = h.steps ?? {
-            guard let t = h.tokens, let b = h.batchSize else { return nil }
-            return t / (b * run.config.contextLength)
-        }()
+        let steps = h.steps ?? h.tokens.flatMap { t in h.batchSize.flatMap { trainingSteps(tokens: t, batchSize: $0, context: run.config.contextLength) } }
         let verdict = isBase ? (inNoise: nil, verdict: nil)
             : runVerdict(delta: st.delta, deltaCI: st.deltaCI, band: band,
                          sameSeedGroupAsBaseline: group.contains(m.baseline) && group.contains(r.name))
@@ -85,7 +82,7 @@ func rowsPhase(_ runs: [RunState], _ stats: [String: RowStatistics], _ s: Compar
             gapClosed: m.reference.flatMap { gapClosedPercent(baseline: comparable[m.baseline]!, run: comparable[r.name]!,
                                                               reference: comparable[$0]!) },
             totalSumSq: norms.totalSumSq, decaySumSq: norms.decaySumSq, noDecaySumSq: norms.noDecaySumSq,
-            hyperparameters: h, tauSteps: tau, tauFraction: tau.flatMap { t in steps.map { t / Double($0) } },
+            hyperparameters: h, tauSteps: tau, tauFraction: tau.flatMap { t in steps.flatMap { $0 > 0 ? t / Double($0) : nil } },
             stackOf: r.stackOf, expectedIfAdditive: nil, hessianTrace: run.hessian?.trace, hessianStderr: run.hessian?.stderr,
             completion: run.completion, sequential: st.sequential, shapeSource: run.shapeSource))
         if let stepLosses = run.steps { rows[rows.count - 1].stepLosses = withFinalStep(stepLosses, row: rows[rows.count - 1]) }

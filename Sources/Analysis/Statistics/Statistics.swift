@@ -152,12 +152,15 @@ public enum Verdict: String, Codable, Sendable {
 /// baseline (`sameSeedGroupAsBaseline`), whose |Δ| is one of the differences the band is the largest
 /// of (a 1e-9 slack covers summation order for the rest). Outside the band, and without one, better or
 /// worse by Δ's sign when the paired interval `deltaCI` excludes 0, else unclear: a Δ is worth believing
-/// when it is both outside the seed band and significant. `inNoise` is nil without a band.
+/// when it is both outside the seed band and significant. `inNoise` is nil without a band. A Δ of 0 with a
+/// zero-width interval (the same losses on every window: an identical checkpoint) is in the noise either way.
 public func runVerdict(delta: Double?, deltaCI: [Double]?, band: Double?,
                        sameSeedGroupAsBaseline: Bool) -> (inNoise: Bool?, verdict: Verdict?) {
     guard let delta, delta.isFinite else { return (nil, nil) }
     let direction: Verdict = delta < 0 ? .better : .worse
     let ci = deltaCI.flatMap { $0.count == 2 && $0[0].isFinite && $0[1].isFinite ? $0 : nil }
+    // The same losses on every window (an identical checkpoint): no difference at all, not an unclear one.
+    if delta == 0, ci == [0, 0] { return (true, .inTheNoise) }
     if let band {
         let inside = sameSeedGroupAsBaseline || abs(delta) <= band * (1 + 1e-9)
         guard !inside else { return (true, .inTheNoise) }
@@ -174,6 +177,14 @@ public func gapClosedPercent(baseline: Double, run: Double, reference: Double) -
     let gap = baseline - reference
     guard gap != 0, gap.isFinite else { return nil }
     return (baseline - run) / gap * 100
+}
+
+/// Optimizer steps of a run that saw `tokens` in batches of `batchSize` sequences of `context` tokens: nil when that is
+/// under one step or the batch's token count overflows (a meta.json's batch_size of 2⁶³ − 1 trapped here).
+public func trainingSteps(tokens: Int, batchSize: Int, context: Int) -> Int? {
+    let (perStep, overflow) = batchSize.multipliedReportingOverflow(by: context)
+    guard !overflow, perStep > 0, tokens / perStep >= 1 else { return nil }
+    return tokens / perStep
 }
 
 /// AdamW's averaging timescale τ = 1/(η·λ) in optimizer steps (Wang & Aitchison, "How to set

@@ -20,14 +20,15 @@ public func checkpointDisplayName(_ label: String) -> String {
 
 /// (a) Per-layer L2 norm of each role: one panel per role, one line per checkpoint
 /// (x = block index). Roles no checkpoint has (e.g. biases of a bias-free run) are left out.
-public func layerNormCharts(_ stats: [CheckpointNormStats], roles: [ParameterRole]? = nil,
-                            title: String = "Per-layer weight norms") -> SmallMultiples {
+/// `label` names each checkpoint's line (the report passes its run names, which the stats carry).
+public func layerNormCharts(_ stats: [CheckpointNormStats], roles: [ParameterRole]? = nil, title: String = "Per-layer weight norms",
+                            label: (CheckpointNormStats) -> String = { checkpointDisplayName($0.checkpoint) }) -> SmallMultiples {
     var panels: [LineChart] = []
     for role in roles ?? perLayerRoles {
         let series: [ChartSeries] = stats.compactMap { s in
             guard let byLayer = s.byRole[role.rawValue] else { return nil }
             let pts = byLayer.compactMap { k, v in Int(k).map { (x: Double($0), y: v) } }.sorted { $0.x < $1.x }
-            return pts.isEmpty ? nil : ChartSeries(name: checkpointDisplayName(s.checkpoint), points: pts)
+            return pts.isEmpty ? nil : ChartSeries(name: label(s), points: pts)
         }
         guard !series.isEmpty else { continue }
         var chart = LineChart(title: role.title, xLabel: "layer", yLabel: "L2 norm", series: series)
