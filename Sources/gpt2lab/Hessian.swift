@@ -23,7 +23,9 @@ struct Hessian: ParsableCommand {
         Top eigenvalues (--top K, largest in magnitude): Lanczos with full reorthogonalisation from a Gaussian \
         start. After each step it stops once every wanted Ritz value λ has its recurrence residual \
         β·|last component| ≤ --eigen-tol·|λ| (after at least 2K steps), or after --eigen-steps steps; each λ is \
-        reported with its explicit residual ‖Hy − λy‖ (one extra HVP), and some eigenvalue lies within it.
+        reported with its explicit residual ‖Hy − λy‖ (one extra HVP): some eigenvalue of the HVP operator lies \
+        within it. The operator is a central difference of gradients, itself within ~1e-4 relative of the exact \
+        Hessian (baseline fixture: λ₁ 26.9452 ± 0.0012 against PyTorch's exact 26.9471).
 
         --by-block: the trace split per layer and role (attn.qkv, attn.proj, mlp.fc, mlp.proj, ln_1, ln_2; wte, \
         wpe, ln_f, lm_head) from the same probes, each ± its standard error; the parts add up to the total.
