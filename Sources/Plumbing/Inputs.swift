@@ -40,3 +40,16 @@ public func inputFileSize(_ path: String) -> Result<Int, InputFileProblem> {
     default: return .failure(.notRegular("not a file"))
     }
 }
+
+/// The whole content of the input file at `path`, or why it is not a readable regular file (a FIFO such as
+/// /dev/stdin or a shell's <(…) is read to its end too when `streams`).
+public func readInputFile(_ path: String, streams: Bool = false) -> Result<Data, InputFileProblem> {
+    switch inputFileSize(path) {
+    case .success: break
+    case .failure(.notRegular) where streams: break
+    case let .failure(problem): return .failure(problem)
+    }
+    guard let h = FileHandle(forReadingAtPath: path) else { return .failure(.unreadable(String(cString: strerror(errno)))) }
+    defer { try? h.close() }
+    do { return .success(try h.readToEnd() ?? Data()) } catch { return .failure(.unreadable(error.localizedDescription)) }
+}

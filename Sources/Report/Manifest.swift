@@ -107,9 +107,10 @@ struct ManifestSource {
     func file(_ p: String, key: String, run i: Int?, folderAllowed: Bool = false) throws -> String {
         let r = p.hasPrefix("/") ? p : (folder.isEmpty ? p : folder + "/" + p)
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: r, isDirectory: &isDir), !isDir.boolValue || folderAllowed else {
+        guard FileManager.default.fileExists(atPath: r, isDirectory: &isDir) else {
             throw fail(key, run: i, "\(key) '\(p)': no such file (looked for \(r))")
         }
+        guard !isDir.boolValue || folderAllowed else { throw fail(key, run: i, "\(key) '\(p)' is a folder, expected a file (\(r))") }
         return r
     }
 

@@ -122,8 +122,9 @@ public func parseLambada(_ bytes: [UInt8], path: String) throws -> [LambadaItem]
 }
 
 private func readBytes(_ path: String) throws -> [UInt8] {
-    do { return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-        throw EvalTaskError(path: path, "cannot read: \(error.localizedDescription)")
+    switch readInputFile(path) {
+    case let .success(data): return [UInt8](data)
+    case let .failure(problem): throw EvalTaskError(path: path, problem.text)
     }
 }
 

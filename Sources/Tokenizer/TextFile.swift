@@ -1,4 +1,5 @@
 import Foundation
+import Plumbing
 
 /// A tokenized text test set.
 public struct EncodedText: Sendable {
@@ -30,10 +31,9 @@ public func encodeTextFile(path: String, tokenizer: GPT2Tokenizer) throws -> Enc
         throw TokenizerError(path: path, problem: .unsupportedExtension(ext))
     }
     let bytes: [UInt8]
-    do {
-        bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-    } catch {
-        throw TokenizerError(path: path, problem: .unreadable(reason: error.localizedDescription))
+    switch readInputFile(path, streams: true) {
+    case let .success(data): bytes = [UInt8](data)
+    case let .failure(problem): throw TokenizerError(path: path, problem: .unreadable(reason: problem.text))
     }
     if let offset = firstInvalidUTF8Offset(bytes) {
         throw TokenizerError(path: path, problem: .invalidUTF8(byteOffset: offset))

@@ -8,7 +8,7 @@ public struct TokenizerError: Error, LocalizedError, Sendable, Equatable {
     public enum Problem: Sendable, Equatable {
         /// The bundled `gpt2.tiktoken` resource is not in the module bundle.
         case missingResource
-        /// The file could not be read at all.
+        /// The file could not be read at all: why, as the second half of "PATH: …".
         case unreadable(reason: String)
         /// A line of a `.tiktoken` file is not `base64 rank`.
         case malformedRanks(line: Int, reason: String)
@@ -38,7 +38,7 @@ public struct TokenizerError: Error, LocalizedError, Sendable, Equatable {
         case .missingResource:
             return "\(path): GPT-2 vocabulary resource missing from the Tokenizer bundle"
         case .unreadable(let reason):
-            return "\(path): cannot read file: \(reason)"
+            return "\(path): \(reason)"
         case .malformedRanks(let line, let reason):
             return "\(path): line \(line): \(reason) (expected `base64-token rank`)"
         case .checksumMismatch(let expected, let found):

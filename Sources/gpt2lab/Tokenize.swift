@@ -57,13 +57,9 @@ struct Tokenize: ParsableCommand {
             let bytes: [UInt8]
             if let file {
                 // A missing file or a folder is named as such; a FIFO (/dev/stdin, <(…)) is read like a file.
-                if case let .failure(problem) = inputFileSize(file), problem == .missing || problem == .directory {
-                    throw TokenizeError(path: file, problem: problem.text)
-                }
-                do {
-                    bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
-                } catch {
-                    throw TokenizeError(path: file, problem: "cannot read: " + (error as NSError).localizedDescription)
+                switch readInputFile(file, streams: true) {
+                case let .success(data): bytes = [UInt8](data)
+                case let .failure(problem): throw TokenizeError(path: file, problem: problem.text)
                 }
                 // As score reads a .txt: tiktoken encodes text, and bytes that are not UTF-8 are not text.
                 if let offset = firstInvalidUTF8Offset(bytes) { throw TokenizeError(path: file, problem: "invalid UTF-8 at byte offset \(offset)") }

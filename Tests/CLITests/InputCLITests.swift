@@ -75,6 +75,28 @@ extension CLITests {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"))
     }
 
+    /// Inputs that are a folder or a FIFO say so, in every verb that reads one (they said "You don't have
+    /// permission" or "error 256", or "no such file" for a manifest's folder).
+    func testInputsThatAreNotFilesSayWhat() throws {
+        let dir = try scratchFolder("input-kinds")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        XCTAssertEqual(mkfifo(dir + "/fifo.jsonl", 0o600), 0)
+        let ckpt = Self.packageRoot.appendingPathComponent("examples/runs/baseline/model.safetensors").path
+        for (args, line) in [(["eval", ckpt, "--task", "lambada", "--data", dir], "gpt2lab: \(dir): is a directory, expected a file\n"),
+                             (["eval", ckpt, "--task", "lambada", "--data", dir + "/fifo.jsonl"],
+                              "gpt2lab: \(dir)/fifo.jsonl: is not a regular file (a FIFO)\n"),
+                             (["merge", dir, dir], "gpt2lab: \(dir): is a directory, expected a file\n")] {
+            let r = try gpt2lab(args)
+            XCTAssertEqual(r.status, 1, "\(args)")
+            XCTAssertEqual(r.err, line, "\(args)")
+        }
+        let manifest = dir + "/m.toml"
+        try "title = \"t\"\ntest_set = \"\(dir)\"\nbaseline = \"b\"\n[[run]]\nname = \"b\"\ncheckpoint = \"\(ckpt)\"\n"
+            .write(toFile: manifest, atomically: true, encoding: .utf8)
+        let r = try gpt2lab(["report", manifest, "--out", dir + "/out"])
+        XCTAssertTrue(r.err.contains("test_set '\(dir)' is a folder, expected a file"), r.err)
+    }
+
     func testHelpListsTheFormatsRead() throws {
         for args in [["--help"], ["eval", "--help"], ["score", "--help"]] {
             let r = try gpt2lab(args)

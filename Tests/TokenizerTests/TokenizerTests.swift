@@ -185,7 +185,7 @@ final class TokenizerTests: XCTestCase {
             XCTAssertEqual((error as? TokenizerError)?.problem, .unsupportedExtension("csv"))
         }
         XCTAssertThrowsError(try encodeTextFile(path: "/nonexistent/x.txt", tokenizer: tokenizer())) { error in
-            XCTAssertTrue(error.localizedDescription.hasPrefix("/nonexistent/x.txt: cannot read file"))
+            XCTAssertTrue(error.localizedDescription.hasPrefix("/nonexistent/x.txt: no such file"))
         }
     }
 

@@ -148,8 +148,9 @@ public func partFileFormat(path: String) throws -> String {
 
 private func readPartHead(path: String) throws -> (head: PartHead, data: Data) {
     let data: Data
-    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-        throw MergeError(message: "\(path): cannot read: \(error.localizedDescription)")
+    switch readInputFile(path) {
+    case let .success(d): data = d
+    case let .failure(problem): throw MergeError(message: "\(path): \(problem.text)")
     }
     do { return (try JSONDecoder().decode(PartHead.self, from: data), data) } catch {
         throw MergeError(message: "\(path): not a gpt2lab part file (\(shortDecodingError(error)))")
