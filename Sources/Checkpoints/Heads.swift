@@ -1,5 +1,5 @@
 // The head count and the configs that state sizes (see ShapeSource.swift for the rule).
-// Stated configs: what the file holds (nanoGPT's model_args, llm.c's header) and the first of
+// Stated configs: what the file holds (nanoGPT's model_args, llm.c's header) and each of
 // `config.json` (HF), `meta.json`, `model.json` (gpjt's runs and these fixtures: keys possibly
 // under "model") in the checkpoint's folder that names a size. Every size a config states must
 // equal the tensors' shapes; every head count given (shapes, configs, --heads / manifest) must agree.

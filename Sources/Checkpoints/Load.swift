@@ -165,6 +165,8 @@ func checkedConfig(_ store: TensorStore, _ s: Sanitized, heads: Int?, givenBy: H
         throw CheckpointError(path, .badConfig, "the header's vocabulary of \(rows) is larger than the \(config.vocabSize) stored rows")
     }
     if vocab == .tokenizer, rows < config.vocabSize { config.softmaxRows = rows }
+    let stored = Set(s.mapper.plan(config).filter { s.names[$0.key] != nil }.map(\.target.kind))
+    try checkStatedStructure(stated, stored: stored, tied: nil, checkpoint: path)   // what the names tell, before any read
     return (config, choice, stated)
 }
 

@@ -18,16 +18,19 @@ let statedFlagKeys: [StatedConfig.Flag: [String]] = [
 
 private let biasKinds: Set<TensorKind> = [.ln1b, .qkvb, .attprojb, .ln2b, .fcb, .fcprojb, .lnfb]
 
-/// Every flag a stated config gives must describe the tensors: `stored`, the kinds the file holds; `tied`,
-/// whether the head is the embedding (absent, an alias, or equal values).
-func checkStatedStructure(_ stated: [StatedConfig], stored: Set<TensorKind>, tied: Bool, checkpoint: String) throws {
+/// Every flag a stated config gives must describe the tensors: `stored`, the kinds the file holds (names only: a
+/// peek checks them before any work); `tied`, whether the head is the embedding (absent, an alias, or equal
+/// values), known once the values are read (nil before).
+func checkStatedStructure(_ stated: [StatedConfig], stored: Set<TensorKind>, tied: Bool?, checkpoint: String) throws {
     for c in stated {
         for (flag, said) in c.flags.sorted(by: { $0.value.key < $1.value.key }) {
             let says = "\(c.source.subject) says \(said.key) = \(said.value)"
             switch flag {
             case .tiedHead where !said.value && !stored.contains(.lmHead):
                 throw CheckpointError(checkpoint, .missingTensors, "\(says) but the file holds no LM head: an untied model saved without its head")
-            case .tiedHead where said.value && !tied:
+            case .tiedHead where !said.value && !stored.contains(.wte):
+                throw CheckpointError(checkpoint, .missingTensors, "\(says) but the file holds no token embedding: an untied model saved without it")
+            case .tiedHead where said.value && tied == false:
                 throw CheckpointError(checkpoint, .badConfig, "\(says) but the stored LM head differs from the token embedding "
                                       + "(a tied model's head is its embedding, as HF loads it); correct the config to score the stored head")
             case .qkvBias where said.value != stored.contains(.qkvb):

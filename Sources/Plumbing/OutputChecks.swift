@@ -23,12 +23,15 @@ public func pathKind(_ path: String) -> PathKind {
 }
 
 /// `path` made absolute (against the current folder) with its "." and ".." and empty components resolved by
-/// name, as a shell's `cd` does, and nothing else: "~" stays a folder named "~", as the kernel reads it (Foundation's
-/// URL would expand it to the home folder). The path an output is checked at and the path it is written to are
-/// this one path: checked as given, "reports/.." under a missing "reports" was a new folder and "~" a missing one;
-/// written through URL, both were an existing folder, which was replaced.
+/// name, as a shell's `cd` does (after a symbolic link, ".." is the link's folder), and nothing else: "~" stays a
+/// folder named "~", as the kernel reads it (Foundation's URL would expand it to the home folder). The path an
+/// output is checked at and the path it is written to are this one path: checked as given, "reports/.." under a
+/// missing "reports" was a new folder and "~" a missing one; written through URL, both were an existing folder,
+/// which was replaced. A relative path stays relative when the current folder no longer exists (the checks refuse it).
 public func normalizedOutputPath(_ path: String) -> String {
-    let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    let cwd = FileManager.default.currentDirectoryPath
+    if !path.hasPrefix("/") && cwd.isEmpty { return path }
+    let absolute = path.hasPrefix("/") ? path : cwd + "/" + path
     var parts: [Substring] = []
     for c in absolute.split(separator: "/") {
         if c == "." { continue }
@@ -42,27 +45,46 @@ public func normalizedOutputPath(_ path: String) -> String {
 /// from a config file, it would be a folder named "~" here).
 private func checkOutputSpelling(_ given: String, what: String) throws {
     if given.isEmpty { throw OutputError("''", "is an empty path; give a \(what) path") }
+    if !given.hasPrefix("/") && FileManager.default.currentDirectoryPath.isEmpty {
+        throw OutputError(given, "is relative, and the current folder no longer exists; give an absolute \(what) path")
+    }
+    var st = stat()
+    if lstat(given, &st) == 0, st.st_mode & S_IFMT == S_IFLNK, pathKind(given) == .missing {
+        throw OutputError(given, "is a symbolic link to nothing; give a \(what) path")
+    }
     if given.hasPrefix("~") {
         throw OutputError(given, "starts with ~, which only a shell expands; give the \(what) path without quotes, or spell out the home folder")
     }
 }
 
-/// The home folders: $HOME's and the account's (they differ under sudo -E and in some batch jobs).
+/// `path` with every symbolic link resolved (realpath), or nil when it does not exist.
+private func realPath(_ path: String) -> String? {
+    guard let r = realpath(path, nil) else { return nil }
+    defer { free(r) }
+    return String(cString: r)
+}
+
+/// The home folders: $HOME's and the account's (they differ under sudo -E and in some batch jobs), by name and
+/// with their links resolved.
 private func homeFolders() -> Set<String> {
-    var homes: Set<String> = [normalizedOutputPath(NSHomeDirectory())]
-    if let h = ProcessInfo.processInfo.environment["HOME"], !h.isEmpty { homes.insert(normalizedOutputPath(h)) }
-    if let pw = getpwuid(getuid()), let dir = pw.pointee.pw_dir { homes.insert(normalizedOutputPath(String(cString: dir))) }
-    return homes
+    var homes: [String] = [NSHomeDirectory()]
+    if let h = ProcessInfo.processInfo.environment["HOME"], !h.isEmpty { homes.append(h) }
+    if let pw = getpwuid(getuid()), let dir = pw.pointee.pw_dir { homes.append(String(cString: dir)) }
+    return Set(homes.map(normalizedOutputPath) + homes.compactMap(realPath))
 }
 
 /// What `path` is when it is "/", the home folder, or the current folder or one above it (never an output
-/// folder: replacing it would lose everything in it); nil for any other path.
+/// folder: replacing it would lose everything in it), by name or through symbolic links; nil for any other path.
 public func protectedFolder(_ path: String) -> String? {
-    let p = normalizedOutputPath(path)
-    let cwd = normalizedOutputPath(FileManager.default.currentDirectoryPath)
-    if p == "/" { return "the root folder" }
-    if homeFolders().contains(p) { return "the home folder" }
-    if cwd == p || cwd.hasPrefix(p + "/") { return "the current folder or one above it" }
+    let names = [normalizedOutputPath(path)] + (realPath(path).map { [$0] } ?? [])
+    let cwd = FileManager.default.currentDirectoryPath
+    let cwds = cwd.isEmpty ? [] : [normalizedOutputPath(cwd)] + (realPath(cwd).map { [$0] } ?? [])
+    let homes = homeFolders()
+    for p in names {
+        if p == "/" { return "the root folder" }
+        if homes.contains(p) { return "the home folder" }
+        if cwds.contains(where: { $0 == p || $0.hasPrefix(p + "/") }) { return "the current folder or one above it" }
+    }
     return nil
 }
 

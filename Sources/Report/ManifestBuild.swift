@@ -57,7 +57,7 @@ extension ManifestSource {
         hyper.schedule = r.text("schedule")
         if !hyper.isEmpty { hyper.source = "manifest" }
         var curve: [(step: Double, loss: Double)] = []
-        if let meta = try readRunMeta(besides: checkpoint, manifest: path) {
+        if let meta = try readRunMeta(besides: checkpoint, manifest: path, given: hyper) {
             hyper = hyper.fillingGaps(from: meta.hyper, source: meta.file)
             curve = meta.curve
         }

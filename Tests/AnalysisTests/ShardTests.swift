@@ -129,6 +129,7 @@ final class ShardTests: XCTestCase {
         XCTAssertNil(trainingSteps(tokens: 1000, batchSize: Int.max, context: 256))
         // The same losses on every window (an identical checkpoint): no difference, with or without a band.
         XCTAssertEqual(runVerdict(delta: 0, deltaCI: [0, 0], band: nil, sameSeedGroupAsBaseline: false).verdict, .inTheNoise)
+        XCTAssertNil(runVerdict(delta: 0, deltaCI: [0, 0], band: nil, sameSeedGroupAsBaseline: false).inNoise)
         XCTAssertEqual(runVerdict(delta: 0, deltaCI: [0, 0], band: 0.001, sameSeedGroupAsBaseline: false).inNoise, true)
         XCTAssertEqual(runVerdict(delta: 0.02, deltaCI: [0.01, 0.03], band: nil, sameSeedGroupAsBaseline: false).verdict, .worse)
         XCTAssertNil(runVerdict(delta: .nan, deltaCI: nil, band: 0.03, sameSeedGroupAsBaseline: false).verdict)

@@ -28,6 +28,13 @@ final class StatedStructureTests: XCTestCase {
     func testUntiedModelWithoutItsHeadIsRefused() throws {
         let path = try copy("baseline", meta: [:]) { $0.removeAll { $0.name == "out_head.weight" } }
         assertFails(path, containing: ["meta.json says weight_tying = false but the file holds no LM head"]) { _ = try loadCheckpoint(path: path) }
+        // The mirror: the head kept, the embedding dropped (it would be copied from the head: a tied model).
+        let noEmbedding = try copy("baseline", meta: [:]) { $0.removeAll { $0.name == "tok_emb.weight" } }
+        assertFails(noEmbedding, containing: ["says weight_tying = false but the file holds no token embedding"]) {
+            _ = try loadCheckpoint(path: noEmbedding)
+        }
+        // Refused by a peek too (a report's checks before any scoring), from the names alone.
+        assertFails(path, containing: ["holds no LM head"]) { _ = try checkpointConfig(path: path) }
         // Stated as tied, the same tensors are a tied model.
         let tied = try copy("baseline", meta: ["weight_tying": true]) { $0.removeAll { $0.name == "out_head.weight" } }
         XCTAssertTrue(try loadCheckpoint(path: tied).weights.tied)

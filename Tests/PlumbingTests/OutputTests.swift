@@ -106,6 +106,13 @@ final class OutputTests: XCTestCase {
         }
         XCTAssertThrowsError(try writeAtomically(to: "nosuch/../..", folder: true) { _ in })
         XCTAssertEqual(try String(contentsOfFile: dir + "/proj/thesis.tex", encoding: .utf8), "mine")
+        // Through a symbolic link the current folder is still the current folder; a link to nothing is refused.
+        try FileManager.default.createSymbolicLink(atPath: dir + "/link", withDestinationPath: dir + "/proj")
+        XCTAssertEqual(protectedFolder(dir + "/link/sub"), "the current folder or one above it")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/dangling", withDestinationPath: dir + "/nothing")
+        XCTAssertThrowsError(try checkFolderOutput(dir + "/dangling", what: "report") { _ in [] }) { e in
+            XCTAssertTrue(((e as? LocalizedError)?.errorDescription ?? "").contains("a symbolic link to nothing"))
+        }
         let home = ProcessInfo.processInfo.environment["HOME"]
         setenv("HOME", dir + "/proj", 1)
         defer { if let home { setenv("HOME", home, 1) } else { unsetenv("HOME") } }

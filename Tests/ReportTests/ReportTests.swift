@@ -158,12 +158,20 @@ final class ReportTests: XCTestCase {
         let manifest = good.replacingOccurrences(of: "\(Self.root)/examples/runs/baseline/model.safetensors", with: runDir + "/model.safetensors")
         for (meta, needle) in [(#"{"train": {"lr": 4e-4, "weight_decay": true}}"#, "'weight_decay' is true, expected a number ≥ 0"),
                                (#"{"train": {"lr": "0.0004"}}"#, "'lr' is the string \"0.0004\", expected a number ≥ 0"),
-                               (#"{"steps": 0}"#, "'steps' is 0.0, expected a whole number ≥ 1"),
-                               (#"{"train": {"batch_size": -5}}"#, "'batch_size' is -5, expected a number ≥ 0"),
-                               (#"{"train": {"schedule": 3}}"#, "'schedule' is 3, expected a string")] {
+                               (#"{"steps": 2.5}"#, "'steps' is 2.5, expected a whole number ≥ 0"),
+                               (#"{"train": {"batch_size": -5}}"#, "'batch_size' is -5, expected a whole number ≥ 0")] {
             try meta.write(toFile: runDir + "/meta.json", atomically: true, encoding: .utf8)
             try assertManifestError(manifest, contains: needle)
         }
+        // The manifest's value wins without the meta.json's being read; a step-0 checkpoint's 0 steps say nothing
+        // of τ's fraction; a schedule written as an object is shown as its JSON.
+        try #"{"steps": 0, "train": {"lr": "0.0004", "schedule": {"name": "cosine"}}}"#.write(toFile: runDir + "/meta.json", atomically: true, encoding: .utf8)
+        let path = dir + "/lr.toml"
+        try (manifest + "\nlr = 4e-4\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let hyper = try loadManifest(path: path).runs[0].hyper
+        XCTAssertEqual(hyper.lr, 4e-4)
+        XCTAssertNil(hyper.steps)
+        XCTAssertEqual(hyper.schedule, #"{"name":"cosine"}"#)
     }
 
     /// The reference is another run than the baseline; a seed group is one run and those naming it, and one per manifest.

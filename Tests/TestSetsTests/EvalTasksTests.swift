@@ -104,7 +104,7 @@ final class EvalTasksTests: XCTestCase {
 
     func testMissingFileIsNamed() {
         XCTAssertThrowsError(try readLambada(path: "/nonexistent/l.jsonl")) { e in
-            XCTAssertTrue(((e as? LocalizedError)?.errorDescription ?? "").hasPrefix("/nonexistent/l.jsonl: cannot read"))
+            XCTAssertEqual((e as? LocalizedError)?.errorDescription, "/nonexistent/l.jsonl: no such file")
         }
     }
 }

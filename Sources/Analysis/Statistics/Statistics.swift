@@ -153,14 +153,15 @@ public enum Verdict: String, Codable, Sendable {
 /// of (a 1e-9 slack covers summation order for the rest). Outside the band, and without one, better or
 /// worse by Δ's sign when the paired interval `deltaCI` excludes 0, else unclear: a Δ is worth believing
 /// when it is both outside the seed band and significant. `inNoise` is nil without a band. A Δ of 0 with a
-/// zero-width interval (the same losses on every window: an identical checkpoint) is in the noise either way.
+/// zero-width interval (the same losses on every window: an identical checkpoint) has the verdict in the noise
+/// either way (`inNoise` still nil without a band).
 public func runVerdict(delta: Double?, deltaCI: [Double]?, band: Double?,
                        sameSeedGroupAsBaseline: Bool) -> (inNoise: Bool?, verdict: Verdict?) {
     guard let delta, delta.isFinite else { return (nil, nil) }
     let direction: Verdict = delta < 0 ? .better : .worse
     let ci = deltaCI.flatMap { $0.count == 2 && $0[0].isFinite && $0[1].isFinite ? $0 : nil }
     // The same losses on every window (an identical checkpoint): no difference at all, not an unclear one.
-    if delta == 0, ci == [0, 0] { return (true, .inTheNoise) }
+    if delta == 0, ci == [0, 0] { return (band.map { _ in true }, .inTheNoise) }
     if let band {
         let inside = sameSeedGroupAsBaseline || abs(delta) <= band * (1 + 1e-9)
         guard !inside else { return (true, .inTheNoise) }
