@@ -43,10 +43,19 @@ public enum PendingOutputs {
     /// (no writer may start a rename after the cleanup).
     fileprivate static func removeAllAndDie(of sig: Int32) -> Never {
         lock.lock()
-        let all = paths.values
-        for p in all { try? FileManager.default.removeItem(atPath: p) }
+        // Another thread may still be writing into a temporary folder (a chart being drawn) while it is removed, so a
+        // removal can fail on a file that appeared meanwhile: try again, and count only what is gone.
+        var removed = 0, left: [String] = []
+        for p in paths.values {
+            for attempt in 0..<20 where FileManager.default.fileExists(atPath: p) {
+                if attempt > 0 { usleep(10_000) }
+                try? FileManager.default.removeItem(atPath: p)
+            }
+            if FileManager.default.fileExists(atPath: p) { left.append(p) } else { removed += 1 }
+        }
         let name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal \(sig)"
-        let what = all.isEmpty ? "" : "; removed \(all.count) partial output\(all.count == 1 ? "" : "s")"
+        var what = removed == 0 ? "" : "; removed \(removed) partial output\(removed == 1 ? "" : "s")"
+        if !left.isEmpty { what += "; could not remove \(left.joined(separator: ", ")) (the next run of the same output will)" }
         let line = "\ngpt2lab: interrupted by \(name)\(what)\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
         // Die of the signal (the shell and schedulers see 128+N), as without a handler.

@@ -41,16 +41,19 @@ public func normalizedOutputPath(_ path: String) -> String {
     return "/" + parts.joined(separator: "/")
 }
 
-/// An output path the user meant otherwise: empty, or starting with "~", which only a shell expands (quoted, or
-/// from a config file, it would be a folder named "~" here).
+/// An output path the user meant otherwise: empty, starting with "~", which only a shell expands (quoted, or
+/// from a config file, it would be a folder named "~" here), relative with no current folder, or a symbolic link.
 private func checkOutputSpelling(_ given: String, what: String) throws {
     if given.isEmpty { throw OutputError("''", "is an empty path; give a \(what) path") }
     if !given.hasPrefix("/") && FileManager.default.currentDirectoryPath.isEmpty {
         throw OutputError(given, "is relative, and the current folder no longer exists; give an absolute \(what) path")
     }
+    // A link at the output path is the user's: replacing it would swap it for a folder or file (and leave what it
+    // points to as it was); writing through it would change a path the user did not name.
     var st = stat()
-    if lstat(given, &st) == 0, st.st_mode & S_IFMT == S_IFLNK, pathKind(given) == .missing {
-        throw OutputError(given, "is a symbolic link to nothing; give a \(what) path")
+    if lstat(given, &st) == 0, st.st_mode & S_IFMT == S_IFLNK {
+        let target = realPath(given)
+        throw OutputError(given, "is a symbolic link" + (target.map { " (to \($0))" } ?? " to nothing") + "; give the \(what) path itself")
     }
     if given.hasPrefix("~") {
         throw OutputError(given, "starts with ~, which only a shell expands; give the \(what) path without quotes, or spell out the home folder")

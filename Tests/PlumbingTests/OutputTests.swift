@@ -113,6 +113,10 @@ final class OutputTests: XCTestCase {
         XCTAssertThrowsError(try checkFolderOutput(dir + "/dangling", what: "report") { _ in [] }) { e in
             XCTAssertTrue(((e as? LocalizedError)?.errorDescription ?? "").contains("a symbolic link to nothing"))
         }
+        XCTAssertThrowsError(try checkFolderOutput(dir + "/link", what: "report") { _ in [] }) { e in
+            XCTAssertTrue(((e as? LocalizedError)?.errorDescription ?? "").contains("is a symbolic link (to "))
+        }
+        XCTAssertNoThrow(try checkFolderOutput(dir + "/link/new", what: "report") { _ in [] }, "a link above the output is fine")
         let home = ProcessInfo.processInfo.environment["HOME"]
         setenv("HOME", dir + "/proj", 1)
         defer { if let home { setenv("HOME", home, 1) } else { unsetenv("HOME") } }
