@@ -76,8 +76,14 @@ func besideConfigs(directory: String) throws -> [StatedConfig] {
         guard let top = object as? [String: Any] else { continue }
         let dict = [top, top["model"] as? [String: Any] ?? [:]].first { d in sizeKeys.values.joined().contains { d[$0] != nil } }
         guard let dict else { continue }
-        let c = try statedConfig(source: file == "config.json" ? .configJSON(p) : .metaJSON(p), file: p) { dict[$0] }
-        if file == "config.json" { try checkHFMath(dict, path: p) }
+        var c = try statedConfig(source: file == "config.json" ? .configJSON(p) : .metaJSON(p), file: p) { dict[$0] }
+        if file == "config.json" {
+            try checkHFMath(dict, path: p)
+            // HF ties GPT-2's head to its embedding unless the config says otherwise (PretrainedConfig's default).
+            if c.flags[.tiedHead] == nil, dict["model_type"] as? String == "gpt2" {
+                c.flags[.tiedHead] = ("tie_word_embeddings (absent: HF's default)", true)
+            }
+        }
         found.append(c)
     }
     return found

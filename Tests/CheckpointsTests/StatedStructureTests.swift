@@ -65,6 +65,24 @@ final class StatedStructureTests: XCTestCase {
         assertFails(numberMeta, containing: ["'qkv_bias' is 0, expected true or false"]) { _ = try loadCheckpoint(path: number) }
     }
 
+    /// An HF GPT-2 config.json without `tie_word_embeddings` ties the head (HF's default): a stored head that differs
+    /// from the embedding is what HF would not use.
+    func testHFConfigWithoutTheTieKeyIsTied() throws {
+        let path = try copy("reference", meta: [:]) { t in
+            let i = t.firstIndex { $0.name == "out_head.weight" }!
+            t.append((name: "tok_emb.weight", shape: t[i].shape, values: t[i].values))
+            t[i].values = t[i].values.map { $0 + 0.01 }
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        try FileManager.default.removeItem(atPath: dir + "/meta.json")
+        try Data(#"{"model_type": "gpt2", "n_head": 4}"#.utf8).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        assertFails(path, containing: ["says tie_word_embeddings (absent: HF's default) = true but the stored LM head differs"]) {
+            _ = try loadCheckpoint(path: path)
+        }
+        try Data(#"{"model_type": "gpt2", "n_head": 4, "tie_word_embeddings": false}"#.utf8).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        XCTAssertFalse(try loadCheckpoint(path: path).weights.tied)
+    }
+
     /// A config.json beside a meta.json no longer hides it: both are checked.
     func testMetaJSONIsReadBesideConfigJSON() throws {
         let path = try copy("baseline", meta: ["qkv_bias": true])
