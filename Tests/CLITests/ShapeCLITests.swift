@@ -67,7 +67,8 @@ extension CLITests {
             let m = try XCTUnwrap(meta["model"] as? [String: Any])
             let c: [String: Any] = ["model_type": "gpt2", "activation_function": "gelu_new", "n_head": m["n_heads"]!,
                                     "n_layer": layers ?? m["n_layers"]!, "n_embd": m["emb_dim"]!,
-                                    "n_positions": m["context_length"]!, "vocab_size": m["vocab_size"]!, "n_inner": NSNull()]
+                                    "n_positions": m["context_length"]!, "vocab_size": m["vocab_size"]!, "n_inner": NSNull(),
+                                    "tie_word_embeddings": m["weight_tying"]!]   // as save_pretrained writes it (absent, HF ties)
             return try JSONSerialization.data(withJSONObject: c)
         }
         let fm = FileManager.default
