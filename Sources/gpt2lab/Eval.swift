@@ -53,7 +53,7 @@ struct Eval: ParsableCommand {
     @Flag(help: "Print JSON: task, recipe, examples, acc, acc_stderr, acc_norm (HellaSwag), ppl (LAMBADA), predictions.")
     var json = false
 
-    @Option(help: ArgumentHelp("Score only shard K of N of the examples (K from 0); needs --out.", valueName: "K/N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Score only shard K of N of the examples (K from 0); needs --out.", valueName: "K/N"))
     var shard: String?
 
     @Option(help: ArgumentHelp("Where --shard writes its part (JSON, atomically); combine with `gpt2lab merge`.", valueName: "PART.json"))
@@ -101,11 +101,16 @@ struct Eval: ParsableCommand {
     }
 }
 
+/// " ± stderr", or why there is none (one example has no sample standard deviation).
+private func stderrText(_ se: Double?) -> String {
+    se.map { String(format: " ± %.4f", $0) } ?? "   (no stderr: one example)"
+}
+
 /// The human-readable lines of an eval (also `merge`'s).
 func printEvalSummary(_ r: EvalReport) {
     print("task        \(r.task.rawValue) (recipe \(r.recipe)), \(r.examples) examples")
     if let d = r.device { print("device      \(d)") }
-    print(String(format: "acc         %.4f ± %.4f", r.acc, r.accStderr))
-    if let n = r.accNorm { print(String(format: "acc_norm    %.4f ± %.4f", n, r.accNormStderr ?? .nan)) }
+    print(String(format: "acc         %.4f", r.acc) + stderrText(r.accStderr))
+    if let n = r.accNorm { print(String(format: "acc_norm    %.4f", n) + stderrText(r.accNormStderr)) }
     if let p = r.ppl { print(String(format: "ppl         %.3f", p)) }
 }

@@ -45,7 +45,7 @@ struct Score: ParsableCommand {
                              discussion: "On a GPU each stage is waited for before the next starts, so a profiled score runs a little slower."))
     var profile = false
 
-    @Option(help: ArgumentHelp("Score only shard K of N (K from 0, as Slurm array / Kubernetes completion indices count); needs --out.",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Score only shard K of N (K from 0, as Slurm array / Kubernetes completion indices count); needs --out.",
                                valueName: "K/N"))
     var shard: String?
 

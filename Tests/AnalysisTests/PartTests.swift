@@ -38,7 +38,7 @@ final class PartTests: XCTestCase {
     }
 
     /// Three LAMBADA examples in 2 shards: examples 0..<1 and 1..<3. The first shard's one example makes
-    /// its acc_stderr NaN, written as "nan": the reader reads it back.
+    /// its acc_stderr undefined, written as null: the reader reads it back.
     func evalParts() throws -> [String] {
         let predictions = [EvalPrediction(hit: true, loglikelihood: -1.0, tokens: [1]), EvalPrediction(hit: false, loglikelihood: -3.0, tokens: [2]),
                            EvalPrediction(hit: true, loglikelihood: -2.0, tokens: [3, 4])]

@@ -66,3 +66,22 @@ extension CLITests {
         XCTAssertTrue(v.err.contains("--recipe llmc is not one of LAMBADA's (lm-eval)"), v.err)
     }
 }
+
+extension CLITests {
+    /// One example has no sample standard deviation: JSON says null (it said the string "nan") and the text
+    /// says why there is no ± (it printed "± nan").
+    func testEvalOfOneExampleHasNoStderr() throws {
+        let ckpt = Self.packageRoot.appendingPathComponent("examples/runs/baseline/model.safetensors").path
+        guard FileManager.default.fileExists(atPath: ckpt) else { throw XCTSkip("examples/runs missing") }
+        let common = [ckpt, "--task", "hellaswag", "--data", evalFixtures + "/hellaswag.jsonl", "--limit", "1"]
+        let j = try gpt2lab(["eval"] + common + ["--json"])
+        XCTAssertEqual(j.status, 0, j.err)
+        let a = try json(j.out)
+        XCTAssertTrue(a["acc_stderr"] is NSNull, "\(String(describing: a["acc_stderr"]))")
+        XCTAssertTrue(a["acc_norm_stderr"] is NSNull, "\(String(describing: a["acc_norm_stderr"]))")
+        let t = try gpt2lab(["eval"] + common)
+        XCTAssertEqual(t.status, 0, t.err)
+        XCTAssertFalse(t.out.contains("nan"), t.out)
+        XCTAssertTrue(t.out.contains("(no stderr: one example)"), t.out)
+    }
+}

@@ -69,3 +69,19 @@ extension CLITests {
         XCTAssertFalse(text.out.contains("device"), "scored on the CPU: \(text.out)")
     }
 }
+
+extension CLITests {
+    /// A shard index out of range is named with the rule, also when it is negative (argument-parser read
+    /// `-1/3` as an option and said "Missing value for '--shard'"), in both verbs that shard.
+    func testShardOutOfRangeIsNamed() throws {
+        for verb in [["score", "model.safetensors", "--test-set", "t.bin"],
+                     ["eval", "model.safetensors", "--task", "lambada", "--data", "l.jsonl"]] {
+            for spec in ["-1/3", "3/3", "1/0", "x"] {
+                let r = try gpt2lab(verb + ["--shard", spec, "--out", "part.json"])
+                XCTAssertNotEqual(r.status, 0)
+                XCTAssertTrue(r.err.contains("--shard takes K/N with 0 ≤ K < N, e.g. --shard 0/4; got \(spec)"),
+                              "\(verb[0]) --shard \(spec): \(r.err)")
+            }
+        }
+    }
+}

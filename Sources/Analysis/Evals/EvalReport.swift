@@ -19,8 +19,8 @@ public struct EvalReport: Codable, Sendable {
     public var examples: Int
     public var acc: Double
     /// lm-eval's `mean_stderr`: the sample standard deviation of the 0/1 outcomes (n − 1) over √n, i.e.
-    /// √(p(1 − p)/(n − 1)).
-    public var accStderr: Double
+    /// √(p(1 − p)/(n − 1)); nil (JSON null) for a single example, where it is undefined.
+    public var accStderr: Double?
     public var accNorm: Double?
     public var accNormStderr: Double?
     public var ppl: Double?
@@ -52,13 +52,29 @@ public struct EvalReport: Codable, Sendable {
             ppl = exp(-predictions.reduce(0) { $0 + ($1.loglikelihood ?? 0) } / Double(max(examples, 1)))
         }
     }
+
+    /// As synthesized, but `acc_stderr` is written as null when undefined rather than left out, so every eval
+    /// JSON has the same keys.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(task, forKey: .task); try c.encode(recipe, forKey: .recipe); try c.encode(data, forKey: .data)
+        try c.encode(checkpoint, forKey: .checkpoint); try c.encode(layout, forKey: .layout)
+        try c.encode(examples, forKey: .examples); try c.encode(acc, forKey: .acc)
+        try c.encode(accStderr, forKey: .accStderr)
+        try c.encodeIfPresent(accNorm, forKey: .accNorm)
+        if accNorm != nil { try c.encode(accNormStderr, forKey: .accNormStderr) }
+        try c.encodeIfPresent(ppl, forKey: .ppl); try c.encode(context, forKey: .context)
+        try c.encode(seconds, forKey: .seconds); try c.encodeIfPresent(device, forKey: .device)
+        try c.encode(predictions, forKey: .predictions)
+    }
 }
 
 func meanOfFlags(_ k: Int, _ n: Int) -> Double { n > 0 ? Double(k) / Double(n) : .nan }
 
-/// √(p(1 − p)/(n − 1)) with p = k/n: the standard error lm-eval prints for an accuracy (sample std, n − 1).
-public func binomialStderr(_ k: Int, _ n: Int) -> Double {
-    guard n > 1 else { return .nan }
+/// √(p(1 − p)/(n − 1)) with p = k/n: the standard error lm-eval prints for an accuracy (sample std, n − 1);
+/// nil below 2 outcomes, where the sample std is undefined.
+public func binomialStderr(_ k: Int, _ n: Int) -> Double? {
+    guard n > 1 else { return nil }
     let p = Double(k) / Double(n)
     return (p * (1 - p) / Double(n - 1)).squareRoot()
 }
