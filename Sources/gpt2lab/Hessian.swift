@@ -111,6 +111,9 @@ struct Hessian: ParsableCommand {
         if !(eigenTol > 0) { throw ValidationError("--eigen-tol must be positive") }
         if top < 0 { throw ValidationError("--top must be 0 or more") }
         if eigenSteps < 1 { throw ValidationError("--eigen-steps must be at least 1") }
+        if top > eigenSteps {
+            throw ValidationError("--top \(top) needs at least as many Lanczos steps: \(eigenSteps) steps give at most \(eigenSteps) eigenvalues (raise --eigen-steps)")
+        }
         if densityVectors < 1 { throw ValidationError("--density-vectors must be at least 1") }
         if densitySteps < 1 { throw ValidationError("--density-steps must be at least 1") }
         if let plot {

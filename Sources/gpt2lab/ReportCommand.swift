@@ -72,6 +72,9 @@ struct ReportCommand: ParsableCommand {
             throw ValidationError("--hessian-samples must be 0 (no Hessian) or at least 2 (one probe has no standard error)")
         }
         if hessianTop < 0 { throw ValidationError("--hessian-top must be 0 or more") }
+        if hessianTop > hessianEigenSteps {
+            throw ValidationError("--hessian-top \(hessianTop): the report runs \(hessianEigenSteps) Lanczos steps, which give at most \(hessianEigenSteps) eigenvalues (use `gpt2lab hessian --top K --eigen-steps N` for more)")
+        }
         if hessianDensity < 0 { throw ValidationError("--hessian-density must be 0 or more") }
         if hessianDensitySteps < 1 { throw ValidationError("--hessian-density-steps must be at least 1") }
         if hessianSamples == 0 && (hessianTop > 0 || hessianDensity > 0 || hessianSteps) {

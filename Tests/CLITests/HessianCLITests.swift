@@ -57,3 +57,16 @@ extension CLITests {
         XCTAssertEqual(try Data(contentsOf: mine), Data("not a chart".utf8))
     }
 }
+
+extension CLITests {
+    /// More eigenvalues than Lanczos steps can give is refused before anything is loaded (it ran every step
+    /// and ended with fewer values than asked and a residual warning).
+    func testTopBeyondLanczosStepsIsRefusedFirst() throws {
+        let h = try gpt2lab(["hessian", "missing.safetensors", "--test-set", "missing.bin", "--top", "11", "--eigen-steps", "10"])
+        XCTAssertNotEqual(h.status, 0)
+        XCTAssertTrue(h.err.contains("--top 11 needs at least as many Lanczos steps: 10 steps give at most 10 eigenvalues"), h.err)
+        let r = try gpt2lab(["report", "missing.toml", "--hessian-samples", "2", "--hessian-top", "101"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("--hessian-top 101: the report runs 100 Lanczos steps"), r.err)
+    }
+}

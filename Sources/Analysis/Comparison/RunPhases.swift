@@ -28,7 +28,7 @@ func completionsPhase(_ r: RunState, _ ck: LoadedCheckpoint, _ s: ComparisonSetu
 }
 
 /// Lanczos steps at most for the report's top eigenvalues (as `hessian --eigen-steps`' default).
-let hessianEigenSteps = 100
+public let hessianEigenSteps = 100
 /// Windows in the report's Hessian batch.
 let reportHessianBatch = 4
 
