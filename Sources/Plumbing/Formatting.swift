@@ -20,8 +20,10 @@ public enum JSON {
         return dec
     }
 
-    /// XXH64 of `value` as `encoder(pretty: false)` writes it (sorted keys): the check a cache entry or a
-    /// shard part carries, so a file damaged or edited after it was written is told from one gpt2lab wrote.
+    /// XXH64 of `value` as `encoder(pretty: false)` writes it (sorted keys): the check a score-cache entry
+    /// carries, so a file damaged or edited after it was written is told from one gpt2lab wrote. The cache is read
+    /// back by the build that wrote it; a shard part, which travels between machines, carries a `ValueDigest`
+    /// of its values instead, independent of how a JSON printer writes a number.
     public static func digest<T: Encodable>(_ value: T) throws -> String {
         let data = try encoder(pretty: false).encode(value)
         return hex64(data.withUnsafeBytes { xxh64($0) })
