@@ -89,8 +89,11 @@ static void *open_first(int which, const char *const *names, int nnames, char di
             else dlerror();
         }
     }
-    snprintf(why[which], sizeof why[which], "not found (tried %s in %d folders: GPT2LAB_CUDA_LIB_PATH, the bundle's lib, "
-             "/usr/local/cuda, the system path, Python nvidia/*/lib)%s%s", names[0], ndirs, tried[0] ? "; " : "", tried);
+    char all[256] = "";
+    for (int i = 0; i < nnames; i++)
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", i ? ", " : "", names[i]);
+    snprintf(why[which], sizeof why[which], "not found (tried %s in %d places: GPT2LAB_CUDA_LIB_PATH's folders, the bundle's lib, "
+             "/usr/local/cuda's two lib folders, the system path and any Python nvidia/*/lib)%s%s", all, ndirs, tried[0] ? "; " : "", tried);
     return NULL;
 }
 
@@ -130,7 +133,7 @@ static int load_driver(void) {
 static int load_nvrtc(char dirs[][1024], int n) {
     const char *names[] = {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"};
     void *h = open_first(GL_CUDA_LIB_NVRTC, names, 3, dirs, n, NULL);
-    if (!h) { snprintf(load_err, sizeof load_err, "NVRTC (libnvrtc.so.13/.12) %s", why[GL_CUDA_LIB_NVRTC]); return 1; }
+    if (!h) { snprintf(load_err, sizeof load_err, "NVRTC %s", why[GL_CUDA_LIB_NVRTC]); return 1; }
     const char *L = found[GL_CUDA_LIB_NVRTC];
     SYM(h, nvrtcVersion, "nvrtcVersion", L); SYM(h, nvrtcCreateProgram, "nvrtcCreateProgram", L);
     SYM(h, nvrtcCompileProgram, "nvrtcCompileProgram", L); SYM(h, nvrtcGetProgramLogSize, "nvrtcGetProgramLogSize", L);

@@ -22,7 +22,7 @@ struct Interpolate: ParsableCommand {
         weights are uploaded to the GPU and scored there (--gpu-math as for score).
 
         Examples:
-          gpt2lab interpolate runs/baseline/model.safetensors runs/wd-0.01/model.safetensors \\
+          gpt2lab interpolate examples/runs/baseline/model.safetensors examples/runs/wd-0.01/model.safetensors \\
             --test-set examples/test-persuasion.bin --plot lmc.png
           gpt2lab interpolate a.safetensors b.safetensors --test-set tokens.bin --points 13 --from -0.25 --to 1.25 --json
         """)

@@ -23,7 +23,7 @@ struct Merge: ParsableCommand {
     @Argument(help: "Part files written by `score --shard K/N --out PART.json` (or all by `eval --shard`).")
     var parts: [String]
 
-    @Flag(help: "Print JSON (the same fields `score --json` prints).")
+    @Flag(help: "Print JSON (the fields `score --json` prints, less `runtime` and `shape_source`, which describe the process that scored).")
     var json = false
 
     func run() throws {

@@ -21,8 +21,8 @@ struct Norms: ParsableCommand {
 
         Examples:
           gpt2lab norms examples/runs/*/model.safetensors --plot norms.png
-          gpt2lab norms runs/baseline/step-000571.safetensors runs/baseline/step-001143.safetensors \\
-            runs/baseline/model.safetensors --steps 571,1143,2286 --plot baseline.png
+          gpt2lab norms run/step-000571.safetensors run/step-001143.safetensors \\
+            run/model.safetensors --steps 571,1143,2286 --plot baseline.png
           gpt2lab norms ckpt.safetensors --json
         """)
 

@@ -16,7 +16,7 @@ struct DeviceOption: ParsableArguments {
 /// `--gpu-math`: how f32 products run on a GPU (`score`, `eval`, `compare`, `interpolate`, `report`).
 struct GPUMathOption: ParsableArguments {
     @Option(name: .customLong("gpu-math"),
-            help: ArgumentHelp("How f32 products run on a GPU: 3xtf32 (default: each product as three TF32 tensor-core products of hi/lo splits, rounding of f32's order), f32 (cuBLAS FP32 on the CUDA cores), or tf32 (one TF32 product, 10-bit mantissas: faster, ~1e-3 relative error per product). No effect on the CPU or with --precision bf16.",
+            help: ArgumentHelp("How f32 products run on a GPU: 3xtf32 (default: each product as three TF32 tensor-core products of hi/lo splits, rounding of f32's order), f32 (cuBLAS FP32 on the CUDA cores), or tf32 (one TF32 product, 10-bit mantissas: faster, ~1e-3 relative error per product). No effect on the CPU, nor on bf16 products (--precision bf16, where the verb has it).",
                                valueName: "3xtf32|f32|tf32"))
     var math: GPUMath = .default
 }
@@ -102,7 +102,7 @@ struct WindowOptions: ParsableArguments {
     @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "After --skip, use only the next N tokens.")
     var maxTokens: Int?
 
-    @Option(parsing: .unconditional, help: "Windows per forward pass (default: about 1024 positions).")
+    @Option(parsing: .unconditional, help: "Windows per forward pass (default: about 1024 positions on the CPU, 32768 on a GPU).")
     var batch: Int?
 
     func validate() throws {

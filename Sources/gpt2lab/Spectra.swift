@@ -22,7 +22,7 @@ struct Spectra: ParsableCommand {
 
         Examples:
           gpt2lab spectra examples/runs/*/model.safetensors --plot spectra.png
-          gpt2lab spectra runs/baseline/step-000571.safetensors runs/baseline/model.safetensors --steps 571,2286
+          gpt2lab spectra run/step-000571.safetensors run/model.safetensors --steps 571,2286
           gpt2lab spectra ckpt.safetensors --json
         """)
 

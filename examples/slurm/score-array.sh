@@ -22,6 +22,7 @@ OUT=${3:?output folder}
 K=${SLURM_ARRAY_TASK_ID:?run with sbatch --array}
 N=${SLURM_ARRAY_TASK_COUNT:?run with sbatch --array}
 mkdir -p "$OUT"
-# gpjt's protocol: skip the first 50M tokens, score the next 19,660,800 (3200 batches × 6 × 1024).
+# All tokens by default; SKIP and MAX_TOKENS select a slice, e.g. gpjt's protocol (skip the first 50M tokens,
+# score the next 19,660,800 = 3200 batches × 6 × 1024): sbatch --export=ALL,SKIP=50000000,MAX_TOKENS=19660800 ...
 gpt2lab score "$CKPT" --test-set "$TOKENS" --skip "${SKIP:-0}" ${MAX_TOKENS:+--max-tokens "$MAX_TOKENS"} \
     --threads "${SLURM_CPUS_PER_TASK:-2}" --shard "$K/$N" --out "$OUT/part-$K.json"
