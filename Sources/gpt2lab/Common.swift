@@ -7,6 +7,14 @@ import TestSets
 
 /// Runs a command body; any error becomes one line on stderr and exit status 1. A SIGINT or
 /// SIGTERM meanwhile removes the outputs being written (`installInterruptCleanup`).
+/// A problem found while a command runs (in its inputs, not its flags): `runReporting` prints it as one
+/// `gpt2lab: …` line and exits 1. (A ValidationError there would add argument-parser's top-level usage.)
+struct CommandError: LocalizedError {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var errorDescription: String? { message }
+}
+
 func runReporting(_ body: () throws -> Void) throws {
     installInterruptCleanup()
     do {

@@ -42,9 +42,9 @@ struct Compare: ParsableCommand {
     @OptionGroup var data: TestSetOptions
 
     @OptionGroup var windows: WindowOptions
-    @Option(name: .customLong("segment-length"), help: "Tokens per text segment ranked by mean Δ.")
+    @Option(name: .customLong("segment-length"), parsing: .unconditional, help: "Tokens per text segment ranked by mean Δ.")
     var segmentLength: Int = 32
-    @Option(help: "Segments to show each way (gains and losses).")
+    @Option(parsing: .unconditional, help: "Segments to show each way (gains and losses).")
     var segments: Int = 5
 
     @Option(help: ArgumentHelp("Token file to count token frequencies from (the runs' training data; same formats as "
@@ -55,7 +55,7 @@ struct Compare: ParsableCommand {
 
     @Option(help: "Write the reliability diagram (accuracy against confidence of A and B; bins of fewer than 20 tokens not drawn) as PNG.")
     var plot: String?
-    @Option(help: "PNG pixel density (2 = twice the pixels).")
+    @Option(parsing: .unconditional, help: "PNG pixel density (2 = twice the pixels).")
     var scale: Double = 2
 
     @OptionGroup var deviceOption: DeviceOption
@@ -81,10 +81,10 @@ struct Compare: ParsableCommand {
             let cb = try loadCheckpoint(path: b, heads: model.heads, vocab: vocab.rows)
             for (p, ck) in [(a, ca), (b, cb)] { for w in ck.warnings { warn("\(p): \(w)") } }
             let va = ca.weights.config.softmaxVocab, vb = cb.weights.config.softmaxVocab
-            guard va == vb else { throw ValidationError("\(a) has a vocabulary of \(va) tokens, \(b) of \(vb): they cannot be compared token by token") }
+            guard va == vb else { throw CommandError("\(a) has a vocabulary of \(va) tokens, \(b) of \(vb): they cannot be compared token by token") }
             let T = data.context ?? min(ca.weights.config.contextLength, cb.weights.config.contextLength)
             for (p, ck) in [(a, ca), (b, cb)] where ck.weights.config.contextLength < T {
-                throw ValidationError("\(p): context of \(ck.weights.config.contextLength) positions is shorter than --context \(T)")
+                throw CommandError("\(p): context of \(ck.weights.config.contextLength) positions is shorter than --context \(T)")
             }
             let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: windows.stride ?? T, skip: windows.skip, maxTokens: windows.maxTokens)
             try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: va, path: data.testSet)
@@ -166,7 +166,7 @@ extension Compare {
         guard ga.canCompare(with: gb) else {
             if deviceOption.device == .auto { return nil }
             let x = ca.weights.config, y = cb.weights.config
-            throw ValidationError("--device \(deviceOption.device): \(a) (width \(x.nEmbd), \(x.nHead) heads, inner \(x.nInner)) and \(b) "
+            throw CommandError("--device \(deviceOption.device): \(a) (width \(x.nEmbd), \(x.nHead) heads, inner \(x.nInner)) and \(b) "
                                   + "(width \(y.nEmbd), \(y.nHead) heads, inner \(y.nInner)) differ in shape: the GPU compares models of one shape; use --device cpu")
         }
         return (ga, gb)

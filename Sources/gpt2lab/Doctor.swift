@@ -40,7 +40,7 @@ struct Doctor: ParsableCommand {
             if let cuda = info.cuda { printCUDA(cuda) }
         }
         if info.genericGEMMOnVectorCPU {
-            throw ValidationError("the CPU has \(info.isa) but the GEMM kernel is the generic \(info.gemmKernel)")
+            try runReporting { throw CommandError("the CPU has \(info.isa) but the GEMM kernel is the generic \(info.gemmKernel)") }
         }
     }
 }

@@ -40,7 +40,7 @@ struct Eval: ParsableCommand {
     @Option(help: "HellaSwag recipe: llmc (default) or lm-eval. LAMBADA has lm-eval's only.")
     var recipe: HellaSwagRecipe?
 
-    @Option(help: "Score only the first N examples of the file.")
+    @Option(parsing: .unconditional, help: "Score only the first N examples of the file.")
     var limit: Int?
 
     @OptionGroup var threadsOption: ThreadsOption

@@ -58,19 +58,19 @@ struct Hessian: ParsableCommand {
     @OptionGroup var data: TestSetOptions
     @OptionGroup var deviceOption: DeviceOption
 
-    @Option(help: "Windows in the batch (B).")
+    @Option(parsing: .unconditional, help: "Windows in the batch (B).")
     var batch: Int = 4
 
-    @Option(help: "Hutchinson probes (the cap when --tol is given).")
+    @Option(parsing: .unconditional, help: "Hutchinson probes (the cap when --tol is given).")
     var samples: Int = 100
 
-    @Option(help: "Stop the trace early once stderr/|trace| < tol.")
+    @Option(parsing: .unconditional, help: "Stop the trace early once stderr/|trace| < tol.")
     var tol: Double?
 
-    @Option(name: .customLong("eigen-tol"), help: "Stop Lanczos once each residual ≤ tol·|λ|.")
+    @Option(name: .customLong("eigen-tol"), parsing: .unconditional, help: "Stop Lanczos once each residual ≤ tol·|λ|.")
     var eigenTol: Double = 1e-3
 
-    @Option(name: .customLong("eigen-steps"), help: "Lanczos steps for the eigenvalues at most.")
+    @Option(name: .customLong("eigen-steps"), parsing: .unconditional, help: "Lanczos steps for the eigenvalues at most.")
     var eigenSteps: Int = 100
 
     @Flag(name: .customLong("by-block"), help: "Show the trace per layer and role, each ± its standard error.")
@@ -79,10 +79,10 @@ struct Hessian: ParsableCommand {
     @Flag(help: "Estimate the eigenvalue density (stochastic Lanczos quadrature).")
     var density = false
 
-    @Option(name: .customLong("density-vectors"), help: "SLQ start vectors (PyHessian's n_v).")
+    @Option(name: .customLong("density-vectors"), parsing: .unconditional, help: "SLQ start vectors (PyHessian's n_v).")
     var densityVectors: Int = 1
 
-    @Option(name: .customLong("density-steps"), help: "Lanczos steps per SLQ vector (PyHessian's iter).")
+    @Option(name: .customLong("density-steps"), parsing: .unconditional, help: "Lanczos steps per SLQ vector (PyHessian's iter).")
     var densitySteps: Int = 100
 
     @Option(name: .customLong("density-probe"), help: "SLQ start vectors: rademacher or gaussian.")
@@ -91,10 +91,10 @@ struct Hessian: ParsableCommand {
     @Option(help: "Draw the density (with --density) as PNG to FILE.png.")
     var plot: String?
 
-    @Option(help: "Seed of the probes and start vectors.")
+    @Option(parsing: .unconditional, help: "Seed of the probes and start vectors.")
     var seed: UInt64 = 0
 
-    @Option(help: "Top eigenvalues to compute (0 skips them).")
+    @Option(parsing: .unconditional, help: "Top eigenvalues to compute (0 skips them).")
     var top: Int = 1
 
     @OptionGroup var model: HeadsOption

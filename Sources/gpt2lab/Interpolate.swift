@@ -56,7 +56,7 @@ struct Interpolate: ParsableCommand {
     @Option(name: .customLong("init"), help: ArgumentHelp("Also the straight paths from this checkpoint (e.g. the initialisation) to A and to B, at the same t (in the table and the JSON's from_init, not the chart).", valueName: "C"))
     var initCheckpoint: String?
 
-    @Option(help: "Seed of the bootstrap resampling.")
+    @Option(parsing: .unconditional, help: "Seed of the bootstrap resampling.")
     var seed: UInt64 = 0
 
     @Flag(help: "Print JSON.")
@@ -65,7 +65,7 @@ struct Interpolate: ParsableCommand {
     @Option(help: "Write the chart (loss against t, the straight line between the endpoints dashed) as PNG.")
     var plot: String?
 
-    @Option(help: "PNG pixel density (2 = twice the pixels).")
+    @Option(parsing: .unconditional, help: "PNG pixel density (2 = twice the pixels).")
     var scale: Double = 2
 
     func validate() throws {

@@ -133,7 +133,7 @@ func validateShard(_ shard: String?, out: String?, whole: String) throws {
 
 /// `--scale` and `--steps` of the verbs that chart checkpoints (norms, spectra).
 struct StepChartOptions: ParsableArguments {
-    @Option(help: "PNG pixel density (2 = twice the pixels).")
+    @Option(parsing: .unconditional, help: "PNG pixel density (2 = twice the pixels).")
     var scale: Double = 2
 
     @Option(help: "Training step of each checkpoint, comma-separated, in argument order (default: from `step-N` names).")

@@ -29,15 +29,15 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Report folder (default: reports/<manifest name> under the current directory).")
     var out: String?
 
-    @Option(name: .customLong("hessian-samples"), help: "Hutchinson probes per run for the Hessian trace (0: skip).")
+    @Option(name: .customLong("hessian-samples"), parsing: .unconditional, help: "Hutchinson probes per run for the Hessian trace (0: skip).")
     var hessianSamples = 0
-    @Option(name: .customLong("hessian-top"),
+    @Option(name: .customLong("hessian-top"), parsing: .unconditional,
             help: "Top Hessian eigenvalues per run by Lanczos, each with its residual (needs --hessian-samples; 0: skip).")
     var hessianTop = 0
-    @Option(name: .customLong("hessian-density"),
+    @Option(name: .customLong("hessian-density"), parsing: .unconditional,
             help: "SLQ start vectors per run for the Hessian's eigenvalue density, overlaid across runs (needs --hessian-samples; 0: skip).")
     var hessianDensity = 0
-    @Option(name: .customLong("hessian-density-steps"), help: "Lanczos steps per SLQ vector (with --hessian-density).")
+    @Option(name: .customLong("hessian-density-steps"), parsing: .unconditional, help: "Lanczos steps per SLQ vector (with --hessian-density).")
     var hessianDensitySteps = 30
     @Flag(name: .customLong("hessian-steps"),
           help: "The same Hessian for every step checkpoint too (needs loss_across_steps = true; one run's Hessian per checkpoint).")
@@ -49,10 +49,10 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Score cache folder (default: $XDG_CACHE_HOME/gpt2lab/scores, else ~/.cache/gpt2lab/scores). Entries are keyed by the checkpoint's and test set's content and every setting that changes a score, so any folder may share it.")
     var cache: String?
 
-    @Option(help: "Bootstrap resamples (at least 100).")
+    @Option(parsing: .unconditional, help: "Bootstrap resamples (at least 100).")
     var bootstrap = 2000
 
-    @Option(help: "Seed of the bootstrap, the Hessian probes and the sampled completion.")
+    @Option(parsing: .unconditional, help: "Seed of the bootstrap, the Hessian probes and the sampled completion.")
     var seed: UInt64 = 0
 
     @OptionGroup var threadsOption: ThreadsOption

@@ -30,22 +30,22 @@ struct Sample: ParsableCommand {
     @Option(help: "Text to complete; must encode to fewer tokens than the model's context.")
     var prompt = "Every effort moves you"
 
-    @Option(name: .customLong("max-tokens"), help: "New tokens per completion, at most.")
+    @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "New tokens per completion, at most.")
     var maxTokens = 20
 
     @Flag(help: "Take the most likely token each step (the default unless --temperature or --top-k is given).")
     var greedy = false
 
-    @Option(help: "Sampling temperature, > 0: logits are divided by it before the softmax.")
+    @Option(parsing: .unconditional, help: "Sampling temperature, > 0: logits are divided by it before the softmax.")
     var temperature: Double?
 
-    @Option(name: .customLong("top-k"), help: "Sample among the K most likely tokens only, K ≥ 1 (1 = greedy).")
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample among the K most likely tokens only, K ≥ 1 (1 = greedy).")
     var topK: Int?
 
-    @Option(help: "Seed of the first sample; sample i uses seed + i.")
+    @Option(parsing: .unconditional, help: "Seed of the first sample; sample i uses seed + i.")
     var seed: UInt64 = 0
 
-    @Option(help: "Number of completions.")
+    @Option(parsing: .unconditional, help: "Number of completions.")
     var count = 1
 
     @OptionGroup var model: HeadsOption

@@ -53,14 +53,14 @@ struct Score: ParsableCommand {
                                valueName: "PART.json"))
     var out: String?
 
-    @Option(help: ArgumentHelp("Sequential scoring: visit windows in a seeded random order and stop once the 95% interval of the mean NLL is at most ± HALF_WIDTH nats (or every window is read). Prints the interval and the fraction of windows read.",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sequential scoring: visit windows in a seeded random order and stop once the 95% interval of the mean NLL is at most ± HALF_WIDTH nats (or every window is read). Prints the interval and the fraction of windows read.",
                                valueName: "HALF_WIDTH"))
     var ci: Double?
 
-    @Option(name: .customLong("ci-seed"), help: "Seed of the --ci visiting order.")
+    @Option(name: .customLong("ci-seed"), parsing: .unconditional, help: "Seed of the --ci visiting order.")
     var ciSeed: UInt64 = 0
 
-    @Option(name: .customLong("ci-min-windows"), help: "With --ci, read at least this many windows before stopping (the variance estimate needs some).")
+    @Option(name: .customLong("ci-min-windows"), parsing: .unconditional, help: "With --ci, read at least this many windows before stopping (the variance estimate needs some).")
     var ciMinWindows: Int = 30
 
     /// (k, n) from "K/N".

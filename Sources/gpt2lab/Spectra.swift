@@ -54,7 +54,7 @@ struct Spectra: ParsableCommand {
                 for path in [plot, stepsChartPath(plot)] { try checkFileOutput(path, what: "chart", isOurs: isGpt2labChart) }
             }
             for path in checkpoints where !FileManager.default.isReadableFile(atPath: path) {
-                throw SpectraInputError(message: "\(path): no such file, or not readable")
+                throw CommandError("\(path): no such file, or not readable")
             }
             var all: [CheckpointSpectra] = []
             for path in checkpoints {
@@ -109,9 +109,4 @@ func spectraTable(_ s: CheckpointSpectra) -> String {
     lines.append("  mean α \(num(s.meanAlpha, "%.4f"))   mean α̂ \(num(s.meanAlphaHat, "%.4f"))   "
                   + "(over \(s.meanOver) matrices; WeightWatcher's defaults skip N > 50000)")
     return lines.joined(separator: "\n")
-}
-
-struct SpectraInputError: LocalizedError {
-    let message: String
-    var errorDescription: String? { message }
 }

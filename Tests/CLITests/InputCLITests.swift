@@ -108,3 +108,27 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    /// compare with a --context longer than a checkpoint's is one `gpt2lab:` line and exit 1, as score's is
+    /// (it was argument-parser's "Error:" with the top-level usage, exit 64).
+    func testCompareContextBeyondACheckpointIsOneLine() throws {
+        let a = Self.packageRoot.appendingPathComponent("examples/runs/baseline/model.safetensors").path
+        let b = Self.packageRoot.appendingPathComponent("examples/runs/wd-0.01/model.safetensors").path
+        let bin = Self.packageRoot.appendingPathComponent("examples/test-persuasion.bin").path
+        guard FileManager.default.fileExists(atPath: a) else { throw XCTSkip("examples/runs missing") }
+        let r = try gpt2lab(["compare", a, b, "--test-set", bin, "--context", "300"])
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertEqual(r.err, "gpt2lab: \(a): context of 256 positions is shorter than --context 300\n")
+    }
+
+    /// A negative number for a numeric option reaches the option's own check (argument-parser read `-1` as an
+    /// option and said "Missing value").
+    func testNegativeNumbersReachTheirChecks() throws {
+        let r = try gpt2lab(["sample", "model.safetensors", "--prompt", "x", "--temperature", "-1"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("--temperature must be a positive number"), r.err)
+        let h = try gpt2lab(["hessian", "model.safetensors", "--test-set", "t.bin", "--top", "-2"])
+        XCTAssertTrue(h.err.contains("--top must be 0 or more"), h.err)
+    }
+}
