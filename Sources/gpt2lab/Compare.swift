@@ -20,7 +20,7 @@ struct Compare: ParsableCommand {
         Where the loss moved: mean NLL of both and Δ with a 95% paired window-bootstrap interval by how \
         frequent the target token is (types ranked by count: top 10, 11–100, 101–1,000, 1,001–10,000, the \
         rest, and unseen), counted from --frequencies (the runs' training tokens) or else from the test \
-        set. Next-token calibration of each: expected calibration error over 15 equal-width bins of the \
+        set's tokens that are compared (after --skip and --max-tokens). Next-token calibration of each: expected calibration error over 15 equal-width bins of the \
         largest next-token probability; --plot draws the reliability diagram.
 
         --device cuda puts both models on the GPU (f32 weights, --gpu-math) and compares their full next-token \
@@ -48,7 +48,7 @@ struct Compare: ParsableCommand {
     var segments: Int = 5
 
     @Option(help: ArgumentHelp("Token file to count token frequencies from (the runs' training data; same formats as "
-                               + "--test-set). Default: the test set's tokens.", valueName: "file"))
+                               + "--test-set). Default: the test set's tokens that are compared (after --skip and --max-tokens).", valueName: "file"))
     var frequencies: String?
     @Option(name: .customLong("frequencies-dataset"), help: "HDF5 dataset / safetensors tensor of --frequencies.")
     var frequenciesDataset: String?
@@ -121,7 +121,8 @@ struct Compare: ParsableCommand {
             }
             print(frequencyTable(r.frequency))
             print(calibrationTable(r.calibration))
-            for (title, segs) in [("B gains most", r.gains), ("B loses most", r.losses)] where !segs.isEmpty {
+            for (title, segs, sign) in [("B gains most", r.gains, "<"), ("B loses most", r.losses, ">")] where segments > 0 {
+                if segs.isEmpty { print("\(title): no \(segmentLength)-token segment with mean Δ \(sign) 0"); continue }
                 print("\(title):")
                 for s in segs {
                     let text = s.text.replacingOccurrences(of: "\n", with: "⏎")
@@ -134,7 +135,8 @@ struct Compare: ParsableCommand {
 
 /// The Δ-by-frequency table: one line per bucket, its interval, what the frequencies were counted from.
 func frequencyTable(_ f: FrequencyBuckets) -> String {
-    let from = f.countedFrom == "test set" ? "the test set" : "\(f.source) (\(groupedThousands(f.tokensCounted)) tokens)"
+    let from = f.countedFrom == "test set" ? "the \(groupedThousands(f.tokensCounted)) test-set tokens compared"
+                                           : "\(f.source) (\(groupedThousands(f.tokensCounted)) tokens)"
     var lines = ["loss by target-token frequency (types ranked by count in \(from); Δ = B − A, "
                  + "\(Int((f.level * 100).rounded()))% paired window bootstrap):",
                  "  " + column("bucket", 22, alignLeft: true) + column("tokens", 13) + column("loss A", 9) + column("loss B", 9)

@@ -39,7 +39,7 @@ extension CLITests {
 
         let t = try gpt2lab(args)
         XCTAssertEqual(t.status, 0, t.err)
-        XCTAssertTrue(t.out.contains("loss by target-token frequency (types ranked by count in the test set;"), t.out)
+        XCTAssertTrue(t.out.contains("loss by target-token frequency (types ranked by count in the 4,096 test-set tokens compared;"), t.out)
         XCTAssertFalse(t.out.contains("unseen"), "counted from the test set, no target is unseen")
         XCTAssertTrue(t.out.contains("calibration A  ECE 0.0"), t.out)
         XCTAssertTrue(t.out.contains("calibration B  ECE 0.0"), t.out)

@@ -210,7 +210,9 @@ func deltaHistogram(_ d: [Float]) -> TokenComparison.Histogram {
 }
 
 /// Cuts each window's scored tokens into runs of `length` (the last shorter run dropped) and
-/// returns the `count` with the lowest and with the highest mean Δ, decoded.
+/// returns, decoded, up to `count` with the lowest mean Δ among those where B gains (mean Δ < 0) and up to
+/// `count` with the highest among those where it loses (> 0): a segment is never listed as both, and identical
+/// models list none.
 func rankedSegments(_ deltas: [Float], _ at: [(window: Int, position: Int)], plan: WindowPlan, tokens: [Int32],
                     length: Int, count: Int, tokenizer: GPT2Tokenizer?) -> (gains: [TokenSegment], losses: [TokenSegment]) {
     guard length > 0, count > 0 else { return ([], []) }
@@ -235,7 +237,8 @@ func rankedSegments(_ deltas: [Float], _ at: [(window: Int, position: Int)], pla
         return TokenSegment(window: w, position: p, deltaMean: s.mean, text: texts.joined(),
                             tokens: zip(texts, deltas[s.index..<(s.index + length)]).map { .init(text: $0, delta: Double($1)) })
     }
-    return (sorted.prefix(count).map(segment), sorted.suffix(count).reversed().map(segment))
+    return (sorted.prefix { $0.mean < 0 }.prefix(count).map(segment),
+            sorted.reversed().prefix { $0.mean > 0 }.prefix(count).map(segment))
 }
 
 /// compareTokens on the CPU engine: both trunks' hidden states for a batch of windows, then the two LM heads
