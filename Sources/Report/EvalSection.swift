@@ -16,10 +16,11 @@ func evalTemplateContext(_ r: ComparisonResults) -> [[String: Any]] {
                 "name": x.name, "loss": String(format: "%.4f", x.loss), "value": pct(x.value.estimate), "value_ci": ci(x.value),
                 "row_class": x.name == r.baseline ? "baseline" : (x.name == r.reference ? "reference" : ""),
                 "delta": x.vsBaseline.map { String(format: "%+.1f pts", 100 * $0.delta.estimate) } ?? "baseline",
-                // No discordant example: the runs agree on every example, and a [+0.0, +0.0] interval would say nothing.
+                // Agresti–Min's pseudo-counts keep an interval when no example differs: how far apart the runs
+                // could still be on this many examples.
                 "delta_ci": x.vsBaseline.map { v in
-                    v.aOnly + v.bOnly == 0 ? "no example differs"
-                        : "[" + formatDecimal(100 * v.delta.lo, decimals: 1, plus: true) + ", " + formatDecimal(100 * v.delta.hi, decimals: 1, plus: true) + "]"
+                    (v.aOnly + v.bOnly == 0 ? "no example differs " : "")
+                        + "[" + formatDecimal(100 * v.delta.lo, decimals: 1, plus: true) + ", " + formatDecimal(100 * v.delta.hi, decimals: 1, plus: true) + "]"
                 } ?? "",
                 "p": x.vsBaseline.map { formatPValue($0.pValue) } ?? "—",
                 "discordant": x.vsBaseline.map { "\($0.aOnly) / \($0.bOnly)" } ?? "",
@@ -29,6 +30,7 @@ func evalTemplateContext(_ r: ComparisonResults) -> [[String: Any]] {
             return row
         }
         return ["title": "\(name) (\(e.recipe) recipe, \(e.examples) examples of \((e.data as NSString).lastPathComponent))",
-                "metric": e.metric, "level": String(level), "is_hellaswag": e.task.info.reportsPlainAccuracy, "rows": rows]
+                "metric": e.metric, "level": String(level), "is_hellaswag": e.task.info.reportsPlainAccuracy, "rows": rows,
+                "reports_ppl": e.task.info.reportsPerplexity]
     }
 }

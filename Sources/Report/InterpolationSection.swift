@@ -15,9 +15,18 @@ public func interpolationCharts(_ r: ComparisonResults) -> [ReportChart] {
         ReportChart(file: interpolationChartFile(k), alt: "Test loss along the straight line from \(p.a) to \(p.b)",
                     caption: "Test loss of θ(t) = (1 − t)·θ_\(p.a) + t·θ_\(p.b) at \(p.result.points.count) values of t "
                         + "on \(p.result.tokensScored) tokens; dashed: the straight line between the endpoints' losses. "
-                        + "A bump above it is a barrier: the two runs sit in different basins.",
+                        + barrierSentence(p.result.barrier),
                     chart: .line(interpolationChart(p.result, names: (p.a, p.b))), width: 820, height: 500)
     }
+}
+
+/// The caption's reading of the barrier: its size and interval, and what that size means.
+func barrierSentence(_ b: InterpolationBarrier?) -> String {
+    guard let b else { return "A bump well above it is a barrier (a ridge between basins); none, one basin." }
+    let size = String(format: "Barrier %+.4f nats [%+.4f, %+.4f] at t = %.3g", b.excess, b.ci[0], b.ci[1], b.t)
+    if b.ci[0] <= 0 { return size + ": its interval includes 0, so no barrier is seen (the runs look linearly connected)." }
+    if b.excess < 0.01 { return size + ": above 0 but under 0.01 nats, so the runs are all but linearly connected." }
+    return size + ": the line climbs over a ridge between the two runs (different basins)."
 }
 
 /// {{#interpolation_section}}: a row per pair and the charts.

@@ -47,7 +47,7 @@ public func perTokenCharts(_ r: ComparisonResults) -> [ReportChart] {
         let tokens = groupedThousands(c.tokensScored)
         return [
             ReportChart(file: files.position, alt: "Mean loss at each context position of \(p.baseline) and \(p.run)",
-                        caption: "Mean NLL of both runs by position in the window (0 = no context), \(p.positionBins.count) bins, "
+                        caption: "Mean NLL of both runs by position in the window (position p predicts the next token from p + 1 tokens of context), \(p.positionBins.count) bins, "
                             + "on the first \(tokens) tokens scored; each bin is Σ NLL / Σ tokens of its positions.",
                         chart: .line(byPosition), width: 900, height: 440),
             ReportChart(file: files.delta, alt: "Histogram of the per-token loss difference of \(p.run) against \(p.baseline)",

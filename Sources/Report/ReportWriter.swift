@@ -57,7 +57,7 @@ public func loadReportTemplate() throws -> (text: String, source: String) {
 private func f(_ x: Double?, _ fmt: String) -> String { x.map { String(format: fmt, $0) } ?? "—" }
 
 /// p-values: three decimals, or "≤ 1/B" at the bootstrap's floor.
-func formatP(_ p: Double?, bootstrap: Int) -> String {
+public func formatP(_ p: Double?, bootstrap: Int) -> String {
     guard let p else { return "—" }
     if p <= 1 / Double(bootstrap) + 1e-15 { return "≤ " + String(format: "%.4g", 1 / Double(bootstrap)) }
     return formatPValue(p)
@@ -111,7 +111,7 @@ public func reportCharts(_ r: ComparisonResults, extras: ComparisonExtras) -> [R
                                   caption: "Δ loss against \(r.baseline), "
                                       + (r.settings.sequential == nil ? "paired bootstrap CIs" : "sequential paired intervals")
                                       + (band != nil ? "; the shaded band is the seed noise." : ".")
-                                      + (r.reference != nil ? " The reference run is left out (its Δ is off the scale)." : ""),
+                                      + (r.reference != nil ? " The reference run is left out: it is not an intervention on the baseline (its Δ is in the table)." : ""),
                                   chart: .dot(dot), width: 900, height: 140 + 48 * deltas.count))
     }
 

@@ -42,9 +42,10 @@ public func hessianByLayerChart(_ hs: [RunHessian]) -> SmallMultiples {
     return SmallMultiples(title: "Hessian trace by block (Hutchinson, 95% interval)", panels: panels)
 }
 
-/// The runs' eigenvalue densities on one log-scale chart, each broadened again from its SLQ nodes as
-/// `gpt2lab hessian --density` does (the 1e-7 floor keeps empty stretches drawable); nil without any.
-public func hessianDensityOverlay(_ hs: [RunHessian]) -> LineChart? {
+/// The runs' eigenvalue densities, one log-scale panel per run on shared axes (overlaid, the spikes of one run
+/// hid another's), each broadened again from its SLQ nodes as `gpt2lab hessian --density` does (the 1e-7
+/// floor keeps empty stretches drawable); nil without any.
+public func hessianDensityPanels(_ hs: [RunHessian]) -> SmallMultiples? {
     let series: [ChartSeries] = hs.compactMap { h in
         guard let d = h.density else { return nil }
         let (grid, density, _) = broadenedDensity(d.runs)
@@ -52,10 +53,15 @@ public func hessianDensityOverlay(_ hs: [RunHessian]) -> LineChart? {
         return ChartSeries(name: h.run, points: zip(grid, density).map { (x: $0, y: $1 + 1e-7) })
     }
     guard !series.isEmpty else { return nil }
-    var chart = LineChart(title: "Hessian eigenvalue density (SLQ)", xLabel: "eigenvalue", yLabel: "density (log scale)",
-                          series: series, yScale: .log)
-    chart.markers = false
-    return chart
+    let xs = series.flatMap { $0.points.map(\.x) }, ys = series.flatMap { $0.points.map(\.y) }
+    let panels = series.map { s in
+        var chart = LineChart(title: s.name, xLabel: "eigenvalue", yLabel: "density (log scale)", series: [s], yScale: .log)
+        chart.markers = false
+        chart.xExtent = [xs.min()!, xs.max()!]; chart.yExtent = [ys.min()!, ys.max()!]
+        return chart
+    }
+    return SmallMultiples(title: "Hessian eigenvalue density (SLQ), one panel per run on the same axes", panels: panels,
+                          columns: min(3, panels.count))
 }
 
 /// tr H (95% interval) and, with top eigenvalues, λ₁ against training step, one line per run with step
@@ -96,12 +102,13 @@ public func whyCharts(_ r: ComparisonResults) -> [ReportChart] {
                                           + "batch, one line per run; the last point is the run's own checkpoint.",
                                       chart: .smallMultiples(steps), width: 1100, height: 460))
         }
-        if let density = hessianDensityOverlay(hs), let d = hs.first(where: { $0.density != nil })?.density {
+        if let density = hessianDensityPanels(hs), let d = hs.first(where: { $0.density != nil })?.density {
             charts.append(ReportChart(file: WhyChartFile.hessianDensity, alt: "Hessian eigenvalue density of each run",
                                       caption: "Eigenvalue density by stochastic Lanczos quadrature (\(d.runs.count) vectors × "
                                           + "\(d.steps) steps per run), each node a Gaussian of PyHessian's width; log scale, "
-                                          + "floored at 1e-7. Mass far right of 0 is sharpness; mass below 0 is negative curvature.",
-                                      chart: .line(density), width: 900, height: 520))
+                                          + "floored at 1e-7, one panel per run on the same axes. Mass far right of 0 is sharpness; mass below 0 is negative curvature.",
+                                      chart: .smallMultiples(density), width: 1100,
+                                      height: 120 + 300 * ((density.panels.count + 2) / 3)))
         }
     }
     if let sp = r.spectra, !sp.isEmpty {
@@ -165,11 +172,11 @@ func hessianTemplateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
 func spectraTemplateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [String: Any]? {
     guard let sp = r.spectra, !sp.isEmpty else { return nil }
     let rows: [[String: String]] = sp.map { s in
-        let m = s.spectra.matrices
+        let m = s.spectra.matrices.filter { !$0.wwSkips }   // as the means: what WeightWatcher's defaults analyse
         let flagged = Dictionary(grouping: m.flatMap(\.flags), by: { $0 }).mapValues(\.count)
         let flags = flagged.keys.sorted { $0.rawValue < $1.rawValue }.map { "\($0.rawValue) ×\(flagged[$0]!)" }
         let stable = m.map(\.stableRank)
-        return ["name": s.run, "matrices": String(m.count),
+        return ["name": s.run, "matrices": String(s.spectra.matrices.count),
                 "mean_alpha": s.spectra.meanAlpha.map { String(format: "%.3f", $0) } ?? "—",
                 "mean_alpha_hat": s.spectra.meanAlphaHat.map { String(format: "%.3f", $0) } ?? "—",
                 "over": String(s.spectra.meanOver),

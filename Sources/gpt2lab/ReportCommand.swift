@@ -185,7 +185,7 @@ struct ReportCommand: ParsableCommand {
               + (sequential ? "   ± (95%)  windows read (sequential)" : ""))
         for x in r.runs {
             let delta = x.name == r.baseline ? "baseline" : x.deltaVsBaseline.map { String(format: "%+.4f", $0) } ?? "—"
-            let p = x.pValue.map { String(format: "%.4f", $0) } ?? "—"
+            let p = formatP(x.pValue, bootstrap: r.settings.bootstrap)   // "≤ 1/B" where the bootstrap floors it
             let verdict = x.name == r.baseline ? "baseline" : x.verdict?.rawValue ?? "—"
             let gap = x.gapClosed.map { String(format: "%.1f%%", $0) } ?? "—"
             print(x.name.padding(toLength: w, withPad: " ", startingAt: 0)

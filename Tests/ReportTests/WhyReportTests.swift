@@ -88,6 +88,12 @@ final class WhyReportTests: XCTestCase {
             XCTAssertTrue(html.contains("src=\"\(file)\""), file)
             XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/" + file), file)
         }
+        // The densities: one panel per run (overlaid, one run's spikes hid another's), all on one x and y scale.
+        let panels = try XCTUnwrap(hessianDensityPanels(try XCTUnwrap(r.hessian))).panels
+        XCTAssertEqual(panels.map(\.title), try XCTUnwrap(r.hessian).filter { $0.density != nil }.map(\.run))
+        XCTAssertEqual(panels.map { $0.series.map(\.name) }, panels.map { [$0.title] })
+        let xs = panels.flatMap { $0.series[0].points.map(\.x) }
+        for p in panels { XCTAssertEqual(p.xExtent, [xs.min()!, xs.max()!]); XCTAssertEqual(p.yScale, .log) }
         struct Saved: Decodable { let hessian: [RunHessian] }
         let saved = try JSONDecoder().decode(Saved.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/results.json")))
         XCTAssertEqual(saved.hessian, r.hessian)
@@ -136,7 +142,10 @@ final class WhyReportTests: XCTestCase {
     }
 
     struct WeightWatcher: Decodable {
-        struct Matrix: Decodable { let name: String; let alpha, xmin, lambda_max, stable_rank: Double }
+        struct Matrix: Decodable {
+            let name: String; let alpha, xmin, lambda_max, stable_rank: Double
+            let ww_default_skipped: Bool; let spikes_mp_edge: Int
+        }
         struct Run: Decodable {
             struct Summary: Decodable { let mean_alpha, mean_alpha_weighted: Double }
             let checkpoint: String; let matrices: [Matrix]; let ww_summary: Summary
@@ -195,6 +204,14 @@ final class WhyReportTests: XCTestCase {
         for (p, w) in zip(overall.points, means) { XCTAssertEqual(p.y, w, accuracy: 1e-10 * w) }
         XCTAssertEqual(steps.panels.count, 1 + SpectralRole.perBlock.count)
         let context = try XCTUnwrap(spectraTemplateContext(r, charts: charts))
-        XCTAssertEqual((context["rows"] as? [[String: String]])?.map { $0["steps"] }, ["571, 1143", "—"])
+        let rows = try XCTUnwrap(context["rows"] as? [[String: String]])
+        XCTAssertEqual(rows.map { $0["steps"] }, ["571, 1143", "—"])
+        // The table's stable rank and spikes are over the matrices WeightWatcher analyses, as its means are (they
+        // counted the skipped token embedding too), worked from WeightWatcher's own per-matrix values.
+        for (row, file) in zip(rows, ["runs/baseline/model.safetensors", "runs/reference/model.safetensors"]) {
+            let kept = try XCTUnwrap(ww.runs.first { $0.checkpoint == file }).matrices.filter { !$0.ww_default_skipped }
+            XCTAssertEqual(row["stable_rank"], String(format: "%.1f", kept.map(\.stable_rank).reduce(0, +) / Double(kept.count)), file)
+            XCTAssertEqual(row["spikes"], String(kept.map(\.spikes_mp_edge).reduce(0, +)), file)
+        }
     }
 }

@@ -70,6 +70,9 @@ public struct LineChart: Sendable {
     public var includeZero = false
     /// Dashed vertical markers; the x axis stretches to include them.
     public var verticalLines: [VerticalLine] = []
+    /// Values each axis stretches to include, unmarked: one scale for every panel of a small multiple.
+    public var xExtent: [Double] = []
+    public var yExtent: [Double] = []
 
     public init(title: String, xLabel: String, yLabel: String, series: [ChartSeries],
                 referenceLine: ReferenceLine? = nil, band: Band? = nil, yScale: AxisScale = .linear) {

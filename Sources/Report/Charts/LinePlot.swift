@@ -70,8 +70,8 @@ func horizontalAxis(_ xs: [Double], _ c: Canvas, width: Double, integer: Bool, i
 func drawLinePlot(_ chart: LineChart, _ c: Canvas, area: Rect, style s: Style, colorIndex: (Int, String) -> Int,
                   panelTitle: String?, showXLabel: Bool, showYLabel: Bool) {
     let pts = chart.series.flatMap { $0.points }.filter { $0.x.isFinite && $0.y.isFinite }
-    let xs = pts.map(\.x) + chart.verticalLines.map(\.value).filter(\.isFinite)
-    var ys = pts.map(\.y)
+    let xs = pts.map(\.x) + (chart.verticalLines.map(\.value) + chart.xExtent).filter(\.isFinite)
+    var ys = pts.map(\.y) + chart.yExtent.filter(\.isFinite)
     for ser in chart.series {
         for (i, e) in (ser.errors ?? []).enumerated() where i < ser.points.count && ser.points[i].x.isFinite {
             ys += [e.lo, e.hi]
