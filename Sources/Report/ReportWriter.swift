@@ -125,7 +125,9 @@ public func reportCharts(_ r: ComparisonResults, extras: ComparisonExtras) -> [R
                                   chart: .smallMultiples(layers), width: 1100, height: 760))
     }
     charts.append(ReportChart(file: "norms-total.png", alt: "Squared parameter norm of each run",
-                              caption: "‖θ‖² of all parameters and of the decay group (2-D tensors) per run.",
+                              caption: "‖θ‖² of all parameters and of the decay group (2-D tensors) per run. Both include the embeddings: "
+                                  + "in a small model the token embedding (50,257 rows) can hold most of ‖θ‖² and mostly reflects "
+                                  + "its initialisation; the per-layer chart shows the blocks alone.",
                               chart: .bar(totals), width: 900, height: 480))
     charts += stepCharts(r)   // test loss and ‖θ‖ vs step, beside the other norm charts
 

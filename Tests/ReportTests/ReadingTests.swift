@@ -39,4 +39,22 @@ final class ReadingTests: XCTestCase {
         // A 1.5-nat barrier needs no stretching.
         XCTAssertEqual(try chart([6.1, 7.6, 6.14]).yExtent, [])
     }
+
+    /// Lines without markers take a dash each, so two runs' coinciding training curves both show (the baseline
+    /// lay hidden under wd-0.01), and the legend draws what the plot draws (it showed markers the lines lacked).
+    func testMarkerlessLinesAreToldApartAndTheLegendMatches() {
+        let series = (0..<4).map { ChartSeries(name: "r\($0)", values: [1, 2]) }
+        var chart = LineChart(title: "t", xLabel: "x", yLabel: "y", series: series)
+        chart.markers = false
+        let dashes = series.indices.map { seriesDash(chart, series[$0], index: $0) }
+        XCTAssertEqual(Set(dashes.map { $0.map(String.init(describing:)).joined(separator: ",") }).count, 4)
+        for i in series.indices {
+            guard case let .line(shape, dash) = lineSwatch(chart, series[i], index: i) else { return XCTFail("a line") }
+            XCTAssertNil(shape); XCTAssertEqual(dash, dashes[i])
+        }
+        chart.markers = true
+        XCTAssertEqual(seriesDash(chart, series[2], index: 2), [])
+        guard case let .line(shape, _) = lineSwatch(chart, series[2], index: 2) else { return XCTFail("a line") }
+        XCTAssertNotNil(shape)
+    }
 }

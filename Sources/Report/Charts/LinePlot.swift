@@ -6,7 +6,7 @@ func drawLineChart(_ chart: LineChart, _ c: Canvas) {
     let s = Style.standard
     var y = drawTitle(chart.title, c, style: s)
     let items = chart.series.enumerated().map {
-        LegendItem(name: $0.element.name, color: Palette.color($0.offset), swatch: .line(MarkerShape.shape($0.offset)))
+        LegendItem(name: $0.element.name, color: Palette.color($0.offset), swatch: lineSwatch(chart, $0.element, index: $0.offset))
     }
     if chart.series.count > 1 || !(chart.series.first?.name.isEmpty ?? true) {
         y += legend(items, c, x: s.pad, y: y, width: c.width - 2 * s.pad, style: s, draw: true) + 4
@@ -20,11 +20,12 @@ func drawSmallMultiples(_ m: SmallMultiples, _ c: Canvas) {
     let s = Style.standard
     var y = drawTitle(m.title, c, style: s)
     // One colour per series name, in order of first appearance across panels.
-    var order: [String] = []
-    for p in m.panels { for ser in p.series where !order.contains(ser.name) { order.append(ser.name) } }
-    let index = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($0.element, $0.offset) })
+    var order: [(name: String, panel: LineChart, series: ChartSeries)] = []
+    for p in m.panels { for ser in p.series where !order.contains(where: { $0.name == ser.name }) { order.append((ser.name, p, ser)) } }
+    let index = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($0.element.name, $0.offset) })
     let items = order.enumerated().map {
-        LegendItem(name: $0.element, color: Palette.color($0.offset), swatch: .line(MarkerShape.shape($0.offset)))
+        LegendItem(name: $0.element.name, color: Palette.color($0.offset),
+                   swatch: lineSwatch($0.element.panel, $0.element.series, index: $0.offset))
     }
     y += legend(items, c, x: s.pad, y: y, width: c.width - 2 * s.pad, style: s, draw: true) + 6
     let n = m.panels.count
@@ -149,7 +150,7 @@ func drawLinePlot(_ chart: LineChart, _ c: Canvas, area: Rect, style s: Style, c
             return (x, y)
         }
         c.color(color)
-        c.polyline(xy, width: s.lineWidth, dash: ser.dashed ? [6, 4] : [])
+        c.polyline(xy, width: s.lineWidth, dash: seriesDash(chart, ser, index: colorIndex(i, ser.name)))
         if chart.markers && !ser.dashed {
             for case let (x, y)? in xy {
                 c.marker(MarkerShape.shape(colorIndex(i, ser.name)), x: x, y: y, size: s.marker + 1, color: color)

@@ -135,7 +135,21 @@ func drawTitle(_ title: String, _ c: Canvas, style: Style) -> Double {
     return style.pad + style.title * 0.73 + style.title * 0.9
 }
 
-enum LegendSwatch { case line(MarkerShape), bar }
+/// A legend's sample of a series: its line (with the dash and marker the plot draws), or a bar.
+enum LegendSwatch { case line(MarkerShape?, dash: [Double] = []), bar }
+
+/// The dash of series `i` (its colour index) in a chart: a reference curve is dashed; without markers the lines
+/// take a dash each, so one drawn over another (two runs whose curves coincide) still lets it show.
+func seriesDash(_ chart: LineChart, _ ser: ChartSeries, index i: Int) -> [Double] {
+    if ser.dashed { return [6, 4] }
+    if chart.markers { return [] }
+    return [[], [8, 4], [2, 3], [10, 3, 2, 3]][i % 4]
+}
+
+/// The legend swatch of series `i`: what drawLinePlot draws for it.
+func lineSwatch(_ chart: LineChart, _ ser: ChartSeries, index i: Int) -> LegendSwatch {
+    .line(chart.markers && !ser.dashed ? MarkerShape.shape(i) : nil, dash: seriesDash(chart, ser, index: i))
+}
 
 struct LegendItem {
     var name: String
@@ -158,10 +172,10 @@ func legend(_ items: [LegendItem], _ c: Canvas, x: Double, y: Double, width: Dou
         if draw {
             let mid = cy + rowH / 2
             switch item.swatch {
-            case .line(let shape):
+            case .line(let shape, let dash):
                 c.color(item.color)
-                c.line(cx, mid, cx + swatchW, mid, width: style.lineWidth)
-                c.marker(shape, x: cx + swatchW / 2, y: mid, size: style.marker, color: item.color)
+                c.line(cx, mid, cx + swatchW, mid, width: style.lineWidth, dash: dash)
+                if let shape { c.marker(shape, x: cx + swatchW / 2, y: mid, size: style.marker, color: item.color) }
             case .bar:
                 c.color(item.color, alpha: 0.9)
                 c.fillRect(Rect(x: cx + 5, y: mid - 6, w: 14, h: 12))
