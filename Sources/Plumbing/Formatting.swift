@@ -51,6 +51,16 @@ public func formatDecimal(_ x: Double, decimals: Int, plus: Bool = false) -> Str
     return fixed
 }
 
+/// "x ± u" as a measurement is written: u to two significant digits, x to the same decimal place, both
+/// without exponents ("2516 ± 210", not "2516 ± 2.1e+02"; "26.945 ± 0.012"); just x (four significant digits)
+/// when u is not finite or not positive.
+public func formatMeasurement(_ x: Double, _ u: Double) -> String {
+    guard x.isFinite else { return "\(x)" }
+    guard u.isFinite, u > 0 else { return String(format: "%.4g", x) }
+    let decimals = max(0, 1 - Int(floor(log10(u))))
+    return String(format: "%.\(decimals)f ± %.\(decimals)f", x, u)
+}
+
 /// A p-value as tables print it: three decimals, or two significant digits below 0.001.
 public func formatPValue(_ p: Double) -> String {
     p < 0.001 ? String(format: "%.1e", p) : String(format: "%.3f", p)

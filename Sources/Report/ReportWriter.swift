@@ -212,7 +212,7 @@ public func templateContext(_ r: ComparisonResults, charts set: ReportChartSet) 
         }
         if let h = x.hessianTrace {
             let w = traceHalfWidth95(stderr: x.hessianStderr ?? .nan, probes: hessianProbes(r, run: x.name))
-            row["hessian"] = String(format: "%.4g", h) + (w.isFinite ? String(format: " ± %.2g", w) : "")
+            row["hessian"] = formatMeasurement(h, w)
         }
         if let c = x.completion {
             // Newlines shown as ↵ so a completion of blank lines stays one short cell.

@@ -104,7 +104,7 @@ public func whyCharts(_ r: ComparisonResults) -> [ReportChart] {
         }
         if let density = hessianDensityPanels(hs), let d = hs.first(where: { $0.density != nil })?.density {
             charts.append(ReportChart(file: WhyChartFile.hessianDensity, alt: "Hessian eigenvalue density of each run",
-                                      caption: "Eigenvalue density by stochastic Lanczos quadrature (\(d.runs.count) vectors × "
+                                      caption: "Eigenvalue density by stochastic Lanczos quadrature (\(d.runs.count) vector\(d.runs.count == 1 ? "" : "s") × "
                                           + "\(d.steps) steps per run), each node a Gaussian of PyHessian's width; log scale, "
                                           + "floored at 1e-7, one panel per run on the same axes. Mass far right of 0 is sharpness; mass below 0 is negative curvature.",
                                       chart: .smallMultiples(density), width: 1100,
@@ -137,7 +137,8 @@ public func whyCharts(_ r: ComparisonResults) -> [ReportChart] {
 private func traceCell(_ p: PartTrace?, probes: Int) -> [String: String] {
     guard let p else { return ["value": "—", "ci": ""] }
     let h = traceHalfWidth95(stderr: p.stderr, probes: probes)
-    return ["value": String(format: "%.4g", p.trace), "ci": h.isFinite ? String(format: "± %.2g", h) : ""]
+    let parts = formatMeasurement(p.trace, h).components(separatedBy: " ± ")
+    return ["value": parts[0], "ci": parts.count == 2 ? "± " + parts[1] : ""]
 }
 
 /// A trace's 95% interval as a chart's error bar (none when there is no standard error).

@@ -112,8 +112,10 @@ struct Compare: ParsableCommand {
             print(String(format: "KL(A‖B)     %.6f nats/token     top-1 agreement %.2f%%", r.klMean, 100 * r.top1Agreement))
             print("tokens      \(groupedThousands(r.tokensScored)) in \(r.windows) window\(r.windows == 1 ? "" : "s") (context \(r.context), stride \(r.stride))")
             let q = r.deltaQuantiles
-            print(String(format: "per-token Δ p05 %+.3f  p25 %+.3f  median %+.3f  p75 %+.3f  p95 %+.3f",
-                         q["p05"] ?? .nan, q["p25"] ?? .nan, q["p50"] ?? .nan, q["p75"] ?? .nan, q["p95"] ?? .nan))
+            let cells = zip(["p05", "p25", "median", "p75", "p95"], ["p05", "p25", "p50", "p75", "p95"]).map { label, key in
+                label + " " + formatDecimal(q[key] ?? .nan, decimals: 3, plus: true)     // never "-0.000"
+            }
+            print("per-token Δ " + cells.joined(separator: "  "))
             let positions = r.positionCounts.count
             print("loss by position (A → B), quarters of " + (positions < r.context ? "the \(positions) positions the short test set fills:" : "the context:"))
             for bin in r.binnedLossByPosition(bins: 4) {

@@ -164,8 +164,8 @@ struct Hessian: ParsableCommand {
     }
 
     func printHessianSummary(_ r: HessianResult, vocabLine: String) {
-        print(String(format: "trace            %.4g ", r.trace) + (r.stderr.isFinite ? String(format: "± %.2g (stderr, %d Rademacher probes)", r.stderr, r.samples)
-                                                                        : "(1 Rademacher probe: no standard error)"))
+        print("trace            " + (r.stderr.isFinite ? formatMeasurement(r.trace, r.stderr) + " (stderr, \(r.samples) Rademacher probes)"
+                                                          : String(format: "%.4g (1 Rademacher probe: no standard error)", r.trace)))
         print(String(format: "batch loss       %.6f nats/token (%d × %d tokens)", r.batchLoss, r.batch, r.context))
         print("vocab            softmax over \(vocabLine)")
         if !r.topEigenvalues.isEmpty {

@@ -64,6 +64,16 @@ final class OutputTests: XCTestCase {
         XCTAssertEqual(formatDecimal(6.10959, decimals: 4), "6.1096")
     }
 
+    /// x ± u: u to two significant digits, x to u's last decimal, no exponent (the report printed
+    /// "2516 ± 2.1e+02"); values worked by hand.
+    func testMeasurementsRoundToTheirUncertainty() {
+        XCTAssertEqual(formatMeasurement(2516.3, 210.4), "2516 ± 210")
+        XCTAssertEqual(formatMeasurement(316.2, 21.4), "316 ± 21")
+        XCTAssertEqual(formatMeasurement(26.94523, 0.01234), "26.945 ± 0.012")
+        XCTAssertEqual(formatMeasurement(3.5, 1.2), "3.5 ± 1.2")
+        XCTAssertEqual(formatMeasurement(296.06, .nan), "296.1")
+    }
+
     func testOutputChecksRefuseUserFilesAndFolders() throws {
         let dir = NSTemporaryDirectory() + "gpt2lab-checks-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir + "/full", withIntermediateDirectories: true)
