@@ -39,7 +39,7 @@ struct Sample: ParsableCommand {
     @Option(parsing: .unconditional, help: "Sampling temperature, > 0: logits are divided by it before the softmax.")
     var temperature: Double?
 
-    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample among the K most likely tokens only, K ≥ 1 (1 = greedy).")
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample among the K most likely tokens only, K ≥ 1 (1 = greedy). Exactly K: a tie at the K-th logit goes to the lower token id (HF's TopKLogitsWarper keeps every tied token; f32 ties are rare).")
     var topK: Int?
 
     @Option(parsing: .unconditional, help: "Seed of the first sample; sample i uses seed + i.")
