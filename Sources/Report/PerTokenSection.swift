@@ -81,9 +81,10 @@ private func segmentContext(_ s: TokenSegment) -> [String: Any] {
     ]
 }
 
-/// The Δ-by-frequency table's rows of one comparison.
+/// The Δ-by-frequency table's rows of one comparison; a bucket no type falls in (ranks beyond the types there
+/// are) has no row on the page (results.json keeps it).
 private func frequencyRows(_ f: FrequencyBuckets) -> [[String: String]] {
-    f.buckets.map { b in
+    f.buckets.filter { $0.types > 0 }.map { b in
         let counts = b.rankFrom == nil ? "count 0" : b.countMax == b.countMin ? "count \(groupedThousands(b.countMax))"
             : "counts \(groupedThousands(b.countMin))–\(groupedThousands(b.countMax))"
         return ["label": b.label, "types": "\(groupedThousands(b.types)) types, \(counts)", "tokens": groupedThousands(b.tokens),

@@ -177,7 +177,8 @@ func spectraTemplateContext(_ r: ComparisonResults, charts: [ReportChart]) -> [S
         let flagged = Dictionary(grouping: m.flatMap(\.flags), by: { $0 }).mapValues(\.count)
         let flags = flagged.keys.sorted { $0.rawValue < $1.rawValue }.map { "\($0.rawValue) ×\(flagged[$0]!)" }
         let stable = m.map(\.stableRank)
-        return ["name": s.run, "matrices": String(s.spectra.matrices.count),
+        let all = s.spectra.matrices.count
+        return ["name": s.run, "matrices": m.count == all ? String(all) : "\(all) (\(m.count) analysed)",
                 "mean_alpha": s.spectra.meanAlpha.map { String(format: "%.3f", $0) } ?? "—",
                 "mean_alpha_hat": s.spectra.meanAlphaHat.map { String(format: "%.3f", $0) } ?? "—",
                 "over": String(s.spectra.meanOver),

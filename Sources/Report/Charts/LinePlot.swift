@@ -38,10 +38,12 @@ func drawSmallMultiples(_ m: SmallMultiples, _ c: Canvas) {
     for (i, panel) in m.panels.enumerated() {
         let r = i / cols, col = i % cols
         let area = Rect(x: s.pad + Double(col) * (cellW + gapX), y: y + Double(r) * (cellH + gapY), w: cellW, h: cellH)
-        // x label only where no panel sits below; y label only in the first column.
+        // x label only where no panel sits below, its space kept by the whole row so the row's axes line up;
+        // y label only in the first column.
         let below = i + cols < n
+        let rowLabelled = (r * cols..<min(n, (r + 1) * cols)).contains { $0 + cols >= n }
         drawLinePlot(panel, c, area: area, style: .panel, colorIndex: { _, name in index[name] ?? 0 },
-                     panelTitle: panel.title, showXLabel: !below, showYLabel: col == 0)
+                     panelTitle: panel.title, showXLabel: !below, reserveXLabel: rowLabelled, showYLabel: col == 0)
     }
 }
 
@@ -69,7 +71,7 @@ func horizontalAxis(_ xs: [Double], _ c: Canvas, width: Double, integer: Bool, i
 /// One line plot (axes, grid, band, reference line, series) inside `area`, which includes its
 /// tick labels, axis labels and optional panel title.
 func drawLinePlot(_ chart: LineChart, _ c: Canvas, area: Rect, style s: Style, colorIndex: (Int, String) -> Int,
-                  panelTitle: String?, showXLabel: Bool, showYLabel: Bool) {
+                  panelTitle: String?, showXLabel: Bool, reserveXLabel: Bool = false, showYLabel: Bool) {
     let pts = chart.series.flatMap { $0.points }.filter { $0.x.isFinite && $0.y.isFinite }
     let xs = pts.map(\.x) + (chart.verticalLines.map(\.value) + chart.xExtent).filter(\.isFinite)
     var ys = pts.map(\.y) + chart.yExtent.filter(\.isFinite)
@@ -88,7 +90,7 @@ func drawLinePlot(_ chart: LineChart, _ c: Canvas, area: Rect, style s: Style, c
         c.text(c.fit(t, maxWidth: area.w), x: area.x + area.w / 2, y: area.y, h: .middle, v: .top)
         top = area.y + s.panelTitle * 0.73 + 12
     }
-    let xLabelH = showXLabel && !chart.xLabel.isEmpty ? s.axisLabel * 1.3 + 4 : 0
+    let xLabelH = (showXLabel || reserveXLabel) && !chart.xLabel.isEmpty ? s.axisLabel * 1.3 + 4 : 0
     let bottom = area.maxY - (s.tick * 1.3 + 8) - xLabelH
     let yAxis = valueAxis(ys, scale: chart.yScale, length: bottom - top, includeZero: chart.includeZero)
     c.font(s.tick)
