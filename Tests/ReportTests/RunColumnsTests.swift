@@ -75,7 +75,7 @@ final class RunColumnsTests: XCTestCase {
     func testCSVHeaderIsTheReportsColumns() {
         let full = "name,description,loss,loss_ci_lo,loss_ci_hi,delta_vs_baseline,delta_ci_lo,delta_ci_hi,p_value,in_noise,verdict,"
             + "delta_vs_reference,gap_closed,total_sum_sq,decay_sum_sq,tau_steps,tau_fraction,expected_if_additive,"
-            + "hessian_trace,identical_to,completion_greedy"
+            + "hessian_trace,hessian_stderr,identical_to,completion_greedy"
         XCTAssertEqual(RunResult.csvCells(sequential: false).map(\.header).joined(separator: ","), full)
         XCTAssertEqual(RunResult.csvCells(sequential: true).map(\.header).joined(separator: ","),
                        full + ",method,windows_scored,windows_total,fraction_read,baseline_loss_same_windows")

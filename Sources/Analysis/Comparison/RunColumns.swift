@@ -80,7 +80,7 @@ extension RunResult {
             .field("stack_of", \.stackOf),
             .optional("expected_if_additive", \.expectedIfAdditive, csv: [Cell("expected_if_additive") { text($0.expectedIfAdditive) }]),
             .optional("hessian_trace", \.hessianTrace, csv: [Cell("hessian_trace") { text($0.hessianTrace) }]),
-            .optional("hessian_stderr", \.hessianStderr),
+            .optional("hessian_stderr", \.hessianStderr, csv: [Cell("hessian_stderr") { text($0.hessianStderr) }]),
             .field("identical_to", \.identicalTo, csv: [Cell("identical_to") { $0.identicalTo.joined(separator: " ") }]),
             .optional("completion", \.completion, csv: [Cell("completion_greedy") { $0.completion?.greedy ?? "" }]),
             .optional("shape_source", \.shapeSource),
