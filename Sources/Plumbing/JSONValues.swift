@@ -16,3 +16,26 @@ public func jsonNumber(_ v: Any) -> Double? {
 }
 
 private func isJSONBoolean(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
+
+/// One JSON text (a JSONL line) parsed by JSONSerialization, with U+FEFF kept: Foundation on Linux drops a raw
+/// U+FEFF (bytes EF BB BF) that opens a string value, so a LAMBADA text or HellaSwag ending beginning with one
+/// lost it and tokenized differently. In valid JSON those bytes can only sit inside a string, where the escape
+/// `\ufeff` means the same character and survives. Before the JSON text the bytes are a byte-order mark
+/// (a file's first line), which JSONSerialization skips, and so are left as they are.
+public func parseJSONLine<C: Collection>(_ line: C) throws -> Any where C.Element == UInt8 {
+    let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(line.count + 8)
+    var i = line.startIndex
+    if line.starts(with: bom) { bytes += bom; i = line.index(i, offsetBy: 3) }
+    while i != line.endIndex {
+        let b = line[i]
+        if b == 0xEF, line[line.index(after: i)...].starts(with: [0xBB, 0xBF]) {
+            bytes += Array("\\ufeff".utf8)
+            i = line.index(i, offsetBy: 3)
+            continue
+        }
+        bytes.append(b); i = line.index(after: i)
+    }
+    return try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+}

@@ -134,7 +134,7 @@ private func jsonObjects(_ bytes: [UInt8], path: String) throws -> [(Int, [Strin
     for (i, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
         let object: Any
-        do { object = try JSONSerialization.jsonObject(with: Data(line), options: []) } catch {
+        do { object = try parseJSONLine(line) } catch {
             throw EvalTaskError(path: path, line: i + 1, "not valid JSON")
         }
         guard let o = object as? [String: Any] else { throw EvalTaskError(path: path, line: i + 1, "not a JSON object") }
@@ -199,10 +199,24 @@ public func lmEvalPreprocess(_ text: String) -> String {
     return scalarsString(s)
 }
 
-/// Python's `str.capitalize()`: the first character in title case, the rest lower case.
+/// Python's `str.capitalize()`: the first character in title case, the rest lower case, with CPython's
+/// Final_Sigma rule (Swift's `lowercased()` has none: "ΟΔΟΣ ΑΣ" must become "Οδος ας", not "Οδοσ ασ").
 public func pythonCapitalize(_ s: String) -> String {
-    guard let first = s.unicodeScalars.first else { return s }
-    return first.properties.titlecaseMapping + scalarsString(Array(s.unicodeScalars.dropFirst())).lowercased()
+    let u = Array(s.unicodeScalars)
+    guard let first = u.first else { return s }
+    var rest = ""
+    for i in 1..<u.count {
+        rest += u[i].value == 0x3A3 ? (isFinalSigma(u, at: i) ? "ς" : "σ") : u[i].properties.lowercaseMapping
+    }
+    return first.properties.titlecaseMapping + rest
+}
+
+/// CPython's `handle_capital_sigma`: Σ at `i` lowers to ς when a cased letter precedes it and none follows,
+/// case-ignorable characters skipped both ways (\p{cased} \p{case-ignorable}* Σ !(\p{case-ignorable}* \p{cased})).
+private func isFinalSigma(_ u: [Unicode.Scalar], at i: Int) -> Bool {
+    guard let before = u[..<i].lastIndex(where: { !$0.properties.isCaseIgnorable }), u[before].properties.isCased else { return false }
+    guard let after = u[(i + 1)...].firstIndex(where: { !$0.properties.isCaseIgnorable }) else { return true }
+    return !u[after].properties.isCased
 }
 
 /// Python's `str.isspace()` for one code point: Unicode White_Space plus the four separators U+001C–U+001F.

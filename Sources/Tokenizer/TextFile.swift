@@ -58,7 +58,7 @@ private func encodeJSONLines(_ bytes: [UInt8], path: String, tokenizer: GPT2Toke
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
         let object: Any
         do {
-            object = try JSONSerialization.jsonObject(with: Data(line), options: [])
+            object = try parseJSONLine(line)
         } catch {
             throw TokenizerError(path: path, problem: .badJSON(line: lineNumber, reason: "not valid JSON"))
         }

@@ -101,6 +101,12 @@ final class EvalFixtureTests: XCTestCase {
         let moved = encodePairLMEval(context: "Anne ", continuation: ".", tokenizer: tok)
         XCTAssertEqual(moved, ContinuationRequest(context: [43227], continuation: [764]))
         XCTAssertEqual(encodePairSeparately(context: "Anne ", continuation: ".", tokenizer: tok).continuation, [13])
+        // A literal <|endoftext|> is the token 50256, as HF's tokenizer reads it for lm-eval (tiktoken with
+        // allowed_special="all": "Anne<|endoftext|> said" = [43227, 50256, 531]); it was spelled out as text.
+        XCTAssertEqual(encodePairLMEval(context: "Anne<|endoftext|>", continuation: " said", tokenizer: tok),
+                       ContinuationRequest(context: [43227, 50256], continuation: [531]))
+        XCTAssertEqual(encodePairSeparately(context: "Anne<|endoftext|>", continuation: " said", tokenizer: tok),
+                       ContinuationRequest(context: [43227, 50256], continuation: [531]))
     }
 
     /// Any split into shards merges back to the unsharded predictions and numbers, bit for bit.

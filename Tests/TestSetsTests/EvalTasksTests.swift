@@ -23,7 +23,10 @@ final class EvalTasksTests: XCTestCase {
 
     func testCapitalizeMatchesPython() {
         let cases: [(String, String)] = [("hello WORLD", "Hello world"), ("\u{1c6}emal", "\u{1c5}emal"), ("ßtraße", "Sstraße"),
-                                         ("", ""), ("1abc", "1abc"), ("éCOLE", "École")]
+                                         ("", ""), ("1abc", "1abc"), ("éCOLE", "École"),
+                                         // CPython's Final_Sigma rule (a case-ignorable mark or apostrophe skipped).
+                                         ("ΟΔΟΣ ΑΣ text", "Οδος ας text"), ("aΣ'Σ.", "Aσ'ς."), ("Σ", "Σ"),
+                                         ("ΑΣ\u{301}", "Ας\u{301}"), ("ΑΣ\u{301}Β", "Ασ\u{301}β")]
         for (input, want) in cases { XCTAssertEqual(pythonCapitalize(input), want, input.debugDescription) }
     }
 
@@ -55,6 +58,16 @@ final class EvalTasksTests: XCTestCase {
         let (c2, t2) = lambadaQuery(LambadaItem(line: 1, text: "caf\u{15e9} \u{300}Binar"))
         XCTAssertEqual(Array(c2.unicodeScalars), Array("caf\u{15e9}".unicodeScalars))
         XCTAssertEqual(Array(t2.unicodeScalars), Array(" \u{300}Binar".unicodeScalars))
+    }
+
+    /// A raw U+FEFF opening a string value is kept (Foundation on Linux dropped it, so a LAMBADA text that began
+    /// with one was scored without it); a byte-order mark before the first line is still skipped.
+    func testRawZeroWidthNoBreakSpaceIsKept() throws {
+        let bom = "\u{FEFF}"
+        let text = bom + "{\"text\": \"" + bom + "Anne " + bom + "said\"}\n{\"text\": \"" + bom + "x y\"}"
+        let items = try parseLambada(Array(text.utf8), path: "l.jsonl")
+        XCTAssertEqual(items.map { Array($0.text.unicodeScalars).map(\.value) },
+                       [[0xFEFF, 0x41, 0x6E, 0x6E, 0x65, 0x20, 0xFEFF, 0x73, 0x61, 0x69, 0x64], [0xFEFF, 0x78, 0x20, 0x79]])
     }
 
     func testReadsLabelsAndSkipsBlankLines() throws {

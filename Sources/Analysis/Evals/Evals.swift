@@ -9,6 +9,8 @@
 // (`render_example`): `ctx_tokens = enc.encode(ctx)`, `end_tokens = enc.encode(" " + end)`, concatenated.
 // Both truncate from the left to the model's context as lm-eval does:
 // `inp = (context_enc + continuation_enc)[-(max_length + 1):][:-1]` (llm.c's contexts never need it).
+// A literal "<|endoftext|>" in the text is the end-of-text token 50256, as HF's tokenizer reads it for lm-eval
+// (and `gpt2lab tokenize`); llm.c's tiktoken call refuses such text, so its recipe has no answer of its own.
 //
 // Scores. Each continuation token's log-probability comes from the engine's fp32 logits at that position,
 // log-softmaxed in float64; a continuation's loglikelihood is their float64 sum, and it is "greedy" when every
@@ -72,22 +74,22 @@ public struct ContinuationScore: Sendable, Equatable {
 /// lm-eval's `_encode_pair` (see the file comment); an empty context is [<|endoftext|>].
 public func encodePairLMEval(context: String, continuation: String, tokenizer: GPT2Tokenizer) -> ContinuationRequest {
     if context.isEmpty {
-        return ContinuationRequest(context: [GPT2Tokenizer.endOfText], continuation: tokenizer.encode(continuation, allowEndOfText: false))
+        return ContinuationRequest(context: [GPT2Tokenizer.endOfText], continuation: tokenizer.encode(continuation))
     }
     var ctx = Array(context.unicodeScalars), cont = Array(continuation.unicodeScalars)
     let spaces = ctx.reversed().prefix { isPythonSpace($0) }.count
     if spaces > 0 { cont = Array(ctx.suffix(spaces)) + cont; ctx.removeLast(spaces) }
-    let whole = tokenizer.encode(scalarsText(ctx + cont), allowEndOfText: false)
-    let contextIDs = tokenizer.encode(scalarsText(ctx), allowEndOfText: false)
+    let whole = tokenizer.encode(scalarsText(ctx + cont))
+    let contextIDs = tokenizer.encode(scalarsText(ctx))
     return ContinuationRequest(context: contextIDs, continuation: Array(whole.dropFirst(contextIDs.count)))
 }
 
 /// llm.c's encoding: context and continuation encoded separately and concatenated; an empty context is
 /// [<|endoftext|>] (llm.c has none; without a token before it the first ending token could not be scored).
 public func encodePairSeparately(context: String, continuation: String, tokenizer: GPT2Tokenizer) -> ContinuationRequest {
-    let c = tokenizer.encode(context, allowEndOfText: false)
+    let c = tokenizer.encode(context)
     return ContinuationRequest(context: c.isEmpty ? [GPT2Tokenizer.endOfText] : c,
-                               continuation: tokenizer.encode(continuation, allowEndOfText: false))
+                               continuation: tokenizer.encode(continuation))
 }
 
 private func scalarsText(_ s: [Unicode.Scalar]) -> String {
