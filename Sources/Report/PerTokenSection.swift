@@ -87,7 +87,7 @@ private func frequencyRows(_ f: FrequencyBuckets) -> [[String: String]] {
     f.buckets.filter { $0.types > 0 }.map { b in
         let counts = b.rankFrom == nil ? "count 0" : b.countMax == b.countMin ? "count \(groupedThousands(b.countMax))"
             : "counts \(groupedThousands(b.countMin))–\(groupedThousands(b.countMax))"
-        return ["label": b.label, "types": "\(groupedThousands(b.types)) types, \(counts)", "tokens": groupedThousands(b.tokens),
+        return ["label": b.shownLabel, "types": "\(groupedThousands(b.types)) types, \(counts)", "tokens": groupedThousands(b.tokens),
                 "loss_a": b.lossA.map { String(format: "%.4f", $0) } ?? "—", "loss_b": b.lossB.map { String(format: "%.4f", $0) } ?? "—",
                 "delta": b.deltaEstimate.map { String(format: "%+.4f", $0) } ?? "—",
                 "delta_ci": b.delta.map { String(format: "[%+.4f, %+.4f]", $0.lo, $0.hi) } ?? b.noIntervalNote ?? "",

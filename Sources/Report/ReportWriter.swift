@@ -215,9 +215,8 @@ public func templateContext(_ r: ComparisonResults, charts set: ReportChartSet) 
             row["hessian"] = formatMeasurement(h, w)
         }
         if let c = x.completion {
-            // Newlines shown as ↵ so a completion of blank lines stays one short cell.
-            row["completion_greedy"] = c.greedy.replacingOccurrences(of: "\n", with: "↵")
-            if let s = c.sample { row["completion_sample"] = s.replacingOccurrences(of: "\n", with: "↵") }
+            row["completion_greedy"] = shownCompletion(c.greedy)
+            if let s = c.sample { row["completion_sample"] = shownCompletion(s) }
         }
         return row
     }
@@ -324,4 +323,12 @@ func precisionText(_ p: String?) -> String {
 /// The probes run `name`'s Hessian trace took (fewer than asked when `--tol` stopped it early).
 func hessianProbes(_ r: ComparisonResults, run name: String) -> Int {
     r.hessian?.first { $0.run == name }?.samples ?? r.settings.hessianSamples
+}
+
+/// A completion as its cell shows it: newlines as ↵, so a completion of blank lines stays one short cell, and
+/// trailing spaces as ␣, which HTML would drop (a greedy completion that ends in spaces looked cut off).
+func shownCompletion(_ text: String) -> String {
+    let body = text.replacingOccurrences(of: "\n", with: "↵")
+    let trailing = body.reversed().prefix { $0 == " " }.count
+    return String(body.dropLast(trailing)) + String(repeating: "␣", count: trailing)
 }

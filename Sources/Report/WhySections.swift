@@ -1,6 +1,6 @@
 // The report's sections on why runs differ, across runs: the loss Hessian (`report --hessian-samples`:
 // the trace by role in a table and by layer in a chart; with `--hessian-top` the top eigenvalues; with
-// `--hessian-density` the eigenvalue densities overlaid) and the weight spectra (manifest `spectra`:
+// `--hessian-density` the eigenvalue densities, a panel per run) and the weight spectra (manifest `spectra`:
 // α by layer, and α across training steps when the runs have step checkpoints). What the template's
 // {{#hessian_section}} and {{#spectra_section}} see, and their charts.
 

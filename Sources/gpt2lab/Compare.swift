@@ -143,8 +143,8 @@ func frequencyTable(_ f: FrequencyBuckets) -> String {
                  + "\(Int((f.level * 100).rounded()))% paired window bootstrap):",
                  "  " + column("bucket", 22, alignLeft: true) + column("tokens", 13) + column("loss A", 9) + column("loss B", 9)
                     + column("Δ", 10) + "  interval"]
-    for b in f.buckets {
-        let head = "  " + column(b.label, 22, alignLeft: true) + column(groupedThousands(b.tokens), 13)
+    for b in f.buckets where b.types > 0 {   // a bucket no type reaches says nothing (results.json keeps it)
+        let head = "  " + column(b.shownLabel, 22, alignLeft: true) + column(groupedThousands(b.tokens), 13)
         guard let a = b.lossA, let l = b.lossB, let d = b.deltaEstimate else { lines.append(head + "        —        —         —"); continue }
         let interval = b.delta.map { String(format: "[%+.4f, %+.4f]", $0.lo, $0.hi) } ?? b.noIntervalNote ?? ""
         lines.append(head + String(format: "  %7.4f  %7.4f  %+8.4f  ", a, l, d) + interval)

@@ -35,7 +35,7 @@ struct ReportCommand: ParsableCommand {
             help: "Top Hessian eigenvalues per run by Lanczos, each with its residual (needs --hessian-samples; 0: skip).")
     var hessianTop = 0
     @Option(name: .customLong("hessian-density"), parsing: .unconditional,
-            help: "SLQ start vectors per run for the Hessian's eigenvalue density, overlaid across runs (needs --hessian-samples; 0: skip).")
+            help: "SLQ start vectors per run for the Hessian's eigenvalue density, one panel per run on shared axes (needs --hessian-samples; 0: skip).")
     var hessianDensity = 0
     @Option(name: .customLong("hessian-density-steps"), parsing: .unconditional, help: "Lanczos steps per SLQ vector (with --hessian-density).")
     var hessianDensitySteps = 30

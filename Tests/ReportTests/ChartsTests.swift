@@ -249,6 +249,13 @@ final class ChartsTests: XCTestCase {
         XCTAssertEqual(tickLabel(1500, step: 500), "1500")
         XCTAssertEqual(tickLabel(500_000, step: 500_000), "0.5M")
         XCTAssertEqual(tickLabel(3_000_000, step: 500_000), "3.0M")
+        // Bar value labels: a Hessian trace of 2516 reads as such, not "2.52e+03".
+        XCTAssertEqual(compactNumber(2516.4), "2516")
+        XCTAssertEqual(compactNumber(999.6), "1000")
+        XCTAssertEqual(compactNumber(316.2), "316")
+        XCTAssertEqual(compactNumber(25_160), "25.2k")
+        XCTAssertEqual(compactNumber(999_600), "1M")
+        XCTAssertEqual(compactNumber(-0.0042), "-0.0042")
     }
 
     /// End to end: norm stats of small synthetic checkpoints (Analysis) drawn as the three norm charts.

@@ -57,4 +57,26 @@ final class ReadingTests: XCTestCase {
         guard case let .line(shape, _) = lineSwatch(chart, series[2], index: 2) else { return XCTFail("a line") }
         XCTAssertNotNil(shape)
     }
+
+    /// A completion's trailing spaces show (HTML drops them, and "the" + 3 spaces read as cut off); inner spaces
+    /// and newlines as before.
+    func testCompletionShowsItsTrailingSpaces() {
+        XCTAssertEqual(shownCompletion("and the   "), "and the␣␣␣")
+        XCTAssertEqual(shownCompletion("a\nb "), "a↵b␣")
+        XCTAssertEqual(shownCompletion(" x y"), " x y")
+        XCTAssertEqual(shownCompletion(""), "")
+    }
+
+    /// The frequency row names the ranks its types hold: with 7,510 types the fourth bucket is ranks 1,001–7,510
+    /// (the page said 1,001–10,000); results.json's label keeps the bucket's definition.
+    func testFrequencyBucketNamesTheRanksItHolds() {
+        func bucket(_ from: Int?, _ to: Int?, types: Int) -> FrequencyBucket {
+            FrequencyBucket(label: "defined", rankFrom: from, rankTo: to, types: types, countMax: 1, countMin: 1, tokens: 1)
+        }
+        XCTAssertEqual(bucket(1_001, 10_000, types: 6_510).shownLabel, "ranks 1,001–7,510")
+        XCTAssertEqual(bucket(1_001, 10_000, types: 1).shownLabel, "rank 1,001")
+        XCTAssertEqual(bucket(1_001, 10_000, types: 9_000).shownLabel, "defined", "a full bucket keeps its label")
+        XCTAssertEqual(bucket(10_001, nil, types: 5).shownLabel, "defined", "the open bucket")
+        XCTAssertEqual(bucket(nil, nil, types: 5).shownLabel, "defined", "unseen")
+    }
 }

@@ -78,6 +78,14 @@ public struct FrequencyBucket: Codable, Sendable, Equatable {
 extension FrequencyBucket {
     /// lossB − lossA, with or without an interval; nil for an empty bucket.
     public var deltaEstimate: Double? { lossA.flatMap { a in lossB.map { $0 - a } } }
+    /// The label as the page and the text show it: a closed bucket that holds fewer types than its span (the
+    /// last one reached: a test set of 7,510 types fills ranks 1,001–7,510 of 1,001–10,000) names the ranks it
+    /// holds, since seen types take consecutive ranks. `label` keeps the bucket's definition for results.json.
+    public var shownLabel: String {
+        guard let from = rankFrom, let to = rankTo, types > 0, from + types - 1 < to else { return label }
+        let last = from + types - 1
+        return last == from ? "rank \(groupedThousands(from))" : "ranks \(groupedThousands(from))–\(groupedThousands(last))"
+    }
     /// Why a bucket with tokens has no interval ("n/a (3 windows, fewer than 5)"); nil when it has one or is empty.
     public var noIntervalNote: String? {
         guard delta == nil, lossA != nil else { return nil }

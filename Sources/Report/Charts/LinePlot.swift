@@ -39,11 +39,13 @@ func drawSmallMultiples(_ m: SmallMultiples, _ c: Canvas) {
         let r = i / cols, col = i % cols
         let area = Rect(x: s.pad + Double(col) * (cellW + gapX), y: y + Double(r) * (cellH + gapY), w: cellW, h: cellH)
         // x label only where no panel sits below, its space kept by the whole row so the row's axes line up;
-        // y label only in the first column.
+        // y label only in the first column, its space kept by every column so the plots are one width and take
+        // the same x ticks (the first column's narrower plot stepped its ticks differently).
         let below = i + cols < n
         let rowLabelled = (r * cols..<min(n, (r + 1) * cols)).contains { $0 + cols >= n }
         drawLinePlot(panel, c, area: area, style: .panel, colorIndex: { _, name in index[name] ?? 0 },
-                     panelTitle: panel.title, showXLabel: !below, reserveXLabel: rowLabelled, showYLabel: col == 0)
+                     panelTitle: panel.title, showXLabel: !below, reserveXLabel: rowLabelled, showYLabel: col == 0,
+                     reserveYLabel: true)
     }
 }
 
@@ -71,7 +73,8 @@ func horizontalAxis(_ xs: [Double], _ c: Canvas, width: Double, integer: Bool, i
 /// One line plot (axes, grid, band, reference line, series) inside `area`, which includes its
 /// tick labels, axis labels and optional panel title.
 func drawLinePlot(_ chart: LineChart, _ c: Canvas, area: Rect, style s: Style, colorIndex: (Int, String) -> Int,
-                  panelTitle: String?, showXLabel: Bool, reserveXLabel: Bool = false, showYLabel: Bool) {
+                  panelTitle: String?, showXLabel: Bool, reserveXLabel: Bool = false, showYLabel: Bool,
+                  reserveYLabel: Bool = false) {
     let pts = chart.series.flatMap { $0.points }.filter { $0.x.isFinite && $0.y.isFinite }
     let xs = pts.map(\.x) + (chart.verticalLines.map(\.value) + chart.xExtent).filter(\.isFinite)
     var ys = pts.map(\.y) + chart.yExtent.filter(\.isFinite)
@@ -95,7 +98,7 @@ func drawLinePlot(_ chart: LineChart, _ c: Canvas, area: Rect, style s: Style, c
     let yAxis = valueAxis(ys, scale: chart.yScale, length: bottom - top, includeZero: chart.includeZero)
     c.font(s.tick)
     let yTickW = yAxis.ticks.map { c.textWidth(yAxis.label($0)) }.max() ?? 0
-    let yLabelW = showYLabel && !chart.yLabel.isEmpty ? s.axisLabel * 1.3 + 4 : 0
+    let yLabelW = (showYLabel || reserveYLabel) && !chart.yLabel.isEmpty ? s.axisLabel * 1.3 + 4 : 0
     let left = area.x + yLabelW + yTickW + 8
     let integerX = !xs.isEmpty && xs.allSatisfy { $0 == $0.rounded() }
     let xAxis0 = horizontalAxis(xs, c, width: area.maxX - left - 10, integer: integerX)

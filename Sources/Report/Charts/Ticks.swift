@@ -113,12 +113,14 @@ func logTickLabel(_ v: Double) -> String {
         .replacingOccurrences(of: "e-0", with: "e-")
 }
 
-/// Compact number for value labels and legends: 3 significant digits, thousands as "k"/"M".
+/// Compact number for value labels and legends: 3 significant digits (1,000–9,999 whole), ten thousands up as
+/// "k"/"M". The bands are cut where %.3g would round up into the next one (999,600 is "1M", not "1e+03k").
 func compactNumber(_ v: Double) -> String {
     guard v.isFinite else { return "—" }
     let a = abs(v)
-    if a >= 1e6 && a < 1e12 { return String(format: "%.3gM", v / 1e6) }
-    if a >= 1e4 && a < 1e6 { return String(format: "%.3gk", v / 1e3) }
-    if a >= 1e-3 || a == 0 { return String(format: "%.3g", v) }
+    if a >= 999_500 && a < 999.5e9 { return String(format: "%.3gM", v / 1e6) }
+    if a >= 1e4 && a < 999_500 { return String(format: "%.3gk", v / 1e3) }
+    if a >= 999.5 && a < 1e4 { return String(format: "%.0f", v) }     // "2516", where %.3g writes "2.52e+03"
+    if (a >= 1e-3 && a < 999.5) || a == 0 { return String(format: "%.3g", v) }
     return String(format: "%.2e", v)
 }
