@@ -10,3 +10,9 @@ int openblas_get_num_threads(void);
 void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda, double *s,
              double *u, const int *ldu, double *vt, const int *ldvt, double *work, const int *lwork,
              int *iwork, int *info);
+// Selected eigenvalues of a symmetric matrix (MRRR): jobz = 'N', range = 'I' with il = iu = n gives the largest
+// alone (ascending order); lwork = liwork = -1 return the workspace sizes in work[0] and iwork[0].
+void dsyevr_(const char *jobz, const char *range, const char *uplo, const int *n, double *a, const int *lda,
+             const double *vl, const double *vu, const int *il, const int *iu, const double *abstol, int *m,
+             double *w, double *z, const int *ldz, int *isuppz, double *work, const int *lwork, int *iwork,
+             const int *liwork, int *info);

@@ -55,4 +55,17 @@ final class NormsFixtureTests: XCTestCase {
                   "total ‖θ‖² rel. error \(relTotal)")
         }
     }
+
+    /// A trained embedding whose top two singular values are 0.3% apart (36.112 and 35.996): power iteration
+    /// stopped at its cap 0.24% low, and nothing said so. numpy's SVD of the stored float32 `wte` (50,304 × 16):
+    /// σ₁ = 36.111961770159965, stable rank ‖W‖²_F/σ₁² = 15.33522920424963.
+    func testCrowdedEmbeddingSpectralNormMatchesNumpySVD() throws {
+        let path = Self.fixtures.appendingPathComponent("formats/tiny-ckpt.pt").path
+        guard FileManager.default.fileExists(atPath: path) else { throw missingFixtures("fixtures not found at \(path)") }
+        let ck = try loadCheckpoint(path: path, heads: 2)
+        let stats = checkpointNormStats(checkpoint: path, weights: ck.weights)
+        let wte = try XCTUnwrap(stats.tensors["wte.weight"])
+        XCTAssertEqual(try XCTUnwrap(wte.spectralNorm), 36.111961770159965, accuracy: 36.11 * 1e-9)
+        XCTAssertEqual(try XCTUnwrap(wte.stableRank), 15.33522920424963, accuracy: 15.34 * 1e-8)
+    }
 }

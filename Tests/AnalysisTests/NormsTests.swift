@@ -57,7 +57,7 @@ final class NormsTests: XCTestCase {
 
     /// W = Q₁ D Q₂ᵀ with orthogonal Q₁ (8×8), Q₂ (5×5) built from Givens rotations: W's singular
     /// values are exactly D's (up to W's rounding to Float).
-    func testSpectralNormOfRotatedDiagonal() {
+    func testSpectralNormOfRotatedDiagonal() throws {
         func rotation(_ n: Int) -> [[Double]] {
             var q = (0..<n).map { i in (0..<n).map { $0 == i ? 1.0 : 0.0 } }
             for (a, b, angle) in [(0, 1, 0.7), (1, 2, -1.1), (0, n - 1, 0.4), (2, 3, 2.0)] {
@@ -72,19 +72,26 @@ final class NormsTests: XCTestCase {
         }
         let d = [4.0, 3.9, 2.0, 1.0, 0.1]   // close top pair: a slow case for power iteration
         let q1 = rotation(8), q2 = rotation(5)
-        var w = [Float](repeating: 0, count: 8 * 5)
-        for i in 0..<8 {
-            for j in 0..<5 {
-                var s = 0.0
-                for k in 0..<5 { s += q1[i][k] * d[k] * q2[j][k] }
-                w[i * 5 + j] = Float(s)
-            }
+        func rotated(_ d: [Double]) -> [Float] {      // Q₁ D Q₂ᵀ, (8, 5)
+            (0..<8).flatMap { i in (0..<5).map { j in Float((0..<5).reduce(0.0) { $0 + q1[i][$1] * d[$1] * q2[j][$1] }) } }
         }
+        let w = rotated(d)
         let est = spectralNorm(w, rows: 8, cols: 5, tolerance: 1e-12, maxIterations: 2000)
         XCTAssertTrue(est.converged)
-        XCTAssertEqual(est.sigma, 4, accuracy: 4 * 1e-6)
+        XCTAssertEqual(try XCTUnwrap(est.sigma), 4, accuracy: 4 * 1e-6)
         let fro = d.reduce(0) { $0 + $1 * $1 }
         XCTAssertEqual(tensorNormStats(w, shape: [8, 5]).stableRank!, fro / 16, accuracy: 1e-4)
+
+        // A top pair 0.01% apart (trained embeddings come within 0.5%): 500 power iterations leave σ ~2e-4 low,
+        // so the estimate must come from LAPACK, exact to W's rounding (it was 0.24% low on a fixture embedding).
+        let wc = rotated([10.0, 9.999, 3.0, 1.0, 0.5])
+        let slow = spectralNorm(wc, rows: 8, cols: 5)
+        XCTAssertFalse(slow.converged)
+        XCTAssertTrue(slow.exact)
+        XCTAssertEqual(try XCTUnwrap(slow.sigma), 10, accuracy: 10 * 1e-6)
+        XCTAssertEqual(try XCTUnwrap(spectralNorm(wc, rows: 8, cols: 5).sigma), try XCTUnwrap(tensorNormStats(wc, shape: [8, 5]).spectralNorm))
+        var g = gramNaive(wc, rows: 8, cols: 5)
+        XCTAssertEqual(try XCTUnwrap(largestEigenvalueLAPACK(&g, n: 5)), 100, accuracy: 100 * 2e-6)
     }
 
     func testSpectralNormMatchesNumpy() {
@@ -107,7 +114,7 @@ final class NormsTests: XCTestCase {
         // Transposed (30, 50): same σ through the other Gram branch.
         var wt = [Float](repeating: 0, count: 1500)
         for i in 0..<50 { for j in 0..<30 { wt[j * 50 + i] = w[i * 30 + j] } }
-        XCTAssertEqual(spectralNorm(wt, rows: 30, cols: 50).sigma, sigma, accuracy: sigma * 1e-6)
+        XCTAssertEqual(spectralNorm(wt, rows: 30, cols: 50).sigma ?? 0, sigma, accuracy: sigma * 1e-6)
     }
 
     func testBLASGramAndMatVecMatchLoops() {

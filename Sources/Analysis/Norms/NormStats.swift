@@ -143,7 +143,7 @@ public struct NormOptions: Sendable {
     /// Power iteration stops when its relative residual ‖Gv − λv‖/λ is below this (see
     /// `topEigenvalue`); σ is then accurate to far better than this.
     public var tolerance: Double = 1e-6
-    /// Power iteration gives up after this many steps (keeping its last estimate).
+    /// Power iteration gives up after this many steps; LAPACK then finds σ exactly (NormsSpectral.swift).
     public var maxIterations: Int = 500
     public init() {}
 }

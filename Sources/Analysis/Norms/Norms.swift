@@ -31,7 +31,7 @@ public func tensorNormStats(_ values: UnsafeBufferPointer<Float>, matrix: (rows:
         let est = spectralNorm(values, rows: m.rows, cols: m.cols, tolerance: options.tolerance,
                                maxIterations: options.maxIterations)
         stats.spectralNorm = est.sigma
-        stats.stableRank = est.sigma > 0 ? sumSq / (est.sigma * est.sigma) : nil
+        stats.stableRank = est.sigma.flatMap { $0 > 0 ? sumSq / ($0 * $0) : nil }
     }
     return stats
 }
