@@ -88,6 +88,11 @@ final class InterpolationTests: XCTestCase {
         XCTAssertNil(try interpolationSummary(ts: [0, 1], scores: [s0, s1], s0: s0, s1: s1).barrier)
         XCTAssertEqual(interpolationGrid(from: 0, to: 1, count: 11)[3], 0.3, accuracy: 1e-15)
         XCTAssertEqual(interpolationGrid(from: -0.25, to: 1.25, count: 7), [-0.25, 0, 0.25, 0.5, 0.75, 1, 1.25])
+        // −0.1 + 1.2·1/12 is 1.4e-17 in floating point and −0.1 + 1.2·11/12 is 1.0000000000000002: the grid has 0 and 1.
+        let g = interpolationGrid(from: -0.1, to: 1.1, count: 13)
+        XCTAssertEqual(g[1], 0); XCTAssertEqual(g[11], 1); XCTAssertEqual(g[0], -0.1); XCTAssertEqual(g[12], 1.1)
+        XCTAssertEqual(g[6], 0.5, accuracy: 1e-15)
+        XCTAssertFalse(interpolationGrid(from: 0.05, to: 0.95, count: 10).contains { $0 == 0 || $0 == 1 })
     }
 
     func testShapesDiffer() throws {

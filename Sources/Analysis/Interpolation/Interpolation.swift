@@ -73,10 +73,17 @@ public func interpolateParameters(_ a: [Float], _ b: [Float], t: Double, into ou
     }
 }
 
-/// `count` evenly spaced values from `from` to `to` (both included; `to` exactly).
+/// `count` evenly spaced values from `from` to `to` (both included; `to` exactly). A point that falls on 0 or 1
+/// is exactly 0 or 1: −0.1 + 1.2·1/12 rounds to 1.4e-17, which counted as an interior point of the barrier
+/// search and had the endpoints scored twice.
 public func interpolationGrid(from: Double, to: Double, count: Int) -> [Double] {
     guard count > 1 else { return [from] }
-    return (0..<count).map { $0 == count - 1 ? to : from + (to - from) * Double($0) / Double(count - 1) }
+    var grid = (0..<count).map { $0 == count - 1 ? to : from + (to - from) * Double($0) / Double(count - 1) }
+    for end in [0.0, 1.0] {
+        let k = (end - from) / (to - from) * Double(count - 1)
+        if abs(k - k.rounded()) < 1e-9, let i = Int(exactly: k.rounded()), grid.indices.contains(i) { grid[i] = end }
+    }
+    return grid
 }
 
 /// One point on the line: its loss (and bootstrap CI), and its excess over the straight line between
