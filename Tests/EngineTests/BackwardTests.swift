@@ -72,6 +72,14 @@ final class BackwardTests: XCTestCase {
         var dx = [Float](repeating: 0, count: n * c), dw = [Float](repeating: 0, count: c), db = dw
         layerNormBackward(&dx, &dw, &db, r, x, w, mean, rstd, n: n, c: c, threads: 3)
         directional([x, w, b], forward: fwd, grads: [dx, dw, db])
+        // The same bits for any thread count: the gain and bias sums go in fixed 64-row units (they were one
+        // partial per thread, so hessian --threads 1 and 2 gave traces 4e-7 apart).
+        for threads in [1, 2, 5] {
+            var dx2 = [Float](repeating: 0, count: n * c), dw2 = [Float](repeating: 0, count: c), db2 = dw2
+            layerNormBackward(&dx2, &dw2, &db2, r, x, w, mean, rstd, n: n, c: c, threads: threads)
+            XCTAssertEqual(dw2, dw, "threads \(threads)"); XCTAssertEqual(db2, db, "threads \(threads)")
+            XCTAssertEqual(dx2, dx, "threads \(threads)")
+        }
     }
 
     func testGELUBackward() {

@@ -41,8 +41,11 @@ func layerNormForwardNaive(_ out: UnsafeMutablePointer<Float>, _ mean: UnsafeMut
 //   dbias (C)   += Σ_rows dout
 //   dweight (C) += Σ_rows dout · norm
 //   dinp (N, C) += rstd · (dnorm − mean(dnorm) − norm · mean(dnorm · norm)),  dnorm = dout · weight
-// Rows are split across threads; each chunk sums dweight/dbias into its own partial, and the
-// partials are added at the end (in chunk order, so results do not depend on scheduling).
+// Rows go in fixed units of `layerNormBackwardUnit`, whatever the thread count; each unit sums dweight/dbias
+// into its own partial, and the partials are added at the end in unit order, so the gradient is the same
+// bits for any --threads (the units were one per thread, and `hessian --threads 1` and `2` differed by 4e-7).
+let layerNormBackwardUnit = 64
+
 func layerNormBackward(_ dinp: UnsafeMutablePointer<Float>, _ dweight: UnsafeMutablePointer<Float>,
                        _ dbias: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>,
                        _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
@@ -50,11 +53,12 @@ func layerNormBackward(_ dinp: UnsafeMutablePointer<Float>, _ dweight: UnsafeMut
                        n: Int, c: Int, threads: Int) {
     let t0 = KernelProfile.begin()
     defer { KernelProfile.end(.layerNorm, t0) }
-    let chunks = chunkCount(n, threads: threads, minChunk: 64)
+    let unit = layerNormBackwardUnit, chunks = max(1, (n + unit - 1) / unit)
     let partial = UnsafeMutablePointer<Float>.allocate(capacity: chunks * 2 * c)  // (chunks, 2, C)
     partial.initialize(repeating: 0, count: chunks * 2 * c)
     defer { partial.deallocate() }
-    parallelChunksIndexed(n, chunks: chunks) { chunk, rows in
+    parallelUnits(chunks, threads: threads) { _, chunk in
+        let rows = (chunk * unit)..<min(n, (chunk + 1) * unit)
         let pw = partial + chunk * 2 * c, pb = pw + c
         for i in rows {
             let x = inp + i * c, d = dout + i * c, dx = dinp + i * c

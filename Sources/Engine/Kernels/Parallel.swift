@@ -30,19 +30,6 @@ func chunkCount(_ count: Int, threads: Int, minChunk: Int = 1) -> Int {
     max(1, min(threads, (count + minChunk - 1) / minChunk))
 }
 
-/// Runs `body(chunkIndex, range)` for `chunks` contiguous, non-overlapping pieces of 0..<count.
-func parallelChunksIndexed(_ count: Int, chunks n: Int, _ body: (Int, Range<Int>) -> Void) {
-    if count <= 0 { return }
-    if n == 1 { body(0, 0..<count); return }
-    withoutActuallyEscaping(body) { body in
-        let box = UncheckedSendable(body)
-        DispatchQueue.concurrentPerform(iterations: n) { i in
-            let lo = count * i / n, hi = count * (i + 1) / n
-            if lo < hi { box.value(i, lo..<hi) }
-        }
-    }
-}
-
 /// Runs `body(worker, unit)` once for every unit in 0..<count on up to `threads` workers, each taking the next
 /// unit as it finishes one (list costly units first and the threads end together). A unit's result must not
 /// depend on which worker ran it; `worker` (0..<chunkCount(count, threads:)) only picks that worker's scratch.
