@@ -35,17 +35,8 @@ public final class Activations {
 
     public init(config: GPT2Config, b: Int, t: Int, keepAll: Bool) {
         self.config = config; self.b = b; self.t = t; self.keepAll = keepAll
-        let C = config.nEmbd, F = config.nInner, NH = config.nHead
-        let Ls = keepAll ? config.nLayer : 1
-        let BT = b * t
-        let sizes: [Int] = [
-            BT * C, Ls * BT * C, Ls * BT, Ls * BT, Ls * BT * 3 * C, Ls * BT * C,
-            keepAll ? config.nLayer * b * NH * t * t : 0,
-            Ls * BT * C, Ls * BT * C, Ls * BT * C, Ls * BT, Ls * BT, Ls * BT * F, Ls * BT * F,
-            Ls * BT * C, Ls * BT * C, BT * C, BT, BT, BT,
-        ]
         let views: [UnsafeMutablePointer<Float>]
-        (storage, total, views) = allocateViews(sizes)
+        (storage, total, views) = allocateViews(Self.viewSizes(config: config, b: b, t: t, keepAll: keepAll))
         encoded = views[0]; ln1 = views[1]; ln1Mean = views[2]; ln1Rstd = views[3]; qkv = views[4]
         atty = views[5]; att = keepAll ? views[6] : nil; attproj = views[7]; residual2 = views[8]
         ln2 = views[9]; ln2Mean = views[10]; ln2Rstd = views[11]; fch = views[12]; fchGelu = views[13]
@@ -54,6 +45,24 @@ public final class Activations {
     }
 
     deinit { storage.deallocate() }
+
+    /// Floats of each view, in the order of the properties above.
+    static func viewSizes(config: GPT2Config, b: Int, t: Int, keepAll: Bool) -> [Int] {
+        let C = config.nEmbd, F = config.nInner, NH = config.nHead
+        let Ls = keepAll ? config.nLayer : 1
+        let BT = b * t
+        return [
+            BT * C, Ls * BT * C, Ls * BT, Ls * BT, Ls * BT * 3 * C, Ls * BT * C,
+            keepAll ? config.nLayer * b * NH * t * t : 0,
+            Ls * BT * C, Ls * BT * C, Ls * BT * C, Ls * BT, Ls * BT, Ls * BT * F, Ls * BT * F,
+            Ls * BT * C, Ls * BT * C, BT * C, BT, BT, BT,
+        ]
+    }
+
+    /// Bytes an `Activations(config:b:t:keepAll:)` would hold, to check before allocating it.
+    public static func bytes(config: GPT2Config, b: Int, t: Int, keepAll: Bool) -> Int {
+        viewSizes(config: config, b: b, t: t, keepAll: keepAll).reduce(0, +) * MemoryLayout<Float>.size
+    }
 
     /// Layer l's views (the shared slice when layers share storage).
     func block(_ l: Int) -> BlockActivations {

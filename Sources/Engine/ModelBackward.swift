@@ -21,11 +21,19 @@ public final class GradientScratch {
 
     public init(config: GPT2Config, b: Int, t: Int) {
         self.config = config; self.b = b; self.t = t
-        let BT = b * t, C = config.nEmbd, F = config.nInner
-        let sizes = [BT * C, BT * C, BT * 3 * C, BT * C, BT * F, BT * F]
         let v: [UnsafeMutablePointer<Float>]
-        (storage, total, v) = allocateViews(sizes)
+        (storage, total, v) = allocateViews(Self.viewSizes(config: config, b: b, t: t))
         dres = v[0]; dln = v[1]; dqkv = v[2]; datty = v[3]; dfch = v[4]; dfchGelu = v[5]
+    }
+
+    static func viewSizes(config: GPT2Config, b: Int, t: Int) -> [Int] {
+        let BT = b * t, C = config.nEmbd, F = config.nInner
+        return [BT * C, BT * C, BT * 3 * C, BT * C, BT * F, BT * F]
+    }
+
+    /// Bytes a `GradientScratch(config:b:t:)` would hold.
+    public static func bytes(config: GPT2Config, b: Int, t: Int) -> Int {
+        viewSizes(config: config, b: b, t: t).reduce(0, +) * MemoryLayout<Float>.size
     }
 
     deinit { storage.deallocate() }

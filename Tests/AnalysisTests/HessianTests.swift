@@ -158,5 +158,21 @@ final class HessianTests: XCTestCase {
                                                     available: gib16), "the density's run counts too")
         XCTAssertNoThrow(try checkLanczosMemory(dimension: n, topK: 1, maxIterations: 100, density: nil, available: nil), "unknown: no refusal")
     }
-}
 
+    /// The CPU gradient's memory is checked before work (a batch of 8,000 windows allocated 72 GB at once and
+    /// crashed). GPT-2 small, 4 × 1024, by hand: attention probabilities 12·4·12·1024² = 603,979,776 floats; the
+    /// other activations 4096·(2·768 + 3 + 12·(10·768 + 2·3072 + 4)) = 685,977,600 (per layer ln1, qkv (3C),
+    /// atty, attproj, residual2, ln2, fcproj, residual3; fch and its GELU (F each); two means and rstds); the
+    /// backward's scratch 4096·(6·768 + 2·3072) = 44,040,192; six vectors of 124,439,808: 8,322,545,664 bytes.
+    func testGradientBatchThatCannotFitIsRefusedBeforeWork() throws {
+        let small = GPT2Config(vocabSize: 50257, contextLength: 1024, nEmbd: 768, nLayer: 12, nHead: 12)
+        let n = 124_439_808, gib = 1 << 30
+        XCTAssertThrowsError(try checkGradientMemory(config: small, dimension: n, batch: 4, context: 1024, available: 4 * gib)) { e in
+            XCTAssertEqual(e as? HessianError, .batchMemory(batch: 4, context: 1024, needed: 8_322_545_664, available: 4 * gib))
+            let text = (e as? HessianError)?.errorDescription ?? ""
+            XCTAssertTrue(text.contains("4 × 1024") && text.contains("7.8 GiB") && text.contains("--batch"), text)
+        }
+        XCTAssertNoThrow(try checkGradientMemory(config: small, dimension: n, batch: 4, context: 1024, available: 8 * gib))
+        XCTAssertNoThrow(try checkGradientMemory(config: small, dimension: n, batch: 4, context: 1024, available: nil), "unknown: no refusal")
+    }
+}

@@ -82,6 +82,7 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
                     - deviceMemoryMargin
             }
             do {
+                if gpu == nil { try checkGradientMemory(config: configs[r.name]!, dimension: n, batch: reportHessianBatch, context: T) }
                 try checkLanczosMemory(dimension: n, topK: options.hessianTop, maxIterations: hessianEigenSteps,
                                        density: options.hessianDensity, deviceFree: deviceFree)
             } catch { throw runError(m, r, describeError(error)) }

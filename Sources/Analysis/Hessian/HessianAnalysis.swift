@@ -14,6 +14,7 @@ public enum HessianError: LocalizedError, Equatable {
     /// The Lanczos basis (every step's vector, as full reorthogonalisation needs) would not fit in memory: the
     /// host's `available`, nor (when a GPU computes the products) the GPU's `device` bytes.
     case lanczosMemory(steps: Int, dimension: Int, needed: Int, available: Int, device: Int? = nil)
+    case batchMemory(batch: Int, context: Int, needed: Int, available: Int)
 
     public var errorDescription: String? {
         switch self {
@@ -31,6 +32,10 @@ public enum HessianError: LocalizedError, Equatable {
             return "the Lanczos runs keep every step's vector: \(steps) steps (+\(lanczosWorkVectors) working vectors) × "
                 + "\(groupedThousands(dimension)) floats need \(formatBytes(needed)), and \(room); "
                 + (fit > 0 ? "at most \(fit) steps fit (fewer eigenvalue or density steps)" : "no Lanczos run fits (no eigenvalues or density)")
+        case let .batchMemory(batch, context, needed, available):
+            return "the Hessian's batch of \(batch) × \(context) tokens needs \(formatBytes(needed)) on the CPU (every layer's "
+                + "activations and attention probabilities, kept for the backward), and \(formatBytes(available)) is available "
+                + "here; use a smaller --batch or --context"
         }
     }
 }
@@ -196,7 +201,10 @@ public func hessianAnalysis(weights: GPT2Weights, backend: CPUBackend = CPUBacke
                                  steps: [relativeStep, eigenRelativeStep])
     let (inputs, targets) = try hessianBatch(tokens: tokens, batch: batch, context: T, vocabSize: cfg.softmaxVocab)
     let gpu = try openGradientDevice(device, weights: weights)
-    if gpu == nil { try checkLanczosMemory(dimension: weights.layout.count, topK: topK, maxIterations: maxIterations, density: density) }
+    if gpu == nil {
+        try checkGradientMemory(config: cfg, dimension: weights.layout.count, batch: batch, context: T)
+        try checkLanczosMemory(dimension: weights.layout.count, topK: topK, maxIterations: maxIterations, density: density)
+    }
     let op = GPT2LossHessian(weights: weights, backend: backend, inputs: inputs, targets: targets, b: batch, t: T,
                              relativeStep: relativeStep, gpu: gpu)
 
@@ -269,6 +277,23 @@ public func checkLanczosMemory(dimension: Int, topK: Int, maxIterations: Int, de
     let steps = max(topK > 0 ? maxIterations : 0, density?.steps ?? 0)
     guard steps > 0 else { return }
     try requireLanczosRoom(steps: steps, dimension: dimension, available: available, deviceFree: deviceFree)
+}
+
+/// Vectors of the parameter count the CPU's Hessian-vector products hold beside the activations: θ ± εv, both
+/// gradients, the probe and its product (GPT2LossHessian).
+let hvpWorkVectors = 6
+
+/// Checks, before any work, that the CPU's gradient of a `batch` × `context` batch fits in memory: activations kept
+/// for the backward (the attention probabilities grow as context²), the backward's scratch and the products' vectors.
+/// A batch of 8,000 windows asked for 72 GB in one allocation and crashed. `available` nil (unknown) passes.
+public func checkGradientMemory(config: GPT2Config, dimension: Int, batch: Int, context: Int,
+                                available: Int? = availableMemoryBytes()) throws {
+    guard let available else { return }
+    let needed = Activations.bytes(config: config, b: batch, t: context, keepAll: true)
+        + GradientScratch.bytes(config: config, b: batch, t: context) + hvpWorkVectors * dimension * MemoryLayout<Float>.size
+    if needed > available {
+        throw HessianError.batchMemory(batch: batch, context: context, needed: needed, available: available)
+    }
 }
 
 /// Throws `HessianError.lanczosMemory` unless `steps` steps of `dimension` floats (and the working vectors) fit in
