@@ -238,7 +238,8 @@ func replaceAll(_ s: [Unicode.Scalar], _ a: [Unicode.Scalar], _ b: [Unicode.Scal
     return out
 }
 
-func scalarsString(_ s: [Unicode.Scalar]) -> String {
+/// A String of exactly these scalars (the recipes split and join text by code point, as Python does).
+public func scalarsString(_ s: [Unicode.Scalar]) -> String {
     var v = String.UnicodeScalarView()
     v.append(contentsOf: s)
     return String(v)

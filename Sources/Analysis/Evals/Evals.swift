@@ -79,8 +79,8 @@ public func encodePairLMEval(context: String, continuation: String, tokenizer: G
     var ctx = Array(context.unicodeScalars), cont = Array(continuation.unicodeScalars)
     let spaces = ctx.reversed().prefix { isPythonSpace($0) }.count
     if spaces > 0 { cont = Array(ctx.suffix(spaces)) + cont; ctx.removeLast(spaces) }
-    let whole = tokenizer.encode(scalarsText(ctx + cont))
-    let contextIDs = tokenizer.encode(scalarsText(ctx))
+    let whole = tokenizer.encode(scalarsString(ctx + cont))
+    let contextIDs = tokenizer.encode(scalarsString(ctx))
     return ContinuationRequest(context: contextIDs, continuation: Array(whole.dropFirst(contextIDs.count)))
 }
 
@@ -90,12 +90,6 @@ public func encodePairSeparately(context: String, continuation: String, tokenize
     let c = tokenizer.encode(context)
     return ContinuationRequest(context: c.isEmpty ? [GPT2Tokenizer.endOfText] : c,
                                continuation: tokenizer.encode(continuation))
-}
-
-private func scalarsText(_ s: [Unicode.Scalar]) -> String {
-    var v = String.UnicodeScalarView()
-    v.append(contentsOf: s)
-    return String(v)
 }
 
 /// A request the engine cannot score; `evaluateExamples` names the file and line.

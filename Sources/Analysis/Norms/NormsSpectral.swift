@@ -24,8 +24,8 @@ public struct SpectralEstimate: Sendable, Equatable {
     public var iterations: Int
     /// Whether power iteration's residual (or stagnation) test passed before the iteration limit.
     public var converged: Bool
-    /// Whether σ came from LAPACK (dsyevr) because power iteration did not converge.
-    public var exact: Bool
+    /// Whether σ came from LAPACK (dsyevr), which it does exactly when power iteration did not converge.
+    public var exact: Bool { !converged }
 }
 
 /// Upper and lower triangles of G (n, n), n = min(rows, cols): WᵀW when cols ≤ rows, else WWᵀ.
@@ -121,13 +121,13 @@ func topEigenvalue(_ g: [Double], n: Int, tolerance: Double, maxIterations: Int)
 public func spectralNorm(_ w: UnsafeBufferPointer<Float>, rows: Int, cols: Int,
                          tolerance: Double = 1e-6, maxIterations: Int = 500) -> SpectralEstimate {
     precondition(w.count == rows * cols, "internal: spectralNorm size mismatch")
-    if rows == 0 || cols == 0 { return SpectralEstimate(sigma: 0, iterations: 0, converged: true, exact: false) }
+    if rows == 0 || cols == 0 { return SpectralEstimate(sigma: 0, iterations: 0, converged: true) }
     let n = min(rows, cols)
     var g = gram(w, rows: rows, cols: cols)
     let (lambda, iterations, converged) = topEigenvalue(g, n: n, tolerance: tolerance, maxIterations: maxIterations)
-    if converged { return SpectralEstimate(sigma: max(0, lambda).squareRoot(), iterations: iterations, converged: true, exact: false) }
+    if converged { return SpectralEstimate(sigma: max(0, lambda).squareRoot(), iterations: iterations, converged: true) }
     return SpectralEstimate(sigma: largestEigenvalueLAPACK(&g, n: n).map { max(0, $0).squareRoot() },
-                            iterations: iterations, converged: false, exact: true)
+                            iterations: iterations, converged: false)
 }
 
 /// The largest eigenvalue of symmetric G (n, n; both triangles filled, so its row-major order is LAPACK's
