@@ -114,9 +114,10 @@ func checkStated(_ c: StatedConfig, against real: [StatedConfig.Size: Int], chec
 }
 
 /// The head count: from the q/k/v shapes, the stated configs (in order), or the explicit count;
-/// every one present must agree. Without any, GPT-2's convention for GPT-2's sizes; else refused.
+/// every one present must agree. Without any, GPT-2's convention for GPT-2's sizes; else refused, unless the
+/// command does not need it (`needed` false: `.unstated`).
 func resolveHeads(explicit: Int?, givenBy: HeadsGivenBy, fromShape: Int?, stated: [StatedConfig], checkpoint: String,
-                  layers: Int, width: Int) throws -> HeadsChoice {
+                  layers: Int, width: Int, needed: Bool = true) throws -> HeadsChoice {
     if let explicit, explicit < 1 {
         throw CheckpointError(checkpoint, .badConfig, "\(givenBy.naming(explicit)): the head count must be positive")
     }
@@ -135,6 +136,7 @@ func resolveHeads(explicit: Int?, givenBy: HeadsGivenBy, fromShape: Int?, stated
         return HeadsChoice(heads: first.n, source: first.source)
     }
     if gpt2Sizes.contains([layers, width]) { return HeadsChoice(heads: width / 64, source: .gpt2Convention) }
+    if !needed { return HeadsChoice(heads: 1, source: .unstated) }
     throw CheckpointError(checkpoint, .badConfig,
                           "no config states the head count (none in the file, no config.json or meta.json in its folder) and \(layers) layers of width \(width) is not a GPT-2 size; \(givenBy.advice)")
 }

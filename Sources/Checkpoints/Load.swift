@@ -58,11 +58,14 @@ public enum VocabRows: Sendable, Equatable {
 /// model never exists in memory.
 /// A parameter holding NaN or ±Inf is refused (every loss, gradient and statistic from it would be NaN or a
 /// meaningless 0), naming the tensors; `nonFiniteIsAWarning` (inspect, which shows what a file holds) makes it a warning.
+/// `headsNeeded` false (commands that never split heads: inspect, norms, spectra) loads a checkpoint nothing states a
+/// head count for, with `shapeSource` `.unstated`; a stated count is still checked.
 public func loadCheckpoint(path: String, heads: Int? = nil, headsGivenBy: HeadsGivenBy = .option, vocab: VocabRows = .tokenizer,
-                           precision: Precision = .f32, nonFiniteIsAWarning: Bool = false) throws -> LoadedCheckpoint {
+                           precision: Precision = .f32, nonFiniteIsAWarning: Bool = false,
+                           headsNeeded: Bool = true) throws -> LoadedCheckpoint {
     let store = try TensorStore(path: path)
     let s = try sanitize(store)
-    let config = try checkedConfig(store, s, heads: heads, givenBy: headsGivenBy, vocab: vocab)
+    let config = try checkedConfig(store, s, heads: heads, givenBy: headsGivenBy, vocab: vocab, headsNeeded: headsNeeded)
     try store.checkIntegrity()
     let choice = config.heads
     let plan = s.mapper.plan(config.config)
@@ -150,7 +153,7 @@ func sanitize(_ store: TensorStore) throws -> Sanitized {
 /// them (in the file: model_args, llm.c's header; beside it: config.json, meta.json), heads resolved
 /// (Heads.swift), softmax rows chosen.
 func checkedConfig(_ store: TensorStore, _ s: Sanitized, heads: Int?, givenBy: HeadsGivenBy,
-                   vocab: VocabRows) throws -> (config: GPT2Config, heads: HeadsChoice, stated: [StatedConfig]) {
+                   vocab: VocabRows, headsNeeded: Bool = true) throws -> (config: GPT2Config, heads: HeadsChoice, stated: [StatedConfig]) {
     let path = store.path
     let sized = try makeConfig(s, heads: 1, path: path)   // sizes first: a missing tensor is named before heads
     let stated = [store.fileConfig?.stated].compactMap { $0 } + (try besideConfigs(directory: store.directory))
@@ -158,7 +161,7 @@ func checkedConfig(_ store: TensorStore, _ s: Sanitized, heads: Int?, givenBy: H
                                           .vocab: sized.vocabSize, .inner: sized.nInner]
     for c in stated { try checkStated(c, against: real, checkpoint: path) }
     let choice = try resolveHeads(explicit: heads, givenBy: givenBy, fromShape: s.facts.heads, stated: stated, checkpoint: path,
-                                  layers: sized.nLayer, width: sized.nEmbd)
+                                  layers: sized.nLayer, width: sized.nEmbd, needed: headsNeeded)
     var config = try makeConfig(s, heads: choice.heads, path: path)
     let rows = store.fileConfig?.vocab ?? min(config.vocabSize, gpt2VocabSize)
     guard rows <= config.vocabSize else {

@@ -25,6 +25,9 @@ public enum ShapeSource: Sendable, Equatable, CustomStringConvertible, Encodable
     case manifest
     /// No config anywhere and GPT-2's own (layers, width): heads of width 64.
     case gpt2Convention
+    /// Nothing states it and the command does not need it (inspect, norms, spectra): the config's `nHead`
+    /// is a placeholder 1, never shown.
+    case unstated
 
     public var description: String {
         switch self {
@@ -36,6 +39,7 @@ public enum ShapeSource: Sendable, Equatable, CustomStringConvertible, Encodable
         case let .option(name): return name
         case .manifest: return "heads in the manifest"
         case .gpt2Convention: return "GPT-2 convention (head width 64)"
+        case .unstated: return "not stated (no config in the file or its folder; --heads N gives one)"
         }
     }
 

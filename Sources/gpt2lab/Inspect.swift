@@ -31,7 +31,7 @@ struct Inspect: ParsableCommand {
         let format: String
         let formatWrittenBy: String
         let layout: String
-        let config: GPT2Config
+        let config: StatedHeads
         let parameters: Int
         let tiedEmbeddings: Bool
         let dtypes: [String: Int]
@@ -53,10 +53,10 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let ck = try loadCheckpoint(path: checkpoint, heads: model.heads, nonFiniteIsAWarning: true)
+            let ck = try loadCheckpoint(path: checkpoint, heads: model.heads, nonFiniteIsAWarning: true, headsNeeded: false)
             let c = ck.weights.config
             let out = Output(checkpoint: checkpoint, format: ck.format.rawValue, formatWrittenBy: ck.format.writtenBy,
-                             layout: ck.layout.rawValue, config: c,
+                             layout: ck.layout.rawValue, config: StatedHeads(config: c, known: ck.shapeSource != .unstated),
                              parameters: ck.weights.parameterCount, tiedEmbeddings: ck.weights.tied, dtypes: ck.dtypes,
                              shapeSource: ck.shapeSource, ignoredTensors: ck.ignoredTensors,
                              tensors: ck.sourceTensors.map { .init(name: $0.name, shape: $0.shape, dtype: $0.dtype) },
@@ -69,7 +69,7 @@ struct Inspect: ParsableCommand {
             format       \(ck.format.rawValue) (\(ck.format.writtenBy))
             layout       \(ck.layout.rawValue)
             config       vocab \(c.vocabSize), context \(c.contextLength), width \(c.nEmbd), layers \(c.nLayer), \
-            heads \(c.nHead), MLP \(c.nInner)
+            heads \(ck.shapeSource != .unstated ? "\(c.nHead)" : "not stated"), MLP \(c.nInner)
             shape from   \(ck.shapeSource)
             vocab        \(c.softmaxVocab == c.vocabSize ? "\(c.vocabSize) rows" : "\(c.vocabSize) rows stored, padded: scored over the first \(c.softmaxVocab) (--full-vocab: all)")
             parameters   \(groupedThousands(ck.weights.parameterCount))\(ck.weights.tied ? " (embeddings tied, counted once)" : "")
@@ -98,5 +98,22 @@ struct Inspect: ParsableCommand {
                          + " (mean of lr/(sqrt(exp_avg_sq)+eps) over \(groupedThousands(t.adamStateElements ?? 0)) AdamW state elements)")
         }
         return lines
+    }
+}
+
+/// A config as inspect prints it: `n_head` null when nothing states the head count (the loaded config's is a
+/// placeholder then).
+struct StatedHeads: Encodable {
+    let config: GPT2Config
+    let known: Bool
+
+    enum Keys: String, CodingKey { case nHead = "n_head" }
+
+    func encode(to encoder: Encoder) throws {
+        try config.encode(to: encoder)
+        if !known {
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encodeNil(forKey: .nHead)
+        }
     }
 }

@@ -58,7 +58,7 @@ struct Norms: ParsableCommand {
             }
             var stats: [CheckpointNormStats] = []
             for path in checkpoints {
-                let ck = try loadCheckpoint(path: path, heads: model.heads)
+                let ck = try loadCheckpoint(path: path, heads: model.heads, headsNeeded: false)
                 for w in ck.warnings { warn("\(path): \(w)") }
                 let sources = try readSourceTensors(path: path)
                 stats.append(checkpointNormStats(checkpoint: path, weights: ck.weights, sourceTensors: sources))

@@ -58,7 +58,7 @@ struct Spectra: ParsableCommand {
             }
             var all: [CheckpointSpectra] = []
             for path in checkpoints {
-                let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: .all)
+                let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: .all, headsNeeded: false)
                 for w in ck.warnings { warn("\(path): \(w)") }
                 let bar = ProgressBar("spectra \(checkpointDisplayName(path))", unit: "mat")
                 all.append(try checkpointSpectra(checkpoint: path, weights: ck.weights) { done, total, _ in

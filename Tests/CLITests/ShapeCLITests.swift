@@ -34,7 +34,7 @@ extension CLITests {
         let pth = try fixture("formats/baseline-model.pth"), bin = try fixture("data/test-persuasion.bin")
         let evals = Self.packageRoot.appendingPathComponent("examples/evals/hellaswag.jsonl").path
         let verbs: [[String]] = [
-            ["score", pth, "--test-set", bin], ["inspect", pth], ["norms", pth], ["sample", pth],
+            ["score", pth, "--test-set", bin], ["sample", pth],
             ["hessian", pth, "--test-set", bin], ["compare", pth, pth, "--test-set", bin],
             ["eval", pth, "--task", "hellaswag", "--data", evals],
         ]
@@ -44,6 +44,27 @@ extension CLITests {
             XCTAssertEqual(r.err, "gpt2lab: \(pth): no config states the head count (none in the file, no config.json or meta.json in its folder) and 4 layers of width 64 is not a GPT-2 size; pass --heads N\n", args[0])
             XCTAssertEqual(r.out, "", args[0])
         }
+    }
+
+    /// inspect, norms and spectra never split heads: they read such a file, inspect saying the count is not
+    /// stated (n_head null in JSON), and norms' statistics are those of the same file read with --heads 4.
+    func testCommandsWithoutHeadsReadAStateDictWithoutConfig() throws {
+        let pth = try fixture("formats/baseline-model.pth")
+        let inspect = try gpt2lab(["inspect", pth, "--json"])
+        XCTAssertEqual(inspect.status, 0, inspect.err)
+        let shown = try json(inspect.out)
+        XCTAssertTrue((shown["config"] as? [String: Any])?["n_head"] is NSNull, inspect.out)
+        XCTAssertEqual((shown["config"] as? [String: Any])?["n_embd"] as? Int, 64)
+        XCTAssertTrue((shown["shape_source"] as? String)?.hasPrefix("not stated") == true, inspect.out)
+        let text = try gpt2lab(["inspect", pth])
+        XCTAssertTrue(text.out.contains("layers 4, heads not stated, MLP 256"), text.out)
+        let norms = try gpt2lab(["norms", pth, "--json"]), withHeads = try gpt2lab(["norms", pth, "--json", "--heads", "4"])
+        XCTAssertEqual(norms.status, 0, norms.err)
+        XCTAssertEqual(norms.out, withHeads.out)
+        let spectra = try gpt2lab(["spectra", pth, "--json"])
+        XCTAssertEqual(spectra.status, 0, spectra.err)
+        XCTAssertEqual(try gpt2lab(["inspect", pth, "--heads", "3"]).err,
+                       "gpt2lab: \(pth): n_embd 64 is not divisible by n_head 3\n", "a count given is still checked")
     }
 
     func testStateDictsScoreWithHeadsAndSaySo() throws {

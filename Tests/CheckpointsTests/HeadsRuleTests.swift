@@ -17,6 +17,9 @@ final class HeadsRuleTests: XCTestCase {
                 XCTAssertEqual((e as? CheckpointError)?.errorDescription,
                                "m: no config states the head count (none in the file, no config.json or meta.json in its folder) and \(layers) layers of width \(width) is not a GPT-2 size; pass --heads N")
             }
+            let unneeded = try resolveHeads(explicit: nil, givenBy: .option, fromShape: nil, stated: [], checkpoint: "m",
+                                            layers: layers, width: width, needed: false)
+            XCTAssertEqual(unneeded.source, .unstated, "a command that never splits heads reads it")
         }
     }
 
