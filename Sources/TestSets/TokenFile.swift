@@ -55,10 +55,24 @@ public func loadTokenIDs(path: String, dataset: String? = nil) throws -> TokenFi
         throw TestSetError.badFormat(path: path, reason: "JSON text sets must be JSON Lines: name the file .jsonl, one {\"text\": …} per line")
     case "bin": file = TokenFile(ids: try readUInt16Bin(path), utf8Bytes: nil, format: "bin")
     case "h5", "hdf5": file = TokenFile(ids: try readHDF5IDs(path, dataset: dataset), utf8Bytes: nil, format: "hdf5")
-    default: file = TokenFile(ids: try readSafetensorsIDs(path, tensor: dataset), utf8Bytes: nil, format: "safetensors")
+    default:
+        guard ext == "safetensors" || startsLikeSafetensors(path) else {
+            throw TestSetError.badFormat(path: path, reason: "is not a test set gpt2lab reads: name text .txt (or .jsonl, one {\"text\": …} per line); "
+                                         + "token ids are .bin (uint16), .safetensors or .h5")
+        }
+        file = TokenFile(ids: try readSafetensorsIDs(path, tensor: dataset), utf8Bytes: nil, format: "safetensors")
     }
     guard file.ids.count >= 2 else { throw TestSetError.tooShort(path: path, count: file.ids.count) }
     return file
+}
+
+/// Whether `path` opens as safetensors does: an 8-byte header length, then the header's `{`. A file of
+/// another name is read as safetensors only then (a text file named .md is told to be named .txt).
+func startsLikeSafetensors(_ path: String) -> Bool {
+    guard let h = FileHandle(forReadingAtPath: path) else { return true }   // the reader names the problem
+    defer { try? h.close() }
+    guard let head = try? h.read(upToCount: 9), head.count == 9 else { return false }
+    return head[head.startIndex + 8] == UInt8(ascii: "{")
 }
 
 /// A token file must exist and be a file.
@@ -88,7 +102,7 @@ func readUInt16Bin(_ path: String) throws -> [Int32] {
 func mappedUInt16Bin(_ path: String) throws -> Data {
     let data: Data
     do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-        throw TestSetError.unreadable(path: path, reason: "cannot read: \(error.localizedDescription)")
+        throw TestSetError.unreadable(path: path, reason: "cannot read: \(ioReason(error))")
     }
     guard data.count % 2 == 0 else {
         throw TestSetError.badFormat(path: path, reason: "size \(data.count) bytes is not a multiple of 2 (uint16 tokens)")

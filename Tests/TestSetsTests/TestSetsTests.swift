@@ -102,6 +102,15 @@ final class TokenFileTests: XCTestCase {
         let json = dir + "/docs.json"
         try Data("[]".utf8).write(to: URL(fileURLWithPath: json))
         assertFails(json, containing: [".jsonl"]) { _ = try loadTokenIDs(path: json, dataset: nil) }
+        // Text of another name is not read as a safetensors header ("header length 7526676540175443304").
+        for name in ["notes.md", "plain.text", "ids"] {
+            let path = dir + "/" + name
+            try Data("hello there world".utf8).write(to: URL(fileURLWithPath: path))
+            assertFails(path, containing: ["not a test set", ".txt", ".bin (uint16)"]) { _ = try loadTokenIDs(path: path, dataset: nil) }
+        }
+        let renamed = dir + "/tokens.data"   // safetensors by content, whatever the name
+        try FileManager.default.copyItem(atPath: try fixtures() + "/data/test-persuasion.safetensors", toPath: renamed)
+        XCTAssertEqual(try loadTokenIDs(path: renamed, dataset: nil).ids.count, 115_031)
         let floats = dir + "/f.safetensors"
         try writeSafetensors(path: floats, tensors: [TensorToWrite(name: "tokens", shape: [3], values: [1, 2, 3])])
         assertFails(floats, containing: ["integer"]) { _ = try loadTokenIDs(path: floats, dataset: nil) }
