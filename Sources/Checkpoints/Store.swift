@@ -103,7 +103,7 @@ public func checkpointContentHash(path: String) throws -> String {
     }
     let listing: [String]
     do { listing = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
-        throw CheckpointError(dir, .unreadable, "cannot list: \(error.localizedDescription)")
+        throw CheckpointError(dir, .unreadable, "cannot list: \(ioReason(error))")
     }
     var names = listing.filter { $0.hasSuffix(".safetensors") || $0.hasSuffix(".json") }
     if !path.hasSuffix(".index.json") { names.append(URL(fileURLWithPath: try checkpointInFolder(dir)).lastPathComponent) }

@@ -51,5 +51,17 @@ public func readInputFile(_ path: String, streams: Bool = false) -> Result<Data,
     }
     guard let h = FileHandle(forReadingAtPath: path) else { return .failure(.unreadable(String(cString: strerror(errno)))) }
     defer { try? h.close() }
-    do { return .success(try h.readToEnd() ?? Data()) } catch { return .failure(.unreadable(error.localizedDescription)) }
+    do { return .success(try h.readToEnd() ?? Data()) } catch { return .failure(.unreadable(ioReason(error))) }
+}
+
+/// Why a Foundation file operation failed, as the system says it: the underlying POSIX error's text
+/// ("Input/output error") where Foundation wraps one in a generic "NSCocoaErrorDomain error 256".
+public func ioReason(_ error: Error) -> String {
+    let e = error as NSError
+    if e.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(e.code))) }
+    if let under = e.userInfo[NSUnderlyingErrorKey] as? Error {   // an NSError or a POSIXError
+        let u = under as NSError
+        if u.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(u.code))) }
+    }
+    return e.localizedDescription
 }

@@ -129,7 +129,7 @@ public func checkFolderOutput(_ given: String, what: String, foreign: (String) -
         guard access(parent, W_OK) == 0 else { throw OutputError(given, "folder \(parent) is not writable") }
         let entries: [String]
         do { entries = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
-            throw OutputError(given, "cannot list the folder (\(error.localizedDescription)); give a new or previous \(what) folder")
+            throw OutputError(given, "cannot list the folder (\(ioReason(error))); give a new or previous \(what) folder")
         }
         if entries.isEmpty { return }
         let others = foreign(path).sorted()

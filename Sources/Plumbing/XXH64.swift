@@ -23,7 +23,7 @@ public func filesContentHash(folder: String, names: [String]) throws -> String {
 private func bytesHash(_ path: String) throws -> String {
     let data: Data
     do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-        throw OutputError(path, "cannot read: \(error.localizedDescription)")
+        throw OutputError(path, "cannot read: \(ioReason(error))")
     }
     return hex64(data.withUnsafeBytes { xxh64($0) })
 }

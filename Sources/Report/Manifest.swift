@@ -38,7 +38,7 @@ private func readManifestText(path: String) throws -> String {
     case .success: break
     }
     do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
-        throw ManifestError(path, "cannot read the manifest: \(error.localizedDescription)")
+        throw ManifestError(path, "cannot read the manifest: \(ioReason(error))")
     }
 }
 

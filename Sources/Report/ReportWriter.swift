@@ -303,7 +303,7 @@ public func writeReport(_ r: ComparisonResults, extras: ComparisonExtras, to des
     try checkReportDestination(dest)
     let parent = URL(fileURLWithPath: dest).deletingLastPathComponent().path
     do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
-        throw ReportError.io("\(parent): cannot create: \(error.localizedDescription)")
+        throw ReportError.io("\(parent): cannot create: \(ioReason(error))")
     }
     try writeAtomically(to: dest, folder: true, mayReplace: checkReportDestination) { tmp in
         let charts = ReportChartSet(r, extras: extras)

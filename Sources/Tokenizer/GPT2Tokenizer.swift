@@ -35,7 +35,7 @@ public final class GPT2Tokenizer: Sendable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw TokenizerError(path: path, problem: .unreadable(reason: "cannot read: \(error.localizedDescription)"))
+            throw TokenizerError(path: path, problem: .unreadable(reason: "cannot read: \(ioReason(error))"))
         }
         let bytes = [UInt8](data)
         let digest = SHA256.hexDigest(bytes)

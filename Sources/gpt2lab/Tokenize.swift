@@ -27,7 +27,7 @@ struct Tokenize: ParsableCommand {
     @Argument(help: "UTF-8 text file to encode (its bytes as they are).")
     var file: String?
 
-    @Option(help: "Encode this string instead of a file.")
+    @Option(parsing: .unconditional, help: "Encode this string instead of a file (taken whole, even when it starts with '-').")
     var text: String?
 
     @Flag(help: "Print one JSON object: ids, count, bytes.")

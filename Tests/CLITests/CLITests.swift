@@ -92,6 +92,8 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(o["bytes"] as? Int, 22)
         let plain = try gpt2lab(["tokenize", "--text", "Every effort moves you"])
         XCTAssertEqual(plain.out, "6109 3626 6100 345\n")
+        let dash = try gpt2lab(["tokenize", "--text", "-5 apples"])   // tiktoken gpt2: [12, 20, 22514]
+        XCTAssertEqual(dash.out, "12 20 22514\n", dash.err)
     }
 
     /// `--time` prints one JSON line with the keys bench/tokenizer/run.sh reads.

@@ -128,7 +128,7 @@ public struct ScoreCache: Sendable {
             try writeAtomically(try JSON.encoder(pretty: false).encode(CacheEntry(key: key, score: score, check: try JSON.digest(score))),
                                 to: directory + "/" + key.fileName)
         } catch {
-            throw OutputError(directory, "score cache: cannot write: \(error.localizedDescription)")
+            throw OutputError(directory, "score cache: cannot write: \(ioReason(error))")
         }
     }
 }
