@@ -105,6 +105,8 @@ struct Norms: ParsableCommand {
             let path = paths[2]
             try render(stepChart, to: path, width: 800, height: 480, scale: chart.scale)
             out.append(path)
+        } else if removeStaleChart(paths[2]) {
+            warn("removed \(paths[2]), an earlier run's steps chart (these checkpoints are not steps of one run)")
         }
         return out
     }

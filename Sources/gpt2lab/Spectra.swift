@@ -75,6 +75,8 @@ struct Spectra: ParsableCommand {
                     try render(stepChart, to: stepsChartPath(plot), width: 1080,
                                height: 90 + 260 * max((stepChart.panels.count + 2) / 3, 1), scale: chart.scale)
                     written.append(stepsChartPath(plot))
+                } else if removeStaleChart(stepsChartPath(plot)) {
+                    warn("removed \(stepsChartPath(plot)), an earlier run's steps chart (these checkpoints are not steps of one run)")
                 }
             }
             if json {

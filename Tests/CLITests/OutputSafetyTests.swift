@@ -120,6 +120,23 @@ extension CLITests {
         XCTAssertEqual(try snapshot(dir)[mine.lastPathComponent], before[mine.lastPathComponent])
     }
 
+    /// A steps chart from an earlier run of the same --plot is removed when this run draws none, so the folder
+    /// never pairs new charts with a steps chart of other checkpoints.
+    func testStaleStepsChartIsRemoved() throws {
+        let dir = try scratch("stale-steps")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let steps = [try fixture("runs/baseline/step-000571.safetensors"), try fixture("runs/baseline/step-001143.safetensors")]
+        for command in ["norms", "spectra"] {
+            let plot = dir.appendingPathComponent("\(command).png").path, stepsPlot = dir.appendingPathComponent("\(command)-steps.png").path
+            XCTAssertEqual(try gpt2lab([command] + steps + ["--plot", plot]).status, 0, command)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: stepsPlot), command)
+            let one = try gpt2lab([command, steps[0], "--plot", plot])
+            XCTAssertEqual(one.status, 0, one.err)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: stepsPlot), command)
+            XCTAssertTrue(one.err.contains("removed \(stepsPlot)"), one.err)
+        }
+    }
+
     /// Heads change the numbers, so they are part of the score key: the cache scores again and
     /// `merge` refuses parts scored with different heads, naming the setting. A bare state dict (no
     /// config anywhere) is where the heads are the user's to give.

@@ -48,3 +48,11 @@ func crc32(_ bytes: [UInt8]) -> UInt32 {
     }
     return c ^ 0xFFFF_FFFF
 }
+
+/// Removes the chart gpt2lab wrote at `path` on an earlier run when this run draws none there (a steps chart
+/// when the checkpoints are no longer steps of one run), so the folder never shows a chart of other checkpoints
+/// beside the new ones; a file without gpt2lab's mark is left. Returns whether one was removed.
+public func removeStaleChart(_ path: String) -> Bool {
+    guard FileManager.default.fileExists(atPath: path), isGpt2labChart(path) else { return false }
+    return (try? FileManager.default.removeItem(atPath: path)) != nil
+}
