@@ -39,3 +39,32 @@ public func parseJSONLine<C: Collection>(_ line: C) throws -> Any where C.Elemen
     }
     return try JSONSerialization.jsonObject(with: Data(bytes), options: [])
 }
+
+/// Why a JSON Lines line was refused: its 1-based number and the reason ("not valid JSON (…)", "not a JSON object").
+public struct JSONLineProblem: Error, Sendable, Equatable {
+    public let line: Int
+    public let reason: String
+}
+
+/// Calls `body` with each line of JSON Lines `bytes` that is not blank (only spaces, tabs, a CR), parsed by
+/// `parseJSONLine` as a JSON object, and its 1-based line number. A line that is not valid JSON, or not an
+/// object, throws `JSONLineProblem`; what `body` throws passes through.
+public func forEachJSONObjectLine(_ bytes: [UInt8], _ body: (_ line: Int, _ object: [String: Any]) throws -> Void) throws {
+    for (i, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+        let object: Any
+        do { object = try parseJSONLine(line) } catch {
+            throw JSONLineProblem(line: i + 1, reason: "not valid JSON" + parserDetail(error))
+        }
+        guard let o = object as? [String: Any] else { throw JSONLineProblem(line: i + 1, reason: "not a JSON object") }
+        try body(i + 1, o)
+    }
+}
+
+/// " (what the parser says)" from JSONSerialization's error, e.g. " (Invalid value around character 9)", or "".
+private func parserDetail(_ error: Error) -> String {
+    guard var said = (error as NSError).userInfo["NSDebugDescription"] as? String, !said.isEmpty else { return "" }
+    said = said.replacingOccurrences(of: " in Swift", with: "")
+    if said.hasSuffix(".") { said.removeLast() }
+    return " (\(said))"
+}

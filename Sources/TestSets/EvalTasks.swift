@@ -131,14 +131,8 @@ private func readBytes(_ path: String) throws -> [UInt8] {
 /// (line number, object) of each non-blank line.
 private func jsonObjects(_ bytes: [UInt8], path: String) throws -> [(Int, [String: Any])] {
     var out: [(Int, [String: Any])] = []
-    for (i, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-        let object: Any
-        do { object = try parseJSONLine(line) } catch {
-            throw EvalTaskError(path: path, line: i + 1, "not valid JSON")
-        }
-        guard let o = object as? [String: Any] else { throw EvalTaskError(path: path, line: i + 1, "not a JSON object") }
-        out.append((i + 1, o))
+    do { try forEachJSONObjectLine(bytes) { out.append(($0, $1)) } } catch let p as JSONLineProblem {
+        throw EvalTaskError(path: path, line: p.line, p.reason)
     }
     if out.isEmpty { throw EvalTaskError(path: path, "no examples (the file has no JSON lines)") }
     return out

@@ -52,25 +52,17 @@ private func encodeText(_ bytes: [UInt8], tokenizer: GPT2Tokenizer) -> EncodedTe
 private func encodeJSONLines(_ bytes: [UInt8], path: String, tokenizer: GPT2Tokenizer) throws -> EncodedText {
     var ids: [Int32] = []
     var utf8Bytes = 0
-    var lineNumber = 0
-    for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-        lineNumber += 1
-        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-        let object: Any
-        do {
-            object = try parseJSONLine(line)
-        } catch {
-            throw TokenizerError(path: path, problem: .badJSON(line: lineNumber, reason: "not valid JSON"))
+    do {
+        try forEachJSONObjectLine(bytes) { line, object in
+            guard let text = object["text"] as? String else {
+                throw TokenizerError(path: path, problem: .missingTextField(line: line))
+            }
+            ids += tokenizer.encode(text, allowEndOfText: false)
+            ids.append(GPT2Tokenizer.endOfText)
+            utf8Bytes += text.utf8.count
         }
-        guard let dictionary = object as? [String: Any] else {
-            throw TokenizerError(path: path, problem: .badJSON(line: lineNumber, reason: "not a JSON object"))
-        }
-        guard let text = dictionary["text"] as? String else {
-            throw TokenizerError(path: path, problem: .missingTextField(line: lineNumber))
-        }
-        ids += tokenizer.encode(text, allowEndOfText: false)
-        ids.append(GPT2Tokenizer.endOfText)
-        utf8Bytes += text.utf8.count
+    } catch let p as JSONLineProblem {
+        throw TokenizerError(path: path, problem: .badJSON(line: p.line, reason: p.reason))
     }
     return EncodedText(ids: ids, utf8Bytes: utf8Bytes)
 }

@@ -99,7 +99,7 @@ final class EvalTasksTests: XCTestCase {
         XCTAssertTrue(hs([#"{"ctx": "c", "endings": ["a", "b"], "label": 1.5}"#]).hasPrefix(#"h.jsonl:1: "label" must be an integer"#))
         XCTAssertEqual(hs([#"{"ctx": "c", "endings": ["a", "b"]}"#]), #"h.jsonl:1: missing "label""#)
         XCTAssertEqual(hs([#"{"ctx": 3, "endings": ["a", "b"], "label": 0}"#]), #"h.jsonl:1: "ctx" must be a string"#)
-        XCTAssertEqual(hs([good, "{not json"]), "h.jsonl:2: not valid JSON")
+        XCTAssertTrue(hs([good, "{not json"]).hasPrefix("h.jsonl:2: not valid JSON ("))
         XCTAssertEqual(hs(["[1, 2]"]), "h.jsonl:1: not a JSON object")
         XCTAssertEqual(hs(["", "  "]), "h.jsonl: no examples (the file has no JSON lines)")
 

@@ -166,7 +166,7 @@ final class TokenizerTests: XCTestCase {
     func testBadJSONLineErrors() throws {
         let path = try temporaryFile("set.jsonl", Array("{\"text\": \"ok\"}\n{\"text\": oops}\n".utf8))
         XCTAssertThrowsError(try encodeTextFile(path: path, tokenizer: tokenizer())) { error in
-            XCTAssertEqual((error as? TokenizerError)?.problem, .badJSON(line: 2, reason: "not valid JSON"))
+            XCTAssertEqual((error as? TokenizerError)?.problem, .badJSON(line: 2, reason: "not valid JSON (Invalid value around character 9)"))
             XCTAssertTrue(error.localizedDescription.hasPrefix("\(path): bad JSON on line 2"), error.localizedDescription)
         }
         let missing = try temporaryFile("set.jsonl", Array("{\"text\": \"ok\"}\n{\"body\": \"x\"}\n".utf8))
@@ -176,6 +176,16 @@ final class TokenizerTests: XCTestCase {
         let array = try temporaryFile("set.jsonl", Array("[1, 2]\n".utf8))
         XCTAssertThrowsError(try encodeTextFile(path: array, tokenizer: tokenizer())) { error in
             XCTAssertEqual((error as? TokenizerError)?.problem, .badJSON(line: 1, reason: "not a JSON object"))
+        }
+        // Lines Python's json reads but Foundation refuses say why (a lone surrogate escape, an overflowing number).
+        let surrogate = try temporaryFile("set.jsonl", Array(#"{"text": "x\ud800y"}"#.utf8))
+        XCTAssertThrowsError(try encodeTextFile(path: surrogate, tokenizer: tokenizer())) { error in
+            XCTAssertTrue(error.localizedDescription.contains("not valid JSON (") && error.localizedDescription.contains("surrogate"),
+                          error.localizedDescription)
+        }
+        let huge = try temporaryFile("set.jsonl", Array(#"{"n": 1e999, "text": "a"}"#.utf8))
+        XCTAssertThrowsError(try encodeTextFile(path: huge, tokenizer: tokenizer())) { error in
+            XCTAssertEqual((error as? TokenizerError)?.problem, .badJSON(line: 1, reason: "not valid JSON (Number 1e999 is not representable)"))
         }
     }
 
