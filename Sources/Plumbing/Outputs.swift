@@ -3,10 +3,10 @@
 // cleanup (Interrupts.swift), then renamed over the destination, so a reader (or a killed run)
 // sees the old output or the new one, never half of one.
 
-import Foundation
 #if canImport(Glibc)
-import Glibc
+@preconcurrency import Glibc   // C's stdout and stderr (standard streams, below)
 #endif
+import Foundation
 
 /// A file that cannot be read or written; one line naming the file.
 public struct OutputError: Error, LocalizedError, Sendable {
@@ -144,4 +144,24 @@ public func removeStaleTemporaries(for path: String) -> [String] {
         }
     }
     return cleaned
+}
+
+// MARK: standard streams
+
+/// Writes `text` to stderr through C's stdio: a failed write (a closed or full stream) is ignored there, where
+/// Foundation's `FileHandle.write` traps with a backtrace.
+public func printToStderr(_ text: String) { fputs(text, stderr) }
+
+/// Writes `data` to stdout through C's stdio, the buffer `print` fills, so the two keep their order; a failed
+/// write is reported by `finishStdout`, never a trap.
+public func writeStdout(_ data: Data) {
+    data.withUnsafeBytes { raw in _ = fwrite(raw.baseAddress, 1, raw.count, stdout) }
+}
+
+/// Flushes stdout and says why, when any write to it failed (a full disk, a closed pipe): nil when all of it
+/// was written. A command whose output was lost must not exit 0.
+public func finishStdout() -> String? {
+    let flushed = fflush(stdout), code = errno
+    guard flushed != 0 || ferror(stdout) != 0 else { return nil }
+    return flushed != 0 ? String(cString: strerror(code)) : "a write failed"
 }

@@ -19,13 +19,14 @@ func runReporting(_ body: () throws -> Void) throws {
     installInterruptCleanup()
     do {
         try body()
+        if let why = finishStdout() { throw CommandError("cannot write the output to standard output: \(why)") }
     } catch let e as ExitCode {
         throw e
     } catch let e as ValidationError {
         throw e
     } catch {
         let message = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
-        FileHandle.standardError.write(Data("gpt2lab: \(message)\n".utf8))
+        printToStderr("gpt2lab: \(message)\n")
         throw ExitCode(1)
     }
 }
@@ -40,7 +41,7 @@ func checkPartOutput(_ path: String) throws {
 func writePart<Body: PartBody>(_ part: ShardPart<Body>, to path: String) throws {
     try writeAtomically(try JSON.encoder().encode(part), to: path, mayReplace: checkPartOutput)   // again: it may have appeared meanwhile
     let units = "\(Body.kind.units) \(part.start)..<\(part.start + part.body.rowCount) of \(part.total)"
-    FileHandle.standardError.write(Data("gpt2lab: shard \(part.shard)/\(part.shards): \(units) → \(path)\n".utf8))
+    printToStderr("gpt2lab: shard \(part.shard)/\(part.shards): \(units) → \(path)\n")
 }
 
 /// One stderr note when the tokens used (after --skip / --max-tokens) are fewer than one window of
@@ -49,18 +50,17 @@ func noteShortTestSet(tokens: TokenFile, path: String, context: Int, skip: Int, 
     let lo = min(max(0, skip), tokens.ids.count)
     let n = maxTokens.map { min(tokens.ids.count - lo, max(0, $0)) } ?? tokens.ids.count - lo
     guard n >= 2, n < context else { return }
-    FileHandle.standardError.write(Data("note: \(path) has \(n) tokens\(lo > 0 || maxTokens != nil ? " (after --skip/--max-tokens)" : ""), fewer than one window (\(context)); scored as one short window\n".utf8))
+    printToStderr("note: \(path) has \(n) tokens\(lo > 0 || maxTokens != nil ? " (after --skip/--max-tokens)" : ""), fewer than one window (\(context)); scored as one short window\n")
 }
 
 func warn(_ message: String) {
-    FileHandle.standardError.write(Data("gpt2lab: warning: \(message)\n".utf8))
+    printToStderr("gpt2lab: warning: \(message)\n")
 }
 
 /// Pretty, key-sorted JSON of an Encodable value, on stdout.
 func printJSON<T: Encodable>(_ value: T) throws {
     let data = try JSON.encoder().encode(value)
-    FileHandle.standardOutput.write(data)
-    FileHandle.standardOutput.write(Data("\n".utf8))
+    writeStdout(data + Data("\n".utf8))
 }
 
 /// A one-line progress bar with rate and ETA on stderr, drawn only when stderr is a terminal.
@@ -87,12 +87,12 @@ final class ProgressBar {
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let line = String(format: "\r%@ %@ %3.0f%% %d/%d %@ %.0f %@/s ETA %@", label, bar, frac * 100, done, total,
                           unit, rate, unit, formatDuration(eta))
-        FileHandle.standardError.write(Data(line.utf8))
+        printToStderr(line)
     }
 
     func finish() {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+        printToStderr("\r\u{1B}[2K")
     }
 }
 

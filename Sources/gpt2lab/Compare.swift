@@ -105,7 +105,7 @@ struct Compare: ParsableCommand {
             if let plot {
                 try render(reliabilityChart(r.calibration, names: ("A", "B")), to: plot, width: 700, height: 620, scale: scale)
             }
-            defer { if let plot { FileHandle.standardError.write(Data("wrote \(plot)\n".utf8)) } }
+            defer { if let plot { printToStderr("wrote \(plot)\n") } }
             if json { try printJSON(r); return }
             if let g = gpu?.a.info { print("device      \(describeGPU(g))") }
             print(String(format: "loss        A %.6f   B %.6f   Δ (B − A) %+.6f nats/token", r.lossA, r.lossB, r.delta))

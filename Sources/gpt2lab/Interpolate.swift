@@ -103,7 +103,7 @@ struct Interpolate: ParsableCommand {
                 print(interpolationTable(result))
                 for path in result.fromInit ?? [] { print("\nFrom --init:\n" + interpolationTable(path)) }
             }
-            if let plot { FileHandle.standardError.write(Data("wrote \(plot)\n".utf8)) }
+            if let plot { printToStderr("wrote \(plot)\n") }
         }
     }
 

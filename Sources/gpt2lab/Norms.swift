@@ -76,7 +76,7 @@ struct Norms: ParsableCommand {
                     print(normsTable(s))
                 }
             }
-            for f in written { FileHandle.standardError.write(Data("wrote \(f)\n".utf8)) }
+            for f in written { printToStderr("wrote \(f)\n") }
         }
     }
 

@@ -110,21 +110,21 @@ struct ReportCommand: ParsableCommand {
                 switch event {
                 case let .score(run, source):
                     bar?.finish()
-                    FileHandle.standardError.write(Data("\(run): \(source)\n".utf8))
+                    printToStderr("\(run): \(source)\n")
                     bar = source == "scoring" ? ProgressBar("  \(run)") : nil
                 case let .scoring(_, done, total):
                     bar?.update(done, total)
                     if done == total { bar?.finish(); bar = nil }
                 case let .hessian(run, stage, done, total):
                     if done == 1, let what = hessianStageText(stage, total: total, options: options) {
-                        FileHandle.standardError.write(Data("\(run): \(what)\n".utf8))
+                        printToStderr("\(run): \(what)\n")
                     }
                 case let .spectra(run):
-                    FileHandle.standardError.write(Data("\(run): weight spectra\n".utf8))
+                    printToStderr("\(run): weight spectra\n")
                 case let .comparing(run, done, total):
                     if done == 0 {
                         bar?.finish()
-                        FileHandle.standardError.write(Data("\(run): per-token comparison with \(m.baseline)\n".utf8))
+                        printToStderr("\(run): per-token comparison with \(m.baseline)\n")
                         bar = ProgressBar("  \(run)")
                     }
                     bar?.update(done, total)
@@ -132,7 +132,7 @@ struct ReportCommand: ParsableCommand {
                 case let .evaluating(run, what, done, total):
                     if done == 0 {
                         bar?.finish()
-                        FileHandle.standardError.write(Data("\(run): \(what)\n".utf8))
+                        printToStderr("\(run): \(what)\n")
                         bar = ProgressBar("  \(run)", unit: "ex")
                     }
                     bar?.update(done, total)
@@ -141,7 +141,7 @@ struct ReportCommand: ParsableCommand {
                     if point != "\(a) \(b) \(t)" {
                         bar?.finish()
                         if !point.hasPrefix("\(a) \(b) ") {
-                            FileHandle.standardError.write(Data("\(a) → \(b): loss along the straight line (\(m.interpolatePoints) points)\n".utf8))
+                            printToStderr("\(a) → \(b): loss along the straight line (\(m.interpolatePoints) points)\n")
                         }
                         point = "\(a) \(b) \(t)"
                         bar = ProgressBar(String(format: "  t = %.4g", t))
@@ -152,13 +152,13 @@ struct ReportCommand: ParsableCommand {
                     warn(text)
                 case let .info(text):
                     bar?.finish(); bar = nil
-                    FileHandle.standardError.write(Data("  \(text)\n".utf8))
+                    printToStderr("  \(text)\n")
                 }
             }
             try writeReport(results, extras: extras, to: dest, template: template.text)
             if json {
-                FileHandle.standardOutput.write(try resultsJSON(results))
-                FileHandle.standardOutput.write(Data("\n".utf8))
+                writeStdout(try resultsJSON(results))
+                writeStdout(Data("\n".utf8))
             } else {
                 printTable(results)
                 print("report: \(dest)/index.html")

@@ -116,7 +116,7 @@ struct Score: ParsableCommand {
                 if device != .cpu, ProcessInfo.processInfo.environment["GPT2LAB_CUDA_CHECK"] == "1" {
                     for line in try checkCUDAScoring(ck, tokens: tokens, testSetPath: data.testSet, context: data.context,
                                                      threads: data.threads, device: device, math: gpuMath.math) {
-                        FileHandle.standardError.write(Data("gpt2lab: \(line)\n".utf8))
+                        printToStderr("gpt2lab: \(line)\n")
                     }
                 }
                 let bar = ProgressBar(checkpoints.count > 1 ? (path as NSString).deletingLastPathComponent : "scoring")

@@ -84,7 +84,7 @@ struct Spectra: ParsableCommand {
             } else {
                 print(all.map(spectraTable).joined(separator: "\n\n"))
             }
-            for f in written { FileHandle.standardError.write(Data("wrote \(f)\n".utf8)) }
+            for f in written { printToStderr("wrote \(f)\n") }
         }
     }
 

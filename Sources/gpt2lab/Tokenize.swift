@@ -73,7 +73,7 @@ struct Tokenize: ParsableCommand {
             if time {
                 let out = Output(ids: json ? ids : nil, count: ids.count, bytes: bytes.count,
                                  secondsEncode: wall, cpuSecondsEncode: cpu)
-                FileHandle.standardOutput.write(try JSON.encoder(pretty: false).encode(out) + Data("\n".utf8))
+                writeStdout(try JSON.encoder(pretty: false).encode(out) + Data("\n".utf8))
             } else if json {
                 try printJSON(Output(ids: ids, count: ids.count, bytes: bytes.count, secondsEncode: nil, cpuSecondsEncode: nil))
             } else {

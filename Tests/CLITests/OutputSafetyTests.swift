@@ -120,6 +120,25 @@ extension CLITests {
         XCTAssertEqual(try snapshot(dir)[mine.lastPathComponent], before[mine.lastPathComponent])
     }
 
+    /// Output to a full stdout (`> /dev/full`) is one error line and exit 1, in JSON (where a write trapped with a
+    /// backtrace) and in text (where the output was lost and the exit was 0).
+    func testFullStandardOutputIsAnError() throws {
+        guard let full = FileHandle(forWritingAtPath: "/dev/full") else { throw XCTSkip("no /dev/full here") }
+        let ckpt = try fixture("runs/baseline/model.safetensors"), bin = try fixture("data/test-persuasion.bin")
+        for args in [["score", ckpt, "--test-set", bin, "--max-tokens", "600", "--json"],
+                     ["score", ckpt, "--test-set", bin, "--max-tokens", "600"], ["inspect", ckpt]] {
+            let p = Process(), err = Pipe()
+            p.executableURL = try binary()
+            p.arguments = args
+            p.standardOutput = full; p.standardError = err
+            try p.run()
+            let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 1, "\(args): \(e)")
+            XCTAssertEqual(e, "gpt2lab: cannot write the output to standard output: No space left on device\n", "\(args)")
+        }
+    }
+
     /// A steps chart from an earlier run of the same --plot is removed when this run draws none, so the folder
     /// never pairs new charts with a steps chart of other checkpoints.
     func testStaleStepsChartIsRemoved() throws {
