@@ -1,7 +1,9 @@
+import Analysis
 import ArgumentParser
 import Checkpoints
 import Engine
 import Foundation
+import Plumbing
 
 extension Precision: ExpressibleByArgument {}
 extension ComputeDevice: ExpressibleByArgument {}
@@ -30,7 +32,7 @@ struct PrecisionOption: ParsableArguments {
     var precision: Precision = .f32
 
     func validate() throws {
-        if precision == .bf16, let note = bf16SpeedNotice() { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+        if precision == .bf16, let note = bf16SpeedNotice() { printToStderr((note + "\n")) }
     }
 }
 
@@ -125,6 +127,7 @@ func validateShard(_ shard: String?, out: String?, whole: String) throws {
         guard let (k, n) = parseShard(shard), n >= 1, (0..<n).contains(k) else {
             throw ValidationError("--shard takes K/N with 0 ≤ K < N, e.g. --shard 0/4; got \(shard)")
         }
+        guard n <= maxShards else { throw ValidationError("--shard: at most \(maxShards) shards (got N = \(n))") }
         if out == nil { throw ValidationError("--shard needs --out PART.json") }
     } else if out != nil {
         throw ValidationError("--out is for --shard; use --json and a redirect for \(whole)")

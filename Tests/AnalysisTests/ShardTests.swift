@@ -61,6 +61,12 @@ final class ShardTests: XCTestCase {
             }
         }
         refuses([p0], "missing shard(s) 1")
+        // The first ten missing are named and the rest counted (a large N listed every one, megabytes long).
+        var a = p0, b = p1
+        (a.shard, a.shards, b.shard, b.shards) = (3, 1000, 11, 1000)
+        XCTAssertThrowsError(try mergeShards([("a", a), ("b", b)])) { e in
+            XCTAssertEqual((e as? LocalizedError)?.errorDescription, "merge: missing shard(s) 0, 1, 2, 4, 5, 6, 7, 8, 9, 10 and 988 more of 1000")
+        }
         refuses([p0, p0, p1], "given twice")
         var other = p1; other.body.key.checkpointHash = "different"
         refuses([p0, other], "checkpoint")
@@ -79,8 +85,20 @@ final class ShardTests: XCTestCase {
             XCTAssertEqual(ranges.map(\.count).reduce(0, +), windows)
             for k in 1..<n { XCTAssertEqual(ranges[k].lowerBound, ranges[k - 1].upperBound) }
             for r in ranges where !r.isEmpty { XCTAssertEqual(r.lowerBound % batch, 0) }
+            for k in 0..<n {   // the plain formula where it cannot overflow
+                let batches = (windows + batch - 1) / batch
+                XCTAssertEqual(ranges[k], min(windows, batches * k / n * batch)..<min(windows, batches * (k + 1) / n * batch))
+            }
         } } }
+        // The largest N, and units or batches near Int.max, stay in range (batches·k overflowed and trapped).
+        let n = maxShards
+        XCTAssertEqual(shardRange(shard: n - 1, of: n, units: 450), 449..<450)
+        XCTAssertEqual(shardRange(shard: n - 2, of: n, units: 450), 449..<449)
+        XCTAssertEqual(shardRange(shard: n - 1, of: n, units: Int.max / 2, batch: 7).upperBound, Int.max / 2)
+        XCTAssertEqual(shardRange(shard: 0, of: 2, units: 5, batch: Int.max), 0..<0)
+        XCTAssertEqual(shardRange(shard: 1, of: 2, units: 5, batch: Int.max), 0..<5)
     }
+
 
 
     /// Every stored field of the score key takes part in the cache file name and in merge's check,

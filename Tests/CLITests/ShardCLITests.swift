@@ -36,6 +36,26 @@ extension CLITests {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.err.contains("missing shard(s) 1"), bad.err)
         XCTAssertEqual(bad.err.split(separator: "\n").count, 1)
+        // --out writes what --json prints, replaces its own earlier result, and never a part or a foreign file.
+        let out = dir.appendingPathComponent("merged.json").path
+        for _ in 0..<2 {
+            let r = try gpt2lab(["merge"] + parts + ["--out", out])
+            XCTAssertEqual(r.status, 0, r.err)
+            XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), merged.out)
+        }
+        let partBytes = try Data(contentsOf: URL(fileURLWithPath: parts[0]))
+        let onPart = try gpt2lab(["merge"] + parts + ["--out", parts[0]])
+        XCTAssertEqual(onPart.status, 1)
+        XCTAssertEqual(onPart.err, "gpt2lab: \(parts[0]): is the part \(parts[0]) being merged; write the merged result to another file\n")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: parts[0])), partBytes)
+        let notes = dir.appendingPathComponent("notes.json").path
+        try Data("{\"mine\": 1}".utf8).write(to: URL(fileURLWithPath: notes))
+        let onNotes = try gpt2lab(["merge"] + parts + ["--out", notes])
+        XCTAssertEqual(onNotes.status, 1)
+        XCTAssertTrue(onNotes.err.contains("is not a merged result written by gpt2lab"), onNotes.err)
+        XCTAssertEqual(try String(contentsOfFile: notes, encoding: .utf8), "{\"mine\": 1}")
+        try FileManager.default.removeItem(atPath: notes)
+        try FileManager.default.removeItem(atPath: out)
         // No temporary files left beside the parts.
         let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }
         XCTAssertEqual(left, [])

@@ -7,7 +7,7 @@
 # batches of windows) and writes OUTDIR/part-K.json atomically. A dependent job merges them:
 #
 #   jid=$(sbatch --parsable --array=0-7 examples/slurm/score-array.sh ckpt.safetensors tokens.bin out)
-#   sbatch --dependency=afterok:$jid --wrap "gpt2lab merge out/part-*.json --json > out/score.json"
+#   sbatch --dependency=afterok:$jid --wrap "gpt2lab merge out/part-*.json --out out/score.json"
 #
 # The merged loss equals an unsharded `gpt2lab score` bit for bit (same --batch and settings).
 #SBATCH --job-name=gpt2lab-score

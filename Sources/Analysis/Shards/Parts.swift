@@ -16,11 +16,18 @@
 import Foundation
 import Plumbing
 
-/// Which units shard `k` of `n` holds: whole batches of `batch` units, split evenly.
+/// The most shards a run may be split into (a job array's size; `--shard K/N` refuses more, and a part
+/// claiming more is refused by merge): a larger N only makes empty parts, and used to overflow here.
+public let maxShards = 1_000_000
+
+/// Which units shard `k` of `n` holds: whole batches of `batch` units, split evenly (0 ≤ k ≤ n ≤ maxShards).
 public func shardRange(shard k: Int, of n: Int, units: Int, batch: Int = 1) -> Range<Int> {
-    let batches = (units + batch - 1) / batch
-    let b0 = batches * k / n, b1 = batches * (k + 1) / n
-    return min(units, b0 * batch)..<min(units, b1 * batch)
+    let batches = units / batch + (units % batch == 0 ? 0 : 1)
+    func edge(_ j: Int) -> Int {   // batches·j/n without overflow, as a unit index
+        let b = n.dividingFullWidth(batches.multipliedFullWidth(by: j)).quotient
+        return min(units, b * batch)
+    }
+    return edge(k)..<edge(k + 1)
 }
 
 /// What a part holds.
@@ -187,7 +194,7 @@ private func decodePart<B: PartBody>(_ data: Data, path: String) throws -> Shard
     guard part.check == part.digest() else {
         throw MergeError(message: "\(path): its numbers do not match the checksum gpt2lab wrote with them (the file was changed after it was written); run its shard again")
     }
-    guard part.shards >= 1, (0..<part.shards).contains(part.shard), part.start >= 0, part.body.inconsistency == nil else {
+    guard part.shards >= 1, part.shards <= maxShards, (0..<part.shards).contains(part.shard), part.start >= 0, part.body.inconsistency == nil else {
         throw MergeError(message: "\(path): inconsistent part (shard \(part.shard)/\(part.shards)\(part.body.inconsistency.map { ", \($0)" } ?? ""))")
     }
     return part
@@ -234,9 +241,15 @@ func mergeShards<B: PartBody>(_ parts: [(path: String, part: ShardPart<B>)]) thr
         }
         byShard[p.shard] = (path, p)
     }
-    let missing = (0..<first.shards).filter { byShard[$0] == nil }
-    if !missing.isEmpty {
-        throw MergeError(message: "merge: missing shard(s) \(missing.map(String.init).joined(separator: ", ")) of \(first.shards)")
+    if byShard.count < first.shards {   // each part is a distinct shard in 0..<shards: name the first few missing
+        var missing: [Int] = []
+        for k in 0..<first.shards where byShard[k] == nil {
+            missing.append(k)
+            if missing.count == 10 { break }
+        }
+        let count = first.shards - byShard.count
+        throw MergeError(message: "merge: missing shard(s) \(missing.map(String.init).joined(separator: ", "))"
+                         + (count > missing.count ? " and \(count - missing.count) more" : "") + " of \(first.shards)")
     }
     var bodies: [B] = []
     for k in 0..<first.shards {
