@@ -148,7 +148,12 @@ public final class HDF5File {
         let size = H5Tget_size(type)
         let dtype: TensorDType?
         switch H5Tget_class(type) {
-        case H5T_FLOAT: dtype = [2: .F16, 4: .F32, 8: .F64][size]
+        case H5T_FLOAT:
+            dtype = [2: .F16, 4: .F32, 8: .F64][size]
+            if dtype != nil, let layout = nonIEEEFloatLayout(type) {
+                throw CheckpointError(path, .hdf5, "dataset '/\(full)' is a \(size * 8)-bit float that is not IEEE binary\(size * 8) (\(layout)); "
+                                      + "libhdf5 would convert it to different numbers")
+            }
         case H5T_INTEGER:
             let unsigned = H5Tget_sign(type) == H5T_SGN_NONE
             dtype = unsigned ? [1: .U8, 2: .U16, 4: .U32, 8: .U64][size] : [1: .I8, 2: .I16, 4: .I32, 8: .I64][size]
@@ -179,4 +184,21 @@ public final class HDF5File {
         }
         return HDF5DatasetInfo(path: full, shape: shape, dtype: dtype)
     }
+}
+
+/// What is not IEEE binary16/32/64 about an HDF5 float type (its bit fields, exponent bias, normalisation,
+/// padding or precision), or nil when it is one. A damaged file whose type says, for example, an exponent bias
+/// of 0 was read with libhdf5 converting every value accordingly: a loss of 10.29 instead of 5.23, exit 0.
+func nonIEEEFloatLayout(_ type: hid_t) -> String? {
+    let size = H5Tget_size(type)
+    // (sign position, exponent position, exponent bits, mantissa position, mantissa bits, exponent bias)
+    let standard: [Int: (Int, Int, Int, Int, Int, Int)] = [2: (15, 10, 5, 0, 10, 15), 4: (31, 23, 8, 0, 23, 127), 8: (63, 52, 11, 0, 52, 1023)]
+    guard let want = standard[size] else { return "size \(size)" }
+    var spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0
+    guard H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) >= 0 else { return "unreadable bit fields" }
+    let got = (spos, epos, esize, mpos, msize, Int(H5Tget_ebias(type)))
+    if got != want { return "sign bit \(got.0), exponent at \(got.1) of \(got.2) bits, mantissa at \(got.3) of \(got.4) bits, bias \(got.5)" }
+    if H5Tget_norm(type) != H5T_NORM_IMPLIED { return "mantissa normalisation \(H5Tget_norm(type).rawValue)" }
+    if H5Tget_offset(type) != 0 || H5Tget_precision(type) != size * 8 { return "offset \(H5Tget_offset(type)), precision \(H5Tget_precision(type))" }
+    return nil
 }

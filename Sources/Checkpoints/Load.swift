@@ -208,6 +208,13 @@ func verify(_ plan: [Assignment], _ s: Sanitized, path: String) throws -> [Assig
                                   "tensor '\(s.names[a.key] ?? a.key)': expected shape \(describe(a.shape)), found \(describe(found))")
         }
     }
+    // Weights are floating point: integer or boolean elements (a header declaring F32 bytes as I32) would load
+    // as whole numbers and score with exit 0.
+    let dtypes = Dictionary(s.parameters.map { ($0.name, $0.dtype) }, uniquingKeysWith: { a, _ in a })
+    for a in plan {
+        guard let name = s.names[a.key], let dt = dtypes[name], let t = TensorDType(rawValue: dt), !t.isFloat else { continue }
+        throw CheckpointError(path, .badDType, "tensor '\(name)' is stored as \(dt); weights must be floating point (F16, BF16, F32 or F64)")
+    }
     var missing = plan.filter { !$0.optional && s.names[$0.key] == nil }.map(\.key)
     // Optional biases: all or none of each kind (the LM head and wte are judged by tying).
     let groups = Dictionary(grouping: plan.filter { $0.optional && $0.target.kind != .lmHead }, by: \.target.kind)

@@ -43,8 +43,8 @@ public func detectFormat(path: String) throws -> CheckpointFormat {
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else { throw CheckpointError(path, .unreadable, "cannot open: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
-    var head = [UInt8](repeating: 0, count: 16)
-    let got = pread(fd, &head, 16, 0)
+    var head = [UInt8](repeating: 0, count: 32)   // a legacy torch pickle's magic ends at byte 23 (protocol ≥ 4)
+    let got = pread(fd, &head, 32, 0)
     let bytes = head.prefix(max(0, got))
     let format: CheckpointFormat? = bytes.withUnsafeBytes { b in
         if ZipDirectory.hasMagic(b) || TorchFile.isLegacy(b) { return .torch }
@@ -68,12 +68,13 @@ func isDirectory(_ path: String) -> Bool {
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
 }
 
-/// The checkpoint file of a folder as HF `save_pretrained` writes it: `model.safetensors.index.json`
-/// (sharded), `model.safetensors`, `pytorch_model.bin`, `tf_model.h5` (first found, HF's own order),
-/// else the one `*.safetensors.index.json`. Its `config.json` is read beside it.
+/// The checkpoint file of a folder as HF `save_pretrained` writes it: `model.safetensors`,
+/// `model.safetensors.index.json` (sharded), `pytorch_model.bin`, `tf_model.h5` (first found, the order of
+/// transformers' `from_pretrained`: a folder holding a single file and a stale index loads the single file
+/// there too), else the one `*.safetensors.index.json`. Its `config.json` is read beside it.
 func checkpointInFolder(_ dir: String) throws -> String {
     let fm = FileManager.default
-    for name in ["model.safetensors.index.json", "model.safetensors", "pytorch_model.bin", "tf_model.h5"] where fm.fileExists(atPath: dir + "/" + name) {
+    for name in ["model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "tf_model.h5"] where fm.fileExists(atPath: dir + "/" + name) {
         return dir + "/" + name
     }
     let listing = (try? fm.contentsOfDirectory(atPath: dir)) ?? []

@@ -172,9 +172,12 @@ final class TorchFile {
 
     /// torch ≥ 1.6: a zip whose first entry is "<name>/data.pkl"…
     static func isLegacy(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        // …before that, a bare pickle whose first value is torch's magic number 0x1950a86a20f9469cfc6c.
-        let magic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
-        return bytes.count >= magic.count && zip(bytes.prefix(magic.count), magic).allSatisfy { $0 == $1 }
+        // …before that, a bare pickle whose first value is torch's magic number 0x1950a86a20f9469cfc6c: PROTO n,
+        // (protocol ≥ 4: a FRAME opcode and its 8-byte length,) then LONG1 of 10 bytes.
+        let magic: [UInt8] = [0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
+        guard bytes.count >= 2, bytes[0] == 0x80, (2...5).contains(bytes[1]) else { return false }
+        let start = bytes[1] >= 4 && bytes.count > 2 && bytes[2] == 0x95 ? 11 : 2
+        return bytes.count >= start + magic.count && zip(bytes[start..<start + magic.count], magic).allSatisfy { $0 == $1 }
     }
 
     init(path: String) throws {

@@ -79,3 +79,21 @@ public func formatBytes(_ n: Int) -> String {
     for (size, name) in units where n >= size { return String(format: "%.1f", Double(n) / Double(size)) + " " + name }
     return "\(n) bytes"
 }
+
+/// `message` as one printable line of at most `limit` characters: control characters a file put in it (a tensor
+/// name with a newline, a pickle's binary global name) are escaped as \n, \t, \u{0} …, and a longer message is
+/// cut with "…", so an error stays the one line it promises.
+public func oneLine(_ message: String, limit: Int = 1000) -> String {
+    var out = ""
+    for scalar in message.unicodeScalars {
+        switch scalar {
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\r": out += "\\r"
+        case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}":
+            out += "\\u{\(String(scalar.value, radix: 16))}"
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out.count > limit ? String(out.prefix(limit - 1)) + "…" : out
+}

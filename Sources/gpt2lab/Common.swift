@@ -26,7 +26,7 @@ func runReporting(_ body: () throws -> Void) throws {
         throw e
     } catch {
         let message = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
-        printToStderr("gpt2lab: \(message)\n")
+        printToStderr("gpt2lab: \(oneLine(message))\n")
         throw ExitCode(1)
     }
 }
@@ -54,7 +54,7 @@ func noteShortTestSet(tokens: TokenFile, path: String, context: Int, skip: Int, 
 }
 
 func warn(_ message: String) {
-    printToStderr("gpt2lab: warning: \(message)\n")
+    printToStderr("gpt2lab: warning: \(oneLine(message))\n")
 }
 
 /// Pretty, key-sorted JSON of an Encodable value, on stdout.

@@ -90,6 +90,17 @@ final class BadInputTests: XCTestCase {
 
         let badHeads = try write("heads", good)
         assertFails(badHeads, containing: ["divisible"]) { _ = try loadCheckpoint(path: badHeads, heads: 3) }
+
+        // F32 bytes declared I32 (same size) loaded as whole numbers and scored with exit 0.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: badHeads))
+        let header = Int(bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        let text = String(decoding: bytes[8..<8 + header], as: UTF8.self)
+        let lied = text.replacingOccurrences(of: #""dtype":"F32""#, with: #""dtype":"I32""#)
+        XCTAssertNotEqual(lied, text)
+        bytes.replaceSubrange(8..<8 + header, with: Data(lied.utf8))
+        let ints = dir + "/ints.safetensors"
+        try bytes.write(to: URL(fileURLWithPath: ints))
+        assertFails(ints, containing: ["is stored as I32", "weights must be floating point"]) { _ = try loadCheckpoint(path: ints, heads: 4) }
     }
 
     func testKerasHeadsContradiction() throws {

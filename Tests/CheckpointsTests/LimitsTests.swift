@@ -1,5 +1,5 @@
 import CHDF5
-import Checkpoints
+@testable import Checkpoints
 import Foundation
 import XCTest
 
@@ -65,6 +65,26 @@ final class LimitsTests: XCTestCase {
         let d = H5Dcreate2(loc, name, gl_h5t_file_type(0), space, gl_h5p_default(), gl_h5p_default(), gl_h5p_default())
         _ = values.withUnsafeBytes { H5Dwrite(d, gl_h5t_native_float(), gl_h5s_all(), gl_h5s_all(), gl_h5p_default(), $0.baseAddress) }
         H5Dclose(d); H5Sclose(space)
+    }
+
+    /// A float type that is not IEEE (here binary32's layout with an exponent bias of 0, as one flipped byte of a
+    /// file's metadata made it) is refused; libhdf5 converted such values to other numbers and the loss changed, exit 0.
+    func testNonIEEEFloatTypeRefused() throws {
+        let dir = try tempDir(self)
+        let path = hdf5(dir, "bias.h5") { f in
+            let t = H5Tcopy(gl_h5t_file_type(0))
+            _ = H5Tset_ebias(t, 0)
+            var dims = [hsize_t(3)]
+            let space = H5Screate_simple(1, &dims, nil)
+            let d = H5Dcreate2(f, "w", t, space, gl_h5p_default(), gl_h5p_default(), gl_h5p_default())
+            let values: [Float] = [1, 2, 3]
+            _ = values.withUnsafeBytes { H5Dwrite(d, t, gl_h5s_all(), gl_h5s_all(), gl_h5p_default(), $0.baseAddress) }
+            H5Dclose(d); H5Sclose(space); H5Tclose(t)
+            dataset(f, "ok", [1, 2, 3])
+        }
+        assertFails(path, containing: ["dataset '/w' is a 32-bit float that is not IEEE binary32", "bias 0"]) { _ = try HDF5File(path: path) }
+        XCTAssertNil(nonIEEEFloatLayout(gl_h5t_file_type(0)))
+        XCTAssertNil(nonIEEEFloatLayout(gl_h5t_file_type(1)))
     }
 
     func testCyclicGroupsWalkedOnce() throws {

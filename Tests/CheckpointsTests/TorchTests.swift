@@ -140,6 +140,14 @@ final class TorchTests: XCTestCase {
         assertFails(noPickle, containing: ["not a torch.save file"]) { _ = try loadCheckpoint(path: noPickle) }
         let legacy = try write([0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E], "old.pt")
         assertFails(legacy, containing: ["legacy (torch < 1.6)", "re-save it with torch ≥ 1.6"]) { _ = try loadCheckpoint(path: legacy) }
+        // The same from torch.save(…, _use_new_zipfile_serialization=False, pickle_protocol=3/4/5) (their first bytes):
+        // protocol 4 and 5 put a FRAME before the magic number.
+        let magic: [UInt8] = [0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]
+        for (proto, head) in [(3, [0x80, 0x03] as [UInt8]), (4, [0x80, 0x04, 0x95, 0x0D, 0, 0, 0, 0, 0, 0, 0]),
+                                 (5, [0x80, 0x05, 0x95, 0x0D, 0, 0, 0, 0, 0, 0, 0])] {
+            let path = try write(head + magic + [0x80, UInt8(proto)], "old\(proto).pt")
+            assertFails(path, containing: ["legacy (torch < 1.6)"]) { _ = try loadCheckpoint(path: path) }
+        }
     }
 
     func testTopLevelWithoutStateDictNamesItsKeys() throws {

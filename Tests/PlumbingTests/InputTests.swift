@@ -17,3 +17,15 @@ final class InputTests: XCTestCase {
         XCTAssertEqual(ioReason(NSError(domain: NSPOSIXErrorDomain, code: Int(EACCES))), "Permission denied")
     }
 }
+
+/// Error lines stay one printable line whatever a file put in them.
+final class OneLineTests: XCTestCase {
+    func testControlCharactersAreEscapedAndLongMessagesCut() {
+        XCTAssertEqual(oneLine("unexpected tensor(s) transformer.h.0.attn\n.extra"), "unexpected tensor(s) transformer.h.0.attn\\n.extra")
+        XCTAssertEqual(oneLine("a\u{0}b\tc\r\u{1b}[2Kd\u{2028}é"), "a\\u{0}b\\tc\\r\\u{1b}[2Kd\\u{2028}é")
+        let long = oneLine(String(repeating: "x", count: 5000))
+        XCTAssertEqual(long.count, 1000)
+        XCTAssertTrue(long.hasSuffix("…"))
+        XCTAssertEqual(oneLine("plain"), "plain")
+    }
+}

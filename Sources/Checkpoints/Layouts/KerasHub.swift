@@ -9,9 +9,10 @@ import Engine
 struct KerasHubMapper: LayoutMapper {
     var layout: CheckpointLayout { .kerasHub }
 
-    /// The path from "layers/" on (KerasHub may nest the backbone under a prefix).
+    /// The path from the last "layers/" on: KerasHub nests the backbone under a prefix, as a `GPT2CausalLM`'s
+    /// `save_weights` does (`layers/gpt2_backbone/layers/transformer_decoder/…`, which kept its prefix and was
+    /// refused as missing every tensor).
     func key(_ name: String) -> String {
-        if name.hasPrefix("layers/") { return name }
         if let r = name.range(of: "/layers/", options: .backwards) { return String(name[name.index(after: r.lowerBound)...]) }
         return name
     }

@@ -98,8 +98,10 @@ func detectLayout(names: [String], shapes: [String: [Int]], isHDF5: Bool) -> Lay
     guard keyed.keys.contains(where: { blockIndex($0, prefix: "h.") != nil || $0 == "wte.weight" || $0 == "wpe.weight" }) else {
         return nil
     }
-    // Conv1D stores c_attn as [C, 3C]; nn.Linear as [3C, C].
-    if let s = keyed.first(where: { $0.key.hasSuffix(".attn.c_attn.weight") })?.value, s.count == 2 {
+    // Conv1D stores c_attn as [C, 3C]; nn.Linear as [3C, C]. The first block's, by name: a dictionary's order
+    // changes from run to run, and a file whose blocks disagree gave a different layout (and message) each time.
+    if let key = keyed.keys.filter({ $0.hasSuffix(".attn.c_attn.weight") }).min(by: { (blockIndex($0, prefix: "h.") ?? .max, $0) < (blockIndex($1, prefix: "h.") ?? .max, $1) }),
+       let s = keyed[key], s.count == 2 {
         if s[0] == 3 * s[1] { return HFMapper(conv1D: false, dotted: isHDF5) }
         if s[1] == 3 * s[0] { return hf }
     }
