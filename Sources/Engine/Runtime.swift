@@ -93,7 +93,7 @@ public struct RuntimeInfo: Codable, Sendable, Equatable {
         return precision == Precision.bf16.rawValue
             ? "weights held in bf16; inputs rounded to bf16; products exact in f32, sums in f32; block products and LM head by "
                 + (bf16GEMM == BF16GEMMPath.onednn.rawValue ? "oneDNN (\(bf16GEMMImpl))" : "\(gemmKernel) sgemm on widened weight blocks")
-                + (bf16Rates.map { r in ", timed at start: " + r.sorted { $0.key < $1.key }.map { String(format: "%@ %.0f GFLOP/s", $0.key, $0.value) }.joined(separator: ", ") } ?? "")
+                + (bf16Rates.map { r in ", timed at start (for information; the path is a rule of the CPU): " + r.sorted { $0.key < $1.key }.map { String(format: "%@ %.0f GFLOP/s", $0.key, $0.value) }.joined(separator: ", ") } ?? "")
             : "f32 weights and products; block products by "
                 + (f32GEMM == F32GEMMPath.onednn.rawValue ? "oneDNN (\(f32GEMMDetail ?? ""))" : "\(gemmKernel) sgemm")
                 + ", scoring's LM head by \(gemmKernel) sgemm"

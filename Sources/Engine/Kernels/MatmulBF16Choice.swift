@@ -2,11 +2,16 @@ import CDNNL
 import CKernels
 import Foundation
 
-// Which bf16 GEMM runs, measured on this CPU at first use. oneDNN's bf16 matmul (VDPBF16PS / AMX
-// kernels) ran at twice its f32 rate on Zen 5 and at half it on an Emerald Rapids Xeon without AMX, so
-// no CPU flag says which path is faster: both are timed on one 256 × 768 × 768 product (≈ 20 ms in all)
-// and oneDNN is taken only when it is clearly (1.2×) faster. Both paths compute the same exact products
-// with f32 sums; only the summation order differs, as between any two GEMMs.
+// Which bf16 GEMM runs, decided once per process by a rule of the CPU: oneDNN's bf16 matmul when oneDNN
+// runs the product on a brgemm kernel with bf16 instructions (`brg:avx512_core_bf16`, or AMX's
+// `brg:avx512_core_amx…`) and its result agrees with the widened path on a probe product; else the
+// bf16 weights widened to f32 for OpenBLAS (no bf16 instructions: oneDNN would emulate them, or has no
+// bf16 matmul at all on AVX2). It was a start-up timing (oneDNN taken when 1.2× faster) until
+// 2026-12-07: under load the timing flipped between processes on one machine (oneDNN ran at 2× the
+// widened rate on a Zen 4 VM, yet a loaded process chose the widened path), so a shard's part and the
+// unsharded run differed in their low bits (3.6e-7 in a loss) and the exact merge failed. Both paths
+// compute the same exact products with f32 sums; only the summation order differs. The two paths are
+// still timed (≈ 20 ms) for `runtime`'s rates, never to decide.
 
 public enum BF16GEMMPath: String, Sendable {
     /// Weight blocks widened to f32 (exact), OpenBLAS sgemm (MatmulBF16.swift).
@@ -60,8 +65,20 @@ func chooseBF16GEMM() -> BF16GEMMChoice {
         let why = gl_cpu_isa_level() < 3 ? "oneDNN has no bf16 matmul without AVX-512" : "oneDNN matmul failed"
         return BF16GEMMChoice(path: .widenedSGEMM, sgemmRate: sgemm, onednnRate: nil, onednnImpl: why)
     }
-    return BF16GEMMChoice(path: dnnl > 1.2 * (sgemm ?? 0) ? .onednn : .widenedSGEMM,
-                          sgemmRate: sgemm, onednnRate: dnnl, onednnImpl: impl)
+    let fromDNNL = out   // the last timed run's product
+    x = xs
+    roundToBF16(&x, count: x.count)
+    bf16ProductWidened(&out, x, w, nil, n: n, c: c, oc: oc, threads: 1)
+    // Sums of 768 exact products of values in [-1, 1]: the two summation orders differ far below 1e-3.
+    let agrees = zip(fromDNNL, out).allSatisfy { abs($0 - $1) <= 1e-3 }
+    return BF16GEMMChoice(path: agrees && bf16NativeKernel(impl) ? .onednn : .widenedSGEMM,
+                          sgemmRate: sgemm, onednnRate: dnnl, onednnImpl: agrees ? impl : "oneDNN disagreed with the widened path on the probe product")
+}
+
+/// Whether oneDNN's kernel `impl` computes bf16 products with bf16 instructions (AVX512-BF16, AMX) rather than
+/// emulating them: "brg:avx512_core_bf16", "brg:avx512_core_amx…".
+func bf16NativeKernel(_ impl: String) -> Bool {
+    impl.hasPrefix("brg:") && (impl.contains("bf16") || impl.contains("amx"))
 }
 
 /// The oneDNN path: the input rows converted to bf16, then units of (192 weight rows) × (256 input
@@ -81,12 +98,13 @@ func bf16ProductDNNL(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Fl
 }
 
 /// One line for stderr when `--precision bf16` gains no speed on this CPU (the widened path was chosen:
-/// no bf16 instructions, or oneDNN's bf16 matmul measured slower). The numbers are still bf16's, the
-/// same on every CPU up to summation order; nil when oneDNN runs.
+/// no bf16 instructions for oneDNN to use). The numbers are still bf16's, the same on every CPU up to
+/// summation order; nil when oneDNN runs.
 public func bf16SpeedNotice(_ c: BF16GEMMChoice = bf16GEMM) -> String? {
     guard c.path == .widenedSGEMM else { return nil }
-    let why = c.onednnRate.map { String(format: "oneDNN's bf16 matmul measured %.0f GFLOP/s against %.0f", $0, c.sgemmRate ?? 0) }
-        ?? c.onednnImpl
+    let why = c.onednnImpl.hasPrefix("brg:") || c.onednnImpl.hasPrefix("gemm:") || c.onednnImpl.isEmpty
+        ? "oneDNN's bf16 kernel here is \(c.onednnImpl.isEmpty ? "unnamed" : c.onednnImpl), without bf16 instructions"
+        : c.onednnImpl
     return "note: no bf16 GEMM is faster on this CPU (\(why)): bf16 products run as exact f32 products of the "
         + "bf16 values, so the numbers are bf16's and the speed no better than f32's"
 }
