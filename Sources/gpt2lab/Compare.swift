@@ -17,7 +17,7 @@ struct Compare: ParsableCommand {
         distributions and top-1 agreement averaged over tokens, the distribution of per-token \
         Δ = NLL_B − NLL_A (negative: B is better), and the text segments where B gains or loses most.
 
-        Where the loss moved: mean NLL of both and Δ with a 95% paired window-bootstrap interval by how \
+        Where the loss moved: mean NLL of both and Δ with a 95% paired block-bootstrap interval (blocks of consecutive windows) by how \
         frequent the target token is (types ranked by count: top 10, 11–100, 101–1,000, 1,001–10,000, the \
         rest, and unseen), counted from --frequencies (the runs' training tokens) or else from the test \
         set's tokens that are compared (after --skip and --max-tokens). Next-token calibration of each: expected calibration error over 15 equal-width bins of the \
@@ -140,7 +140,7 @@ func frequencyTable(_ f: FrequencyBuckets) -> String {
     let from = f.countedFrom == "test set" ? "the \(groupedThousands(f.tokensCounted)) test-set tokens compared"
                                            : "\(f.source) (\(groupedThousands(f.tokensCounted)) tokens)"
     var lines = ["loss by target-token frequency (types ranked by count in \(from); Δ = B − A, "
-                 + "\(Int((f.level * 100).rounded()))% paired window bootstrap):",
+                 + "\(Int((f.level * 100).rounded()))% paired block bootstrap over windows):",
                  "  " + column("bucket", 22, alignLeft: true) + column("tokens", 13) + column("loss A", 9) + column("loss B", 9)
                     + column("Δ", 10) + "  interval"]
     for b in f.buckets where b.types > 0 {   // a bucket no type reaches says nothing (results.json keeps it)

@@ -15,8 +15,9 @@ struct Interpolate: ParsableCommand {
         spaced t from --from to --to (default 11 points over [0, 1]), each on the same windows of the test set. \
         Each point's excess is loss(t) − [(1 − t)·L(0) + t·L(1)], its height above the straight line between the \
         endpoints' losses; the barrier is the largest excess over the points with 0 < t < 1. Intervals are 95% \
-        percentile bootstraps over windows (2000 resamples, seeded), the excess's paired: each resample draws one \
-        set of windows for every t. The barrier's interval is that of the excess at its t; it does not account \
+        percentile block bootstraps over windows (2000 resamples, seeded; blocks of consecutive windows, their \
+        length from the windows' autocorrelation), the excess's paired: each resample draws one set of windows \
+        for every t. The barrier's interval is that of the excess at its t; it does not account \
         for picking the largest. The two checkpoints must have one shape (layers, width, heads, MLP width, \
         vocabulary, context, biases, tying); otherwise it stops before scoring. With --device cuda each point's \
         weights are uploaded to the GPU and scored there (--gpu-math as for score).

@@ -23,6 +23,7 @@ final class RunColumnsTests: XCTestCase {
                                                baselineLoss: 3.375, delta: -0.125, deltaCI: [-0.25, -0.0625], stopped: .halfWidth)
             r.stepLosses = [StepLoss(step: 571, checkpoint: "step-571.safetensors", loss: 4.5, lossCI: nil, windowsScored: 450,
                                      windowsTotal: 450, source: .scored, totalSumSq: 800, decaySumSq: 700)]
+            r.ciBlocks = BootstrapBlocks(loss: 11, delta: 3)
         }
         return r
     }
@@ -35,9 +36,10 @@ final class RunColumnsTests: XCTestCase {
         let keys = Set(RunResult.columns.map(\.key))
         XCTAssertEqual(keys.count, RunResult.columns.count, "no key twice")
         XCTAssertEqual(Set(try json(row("a", sequential: true)).keys), keys)
-        // `sequential` and `step_losses` only where a report has them; every other key always, absent values as null.
+        // `sequential`, `step_losses` and `ci_block_windows` only where a report has them; every other key always,
+        // absent values as null.
         let plain = try json(row("a", sequential: false))
-        XCTAssertEqual(Set(plain.keys), keys.subtracting(["sequential", "step_losses"]))
+        XCTAssertEqual(Set(plain.keys), keys.subtracting(["sequential", "step_losses", "ci_block_windows"]))
         var empty = row("a", sequential: false)
         empty.pValue = nil; empty.completion = nil
         XCTAssertTrue(try json(empty)["p_value"] is NSNull)

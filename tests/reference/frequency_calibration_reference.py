@@ -1,5 +1,6 @@
 """Reference values for `compare`'s Δ by token-frequency bucket and next-token calibration
-(Tests/AnalysisTests/FrequencyCalibrationTests.swift), from numpy alone (no PyTorch needed).
+(Tests/AnalysisTests/FrequencyCalibrationTests.swift), from numpy (no PyTorch needed) and arch's
+optimal_block_length for the bootstrap's block length.
 
 Models A = runs/baseline, B = runs/stacked (Raschka layout, bf16 safetensors read here byte by byte),
 run by a minimal GPT-2 forward written here in float64 (LayerNorm eps 1e-5, tanh GELU, causal attention);
@@ -11,9 +12,12 @@ Per scored token: NLL under each model, confidence = max softmax probability, co
 - Buckets: types ranked by count (descending, ties by token id); ranks 1-10, 11-100, 101-1000,
   1001-10000, > 10000, and unseen (count 0). Two frequency sources: the test set itself (every token it
   holds; no unseen bucket) and "training data" = its first 50,000 tokens (so later tokens can be unseen).
-- Per bucket: tokens, mean NLL A and B, Δ = B − A, and the paired window bootstrap of gpt2lab's
-  Statistics.swift reproduced bit for bit: SplitMix64 (seed 0), index = high 64 bits of draw × n
-  (Lemire), 2000 replicates, Δ* = Σ_w (sumB − sumA) / Σ_w count over the drawn windows (a replicate that
+- Per bucket: tokens, mean NLL A and B, Δ = B − A, and the paired circular block bootstrap of gpt2lab's
+  Statistics.swift reproduced bit for bit: block length ℓ = ⌈arch's optimal_block_length (circular)⌉ of the
+  per-window linearisation d_w − Δ·count_w (at least 1); each replicate ⌈n/ℓ⌉ blocks of ℓ consecutive
+  windows (wrapping), cut to n, each block's start one SplitMix64 draw (seed 0, consecutive over the
+  replicates) mapped by Lemire (high 64 bits of draw × n);
+  2000 replicates, Δ* = Σ_w (sumB − sumA) / Σ_w count over the drawn windows (a replicate that
   draws none of the bucket's tokens has no Δ* and is left out; none does in this fixture's buckets),
   95% percentile interval (numpy's linear quantile), p = min(1, max(1/B, 2·min(P(Δ* ≤ 0), P(Δ* ≥ 0)))).
 - ECE over 15 equal-width bins ((m−1)/15, m/15] (Guo et al. 2017): Σ (n_b/N)|acc_b − conf_b|.
@@ -26,6 +30,7 @@ import os
 import struct
 
 import numpy as np
+from arch.bootstrap import optimal_block_length
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
@@ -110,9 +115,26 @@ def per_token(models, ids):
     return {k: np.concatenate(v) for k, v in rows.items()}, len(starts)
 
 
-def bootstrap_indices(n, resamples, seed=0):
-    """gpt2lab's SplitMix64 draws, Lemire-mapped to 0..<n, as a (resamples, n) array."""
-    k = np.arange(1, resamples * n + 1, dtype=np.uint64)
+def bootstrap_indices(n, resamples, seed=0, block=1):
+    """gpt2lab's circular block resampling of 0..<n: per replicate ceil(n/block) block starts (SplitMix64 draws,
+    Lemire-mapped to 0..<n), each followed by block - 1 consecutive indices mod n, cut to n; (resamples, n)."""
+    blocks = -(-n // block)
+    starts = splitmix_below(n, resamples * blocks, seed).reshape(resamples, blocks)
+    idx = (starts[:, :, None] + np.arange(block)[None, None, :]) % n
+    return idx.reshape(resamples, blocks * block)[:, :n]
+
+
+def block_length(residuals):
+    """ceil of arch's optimal circular block length, at least 1 (1 when undefined), at most n."""
+    if len(residuals) < 2 or not np.any(residuals - residuals.mean()):
+        return 1
+    b = float(optimal_block_length(residuals)["circular"].iloc[0])
+    return 1 if not np.isfinite(b) else int(min(max(1, np.ceil(b)), len(residuals)))
+
+
+def splitmix_below(n, count, seed=0):
+    """count SplitMix64 draws (seed), each Lemire-mapped to 0..<n."""
+    k = np.arange(1, count + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):
         z = np.uint64(seed) + k * np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -121,10 +143,10 @@ def bootstrap_indices(n, resamples, seed=0):
         hi, lo = z >> np.uint64(32), z & np.uint64(0xFFFFFFFF)
         nn = np.uint64(n)
         idx = (hi * nn + ((lo * nn) >> np.uint64(32))) >> np.uint64(32)
-    return idx.astype(np.int64).reshape(resamples, n)
+    return idx.astype(np.int64)
 
 
-def buckets(tok, n_windows, counts, idx, from_test_set):
+def buckets(tok, n_windows, counts, from_test_set):
     seen = np.flatnonzero(counts > 0)
     order = seen[np.lexsort((seen, -counts[seen]))]
     rank = np.zeros(len(counts), dtype=np.int64)
@@ -145,13 +167,15 @@ def buckets(tok, n_windows, counts, idx, from_test_set):
             sb = np.bincount(tok["window"][sel], weights=tok["nll1"][sel], minlength=n_windows)
             c = np.bincount(tok["window"][sel], minlength=n_windows)
             d = sb - sa
+            block = block_length(d - d.sum() / n * c)
+            idx = bootstrap_indices(n_windows, 2000, block=block)
             drawn = c[idx].sum(1)
             reps = np.sort(d[idx].sum(1)[drawn > 0] / drawn[drawn > 0])
             B = len(reps)
             p = min(1.0, max(1 / B, 2 * min((reps <= 0).mean(), (reps >= 0).mean())))
             entry.update({"loss_a": sa.sum() / n, "loss_b": sb.sum() / n, "delta": d.sum() / n,
                           "delta_lo": float(np.quantile(reps, 0.025)), "delta_hi": float(np.quantile(reps, 0.975)),
-                          "p_value": p})
+                          "p_value": p, "block": block})
         out.append(entry)
     return out
 
@@ -188,16 +212,15 @@ def main():
     for k, v in check.items():
         print("%-15s numpy %.9f  PyTorch %.9f  |diff| %.2e" % (k, v, ref[k], abs(v - ref[k])))
         assert abs(v - ref[k]) < (2e-4 if k == "top1_agreement" else 2e-6), k
-    idx = bootstrap_indices(n_windows, 2000)
     V = 50257
     out = {
         "source": "tests/reference/frequency_calibration_reference.py (numpy %s, float64 forward)" % np.__version__,
         "a": "runs/baseline/model.safetensors", "b": "runs/stacked/model.safetensors",
         "test_set": "data/test-persuasion.bin", "context": T, "windows": n_windows, "tokens_scored": len(tok["target"]),
         "bootstrap": {"resamples": 2000, "seed": 0, "level": 0.95},
-        "frequencies_test_set": buckets(tok, n_windows, np.bincount(ids, minlength=V), idx, True),
+        "frequencies_test_set": buckets(tok, n_windows, np.bincount(ids, minlength=V), True),
         "train_prefix_tokens": TRAIN_PREFIX,
-        "frequencies_train_prefix": buckets(tok, n_windows, np.bincount(ids[:TRAIN_PREFIX], minlength=V), idx, False),
+        "frequencies_train_prefix": buckets(tok, n_windows, np.bincount(ids[:TRAIN_PREFIX], minlength=V), False),
         "calibration": {"a": calibration(tok["conf0"], (tok["argmax0"] == tok["target"]).astype(np.float64)),
                         "b": calibration(tok["conf1"], (tok["argmax1"] == tok["target"]).astype(np.float64))},
     }
@@ -208,7 +231,7 @@ def main():
         print(name)
         for b in out[name]:
             print("  %-11s %6d  %s" % (b["label"], b["tokens"], "" if not b["tokens"] else
-                  "A %.4f B %.4f Δ %+.4f [%+.4f, %+.4f] p %.4f" % (b["loss_a"], b["loss_b"], b["delta"], b["delta_lo"], b["delta_hi"], b["p_value"])))
+                  "A %.4f B %.4f Δ %+.4f [%+.4f, %+.4f] p %.4f block %d" % (b["loss_a"], b["loss_b"], b["delta"], b["delta_lo"], b["delta_hi"], b["p_value"], b["block"])))
     for m in ("a", "b"):
         c = out["calibration"][m]
         print("ECE %s %.6f  accuracy %.6f  confidence %.6f  near an edge %d" % (m, c["ece"], c["accuracy"], c["confidence"], c["near_edge"]))

@@ -112,7 +112,7 @@ func reportSettings(_ s: ComparisonSetup) -> ReportSettings {
         tokensScored: s.plan.tokensScored, bootstrap: options.bootstrap, seed: options.seed, level: options.level,
         hessianSamples: options.hessianSamples, engine: scoringEngineVersion,
         pValueRule: m.sequential == nil
-            ? "paired bootstrap over windows: p = 2·min(P(Δ*≤0), P(Δ*≥0)), floored at 1/B, capped at 1"
+            ? "paired circular block bootstrap over consecutive windows (Politis–White block length, ci_block_windows): p = 2·min(P(Δ*≤0), P(Δ*≥0)), floored at 1/B, capped at 1"
             : "none: sequential scoring reports the paired Δ's interval, not a p-value",
         precision: options.precision.rawValue,
         sequential: m.sequential.map {

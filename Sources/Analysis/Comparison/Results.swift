@@ -94,7 +94,17 @@ public struct RunResult: Codable, Sendable {
     public var stepLosses: [StepLoss]?
     /// Where the model's head count came from (Checkpoints' ShapeSource, as text).
     public var shapeSource: String?
+    /// The window bootstrap's block lengths for this run's intervals (absent with sequential scoring).
+    public var ciBlocks: BootstrapBlocks? = nil
     // results.json and results.csv: `RunResult.columns` (RunColumns.swift).
+}
+
+/// Consecutive windows per resampled block (Statistics.swift's `ratioBlockLength`) behind a run's loss interval and
+/// its paired Δ against the baseline: 1 is the plain window bootstrap; more, the neighbouring windows were alike.
+public struct BootstrapBlocks: Codable, Sendable, Equatable {
+    public var loss: Int
+    public var delta: Int?
+    public init(loss: Int, delta: Int?) { self.loss = loss; self.delta = delta }
 }
 
 /// A run scored sequentially against the baseline (manifest `ci`, SequentialCompare.swift): the

@@ -14,6 +14,7 @@ struct RowStatistics {
     var deltaRef: Double?
     var deltaRefCI: [Double]?
     var sequential: SequentialRunResult?
+    var blocks: BootstrapBlocks?
 }
 
 /// Rows of a full report: the window bootstrap of Statistics.swift for each run's loss, its
@@ -30,9 +31,11 @@ func bootstrapRowStatistics(_ m: ReportManifest, nll: (String) -> [Double], coun
             : try pairedBootstrap(nllSumsA: mine, nllSumsB: base, counts: counts, resamples: B, seed: seed, level: level)
         let vsRef = (ref == nil || r.name == m.reference) ? nil
             : try pairedBootstrap(nllSumsA: mine, nllSumsB: ref!, counts: counts, resamples: B, seed: seed, level: level)
+        let blocks = BootstrapBlocks(loss: ratioBlockLength(mine, counts: counts),
+                                     delta: r.name == m.baseline ? nil : ratioBlockLength(zip(mine, base).map { $0 - $1 }, counts: counts))
         out[r.name] = RowStatistics(loss: ci.estimate, lossCI: [ci.lo, ci.hi], delta: vsBase?.delta.estimate,
                                     deltaCI: vsBase.map { [$0.delta.lo, $0.delta.hi] }, pValue: vsBase?.pValue,
-                                    deltaRef: vsRef?.delta.estimate, deltaRefCI: vsRef.map { [$0.delta.lo, $0.delta.hi] })
+                                    deltaRef: vsRef?.delta.estimate, deltaRefCI: vsRef.map { [$0.delta.lo, $0.delta.hi] }, blocks: blocks)
     }
     return out
 }
@@ -84,7 +87,7 @@ func rowsPhase(_ runs: [RunState], _ stats: [String: RowStatistics], _ s: Compar
             totalSumSq: norms.totalSumSq, decaySumSq: norms.decaySumSq, noDecaySumSq: norms.noDecaySumSq,
             hyperparameters: h, tauSteps: tau, tauFraction: tau.flatMap { t in steps.flatMap { $0 > 0 ? t / Double($0) : nil } },
             stackOf: r.stackOf, expectedIfAdditive: nil, hessianTrace: run.hessian?.trace, hessianStderr: run.hessian?.stderr,
-            completion: run.completion, sequential: st.sequential, shapeSource: run.shapeSource))
+            completion: run.completion, sequential: st.sequential, shapeSource: run.shapeSource, ciBlocks: st.blocks))
         if let stepLosses = run.steps { rows[rows.count - 1].stepLosses = withFinalStep(stepLosses, row: rows[rows.count - 1]) }
     }
     for i in rows.indices where !rows[i].stackOf.isEmpty {

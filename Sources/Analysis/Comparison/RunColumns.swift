@@ -93,6 +93,7 @@ extension RunResult {
                 Cell("baseline_loss_same_windows", sequentialOnly: true) { text($0.sequential?.baselineLoss) },
             ]),
             .optional("step_losses", \.stepLosses, ifPresent: true),
+            .optional("ci_block_windows", \.ciBlocks, ifPresent: true),
         ]
     }
 

@@ -2,10 +2,13 @@
 // paired differences with a p-value, seed-noise bands, AdamW timescales. Pure functions; every
 // random draw comes from a seeded SplitMix64, so a report is reproducible bit for bit.
 //
-// The unit of resampling is the *window*, not the token: tokens inside a window are strongly
-// correlated (they share context), windows far less so. A test loss is Σ NLL / Σ tokens over
-// the windows, so each bootstrap replicate resamples windows with replacement and recomputes that
-// ratio from per-window NLL sums and counts (a window's weight is its token count, as in the loss).
+// The unit of resampling is a *run of consecutive windows*, never a token: tokens inside a window
+// are strongly correlated (they share context), and neighbouring windows are too (they share a chapter
+// or a topic), so each bootstrap replicate draws blocks of consecutive windows (circular, with
+// replacement) of the length the series' own dependence calls for (BlockLength.swift; 1, the plain
+// window bootstrap, when it shows none) and recomputes the ratio Σ NLL / Σ tokens from per-window NLL
+// sums and counts (a window's weight is its token count, as in the loss). The windows must come in
+// their order in the test set.
 
 import Engine
 import Foundation
@@ -60,14 +63,24 @@ public func meanAndStd(_ x: [Double]) -> (mean: Double, std: Double) {
 }
 
 /// Draws B bootstrap index sets of n windows and calls `stat` on each; returns the B statistics.
-/// Indices are uniform in 0..<n via Lemire's multiply-shift on SplitMix64 (bias < n/2⁶⁴).
-private func bootstrapReplicates<T>(n: Int, resamples: Int, seed: UInt64, _ stat: (_ idx: [Int]) -> T) -> [T] {
+/// Each set is ⌈n/block⌉ blocks of `block` consecutive indices (wrapping past n − 1 to 0), cut to n; a
+/// block's start is uniform in 0..<n via Lemire's multiply-shift on SplitMix64 (bias < n/2⁶⁴). With
+/// block 1 every index is one such draw: the plain bootstrap.
+private func bootstrapReplicates<T>(n: Int, block: Int, resamples: Int, seed: UInt64, _ stat: (_ idx: [Int]) -> T) -> [T] {
+    precondition(block >= 1 && block <= max(n, 1), "internal: block length \(block) for \(n) windows")
     var rng = SplitMix64(seed: seed)
     var idx = [Int](repeating: 0, count: n)
     var out: [T] = []
     out.reserveCapacity(resamples)
     for _ in 0..<resamples {
-        for i in 0..<n { idx[i] = Int(rng.next().multipliedFullWidth(by: UInt64(n)).high) }
+        var i = 0
+        while i < n {
+            var j = Int(rng.next().multipliedFullWidth(by: UInt64(n)).high)
+            for _ in 0..<min(block, n - i) {
+                idx[i] = j; i += 1
+                j = j + 1 == n ? 0 : j + 1
+            }
+        }
         out.append(stat(idx))
     }
     return out
@@ -89,14 +102,17 @@ public func bootstrapLossCI(nllSums: [Double], counts: [Int], resamples: Int = 2
     return interval
 }
 
-/// Σ values / Σ counts and the percentile CI of that ratio over window resamples; also the
-/// sorted replicates. The one estimator behind both the loss CI and the paired Δ. A resample whose
-/// windows count no tokens (only possible when some windows count 0, as in a frequency bucket) has no
-/// ratio and is left out, never counted as 0; a NaN value stays NaN.
+/// Σ values / Σ counts and the percentile CI of that ratio over block resamples of the windows; also the
+/// sorted replicates. The one estimator behind both the loss CI and the paired Δ. The block length is
+/// `bootstrapBlockLength` of the ratio's linearisation, value − estimate·count per window (what the
+/// ratio's error is, to first order). A resample whose windows count no tokens (only possible when some
+/// windows count 0, as in a frequency bucket) has no ratio and is left out, never counted as 0; a NaN
+/// value stays NaN.
 func ratioBootstrap(_ values: [Double], counts: [Int], resamples: Int, seed: UInt64,
                     level: Double) -> (Interval, [Double]) {
     let estimate = values.reduce(0, +) / Double(max(counts.reduce(0, +), 1))
-    let reps = bootstrapReplicates(n: values.count, resamples: resamples, seed: seed) { idx -> Double? in
+    let block = ratioBlockLength(values, counts: counts)
+    let reps = bootstrapReplicates(n: values.count, block: block, resamples: resamples, seed: seed) { idx -> Double? in
         var s = 0.0, c = 0
         for i in idx { s += values[i]; c += counts[i] }
         return c > 0 ? s / Double(c) : nil
@@ -104,6 +120,12 @@ func ratioBootstrap(_ values: [Double], counts: [Int], resamples: Int, seed: UIn
     let a = (1 - level) / 2
     guard !reps.isEmpty else { return (Interval(estimate: estimate, lo: .nan, hi: .nan), reps) }
     return (Interval(estimate: estimate, lo: quantile(sorted: reps, a), hi: quantile(sorted: reps, 1 - a)), reps)
+}
+
+/// The block length `ratioBootstrap` uses for Σ values / Σ counts over these windows (in test-set order).
+public func ratioBlockLength(_ values: [Double], counts: [Int]) -> Int {
+    let estimate = values.reduce(0, +) / Double(max(counts.reduce(0, +), 1))
+    return bootstrapBlockLength(zip(values, counts).map { $0 - estimate * Double($1) })
 }
 
 /// Paired bootstrap of Δ = loss(a) − loss(b) for two runs scored on the same windows.
