@@ -81,7 +81,7 @@ let manifestKeys: [ManifestKey] = [
                 "score only the first N examples of each benchmark file"),
     ManifestKey("ci", .top, .halfWidth, "sequential paired scoring: stop each run once Δ's 95% interval is ± this many nats"),
     ManifestKey("ci_seed", .top, .count(min: 0), needs: (["ci"], "ci = HALF_WIDTH"), "seed of the window visiting order; default 0"),
-    ManifestKey("ci_min_windows", .top, .count(min: 2), needs: (["ci"], "ci = HALF_WIDTH"),
+    ManifestKey("ci_min_windows", .top, .count(min: minSequentialWindows), needs: (["ci"], "ci = HALF_WIDTH"),
                 "windows read before a sequential run may stop; default 30"),
     ManifestKey("loss_across_steps", .top, .flag, "also score each run's step checkpoints (test loss vs step); default false"),
     ManifestKey("spectra", .top, .flag, "weight-matrix spectra (power-law α, α̂, stable rank, spikes) of each run, and of its step "

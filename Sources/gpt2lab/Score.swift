@@ -60,7 +60,7 @@ struct Score: ParsableCommand {
     @Option(name: .customLong("ci-seed"), parsing: .unconditional, help: "Seed of the --ci visiting order.")
     var ciSeed: UInt64 = 0
 
-    @Option(name: .customLong("ci-min-windows"), parsing: .unconditional, help: "With --ci, read at least this many windows before stopping (the variance estimate needs some).")
+    @Option(name: .customLong("ci-min-windows"), parsing: .unconditional, help: "With --ci, read at least this many windows before stopping (at least 10: the variance estimate needs some).")
     var ciMinWindows: Int = 30
 
     /// (k, n) from "K/N".
@@ -69,7 +69,7 @@ struct Score: ParsableCommand {
     func validate() throws {
         if checkpoints.isEmpty { throw ValidationError("give at least one checkpoint") }
         if let ci, !(ci > 0 && ci.isFinite) { throw ValidationError("--ci takes a positive half-width in nats, e.g. --ci 0.01; got \(ci)") }
-        if ciMinWindows < 2 { throw ValidationError("--ci-min-windows must be at least 2") }
+        if ciMinWindows < minSequentialWindows { throw ValidationError("--ci-min-windows must be at least \(minSequentialWindows): a t interval stopped early on fewer windows covers less than it says") }
         if ci != nil && shard != nil { throw ValidationError("--ci and --shard do not combine: a sequential score decides as it goes") }
         try validateShard(shard, out: out, whole: "a whole score")
         if shard != nil, checkpoints.count != 1 { throw ValidationError("--shard scores one checkpoint") }

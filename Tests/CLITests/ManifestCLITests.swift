@@ -24,9 +24,9 @@ extension CLITests {
         XCTAssertEqual(unknown.status, 1)
         XCTAssertEqual(unknown.err, "gpt2lab: \(dir)/m.toml:7: unknown key 'learning_rate' in [[run]] #1 (known: batch_size, checkpoint, "
                        + "description, heads, lr, name, schedule, scores, seed_group, stack_of, step_checkpoints, steps, tokens, weight_decay)\n")
-        let range = try report(good.replacingOccurrences(of: "baseline = \"baseline\"", with: "baseline = \"baseline\"\nci = 0.01\nci_min_windows = 1"))
+        let range = try report(good.replacingOccurrences(of: "baseline = \"baseline\"", with: "baseline = \"baseline\"\nci = 0.01\nci_min_windows = 5"))
         XCTAssertEqual(range.status, 1)
-        XCTAssertEqual(range.err, "gpt2lab: \(dir)/m.toml:4: key 'ci_min_windows' must be at least 2, got 1\n")
+        XCTAssertEqual(range.err, "gpt2lab: \(dir)/m.toml:4: key 'ci_min_windows' must be at least 10, got 5\n")
         XCTAssertEqual(unknown.out + range.out, "")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"))
     }

@@ -56,7 +56,7 @@ final class ManifestKeyTests: XCTestCase {
         try assertError(run: "step_checkpoints = [\"model.safetensors\"]\n", "step checkpoint 'model.safetensors' has no step in its name", line: 8)
         try assertError(top: "ci = 0.01", nil, line: nil)
         try assertError(top: "hellaswag_recipe = \"llmc\"", "hellaswag_recipe without hellaswag = \"FILE.jsonl\"", line: 4)
-        try assertError(top: "ci_min_windows = 5", "ci_min_windows without ci = HALF_WIDTH", line: 4)
+        try assertError(top: "ci_min_windows = 15", "ci_min_windows without ci = HALF_WIDTH", line: 4)
         try assertError(top: "loss_across_steps = false", nil, line: nil)
         try assertError(top: "per_token = false\nper_token_max_tokens = 10", nil, line: nil)
         try assertError(run: "name = \"\"", "[[run]] #1 has an empty name", line: 6, replacingName: true)

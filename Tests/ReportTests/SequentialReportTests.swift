@@ -97,7 +97,7 @@ final class SequentialReportTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: Self.fixtures) else { throw missingFixtures("shared/fixtures not found") }
         let cases: [(String, String)] = [
             ("ci = 0", "ci must be a positive half-width"), ("ci = -0.01", "ci must be a positive half-width"),
-            ("ci = \"small\"", "key 'ci' must be a number"), ("ci = 0.01\nci_min_windows = 1", "'ci_min_windows' must be at least 2"),
+            ("ci = \"small\"", "key 'ci' must be a number"), ("ci = 0.01\nci_min_windows = 5", "'ci_min_windows' must be at least 10"),
             ("ci_seed = 3", "ci_seed without ci"), ("ci = 0.01\nci_seed = -1", "'ci_seed' must be at least 0"),
             ("loss_across_steps = \"yes\"", "'loss_across_steps' must be true or false"),
         ]

@@ -44,6 +44,12 @@ public func ratioEstimate(values: [Double], counts: [Int], population N: Int, le
     return SampledEstimate(estimate: r, lo: r - h, hi: r + h, windowsScored: n, windowsTotal: N)
 }
 
+/// The fewest windows a sequential interval may stop on (`--ci-min-windows`, manifest `ci_min_windows`): the t
+/// interval is a fixed-sample one applied with a stopping rule, and stopped on few windows it covers less than its
+/// level — on the fixture's HF per-window sums, 4,000 random orders each: 88% at 2 windows, 93% at 5, 94.9% at 10,
+/// 95% at 30 (the default).
+public let minSequentialWindows = 10
+
 /// When to stop: the interval's half-width at most `halfWidth`, at the given level, after at
 /// least `minWindows` windows; windows visited in the order `visitOrder(seed:)` gives.
 public struct SequentialRule: Sendable, Equatable {
