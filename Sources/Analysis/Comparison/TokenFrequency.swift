@@ -7,12 +7,12 @@
 // same bucket means the same thing on any amount of data: the top 10 types (punctuation, "the")
 // are ~30% of English text, the top 10,000 nearly all of it, the rest the long tail.
 //
-// Each bucket's Δ = mean NLL_B − mean NLL_A over its tokens comes with the paired window bootstrap
+// Each bucket's Δ = mean NLL_B − mean NLL_A over its tokens comes with the paired block bootstrap
 // of Statistics.swift (`pairedBootstrap`): per window, the bucket's NLL sums of both models and its
-// token count; windows are resampled, not tokens, since tokens of one window share their context.
-// Every bucket uses the same seed, so one replicate draws the same windows for all of them.
-// A replicate that draws no token of a rare bucket counts as Δ* = 0 (the bootstrap's Σ/max(Σ count, 1)),
-// which only matters for a bucket with tokens in a handful of windows.
+// token count; windows are resampled in blocks of consecutive windows, not tokens, since tokens of one
+// window share their context, with the block length the bucket's own series calls for. A replicate that
+// draws no token of a rare bucket has no Δ* and is left out (never counted as 0); a bucket whose tokens lie
+// in fewer than `minBucketWindows` windows gets no interval.
 
 import Foundation
 import Plumbing
