@@ -147,6 +147,18 @@ func unpickle<H: PickleHost>(_ bytes: UnsafeRawBufferPointer, host: inout H, pat
         guard let v = memo[i] else { throw fail("memo GET of unset slot \(i)", at) }
         push(v)
     }
+    /// A LONG's value: an int, or one wider than 64 bits (Python's ints have no bound: a hash or a counter in a
+    /// checkpoint's metadata, such as an iter_num of 2⁷⁰, made the whole file unreadable) as its nearest Double,
+    /// which no tensor reader takes for a shape, offset or size.
+    func long(_ b: UnsafeRawBufferPointer, _ at: Int) throws -> PValue {
+        if b.count <= 8 { return .int(try signed(b, at)) }
+        let negative = b[b.count - 1] & 0x80 != 0
+        var magnitude = 0.0
+        for i in stride(from: b.count - 1, through: 0, by: -1) {   // two's complement, most significant byte first
+            magnitude = magnitude * 256 + Double(negative ? ~b[i] : b[i])
+        }
+        return .float(negative ? -(magnitude + 1) : magnitude)
+    }
     func signed(_ b: UnsafeRawBufferPointer, _ at: Int) throws -> Int {
         guard b.count <= 8 else { throw fail("integer wider than 64 bits", at) }
         if b.isEmpty { return 0 }
@@ -192,10 +204,10 @@ func unpickle<H: PickleHost>(_ bytes: UnsafeRawBufferPointer, host: inout H, pat
         case 0x4B: push(.int(try uint(1, at)))                                // BININT1
         case 0x4D: push(.int(try uint(2, at)))                                // BININT2
         case 0x4A: push(.int(Int(Int32(truncatingIfNeeded: try uint(4, at)))))  // BININT
-        case 0x8A: push(.int(try signed(try take(try uint(1, at), at), at)))  // LONG1
+        case 0x8A: push(try long(try take(try uint(1, at), at), at))            // LONG1
         case 0x8B:                                                            // LONG4
             let k = Int(Int32(truncatingIfNeeded: try uint(4, at)))
-            push(.int(try signed(try take(k, at), at)))
+            push(try long(try take(k, at), at))
         case 0x47:                                                            // BINFLOAT (big-endian)
             let b = try take(8, at)
             var v: UInt64 = 0

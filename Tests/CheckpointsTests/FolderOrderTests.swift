@@ -49,3 +49,28 @@ final class KerasHubNestingTests: XCTestCase {
         XCTAssertEqual(m.key("backbone/layers/position_embedding/vars/0"), "layers/position_embedding/vars/0")
     }
 }
+
+/// Python ints wider than 64 bits (pickle's LONG1/LONG4 of more than 8 bytes) are read as their nearest Double: an
+/// iter_num of 2⁷⁰ in a nanoGPT dict made the whole checkpoint unreadable. Bytes from Python's pickle.dumps(…, 2).
+final class PickleLongTests: XCTestCase {
+    struct NoHost: PickleHost {
+        func checkGlobal(_ global: String) throws { throw CheckpointError("p", .refused, global) }
+        mutating func call(_ global: String, _ args: [PValue], arena: inout PickleArena) throws -> PValue { .none }
+        mutating func persistentLoad(_ pid: PValue, arena: inout PickleArena) throws -> PValue { .none }
+    }
+
+    func value(_ bytes: [UInt8]) throws -> (PickleArena, PValue) {
+        var host = NoHost()
+        return try bytes.withUnsafeBytes { try unpickle($0, host: &host, path: "p") }
+    }
+
+    func testWideIntegersAreReadAsDoubles() throws {
+        XCTAssertEqual(try value([0x80, 0x02, 0x8A, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x2E]).1, .float(0x1p70))     // 2**70
+        XCTAssertEqual(try value([0x80, 0x02, 0x8A, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0xC0, 0x2E]).1, .float(-0x1p70))    // -(2**70)
+        XCTAssertEqual(try value([0x80, 0x02, 0x8A, 0x02, 0xFF, 0x00, 0x2E]).1, .int(255))                              // 255
+        // {'iter_num': 2**70}
+        let (arena, root) = try value([0x80, 0x02, 0x7D, 0x71, 0x00, 0x58, 0x08, 0, 0, 0] + Array("iter_num".utf8)
+                                      + [0x71, 0x01, 0x8A, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x73, 0x2E])
+        XCTAssertNotNil(arena.dict(root))
+    }
+}
