@@ -182,7 +182,7 @@ struct ReportCommand: ParsableCommand {
         let w = max(8, r.runs.map(\.name.count).max() ?? 8)
         let sequential = r.settings.sequential != nil
         print("run".padding(toLength: w, withPad: " ", startingAt: 0) + "     loss   Δ vs base        p       verdict  gap closed"
-              + (sequential ? "   ± (95%)  windows read (sequential)" : ""))
+              + (sequential ? "   ± (95%)  baseline there  windows read (sequential)" : ""))
         for x in r.runs {
             let delta = x.name == r.baseline ? "baseline" : x.deltaVsBaseline.map { String(format: "%+.4f", $0) } ?? "—"
             let p = formatP(x.pValue, bootstrap: r.settings.bootstrap)   // "≤ 1/B" where the bootstrap floors it
@@ -191,8 +191,12 @@ struct ReportCommand: ParsableCommand {
             print(x.name.padding(toLength: w, withPad: " ", startingAt: 0)
                   + String(format: " %8.4f", x.loss) + delta.leftPad(12) + p.leftPad(9) + verdict.leftPad(14) + gap.leftPad(12)
                   + (x.sequential.map { q in
+                      // ± of Δ for a run (of the loss for the baseline); each run's loss is on the windows it read, so
+                      // the baseline's loss on those same windows stands beside it (Δ is their difference).
                       let ci = q.deltaCI ?? x.lossCI
-                      return String(format: "%10.4f  %d/%d (%.1f%%)", (ci[1] - ci[0]) / 2, q.windowsScored, q.windowsTotal, 100 * q.fractionRead)
+                      let there = q.delta == nil ? "—" : String(format: "%.4f", q.baselineLoss)
+                      return String(format: "%10.4f", (ci[1] - ci[0]) / 2) + there.leftPad(16)
+                          + String(format: "  %d/%d (%.1f%%)", q.windowsScored, q.windowsTotal, 100 * q.fractionRead)
                   } ?? ""))
         }
     }
