@@ -57,7 +57,8 @@ let package = Package(
         .testTarget(name: "PlumbingTests", dependencies: ["Plumbing"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         // FuzzTargets: the torch.save writer the malformed-file tests start from.
-        .testTarget(name: "CheckpointsTests", dependencies: ["TestFixtures", "Checkpoints", "Engine", "CHDF5", "FuzzTargets"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["TestFixtures", "Checkpoints", "Engine", "CHDF5", "FuzzTargets"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["TestFixtures", "Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "TestSetsTests", dependencies: ["TestFixtures", "TestSets", "Checkpoints", "CHDF5"]),
         .testTarget(name: "AnalysisTests", dependencies: ["TestFixtures", "Analysis", "Engine", "Checkpoints", "TestSets", "Tokenizer"],

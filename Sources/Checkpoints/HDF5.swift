@@ -98,7 +98,30 @@ public final class HDF5File {
         let status = buffer.withUnsafeMutableBytes {
             H5Dread(d, memType, gl_h5s_all(), gl_h5s_all(), gl_h5p_default(), $0.baseAddress)
         }
-        guard status >= 0 else { throw CheckpointError(path, .hdf5, "cannot read dataset '\(name)'") }
+        guard status >= 0 else {
+            let missing = unavailableFilters(d)
+            throw CheckpointError(path, .hdf5, "cannot read dataset '\(name)'" + (missing.isEmpty ? ""
+                : ": it is compressed with \(missing.joined(separator: ", ")), which this libhdf5 does not have (h5py's own filters; "
+                  + "re-save it uncompressed or with gzip)"))
+        }
+    }
+
+    /// The names of the dataset's filters this libhdf5 cannot apply (h5py's lzf, blosc, …: "filter 32000 (lzf)").
+    private func unavailableFilters(_ d: hid_t) -> [String] {
+        let plist = H5Dget_create_plist(d)
+        guard plist >= 0 else { return [] }
+        defer { H5Pclose(plist) }
+        var out: [String] = []
+        for i in 0..<max(0, H5Pget_nfilters(plist)) {
+            var flags: UInt32 = 0, nValues = 0
+            var name = [CChar](repeating: 0, count: 64)
+            var config: UInt32 = 0
+            let id = H5Pget_filter2(plist, UInt32(i), &flags, &nValues, nil, name.count, &name, &config)
+            guard id >= 0, H5Zfilter_avail(id) <= 0 else { continue }
+            let named = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            out.append("filter \(id)" + (named.isEmpty ? "" : " (\(named))"))
+        }
+        return out
     }
 
     // MARK: walking

@@ -87,6 +87,17 @@ final class LimitsTests: XCTestCase {
         XCTAssertNil(nonIEEEFloatLayout(gl_h5t_file_type(1)))
     }
 
+    /// A dataset compressed with a filter this libhdf5 lacks (h5py's lzf, Fixtures/lzf.h5 from
+    /// tests/reference/hdf5_lzf_fixture.py) names the filter instead of only "cannot read dataset".
+    func testMissingFilterIsNamed() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/lzf.h5").path
+        let h = try HDF5File(path: path)
+        XCTAssertEqual(h.datasets.map(\.path), ["w"])
+        assertFails(path, containing: ["cannot read dataset 'w'", "filter 32000 (lzf)", "re-save it uncompressed or with gzip"]) {
+            _ = try h.floats("w")
+        }
+    }
+
     func testCyclicGroupsWalkedOnce() throws {
         let dir = try tempDir(self)
         let path = hdf5(dir, "cycle.h5") { f in
