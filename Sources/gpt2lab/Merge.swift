@@ -16,7 +16,8 @@ struct Merge: ParsableCommand {
           for k in 0 1 2; do gpt2lab score ckpt.safetensors --test-set tokens.bin --shard $k/3 --out part-$k.json; done
           gpt2lab merge part-*.json --out merged.json
 
-        --out writes the JSON atomically and refuses to replace a part or any file that is not a merged result         (a shell redirect onto one of the parts, `> part-0.json`, empties it before merge reads it).
+        --out writes the JSON atomically and refuses to replace a part or any file that is not a merged result \
+        (a shell redirect onto one of the parts, `> part-0.json`, empties it before merge reads it).
 
         Parts of `eval --shard K/N` merge the same way (told apart by their "kind" field): predictions are \
         concatenated in example order, so the merged output is the unsharded `eval`'s.
