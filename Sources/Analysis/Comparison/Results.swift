@@ -100,7 +100,8 @@ public struct RunResult: Codable, Sendable {
 }
 
 /// Consecutive windows per resampled block (Statistics.swift's `ratioBlockLength`) behind a run's loss interval and
-/// its paired Δ against the baseline: 1 is the plain window bootstrap; more, the neighbouring windows were alike.
+/// its paired Δ against the baseline: 1 is the plain window bootstrap; the rule gives a few even to independent
+/// windows, and more the more alike neighbouring windows are.
 public struct BootstrapBlocks: Codable, Sendable, Equatable {
     public var loss: Int
     public var delta: Int?

@@ -5,8 +5,8 @@
 // The unit of resampling is a *run of consecutive windows*, never a token: tokens inside a window
 // are strongly correlated (they share context), and neighbouring windows are too (they share a chapter
 // or a topic), so each bootstrap replicate draws blocks of consecutive windows (circular, with
-// replacement) of the length the series' own dependence calls for (BlockLength.swift; 1, the plain
-// window bootstrap, when it shows none) and recomputes the ratio Σ NLL / Σ tokens from per-window NLL
+// replacement) of the length the series' own dependence calls for (BlockLength.swift; a few windows even
+// when it shows none, as Politis–White's rule gives) and recomputes the ratio Σ NLL / Σ tokens from per-window NLL
 // sums and counts (a window's weight is its token count, as in the loss). The windows must come in
 // their order in the test set.
 
