@@ -52,15 +52,28 @@ public func detectFormat(path: String) throws -> CheckpointFormat {
         if LlmCFile.hasMagic(b), b.count >= 8, b.loadUnaligned(fromByteOffset: 4, as: UInt32.self) != 0 { return .llmc }
         if b.first == UInt8(ascii: "{") || path.hasSuffix(".index.json") { return .shardedSafetensors }
         if hasHDF5Signature(fd) { return .hdf5 }
-        // safetensors: a little-endian header length that fits in the file, then the JSON header's '{'.
-        if b.count >= 9, b[8] == UInt8(ascii: "{") {
-            let n = UInt64(littleEndian: b.loadUnaligned(as: UInt64.self))
-            if n >= 2, n <= UInt64(size - 8) { return .safetensors }
-        }
-        return nil
+        return hasSafetensorsSignature(b, fileSize: size) ? .safetensors : nil
     }
     guard let format else { throw CheckpointError(path, .notACheckpoint, notACheckpoint) }
     return format
+}
+
+/// safetensors' signature: a little-endian header length that fits in the file, then the JSON header's '{'.
+func hasSafetensorsSignature(_ b: UnsafeRawBufferPointer, fileSize: Int) -> Bool {
+    guard b.count >= 9, b[8] == UInt8(ascii: "{") else { return false }
+    let n = UInt64(littleEndian: b.loadUnaligned(as: UInt64.self))
+    return n >= 2 && n <= UInt64(max(0, fileSize - 8))
+}
+
+/// Whether the file at `path` starts as safetensors does (`hasSafetensorsSignature`); false when it cannot be read.
+public func startsLikeSafetensors(_ path: String) -> Bool {
+    guard let size = try? regularFileSize(path) else { return false }
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var head = [UInt8](repeating: 0, count: 9)
+    guard pread(fd, &head, 9, 0) == 9 else { return false }
+    return head.withUnsafeBytes { hasSafetensorsSignature($0, fileSize: size) }
 }
 
 func isDirectory(_ path: String) -> Bool {

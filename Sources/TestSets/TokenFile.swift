@@ -56,7 +56,10 @@ public func loadTokenIDs(path: String, dataset: String? = nil) throws -> TokenFi
     case "bin": file = TokenFile(ids: try readUInt16Bin(path), utf8Bytes: nil, format: "bin")
     case "h5", "hdf5": file = TokenFile(ids: try readHDF5IDs(path, dataset: dataset), utf8Bytes: nil, format: "hdf5")
     default:
-        guard ext == "safetensors" || startsLikeSafetensors(path) else {
+        // Another name is read as safetensors only by content (a text file named .md is told to be named
+        // .txt); an unreadable file goes to the reader, which names the problem.
+        let unreadable = !FileManager.default.isReadableFile(atPath: path)
+        guard ext == "safetensors" || unreadable || startsLikeSafetensors(path) else {
             throw TestSetError.badFormat(path: path, reason: "is not a test set gpt2lab reads: name text .txt (or .jsonl, one {\"text\": …} per line); "
                                          + "token ids are .bin (uint16), .safetensors or .h5")
         }
@@ -64,15 +67,6 @@ public func loadTokenIDs(path: String, dataset: String? = nil) throws -> TokenFi
     }
     guard file.ids.count >= 2 else { throw TestSetError.tooShort(path: path, count: file.ids.count) }
     return file
-}
-
-/// Whether `path` opens as safetensors does: an 8-byte header length, then the header's `{`. A file of
-/// another name is read as safetensors only then (a text file named .md is told to be named .txt).
-func startsLikeSafetensors(_ path: String) -> Bool {
-    guard let h = FileHandle(forReadingAtPath: path) else { return true }   // the reader names the problem
-    defer { try? h.close() }
-    guard let head = try? h.read(upToCount: 9), head.count == 9 else { return false }
-    return head[head.startIndex + 8] == UInt8(ascii: "{")
 }
 
 /// A token file must exist and be a file.
