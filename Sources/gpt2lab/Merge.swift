@@ -79,6 +79,6 @@ func checkMergeOutput(_ out: String, parts: [String]) throws {
 
 /// Whether `path` holds what merge (or `score --json`, `eval --json`) writes: a score or eval result, not a part.
 func isMergedResult(_ path: String) -> Bool {
-    guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)), (try? partFileFormat(path: path)) == nil else { return false }
+    guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)), partFormat(of: data) == nil else { return false }
     return (try? JSON.decoder().decode(ScoreReport.self, from: data)) != nil || (try? JSON.decoder().decode(EvalReport.self, from: data)) != nil
 }

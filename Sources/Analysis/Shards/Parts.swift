@@ -153,6 +153,11 @@ public func partFileFormat(path: String) throws -> String {
     try readPartHead(path: path).head.format
 }
 
+/// The `format` field of JSON bytes already read, or nil when they have none.
+public func partFormat(of data: Data) -> String? {
+    try? JSONDecoder().decode(PartHead.self, from: data).format
+}
+
 private func readPartHead(path: String) throws -> (head: PartHead, data: Data) {
     let data: Data
     switch readInputFile(path) {
