@@ -23,16 +23,23 @@ func bootstrapRowStatistics(_ m: ReportManifest, nll: (String) -> [Double], coun
                             options: ReportOptions) throws -> [String: RowStatistics] {
     let B = options.bootstrap, seed = options.seed, level = options.level
     let base = nll(m.baseline), ref = m.reference.map(nll)
+    guard !counts.isEmpty else { throw StatisticsError.empty }
+    guard B >= 1 else { throw StatisticsError.invalid("resamples must be at least 1, got \(B)") }
+    if let r = m.runs.first(where: { nll($0.name).count != counts.count }) {
+        throw StatisticsError.mismatched("\(r.name) has \(nll(r.name).count) window NLL sums but \(counts.count) counts")
+    }
+    func paired(_ a: [Double], _ b: [Double]) -> (comparison: PairedComparison, block: Int) {
+        pairedRatioBootstrap(zip(a, b).map { $0 - $1 }, counts: counts, resamples: B, seed: seed, level: level)
+    }
     var out: [String: RowStatistics] = [:]
     for r in m.runs {
         let mine = nll(r.name)
-        let ci = try bootstrapLossCI(nllSums: mine, counts: counts, resamples: B, seed: seed, level: level)
-        let vsBase = r.name == m.baseline ? nil
-            : try pairedBootstrap(nllSumsA: mine, nllSumsB: base, counts: counts, resamples: B, seed: seed, level: level)
-        let vsRef = (ref == nil || r.name == m.reference) ? nil
-            : try pairedBootstrap(nllSumsA: mine, nllSumsB: ref!, counts: counts, resamples: B, seed: seed, level: level)
-        let blocks = BootstrapBlocks(loss: ratioBlockLength(mine, counts: counts),
-                                     delta: r.name == m.baseline ? nil : ratioBlockLength(zip(mine, base).map { $0 - $1 }, counts: counts))
+        let own = ratioBootstrap(mine, counts: counts, resamples: B, seed: seed, level: level)
+        let ci = own.interval
+        let againstBase = r.name == m.baseline ? nil : paired(mine, base)
+        let vsBase = againstBase?.comparison
+        let vsRef = (ref == nil || r.name == m.reference) ? nil : paired(mine, ref!).comparison
+        let blocks = BootstrapBlocks(loss: own.block, delta: againstBase?.block)
         out[r.name] = RowStatistics(loss: ci.estimate, lossCI: [ci.lo, ci.hi], delta: vsBase?.delta.estimate,
                                     deltaCI: vsBase.map { [$0.delta.lo, $0.delta.hi] }, pValue: vsBase?.pValue,
                                     deltaRef: vsRef?.delta.estimate, deltaRefCI: vsRef.map { [$0.delta.lo, $0.delta.hi] }, blocks: blocks)

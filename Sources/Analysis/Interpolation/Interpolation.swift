@@ -176,7 +176,7 @@ public func interpolationSummary(ts: [Double], scores: [WindowScores], s0: Windo
         guard s.counts == counts, s1.counts == counts else { throw StatisticsError.mismatched("interpolation points scored on different windows") }
         let ci = try bootstrapLossCI(nllSums: s.nllSums, counts: counts, resamples: resamples, seed: seed)
         let d = (0..<counts.count).map { s.nllSums[$0] - (1 - t) * s0.nllSums[$0] - t * s1.nllSums[$0] }
-        let (ex, _) = ratioBootstrap(d, counts: counts, resamples: resamples, seed: seed, level: 0.95)
+        let ex = ratioBootstrap(d, counts: counts, resamples: resamples, seed: seed, level: 0.95).interval
         points.append(InterpolationPoint(t: t, loss: s.loss, lossCI: [ci.lo, ci.hi], excess: ex.estimate, excessCI: [ex.lo, ex.hi]))
     }
     let interior = points.filter { $0.t > 0 && $0.t < 1 }

@@ -33,13 +33,15 @@ public func politisWhiteBlockLength(_ x: [Double]) -> Double? {
         for j in 0..<max(count, 0) { s += e[a + j] * e[b + j] }
         return s
     }
+    var squares = [Double](repeating: 0, count: n + 1)   // squares[k] = Σ_{j<k} e[j]²
+    for j in 0..<n { squares[j + 1] = squares[j] + e[j] * e[j] }
     var acv = [Double](repeating: 0, count: mMax + 1), absCorr = acv
     var firstQuiet: Int? = nil
     for i in 0...mMax {
         let cross = i < n ? dot(i, 0, n - i) : 0
         acv[i] = cross / nd
         // arch's normalisation: the sums of squares of the series without its first, and without its last, i+1 values.
-        let v1 = i + 1 < n ? dot(i + 1, i + 1, n - i - 1) : 0, v2 = i + 1 < n ? dot(0, 0, n - i - 1) : 0
+        let v1 = i + 1 < n ? squares[n] - squares[i + 1] : 0, v2 = i + 1 < n ? squares[n - i - 1] : 0
         absCorr[i] = abs(cross) / (v1 * v2).squareRoot()
         if i >= kn, firstQuiet == nil, absCorr[(i - kn)..<i].allSatisfy({ $0 < band }) { firstQuiet = i - kn }
     }

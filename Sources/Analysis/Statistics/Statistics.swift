@@ -98,18 +98,17 @@ public func bootstrapLossCI(nllSums: [Double], counts: [Int], resamples: Int = 2
         throw StatisticsError.mismatched("\(nllSums.count) window NLL sums but \(counts.count) counts")
     }
     guard resamples >= 1 else { throw StatisticsError.invalid("resamples must be at least 1, got \(resamples)") }
-    let (interval, _) = ratioBootstrap(nllSums, counts: counts, resamples: resamples, seed: seed, level: level)
-    return interval
+    return ratioBootstrap(nllSums, counts: counts, resamples: resamples, seed: seed, level: level).interval
 }
 
 /// Σ values / Σ counts and the percentile CI of that ratio over block resamples of the windows; also the
-/// sorted replicates. The one estimator behind both the loss CI and the paired Δ. The block length is
+/// sorted replicates and the block length. The one estimator behind both the loss CI and the paired Δ. The block length is
 /// `bootstrapBlockLength` of the ratio's linearisation, value − estimate·count per window (what the
 /// ratio's error is, to first order). A resample whose windows count no tokens (only possible when some
 /// windows count 0, as in a frequency bucket) has no ratio and is left out, never counted as 0; a NaN
 /// value stays NaN.
 func ratioBootstrap(_ values: [Double], counts: [Int], resamples: Int, seed: UInt64,
-                    level: Double) -> (Interval, [Double]) {
+                    level: Double) -> (interval: Interval, replicates: [Double], block: Int) {
     let estimate = values.reduce(0, +) / Double(max(counts.reduce(0, +), 1))
     let block = ratioBlockLength(values, counts: counts)
     let reps = bootstrapReplicates(n: values.count, block: block, resamples: resamples, seed: seed) { idx -> Double? in
@@ -118,8 +117,8 @@ func ratioBootstrap(_ values: [Double], counts: [Int], resamples: Int, seed: UIn
         return c > 0 ? s / Double(c) : nil
     }.compactMap { $0 }.sorted()
     let a = (1 - level) / 2
-    guard !reps.isEmpty else { return (Interval(estimate: estimate, lo: .nan, hi: .nan), reps) }
-    return (Interval(estimate: estimate, lo: quantile(sorted: reps, a), hi: quantile(sorted: reps, 1 - a)), reps)
+    guard !reps.isEmpty else { return (Interval(estimate: estimate, lo: .nan, hi: .nan), reps, block) }
+    return (Interval(estimate: estimate, lo: quantile(sorted: reps, a), hi: quantile(sorted: reps, 1 - a)), reps, block)
 }
 
 /// The block length `ratioBootstrap` uses for Σ values / Σ counts over these windows (in test-set order).
@@ -144,12 +143,18 @@ public func pairedBootstrap(nllSumsA: [Double], nllSumsB: [Double], counts: [Int
     }
     guard resamples >= 1 else { throw StatisticsError.invalid("resamples must be at least 1, got \(resamples)") }
     let d = zip(nllSumsA, nllSumsB).map { $0 - $1 }
-    let (delta, reps) = ratioBootstrap(d, counts: counts, resamples: resamples, seed: seed, level: level)
+    return pairedRatioBootstrap(d, counts: counts, resamples: resamples, seed: seed, level: level).comparison
+}
+
+/// `pairedBootstrap` on the windows' differences `d` = nllA − nllB, with the block length it used.
+func pairedRatioBootstrap(_ d: [Double], counts: [Int], resamples: Int, seed: UInt64,
+                          level: Double) -> (comparison: PairedComparison, block: Int) {
+    let (delta, reps, block) = ratioBootstrap(d, counts: counts, resamples: resamples, seed: seed, level: level)
     let B = Double(reps.count)
     let below = Double(reps.filter { $0 <= 0 }.count) / B
     let above = Double(reps.filter { $0 >= 0 }.count) / B
     let p = min(1, max(1 / B, 2 * min(below, above)))
-    return PairedComparison(delta: delta, pValue: p)
+    return (PairedComparison(delta: delta, pValue: p), block)
 }
 
 /// Half-width of the seed-noise band of runs that differ only in their seed: the largest
