@@ -18,7 +18,8 @@ const char gl_cuda_kernel_source[] = GL_CUDA_KERNEL_SOURCE GL_CUDA_BACKWARD_SOUR
 const char *gl_cuda_kernel_text(void) { return gl_cuda_kernel_source; }
 
 int gl_cuda_compile(int arch, char **cubin, size_t *bytes, char *err) {
-    if (!gl_cu.nvrtcCreateProgram) { snprintf(err, GL_CUDA_ERR, "NVRTC is not loaded (libnvrtc.so.13/.12 not found)"); return 1; }
+    const char *problem = gl_cuda_nvrtc_problem();
+    if (problem) { snprintf(err, GL_CUDA_ERR, "NVRTC (libnvrtc.so.13/.12) %s", problem); return 1; }
     nvrtcProgram prog;
     nvrtcResult r = gl_cu.nvrtcCreateProgram(&prog, gl_cuda_kernel_source, "gpt2lab_kernels.cu", 0, NULL, NULL);
     if (r) return gl_nvrtc_fail(err, "nvrtcCreateProgram", r);
@@ -34,6 +35,7 @@ int gl_cuda_compile(int arch, char **cubin, size_t *bytes, char *err) {
             char *full = malloc(n);
             if (full && gl_cu.nvrtcGetProgramLog(prog, full) == 0) {
                 for (char *c = full; *c; c++) if (*c == '\n') *c = ' ';
+                for (size_t k = strlen(full); k > 0 && full[k - 1] == ' '; k--) full[k - 1] = 0;
                 snprintf(log, sizeof log, "%s", full);
             }
             free(full);

@@ -2,8 +2,10 @@
 #define _GNU_SOURCE
 #include "CKernels.h"
 #include <dlfcn.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
@@ -92,4 +94,14 @@ int gl_openblas_force_core(const char *core) {
     init();
     unsetenv("OPENBLAS_CORETYPE");
     return 1;
+}
+
+int gl_cpu_available(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }

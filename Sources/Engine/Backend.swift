@@ -88,10 +88,13 @@ public struct CPUBackend: Sendable {
 }
 
 import CBLAS
+import CKernels
 import Foundation
 
 func openblasSingleThreaded() { openblas_set_num_threads(1) }
 
-enum ProcessInfoCores {
-    static var active: Int { ProcessInfo.processInfo.activeProcessorCount }
+/// The default thread count: the CPUs this process may run on (its affinity mask, which taskset, Slurm and
+/// cgroup cpusets set), not every CPU of the machine.
+public enum ProcessInfoCores {
+    public static var active: Int { Int(gl_cpu_available()) }
 }

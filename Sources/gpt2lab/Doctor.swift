@@ -10,7 +10,8 @@ struct Doctor: ParsableCommand {
         The same object `score --json` records as "runtime". Exits 1 when the CPU has AVX2 or AVX-512 but \
         the GEMM kernel is a generic one. With a GPU it also names the GPU, driver and CUDA libraries, and runs \
         the self-checks a GPU must pass before gpt2lab uses it (a built-in model on the GPU and the CPU engine, \
-        in each precision and math and for the Hessian's gradient), printing their differences.
+        in each precision and math and for the Hessian's gradient), printing their differences; exits 1 when \
+        one of them refuses the GPU or fails to run.
         """)
 
     @OptionGroup var threadsOption: ThreadsOption
@@ -20,7 +21,7 @@ struct Doctor: ParsableCommand {
     var json = false
 
     func run() throws {
-        var info = RuntimeInfo.current(threads: max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount))
+        var info = RuntimeInfo.current(threads: max(1, threads ?? ProcessInfoCores.active))
         info.cuda = CUDAStatus.current()
         if info.cuda?.problem == nil, info.cuda?.devices.isEmpty == false { info.cuda?.selfCheck = cudaSelfCheckLines(ordinal: 0) }
         if json {
@@ -42,6 +43,10 @@ struct Doctor: ParsableCommand {
         if info.genericGEMMOnVectorCPU {
             try runReporting { throw CommandError("the CPU has \(info.isa) but the GEMM kernel is the generic \(info.gemmKernel)") }
         }
+        let failed = failedSelfChecks(info.cuda)
+        if !failed.isEmpty {
+            try runReporting { throw CommandError("GPU 0 did not pass its self-check for \(failed.joined(separator: ", ")); work that needs it stops there") }
+        }
     }
 }
 
@@ -56,6 +61,13 @@ func printCUDA(_ cuda: CUDAStatus) {
         print(lib.name.padding(toLength: 17, withPad: " ", startingAt: 0)
               + (lib.path.map { $0 + detail } ?? (lib.problem ?? "not found")))
     }
-    print("cuda         " + (cuda.problem.map { "unavailable: \($0)" } ?? "ready (score --device cuda)"))
+    let failed = failedSelfChecks(cuda)
+    print("cuda         " + (cuda.problem.map { "unavailable: \($0)" }
+                             ?? (failed.isEmpty ? "ready (score --device cuda)" : "GPU 0 did not pass its self-check for \(failed.joined(separator: ", ")) (below)")))
     for line in cuda.selfCheck ?? [] { print("self-check   " + line) }
+}
+
+/// The self-checks (by name: "3xtf32 forward", "gradient", …) that refused GPU 0 or failed to run.
+func failedSelfChecks(_ cuda: CUDAStatus?) -> [String] {
+    (cuda?.selfCheck ?? []).filter { !$0.hasSuffix(": passed") }.map { String($0.prefix { $0 != ":" }) }
 }

@@ -50,7 +50,7 @@ struct HeadsOption: ParsableArguments {
 /// `--threads`, for every command that runs the engine. Parsed unconditionally, so `--threads -2`
 /// reaches the check below instead of reading as a flag.
 struct ThreadsOption: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads (default: every CPU this process may run on, as taskset, Slurm or a cgroup cpuset allow).")
     var threads: Int?
 
     func validate() throws {

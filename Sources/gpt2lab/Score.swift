@@ -82,7 +82,9 @@ struct Score: ParsableCommand {
         for w in ck.warnings { warn("\(path): \(w)") }
         let T = data.context ?? ck.config.contextLength
         let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: windows.stride ?? T, skip: windows.skip, maxTokens: windows.maxTokens)
-        let B = windows.batch ?? defaultBatch(context: T)
+        // The default batch of the device that will run (a GPU's is larger); a GPU asked for but unusable stops here.
+        let onGPU = try device != .cpu && settleDevice(device, math: nil).device != .cpu
+        let B = windows.batch ?? (onGPU ? defaultGPUBatch(context: T) : defaultBatch(context: T))
         let range = shardRange(shard: k, of: n, units: plan.windows.count, batch: B)
         let bar = ProgressBar("shard \(k)/\(n)")
         let (report, scores, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: T, stride: windows.stride,
@@ -126,7 +128,7 @@ struct Score: ParsableCommand {
                     (report, _) = try scoreCheckpointSequential(ck, tokens: tokens, testSetPath: data.testSet, rule: rule,
                                                                 context: data.context, stride: windows.stride, skip: windows.skip,
                                                                 maxTokens: windows.maxTokens, batch: windows.batch, threads: data.threads,
-                                                                device: device, progress: bar.update)
+                                                                device: device, math: gpuMath.math, progress: bar.update)
                 } else {
                     (report, _, _) = try scoreCheckpoint(ck, tokens: tokens, testSetPath: data.testSet, context: data.context,
                                                          stride: windows.stride, skip: windows.skip, maxTokens: windows.maxTokens, batch: windows.batch,

@@ -94,8 +94,14 @@ public func settleDevice(_ device: ComputeDevice, math: GPUMath? = .default) thr
         gpu.math = math?.rawValue
         return (.cuda(wanted), gpu)
     }
-    if device == .auto { return (.cpu, nil) }
-    throw CUDAError("--device \(device): " + (status.problem ?? "no GPU \(wanted) (the driver lists \(status.devices.count))"))
+    if device == .auto {
+        // No driver, no libraries or no GPU: the CPU. A GPU that is there but cannot be queried stops the run.
+        if let unusable = status.unusableGPU, status.problem == unusable {
+            throw CUDAError("--device auto: \(unusable); --device cpu runs on the CPU")
+        }
+        return (.cpu, nil)
+    }
+    throw CUDAError("--device \(device): " + (status.problem ?? "no CUDA device \(wanted) (this machine has \(status.devices.count))"))
 }
 
 /// Windows per GPU forward when --batch is not given: about 32768 positions (32 windows of 1024),
@@ -112,9 +118,11 @@ public func defaultBatch(context T: Int) -> Int { max(1, 1024 / max(T, 1)) }
 public func scoreCheckpointSequential(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPath: String, rule: SequentialRule,
                                       context: Int? = nil, stride: Int? = nil, skip: Int = 0, maxTokens: Int? = nil,
                                       batch: Int? = nil, threads: Int? = nil, device: ComputeDevice = .cpu,
+                                      math: GPUMath = .default,
                                       progress: ((Int, Int) -> Void)? = nil) throws -> (ScoreReport, SampledEstimate) {
     let (plan, model, gpu, B) = try prepareScoring(ck, tokens: tokens, testSetPath: testSetPath, context: context, stride: stride,
-                                                   skip: skip, maxTokens: maxTokens, batch: batch, threads: threads, device: device)
+                                                   skip: skip, maxTokens: maxTokens, batch: batch, threads: threads, device: device,
+                                                   math: math)
     let backend = model.backend, T = plan.context
     let counts = plan.windows.map(\.scoredCount)
     let total = plan.tokensScored

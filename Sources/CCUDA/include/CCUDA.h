@@ -18,6 +18,8 @@ extern "C" {
 
 /// The three libraries, in the order gl_cuda_library() numbers them.
 enum { GL_CUDA_LIB_DRIVER = 0, GL_CUDA_LIB_NVRTC = 1, GL_CUDA_LIB_CUBLAS = 2, GL_CUDA_LIB_COUNT = 3 };
+/// More GPUs than this from cuDeviceGetCount is a driver fault, refused.
+enum { GL_CUDA_MAX_DEVICES = 1024 };
 
 /// Loads the libraries (once; later calls return the first outcome). 0 when all three loaded.
 int gl_cuda_load(char *err);
@@ -30,6 +32,8 @@ int gl_cuda_devices(int *driver_version, int *count, char *err);
 int gl_cuda_device_info(int ordinal, char *name, int *cc_major, int *cc_minor, size_t *total_bytes, char *err);
 /// NVRTC's version as major*1000 + minor*10 (nvrtcVersion), or -1 when NVRTC is not loaded.
 int gl_cuda_nvrtc_version(void);
+/// NULL when NVRTC loaded with every symbol gpt2lab calls, else why not (found, or not loadable).
+const char *gl_cuda_nvrtc_problem(void);
 
 /// Compiles the kernel source for `arch` (e.g. 90 for sm_90) without a device: the test that the
 /// source compiles where NVRTC is found. Writes the compile log's first line into err on failure.

@@ -15,6 +15,8 @@ int gl_cpu_isa_level(void);
 int gl_cpu_has(const char *feature);
 /// The cpuid brand string (x86-64) into buf, NUL-terminated; empty when unavailable.
 void gl_cpu_brand(char *buf, size_t size);
+/// The CPUs this process may run on (its affinity mask: taskset, Slurm's and cgroup cpusets), at least 1.
+int gl_cpu_available(void);
 /// Which clone of the elementwise kernels runs: "avx512" | "avx2-fma" | "baseline" | "neon" | "generic".
 const char *gl_elementwise_isa(void);
 

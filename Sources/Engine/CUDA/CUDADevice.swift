@@ -18,15 +18,15 @@ public enum ComputeDevice: Equatable, Sendable, CustomStringConvertible {
     /// GPU N (CUDA's numbering).
     case cuda(Int)
 
-    /// "auto", "cpu", "cuda" (GPU 0) or "cuda:N"; nil for anything else.
+    /// "auto", "cpu", "cuda" (GPU 0) or "cuda:N" (N a CUDA ordinal, 0 ≤ N < 2³¹); nil for anything else.
     public init?(argument: String) {
         switch argument {
         case "auto": self = .auto
         case "cpu": self = .cpu
         case "cuda": self = .cuda(0)
         default:
-            guard argument.hasPrefix("cuda:"), let n = Int(argument.dropFirst(5)), n >= 0 else { return nil }
-            self = .cuda(n)
+            guard argument.hasPrefix("cuda:"), let n = Int32(argument.dropFirst(5)), n >= 0 else { return nil }
+            self = .cuda(Int(n))
         }
     }
 
@@ -98,11 +98,14 @@ public struct CUDAStatus: Codable, Sendable, Equatable {
     public var libraries: [CUDALibrary]
     /// Why CUDA scoring cannot run here (the first missing piece), nil when it can.
     public var problem: String?
+    /// A GPU the driver lists that could not be queried (its ordinal and why): a GPU that is there but
+    /// cannot be used, which stops `--device auto` rather than sending it to the CPU.
+    public var unusableGPU: String?
     /// GPU 0's self-checks (doctor runs them when CUDA can run; CUDASelfCheck.swift), one line each.
     public var selfCheck: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case devices, libraries, problem, selfCheck = "self_check"
+        case devices, libraries, problem, selfCheck = "self_check", unusableGPU = "unusable_gpu"
         case driverVersion = "driver_version", nvrtcVersion = "nvrtc_version"
     }
 
@@ -127,8 +130,13 @@ public struct CUDAStatus: Codable, Sendable, Equatable {
             return status
         }
         status.driverVersion = "\(version / 1000).\(version % 1000 / 10)"
-        for i in 0..<Int(count) {
-            if let info = try? gpuInfo(ordinal: i) { status.devices.append(info) }
+        for i in 0..<Int(count) {   // gl_cuda_devices checked 0 ≤ count ≤ GL_CUDA_MAX_DEVICES
+            do { status.devices.append(try gpuInfo(ordinal: i)) } catch {
+                // A GPU the driver lists but cannot describe cannot be used either: say so, never "ready".
+                let why = "GPU \(i) is listed by the driver but cannot be queried: \(error)"
+                problem = problem ?? why
+                status.unusableGPU = status.unusableGPU ?? why
+            }
         }
         if count == 0 { problem = problem ?? "the NVIDIA driver sees no GPU" }
         status.problem = problem
