@@ -26,12 +26,13 @@ final class CLITests: XCTestCase {
         return path
     }
 
-    /// Runs gpt2lab with `args`; returns exit status, stdout, stderr.
-    func gpt2lab(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    /// Runs gpt2lab with `args` (and `environment` added to this process's); returns exit status, stdout, stderr.
+    func gpt2lab(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = try binary()
         p.arguments = args
         p.currentDirectoryURL = Self.packageRoot
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
         try p.run()

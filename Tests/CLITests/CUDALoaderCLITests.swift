@@ -48,19 +48,8 @@ extension CLITests {
 
     /// gpt2lab with `driverDir` first on the library path and no NVRTC/cuBLAS search outside it.
     func gpt2labWithDriver(_ driverDir: URL, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = try binary()
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        env["LD_LIBRARY_PATH"] = driverDir.path + (env["LD_LIBRARY_PATH"].map { ":" + $0 } ?? "")
-        env["GPT2LAB_CUDA_LIB_PATH"] = driverDir.path
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let path = ProcessInfo.processInfo.environment["LD_LIBRARY_PATH"].map { ":" + $0 } ?? ""
+        return try gpt2lab(args, environment: ["LD_LIBRARY_PATH": driverDir.path + path, "GPT2LAB_CUDA_LIB_PATH": driverDir.path])
     }
 
     /// Every driver entry gpt2lab resolves, each returning `ret`; cuDeviceGetCount gives `count`, cuDeviceGet `get`.
