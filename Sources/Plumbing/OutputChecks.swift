@@ -133,7 +133,13 @@ public func checkFolderOutput(_ given: String, what: String, foreign: (String) -
         }
         if entries.isEmpty { return }
         let others = foreign(path).sorted()
-        if others.isEmpty { return }
+        if others.isEmpty {
+            // Replacing a previous output removes its files, which needs the folder itself writable.
+            guard access(path, W_OK | X_OK) == 0 else {
+                throw OutputError(given, "is a previous \(what) in a folder that is not writable, so it cannot be replaced; make it writable or choose another folder")
+            }
+            return
+        }
         let shown = others.prefix(3).joined(separator: ", ") + (others.count > 3 ? ", …" : "")
         throw OutputError(given, "holds files that are not a \(what) (\(shown)); they would be deleted — choose a new folder or remove them")
     case .missing:

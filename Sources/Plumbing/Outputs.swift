@@ -87,7 +87,9 @@ private func replaceFolder(_ path: String, with tmp: String, token: Int) throws 
         }
         return PendingOutputs.track(old)
     }
-    try? FileManager.default.removeItem(atPath: old)  // the new folder is in place; a leftover old copy is harmless
+    do { try FileManager.default.removeItem(atPath: old) } catch {   // the new folder is in place: say what is left
+        printToStderr("gpt2lab: warning: " + oneLine("the previous \(url.lastPathComponent), moved aside to \(old), could not be removed (\(ioReason(error))); remove it by hand") + "\n")
+    }
     PendingOutputs.untrack(oldToken)
 }
 

@@ -264,13 +264,17 @@ public func renderReportHTML(_ r: ComparisonResults, charts: ReportChartSet, tem
 }
 
 /// What in the folder `path` is not part of a gpt2lab report: entries other than report files
-/// (index.html, results.json, results.csv, PNG charts gpt2lab drew: isGpt2labChart), or a results.json
-/// gpt2lab did not write (none with gpt2lab's engine in its settings). Empty for a previous report.
+/// (index.html, results.json, results.csv, and the PNG charts the report's page shows, drawn by gpt2lab:
+/// isGpt2labChart), or a results.json gpt2lab did not write (none with gpt2lab's engine in its settings).
+/// Empty for a previous report. A chart gpt2lab drew for another command (`norms --plot` into the folder)
+/// is not the report's, and is kept: the report refuses the folder.
 public func nonReportEntries(_ path: String) -> [String] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    let page = (try? String(contentsOfFile: path + "/" + ReportFile.html, encoding: .utf8)) ?? ""
     let others = entries.filter { e in
         if [ReportFile.html, ReportFile.json, ReportFile.csv].contains(e) { return false }
-        return !(e.hasSuffix(".png") && pathKind(path + "/" + e) == .file && isGpt2labChart(path + "/" + e))
+        return !(e.hasSuffix(".png") && page.contains("<img src=\"\(e)\"") && pathKind(path + "/" + e) == .file
+                 && isGpt2labChart(path + "/" + e))
     }
     if !others.isEmpty || entries.isEmpty { return others }
     struct Head: Decodable { struct Settings: Decodable { var engine: String }; var settings: Settings }

@@ -88,6 +88,13 @@ extension CLITests {
         try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0]).write(to: URL(fileURLWithPath: out + "/screenshot.png"))
         assertOneLineError(try gpt2lab(["report", manifest, "--out", out, "--cache", cache]), contains: "screenshot.png")
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/screenshot.png"))
+        // A chart gpt2lab drew for another command, saved into the report's folder, is the user's: the report's
+        // own charts are the ones its page shows (a re-run deleted `norms --plot` charts there).
+        try FileManager.default.removeItem(atPath: out + "/screenshot.png")
+        let mine = try gpt2lab(["norms", try example("runs/baseline/model.safetensors"), "--plot", out + "/my-norms.png"])
+        XCTAssertEqual(mine.status, 0, mine.err)
+        assertOneLineError(try gpt2lab(["report", manifest, "--out", out, "--cache", cache]), contains: "my-norms.png")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/my-norms.png"))
     }
 
     func testPartAndChartOutputsAreCheckedBeforeAnyWork() throws {
