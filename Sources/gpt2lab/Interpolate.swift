@@ -16,7 +16,8 @@ struct Interpolate: ParsableCommand {
         Each point's excess is loss(t) − [(1 − t)·L(0) + t·L(1)], its height above the straight line between the \
         endpoints' losses; the barrier is the largest excess over the points with 0 < t < 1. Intervals are 95% \
         percentile block bootstraps over windows (2000 resamples, seeded; blocks of consecutive windows, their \
-        length from the windows' autocorrelation), the excess's paired: each resample draws one set of windows \
+        length from the windows' autocorrelation; with fewer than 10 whole blocks, a Student t interval on the \
+        resamples' standard deviation), the excess's paired: each resample draws one set of windows \
         for every t. The barrier's interval is that of the excess at its t; it does not account \
         for picking the largest. The two checkpoints must have one shape (layers, width, heads, MLP width, \
         vocabulary, context, biases, tying); otherwise it stops before scoring. With --device cuda each point's \

@@ -112,7 +112,7 @@ func reportSettings(_ s: ComparisonSetup) -> ReportSettings {
         tokensScored: s.plan.tokensScored, bootstrap: options.bootstrap, seed: options.seed, level: options.level,
         hessianSamples: options.hessianSamples, engine: scoringEngineVersion,
         pValueRule: m.sequential == nil
-            ? "paired circular block bootstrap over consecutive windows (Politis–White block length, ci_block_windows): p = 2·min(P(Δ*≤0), P(Δ*≥0)), floored at 1/B, capped at 1"
+            ? "paired circular block bootstrap over consecutive windows (Politis–White block length, ci_block_windows): p = 2·min(P(Δ*≤0), P(Δ*≥0)), floored at 1/B, capped at 1; with fewer than 10 whole blocks in the windows, the two-sided Student t p on k − 1 degrees of freedom of Δ / sd(Δ*), k the whole blocks (and its t interval)"
             : "none: sequential scoring reports the paired Δ's interval, not a p-value",
         precision: options.precision.rawValue,
         sequential: m.sequential.map {
