@@ -31,6 +31,8 @@ func evalTemplateContext(_ r: ComparisonResults) -> [[String: Any]] {
         }
         return ["title": "\(name) (\(e.recipe) recipe, \(e.examples) examples of \((e.data as NSString).lastPathComponent))",
                 "metric": e.metric, "level": String(level), "is_hellaswag": e.task.info.reportsPlainAccuracy, "rows": rows,
-                "reports_ppl": e.task.info.reportsPerplexity]
+                "reports_ppl": e.task.info.reportsPerplexity,
+                // Sequential scoring reads different windows per run: their losses are not side by side.
+                "loss_own_windows": r.settings.sequential != nil]
     }
 }

@@ -320,7 +320,7 @@ public func writeReport(_ r: ComparisonResults, extras: ComparisonExtras, to des
 
 /// The settings line for the scoring precision (results written before bf16 have none: f32).
 func precisionText(_ p: String?) -> String {
-    p == "bf16" ? "bf16 test loss: weights and each product's input rounded to bf16, sums in f32 (norms, Hessian and completions in f32)"
+    p == "bf16" ? "bf16 test loss: weights and each product's input rounded to bf16, sums in f32 (norms, Hessian, benchmarks, per-token comparisons, paths and completions in f32)"
         : "f32"
 }
 
