@@ -89,7 +89,7 @@ public func loadCheckpoint(path: String, heads: Int? = nil, headsGivenBy: HeadsG
     let nonFinite = parameters.parameterTensors.filter { (bad[$0] ?? 0) > 0 }.map { "\($0.canonicalName) has \(bad[$0]!) NaN/Inf value(s)" }
     if !nonFinite.isEmpty && !nonFiniteIsAWarning {
         throw CheckpointError(path, .nonFinite, nonFinite.prefix(3).joined(separator: ", ") + (nonFinite.count > 3 ? " (and \(nonFinite.count - 3) more tensors)" : "")
-                              + "; no loss computed from it would be a number")
+                              + "; a loss, norm or spectrum computed from it would not be a number")
     }
     warnings += nonFinite
     let sources = s.parameters

@@ -63,8 +63,9 @@ struct Norms: ParsableCommand {
                 let sources = try readSourceTensors(path: path)
                 stats.append(checkpointNormStats(checkpoint: path, weights: ck.weights, sourceTensors: sources))
             }
-            let stepList = try chart.parsedSteps(count: checkpoints.count)
+            let (stepList, stepNotes) = try chart.chartSteps(paths: checkpoints)
             var written: [String] = []
+            if plot != nil || svg != nil { for note in stepNotes { warn(note) } }
             for base in [plot, svg].compactMap({ $0 }) {
                 written += try writeCharts(stats, base: base, steps: stepList)
             }
@@ -98,10 +99,8 @@ struct Norms: ParsableCommand {
         try render(parameterNormBars(stats), to: totals, width: max(640, 160 * stats.count + 240), height: 480,
                    scale: chart.scale)
         out.append(totals)
-        let stepped = stats.enumerated().filter { i, s in
-            (steps.flatMap { $0[i] }) ?? trainingStep(fromPath: s.checkpoint) != nil
-        }
-        if stepped.count >= 2, let stepChart = normsVersusStep(stats, steps: steps) {
+        let stepped = steps.map { $0.compactMap { $0 } } ?? []
+        if let steps, stepped.count >= 2, let stepChart = normsVersusStep(stats, steps: steps) {
             let path = paths[2]
             try render(stepChart, to: path, width: 800, height: 480, scale: chart.scale)
             out.append(path)

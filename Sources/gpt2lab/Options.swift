@@ -159,6 +159,41 @@ struct StepChartOptions: ParsableArguments {
         guard values.count == count else {
             throw ValidationError("--steps has \(values.count) values for \(count) checkpoints")
         }
+        if let twice = values.compactMap({ $0 }).duplicates.first {
+            throw ValidationError("--steps gives step \(twice) twice: a steps chart has one checkpoint per step")
+        }
         return values
+    }
+
+    /// Each checkpoint's training step for the FILE-steps.png chart (`--steps`, else `step-N` in the names), or
+    /// nil when no steps chart is drawn; `notes` say what was left out and why, to be warned. Steps from names
+    /// must be one run's: checkpoints in one folder (file names `run/step-N.…`, or folders `run/step-N/`). A
+    /// checkpoint without a step beside stepped ones is named, not silently dropped.
+    func chartSteps(paths: [String]) throws -> (steps: [Int?]?, notes: [String]) {
+        if let given = try parsedSteps(count: paths.count) { return (given, []) }
+        let named = paths.map(trainingStep(fromPath:))
+        let stepped = zip(paths, named).filter { $0.1 != nil }
+        guard stepped.count >= 2 else { return (nil, []) }
+        let runFolders = Set(stepped.map { URL(fileURLWithPath: $0.0).standardized.deletingLastPathComponent().path })
+        if runFolders.count > 1 {
+            return (nil, ["no steps chart: the step-N checkpoints lie in \(runFolders.count) folders (\(runFolders.sorted().prefix(3).joined(separator: ", "))), "
+                          + "not one run's; give --steps to chart them as one run"])
+        }
+        if let twice = stepped.compactMap(\.1).duplicates.first {
+            return (nil, ["no steps chart: two checkpoints are named step \(twice); give --steps"])
+        }
+        let notes = zip(paths, named).filter { $0.1 == nil }.map {
+            "\($0.0) has no training step in its name, so the steps chart leaves it out; --steps places it"
+        }
+        return (named, notes)
+    }
+}
+
+extension Array where Element: Hashable {
+    /// The elements that occur more than once, in order of their second occurrence.
+    var duplicates: [Element] {
+        var seen = Set<Element>(), out: [Element] = []
+        for x in self where !seen.insert(x).inserted { out.append(x) }
+        return out
     }
 }

@@ -8,17 +8,27 @@ import Report
 
 struct Spectra: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Weight-matrix spectra (WeightWatcher's power-law α, α̂, spikes) of checkpoints side by side.",
+        abstract: "Weight-matrix spectra (WeightWatcher's power-law α and α̂, stable rank, spikes over the random edge) of checkpoints side by side.",
         discussion: """
         For each weight matrix (per block: attention q, k, v, output projection, MLP fc and projection; the token \
         and position embeddings; an untied LM head): the ESD (squared singular values, float64 LAPACK), the \
-        power-law exponent α of its tail with xmin at the smallest KS-like distance D, exactly as WeightWatcher's \
-        default fit; α̂ = α·log10(λ_max); stable rank ‖W‖_F²/‖W‖₂²; spikes above the Marchenko–Pastur edge of a \
-        randomised W. Flags: alpha<2, alpha>6 (WeightWatcher's over/under-trained warnings), tail<10, evals<20, no-fit. \
-        Means are over the matrices WeightWatcher's defaults analyse (it skips N > 50000: GPT-2's token embedding).
+        power-law exponent α of its tail with xmin at the smallest distance D (WeightWatcher's one-sided, KS-like \
+        distance), as WeightWatcher's default fit computes it for a matrix of 20 or more eigenvalues; α̂ = \
+        α·log10(λ_max); stable rank ‖W‖_F²/‖W‖₂²; spikes: eigenvalues above the Marchenko–Pastur edge of a \
+        randomised W of W's own σ (not WeightWatcher's num_spikes, which fits σ). Flags: alpha<2, alpha>6 \
+        (WeightWatcher's over/under-trained warnings), tail<10, evals<20 (WeightWatcher 0.7 fits those with a \
+        small-sample correction; gpt2lab keeps the plain fit), no-fit. Means are over the matrices WeightWatcher's \
+        defaults analyse (it skips N > 50000: GPT-2's token embedding), without failed fits (WeightWatcher \
+        counts those as α = −1).
+
+        GPT-2's fused attention weight (c_attn in HF, nanoGPT and llm.c checkpoints) is analysed as its three \
+        C×C parts q, k and v, the same for every layout: WeightWatcher does that for checkpoints with separate \
+        projections, but fits c_attn whole in an HF GPT2LMHeadModel, so on such a model its attention rows and \
+        means differ from these (on the fixtures' HF layout: mean α 2.62 here, 2.94 in WeightWatcher).
 
         --plot FILE.png draws α by layer, one line per checkpoint, one panel per matrix role; FILE-steps.png α \
-        against training step when the checkpoints are steps of one run (`step-NNNNNN` names, or --steps).
+        against training step when the checkpoints are steps of one run (`step-NNNNNN` names in one folder, or \
+        --steps).
 
         Examples:
           gpt2lab spectra examples/runs/*/model.safetensors --plot spectra.png
@@ -49,7 +59,7 @@ struct Spectra: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            let stepList = try chart.parsedSteps(count: checkpoints.count)
+            let (stepList, stepNotes) = try chart.chartSteps(paths: checkpoints)
             if let plot {
                 for path in [plot, stepsChartPath(plot)] { try checkFileOutput(path, what: "chart", isOurs: isGpt2labChart) }
             }
@@ -71,7 +81,8 @@ struct Spectra: ParsableCommand {
                 let layers = spectraAlphaByLayer(all)
                 try render(layers, to: plot, width: 1080, height: 90 + 260 * max((layers.panels.count + 2) / 3, 1), scale: chart.scale)
                 written.append(plot)
-                if let stepChart = spectraAlphaVersusStep(all, steps: stepList) {
+                for note in stepNotes { warn(note) }
+                if let stepList, let stepChart = spectraAlphaVersusStep(all, steps: stepList) {
                     try render(stepChart, to: stepsChartPath(plot), width: 1080,
                                height: 90 + 260 * max((stepChart.panels.count + 2) / 3, 1), scale: chart.scale)
                     written.append(stepsChartPath(plot))

@@ -55,5 +55,33 @@ extension CLITests {
         XCTAssertEqual(try String(contentsOf: mine, encoding: .utf8), "not a chart")
         XCTAssertNotEqual(try gpt2lab(["spectra", ckpt, "--plot", dir.appendingPathComponent("x.svg").path]).status, 0)
         XCTAssertNotEqual(try gpt2lab(["spectra", ckpt, "--steps", "1,2"]).status, 0)
+        let dup = try gpt2lab(["spectra", ckpt, ckpt, "--steps", "5,5"])
+        XCTAssertEqual(dup.status, 64, dup.err)
+        XCTAssertTrue(dup.err.contains("step 5 twice"), dup.err)
+    }
+
+    /// The steps chart (norms' and spectra's FILE-steps.png) is one run's: step-N checkpoints of two runs are not
+    /// joined into one line (it drew both runs as one "during training" line), and a checkpoint without a step is
+    /// named rather than silently left out.
+    func testStepsChartIsOneRunsSteps() throws {
+        let dir = try scratch("steps-one-run")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let runB = dir.appendingPathComponent("runB")
+        try FileManager.default.createDirectory(at: runB, withIntermediateDirectories: true)
+        let a = try ["step-000571", "step-001143"].map { try fixture("runs/baseline/\($0).safetensors") }
+        for (i, name) in ["step-000571", "step-001143"].enumerated() {
+            try FileManager.default.copyItem(atPath: a[i], toPath: runB.appendingPathComponent(name + ".safetensors").path)
+        }
+        let b = ["step-000571", "step-001143"].map { runB.appendingPathComponent($0 + ".safetensors").path }
+        let plot = dir.appendingPathComponent("n.png").path
+        let two = try gpt2lab(["norms"] + a + b + ["--plot", plot])
+        XCTAssertEqual(two.status, 0, two.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("n-steps.png").path), "two runs joined as one")
+        XCTAssertTrue(two.err.contains("not one run's"), two.err)
+        let final = try fixture("runs/baseline/model.safetensors")
+        let one = try gpt2lab(["norms"] + a + [final, "--plot", plot])
+        XCTAssertEqual(one.status, 0, one.err)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("n-steps.png").path))
+        XCTAssertTrue(one.err.contains("\(final) has no training step in its name"), one.err)
     }
 }

@@ -2,7 +2,8 @@
 // eigenvalues and the Marchenko–Pastur edge, PowerLawFit.swift for α), plus gpt2lab's flags and means.
 //
 // Matrices: per block the query, key and value parts of the fused QKV weight (C×C each: WeightWatcher
-// sees them as three layers in Raschka/nanoGPT-style checkpoints with separate projections), the
+// sees them as three layers in Raschka-style checkpoints with separate projections; on an HF, nanoGPT or
+// llm.c model it fits the fused c_attn whole, so its attention rows and means differ there), the
 // attention output projection, the MLP's fc and projection; the token and position embeddings (both
 // are `Embedding` layers WeightWatcher analyses); the LM head only when untied (a tied head is the token
 // embedding). WeightWatcher's default `max_N = 50000` skips matrices with more rows than that — GPT-2's
