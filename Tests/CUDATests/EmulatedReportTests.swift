@@ -47,6 +47,18 @@ final class EmulatedReportTests: XCTestCase {
             XCTAssertEqual(gpu.runs[0].loss, cpu.runs[0].loss, accuracy: tolerance, "\(math)")
         }
     }
+
+    /// `report --device auto` with a GPU that is there but refuses the work stops with the line the other
+    /// commands give (it gave only the bare cuda:0 failure).
+    func testAutoWithAnUnusableGPUStopsWithTheAutoLine() throws {
+        let m = try manifest()
+        gl_cuda_emulated_fail_allocs(1)   // every allocation fails until it is turned off
+        defer { gl_cuda_emulated_fail_allocs(0) }
+        XCTAssertThrowsError(try compareRuns(m, options: options(.auto, .default))) { e in
+            XCTAssertTrue("\(e)".hasPrefix("--device auto: GPU 0 is there but cannot be used: "), "\(e)")
+            XCTAssertTrue("\(e)".hasSuffix("; --device cpu runs on the CPU"), "\(e)")
+        }
+    }
 }
 
 /// The report's per-token section on the emulated device: both models there, the positions computed by

@@ -39,9 +39,13 @@ func describeError(_ error: Error) -> String {
 }
 
 /// Scores (or reuses scores of) every run of `manifest` and compares them. See the file comment.
+/// With `--device auto` a GPU that is there but refuses the work stops the report with the same line the other
+/// commands give (openOnDevice), never a silent CPU run.
 public func compareRuns(_ m: ReportManifest, options: ReportOptions,
                         events: @escaping (ComparisonEvent) -> Void = { _ in }) throws -> (ComparisonResults, ComparisonExtras) {
-    try compareRuns(m, options: options, opener: .files, events: events)
+    do { return try compareRuns(m, options: options, opener: .files, events: events) } catch let e as CUDAError where options.device == .auto {
+        throw autoDeviceRefusal(ordinal: 0, e)
+    }
 }
 
 /// `compareRuns` with the checkpoints opened through `opener` (a test counts the opens).

@@ -71,11 +71,15 @@ func openOnDevice<T>(_ device: ComputeDevice, _ open: (Int) throws -> T) throws 
     case let .cuda(n): return try open(n)
     case .auto:
         guard case let .cuda(n) = try settleDevice(.auto, math: nil).device else { return nil }
-        do { return try open(n) } catch {
-            let why = "\(error)", cpu = "--device cpu runs on the CPU"
-            throw CUDAError("--device auto: GPU \(n) is there but cannot be used: \(why)" + (why.contains(cpu) ? "" : "; " + cpu))
-        }
+        do { return try open(n) } catch { throw autoDeviceRefusal(ordinal: n, error) }
     }
+}
+
+/// The line `--device auto` stops with when GPU `ordinal` is there but `error` keeps it from the work.
+func autoDeviceRefusal(ordinal: Int, _ error: Error) -> CUDAError {
+    let why = "\(error)", cpu = "--device cpu runs on the CPU"
+    if why.hasPrefix("--device auto") { return error as? CUDAError ?? CUDAError(why) }
+    return CUDAError("--device auto: GPU \(ordinal) is there but cannot be used: \(why)" + (why.contains(cpu) ? "" : "; " + cpu))
 }
 
 /// The device a report scores on, settled before any scoring so the cache key can name its GPU:
