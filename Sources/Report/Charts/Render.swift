@@ -55,6 +55,15 @@ public func render(_ chart: DotChart, to path: String, format: ChartFormat? = ni
 
 private func statusText(_ s: cairo_status_t) -> String { String(cString: cairo_status_to_string(s)) }
 
+/// "; no space left on its file system" when the folder of `path` has (almost) none free: Cairo reports a full
+/// disk only as "error while writing to output stream".
+private func fullDiskNote(_ path: String) -> String {
+    var fs = statvfs()
+    let dir = (path as NSString).deletingLastPathComponent
+    guard statvfs(dir.isEmpty ? "." : dir, &fs) == 0 else { return "" }
+    return UInt64(fs.f_bavail) * UInt64(fs.f_frsize) < 1 << 20 ? "; no space left on its file system" : ""
+}
+
 private func writePNG(_ chart: Chart, tmp: String, path: String, width: Int, height: Int, scale: Double) throws {
     let pw = Int32((Double(width) * scale).rounded()), ph = Int32((Double(height) * scale).rounded())
     guard let surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, pw, ph) else {
@@ -68,7 +77,7 @@ private func writePNG(_ chart: Chart, tmp: String, path: String, width: Int, hei
     cairo_destroy(cr)
     guard drawn == CAIRO_STATUS_SUCCESS else { throw ChartError.cairo(path: path, status: statusText(drawn)) }
     let written = cairo_surface_write_to_png(surface, tmp)
-    guard written == CAIRO_STATUS_SUCCESS else { throw ChartError.cairo(path: path, status: statusText(written)) }
+    guard written == CAIRO_STATUS_SUCCESS else { throw ChartError.cairo(path: path, status: statusText(written) + fullDiskNote(tmp)) }
     guard let png = FileManager.default.contents(atPath: tmp), let marked = markedPNG(png) else {
         throw ChartError.cairo(path: path, status: "unreadable PNG output")
     }
@@ -88,7 +97,7 @@ private func writeSVG(_ chart: Chart, tmp: String, path: String, width: Int, hei
     cairo_surface_finish(surface)
     let status = cairo_surface_status(surface)
     guard drawn == CAIRO_STATUS_SUCCESS else { throw ChartError.cairo(path: path, status: statusText(drawn)) }
-    guard status == CAIRO_STATUS_SUCCESS else { throw ChartError.cairo(path: path, status: statusText(status)) }
+    guard status == CAIRO_STATUS_SUCCESS else { throw ChartError.cairo(path: path, status: statusText(status) + fullDiskNote(tmp)) }
     guard let svg = FileManager.default.contents(atPath: tmp) else { throw ChartError.cairo(path: path, status: "unreadable SVG output") }
     try Data(markedSVG(String(decoding: svg, as: UTF8.self)).utf8).write(to: URL(fileURLWithPath: tmp))
 }
