@@ -133,7 +133,9 @@ static int load_driver(void) {
                            "/usr/lib/x86_64-linux-gnu/libcuda.so.1", "/usr/lib64/libcuda.so.1"};
     void *h = NULL;
     char tried[400] = "";
-    for (size_t i = 0; i < sizeof names / sizeof *names && !h; i++) {
+    // The first libcuda.so.1 found is the one to use: one that is there but does not load is the user's
+    // problem to see, not to be swapped silently for another copy further down the list.
+    for (size_t i = 0; i < sizeof names / sizeof *names && !h && !tried[0]; i++) {
         h = dlopen(names[i], RTLD_NOW | RTLD_GLOBAL);
         if (!h) note_dlerror(tried, sizeof tried, names[i]);
     }

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "CKernels.h"
 #include <dlfcn.h>
+#include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,10 +98,17 @@ int gl_openblas_force_core(const char *core) {
 }
 
 int gl_cpu_available(void) {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        int n = CPU_COUNT(&set);
-        if (n > 0) return n;
+    // A set sized for the machine (a fixed cpu_set_t holds 1024 CPUs; sched_getaffinity refuses a smaller one).
+    long online = sysconf(_SC_NPROCESSORS_CONF);
+    for (int cpus = online > 1024 ? (int)online : 1024; cpus <= 1 << 20; cpus *= 2) {
+        cpu_set_t *set = CPU_ALLOC(cpus);
+        if (!set) break;
+        size_t size = CPU_ALLOC_SIZE(cpus);
+        int ok = sched_getaffinity(0, size, set) == 0;
+        int n = ok ? CPU_COUNT_S(size, set) : 0;
+        CPU_FREE(set);
+        if (ok && n > 0) return n;
+        if (ok || errno != EINVAL) break;
     }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;

@@ -43,6 +43,9 @@ struct Doctor: ParsableCommand {
         if info.genericGEMMOnVectorCPU {
             try runReporting { throw CommandError("the CPU has \(info.isa) but the GEMM kernel is the generic \(info.gemmKernel)") }
         }
+        if let unusable = info.cuda?.unusableGPUs, !unusable.isEmpty {
+            try runReporting { throw CommandError(unusable.sorted { Int($0.key) ?? 0 < Int($1.key) ?? 0 }.map(\.value).joined(separator: "; ")) }
+        }
         let failed = failedSelfChecks(info.cuda)
         if !failed.isEmpty {
             try runReporting { throw CommandError("GPU 0 did not pass its self-check for \(failed.joined(separator: ", ")); work that needs it stops there") }
@@ -55,7 +58,10 @@ func printCUDA(_ cuda: CUDAStatus) {
     for g in cuda.devices {
         print("gpu          \(describeGPU(g))" + (cuda.driverVersion.map { ", driver CUDA \($0)" } ?? ""))
     }
-    if cuda.devices.isEmpty { print("gpu          none" + (cuda.driverVersion.map { " (driver CUDA \($0))" } ?? "")) }
+    for why in (cuda.unusableGPUs ?? [:]).sorted(by: { Int($0.key) ?? 0 < Int($1.key) ?? 0 }).map(\.value) { print("gpu          " + why) }
+    if cuda.devices.isEmpty && (cuda.unusableGPUs ?? [:]).isEmpty {
+        print("gpu          none" + (cuda.driverVersion.map { " (driver CUDA \($0))" } ?? ""))
+    }
     for lib in cuda.libraries {
         let detail = lib.name == "libnvrtc" ? (cuda.nvrtcVersion.map { " (NVRTC \($0))" } ?? "") : ""
         print(lib.name.padding(toLength: 17, withPad: " ", startingAt: 0)

@@ -52,15 +52,16 @@ extension CLITests {
         return try gpt2lab(args, environment: ["LD_LIBRARY_PATH": driverDir.path + path, "GPT2LAB_CUDA_LIB_PATH": driverDir.path])
     }
 
-    /// Every driver entry gpt2lab resolves, each returning `ret`; cuDeviceGetCount gives `count`, cuDeviceGet `get`.
-    func fullDriver(count: Int, get: Int = 0) -> String {
+    /// Every driver entry gpt2lab resolves, each succeeding; cuDeviceGetCount gives `count`, cuDeviceGet fails with
+    /// `get` for the ordinals `failing` (every one when nil).
+    func fullDriver(count: Int, get: Int = 0, failing: Int? = nil) -> String {
         let plain = ["cuInit", "cuDriverGetVersion", "cuDeviceGetName", "cuDeviceGetAttribute", "cuDeviceTotalMem_v2",
                      "cuMemGetInfo_v2", "cuDevicePrimaryCtxRetain", "cuDevicePrimaryCtxRelease_v2", "cuCtxSetCurrent",
                      "cuCtxSynchronize", "cuMemAlloc_v2", "cuMemFree_v2", "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2",
                      "cuModuleLoadData", "cuModuleUnload", "cuModuleGetFunction", "cuLaunchKernel"]
         return plain.map { "int \($0)() { return 0; }\n" }.joined()
             + "int cuDeviceGetCount(int *n) { *n = \(count); return 0; }\n"
-            + "int cuDeviceGet(int *d, int i) { *d = i; return \(get); }\n"
+            + "int cuDeviceGet(int *d, int i) { *d = i; return \(failing.map { "i == \($0) ? \(get) : 0" } ?? "\(get)"); }\n"
             + "int cuGetErrorName(int r, const char **s) { *s = \"CUDA_ERROR_STAND_IN\"; return 0; }\n"
             + "int cuGetErrorString(int r, const char **s) { *s = \"stand-in failure\"; return 0; }\n"
     }
@@ -101,6 +102,21 @@ extension CLITests {
                 XCTAssertEqual((try json(auto.out)["runtime"] as? [String: Any])?["device"] as? String, "cpu", c.name)
             }
         }
+    }
+
+    /// One GPU that cannot be queried blocks only itself: cuda:1 stops naming it, and doctor exits 1 naming it.
+    func testAnUnqueryableGPUBlocksOnlyItself() throws {
+        let bin = try fixture("data/test-persuasion.bin"), ck = try fixture("runs/baseline/model.safetensors")
+        let dir = try standInDriver(fullDriver(count: 2, get: 101, failing: 1))
+        let one = try gpt2labWithDriver(dir, ["score", ck, "--test-set", bin, "--max-tokens", "300", "--device", "cuda:1"])
+        XCTAssertEqual(one.status, 1, one.err)
+        XCTAssertTrue(one.err.contains("cuDeviceGet failed: CUDA_ERROR_STAND_IN"), one.err)
+        let doctor = try gpt2labWithDriver(dir, ["doctor", "--json"])
+        XCTAssertEqual(doctor.status, 1, doctor.err)
+        XCTAssertTrue(doctor.err.contains("GPU 1 is listed by the driver but cannot be queried"), doctor.err)
+        let cuda = try XCTUnwrap(try json(doctor.out)["cuda"] as? [String: Any])
+        XCTAssertEqual((cuda["devices"] as? [[String: Any]])?.count, 1, "GPU 0 is still there")
+        XCTAssertNotNil((cuda["unusable_gpus"] as? [String: String])?["1"])
     }
 
     func testCUDAOrdinalBeyondInt32IsRefusedByTheParser() throws {

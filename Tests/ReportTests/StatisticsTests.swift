@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestFixtures
 import XCTest
 @testable import Analysis
 
@@ -131,6 +132,7 @@ final class StatisticsTests: XCTestCase {
     /// worse); scipy's paired t-test on the same 16 differences, ignoring their dependence, gives p = 0.067.
     func testFewWindowsGiveATIntervalNotAFlooredP() throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/fixtures/expected")
+        guard FileManager.default.fileExists(atPath: dir.path) else { throw missingFixtures("../shared/fixtures not found") }
         func windows(_ run: String) throws -> [Double] {
             let d = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent(run + ".json"))) as? [String: Any])
             let t = try XCTUnwrap((d["tests"] as? [String: Any])?["test-persuasion"] as? [String: Any])

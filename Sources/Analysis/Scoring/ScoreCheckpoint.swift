@@ -94,17 +94,15 @@ public func settleDevice(_ device: ComputeDevice, math: GPUMath? = .default) thr
     case let .cuda(n): wanted = n
     }
     let status = CUDAStatus.current()
-    if status.problem == nil, var gpu = status.devices.first(where: { $0.ordinal == wanted }) {
+    if let unusable = status.unusableGPUs?[String(wanted)], status.problem == nil || status.problem == unusable {
+        // GPU `wanted` is there (the driver lists it) but cannot be queried: it stops auto as it stops cuda:N.
+        throw CUDAError("--device \(device): \(unusable)" + (device == .auto ? "; --device cpu runs on the CPU" : ""))
+    }
+    if status.problem == nil || status.problem == status.unusableGPUs?["0"], var gpu = status.devices.first(where: { $0.ordinal == wanted }) {
         gpu.math = math?.rawValue
         return (.cuda(wanted), gpu)
     }
-    if device == .auto {
-        // No driver, no libraries or no GPU: the CPU. A GPU that is there but cannot be queried stops the run.
-        if let unusable = status.unusableGPU, status.problem == unusable {
-            throw CUDAError("--device auto: \(unusable); --device cpu runs on the CPU")
-        }
-        return (.cpu, nil)
-    }
+    if device == .auto { return (.cpu, nil) }   // no driver, no libraries or no GPU 0: the CPU
     throw CUDAError("--device \(device): " + (status.problem ?? "no CUDA device \(wanted) (this machine has \(status.devices.count))"))
 }
 

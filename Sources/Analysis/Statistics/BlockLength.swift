@@ -33,15 +33,18 @@ public func politisWhiteBlockLength(_ x: [Double]) -> Double? {
         for j in 0..<max(count, 0) { s += e[a + j] * e[b + j] }
         return s
     }
-    var squares = [Double](repeating: 0, count: n + 1)   // squares[k] = Σ_{j<k} e[j]²
-    for j in 0..<n { squares[j + 1] = squares[j] + e[j] * e[j] }
+    // head[k] = Σ_{j<k} e[j]², tail[k] = Σ_{j≥k} e[j]²: each a running sum of non-negative terms, so neither
+    // loses digits to a subtraction.
+    var head = [Double](repeating: 0, count: n + 1), tail = head
+    for j in 0..<n { head[j + 1] = head[j] + e[j] * e[j] }
+    for j in stride(from: n - 1, through: 0, by: -1) { tail[j] = tail[j + 1] + e[j] * e[j] }
     var acv = [Double](repeating: 0, count: mMax + 1), absCorr = acv
     var firstQuiet: Int? = nil
     for i in 0...mMax {
         let cross = i < n ? dot(i, 0, n - i) : 0
         acv[i] = cross / nd
         // arch's normalisation: the sums of squares of the series without its first, and without its last, i+1 values.
-        let v1 = i + 1 < n ? squares[n] - squares[i + 1] : 0, v2 = i + 1 < n ? squares[n - i - 1] : 0
+        let v1 = i + 1 < n ? tail[i + 1] : 0, v2 = i + 1 < n ? head[n - i - 1] : 0
         absCorr[i] = abs(cross) / (v1 * v2).squareRoot()
         if i >= kn, firstQuiet == nil, absCorr[(i - kn)..<i].allSatisfy({ $0 < band }) { firstQuiet = i - kn }
     }

@@ -98,14 +98,15 @@ public struct CUDAStatus: Codable, Sendable, Equatable {
     public var libraries: [CUDALibrary]
     /// Why CUDA scoring cannot run here (the first missing piece), nil when it can.
     public var problem: String?
-    /// A GPU the driver lists that could not be queried (its ordinal and why): a GPU that is there but
-    /// cannot be used, which stops `--device auto` rather than sending it to the CPU.
-    public var unusableGPU: String?
+    /// GPUs the driver lists but that could not be queried, each "GPU N …: why": there but unusable, so asking
+    /// for one (`cuda:N`, or `auto` for GPU 0) stops with that line rather than running on the CPU. The others
+    /// stay usable; `problem` names GPU 0's.
+    public var unusableGPUs: [String: String]?
     /// GPU 0's self-checks (doctor runs them when CUDA can run; CUDASelfCheck.swift), one line each.
     public var selfCheck: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case devices, libraries, problem, selfCheck = "self_check", unusableGPU = "unusable_gpu"
+        case devices, libraries, problem, selfCheck = "self_check", unusableGPUs = "unusable_gpus"
         case driverVersion = "driver_version", nvrtcVersion = "nvrtc_version"
     }
 
@@ -134,8 +135,8 @@ public struct CUDAStatus: Codable, Sendable, Equatable {
             do { status.devices.append(try gpuInfo(ordinal: i)) } catch {
                 // A GPU the driver lists but cannot describe cannot be used either: say so, never "ready".
                 let why = "GPU \(i) is listed by the driver but cannot be queried: \(error)"
-                problem = problem ?? why
-                status.unusableGPU = status.unusableGPU ?? why
+                if i == 0 { problem = problem ?? why }
+                status.unusableGPUs = (status.unusableGPUs ?? [:]).merging([String(i): why]) { a, _ in a }
             }
         }
         if count == 0 { problem = problem ?? "the NVIDIA driver sees no GPU" }
