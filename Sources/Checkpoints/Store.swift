@@ -109,11 +109,18 @@ func checkpointInFolder(_ dir: String) throws -> String {
 /// `checkpointInFolder` picks (a `pytorch_model.bin` or `tf_model.h5` too), so no weight the loader reads is
 /// left out of it.
 public func checkpointContentHash(path: String) throws -> String {
+    guard let (dir, names) = try contentHashFiles(path: path) else { return try fileContentHash(path: path) }
+    return try filesContentHash(folder: dir, names: names)
+}
+
+/// The files `checkpointContentHash` reads: nil for a single file (the file itself), else the folder and the
+/// names in it.
+func contentHashFiles(path: String) throws -> (folder: String, names: [String])? {
     var dir = path
     if path.hasSuffix(".index.json") {
         dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
     } else if !isDirectory(path) {
-        return try fileContentHash(path: path)
+        return nil
     }
     let listing: [String]
     do { listing = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
@@ -121,7 +128,7 @@ public func checkpointContentHash(path: String) throws -> String {
     }
     var names = listing.filter { $0.hasSuffix(".safetensors") || $0.hasSuffix(".json") }
     if !path.hasSuffix(".index.json") { names.append(URL(fileURLWithPath: try checkpointInFolder(dir)).lastPathComponent) }
-    return try filesContentHash(folder: dir, names: names)
+    return (dir, Array(Set(names)).sorted())
 }
 
 /// HDF5's signature at offset 0 (files with a user block put it at 512, 1024, …).

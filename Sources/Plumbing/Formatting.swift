@@ -30,6 +30,13 @@ public enum JSON {
     }
 }
 
+/// A whole-number-valued quantity rounded and grouped ("1,234,567"), or in scientific notation when it is past
+/// what an Int holds or not finite (a weight of 1.8e37 gives ‖θ‖² ≈ 3e74; `Int(x)` trapped there).
+public func groupedThousands(rounding x: Double) -> String {
+    guard x.isFinite, abs(x) < 9e15 else { return String(format: "%.3g", x) }
+    return groupedThousands(Int(x.rounded()))
+}
+
 /// 1234567 → "1,234,567".
 public func groupedThousands(_ n: Int) -> String {
     var out = ""

@@ -72,7 +72,7 @@ func formatTau(_ r: RunResult) -> String {
     // A checkpoint with AdamW state adds its average effective learning rate.
     let elr = r.hyperparameters.avgEffectiveLR.map { String(format: "avg eff. LR %.4g", $0) }
     guard let tau = r.tauSteps else { return elr ?? "—" }
-    let steps = groupedThousands(Int(tau.rounded()))
+    let steps = groupedThousands(rounding: tau)
     let text = r.tauFraction.map { steps + " (" + ($0 >= 10 ? String(format: "%.0f", $0) : String(format: "%.2g", $0)) + "× run)" } ?? steps
     return [text, elr].compactMap { $0 }.joined(separator: "; ")
 }
@@ -197,7 +197,7 @@ public func templateContext(_ r: ComparisonResults, charts set: ReportChartSet) 
             "verdict": x.verdict?.rawValue ?? "—",
             "verdict_class": x.verdict.map { $0 == .inTheNoise ? "noise" : $0.rawValue } ?? "",
             "gap": f(x.gapClosed, "%.1f%%"),
-            "sum_sq": groupedThousands(Int(x.totalSumSq.rounded())), "decay_sum_sq": groupedThousands(Int(x.decaySumSq.rounded())),
+            "sum_sq": groupedThousands(rounding: x.totalSumSq), "decay_sum_sq": groupedThousands(rounding: x.decaySumSq),
             "tau": formatTau(x),
             "row_class": x.name == r.baseline ? "baseline" : (x.name == r.reference ? "reference" : ""),
         ]

@@ -73,7 +73,10 @@ struct Eval: ParsableCommand {
         try runReporting {
             if let out { try checkPartOutput(out) }
             let examples = try loadEvalExamples(task: task, recipe: recipe ?? .llmc, path: data, limit: limit)
-            let ck = try loadCheckpoint(path: checkpoint, heads: model.heads)
+            // A part names its checkpoint by the hash of the bytes loaded (taken only for a part).
+            let heads = model.heads, path = checkpoint
+            let (hash, ck) = shardSpec == nil ? ("", try loadCheckpoint(path: path, heads: heads))
+                : try hashedCheckpoint(path: path) { try loadCheckpoint(path: path, heads: heads) }
             for w in ck.warnings { warn("\(checkpoint): \(w)") }
             guard ck.weights.config.softmaxVocab == gpt2VocabSize else {
                 throw EvalTaskError(path: checkpoint, "vocabulary of \(ck.weights.config.vocabSize) tokens is smaller than GPT-2's \(gpt2VocabSize)")
@@ -91,7 +94,7 @@ struct Eval: ParsableCommand {
                                     predictions: predictions)
             report.device = gpu?.info.scoreKeyName
             if let (k, n) = shardSpec, let out, let range {
-                let body = EvalShard(checkpointHash: try checkpointContentHash(path: checkpoint), dataHash: try fileContentHash(path: data),
+                let body = EvalShard(checkpointHash: hash, dataHash: try fileContentHash(path: data),
                                      heads: ck.config.nHead, report: report)
                 try writePart(ShardPart(shard: k, shards: n, total: examples.count, start: range.lowerBound, body: body), to: out)
                 return

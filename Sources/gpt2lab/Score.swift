@@ -78,7 +78,9 @@ struct Score: ParsableCommand {
     /// Scores one shard and writes its part file.
     func runShard(k: Int, n: Int, tokens: TokenFile) throws {
         let path = checkpoints[0]
-        let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows, precision: precision)
+        let (hash, ck) = try hashedCheckpoint(path: path) {
+            try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows, precision: precision)
+        }
         for w in ck.warnings { warn("\(path): \(w)") }
         let T = data.context ?? ck.config.contextLength
         let plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: windows.stride ?? T, skip: windows.skip, maxTokens: windows.maxTokens)
@@ -91,7 +93,7 @@ struct Score: ParsableCommand {
                                                       skip: windows.skip, maxTokens: windows.maxTokens, batch: B, threads: data.threads,
                                                       windowRange: range, device: device, math: gpuMath.math, progress: bar.update)
         bar.finish()
-        let key = ScoreKey(checkpointHash: try checkpointContentHash(path: path), testSetHash: tokens.contentHash,
+        let key = ScoreKey(checkpointHash: hash, testSetHash: tokens.contentHash,
                            settings: ScoreSettings(context: T, stride: plan.stride, skip: windows.skip, maxTokens: windows.maxTokens),
                            config: ck.config, precision: precision, gpu: report.gpu)
         let body = ScoreShard(checkpoint: path, layout: ck.layout.rawValue, testSet: data.testSet, key: key,
@@ -110,7 +112,9 @@ struct Score: ParsableCommand {
             let testSetHash = tokens.contentHash   // once for every checkpoint
             if profile { KernelProfile.start() }
             for path in checkpoints {
-                let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows, precision: precision)
+                let (hash, ck) = try hashedCheckpoint(path: path) {
+                    try loadCheckpoint(path: path, heads: model.heads, vocab: vocab.rows, precision: precision)
+                }
                 for w in ck.warnings { warn("\(path): \(w)") }
                 shapes.append(ck.shapeSource)
                 if path == checkpoints[0] { noteShortTestSet(tokens: tokens, path: data.testSet, context: data.context ?? ck.config.contextLength,
@@ -135,7 +139,7 @@ struct Score: ParsableCommand {
                                                          threads: data.threads, device: device, math: gpuMath.math, progress: bar.update)
                 }
                 bar.finish()
-                report.checkpointHash = try checkpointContentHash(path: path); report.testSetHash = testSetHash
+                report.checkpointHash = hash; report.testSetHash = testSetHash
                 reports.append(report)
             }
             let kernels = profile ? ProfileSummary(KernelProfile.stop(), seconds: reports.map(\.seconds).reduce(0, +)) : nil

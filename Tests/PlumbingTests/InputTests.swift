@@ -29,3 +29,16 @@ final class OneLineTests: XCTestCase {
         XCTAssertEqual(oneLine("plain"), "plain")
     }
 }
+
+/// Whole numbers as the report prints them: grouped, and past what an Int holds in scientific notation (a report on a
+/// checkpoint with one weight of 1.8e37 trapped converting ‖θ‖² to Int).
+final class GroupedThousandsTests: XCTestCase {
+    func testGroupingAndHugeValues() {
+        XCTAssertEqual(groupedThousands(1_234_567), "1,234,567")
+        XCTAssertEqual(groupedThousands(-1_234), "-1,234")
+        XCTAssertEqual(groupedThousands(rounding: 25_000.4), "25,000")
+        XCTAssertEqual(groupedThousands(rounding: 3.24e74), "3.24e+74")
+        XCTAssertEqual(groupedThousands(rounding: .infinity), "inf")
+        XCTAssertEqual(groupedThousands(rounding: .nan), "nan")
+    }
+}

@@ -101,7 +101,10 @@ func compareRuns(_ m: ReportManifest, options: ReportOptions, opener: Checkpoint
 func withLoadedCheckpoint(_ run: inout RunState, _ s: ComparisonSetup, events: @escaping (ComparisonEvent) -> Void,
                           _ phases: (inout RunState, LoadedCheckpoint) throws -> Void) throws {
     let ck: LoadedCheckpoint
-    do { ck = try s.opener.load(run.spec.checkpoint, run.spec.heads, s.vocab) } catch { throw s.runError(run.spec, describeError(error)) }
+    do {
+        ck = try s.opener.load(run.spec.checkpoint, run.spec.heads, s.vocab)
+        if let stamp = run.stamp { try checkCheckpointUnchanged(path: run.spec.checkpoint, since: stamp) }
+    } catch { throw s.runError(run.spec, describeError(error)) }
     if let t = ck.training { run.training = t }
     run.shapeSource = ck.shapeSource.description
     for w in ck.warnings { events(.note("\(run.name): \(w)")) }

@@ -100,6 +100,8 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
     let frequencies = try countFrequencies(m, vocabSize: configs[m.baseline]!.softmaxVocab)
     let stepPlan = try planStepCheckpoints(m, context: T, vocab: vocab, opener: opener)
     let testSetHash = tokens.contentHash
+    // Stamped before hashing, checked again once each run is loaded (withLoadedCheckpoint): the hash names the bytes scored.
+    let stamps = try m.runs.map { try checkpointStamp(path: $0.checkpoint) }
     let hashes = try m.runs.map { try checkpointContentHash(path: $0.checkpoint) }
     var given: [ScoreReport?] = []
     for (i, r) in m.runs.enumerated() {
@@ -114,7 +116,7 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
     var runs: [RunState] = []
     for (i, r) in m.runs.enumerated() {
         runs.append(RunState(spec: r, config: headers[i].config, tokenizerRows: tokenizerRows[i], training: headers[i].training,
-                             contentHash: hashes[i], given: given[i]))
+                             contentHash: hashes[i], stamp: stamps[i], given: given[i]))
     }
     let setup = ComparisonSetup(
         m: m, options: options, opener: opener, tokens: tokens, context: T, plan: plan, settings: settings,

@@ -35,6 +35,8 @@ struct RunState {
     var tokenizerRows: Int?
     var training: TrainingInfo?
     var contentHash: String
+    /// The checkpoint's files when `contentHash` was taken (checked again after loading).
+    var stamp: CheckpointStamp?
     /// A pre-computed score (`scores` in the manifest), read and checked before any work.
     var given: ScoreReport?
 
@@ -58,8 +60,9 @@ struct RunState {
     /// The steps phase: the step checkpoints' losses (StepLosses.swift), before the run's own is added.
     var steps: [StepLoss]?
 
-    init(spec: RunSpec, config: GPT2Config, tokenizerRows: Int?, training: TrainingInfo?, contentHash: String, given: ScoreReport?) {
+    init(spec: RunSpec, config: GPT2Config, tokenizerRows: Int?, training: TrainingInfo?, contentHash: String,
+         stamp: CheckpointStamp? = nil, given: ScoreReport?) {
         self.spec = spec; self.config = config; self.tokenizerRows = tokenizerRows; self.training = training
-        self.contentHash = contentHash; self.given = given
+        self.contentHash = contentHash; self.stamp = stamp; self.given = given
     }
 }

@@ -49,7 +49,7 @@ func stepsPhase(_ r: RunState, _ s: ComparisonSetup, events: @escaping (Comparis
     var out: [StepLoss] = []
     for (step, path) in steps {
         let label = "\(r.name) step \(step)"
-        let ck = try s.opener.load(path, r.spec.heads, s.vocab)
+        let (hash, ck) = try hashedCheckpoint(path: path) { try s.opener.load(path, r.spec.heads, s.vocab) }
         if let sp = try spectraPhase(label, path: path, ck, s, events: events) { spectra.append(StepSpectra(step: step, spectra: sp)) }
         if s.options.hessianSteps, let h = try hessianPhase(label, ck, s, events: events) {
             hessian.append(StepHessian(step: step, hessian: RunHessian(run: label, h)))
@@ -57,7 +57,7 @@ func stepsPhase(_ r: RunState, _ s: ComparisonSetup, events: @escaping (Comparis
         var normOptions = NormOptions()
         normOptions.spectral = false
         let norms = checkpointNormStats(checkpoint: path, weights: ck.weights, options: normOptions)
-        let key = ScoreKey(checkpointHash: try checkpointContentHash(path: path), testSetHash: s.testSetHash, settings: s.settings,
+        let key = ScoreKey(checkpointHash: hash, testSetHash: s.testSetHash, settings: s.settings,
                            config: ck.weights.config, precision: options.precision)
         let lookup: CacheLookup = options.rescore ? .miss : cache?.load(key, counts: counts) ?? .miss
         if case let .damaged(why) = lookup { events(.info("\(label): score cache entry not used: \(why); scoring again")) }

@@ -13,7 +13,7 @@ private func tauLines(_ runs: [RunResult]) -> (lines: [VerticalLine], offChart: 
     var lines: [VerticalLine] = [], off: [String] = []
     for r in runs {
         guard let tau = r.tauSteps else { continue }
-        let text = "τ \(r.name) = \(groupedThousands(Int(tau.rounded())))"
+        let text = "τ \(r.name) = \(groupedThousands(rounding: tau))"
         if tau <= 2 * lastStep { lines.append(VerticalLine(value: tau, label: text, series: r.name)) } else { off.append(text) }
     }
     return (lines, off)
