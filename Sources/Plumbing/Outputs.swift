@@ -50,6 +50,39 @@ public func writeAtomically(to given: String, folder: Bool = false, mayReplace: 
     }
 }
 
+/// One file of a set `writeAtomicallyTogether` writes: where, what may be replaced there, and how to write it.
+public struct AtomicOutput {
+    public let path: String
+    public let mayReplace: (String) throws -> Void
+    public let produce: (_ tmp: String) throws -> Void
+    public init(path: String, mayReplace: @escaping (String) throws -> Void, produce: @escaping (_ tmp: String) throws -> Void) {
+        self.path = path; self.mayReplace = mayReplace; self.produce = produce
+    }
+}
+
+/// Writes several files as one output (a command's charts): each is produced under its temporary name, then every
+/// `mayReplace` check passes and all are renamed into place under one `PendingOutputs.critical`, so an interrupt
+/// leaves the old set or the new one, never some of each. A failure before the renames leaves the old set.
+public func writeAtomicallyTogether(_ outputs: [AtomicOutput]) throws {
+    var made: [(path: String, tmp: String, token: Int)] = []
+    defer { for m in made { try? FileManager.default.removeItem(atPath: m.tmp); PendingOutputs.untrack(m.token) } }
+    for o in outputs {
+        let path = normalizedOutputPath(o.path)
+        removeStaleTemporaries(for: path)
+        let (tmp, token) = try createTemporary(for: path)
+        made.append((path, tmp, token))
+        try o.produce(tmp)
+    }
+    try PendingOutputs.critical {
+        for (o, m) in zip(outputs, made) where pathKind(m.path) != .missing { try o.mayReplace(m.path) }
+        for m in made {
+            guard rename(m.tmp, m.path) == 0 else { throw OutputError(m.path, "cannot rename into place: \(String(cString: strerror(errno)))") }
+        }
+        for m in made { PendingOutputs.untrack(m.token) }   // in place: nothing left for an interrupt to remove
+        made = []
+    }
+}
+
 /// Writes `data` to `path` atomically (flushed to disk before the rename), replacing what is there only when
 /// `mayReplace` passes (see above).
 public func writeAtomically(_ data: Data, to path: String, mayReplace: (String) throws -> Void = { _ in }) throws {

@@ -93,18 +93,16 @@ struct Norms: ParsableCommand {
         var out: [String] = []
         let layers = layerNormCharts(stats)
         let rows = (layers.panels.count + 2) / 3
-        try render(layers, to: base, width: 1080, height: 90 + 260 * max(rows, 1), scale: chart.scale)
-        out.append(base)
-        let totals = paths[1]
-        try render(parameterNormBars(stats), to: totals, width: max(640, 160 * stats.count + 240), height: 480,
-                   scale: chart.scale)
-        out.append(totals)
+        var charts: [(chart: Chart, path: String, width: Int, height: Int)] = [
+            (.smallMultiples(layers), base, 1080, 90 + 260 * max(rows, 1)),
+            (.bar(parameterNormBars(stats)), paths[1], max(640, 160 * stats.count + 240), 480),
+        ]
         let stepped = steps.map { $0.compactMap { $0 } } ?? []
-        if let steps, stepped.count >= 2, let stepChart = normsVersusStep(stats, steps: steps) {
-            let path = paths[2]
-            try render(stepChart, to: path, width: 800, height: 480, scale: chart.scale)
-            out.append(path)
-        } else if removeStaleChart(paths[2]) {
+        let stepChart = steps.flatMap { stepped.count >= 2 ? normsVersusStep(stats, steps: $0) : nil }
+        if let stepChart { charts.append((.line(stepChart), paths[2], 800, 480)) }
+        try renderTogether(charts, scale: chart.scale)   // one set: an interrupt leaves the old charts or the new ones
+        out = charts.map(\.path)
+        if stepChart == nil, removeStaleChart(paths[2]) {
             warn("removed \(paths[2]), an earlier run's steps chart (these checkpoints are not steps of one run)")
         }
         return out

@@ -79,14 +79,17 @@ struct Spectra: ParsableCommand {
             var written: [String] = []
             if let plot {
                 let layers = spectraAlphaByLayer(all)
-                try render(layers, to: plot, width: 1080, height: 90 + 260 * max((layers.panels.count + 2) / 3, 1), scale: chart.scale)
-                written.append(plot)
+                var charts: [(chart: Chart, path: String, width: Int, height: Int)] = [
+                    (.smallMultiples(layers), plot, 1080, 90 + 260 * max((layers.panels.count + 2) / 3, 1)),
+                ]
                 for note in stepNotes { warn(note) }
-                if let stepList, let stepChart = spectraAlphaVersusStep(all, steps: stepList) {
-                    try render(stepChart, to: stepsChartPath(plot), width: 1080,
-                               height: 90 + 260 * max((stepChart.panels.count + 2) / 3, 1), scale: chart.scale)
-                    written.append(stepsChartPath(plot))
-                } else if removeStaleChart(stepsChartPath(plot)) {
+                let stepChart = stepList.flatMap { spectraAlphaVersusStep(all, steps: $0) }
+                if let stepChart {
+                    charts.append((.smallMultiples(stepChart), stepsChartPath(plot), 1080, 90 + 260 * max((stepChart.panels.count + 2) / 3, 1)))
+                }
+                try renderTogether(charts, scale: chart.scale)   // one set: an interrupt leaves the old charts or the new ones
+                written = charts.map(\.path)
+                if stepChart == nil, removeStaleChart(stepsChartPath(plot)) {
                     warn("removed \(stepsChartPath(plot)), an earlier run's steps chart (these checkpoints are not steps of one run)")
                 }
             }

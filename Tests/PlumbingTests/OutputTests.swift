@@ -148,3 +148,31 @@ final class OutputTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["late.json"], "no temporary left")
     }
 }
+
+/// A command's charts as one output: a failure while producing any of them, or a refusal to replace any, leaves
+/// every old file as it was and no temporary behind; otherwise all are replaced.
+final class AtomicSetTests: XCTestCase {
+    func testASetIsReplacedWholeOrNotAtAll() throws {
+        let dir = NSTemporaryDirectory() + "gpt2lab-set-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let a = dir + "/a.png", b = dir + "/b.png"
+        try Data("old a".utf8).write(to: URL(fileURLWithPath: a)); try Data("old b".utf8).write(to: URL(fileURLWithPath: b))
+        struct Refused: Error {}
+        func output(_ path: String, _ text: String, fails: Bool = false, refuses: Bool = false) -> AtomicOutput {
+            AtomicOutput(path: path, mayReplace: { _ in if refuses { throw Refused() } }) { tmp in
+                if fails { throw Refused() }
+                try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
+            }
+        }
+        XCTAssertThrowsError(try writeAtomicallyTogether([output(a, "new a"), output(b, "new b", fails: true)]))
+        XCTAssertThrowsError(try writeAtomicallyTogether([output(a, "new a"), output(b, "new b", refuses: true)]))
+        XCTAssertEqual(try String(contentsOfFile: a, encoding: .utf8), "old a", "the first was not renamed in alone")
+        XCTAssertEqual(try String(contentsOfFile: b, encoding: .utf8), "old b")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["a.png", "b.png"], "no temporaries left")
+        try writeAtomicallyTogether([output(a, "new a"), output(b, "new b")])
+        XCTAssertEqual(try String(contentsOfFile: a, encoding: .utf8), "new a")
+        XCTAssertEqual(try String(contentsOfFile: b, encoding: .utf8), "new b")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["a.png", "b.png"])
+    }
+}

@@ -36,6 +36,25 @@ public func render(_ chart: Chart, to path: String, format: ChartFormat? = nil,
     }
 }
 
+/// Draws several charts (PNG or SVG by each file's extension) as one output: all are drawn first, then renamed
+/// into place together (writeAtomicallyTogether), so an interrupted run never leaves one new chart beside an
+/// old one. Each file may replace only a chart of ours.
+public func renderTogether(_ charts: [(chart: Chart, path: String, width: Int, height: Int)], scale: Double) throws {
+    let outputs = try charts.map { c -> AtomicOutput in
+        guard c.width > 0, c.height > 0, scale.isFinite, scale > 0, Double(c.width) * scale <= 32767, Double(c.height) * scale <= 32767 else {
+            throw ChartError.badSize(width: c.width, height: c.height, scale: scale)
+        }
+        guard let fmt = ChartFormat(path: c.path) else { throw ChartError.unknownFormat(path: c.path) }
+        return AtomicOutput(path: c.path, mayReplace: { try checkFileOutput($0, what: "chart", isOurs: isGpt2labChart) }) { tmp in
+            switch fmt {
+            case .png: try writePNG(c.chart, tmp: tmp, path: c.path, width: c.width, height: c.height, scale: scale)
+            case .svg: try writeSVG(c.chart, tmp: tmp, path: c.path, width: c.width, height: c.height)
+            }
+        }
+    }
+    try writeAtomicallyTogether(outputs)
+}
+
 public func render(_ chart: LineChart, to path: String, format: ChartFormat? = nil,
                    width: Int = 900, height: Int = 540, scale: Double = 1) throws {
     try render(.line(chart), to: path, format: format, width: width, height: height, scale: scale)
