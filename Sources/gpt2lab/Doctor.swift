@@ -43,12 +43,11 @@ struct Doctor: ParsableCommand {
         if info.genericGEMMOnVectorCPU {
             try runReporting { throw CommandError("the CPU has \(info.isa) but the GEMM kernel is the generic \(info.gemmKernel)") }
         }
-        if let unusable = info.cuda?.unusableGPUs, !unusable.isEmpty {
-            try runReporting { throw CommandError(unusable.sorted { Int($0.key) ?? 0 < Int($1.key) ?? 0 }.map(\.value).joined(separator: "; ")) }
+        if let unusable = info.cuda.map(unusableGPULines), !unusable.isEmpty {
+            try runReporting { throw CommandError(unusable.joined(separator: "; ")) }
         }
-        let failed = failedSelfChecks(info.cuda)
-        if !failed.isEmpty {
-            try runReporting { throw CommandError("GPU 0 did not pass its self-check for \(failed.joined(separator: ", ")); work that needs it stops there") }
+        if let failed = info.cuda.flatMap(selfCheckFailure) {
+            try runReporting { throw CommandError(failed + "; work that needs it stops there") }
         }
     }
 }
@@ -58,8 +57,9 @@ func printCUDA(_ cuda: CUDAStatus) {
     for g in cuda.devices {
         print("gpu          \(describeGPU(g))" + (cuda.driverVersion.map { ", driver CUDA \($0)" } ?? ""))
     }
-    for why in (cuda.unusableGPUs ?? [:]).sorted(by: { Int($0.key) ?? 0 < Int($1.key) ?? 0 }).map(\.value) { print("gpu          " + why) }
-    if cuda.devices.isEmpty && (cuda.unusableGPUs ?? [:]).isEmpty {
+    let unusable = unusableGPULines(cuda)
+    for why in unusable { print("gpu          " + why) }
+    if cuda.devices.isEmpty && unusable.isEmpty {
         print("gpu          none" + (cuda.driverVersion.map { " (driver CUDA \($0))" } ?? ""))
     }
     for lib in cuda.libraries {
@@ -67,13 +67,19 @@ func printCUDA(_ cuda: CUDAStatus) {
         print(lib.name.padding(toLength: 17, withPad: " ", startingAt: 0)
               + (lib.path.map { $0 + detail } ?? (lib.problem ?? "not found")))
     }
-    let failed = failedSelfChecks(cuda)
-    print("cuda         " + (cuda.problem.map { "unavailable: \($0)" }
-                             ?? (failed.isEmpty ? "ready (score --device cuda)" : "GPU 0 did not pass its self-check for \(failed.joined(separator: ", ")) (below)")))
+    print("cuda         " + (cuda.problem.map { "unavailable: \($0)" } ?? selfCheckFailure(cuda).map { $0 + " (below)" }
+                             ?? "ready (score --device cuda)"))
     for line in cuda.selfCheck ?? [] { print("self-check   " + line) }
 }
 
-/// The self-checks (by name: "3xtf32 forward", "gradient", …) that refused GPU 0 or failed to run.
-func failedSelfChecks(_ cuda: CUDAStatus?) -> [String] {
-    (cuda?.selfCheck ?? []).filter { !$0.hasSuffix(": passed") }.map { String($0.prefix { $0 != ":" }) }
+/// "GPU 0 did not pass its self-check for …", naming the checks ("3xtf32 forward", "gradient", …) that refused GPU 0
+/// or failed to run; nil when none did.
+func selfCheckFailure(_ cuda: CUDAStatus) -> String? {
+    let failed = (cuda.selfCheck ?? []).filter { !$0.hasSuffix(": passed") }.map { String($0.prefix { $0 != ":" }) }
+    return failed.isEmpty ? nil : "GPU 0 did not pass its self-check for " + failed.joined(separator: ", ")
+}
+
+/// The GPUs the driver lists but could not describe, one line each, by ordinal.
+func unusableGPULines(_ cuda: CUDAStatus) -> [String] {
+    (cuda.unusableGPUs ?? [:]).sorted { Int($0.key) ?? 0 < Int($1.key) ?? 0 }.map(\.value)
 }

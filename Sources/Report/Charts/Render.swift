@@ -22,37 +22,32 @@ extension ChartError: LocalizedError {
 /// The file appears complete or not at all: drawing goes to a temp file beside it, renamed at the end.
 public func render(_ chart: Chart, to path: String, format: ChartFormat? = nil,
                    width: Int = 900, height: Int = 540, scale: Double = 1) throws {
-    guard width > 0, height > 0, scale.isFinite, scale > 0, Double(width) * scale <= 32767,
-          Double(height) * scale <= 32767 else {
-        throw ChartError.badSize(width: width, height: height, scale: scale)
-    }
-    guard let fmt = format ?? ChartFormat(path: path) else { throw ChartError.unknownFormat(path: path) }
-    // What stands at `path` when the chart is done must be a chart of ours (it may have appeared since the start).
-    try writeAtomically(to: path, mayReplace: { try checkFileOutput($0, what: "chart", isOurs: isGpt2labChart) }) { tmp in
-        switch fmt {
-        case .png: try writePNG(chart, tmp: tmp, path: path, width: width, height: height, scale: scale)
-        case .svg: try writeSVG(chart, tmp: tmp, path: path, width: width, height: height)
-        }
-    }
+    let out = try chartOutput(chart, to: path, format: format, width: width, height: height, scale: scale)
+    try writeAtomically(to: path, mayReplace: out.mayReplace, out.produce)
 }
 
 /// Draws several charts (PNG or SVG by each file's extension) as one output: all are drawn first, then renamed
 /// into place together (writeAtomicallyTogether), so an interrupted run never leaves one new chart beside an
 /// old one. Each file may replace only a chart of ours.
 public func renderTogether(_ charts: [(chart: Chart, path: String, width: Int, height: Int)], scale: Double) throws {
-    let outputs = try charts.map { c -> AtomicOutput in
-        guard c.width > 0, c.height > 0, scale.isFinite, scale > 0, Double(c.width) * scale <= 32767, Double(c.height) * scale <= 32767 else {
-            throw ChartError.badSize(width: c.width, height: c.height, scale: scale)
-        }
-        guard let fmt = ChartFormat(path: c.path) else { throw ChartError.unknownFormat(path: c.path) }
-        return AtomicOutput(path: c.path, mayReplace: { try checkFileOutput($0, what: "chart", isOurs: isGpt2labChart) }) { tmp in
-            switch fmt {
-            case .png: try writePNG(c.chart, tmp: tmp, path: c.path, width: c.width, height: c.height, scale: scale)
-            case .svg: try writeSVG(c.chart, tmp: tmp, path: c.path, width: c.width, height: c.height)
-            }
+    try writeAtomicallyTogether(charts.map { try chartOutput($0.chart, to: $0.path, width: $0.width, height: $0.height, scale: scale) })
+}
+
+/// One chart as an atomic output, its size and format checked: drawn at the temporary name, and replacing only a
+/// chart of ours (what stands at `path` when the chart is done may have appeared since the start).
+private func chartOutput(_ chart: Chart, to path: String, format: ChartFormat? = nil, width: Int, height: Int,
+                         scale: Double) throws -> AtomicOutput {
+    guard width > 0, height > 0, scale.isFinite, scale > 0, Double(width) * scale <= 32767,
+          Double(height) * scale <= 32767 else {
+        throw ChartError.badSize(width: width, height: height, scale: scale)
+    }
+    guard let fmt = format ?? ChartFormat(path: path) else { throw ChartError.unknownFormat(path: path) }
+    return AtomicOutput(path: path, mayReplace: { try checkFileOutput($0, what: "chart", isOurs: isGpt2labChart) }) { tmp in
+        switch fmt {
+        case .png: try writePNG(chart, tmp: tmp, path: path, width: width, height: height, scale: scale)
+        case .svg: try writeSVG(chart, tmp: tmp, path: path, width: width, height: height)
         }
     }
-    try writeAtomicallyTogether(outputs)
 }
 
 public func render(_ chart: LineChart, to path: String, format: ChartFormat? = nil,
