@@ -30,6 +30,36 @@ public enum JSON {
     }
 }
 
+/// A Double that JSON writes as null when it is not finite: a quantity that is undefined (the standard error of
+/// one probe), where `JSON.encoder`'s "nan" string would be read as text. null reads back as NaN.
+@propertyWrapper
+public struct NullIfNotFinite: Codable, Sendable, Equatable {
+    public var wrappedValue: Double
+    public init(wrappedValue: Double) { self.wrappedValue = wrappedValue }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        wrappedValue = c.decodeNil() ? .nan : try c.decode(Double.self)
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if wrappedValue.isFinite { try c.encode(wrappedValue) } else { try c.encodeNil() }
+    }
+}
+
+/// `NullIfNotFinite` for each value of a dictionary.
+@propertyWrapper
+public struct NullIfNotFiniteValues: Codable, Sendable, Equatable {
+    public var wrappedValue: [String: Double]
+    public init(wrappedValue: [String: Double]) { self.wrappedValue = wrappedValue }
+    public init(from decoder: Decoder) throws {
+        wrappedValue = try decoder.singleValueContainer().decode([String: Double?].self).mapValues { $0 ?? .nan }
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(wrappedValue.mapValues { $0.isFinite ? $0 : nil })
+    }
+}
+
 /// A whole-number-valued quantity rounded and grouped ("1,234,567"), or in scientific notation when it is past
 /// what an Int holds or not finite (a weight of 1.8e37 gives ‖θ‖² ≈ 3e74; `Int(x)` trapped there).
 public func groupedThousands(rounding x: Double) -> String {

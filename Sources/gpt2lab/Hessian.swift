@@ -199,7 +199,8 @@ struct Hessian: ParsableCommand {
         for name in r.byBlock.keys.sorted(by: { hessianBlockOrder($0) < hessianBlockOrder($1) }) {
             let p = r.byBlock[name]!
             print(name.padding(toLength: 16, withPad: " ", startingAt: 0)
-                  + String(format: " %10.4g %10.2g %6.1f%%", p.trace, p.stderr, r.trace != 0 ? 100 * p.trace / r.trace : 0))
+                  + String(format: " %10.4g ", p.trace) + (p.stderr.isFinite ? String(format: "%10.2g", p.stderr) : "         —")
+                  + String(format: " %6.1f%%", r.trace != 0 ? 100 * p.trace / r.trace : 0))
         }
     }
 }

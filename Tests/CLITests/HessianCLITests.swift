@@ -43,6 +43,21 @@ extension CLITests {
         XCTAssertEqual(t.status, 0, t.err)
         XCTAssertTrue(t.out.contains("h.0.mlp.fc"), t.out)
 
+        // one probe has no standard error: JSON null (not the text "nan"), "—" in the table
+        let one = ["hessian", ckpt, "--test-set", bin, "--batch", "1", "--context", "16", "--samples", "1", "--top", "0", "--by-block"]
+        let j1 = try gpt2lab(one + ["--json"])
+        XCTAssertEqual(j1.status, 0, j1.err)
+        let o1 = try json(j1.out)
+        XCTAssertTrue(o1["stderr"] is NSNull, "\(o1["stderr"] ?? "absent")")
+        XCTAssertNotNil(o1["trace"] as? Double)
+        XCTAssertTrue((o1["by_block"] as? [String: [String: Any]])?.values.allSatisfy { $0["stderr"] is NSNull } == true)
+        XCTAssertTrue((o1["per_tensor_stderr"] as? [String: Any])?.values.allSatisfy { $0 is NSNull } == true)
+        XCTAssertFalse(j1.out.contains("\"nan\""), j1.out)
+        let t1 = try gpt2lab(one)
+        XCTAssertEqual(t1.status, 0, t1.err)
+        XCTAssertTrue(t1.out.contains("1 Rademacher probe: no standard error"), t1.out)
+        XCTAssertFalse(t1.out.contains("nan"), t1.out)
+
         // --plot: needs --density and .png; a file that is not our chart is refused before any work
         for (args, message) in [(["--plot", png], "add --density"),
                                 ([ "--density", "--plot", dir.appendingPathComponent("x.svg").path], "needs a .png")] {

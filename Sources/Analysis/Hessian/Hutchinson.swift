@@ -1,4 +1,5 @@
 import Engine
+import Plumbing
 
 // Hutchinson's trace estimator (Hutchinson 1989; PyHessian's `trace`): for Rademacher probes v
 // (entries ±1 with equal probability), E[vᵀHv] = tr(H). We report the mean of the samples and its
@@ -10,13 +11,13 @@ import Engine
 public struct TraceEstimate: Sendable {
     /// Mean of vᵀHv over the samples.
     public var mean: Double
-    /// Standard error of the mean: sample std (n − 1 denominator) / √n; 0 with one sample.
+    /// Standard error of the mean: sample std (n − 1 denominator) / √n; NaN with one sample (undefined).
     public var stderr: Double
     /// The individual vᵀHv values, in draw order.
     public var sampleValues: [Double]
     /// Per block name: mean over samples of Σ_{i∈block} v_i (Hv)_i.
     public var perBlock: [String: Double]
-    /// Per block name: the standard error of that mean (0 with one sample).
+    /// Per block name: the standard error of that mean (NaN with one sample).
     public var perBlockStderr: [String: Double] = [:]
     /// Per probe, per operator block (in `blocks` order): Σ_{i∈block} v_i (Hv)_i.
     public var sampleParts: [[Double]] = []
@@ -75,7 +76,8 @@ public func hutchinsonTrace<Op: HVPOperator>(_ op: Op, samples: Int, tol: Double
 /// A trace estimate for a set of blocks: mean and standard error over the probes.
 public struct PartTrace: Codable, Sendable, Equatable {
     public var trace: Double
-    public var stderr: Double
+    /// null in JSON with one probe (undefined).
+    @NullIfNotFinite public var stderr: Double
     public init(trace: Double, stderr: Double) { self.trace = trace; self.stderr = stderr }
 }
 
