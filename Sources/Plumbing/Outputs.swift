@@ -126,8 +126,21 @@ private func replaceFolder(_ path: String, with tmp: String, token: Int) throws 
     PendingOutputs.untrack(oldToken)
 }
 
-/// "PID-RANDOM": the owner (for stale-temporary cleanup) and a collision-free tail.
-private func temporarySuffix() -> String { "\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
+/// "PID-SPACE-RANDOM": the owner (for stale-temporary cleanup), the PID space its number belongs to, and a
+/// collision-free tail.
+private func temporarySuffix() -> String { "\(getpid())-\(pidSpace)-\(UInt32.random(in: 0...UInt32.max))" }
+
+/// Eight hex digits naming the set of processes whose PIDs `kill(pid, 0)` here can test: this boot of this machine
+/// (its boot id) and this PID namespace (a container has its own). A folder shared between Slurm nodes or
+/// Kubernetes pods (NFS, Lustre) holds other writers' temporaries, whose PIDs mean nothing here.
+let pidSpace: String = {
+    var id = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? ""
+    var st = stat()
+    if stat("/proc/self/ns/pid", &st) == 0 { id += ":\(st.st_dev):\(st.st_ino)" }
+    if id.isEmpty { id = ProcessInfo.processInfo.hostName }
+    let h = Array(id.utf8).withUnsafeBytes { xxh64($0) }
+    return String(hex64(h).suffix(8))
+}()
 
 /// The temporary name an output is written under before it is renamed over `path`:
 /// ".NAME.tmp-PID-RANDOM" in the same folder (hidden, same file system, owner findable).
@@ -157,8 +170,9 @@ public func createTemporary(for path: String, folder: Bool = false) throws -> (p
 /// Cleans up after a writer of `path` that no longer runs (killed between creating its
 /// temporary and renaming it): removes its ".NAME.tmp-PID-…" files or folders, and its
 /// ".NAME.old-PID-…" (a previous version moved aside while the new one was renamed in) —
-/// which goes back to `path` if nothing is there. A live writer's entries are left alone.
-/// Returns the names removed or restored.
+/// which goes back to `path` if nothing is there. A live writer's entries are left alone, and so
+/// are those of writers in another PID space (another machine or container sharing the folder),
+/// which cannot be asked whether they still run. Returns the names removed or restored.
 @discardableResult
 public func removeStaleTemporaries(for path: String) -> [String] {
     let url = URL(fileURLWithPath: path)
@@ -168,7 +182,9 @@ public func removeStaleTemporaries(for path: String) -> [String] {
     for entry in entries.sorted() {
         for kind in [".tmp-", ".old-"] where entry.hasPrefix("." + name + kind) {
             let rest = entry.dropFirst(name.count + 1 + kind.count)
-            guard let pid = rest.split(separator: "-").first.flatMap({ Int32($0) }), pid > 0, pid != getpid() else { continue }
+            let parts = rest.split(separator: "-")
+            guard let pid = parts.first.flatMap({ Int32($0) }), pid > 0, pid != getpid() else { continue }
+            if parts.count > 2, parts[1] != pidSpace { continue }             // another machine's or container's
             guard kill(pid, 0) != 0, errno == ESRCH else { continue }          // its writer still runs
             let full = dir + "/" + entry
             if kind == ".old-", !FileManager.default.fileExists(atPath: path) {

@@ -17,12 +17,19 @@ final class OutputTests: XCTestCase {
         let dir = try tempDir(self), path = dir + "/part.json"
         try writeAtomically(Data("old".utf8), to: path)
         let dead = try deadPID()
-        let stale = dir + "/.part.json.tmp-\(dead)-12345", live = dir + "/.part.json.tmp-\(getppid())-1", other = dir + "/.other.json.tmp-\(dead)-1"
-        for f in [stale, live, other] { try Data("half".utf8).write(to: URL(fileURLWithPath: f)) }
-        XCTAssertTrue(temporaryName(for: path).hasPrefix(dir + "/.part.json.tmp-\(getpid())-"))
+        let ours = URL(fileURLWithPath: temporaryName(for: path)).lastPathComponent.split(separator: "-").dropFirst(2).first.map(String.init) ?? "?"
+        let stale = dir + "/.part.json.tmp-\(dead)-\(ours)-12345", live = dir + "/.part.json.tmp-\(getppid())-\(ours)-1"
+        let other = dir + "/.other.json.tmp-\(dead)-\(ours)-1", legacy = dir + "/.part.json.tmp-\(dead)-7"
+        // a writer on another node sharing the folder: its PID means nothing here, whatever runs under it
+        let elsewhere = dir + "/.part.json.tmp-\(dead)-\(ours == "00000000" ? "00000001" : "00000000")-3"
+        for f in [stale, live, other, legacy, elsewhere] { try Data("half".utf8).write(to: URL(fileURLWithPath: f)) }
+        XCTAssertTrue(temporaryName(for: path).hasPrefix(dir + "/.part.json.tmp-\(getpid())-\(ours)-"))
+        XCTAssertEqual(ours.count, 8)
         try writeAtomically(Data("new".utf8), to: path)
         XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "new")
         XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: legacy))  // an older gpt2lab's name: PID only
+        XCTAssertTrue(FileManager.default.fileExists(atPath: elsewhere))
         XCTAssertTrue(FileManager.default.fileExists(atPath: live))     // its writer (our parent) still runs
         XCTAssertTrue(FileManager.default.fileExists(atPath: other))    // another file's temporary
     }
