@@ -27,11 +27,7 @@ public func writeAtomically(to given: String, folder: Bool = false, mayReplace: 
                             _ produce: (_ tmp: String) throws -> Void) throws {
     let path = normalizedOutputPath(given)
     if folder, let protected = protectedFolder(path) { throw OutputError(given, "is \(protected); it is never replaced") }
-    let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-        throw OutputError(path, "folder \(dir) does not exist")
-    }
+    try requireParentFolder(of: path)
     removeStaleTemporaries(for: path)
     let (tmp, token) = try createTemporary(for: path, folder: folder)
     defer { PendingOutputs.untrack(token) }
@@ -47,6 +43,15 @@ public func writeAtomically(to given: String, folder: Bool = false, mayReplace: 
     } catch {
         try? FileManager.default.removeItem(atPath: tmp)
         throw error
+    }
+}
+
+/// "PATH: folder DIR does not exist", before a temporary is made there.
+private func requireParentFolder(of path: String) throws {
+    let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+        throw OutputError(path, "folder \(dir) does not exist")
     }
 }
 
@@ -68,6 +73,7 @@ public func writeAtomicallyTogether(_ outputs: [AtomicOutput]) throws {
     defer { for m in made { try? FileManager.default.removeItem(atPath: m.tmp); PendingOutputs.untrack(m.token) } }
     for o in outputs {
         let path = normalizedOutputPath(o.path)
+        try requireParentFolder(of: path)
         removeStaleTemporaries(for: path)
         let (tmp, token) = try createTemporary(for: path)
         made.append((path, tmp, token))
