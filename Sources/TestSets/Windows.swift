@@ -24,6 +24,9 @@ public struct WindowPlan: Sendable, Equatable {
     /// Tokens used, after skip/maxTokens.
     public let tokenRange: Range<Int>
     public let windows: [Window]
+    /// maxTokens when it cut the test set short; nil when every token after skip is used, so a limit at or past
+    /// the end names the same windows (and the same cache entry, shard identity and bits per byte) as none.
+    public let limit: Int?
 
     /// Targets scored in total: tokenRange.count − 1.
     public var tokensScored: Int { windows.reduce(0) { $0 + $1.scoredCount } }
@@ -48,6 +51,6 @@ public struct WindowPlan: Sendable, Equatable {
             if end == hi - 1 { break }
             start += S
         }
-        context = T; stride = S; tokenRange = lo..<hi; self.windows = windows
+        context = T; stride = S; tokenRange = lo..<hi; self.windows = windows; limit = hi < n ? maxTokens : nil
     }
 }

@@ -105,3 +105,41 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    /// A --max-tokens at or past the end of the test set names the same windows as none: the same JSON (no
+    /// max_tokens, bits per byte kept), and its shard parts merge with parts made without it (merge refused them).
+    func testMaxTokensPastTheEndIsNoLimit() throws {
+        let ckpt = Self.packageRoot.appendingPathComponent("examples/runs/wd-0.01/model.safetensors").path
+        let text = try fixture("data/test-persuasion.txt")
+        guard FileManager.default.fileExists(atPath: ckpt) else { throw XCTSkip("examples/runs missing") }
+        let dir = try scratch("maxtokens-end")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let small = dir.appendingPathComponent("short.txt")
+        try String(try String(contentsOfFile: text, encoding: .utf8).prefix(6000)).write(to: small, atomically: true, encoding: .utf8)
+        let common = ["--test-set", small.path, "--stride", "128", "--context", "256"]
+        let none = try gpt2lab(["score", ckpt] + common + ["--json"])
+        XCTAssertEqual(none.status, 0, none.err)
+        let a = try json(none.out)
+        let n = try XCTUnwrap(a["tokens_scored"] as? Int) + 1
+        XCTAssertNotNil(a["bits_per_byte"] as? Double)
+        for limit in [n, n + 1, 1 << 40] {
+            let r = try gpt2lab(["score", ckpt] + common + ["--max-tokens", "\(limit)", "--json"])
+            XCTAssertEqual(r.status, 0, r.err)
+            let b = try json(r.out)
+            XCTAssertNil(b["max_tokens"], "--max-tokens \(limit) of \(n)")
+            XCTAssertEqual(b["bits_per_byte"] as? Double, a["bits_per_byte"] as? Double)
+            XCTAssertEqual((b["loss"] as? NSNumber)?.doubleValue.bitPattern, (a["loss"] as? NSNumber)?.doubleValue.bitPattern)
+        }
+        let cut = try json(try gpt2lab(["score", ckpt] + common + ["--max-tokens", "\(n - 1)", "--json"]).out)
+        XCTAssertEqual(cut["max_tokens"] as? Int, n - 1)
+        XCTAssertNil(cut["bits_per_byte"])
+        let p0 = dir.appendingPathComponent("p0.json").path, p1 = dir.appendingPathComponent("p1.json").path
+        XCTAssertEqual(try gpt2lab(["score", ckpt] + common + ["--max-tokens", "\(1 << 40)", "--shard", "0/2", "--out", p0]).status, 0)
+        XCTAssertEqual(try gpt2lab(["score", ckpt] + common + ["--shard", "1/2", "--out", p1]).status, 0)
+        let merged = try gpt2lab(["merge", p0, p1, "--json"])
+        XCTAssertEqual(merged.status, 0, merged.err)
+        XCTAssertEqual((try json(merged.out)["loss"] as? NSNumber)?.doubleValue.bitPattern,
+                       (a["loss"] as? NSNumber)?.doubleValue.bitPattern)
+    }
+}
