@@ -61,7 +61,7 @@ public final class Activations {
 
     /// Bytes an `Activations(config:b:t:keepAll:)` would hold, to check before allocating it.
     public static func bytes(config: GPT2Config, b: Int, t: Int, keepAll: Bool) -> Int {
-        viewSizes(config: config, b: b, t: t, keepAll: keepAll).reduce(0, +) * MemoryLayout<Float>.size
+        viewBytes(viewSizes(config: config, b: b, t: t, keepAll: keepAll))
     }
 
     /// Layer l's views (the shared slice when layers share storage).
@@ -80,6 +80,9 @@ public final class Activations {
     /// Bytes held.
     public var bytes: Int { total * MemoryLayout<Float>.size }
 }
+
+/// Bytes `allocateViews(sizes)` allocates, to check before allocating.
+func viewBytes(_ sizes: [Int]) -> Int { sizes.reduce(0, +) * MemoryLayout<Float>.size }
 
 /// One zeroed allocation cut into consecutive views of `sizes` floats (llm.c's
 /// malloc_and_point): returns the storage (the caller deallocates it), its length and the views.

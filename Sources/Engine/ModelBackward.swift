@@ -33,7 +33,7 @@ public final class GradientScratch {
 
     /// Bytes a `GradientScratch(config:b:t:)` would hold.
     public static func bytes(config: GPT2Config, b: Int, t: Int) -> Int {
-        viewSizes(config: config, b: b, t: t).reduce(0, +) * MemoryLayout<Float>.size
+        viewBytes(viewSizes(config: config, b: b, t: t))
     }
 
     deinit { storage.deallocate() }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc   // C's stderr: a write to a closed stream is ignored there, FileHandle traps
+#endif
 import Foundation
 import Synchronization
 
@@ -41,7 +44,7 @@ private let selfCheckOutcomes = Mutex<[SelfCheckKey: String?]>([:])
 /// with it when doctor reports one); every process that skips says so on stderr, once.
 private let selfCheckSkipped: Bool = {
     guard ProcessInfo.processInfo.environment["GPT2LAB_CUDA_SELF_CHECK"] == "off" else { return false }
-    FileHandle.standardError.write(Data("warning: GPT2LAB_CUDA_SELF_CHECK=off: the GPU runs without its self-check; its numbers are unchecked\n".utf8))
+    fputs("gpt2lab: warning: GPT2LAB_CUDA_SELF_CHECK=off: the GPU runs without its self-check; its numbers are unchecked\n", stderr)
     return true
 }()
 
