@@ -6,6 +6,8 @@ import Foundation
 import Plumbing
 import Report
 
+extension QKVSpectra: ExpressibleByArgument {}
+
 struct Spectra: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Weight-matrix spectra (WeightWatcher's power-law α and α̂, stable rank, spikes over the random edge) of checkpoints side by side.",
@@ -24,7 +26,9 @@ struct Spectra: ParsableCommand {
         GPT-2's fused attention weight (c_attn in HF, nanoGPT and llm.c checkpoints) is analysed as its three \
         C×C parts q, k and v, the same for every layout: WeightWatcher does that for checkpoints with separate \
         projections, but fits c_attn whole in an HF GPT2LMHeadModel, so on such a model its attention rows and \
-        means differ from these (on the fixtures' HF layout: mean α 2.62 here, 2.94 in WeightWatcher).
+        means differ from these (on the fixtures' HF layout: mean α 2.62 here, 2.94 in WeightWatcher). \
+        --qkv fused analyses it whole, one [3C, C] matrix per block (role attn.qkv), as WeightWatcher does \
+        there: the numbers to set beside WeightWatcher's on an HF model.
 
         --plot FILE.png draws α by layer, one line per checkpoint, one panel per matrix role; FILE-steps.png α \
         against training step when the checkpoints are steps of one run (`step-NNNNNN` names in one folder, or \
@@ -34,6 +38,7 @@ struct Spectra: ParsableCommand {
           gpt2lab spectra examples/runs/*/model.safetensors --plot spectra.png
           gpt2lab spectra run/step-000571.safetensors run/model.safetensors --steps 571,2286
           gpt2lab spectra ckpt.safetensors --json
+          gpt2lab spectra hf-model/ --qkv fused
         """)
 
     @Argument(help: "Checkpoints: safetensors (or sharded folders), HDF5, torch .pt/.pth/.bin, llm.c model.bin.")
@@ -44,6 +49,9 @@ struct Spectra: ParsableCommand {
 
     @Option(help: "Write the charts as PNG: FILE.png and, for steps of one run, FILE-steps.png.")
     var plot: String?
+
+    @Option(help: "The attention weight as q, k, v (split: three C×C matrices per block, every layout alike) or whole (fused: one [3C, C] matrix, as WeightWatcher fits HF's c_attn).")
+    var qkv: QKVSpectra = .split
 
     @OptionGroup var chart: StepChartOptions
 
@@ -71,7 +79,7 @@ struct Spectra: ParsableCommand {
                 let ck = try loadCheckpoint(path: path, heads: model.heads, vocab: .all, headsNeeded: false)
                 for w in ck.warnings { warn("\(path): \(w)") }
                 let bar = ProgressBar("spectra \(checkpointDisplayName(path))", unit: "mat")
-                all.append(try checkpointSpectra(checkpoint: path, weights: ck.weights) { done, total, _ in
+                all.append(try checkpointSpectra(checkpoint: path, weights: ck.weights, qkv: qkv) { done, total, _ in
                     bar.update(done, total)
                 })
                 bar.update(1, 1)

@@ -95,7 +95,8 @@ final class SpectraTests: XCTestCase {
     /// Raschka/gpjt names (what WeightWatcher saw) → our canonical names. A tied checkpoint stores its one
     /// embedding as `out_head.weight` (tok_emb is the alias in `__metadata__`); that is our wte.
     static func canonical(_ name: String, tied: Bool) -> String {
-        let map: [(String, String)] = [("att.W_query.weight", "attn.c_attn.weight[q]"), ("att.W_key.weight", "attn.c_attn.weight[k]"),
+        let map: [(String, String)] = [("att.W_qkv.weight", "attn.c_attn.weight"),
+                                       ("att.W_query.weight", "attn.c_attn.weight[q]"), ("att.W_key.weight", "attn.c_attn.weight[k]"),
                                        ("att.W_value.weight", "attn.c_attn.weight[v]"), ("att.out_proj.weight", "attn.c_proj.weight"),
                                        ("ff.layers.0.weight", "mlp.c_fc.weight"), ("ff.layers.2.weight", "mlp.c_proj.weight")]
         switch name {
@@ -109,18 +110,35 @@ final class SpectraTests: XCTestCase {
         }
     }
 
-    static func weightWatcher() throws -> WW {
-        try JSONDecoder().decode(WW.self, from: Data(contentsOf: here.appendingPathComponent("Fixtures/spectra-weightwatcher.json")))
+    static func weightWatcher(_ file: String = "spectra-weightwatcher.json") throws -> WW {
+        try JSONDecoder().decode(WW.self, from: Data(contentsOf: here.appendingPathComponent("Fixtures/" + file)))
     }
 
     func testSpectraMatchWeightWatcherOnFixtureRuns() throws {
+        try assertSpectraMatchWeightWatcher(Self.weightWatcher(), qkv: .split)
+    }
+
+    /// --qkv fused against WeightWatcher given each block's q, k, v as one [3C, C] matrix (what it fits in an HF
+    /// model's c_attn); on the HF-layout copy of the reference run, the mean α the audit measured there (2.94).
+    func testFusedQKVMatchesWeightWatcher() throws {
+        let ww = try Self.weightWatcher("spectra-weightwatcher-fused.json")
+        try assertSpectraMatchWeightWatcher(ww, qkv: .fused)
+        let hf = Self.sharedFixtures.appendingPathComponent("layouts/reference-hf.safetensors").path
+        let s = try checkpointSpectra(checkpoint: hf, weights: try loadCheckpoint(path: hf, heads: 4, vocab: .all).weights, qkv: .fused)
+        let want = try XCTUnwrap(ww.runs.first { $0.checkpoint == "runs/reference/model.safetensors" })
+        XCTAssertLessThan(rel(s.meanAlpha!, want.ww_summary.mean_alpha), 1e-10)
+        XCTAssertEqual(s.matrices.filter { $0.role == .qkv }.map(\.shape), Array(repeating: [384, 128], count: 6))
+        XCTAssertFalse(s.matrices.contains { [.query, .key, .value].contains($0.role) })
+    }
+
+    func assertSpectraMatchWeightWatcher(_ ww: WW, qkv: QKVSpectra) throws {
         guard FileManager.default.fileExists(atPath: Self.sharedFixtures.appendingPathComponent("runs").path) else {
             throw XCTSkip("fixtures not found at \(Self.sharedFixtures.path)")
         }
-        for run in try Self.weightWatcher().runs {
+        for run in ww.runs {
             let path = Self.sharedFixtures.appendingPathComponent(run.checkpoint).path
             let weights = try loadCheckpoint(path: path, vocab: .all).weights
-            let s = try checkpointSpectra(checkpoint: path, weights: weights)
+            let s = try checkpointSpectra(checkpoint: path, weights: weights, qkv: qkv)
             let canonical = { (name: String) in Self.canonical(name, tied: weights.tied) }
             XCTAssertEqual(Set(s.matrices.map(\.name)), Set(run.matrices.map { canonical($0.name) }), run.checkpoint)
             for want in run.matrices {

@@ -85,3 +85,26 @@ extension CLITests {
         XCTAssertTrue(one.err.contains("\(final) has no training step in its name"), one.err)
     }
 }
+
+extension CLITests {
+    /// --qkv fused: one attn.qkv matrix per block, means equal to WeightWatcher's on q, k, v stacked (the
+    /// fused fixture of tests/reference/spectra_reference.py), and a chart with its panel.
+    func testSpectraFusedQKV() throws {
+        let dir = try scratch("spectra-fused")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plot = dir.appendingPathComponent("alpha.png").path
+        let r = try gpt2lab(["spectra", try fixture("runs/baseline/model.safetensors"), "--qkv", "fused", "--json", "--plot", plot])
+        XCTAssertEqual(r.status, 0, r.err)
+        let s = try XCTUnwrap((try json(r.out)["checkpoints"] as? [[String: Any]])?.first)
+        let roles = try XCTUnwrap(s["matrices"] as? [[String: Any]]).compactMap { $0["role"] as? String }
+        XCTAssertEqual(roles.filter { $0 == "attn.qkv" }.count, 4)
+        XCTAssertFalse(roles.contains("attn.q"))
+        let path = Self.packageRoot.appendingPathComponent("Tests/AnalysisTests/Fixtures/spectra-weightwatcher-fused.json").path
+        let runs = try XCTUnwrap(try json(String(contentsOfFile: path, encoding: .utf8))["runs"] as? [[String: Any]])
+        let ww = try XCTUnwrap(runs.first { $0["checkpoint"] as? String == "runs/baseline/model.safetensors" }?["ww_summary"] as? [String: Double])
+        XCTAssertEqual(try XCTUnwrap(s["mean_alpha"] as? Double), ww["mean_alpha"]!, accuracy: 1e-9 * ww["mean_alpha"]!)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: plot))
+        let table = try gpt2lab(["spectra", try fixture("runs/baseline/model.safetensors"), "--qkv", "fused"])
+        XCTAssertTrue(table.out.contains("attn.qkv") && table.out.contains("192×64"), table.out)
+    }
+}

@@ -202,7 +202,7 @@ final class WhyReportTests: XCTestCase {
         let means = ["runs/baseline/step-000571.safetensors", "runs/baseline/step-001143.safetensors", "runs/baseline/model.safetensors"]
             .map { f in ww.runs.first { $0.checkpoint == f }!.ww_summary.mean_alpha }
         for (p, w) in zip(overall.points, means) { XCTAssertEqual(p.y, w, accuracy: 1e-10 * w) }
-        XCTAssertEqual(steps.panels.count, 1 + SpectralRole.perBlock.count)
+        XCTAssertEqual(steps.panels.count, 1 + SpectralRole.perBlock.count - 1)   // q, k, v: no fused qkv panel
         let context = try XCTUnwrap(spectraTemplateContext(r, charts: charts))
         let rows = try XCTUnwrap(context["rows"] as? [[String: String]])
         XCTAssertEqual(rows.map { $0["steps"] }, ["571, 1143", "—"])

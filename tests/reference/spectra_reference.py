@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """WeightWatcher's layer metrics for the fixture checkpoints, the reference `gpt2lab spectra` is tested against.
 
-Writes Tests/AnalysisTests/Fixtures/spectra-weightwatcher.json. Never run by the tests.
+Writes Tests/AnalysisTests/Fixtures/spectra-weightwatcher.json, and spectra-weightwatcher-fused.json with each
+block's q, k and v weights as one [3C, C] matrix (`--qkv fused`). Never run by the tests.
 
 Set-up (no torch needed):
     python3 -m venv /tmp/ww-venv
@@ -33,6 +34,7 @@ import weightwatcher.weightwatcher as wwmod
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 FIXTURES = os.path.join(ROOT, "..", "shared", "fixtures", "runs")
 OUT = os.path.join(ROOT, "Tests", "AnalysisTests", "Fixtures", "spectra-weightwatcher.json")
+OUT_FUSED = os.path.join(ROOT, "Tests", "AnalysisTests", "Fixtures", "spectra-weightwatcher-fused.json")
 
 
 class _NotATensor:  # stands in for torch.Tensor: numpy arrays are never one
@@ -74,9 +76,24 @@ def analyse(weights, max_N):
     return watcher.analyze(randomize=True, mp_fit=True, max_N=max_N)
 
 
-def run(name, file="model.safetensors"):
+def fuse_qkv(weights):
+    """Each block's W_query, W_key, W_value ([C, C] each, nn.Linear's [out, in]) as one [3C, C] matrix: the
+    matrix HF's fused c_attn (Conv1D [C, 3C]) is up to a transpose, which leaves its ESD unchanged."""
+    out = {}
+    for k, v in weights.items():
+        if ".att.W_query." in k:
+            out[k.replace("W_query", "W_qkv")] = np.concatenate(
+                [v, weights[k.replace("W_query", "W_key")], weights[k.replace("W_query", "W_value")]], axis=0)
+        elif ".att.W_key." not in k and ".att.W_value." not in k:
+            out[k] = v
+    return out
+
+
+def run(name, file="model.safetensors", fused=False):
     tensors = read_bf16_safetensors(os.path.join(FIXTURES, name, file))
     weights = {k: v for k, v in tensors.items() if k.endswith(".weight") and v.ndim == 2}
+    if fused:
+        weights = fuse_qkv(weights)
     default = analyse(weights, 50000)
     extra = analyse({k: v for k, v in weights.items() if max(v.shape) > 50000}, 10**6)
     rows = []
@@ -111,6 +128,13 @@ def main():
         json.dump(out, f, indent=1)
         f.write("\n")
     print("wrote", OUT)
+    # `gpt2lab spectra --qkv fused`: the attention weight whole, as WeightWatcher sees an HF GPT2LMHeadModel's c_attn
+    fused = {"weightwatcher": ww.__version__, "numpy": np.__version__,
+             "runs": [run("baseline", fused=True), run("reference", fused=True)]}
+    with open(OUT_FUSED, "w") as f:
+        json.dump(fused, f, indent=1)
+        f.write("\n")
+    print("wrote", OUT_FUSED)
 
 
 if __name__ == "__main__":

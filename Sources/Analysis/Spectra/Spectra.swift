@@ -3,7 +3,8 @@
 //
 // Matrices: per block the query, key and value parts of the fused QKV weight (C×C each: WeightWatcher
 // sees them as three layers in Raschka-style checkpoints with separate projections; on an HF, nanoGPT or
-// llm.c model it fits the fused c_attn whole, so its attention rows and means differ there), the
+// llm.c model it fits the fused c_attn whole, so its attention rows and means differ there, unless
+// `QKVSpectra.fused` asks for the whole [3C, C] matrix), the
 // attention output projection, the MLP's fc and projection; the token and position embeddings (both
 // are `Embedding` layers WeightWatcher analyses); the LM head only when untied (a tied head is the token
 // embedding). WeightWatcher's default `max_N = 50000` skips matrices with more rows than that — GPT-2's
@@ -16,17 +17,20 @@ import Foundation
 /// Which weight matrix of GPT-2 a spectrum belongs to.
 public enum SpectralRole: String, Codable, CaseIterable, Sendable {
     case query = "attn.q", key = "attn.k", value = "attn.v", attentionOutput = "attn.proj"
+    /// q, k and v as one [3C, C] matrix (`QKVSpectra.fused`).
+    case qkv = "attn.qkv"
     case mlpIn = "mlp.fc", mlpOut = "mlp.proj"
     case tokenEmbedding = "wte", positionEmbedding = "wpe", lmHead = "lm_head"
 
-    /// Roles with one matrix per block, in network order.
-    public static let perBlock: [SpectralRole] = [.query, .key, .value, .attentionOutput, .mlpIn, .mlpOut]
+    /// Roles with one matrix per block, in network order (a checkpoint's spectra hold q, k, v or qkv).
+    public static let perBlock: [SpectralRole] = [.qkv, .query, .key, .value, .attentionOutput, .mlpIn, .mlpOut]
 
     public var title: String {
         switch self {
         case .query: return "Attention query"
         case .key: return "Attention key"
         case .value: return "Attention value"
+        case .qkv: return "Attention q, k, v (fused)"
         case .attentionOutput: return "Attention output"
         case .mlpIn: return "MLP in (fc)"
         case .mlpOut: return "MLP out (proj)"
@@ -96,6 +100,12 @@ public struct CheckpointSpectra: Codable, Sendable {
     }
 }
 
+/// How the fused attention weight (c_attn) is analysed: as its three C×C parts q, k and v (every layout alike), or
+/// whole, [3C, C], as WeightWatcher fits an HF GPT2LMHeadModel's c_attn.
+public enum QKVSpectra: String, CaseIterable, Sendable {
+    case split, fused
+}
+
 /// WeightWatcher's default max_N.
 public let weightWatcherMaxN = 50000
 
@@ -124,7 +134,7 @@ public func matrixSpectrum(_ w: UnsafeBufferPointer<Float>, rows: Int, cols: Int
 }
 
 /// The matrices analysed, in network order: (tensor, row offset in floats, rows, cols, layer, role, name).
-private func spectralMatrices(_ weights: GPT2Weights)
+private func spectralMatrices(_ weights: GPT2Weights, qkv: QKVSpectra)
     -> [(id: TensorID, offset: Int, rows: Int, cols: Int, role: SpectralRole, name: String)] {
     let layout = weights.layout, C = weights.config.nEmbd
     var out: [(id: TensorID, offset: Int, rows: Int, cols: Int, role: SpectralRole, name: String)] = []
@@ -133,6 +143,7 @@ private func spectralMatrices(_ weights: GPT2Weights)
         guard shape.count == 2 else { continue }
         let start = layout.range(id).lowerBound
         switch id.kind {
+        case .qkvw where qkv == .fused: out.append((id, start, 3 * C, C, .qkv, id.canonicalName))
         case .qkvw:     // rows [q; k; v], C each
             for (i, (role, tag)) in [(SpectralRole.query, "q"), (.key, "k"), (.value, "v")].enumerated() {
                 out.append((id, start + i * C * C, C, C, role, "\(id.canonicalName)[\(tag)]"))
@@ -150,9 +161,9 @@ private func spectralMatrices(_ weights: GPT2Weights)
 }
 
 /// Spectra of every weight matrix of `weights`. `progress(done, total, name)` is called before each matrix.
-public func checkpointSpectra(checkpoint: String, weights: GPT2Weights,
+public func checkpointSpectra(checkpoint: String, weights: GPT2Weights, qkv: QKVSpectra = .split,
                               progress: (Int, Int, String) -> Void = { _, _, _ in }) throws -> CheckpointSpectra {
-    let list = spectralMatrices(weights)
+    let list = spectralMatrices(weights, qkv: qkv)
     var matrices: [MatrixSpectrum] = []
     try weights.data.withUnsafeBufferPointer { data in
         for (i, t) in list.enumerated() {

@@ -66,6 +66,7 @@ public func spectraAlphaAcrossSteps(_ runs: [(name: String, points: [(step: Int,
                 mean(p.spectra.matrices.filter { $0.role == role }.compactMap { $0.fit?.alpha }).map { (x: Double(p.step), y: $0) }
             })
         }
+        guard series.contains(where: { !$0.points.isEmpty }) else { continue }   // q, k, v or the fused qkv
         panels.append(LineChart(title: role.title, xLabel: "training step", yLabel: "mean α", series: series))
     }
     return SmallMultiples(title: title, panels: panels)
