@@ -8,20 +8,14 @@ import Foundation
 import Plumbing
 
 /// The identity of the files a checkpoint's content hash reads, at one moment.
-public struct CheckpointStamp: Equatable, Sendable {
-    let files: [String: [Int]]
-}
+public typealias CheckpointStamp = FileStamp
 
 /// Stamps the files `checkpointContentHash(path:)` reads.
 public func checkpointStamp(path: String) throws -> CheckpointStamp {
     let paths = try contentHashFiles(path: path).map { f in f.names.map { f.folder + "/" + $0 } } ?? [path]
-    var files: [String: [Int]] = [:]
-    for p in paths {
-        var st = stat()
-        guard stat(p, &st) == 0 else { throw CheckpointError(p, .unreadable, "cannot read: \(String(cString: strerror(errno)))") }
-        files[p] = [Int(st.st_dev), Int(st.st_ino), Int(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec]
+    do { return try FileStamp(paths: paths) } catch let e as OutputError {
+        throw CheckpointError(e.path, .unreadable, e.problem)
     }
-    return CheckpointStamp(files: files)
 }
 
 /// Throws when a file of the checkpoint at `path` is not the one stamped in `since` (replaced, rewritten, added

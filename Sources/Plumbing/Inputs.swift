@@ -65,3 +65,33 @@ public func ioReason(_ error: Error) -> String {
     }
     return e.localizedDescription
 }
+
+/// The identity of some files at one moment (device, inode, size, modification time): taken before a file's
+/// content hash and compared once the file has been read, so the hash names the bytes read even when a job
+/// saves a new version over the file meanwhile (a rename, or a rewrite in place).
+public struct FileStamp: Equatable, Sendable {
+    let files: [String: [Int]]
+
+    /// Throws "PATH: cannot read: REASON" when a file cannot be stat'ed.
+    public init(paths: [String]) throws {
+        var files: [String: [Int]] = [:]
+        for p in paths {
+            var st = stat()
+            guard stat(p, &st) == 0 else { throw OutputError(p, InputFileProblem.unreadable(String(cString: strerror(errno))).text) }
+            files[p] = [Int(st.st_dev), Int(st.st_ino), Int(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec]
+        }
+        self.files = files
+    }
+}
+
+/// The content hash of the file at `path` and what `read` makes of it, refused with one line when the file
+/// changed between the hash and the end of `read`.
+public func hashedFile<T>(path: String, _ read: () throws -> T) throws -> (hash: String, value: T) {
+    let stamp = try FileStamp(paths: [path])
+    let hash = try fileContentHash(path: path)
+    let value = try read()
+    guard (try? FileStamp(paths: [path])) == stamp else {
+        throw OutputError(path, "changed while gpt2lab was reading it; run again once it is written")
+    }
+    return (hash, value)
+}

@@ -72,7 +72,9 @@ struct Eval: ParsableCommand {
     func run() throws {
         try runReporting {
             if let out { try checkPartOutput(out) }
-            let examples = try loadEvalExamples(task: task, recipe: recipe ?? .llmc, path: data, limit: limit)
+            // A part names its data by the hash of the bytes read (taken only for a part).
+            let read = { try loadEvalExamples(task: task, recipe: recipe ?? .llmc, path: data, limit: limit) }
+            let (dataHash, examples) = shardSpec == nil ? ("", try read()) : try hashedFile(path: data, read)
             // A part names its checkpoint by the hash of the bytes loaded (taken only for a part).
             let heads = model.heads, path = checkpoint
             let (hash, ck) = shardSpec == nil ? ("", try loadCheckpoint(path: path, heads: heads))
@@ -94,7 +96,7 @@ struct Eval: ParsableCommand {
                                     predictions: predictions)
             report.device = gpu?.info.scoreKeyName
             if let (k, n) = shardSpec, let out, let range {
-                let body = EvalShard(checkpointHash: hash, dataHash: try fileContentHash(path: data),
+                let body = EvalShard(checkpointHash: hash, dataHash: dataHash,
                                      heads: ck.config.nHead, report: report)
                 try writePart(ShardPart(shard: k, shards: n, total: examples.count, start: range.lowerBound, body: body), to: out)
                 return

@@ -183,3 +183,22 @@ final class AtomicSetTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["a.png", "b.png"])
     }
 }
+
+extension OutputTests {
+    /// hashedFile's hash names the bytes read: a file replaced (renamed over) or rewritten in place while it is
+    /// read is refused in one line; an unchanged one gets fileContentHash's hash.
+    func testHashedFileRefusesAFileChangedWhileRead() throws {
+        let dir = try tempDir(self), path = dir + "/hellaswag.jsonl"
+        try Data("{\"a\": 1}\n".utf8).write(to: URL(fileURLWithPath: path))
+        let (hash, n) = try hashedFile(path: path) { try Data(contentsOf: URL(fileURLWithPath: path)).count }
+        XCTAssertEqual(hash, try fileContentHash(path: path))
+        XCTAssertEqual(n, 9)
+        let other = dir + "/next.jsonl"
+        for change in [{ try Data("{\"a\": 2}\n".utf8).write(to: URL(fileURLWithPath: other)); XCTAssertEqual(rename(other, path), 0) },
+                       { let h = try XCTUnwrap(FileHandle(forWritingAtPath: path)); try h.seekToEnd(); try h.write(contentsOf: Data("{}\n".utf8)); try h.close() }] {
+            XCTAssertThrowsError(try hashedFile(path: path) { try change() }) { e in
+                XCTAssertEqual((e as? LocalizedError)?.errorDescription, "\(path): changed while gpt2lab was reading it; run again once it is written")
+            }
+        }
+    }
+}
