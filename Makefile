@@ -9,8 +9,9 @@
 SWIFT      ?= swift
 # chromium: headless, for BrowserTests (the report as a browser shows it); ~124 MB, ~35 s to install.
 # libdnnl-dev: oneDNN (~39 MB installed), the bf16 GEMM where it measures faster than widened sgemm.
-# patchelf: make bundle sets the run paths of the bundled binary and libraries.
-DEB_PKGS   := libopenblas-dev libdnnl-dev libhdf5-dev libpng-dev libcairo2-dev fonts-dejavu-core pkg-config chromium patchelf binutils
+# patchelf, xz-utils: make bundle sets the run paths of the bundled binary and libraries, and packs the tarball.
+# ca-certificates: SwiftPM fetches the Swift packages over https (git Recommends it; this set-up skips Recommends).
+DEB_PKGS   := libopenblas-dev libdnnl-dev libhdf5-dev libpng-dev libcairo2-dev fonts-dejavu-core pkg-config chromium patchelf binutils xz-utils ca-certificates
 ARCH       := $(shell uname -m)
 ifeq ($(ARCH),x86_64)
 # AVX2 + FMA (what x86-64-v3 names; this Swift spells it "haswell"). Runs on any x86 since 2013.
@@ -32,8 +33,9 @@ FUZZ_FLAGS := -c release --scratch-path $(FUZZ_BUILD) -Xswiftc -sanitize=fuzzer,
 
 all: build
 
-# Installs only what is missing (needs root or sudo on a fresh Debian machine). Without Recommends:
-# with them chromium alone also pulls in systemd, avahi, perl and printing (here: 130 packages, not 24).
+# Installs only what is missing (needs root or sudo on a fresh Debian machine). Without Recommends: with them
+# chromium also pulls in avahi, perl and printing. On a minimal Debian 12 (debootstrap minbase plus Swift's
+# prerequisites) this still installs 226 packages, systemd and dbus among them (chromium → libgtk-3-0 → dconf).
 setup:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \

@@ -23,11 +23,12 @@ OUT=dist/gpt2lab-linux-x86_64.tar.xz
 die() { echo "bundle.sh: $*" >&2; exit 1; }
 [ -x "$BIN" ] || die "$BIN: no built binary (run make build)"
 command -v patchelf >/dev/null || die "patchelf is not installed (make setup installs it)"
+command -v xz >/dev/null || die "xz is not installed (make setup installs xz-utils)"
 [ "$(uname -m)" = x86_64 ] || die "only x86_64 is bundled (this is $(uname -m))"
 
 mkdir -p dist
 stage=$(mktemp -d dist/.stage.XXXXXX)
-trap 'rm -rf "$stage"' EXIT
+trap 'rm -rf "$stage" "$OUT.part"' EXIT
 root=$stage/gpt2lab
 mkdir -p "$root/bin" "$root/lib" "$root/share/fonts" "$root/share/licenses" "$root/etc/fonts"
 
