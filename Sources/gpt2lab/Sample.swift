@@ -14,8 +14,12 @@ struct Sample: ParsableCommand {
         the whole vocabulary). Greedy breaks ties towards the lowest id, as HF generate(do_sample=False) does.
 
         A completion stops after --max-tokens new tokens, after <|endoftext|> (kept as its last id, as HF \
-        generate keeps the eos token), or when prompt + completion fill the model's context. Sample i of \
-        --count uses seed --seed + i, so the same seed gives the same texts.
+        generate keeps the eos token), or when prompt + completion reach the model's context + 1 tokens (the \
+        last one predicted from a full window, as HF generate stops; a note on stderr says when that cuts \
+        --max-tokens). The context is not slid. Sample i of --count uses seed --seed + i, so the same seed gives \
+        the same texts; greedy decoding draws nothing, so --seed and --count > 1 need sampling. With \
+        --full-vocab the padded vocabulary's rows are sampled too, as nanoGPT samples them (they decode to \
+        nothing printable).
 
         Examples:
           gpt2lab sample examples/runs/baseline/model.safetensors
@@ -27,7 +31,7 @@ struct Sample: ParsableCommand {
     @Argument(help: ArgumentHelp("Checkpoint: " + checkpointKinds + "."))
     var checkpoint: String
 
-    @Option(help: "Text to complete; must encode to fewer tokens than the model's context.")
+    @Option(help: "Text to complete; must encode to at most the model's context of tokens.")
     var prompt = "Every effort moves you"
 
     @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "New tokens per completion, at most.")
@@ -42,10 +46,10 @@ struct Sample: ParsableCommand {
     @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample among the K most likely tokens only, K ≥ 1 (1 = greedy). Exactly K: a tie at the K-th logit goes to the lower token id (HF's TopKLogitsWarper keeps every tied token; f32 ties are rare).")
     var topK: Int?
 
-    @Option(parsing: .unconditional, help: "Seed of the first sample; sample i uses seed + i.")
-    var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Seed of the first sample (default 0); sample i uses seed + i. Sampling only.")
+    var seed: UInt64?
 
-    @Option(parsing: .unconditional, help: "Number of completions.")
+    @Option(parsing: .unconditional, help: "Number of completions (more than 1: sampling only).")
     var count = 1
 
     @OptionGroup var model: HeadsOption
@@ -53,7 +57,7 @@ struct Sample: ParsableCommand {
     @OptionGroup var vocab: VocabOption
     @OptionGroup var precisionOption: PrecisionOption
 
-    @Flag(help: "Print one JSON object: prompt, prompt_ids, samples [{ids, text, seed}], and ids/text when --count is 1.")
+    @Flag(help: "Print one JSON object: prompt, prompt_ids, samples [{ids, text, seed (sampling)}], and ids/text when --count is 1.")
     var json = false
 
     var mode: SamplingMode {
@@ -70,6 +74,12 @@ struct Sample: ParsableCommand {
         if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
         if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
         if count < 1 { throw ValidationError("--count must be at least 1") }
+        if mode == .greedy, seed != nil || count > 1 {
+            throw ValidationError("--seed and --count > 1 need sampling (--temperature or --top-k): greedy decoding draws nothing, and its completions are all the same")
+        }
+        if let seed, UInt64(count - 1) > UInt64.max - seed {
+            throw ValidationError("--seed \(seed) with --count \(count): sample i uses seed + i, past the largest seed \(UInt64.max)")
+        }
         if prompt.isEmpty { throw ValidationError("--prompt must not be empty") }
     }
 
@@ -80,7 +90,12 @@ struct Sample: ParsableCommand {
             let tokenizer = try GPT2Tokenizer.load()
             let model = GPT2Model(parameters: ck.parameters)
             let report = try sampleCompletions(model: model, tokenizer: tokenizer, checkpoint: checkpoint, prompt: prompt,
-                                               mode: mode, maxTokens: maxTokens, seed: seed, count: count)
+                                               mode: mode, maxTokens: maxTokens, seed: seed ?? 0, count: count)
+            let room = contextRoom(promptTokens: report.promptIDs.count, context: ck.config.contextLength)
+            if maxTokens > room {
+                warn("--max-tokens \(maxTokens): after the \(report.promptIDs.count)-token prompt the model's context of "
+                     + "\(ck.config.contextLength) leaves room for \(room) new token\(room == 1 ? "" : "s"); completions stop there")
+            }
             if json {
                 try printJSON(report)
             } else if report.samples.count == 1 {

@@ -84,7 +84,7 @@ final class SamplingTests: XCTestCase {
     }
 
     func testStopsAtEndOfTextAndContext() throws {
-        // A tiny random model with context 8: at most 8 − prompt tokens, whatever --max-tokens says.
+        // A tiny random model with context 8: at most 8 + 1 − prompt tokens, whatever --max-tokens says.
         let config = GPT2Config(vocabSize: 50257, contextLength: 8, nEmbd: 16, nLayer: 1, nHead: 2)
         let m = GPT2Model(weights: .random(config: config, tied: true, biases: true, seed: 5), backend: CPUBackend(threads: 1))
         let tok = try Self.tokenizer.get()
@@ -94,16 +94,38 @@ final class SamplingTests: XCTestCase {
             if let eos = s.ids.firstIndex(of: GPT2Tokenizer.endOfText) {
                 XCTAssertEqual(eos, s.ids.count - 1)             // kept, and last
             } else {
-                XCTAssertEqual(s.ids.count, 4)                    // 4 prompt + 4 new = context
+                XCTAssertEqual(s.ids.count, 5)                    // 4 prompt + 5 new = context + 1
             }
         }
+        // a prompt that fills the context gets its one token; one more token is refused
+        let full = try sampleCompletions(model: m, tokenizer: tok, checkpoint: "random",
+                                         prompt: "one two three four five six seven eight", mode: .greedy, maxTokens: 5)
+        XCTAssertEqual(full.promptIDs.count, 8)
+        XCTAssertEqual(full.samples[0].ids.count, 1)
         XCTAssertThrowsError(try sampleCompletions(model: m, tokenizer: tok, checkpoint: "random",
-                                                   prompt: "one two three four five six seven eight", mode: .greedy, maxTokens: 5)) {
-            XCTAssertEqual($0 as? SamplingError, .promptTooLong(tokens: 8, context: 8))
+                                                   prompt: "one two three four five six seven eight nine", mode: .greedy, maxTokens: 5)) {
+            XCTAssertEqual($0 as? SamplingError, .promptTooLong(tokens: 9, context: 8))
         }
         XCTAssertThrowsError(try sampleCompletions(model: m, tokenizer: tok, checkpoint: "random", prompt: "",
                                                    mode: .greedy, maxTokens: 5)) {
             XCTAssertEqual($0 as? SamplingError, .emptyPrompt)
+        }
+    }
+
+    /// At the end of the context, HF generate(do_sample=False) on the 64-position HF fixture (tests/reference/
+    /// sample_context_reference.py): 61 tokens after a 4-token prompt, the last predicted from a full window, and
+    /// one after a prompt of exactly 64 tokens. gpt2lab stopped one token earlier and refused the full prompt.
+    func testGreedyAtTheContextEndMatchesHF() throws {
+        let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        let ref = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: here.appendingPathComponent("Fixtures/sample-context-hf.json"))) as? [String: Any])
+        let ck = try loadCheckpoint(path: try fixtureDir() + "/formats/tinyb-sharded")
+        XCTAssertEqual(ck.config.contextLength, ref["n_positions"] as? Int)
+        let m = GPT2Model(weights: ck.weights), tok = try Self.tokenizer.get()
+        for c in try XCTUnwrap(ref["cases"] as? [[String: Any]]) {
+            let prompt = try XCTUnwrap(c["prompt"] as? String), want = try XCTUnwrap(c["ids"] as? [Int]).map(Int32.init)
+            let r = try sampleCompletions(model: m, tokenizer: tok, checkpoint: "tinyb-sharded", prompt: prompt, mode: .greedy, maxTokens: 1000)
+            XCTAssertEqual(r.promptIDs, try XCTUnwrap(c["prompt_ids"] as? [Int]).map(Int32.init))
+            XCTAssertEqual(r.samples[0].ids, want, "prompt of \(r.promptIDs.count) tokens")
         }
     }
 

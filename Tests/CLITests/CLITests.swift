@@ -77,11 +77,16 @@ final class CLITests: XCTestCase {
 
     func testSampleValidation() throws {
         let ckpt = try fixture("runs/baseline/model.safetensors")
-        for bad in [["--temperature", "0"], ["--top-k", "0"], ["--greedy", "--top-k", "3"], ["--prompt", ""]] {
+        for bad in [["--temperature", "0"], ["--top-k", "0"], ["--greedy", "--top-k", "3"], ["--prompt", ""],
+                    ["--seed", "3"], ["--count", "2"], ["--top-k", "5", "--seed", "18446744073709551615", "--count", "2"]] {
             let r = try gpt2lab(["sample", ckpt] + bad)
             XCTAssertNotEqual(r.status, 0, "\(bad) accepted")
             XCTAssertFalse(r.err.isEmpty)
         }
+        // --max-tokens past the context's room: the completions stop there, and stderr says so
+        let long = try gpt2lab(["sample", ckpt, "--max-tokens", "300", "--json"])
+        XCTAssertEqual(long.status, 0, long.err)
+        XCTAssertTrue(long.err.contains("--max-tokens 300: after the 4-token prompt the model's context of 256 leaves room for 253 new tokens"), long.err)
     }
 
     func testTokenizeText() throws {

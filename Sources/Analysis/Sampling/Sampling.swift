@@ -24,7 +24,7 @@ public enum SamplingError: Error, LocalizedError, Sendable, Equatable {
         switch self {
         case .emptyPrompt: return "the prompt is empty; give at least one token of text"
         case let .promptTooLong(n, c):
-            return "the prompt is \(n) tokens; it must be shorter than the model's context of \(c) to leave room for a completion"
+            return "the prompt is \(n) tokens; the model's context holds at most \(c)"
         case let .badOption(r): return r
         }
     }
@@ -91,8 +91,8 @@ public struct SampleReport: Encodable, Sendable {
 ///
 /// Each completion decodes up to `maxTokens` new tokens and stops early
 /// - after `<|endoftext|>` (50256), which is kept as the last id — HF `generate` does the same;
-/// - when prompt + completion fill the model's context (the last token is predicted from position
-///   context − 1; no position beyond the context is ever fed).
+/// - when prompt + completion reach context + 1 tokens: the last token is predicted from a full window
+///   (position context − 1) and never fed back, as HF `generate` does; no position beyond the context is fed.
 ///
 /// Sample i (0-based) draws with `SplitMix64(seed: seed &+ i)`, so the same seed gives the same texts and
 /// `--count` extends a run without changing its first samples. Greedy ignores the seed.
@@ -107,7 +107,7 @@ public func sampleCompletions(model: GPT2Model, tokenizer: GPT2Tokenizer, checkp
     let promptIDs = tokenizer.encode(prompt, allowEndOfText: true)
     guard !promptIDs.isEmpty else { throw SamplingError.emptyPrompt }
     let context = model.config.contextLength
-    guard promptIDs.count < context else { throw SamplingError.promptTooLong(tokens: promptIDs.count, context: context) }
+    guard promptIDs.count <= context else { throw SamplingError.promptTooLong(tokens: promptIDs.count, context: context) }
     // A padded vocabulary's extra rows are never prompted nor sampled: only the softmaxed rows count.
     let V = model.config.softmaxVocab
     if let bad = promptIDs.first(where: { Int($0) >= V }) {
@@ -116,7 +116,7 @@ public func sampleCompletions(model: GPT2Model, tokenizer: GPT2Tokenizer, checkp
 
     let t0 = Date()
     let cache = KVCache(config: model.config)
-    let budget = min(maxTokens, context - promptIDs.count)
+    let budget = min(maxTokens, contextRoom(promptTokens: promptIDs.count, context: context))
     // The prompt's keys, values and logits are the same for every sample: prefill once, and let each
     // sample decode over the cache cut back to the prompt.
     let promptLogits = model.prefill(tokens: promptIDs, cache: cache)
@@ -147,6 +147,10 @@ public func sampleCompletions(model: GPT2Model, tokenizer: GPT2Tokenizer, checkp
                         seed: mode == .greedy ? nil : seed, maxTokens: maxTokens, samples: samples,
                         seconds: Date().timeIntervalSince(t0), softmaxRows: V, precision: model.precision.rawValue)
 }
+
+/// New tokens a context of `context` positions leaves after a prompt: the last is predicted from position
+/// context − 1 and never fed.
+public func contextRoom(promptTokens: Int, context: Int) -> Int { context + 1 - promptTokens }
 
 /// Index of the largest logit; the lowest such index on ties (`torch.argmax`).
 public func argmaxToken(_ logits: [Float]) -> Int32 {
