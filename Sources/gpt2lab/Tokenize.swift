@@ -48,11 +48,12 @@ struct Tokenize: ParsableCommand {
         }
     }
 
-    func validate() throws {
-        if (file == nil) == (text == nil) { throw ValidationError("give either a FILE or --text, not both or neither") }
-    }
-
     func run() throws {
+        // Here, not in validate(): an unknown option is then named as such (validate() runs before that check).
+        if (file == nil) == (text == nil) {
+            printToStderr("Error: give either a FILE or --text, not both or neither (see 'gpt2lab tokenize --help')\n")
+            throw ExitCode(64)
+        }
         try runReporting {
             let bytes: [UInt8]
             if let file {

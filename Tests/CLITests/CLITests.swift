@@ -102,6 +102,33 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(dash.out, "12 20 22514\n", dash.err)
     }
 
+    /// Arguments that are not UTF-8 are refused (--text turned each bad byte into U+FFFD and encoded that, exit 0),
+    /// as a file with the same bytes is; an unknown option is named even when no FILE is given.
+    func testArgumentsMustBeUTF8() throws {
+        let bin = try binary().path
+        for args in ["tokenize --text $'ab\\xff\\xfe cd' --json", "sample x.safetensors --prompt $'caf\\xff'"] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/bash")
+            p.arguments = ["-c", "'\(bin)' \(args)"]
+            let err = Pipe(), out = Pipe()
+            p.standardError = err; p.standardOutput = out
+            try p.run()
+            let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let o = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 64, args)
+            XCTAssertTrue(o.isEmpty, args)
+            XCTAssertTrue(e.hasPrefix("gpt2lab: argument ") && e.contains("is not valid UTF-8 at byte offset"), e)
+            XCTAssertEqual(e.split(separator: "\n").count, 1, e)
+        }
+        let unknown = try gpt2lab(["tokenize", "--foo"])
+        XCTAssertEqual(unknown.status, 64)
+        XCTAssertTrue(unknown.err.contains("Unknown option '--foo'"), unknown.err)
+        let neither = try gpt2lab(["tokenize"])
+        XCTAssertEqual(neither.status, 64)
+        XCTAssertTrue(neither.err.contains("give either a FILE or --text"), neither.err)
+    }
+
     /// `--time` prints one JSON line with the keys bench/tokenizer/run.sh reads.
     func testTokenizeTimeFile() throws {
         let txt = try fixture("data/test-persuasion.txt")
