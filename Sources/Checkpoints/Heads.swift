@@ -69,8 +69,13 @@ func besideConfigs(directory: String) throws -> [StatedConfig] {
         let p = directory.isEmpty ? file : directory + "/" + file
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir), !isDir.boolValue else { continue }
+        let data: Data
+        switch readInputFile(p) {
+        case let .success(d): data = d
+        case let .failure(problem): throw CheckpointError(p, .unreadable, problem.text + " (read for the model's head count)")
+        }
         let object: Any
-        do { object = try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: p))) } catch {
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
             throw CheckpointError(p, .badConfig, "is not valid JSON (read for the model's head count)")
         }
         guard let top = object as? [String: Any] else { continue }

@@ -4,6 +4,7 @@
 // copied) through SafetensorsFile, and every tensor the index lists must be in its shard.
 
 import Foundation
+import Plumbing
 
 final class ShardedSafetensors {
     /// Most shards accepted.
@@ -25,8 +26,13 @@ final class ShardedSafetensors {
         directory = (index as NSString).deletingLastPathComponent
         let size = try regularFileSize(index)
         guard size <= SafetensorsFile.maxHeaderBytes else { throw CheckpointError(index, .badHeader, "index of \(size) bytes exceeds the 100 MB limit") }
+        let data: Data
+        switch readInputFile(index) {
+        case let .success(d): data = d
+        case let .failure(problem): throw CheckpointError(index, .unreadable, problem.text)
+        }
         let object: Any
-        do { object = try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: index))) } catch {
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
             throw CheckpointError(index, .badHeader, "is not valid JSON")
         }
         guard let map = (object as? [String: Any])?["weight_map"] as? [String: Any], !map.isEmpty else {

@@ -54,8 +54,22 @@ public func detectFormat(path: String) throws -> CheckpointFormat {
         if hasHDF5Signature(fd) { return .hdf5 }
         return hasSafetensorsSignature(b, fileSize: size) ? .safetensors : nil
     }
-    guard let format else { throw CheckpointError(path, .notACheckpoint, notACheckpoint) }
+    guard let format else {
+        if let n = bytes.withUnsafeBytes({ safetensorsHeaderPastEnd($0, fileSize: size) }) {
+            throw CheckpointError(path, .truncated, "starts as safetensors, but its header of \(n) bytes runs past the end of the "
+                                  + "file (\(size) bytes): cut short (an interrupted copy or save?)")
+        }
+        throw CheckpointError(path, .notACheckpoint, notACheckpoint)
+    }
     return format
+}
+
+/// The header length of a file that starts as safetensors does ('{' after the length) but whose header does not
+/// fit in it; nil otherwise.
+func safetensorsHeaderPastEnd(_ b: UnsafeRawBufferPointer, fileSize: Int) -> UInt64? {
+    guard b.count >= 9, b[8] == UInt8(ascii: "{") else { return nil }
+    let n = UInt64(littleEndian: b.loadUnaligned(as: UInt64.self))
+    return n > UInt64(max(0, fileSize - 8)) ? n : nil
 }
 
 /// safetensors' signature: a little-endian header length that fits in the file, then the JSON header's '{'.

@@ -42,12 +42,15 @@ struct Inspect: ParsableCommand {
         let warnings: [String]
         /// Rows the softmax runs over by default (fewer than vocab_size for a padded vocabulary).
         let softmaxRows: Int
+        /// Whether the checkpoint stores the QKV bias and the MLP biases (a bias-free model has none).
+        let qkvBias: Bool, mlpBias: Bool
         let training: TrainingInfo?
         struct Tensor: Encodable { let name: String; let shape: [Int]; let dtype: String }
         enum CodingKeys: String, CodingKey {
             case checkpoint, format, layout, config, parameters, dtypes, tensors, warnings
             case tiedEmbeddings = "tied_embeddings", shapeSource = "shape_source", ignoredTensors = "ignored_tensors"
             case formatWrittenBy = "format_written_by", softmaxRows = "softmax_rows", training
+            case qkvBias = "qkv_bias", mlpBias = "mlp_bias"
         }
     }
 
@@ -55,12 +58,14 @@ struct Inspect: ParsableCommand {
         try runReporting {
             let ck = try loadCheckpoint(path: checkpoint, heads: model.heads, nonFiniteIsAWarning: true, headsNeeded: false)
             let c = ck.weights.config
+            let qkvBias = ck.weights.isStored(TensorID(.qkvb, layer: 0)), mlpBias = ck.weights.isStored(TensorID(.fcb, layer: 0))
             let out = Output(checkpoint: checkpoint, format: ck.format.rawValue, formatWrittenBy: ck.format.writtenBy,
                              layout: ck.layout.rawValue, config: StatedHeads(config: c, known: ck.shapeSource != .unstated),
                              parameters: ck.weights.parameterCount, tiedEmbeddings: ck.weights.tied, dtypes: ck.dtypes,
                              shapeSource: ck.shapeSource, ignoredTensors: ck.ignoredTensors,
                              tensors: ck.sourceTensors.map { .init(name: $0.name, shape: $0.shape, dtype: $0.dtype) },
-                             warnings: ck.warnings, softmaxRows: c.softmaxVocab, training: ck.training)
+                             warnings: ck.warnings, softmaxRows: c.softmaxVocab, qkvBias: qkvBias, mlpBias: mlpBias,
+                             training: ck.training)
             if json { try printJSON(out); return }
             for w in ck.warnings { warn("\(checkpoint): \(w)") }
             let dt = ck.dtypes.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: ", ")
@@ -73,8 +78,7 @@ struct Inspect: ParsableCommand {
             shape from   \(ck.shapeSource)
             vocab        \(c.softmaxVocab == c.vocabSize ? "\(c.vocabSize) rows" : "\(c.vocabSize) rows stored, padded: scored over the first \(c.softmaxVocab) (--full-vocab: all)")
             parameters   \(groupedThousands(ck.weights.parameterCount))\(ck.weights.tied ? " (embeddings tied, counted once)" : "")
-            biases       \(ck.weights.isStored(TensorID(.qkvb, layer: 0)) ? "QKV bias" : "no QKV bias"), \
-            \(ck.weights.isStored(TensorID(.fcb, layer: 0)) ? "MLP bias" : "no MLP bias")
+            biases       \(qkvBias ? "QKV bias" : "no QKV bias"), \(mlpBias ? "MLP bias" : "no MLP bias")
             tied         \(ck.weights.tied ? "yes" : "no")
             dtypes       \(dt)
             tensors      \(ck.sourceTensors.count) stored\(ck.ignoredTensors.isEmpty ? "" : ", \(ck.ignoredTensors.count) buffers ignored (\(ck.ignoredTensors.prefix(3).joined(separator: ", "))\(ck.ignoredTensors.count > 3 ? ", …" : ""))")

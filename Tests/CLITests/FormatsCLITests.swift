@@ -36,6 +36,8 @@ extension CLITests {
         let j = try cli.json(r.out)
         XCTAssertEqual(j["format"] as? String, "torch-zip")
         XCTAssertEqual(j["shape_source"] as? String, "model_args in the checkpoint")
+        XCTAssertEqual(j["qkv_bias"] as? Bool, try XCTUnwrap(e["bias"] as? Bool))   // nanoGPT's bias=False
+        XCTAssertEqual(j["mlp_bias"] as? Bool, try XCTUnwrap(e["bias"] as? Bool))
         let t = try XCTUnwrap(j["training"] as? [String: Any])
         XCTAssertEqual(t["iter_num"] as? Int, e["iter_num"] as? Int)
         XCTAssertEqual(t["learning_rate"] as? Double, e["learning_rate"] as? Double)

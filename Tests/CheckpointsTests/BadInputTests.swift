@@ -52,6 +52,15 @@ final class BadInputTests: XCTestCase {
             assertFails(p, containing: [words]) { _ = try SafetensorsFile(path: p) }
             assertFails(p) { _ = try loadCheckpoint(path: p) }
         }
+        // A real checkpoint cut inside its header, or a length past any file: named as cut short, not as "not a checkpoint".
+        let whole = try Data(contentsOf: URL(fileURLWithPath: try fixtures() + "/runs/baseline/model.safetensors"))
+        let cut = dir + "/cut.safetensors"
+        try whole.prefix(200).write(to: URL(fileURLWithPath: cut))
+        assertFails(cut, containing: ["starts as safetensors, but its header of", "runs past the end of the file (200 bytes)"]) {
+            _ = try loadCheckpoint(path: cut)
+        }
+        let huge = try raw(dir, "huge63.safetensors", header: "{}", dataBytes: 0, claimedLength: 1 << 63)
+        assertFails(huge, containing: ["header of 9223372036854775808 bytes runs past the end"]) { _ = try loadCheckpoint(path: huge) }
     }
 
     /// Start from a valid HF model (the reference in Conv1D names) and break it.
