@@ -21,18 +21,17 @@ public func checkpointStamp(path: String) throws -> CheckpointStamp {
 /// Throws when a file of the checkpoint at `path` is not the one stamped in `since` (replaced, rewritten, added
 /// or gone).
 public func checkCheckpointUnchanged(path: String, since: CheckpointStamp) throws {
-    guard (try? checkpointStamp(path: path)) == since else {
-        throw CheckpointError(path, .unreadable, "changed while gpt2lab was reading it (a training job saving a new checkpoint?); "
-                              + "run again once it is written")
-    }
+    guard (try? checkpointStamp(path: path)) == since else { throw checkpointChanged(path) }
+}
+
+private func checkpointChanged(_ path: String) -> CheckpointError {
+    CheckpointError(path, .unreadable, "changed while gpt2lab was reading it (a training job saving a new checkpoint?); "
+                    + "run again once it is written")
 }
 
 /// The content hash of the checkpoint at `path` and what `load` makes of it, refused when the checkpoint's files
-/// changed between the hash and the end of `load`: the hash then names the bytes loaded.
+/// changed between the hash and the end of `load` (`stampedRead`): the hash then names the bytes loaded.
 public func hashedCheckpoint<T>(path: String, _ load: () throws -> T) throws -> (hash: String, value: T) {
-    let stamp = try checkpointStamp(path: path)
-    let hash = try checkpointContentHash(path: path)
-    let value = try load()
-    try checkCheckpointUnchanged(path: path, since: stamp)
-    return (hash, value)
+    try stampedRead(stamp: { try checkpointStamp(path: path) }, hash: { try checkpointContentHash(path: path) }, read: load,
+                    changed: { checkpointChanged(path) })
 }

@@ -64,18 +64,23 @@ public func detectFormat(path: String) throws -> CheckpointFormat {
     return format
 }
 
-/// The header length of a file that starts as safetensors does ('{' after the length) but whose header does not
-/// fit in it; nil otherwise.
+/// The header length of a file that starts as safetensors does ('{' after a length a safetensors header may have,
+/// ≤ `SafetensorsFile.maxHeaderBytes`) but whose header does not fit in it: a file cut short. nil otherwise (a text
+/// file with '{' at byte 8 reads as a length of ~10^18).
 func safetensorsHeaderPastEnd(_ b: UnsafeRawBufferPointer, fileSize: Int) -> UInt64? {
+    guard let n = safetensorsHeaderLength(b), n <= UInt64(SafetensorsFile.maxHeaderBytes), n > UInt64(max(0, fileSize - 8)) else { return nil }
+    return n
+}
+
+/// The little-endian header length of bytes that go on with the JSON header's '{'; nil for fewer than 9 bytes or no '{'.
+private func safetensorsHeaderLength(_ b: UnsafeRawBufferPointer) -> UInt64? {
     guard b.count >= 9, b[8] == UInt8(ascii: "{") else { return nil }
-    let n = UInt64(littleEndian: b.loadUnaligned(as: UInt64.self))
-    return n > UInt64(max(0, fileSize - 8)) ? n : nil
+    return UInt64(littleEndian: b.loadUnaligned(as: UInt64.self))
 }
 
 /// safetensors' signature: a little-endian header length that fits in the file, then the JSON header's '{'.
 func hasSafetensorsSignature(_ b: UnsafeRawBufferPointer, fileSize: Int) -> Bool {
-    guard b.count >= 9, b[8] == UInt8(ascii: "{") else { return false }
-    let n = UInt64(littleEndian: b.loadUnaligned(as: UInt64.self))
+    guard let n = safetensorsHeaderLength(b) else { return false }
     return n >= 2 && n <= UInt64(max(0, fileSize - 8))
 }
 

@@ -30,10 +30,10 @@ public enum JSON {
     }
 }
 
-/// A Double that JSON writes as null when it is not finite: a quantity that is undefined (the standard error of
-/// one probe), where `JSON.encoder`'s "nan" string would be read as text. null reads back as NaN.
+/// A Double that JSON writes as null when it is NaN: a quantity that is undefined (the standard error of one
+/// probe), where `JSON.encoder`'s "nan" string would be read as text. null reads back as NaN; ±inf stay "inf".
 @propertyWrapper
-public struct NullIfNotFinite: Codable, Sendable, Equatable {
+public struct NullIfNaN: Codable, Sendable, Equatable {
     public var wrappedValue: Double
     public init(wrappedValue: Double) { self.wrappedValue = wrappedValue }
     public init(from decoder: Decoder) throws {
@@ -42,13 +42,13 @@ public struct NullIfNotFinite: Codable, Sendable, Equatable {
     }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
-        if wrappedValue.isFinite { try c.encode(wrappedValue) } else { try c.encodeNil() }
+        if wrappedValue.isNaN { try c.encodeNil() } else { try c.encode(wrappedValue) }
     }
 }
 
-/// `NullIfNotFinite` for each value of a dictionary.
+/// `NullIfNaN` for each value of a dictionary.
 @propertyWrapper
-public struct NullIfNotFiniteValues: Codable, Sendable, Equatable {
+public struct NullIfNaNValues: Codable, Sendable, Equatable {
     public var wrappedValue: [String: Double]
     public init(wrappedValue: [String: Double]) { self.wrappedValue = wrappedValue }
     public init(from decoder: Decoder) throws {
@@ -56,7 +56,7 @@ public struct NullIfNotFiniteValues: Codable, Sendable, Equatable {
     }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
-        try c.encode(wrappedValue.mapValues { $0.isFinite ? $0 : nil })
+        try c.encode(wrappedValue.mapValues { $0.isNaN ? nil : $0 })
     }
 }
 

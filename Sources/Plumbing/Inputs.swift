@@ -84,14 +84,19 @@ public struct FileStamp: Equatable, Sendable {
     }
 }
 
-/// The content hash of the file at `path` and what `read` makes of it, refused with one line when the file
-/// changed between the hash and the end of `read`.
-public func hashedFile<T>(path: String, _ read: () throws -> T) throws -> (hash: String, value: T) {
-    let stamp = try FileStamp(paths: [path])
-    let hash = try fileContentHash(path: path)
+/// `hash()` and `read()`, refused with `changed()` when any file `stamp()` names changed between the stamp (taken
+/// before the hash) and the end of the read: the hash then names the bytes read.
+public func stampedRead<T>(stamp: () throws -> FileStamp, hash: () throws -> String, read: () throws -> T,
+                           changed: () -> Error) throws -> (hash: String, value: T) {
+    let before = try stamp()
+    let h = try hash()
     let value = try read()
-    guard (try? FileStamp(paths: [path])) == stamp else {
-        throw OutputError(path, "changed while gpt2lab was reading it; run again once it is written")
-    }
-    return (hash, value)
+    guard (try? stamp()) == before else { throw changed() }
+    return (h, value)
+}
+
+/// The content hash of the file at `path` and what `read` makes of it (`stampedRead`).
+public func hashedFile<T>(path: String, _ read: () throws -> T) throws -> (hash: String, value: T) {
+    try stampedRead(stamp: { try FileStamp(paths: [path]) }, hash: { try fileContentHash(path: path) }, read: read,
+                    changed: { OutputError(path, "changed while gpt2lab was reading it; run again once it is written") })
 }

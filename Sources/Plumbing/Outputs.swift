@@ -139,11 +139,14 @@ private func temporarySuffix() -> String { "\(getpid())-\(pidSpace)-\(UInt32.ran
 /// Eight hex digits naming the set of processes whose PIDs `kill(pid, 0)` here can test: this boot of this machine
 /// (its boot id) and this PID namespace (a container has its own). A folder shared between Slurm nodes or
 /// Kubernetes pods (NFS, Lustre) holds other writers' temporaries, whose PIDs mean nothing here.
+/// The host name is always part of it: without a readable boot id the namespace's inode alone is the same on every
+/// host (the initial PID namespace's is a constant).
 let pidSpace: String = {
-    var id = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? ""
+    var name = [CChar](repeating: 0, count: 256)
+    var id = gethostname(&name, name.count - 1) == 0 ? String(cString: name) : ""
+    id += ":" + ((try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? "")
     var st = stat()
     if stat("/proc/self/ns/pid", &st) == 0 { id += ":\(st.st_dev):\(st.st_ino)" }
-    if id.isEmpty { id = ProcessInfo.processInfo.hostName }
     let h = Array(id.utf8).withUnsafeBytes { xxh64($0) }
     return String(hex64(h).suffix(8))
 }()

@@ -28,6 +28,9 @@ public struct WindowPlan: Sendable, Equatable {
     /// the end names the same windows (and the same cache entry, shard identity and bits per byte) as none.
     public let limit: Int?
 
+    /// Whether the windows cover the whole test set (no skip, no limit that cut it): bits per byte need that.
+    public var coversWholeText: Bool { tokenRange.lowerBound == 0 && limit == nil }
+
     /// Targets scored in total: tokenRange.count − 1.
     public var tokensScored: Int { windows.reduce(0) { $0 + $1.scoredCount } }
 

@@ -50,7 +50,8 @@ func noteShortTestSet(tokens: TokenFile, path: String, context: Int, skip: Int, 
     let lo = min(max(0, skip), tokens.ids.count)
     let n = maxTokens.map { min(tokens.ids.count - lo, max(0, $0)) } ?? tokens.ids.count - lo
     guard n >= 2, n < context else { return }
-    printToStderr("note: \(path) has \(n) tokens\(lo > 0 || maxTokens != nil ? " (after --skip/--max-tokens)" : ""), fewer than one window (\(context)); scored as one short window\n")
+    let cut = lo > 0 || n < tokens.ids.count - lo
+    printToStderr("note: \(path) has \(n) tokens\(cut ? " (after --skip/--max-tokens)" : ""), fewer than one window (\(context)); scored as one short window\n")
 }
 
 func warn(_ message: String) {

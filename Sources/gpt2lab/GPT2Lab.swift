@@ -34,8 +34,9 @@ func invalidUTF8Argument(_ indices: [Int]) -> String? {
         guard let c = CommandLine.unsafeArgv[i] else { continue }
         let bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(c).assumingMemoryBound(to: UInt8.self), count: strlen(c)))
         if let offset = firstInvalidUTF8Offset(bytes) {
-            return "argument \(i) (\(String(decoding: bytes, as: UTF8.self))) is not valid UTF-8 at byte offset \(offset); "
-                + "gpt2lab reads its arguments, texts and paths alike, as UTF-8"
+            let shown = String(decoding: bytes.prefix(80), as: UTF8.self).debugDescription + (bytes.count > 80 ? "…" : "")
+            return oneLine("argument \(i) (\(shown)) is not valid UTF-8 at byte offset \(offset); "
+                           + "gpt2lab reads its arguments, texts and paths alike, as UTF-8")
         }
     }
     return nil

@@ -164,7 +164,7 @@ struct Hessian: ParsableCommand {
     }
 
     func printHessianSummary(_ r: HessianResult, vocabLine: String) {
-        print("trace            " + (r.stderr.isFinite ? formatMeasurement(r.trace, r.stderr) + " (stderr, \(r.samples) Rademacher probes)"
+        print("trace            " + (r.samples > 1 ? formatMeasurement(r.trace, r.stderr) + " (stderr, \(r.samples) Rademacher probes)"
                                                           : String(format: "%.4g (1 Rademacher probe: no standard error)", r.trace)))
         print(String(format: "batch loss       %.6f nats/token (%d × %d tokens)", r.batchLoss, r.batch, r.context))
         print("vocab            softmax over \(vocabLine)")
@@ -199,7 +199,7 @@ struct Hessian: ParsableCommand {
         for name in r.byBlock.keys.sorted(by: { hessianBlockOrder($0) < hessianBlockOrder($1) }) {
             let p = r.byBlock[name]!
             print(name.padding(toLength: 16, withPad: " ", startingAt: 0)
-                  + String(format: " %10.4g ", p.trace) + (p.stderr.isFinite ? String(format: "%10.2g", p.stderr) : "         —")
+                  + String(format: " %10.4g ", p.trace) + (p.stderr.isNaN ? "         —" : String(format: "%10.2g", p.stderr))
                   + String(format: " %6.1f%%", r.trace != 0 ? 100 * p.trace / r.trace : 0))
         }
     }

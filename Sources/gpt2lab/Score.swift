@@ -94,10 +94,10 @@ struct Score: ParsableCommand {
                                                       windowRange: range, device: device, math: gpuMath.math, progress: bar.update)
         bar.finish()
         let key = ScoreKey(checkpointHash: hash, testSetHash: tokens.contentHash,
-                           settings: ScoreSettings(context: T, stride: plan.stride, skip: windows.skip, maxTokens: plan.limit),
+                           settings: ScoreSettings(plan: plan),
                            config: ck.config, precision: precision, gpu: report.gpu)
         let body = ScoreShard(checkpoint: path, layout: ck.layout.rawValue, testSet: data.testSet, key: key,
-                              utf8Bytes: (windows.skip == 0 && plan.limit == nil) ? tokens.utf8Bytes : nil,
+                              utf8Bytes: plan.coversWholeText ? tokens.utf8Bytes : nil,
                               softmaxRows: report.softmaxRows, vocabStored: report.vocabStored, batch: B, scores: scores,
                               threads: report.threads, seconds: report.seconds)
         try writePart(ShardPart(shard: k, shards: n, total: plan.windows.count, start: range.lowerBound, body: body), to: out!)

@@ -106,7 +106,8 @@ final class CLITests: XCTestCase {
     /// as a file with the same bytes is; an unknown option is named even when no FILE is given.
     func testArgumentsMustBeUTF8() throws {
         let bin = try binary().path
-        for args in ["tokenize --text $'ab\\xff\\xfe cd' --json", "sample x.safetensors --prompt $'caf\\xff'"] {
+        for args in ["tokenize --text $'ab\\xff\\xfe cd' --json", "sample x.safetensors --prompt $'caf\\xff'",
+                     "tokenize --text $'line 1\\nline 2\\xff'"] {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/bash")
             p.arguments = ["-c", "'\(bin)' \(args)"]

@@ -59,8 +59,12 @@ final class BadInputTests: XCTestCase {
         assertFails(cut, containing: ["starts as safetensors, but its header of", "runs past the end of the file (200 bytes)"]) {
             _ = try loadCheckpoint(path: cut)
         }
+        // …but a length no safetensors header has (2^63; a text file's bytes) is not taken for one
         let huge = try raw(dir, "huge63.safetensors", header: "{}", dataBytes: 0, claimedLength: 1 << 63)
-        assertFails(huge, containing: ["header of 9223372036854775808 bytes runs past the end"]) { _ = try loadCheckpoint(path: huge) }
+        assertFails(huge, containing: ["not a checkpoint gpt2lab can read"]) { _ = try loadCheckpoint(path: huge) }
+        let text = dir + "/notes.txt"
+        try Data("int main{ return 0; }\n".utf8).write(to: URL(fileURLWithPath: text))
+        assertFails(text, containing: ["not a checkpoint gpt2lab can read"]) { _ = try loadCheckpoint(path: text) }
     }
 
     /// Start from a valid HF model (the reference in Conv1D names) and break it.

@@ -115,7 +115,7 @@ func withLoadedCheckpoint(_ run: inout RunState, _ s: ComparisonSetup, events: @
 func reportSettings(_ s: ComparisonSetup) -> ReportSettings {
     let m = s.m, options = s.options
     var settings = ReportSettings(
-        context: s.context, stride: s.plan.stride, skip: m.skip, maxTokens: m.maxTokens, windows: s.plan.windows.count,
+        context: s.context, stride: s.plan.stride, skip: m.skip, maxTokens: s.plan.limit, windows: s.plan.windows.count,
         tokensScored: s.plan.tokensScored, bootstrap: options.bootstrap, seed: options.seed, level: options.level,
         hessianSamples: options.hessianSamples, engine: scoringEngineVersion,
         pValueRule: m.sequential == nil

@@ -95,7 +95,7 @@ func prepareComparison(_ m: ReportManifest, options: ReportOptions, opener: Chec
         plan = try WindowPlan(tokenCount: tokens.ids.count, context: T, stride: m.stride ?? T, skip: m.skip, maxTokens: m.maxTokens)
         try validateTokenIDs(Array(tokens.ids[plan.tokenRange]), vocabSize: gpt2VocabSize, path: m.testSet)
     } catch { throw ManifestError(m.path, "test_set: \(describeError(error))") }
-    let settings = ScoreSettings(context: T, stride: plan.stride, skip: m.skip, maxTokens: plan.limit)
+    let settings = ScoreSettings(plan: plan)
     let evals = try prepareEvals(m)
     let frequencies = try countFrequencies(m, vocabSize: configs[m.baseline]!.softmaxVocab)
     let stepPlan = try planStepCheckpoints(m, context: T, vocab: vocab, opener: opener)

@@ -45,7 +45,7 @@ public struct HessianResult: Codable, Sendable, Equatable {
     /// Hutchinson estimate of tr(H), H the Hessian of the mean cross-entropy of the batch.
     public var trace: Double
     /// Its standard error; NaN (null in JSON) with one probe.
-    @NullIfNotFinite public var stderr: Double
+    @NullIfNaN public var stderr: Double
     /// Probes used.
     public var samples: Int
     /// Mean cross-entropy of the batch at θ (nats).
@@ -53,7 +53,7 @@ public struct HessianResult: Codable, Sendable, Equatable {
     /// Per stored tensor (canonical name): its diagonal block's trace estimate; sums to `trace`.
     public var perTensor: [String: Double]
     /// Standard error of each `perTensor` entry.
-    @NullIfNotFiniteValues public var perTensorStderr: [String: Double]
+    @NullIfNaNValues public var perTensorStderr: [String: Double]
     /// Per group: "embeddings" (wte, wpe), "h.N" (block N), "ln_f", "lm_head"; sums to `trace`.
     public var perLayer: [String: Double]
     /// Per block (`hessianBlock`: each layer's attn.qkv, attn.proj, mlp.fc, mlp.proj, ln_1, ln_2; wte, wpe,

@@ -77,7 +77,7 @@ public func hutchinsonTrace<Op: HVPOperator>(_ op: Op, samples: Int, tol: Double
 public struct PartTrace: Codable, Sendable, Equatable {
     public var trace: Double
     /// null in JSON with one probe (undefined).
-    @NullIfNotFinite public var stderr: Double
+    @NullIfNaN public var stderr: Double
     public init(trace: Double, stderr: Double) { self.trace = trace; self.stderr = stderr }
 }
 

@@ -200,7 +200,7 @@ public func interpolate(_ a: LoadedCheckpoint, _ b: LoadedCheckpoint, ts: [Doubl
     let (points, barrier) = try interpolationSummary(ts: ts, scores: Array(scores.prefix(ts.count)), s0: s0, s1: s1,
                                                      resamples: resamples, seed: seed)
     var r = InterpolationResult(a: a.path, b: b.path, testSet: testSetPath,
-                                settings: ScoreSettings(context: plan.context, stride: plan.stride, skip: skip, maxTokens: plan.limit),
+                                settings: ScoreSettings(plan: plan),
                                 windows: plan.windows.count, tokensScored: plan.tokensScored, lossA: s0.loss, lossB: s1.loss,
                                 points: points, barrier: barrier, resamples: resamples, seed: seed, seconds: seconds)
     r.device = gpu

@@ -26,9 +26,9 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
         ?? scoreWindows(model: model, tokens: tokens.ids, windows: windows, batch: B, progress: progress)
     try scores.requireFinite(ck.path)
     let seconds = Date().timeIntervalSince(t0)
-    let settings = ScoreSettings(context: T, stride: plan.stride, skip: skip, maxTokens: plan.limit)
+    let settings = ScoreSettings(plan: plan)
     // Bits per byte only when the whole text was scored.
-    let bytes = (skip == 0 && plan.limit == nil && windowRange == nil) ? tokens.utf8Bytes : nil
+    let bytes = (plan.coversWholeText && windowRange == nil) ? tokens.utf8Bytes : nil
     var report = ScoreReport(checkpoint: ck.path, layout: ck.layout.rawValue, testSet: testSetPath, settings: settings,
                              batch: B, threads: backend.threads, scores: scores, utf8Bytes: bytes, seconds: seconds,
                              softmaxRows: model.config.softmaxVocab, vocabStored: model.config.vocabSize, heads: model.config.nHead,
@@ -143,10 +143,10 @@ public func scoreCheckpointSequential(_ ck: LoadedCheckpoint, tokens: TokenFile,
     let seconds = Date().timeIntervalSince(t0)
     let scores = WindowScores(nllSums: series[0], counts: visited.map { counts[$0] })
     let all = visited.count == plan.windows.count
-    let settings = ScoreSettings(context: T, stride: plan.stride, skip: skip, maxTokens: plan.limit)
+    let settings = ScoreSettings(plan: plan)
     var report = ScoreReport(checkpoint: ck.path, layout: ck.layout.rawValue, testSet: testSetPath, settings: settings,
                              batch: B, threads: backend.threads, scores: scores,
-                             utf8Bytes: (all && skip == 0 && plan.limit == nil) ? tokens.utf8Bytes : nil, seconds: seconds,
+                             utf8Bytes: (all && plan.coversWholeText) ? tokens.utf8Bytes : nil, seconds: seconds,
                              softmaxRows: model.config.softmaxVocab, vocabStored: model.config.vocabSize, heads: model.config.nHead,
                              precision: model.precision)
     report.setDevice(gpu)

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestSets
 
 /// Settings that decide which tokens are scored; part of every cache and shard key.
 public struct ScoreSettings: Codable, Sendable, Equatable {
@@ -11,6 +12,12 @@ public struct ScoreSettings: Codable, Sendable, Equatable {
         self.context = context; self.stride = stride; self.skip = skip; self.maxTokens = maxTokens
     }
     enum CodingKeys: String, CodingKey { case context, stride, skip, maxTokens = "max_tokens" }
+
+    /// The settings that name `plan`'s windows: its context, stride, first token and the limit that cut it (none
+    /// when it reaches the end).
+    public init(plan: WindowPlan) {
+        self.init(context: plan.context, stride: plan.stride, skip: plan.tokenRange.lowerBound, maxTokens: plan.limit)
+    }
 }
 
 /// What `gpt2lab score --json` prints.
