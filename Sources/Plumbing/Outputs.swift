@@ -27,9 +27,7 @@ public func writeAtomically(to given: String, folder: Bool = false, mayReplace: 
                             _ produce: (_ tmp: String) throws -> Void) throws {
     let path = normalizedOutputPath(given)
     if folder, let protected = protectedFolder(path) { throw OutputError(given, "is \(protected); it is never replaced") }
-    try requireParentFolder(of: path)
-    removeStaleTemporaries(for: path)
-    let (tmp, token) = try createTemporary(for: path, folder: folder)
+    let (tmp, token) = try beginOutput(path, folder: folder)
     defer { PendingOutputs.untrack(token) }
     do {
         try produce(tmp)
@@ -46,13 +44,16 @@ public func writeAtomically(to given: String, folder: Bool = false, mayReplace: 
     }
 }
 
-/// "PATH: folder DIR does not exist", before a temporary is made there.
-private func requireParentFolder(of path: String) throws {
+/// The first steps of every atomic output at `path` (normalized): its folder must exist ("PATH: folder DIR does not
+/// exist"), a killed writer's leftovers are cleared, and the tracked temporary is created.
+private func beginOutput(_ path: String, folder: Bool = false) throws -> (path: String, token: Int) {
     let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
         throw OutputError(path, "folder \(dir) does not exist")
     }
+    removeStaleTemporaries(for: path)
+    return try createTemporary(for: path, folder: folder)
 }
 
 /// One file of a set `writeAtomicallyTogether` writes: where, what may be replaced there, and how to write it.
@@ -73,9 +74,7 @@ public func writeAtomicallyTogether(_ outputs: [AtomicOutput]) throws {
     defer { for m in made { try? FileManager.default.removeItem(atPath: m.tmp); PendingOutputs.untrack(m.token) } }
     for o in outputs {
         let path = normalizedOutputPath(o.path)
-        try requireParentFolder(of: path)
-        removeStaleTemporaries(for: path)
-        let (tmp, token) = try createTemporary(for: path)
+        let (tmp, token) = try beginOutput(path)
         made.append((path, tmp, token))
         try o.produce(tmp)
     }
@@ -152,7 +151,7 @@ let pidSpace: String = {
 }()
 
 /// The temporary name an output is written under before it is renamed over `path`:
-/// ".NAME.tmp-PID-RANDOM" in the same folder (hidden, same file system, owner findable).
+/// ".NAME.tmp-PID-SPACE-RANDOM" in the same folder (hidden, same file system, owner findable).
 public func temporaryName(for path: String) -> String {
     let url = URL(fileURLWithPath: path)
     return url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".tmp-" + temporarySuffix()
