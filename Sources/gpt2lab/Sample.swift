@@ -57,7 +57,7 @@ struct Sample: ParsableCommand {
     @OptionGroup var vocab: VocabOption
     @OptionGroup var precisionOption: PrecisionOption
 
-    @Flag(help: "Print one JSON object: prompt, prompt_ids, samples [{ids, text, seed (sampling)}], and ids/text when --count is 1.")
+    @Flag(help: "Print one JSON object: prompt, prompt_ids, samples [{ids, text, seed (sampling), stop: end_of_text, max_tokens or context}], and ids/text/stop when --count is 1.")
     var json = false
 
     var mode: SamplingMode {
@@ -74,7 +74,7 @@ struct Sample: ParsableCommand {
         if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
         if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
         if count < 1 { throw ValidationError("--count must be at least 1") }
-        if mode == .greedy || topK == 1, seed != nil || count > 1 {
+        if mode.drawsNothing, seed != nil || count > 1 {
             throw ValidationError("--seed and --count > 1 need sampling (--temperature, or --top-k above 1): greedy decoding draws nothing, and its completions are all the same")
         }
         if let seed, UInt64(count - 1) > UInt64.max - seed {

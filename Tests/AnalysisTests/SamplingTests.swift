@@ -93,8 +93,10 @@ final class SamplingTests: XCTestCase {
         for s in r.samples {
             if let eos = s.ids.firstIndex(of: GPT2Tokenizer.endOfText) {
                 XCTAssertEqual(eos, s.ids.count - 1)             // kept, and last
+                XCTAssertEqual(s.stop, .endOfText)
             } else {
                 XCTAssertEqual(s.ids.count, 5)                    // 4 prompt + 5 new = context + 1
+                XCTAssertEqual(s.stop, .context)
             }
         }
         // a prompt that fills the context gets its one token; one more token is refused
@@ -126,6 +128,12 @@ final class SamplingTests: XCTestCase {
             let r = try sampleCompletions(model: m, tokenizer: tok, checkpoint: "tinyb-sharded", prompt: prompt, mode: .greedy, maxTokens: 1000)
             XCTAssertEqual(r.promptIDs, try XCTUnwrap(c["prompt_ids"] as? [Int]).map(Int32.init))
             XCTAssertEqual(r.samples[0].ids, want, "prompt of \(r.promptIDs.count) tokens")
+            XCTAssertEqual(r.samples[0].stop, want.last == 50256 ? .endOfText : .context)
+            // Asking for exactly the room the context leaves is a stop at max tokens, not at the context.
+            let exact = try sampleCompletions(model: m, tokenizer: tok, checkpoint: "tinyb-sharded", prompt: prompt, mode: .greedy,
+                                              maxTokens: want.count)
+            XCTAssertEqual(exact.samples[0].ids, want)
+            XCTAssertEqual(exact.samples[0].stop, want.last == 50256 ? .endOfText : .maxTokens)
         }
     }
 
@@ -145,6 +153,14 @@ final class SamplingTests: XCTestCase {
                                       prompt: "Hello", mode: .greedy, maxTokens: 10)
         XCTAssertEqual(r.samples[0].ids, [50256])
         XCTAssertEqual(r.samples[0].text, "Hello<|endoftext|>")
+        XCTAssertEqual(r.samples[0].stop, .endOfText)
+    }
+
+    func testWhichModesDrawNothing() {
+        XCTAssertTrue(SamplingMode.greedy.drawsNothing)
+        XCTAssertTrue(SamplingMode.sample(temperature: 0.7, topK: 1).drawsNothing)
+        XCTAssertFalse(SamplingMode.sample(temperature: 1, topK: 2).drawsNothing)
+        XCTAssertFalse(SamplingMode.sample(temperature: 1, topK: nil).drawsNothing)
     }
 
     func testArgmaxAndTopKTies() {

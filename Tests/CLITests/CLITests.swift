@@ -64,6 +64,10 @@ final class CLITests: XCTestCase {
         let samples = try XCTUnwrap(o["samples"] as? [[String: Any]])
         XCTAssertEqual(samples.count, 1)
         XCTAssertEqual(samples[0]["ids"] as? [Int], greedy["ids"] as? [Int])
+        // HF's 20 greedy tokens hold no <|endoftext|>: the completion stopped at --max-tokens (20)
+        XCTAssertFalse((greedy["ids"] as? [Int] ?? [50256]).contains(50256))
+        XCTAssertEqual(samples[0]["stop"] as? String, "max_tokens")
+        XCTAssertEqual(o["stop"] as? String, "max_tokens")
 
         let hotArgs = ["sample", ckpt, "--json", "--temperature", "0.9", "--top-k", "40", "--seed", "3", "--count", "2"]
         let hot = try gpt2lab(hotArgs)
@@ -87,6 +91,9 @@ final class CLITests: XCTestCase {
         let long = try gpt2lab(["sample", ckpt, "--max-tokens", "300", "--json"])
         XCTAssertEqual(long.status, 0, long.err)
         XCTAssertTrue(long.err.contains("--max-tokens 300: after the 4-token prompt the model's context of 256 leaves room for 253 new tokens"), long.err)
+        let cut = try json(long.out)
+        XCTAssertEqual(cut["stop"] as? String, (cut["ids"] as? [Int])?.last == 50256 ? "end_of_text" : "context")
+        if cut["stop"] as? String == "context" { XCTAssertEqual((cut["ids"] as? [Int])?.count, 253) }
     }
 
     func testTokenizeText() throws {

@@ -12,6 +12,25 @@ public enum SamplingMode: Sendable, Equatable {
     /// Softmax of logits / temperature over the `topK` highest logits (all V when nil), then one draw.
     /// Ties at the k-th logit keep the lower ids.
     case sample(temperature: Double, topK: Int?)
+
+    /// Whether the choice is fixed by the logits alone: greedy, or sampling among one token (`--top-k 1`). Such a
+    /// mode draws nothing, so a seed changes nothing and every completion of a prompt is the same.
+    public var drawsNothing: Bool {
+        switch self {
+        case .greedy: return true
+        case let .sample(_, k): return k == 1
+        }
+    }
+}
+
+/// Why a completion ended.
+public enum StopReason: String, Codable, Sendable, Equatable {
+    /// The model emitted `<|endoftext|>` (kept as the completion's last id).
+    case endOfText = "end_of_text"
+    /// The completion reached the `maxTokens` asked for.
+    case maxTokens = "max_tokens"
+    /// Prompt + completion reached context + 1 tokens, before `maxTokens`: no further position can be fed.
+    case context
 }
 
 /// Problems with a sampling request; one line each.
@@ -39,7 +58,11 @@ public struct Completion: Codable, Sendable, Equatable {
     public var text: String
     /// The seed this sample drew with (nil for greedy).
     public var seed: UInt64?
-    public init(ids: [Int32], text: String, seed: UInt64?) { self.ids = ids; self.text = text; self.seed = seed }
+    /// Why it ended.
+    public var stop: StopReason
+    public init(ids: [Int32], text: String, seed: UInt64?, stop: StopReason) {
+        self.ids = ids; self.text = text; self.seed = seed; self.stop = stop
+    }
 }
 
 /// What `gpt2lab sample --json` prints.
@@ -61,11 +84,11 @@ public struct SampleReport: Encodable, Sendable {
     public var precision: String = "f32"
 
     enum CodingKeys: String, CodingKey {
-        case checkpoint, prompt, mode, temperature, seed, samples, seconds, ids, text
+        case checkpoint, prompt, mode, temperature, seed, samples, seconds, ids, text, stop
         case promptIDs = "prompt_ids", topK = "top_k", maxTokens = "max_tokens", softmaxRows = "softmax_rows", precision
     }
 
-    /// With a single sample, its `ids` and `text` are repeated at the top level for convenience.
+    /// With a single sample, its `ids`, `text` and `stop` are repeated at the top level for convenience.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(checkpoint, forKey: .checkpoint)
@@ -83,6 +106,7 @@ public struct SampleReport: Encodable, Sendable {
         if samples.count == 1 {
             try c.encode(samples[0].ids, forKey: .ids)
             try c.encode(samples[0].text, forKey: .text)
+            try c.encode(samples[0].stop, forKey: .stop)
         }
     }
 }
@@ -136,9 +160,9 @@ public func sampleCompletions(model: GPT2Model, tokenizer: GPT2Tokenizer, checkp
             if next == GPT2Tokenizer.endOfText || ids.count == budget { break }
             logits = Array(model.step(token: next, position: promptIDs.count + ids.count - 1, cache: cache).prefix(V))
         }
-        let isGreedy = mode == .greedy
+        let stop: StopReason = ids.last == GPT2Tokenizer.endOfText ? .endOfText : ids.count == maxTokens ? .maxTokens : .context
         samples.append(Completion(ids: ids, text: tokenizer.decodeText(promptIDs + ids),
-                                  seed: isGreedy ? nil : seed &+ UInt64(i)))
+                                  seed: mode == .greedy ? nil : seed &+ UInt64(i), stop: stop))
     }
     var temperature: Double?, topK: Int?
     if case let .sample(t, k) = mode { temperature = t; topK = k }
