@@ -13,7 +13,7 @@ public typealias CheckpointStamp = FileStamp
 /// Stamps the files `checkpointContentHash(path:)` reads.
 public func checkpointStamp(path: String) throws -> CheckpointStamp {
     let paths = try contentHashFiles(path: path).map { f in f.names.map { f.folder + "/" + $0 } } ?? [path]
-    do { return try FileStamp(paths: paths) } catch let e as OutputError {
+    do { return try FileStamp(paths: paths) } catch let e as InputError {
         throw CheckpointError(e.path, .unreadable, e.problem)
     }
 }

@@ -3,6 +3,14 @@
 
 import Foundation
 
+/// An input file that cannot be used, as one line: "PATH: problem".
+public struct InputError: Error, LocalizedError, Sendable {
+    public let path: String
+    public let problem: String
+    public init(_ path: String, _ problem: String) { self.path = path; self.problem = problem }
+    public var errorDescription: String? { "\(path): \(problem)" }
+}
+
 /// Why a path is not a readable regular file.
 public enum InputFileProblem: Error, Equatable, Sendable {
     case missing
@@ -77,7 +85,7 @@ public struct FileStamp: Equatable, Sendable {
         var files: [String: [Int]] = [:]
         for p in paths {
             var st = stat()
-            guard stat(p, &st) == 0 else { throw OutputError(p, InputFileProblem.unreadable(String(cString: strerror(errno))).text) }
+            guard stat(p, &st) == 0 else { throw InputError(p, InputFileProblem.unreadable(String(cString: strerror(errno))).text) }
             files[p] = [Int(st.st_dev), Int(st.st_ino), Int(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec]
         }
         self.files = files
@@ -98,5 +106,5 @@ public func stampedRead<T>(stamp: () throws -> FileStamp, hash: () throws -> Str
 /// The content hash of the file at `path` and what `read` makes of it (`stampedRead`).
 public func hashedFile<T>(path: String, _ read: () throws -> T) throws -> (hash: String, value: T) {
     try stampedRead(stamp: { try FileStamp(paths: [path]) }, hash: { try fileContentHash(path: path) }, read: read,
-                    changed: { OutputError(path, "changed while gpt2lab was reading it; run again once it is written") })
+                    changed: { InputError(path, "changed while gpt2lab was reading it; run again once it is written") })
 }

@@ -8,7 +8,7 @@ import Foundation
 public func fileContentHash(path: String) throws -> String {
     var isDir: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-        throw OutputError(path, "is a folder, not a file")
+        throw InputError(path, "is a folder, not a file")
     }
     return try bytesHash(path)
 }
@@ -23,7 +23,7 @@ public func filesContentHash(folder: String, names: [String]) throws -> String {
 private func bytesHash(_ path: String) throws -> String {
     let data: Data
     do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-        throw OutputError(path, "cannot read: \(ioReason(error))")
+        throw InputError(path, "cannot read: \(ioReason(error))")
     }
     return hex64(data.withUnsafeBytes { xxh64($0) })
 }
