@@ -30,6 +30,10 @@ static int attention_run(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, 
         void *fa[] = {&out, &qkvp, &nwl, &t, &NH, &scale};
         return gl_cuda_launch(c->k_attention_bf16, "attention_bf16", blocks * 128, 128, fa, err);
     }
+    if (b->att_windows < 1) {   // scratch sized for the fused kernel holds no scores
+        snprintf(err, GL_CUDA_ERR, "attention: no score buffers for the products path (scratch sized for the fused kernel)");
+        return 1;
+    }
     long long tt = (long long)t * t, th = (long long)t * hs * x;   // per (window, head): scores, q/k/v elements
     for (int w0 = 0; w0 < nw; w0 += b->att_windows) {
         int cw = nw - w0 < b->att_windows ? nw - w0 : b->att_windows, batch = cw * NH;

@@ -54,17 +54,25 @@ static void scratch_sizes(const gl_cuda_model *m, int math, size_t n, size_t T, 
     for (int i = 0; i < GL_CUDA_SCRATCH_SLOTS; i++) sizes[i] = s[i];
 }
 
+/// Whether m's attention runs as the fused kernel in this context (attention.c takes it for bf16 with 64-wide
+/// heads once gl_cuda_attention_choose chose it): then no (T, T) scores are kept.
+static int fused_attention(const gl_cuda_ctx *c, const gl_cuda_model *m) {
+    return m->bf16 && m->heads > 0 && m->c == m->heads * 64 && c->att_choice == 1;
+}
+
 /// Scratch for at least `rows` rows (whole windows of t tokens) of model m; reused while the shape holds
 /// and it is large enough (a short last batch reuses the full batch's).
 static int ensure_scratch(gl_cuda_ctx *c, const gl_cuda_model *m, int rows, int t, char *err) {
+    int fused = fused_attention(c, m);
     if (c->s.rows >= rows && c->s.t == t && c->s.c == m->c && c->s.f == m->inner && c->s.nh == m->heads
-        && c->s.v == m->softmax_rows && c->s.bf16 == m->bf16 && c->s.math == c->math) return 0;
+        && c->s.v == m->softmax_rows && c->s.bf16 == m->bf16 && c->s.math == c->math && c->s.fused == fused) return 0;
     gl_cuda_release_scratch(c);
-    // one window's scores and, for bf16 or the split math, its probabilities beside them
+    // one window's scores and, for bf16 or the split math, its probabilities beside them (none when fused)
     size_t one = (size_t)m->heads * t * t * (m->bf16 ? 6 : c->math == GL_CUDA_MATH_SPLIT ? 16 : 4);
     int windows = rows / t, aw = (int)(ATT_BYTES / (one ? one : 1));
     if (aw < 1) aw = 1;
     if (aw > windows) aw = windows;
+    if (fused) aw = 0;
     size_t sizes[GL_CUDA_SCRATCH_SLOTS];
     scratch_sizes(m, c->math, (size_t)rows, (size_t)t, aw, sizes);
     for (int i = 0; i < GL_CUDA_SCRATCH_SLOTS; i++) {
@@ -72,7 +80,7 @@ static int ensure_scratch(gl_cuda_ctx *c, const gl_cuda_model *m, int rows, int 
         c->s.bytes[i] = sizes[i];
     }
     c->s.rows = rows; c->s.t = t; c->s.c = m->c; c->s.f = m->inner; c->s.nh = m->heads; c->s.v = m->softmax_rows;
-    c->s.bf16 = m->bf16; c->s.math = c->math; c->s.att_windows = aw;
+    c->s.bf16 = m->bf16; c->s.math = c->math; c->s.att_windows = aw; c->s.fused = fused;
     return 0;
 }
 
@@ -187,8 +195,8 @@ static int block_staged(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_bl
 /// One block with its elementwise passes fused around the products: LayerNorm and GELU write the next product's
 /// input (bf16, the split math's stacks or f32) and the products run without their bias, which the next pass
 /// adds: qkv's as q, k, v are permuted, fc's before GELU, the projections' with the residual. The same sums in
-/// the same order as block_staged (product + bias, then the residual; rounded where it rounds), so the same bits,
-/// with about half the memory traffic of a bf16 block (no bias_rows, no to_bf16 of LayerNorm's or GELU's output).
+/// the same order as block_staged (product + bias, then the residual; rounded where it rounds), so the same bits
+/// where the products are (cuBLAS may pick another algorithm for block_staged's β = 1 than for β = 0), with about half the memory traffic of a bf16 block (no bias_rows, no to_bf16 of LayerNorm's or GELU's output).
 static int block(gl_cuda_ctx *c, const gl_cuda_model *m, const gl_cuda_block *w, int nw, int t, char *err) {
     long long n = (long long)nw * t, nc = n * m->c, nf = n * m->inner;
     int C = m->c, F = m->inner, mode = operand_mode(c, m->bf16);

@@ -15,6 +15,8 @@
 "    asm volatile(\"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\\n\"\n" \
 "                 : \"+f\"(d[0]), \"+f\"(d[1]), \"+f\"(d[2]), \"+f\"(d[3])\n" \
 "                 : \"r\"(a[0]), \"r\"(a[1]), \"r\"(a[2]), \"r\"(a[3]), \"r\"(b0), \"r\"(b1));\n" \
+"#else\n" \
+"    asm volatile(\"trap;\");   /* no bf16 mma before sm_80: attention.c never launches it there; fail loudly if it does */\n" \
 "#endif\n" \
 "}\n" \
 "/* Causal attention of a bf16 model on tensor cores (sm_80+), flash style. q, k, v as permute_qkv's mode 2 leaves\n" \

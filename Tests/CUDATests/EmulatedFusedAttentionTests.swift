@@ -63,6 +63,9 @@ final class EmulatedFusedAttentionTests: XCTestCase {
         XCTAssertLessThan(spread, 0.1)
         XCTAssertEqual(mean(f), mean(p), accuracy: 1e-3)
         XCTAssertEqual(mean(f), mean(c), accuracy: 1e-3, "the bf16 tolerance against f32 references")
+        // The fused context keeps no (T, T) scores: the products path's f32 scores and bf16 probabilities for both
+        // windows' 2 heads (6 bytes a score) are all that its peak holds beyond the fused one's.
+        XCTAssertEqual(products.peakBytes - fused.peakBytes, 2 * 2 * 150 * 150 * 6)
     }
 
     /// A wrong kernel (no causal mask) fails the check: the context keeps the products path, bit for bit.

@@ -126,9 +126,10 @@ struct gl_cuda_ctx {
     size_t held, peak;
     gl_cuda_profile prof;
     // The forward's scratch for `rows` rows of windows of t tokens, kept between calls of one shape
-    // (forward.c's scratch_sizes says what each slot holds); att_windows: windows per attention chunk.
+    // (forward.c's scratch_sizes says what each slot holds); att_windows: windows per attention chunk (0 when
+    // the fused attention runs and no scores are kept).
     struct {
-        int rows, t, c, f, nh, v, bf16, math, att_windows;
+        int rows, t, c, f, nh, v, bf16, math, att_windows, fused;
         CUdeviceptr x, ln, qkv, atty, proj, fch, xa, att, att2, qkvp, logits, ids, tgt, lse_max, lse_sum, picked, nll;
         size_t bytes[GL_CUDA_SCRATCH_SLOTS];
     } s;
