@@ -109,7 +109,7 @@ final class OutputTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir + "/proj/sub", withIntermediateDirectories: true)
         try Data("mine".utf8).write(to: URL(fileURLWithPath: dir + "/proj/thesis.tex"))
         XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(dir + "/proj/sub"))
-        defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
         let here = FileManager.default.currentDirectoryPath
         XCTAssertEqual(normalizedOutputPath("a/./b/../c/"), here + "/a/c")
         XCTAssertEqual(normalizedOutputPath("~"), here + "/~")     // as the kernel reads it

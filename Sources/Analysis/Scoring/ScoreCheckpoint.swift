@@ -19,7 +19,7 @@ public func scoreCheckpoint(_ ck: LoadedCheckpoint, tokens: TokenFile, testSetPa
     let (plan, model, gpu, B) = try prepareScoring(ck, tokens: tokens, testSetPath: testSetPath, context: context, stride: stride,
                                                    skip: skip, maxTokens: maxTokens, batch: batch, threads: threads, device: device,
                                                    math: math)
-    let backend = model.backend, T = plan.context
+    let backend = model.backend
     let windows = Array(plan.windows[windowRange ?? 0..<plan.windows.count])
     let t0 = Date()
     let scores = try gpu.map { try scoreWindows(gpu: $0, tokens: tokens.ids, windows: windows, batch: B, progress: progress) }
@@ -125,7 +125,7 @@ public func scoreCheckpointSequential(_ ck: LoadedCheckpoint, tokens: TokenFile,
     let (plan, model, gpu, B) = try prepareScoring(ck, tokens: tokens, testSetPath: testSetPath, context: context, stride: stride,
                                                    skip: skip, maxTokens: maxTokens, batch: batch, threads: threads, device: device,
                                                    math: math)
-    let backend = model.backend, T = plan.context
+    let backend = model.backend
     let counts = plan.windows.map(\.scoredCount)
     let total = plan.tokensScored
     var done = 0
