@@ -106,7 +106,8 @@ enum { ATT_CHECK_NW = 2, ATT_CHECK_T = 100, ATT_CHECK_NH = 2 };
 static const float ATT_CHECK_TOL = 2e-2f;
 
 /// Runs both paths on the check problem; *diff: the largest |fused − products| (NaN if any is NaN). 1: a failure
-/// of the products or the buffers (err says it); 2: the fused launch failed (err says how).
+/// of the products or the buffers, or a fault in the fused kernel, after which the context is unusable (err says
+/// it); 2: the fused launch failed (err says how).
 static int attention_check(gl_cuda_ctx *c, float *diff, char *err) {
     int nw = ATT_CHECK_NW, t = ATT_CHECK_T, C = ATT_CHECK_NH * 64;
     size_t nq = (size_t)nw * t * 3 * C, ny = (size_t)nw * t * C, natt = (size_t)ATT_CHECK_NH * t * t;  // scores: a window at a time
@@ -128,7 +129,15 @@ static int attention_check(gl_cuda_ctx *c, float *diff, char *err) {
     gl_attention_bufs b = {p[0], p[1], p[2], p[3], p[4], p[5], 1};
     if (attention_run(c, &m, nw, t, &b, 0, err)) goto done;
     b.out = p[6];
-    if (attention_run(c, &m, nw, t, &b, 1, err) || gl_cu.cuCtxSynchronize()) { rc = 2; goto done; }
+    if (attention_run(c, &m, nw, t, &b, 1, err)) { rc = 2; goto done; }
+    CUresult sync = gl_cu.cuCtxSynchronize();
+    if (sync) {   // a fault inside the kernel: such errors are sticky, the context (shared by this process) is lost
+        char what[GL_CUDA_ERR];
+        gl_cu_fail(what, "cuCtxSynchronize", sync);
+        snprintf(err, GL_CUDA_ERR, "the fused bf16 attention kernel faulted on its check problem (%.200s), which leaves this "
+                 "GPU unusable for this process; GPT2LAB_CUDA_ATTENTION=products keeps the kernel out — please report this", what);
+        goto done;
+    }
     if (gl_cu.cuMemcpyDtoH(ref, p[5], ny * 4) || gl_cu.cuMemcpyDtoH(got, p[6], ny * 4)) {
         snprintf(err, GL_CUDA_ERR, "cuMemcpyDtoH(attention check)");
         goto done;

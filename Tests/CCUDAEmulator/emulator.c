@@ -43,6 +43,12 @@ static void put_operand(void *dst, long long r, int k, int j, float v, int mode)
 }
 
 static CUresult ok0(void) { return 0; }
+extern int gl_cuda_emulated_pending_fault;   // emulator_attention.c
+static CUresult e_sync(void) {
+    if (!gl_cuda_emulated_pending_fault) return 0;
+    gl_cuda_emulated_pending_fault = 0;
+    return 700;   // CUDA_ERROR_ILLEGAL_ADDRESS
+}
 static CUresult e_init(unsigned f) { (void)f; return 0; }
 static CUresult e_version(int *v) { *v = 13000; return 0; }
 static CUresult e_count(int *n) { *n = 1; return 0; }
@@ -276,7 +282,7 @@ void gl_cuda_emulate(void) {
         .cuInit = e_init, .cuDriverGetVersion = e_version, .cuDeviceGetCount = e_count, .cuDeviceGet = e_get,
         .cuDeviceGetName = e_name, .cuDeviceGetAttribute = e_attr, .cuDeviceTotalMem = e_mem, .cuMemGetInfo = e_meminfo,
         .cuDevicePrimaryCtxRetain = e_retain, .cuDevicePrimaryCtxRelease = e_release, .cuCtxSetCurrent = e_setcur,
-        .cuCtxSynchronize = ok0, .cuMemAlloc = e_alloc, .cuMemFree = e_free, .cuMemcpyHtoD = e_htod, .cuMemcpyDtoH = e_dtoh,
+        .cuCtxSynchronize = e_sync, .cuMemAlloc = e_alloc, .cuMemFree = e_free, .cuMemcpyHtoD = e_htod, .cuMemcpyDtoH = e_dtoh,
         .cuModuleLoadData = e_modload, .cuModuleUnload = e_modunload, .cuModuleGetFunction = e_getfn,
         .cuLaunchKernel = e_launch, .cuGetErrorName = e_errname, .cuGetErrorString = e_errname,
         .nvrtcVersion = n_version, .nvrtcCreateProgram = n_create, .nvrtcCompileProgram = n_compile,

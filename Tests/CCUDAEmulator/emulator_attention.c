@@ -2,7 +2,7 @@
 // tiles of 64 up to its query block's diagonal, the online max and sum, P rounded to bf16 and summed rounded, the
 // output divided by the sum at the end — the kernel's arithmetic with f32 sums in a plain order (the tensor cores'
 // order of a sum is their own). gl_cuda_emulated_break_fused makes it drop the causal mask, so tests can see
-// attention.c's check refuse a wrong kernel.
+// attention.c's check refuse a wrong kernel; gl_cuda_emulated_fault_fused makes it fault.
 #include "CCUDAEmulator.h"
 #include "cuda_api.h"
 #include "emulated_bf16.h"
@@ -10,8 +10,12 @@
 #include <stdint.h>
 #include <string.h>
 
-static int broken;
+static int broken, faulting;
 void gl_cuda_emulated_break_fused(int on) { broken = on; }
+void gl_cuda_emulated_fault_fused(int on) { faulting = on; }
+/// Set by a faulting fused launch; the next cuCtxSynchronize (emulator.c) reports it, as a real device reports a
+/// kernel's illegal address there.
+int gl_cuda_emulated_pending_fault;
 
 
 #define ARG(i, T) (*(T *)args[i])
@@ -19,6 +23,7 @@ void gl_cuda_emulated_break_fused(int on) { broken = on; }
 
 int gl_cuda_emulate_attention(const char *k, void **args) {
     if (strcmp(k, "attention_bf16")) return 1;
+    if (faulting) { gl_cuda_emulated_pending_fault = 1; return 0; }
     float *out = PTR(0, float); const uint16_t *qkvp = PTR(1, uint16_t);
     long long nw = ARG(2, long long); int t = ARG(3, int), nh = ARG(4, int); float scale = ARG(5, float);
     long long n = nw * nh * (long long)t * 64, C = (long long)nh * 64;

@@ -81,6 +81,23 @@ final class EmulatedFusedAttentionTests: XCTestCase {
         XCTAssertEqual(try broken.nll(inputs: inputs, targets: targets, b: 2, t: 150), want)
     }
 
+    /// A kernel that faults on its check leaves a real context unusable (sticky errors): the model is refused with
+    /// one message that says so and how to keep the kernel out, not with a later upload's unrelated error.
+    func testKernelThatFaultsOnItsCheckIsRefusedClearly() throws {
+        let (weights, _) = model()
+        gl_cuda_emulated_fault_fused(1)
+        defer { gl_cuda_emulated_fault_fused(0) }
+        XCTAssertThrowsError(try CUDAModel(parameters: weights, ordinal: 0)) {
+            let text = ($0 as? LocalizedError)?.errorDescription ?? "\($0)"
+            XCTAssertTrue(text.contains("the fused bf16 attention kernel faulted on its check problem"), text)
+            XCTAssertTrue(text.contains("cuCtxSynchronize failed"), text)
+            XCTAssertTrue(text.contains("GPT2LAB_CUDA_ATTENTION=products"), text)
+        }
+        setenv("GPT2LAB_CUDA_ATTENTION", "products", 1)
+        defer { unsetenv("GPT2LAB_CUDA_ATTENTION") }
+        XCTAssertEqual(try CUDAModel(parameters: weights, ordinal: 0).info.attention, "products (GPT2LAB_CUDA_ATTENTION=products)")
+    }
+
     /// Heads 32 wide (4 of them in 128): the products path, saying why; f32 models never ask.
     func testOtherHeadWidthsKeepTheProducts() throws {
         let (weights, _) = model(heads: 4)

@@ -22,6 +22,8 @@ void gl_cuda_emulated_set_free_bytes(size_t bytes);
 void gl_cuda_emulated_fail_allocs(int on);
 /// Non-zero: the fused attention kernel drops its causal mask (a wrong kernel its check must refuse).
 void gl_cuda_emulated_break_fused(int on);
+/// Non-zero: the fused attention kernel faults (the next cuCtxSynchronize fails with CUDA_ERROR_ILLEGAL_ADDRESS).
+void gl_cuda_emulated_fault_fused(int on);
 #ifdef __cplusplus
 }
 #endif
