@@ -19,8 +19,8 @@ public struct OutputError: Error, LocalizedError, Sendable {
 /// Writes `path` (normalizedOutputPath) atomically: `produce(tmp)` writes the whole output at `tmp` (a file, or
 /// with `folder` a folder it fills), then `tmp` is renamed over `path`. Whatever stands at `path` then is replaced
 /// only after `mayReplace(path)` passes: the caller's check that it is a previous output of ours, made again now,
-/// since it may have appeared or changed during the work. An existing folder is moved aside and removed, never
-/// "/", the home folder or one holding the current folder. Both renames happen under
+/// since it may have appeared or changed during the work. An existing folder is swapped out (`replaceFolder`) and
+/// removed, never "/", the home folder or one holding the current folder. The swap happens under
 /// `PendingOutputs.critical`, so an interrupt never leaves the destination missing. Leftovers of a
 /// killed writer of `path` are cleared first.
 public func writeAtomically(to given: String, folder: Bool = false, mayReplace: (String) throws -> Void = { _ in },
@@ -108,11 +108,18 @@ public func writeAtomically(_ data: Data, to path: String, mayReplace: (String) 
     }
 }
 
-/// Swaps the finished folder `tmp` in for the existing folder `path`: the old one goes to
-/// ".NAME.old-PID-…" (restored by `removeStaleTemporaries` if a SIGKILL falls between the renames),
-/// the new one is renamed in, the old one removed.
+/// Swaps the finished folder `tmp` in for the existing folder `path`. Where the file system can exchange two
+/// paths in one step (Linux's renameat2 with RENAME_EXCHANGE: ext4, xfs, btrfs, tmpfs…), `path` is never missing:
+/// the exchange leaves the old folder at `tmp`, still tracked (an interrupt or a later cleanup removes it as a
+/// leftover temporary), and it is removed. Elsewhere (NFS, older kernels) two renames: the old one goes to
+/// ".NAME.old-PID-…" (restored by `removeStaleTemporaries` if a SIGKILL falls between them), the new one is
+/// renamed in, the old one removed; for that moment `path` is missing.
 private func replaceFolder(_ path: String, with tmp: String, token: Int) throws {
     let url = URL(fileURLWithPath: path)
+    if PendingOutputs.critical({ exchangePaths(tmp, path) }) {
+        removePrevious(tmp, of: url)
+        return
+    }
     let old = url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".old-" + temporarySuffix()
     let oldToken = try PendingOutputs.critical {
         guard rename(path, old) == 0 else {
@@ -125,10 +132,27 @@ private func replaceFolder(_ path: String, with tmp: String, token: Int) throws 
         }
         return PendingOutputs.track(old)
     }
-    do { try FileManager.default.removeItem(atPath: old) } catch {   // the new folder is in place: say what is left
-        printToStderr("gpt2lab: warning: " + oneLine("the previous \(url.lastPathComponent), moved aside to \(old), could not be removed (\(ioReason(error))); remove it by hand") + "\n")
-    }
+    removePrevious(old, of: url)
     PendingOutputs.untrack(oldToken)
+}
+
+/// Removes the previous version of the folder at `url`, now at `aside`; the new one is in place, so a failure only
+/// says what is left.
+private func removePrevious(_ aside: String, of url: URL) {
+    do { try FileManager.default.removeItem(atPath: aside) } catch {
+        printToStderr("gpt2lab: warning: " + oneLine("the previous \(url.lastPathComponent), moved aside to \(aside), could not be removed (\(ioReason(error))); remove it by hand") + "\n")
+    }
+}
+
+private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UInt32) -> Int32
+/// glibc's renameat2 (2.28 and later), looked up at run time: Swift's Glibc module does not declare it.
+private let renameAt2: RenameAt2? = dlsym(nil, "renameat2").map { unsafeBitCast($0, to: RenameAt2.self) }
+
+/// Exchanges the existing paths `a` and `b` in one step (RENAME_EXCHANGE); false where the C library, the kernel
+/// or the file system cannot (nothing changed then).
+func exchangePaths(_ a: String, _ b: String) -> Bool {
+    guard let renameAt2 else { return false }
+    return renameAt2(AT_FDCWD, a, AT_FDCWD, b, 2 /* RENAME_EXCHANGE */) == 0
 }
 
 /// "PID-SPACE-RANDOM": the owner (for stale-temporary cleanup), the PID space its number belongs to, and a

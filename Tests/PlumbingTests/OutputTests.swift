@@ -1,4 +1,4 @@
-import Plumbing
+@testable import Plumbing
 import Foundation
 import XCTest
 
@@ -45,6 +45,38 @@ final class OutputTests: XCTestCase {
         })
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path), ["b"])   // the old one, intact
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["report"]) // no temporary left
+    }
+
+    /// A reader (a web server, a browser reloading) never finds the report folder missing while it is replaced: the
+    /// old and new folders are exchanged in one step. Skips where the file system cannot exchange two paths.
+    func testFolderIsNeverMissingWhileReplaced() throws {
+        let dir = try tempDir(self), path = dir + "/report"
+        for d in ["x", "y"] { try FileManager.default.createDirectory(atPath: dir + "/" + d, withIntermediateDirectories: false) }
+        guard exchangePaths(dir + "/x", dir + "/y") else {
+            throw XCTSkip("this file system cannot exchange two paths (RENAME_EXCHANGE); the report is swapped by two renames here")
+        }
+        try writeAtomically(to: path, folder: true) { tmp in try Data("0".utf8).write(to: URL(fileURLWithPath: tmp + "/index.html")) }
+        final class Watch: @unchecked Sendable {
+            let lock = NSLock(); var stop = false, looks = 0, misses = 0
+        }
+        let watch = Watch(), done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            var looks = 0, misses = 0
+            while !watch.lock.withLock({ watch.stop }) {
+                for _ in 0..<64 { looks += 1; if access(path, F_OK) != 0 { misses += 1 } }
+            }
+            watch.lock.withLock { watch.looks = looks; watch.misses = misses }
+            done.signal()
+        }
+        for i in 1...200 {
+            try writeAtomically(to: path, folder: true) { tmp in try Data("\(i)".utf8).write(to: URL(fileURLWithPath: tmp + "/index.html")) }
+        }
+        watch.lock.withLock { watch.stop = true }
+        done.wait()
+        XCTAssertGreaterThan(watch.looks, 1000)
+        XCTAssertEqual(watch.misses, 0, "the report folder was missing \(watch.misses) of \(watch.looks) times it was looked at")
+        XCTAssertEqual(try String(contentsOfFile: path + "/index.html", encoding: .utf8), "200")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["report", "x", "y"])   // nothing left aside
     }
 
     func testMissingFolderIsOneLine() {
