@@ -3,6 +3,7 @@ import Checkpoints
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
+import Plumbing
 #endif
 import TestSets
 import TestFixtures
@@ -265,6 +266,27 @@ final class ReportTests: XCTestCase {
             let (_, _, ev3) = try compare(one, options())
             XCTAssertEqual(ev3, ["baseline": "cached"], "\(what): the entry was replaced")
         }
+    }
+
+    /// A run killed while writing a cache entry that another run then wrote leaves a hidden temporary; the next hit
+    /// on that entry clears it (no store follows a hit), and leaves another machine's alone.
+    func testCacheHitClearsAKilledWritersTemporary() throws {
+        let one = try manifest(["baseline"])
+        _ = try compare(one, options())
+        let cache = dir + "/cache"
+        let name = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: cache).first { $0.hasSuffix(".json") })
+        let dead = Process()
+        dead.executableURL = URL(fileURLWithPath: "/bin/true")
+        try dead.run(); dead.waitUntilExit()
+        let space = URL(fileURLWithPath: temporaryName(for: cache + "/" + name)).lastPathComponent
+            .dropFirst(name.count + 6).split(separator: "-")[1]
+        let stale = cache + "/.\(name).tmp-\(dead.processIdentifier)-\(space)-7"
+        let elsewhere = cache + "/.\(name).tmp-\(dead.processIdentifier)-\(space == "00000000" ? "00000001" : "00000000")-7"
+        for f in [stale, elsewhere] { try Data("{\"half".utf8).write(to: URL(fileURLWithPath: f)) }
+        let (_, _, ev) = try compare(one, options())
+        XCTAssertEqual(ev, ["baseline": "cached"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: elsewhere))
     }
 
     func testIdenticalCheckpointsAndStack() throws {

@@ -118,6 +118,9 @@ public struct ScoreCache: Sendable {
         guard entry.score.windowScores.counts == counts else {
             return .damaged("\(path) has \(entry.score.windowScores.counts.count) windows, not the \(counts.count) of the test set")
         }
+        // A writer of this entry killed while another run stored it leaves a hidden temporary that no later store
+        // clears (a hit stores nothing): clear it here, as a store would.
+        removeStaleTemporaries(for: path)
         return .hit(entry.score)
     }
 
