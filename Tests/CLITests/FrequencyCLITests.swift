@@ -24,6 +24,12 @@ extension CLITests {
         XCTAssertEqual(buckets.map { $0["label"] as? String }, ["ranks 1–10", "ranks 11–100", "ranks 101–1,000", "ranks 1,001–10,000", "ranks > 10,000", "unseen"])
         XCTAssertEqual(buckets.compactMap { $0["tokens"] as? Int }.reduce(0, +), o["tokens_scored"] as? Int, "every token in one bucket")
         XCTAssertGreaterThan(buckets[0]["tokens"] as? Int ?? 0, 0)
+        // every key in every bucket, a missing value as null (as docs/commands.md says), never left out
+        let keys: Set = ["label", "rank_from", "rank_to", "types", "count_min", "count_max", "tokens", "loss_a", "loss_b",
+                         "delta", "p_value", "windows"]
+        for bucket in buckets { XCTAssertEqual(Set(bucket.keys), keys, "\(bucket)") }
+        let empty = try XCTUnwrap(buckets.first { $0["tokens"] as? Int == 0 }, "a 20,000-token count leaves ranks > 10,000 empty")
+        for key in ["loss_a", "loss_b", "delta", "p_value", "windows", "rank_to"] { XCTAssertTrue(empty[key] is NSNull, "\(key): \(empty)") }
         let cal = try XCTUnwrap(o["calibration"] as? [String: [String: Any]])
         for side in ["a", "b"] {
             let c = try XCTUnwrap(cal[side])

@@ -73,6 +73,24 @@ public struct FrequencyBucket: Codable, Sendable, Equatable {
         case rankFrom = "rank_from", rankTo = "rank_to", countMax = "count_max", countMin = "count_min"
         case lossA = "loss_a", lossB = "loss_b", pValue = "p_value"
     }
+
+    /// Every key is written, a missing value as null (an empty bucket's means and windows, a bucket under
+    /// `minBucketWindows` windows' delta and p-value, the open ends' ranks): a script reading `b["delta"]` finds it.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(label, forKey: .label)
+        try c.encode(rankFrom, forKey: .rankFrom)
+        try c.encode(rankTo, forKey: .rankTo)
+        try c.encode(types, forKey: .types)
+        try c.encode(countMax, forKey: .countMax)
+        try c.encode(countMin, forKey: .countMin)
+        try c.encode(tokens, forKey: .tokens)
+        try c.encode(lossA, forKey: .lossA)
+        try c.encode(lossB, forKey: .lossB)
+        try c.encode(delta, forKey: .delta)
+        try c.encode(pValue, forKey: .pValue)
+        try c.encode(windows, forKey: .windows)
+    }
 }
 
 extension FrequencyBucket {
