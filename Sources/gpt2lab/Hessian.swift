@@ -25,7 +25,7 @@ struct Hessian: ParsableCommand {
         β·|last component| ≤ --eigen-tol·|λ| (after at least 2K steps), or after --eigen-steps steps; each λ is \
         reported with its explicit residual ‖Hy − λy‖ (one extra HVP): some eigenvalue of the HVP operator lies \
         within it. The operator is a central difference of gradients, itself within ~1e-4 relative of the exact \
-        Hessian (baseline fixture: λ₁ 26.9452 ± 0.0012 against PyTorch's exact 26.9471).
+        Hessian (baseline fixture: λ₁ 26.9450 ± 0.0009 against PyTorch's exact 26.9471).
 
         --by-block: the trace split per layer and role (attn.qkv, attn.proj, mlp.fc, mlp.proj, ln_1, ln_2; wte, \
         wpe, ln_f, lm_head) from the same probes, each ± its standard error; the parts add up to the total.

@@ -7,7 +7,7 @@ import TestSets
 /// - Parameters:
 ///   - context: window length T; nil = the model's context length.
 ///   - stride: S in 1...T; nil = T (disjoint windows).
-///   - batch: windows per forward; nil picks about 2048 positions per batch.
+///   - batch: windows per forward; nil picks about 1024 positions on the CPU (defaultBatch), 32,768 on a GPU.
 ///   - windowRange: score only these window indices (shards); nil = all.
 ///   - device: where the forward runs (`.auto`: GPU 0 when there is one, else the CPU; see openOnDevice); `.cuda` without one throws.
 ///   - math: how f32 products run on a GPU (GPUMath).
