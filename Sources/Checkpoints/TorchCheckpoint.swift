@@ -197,7 +197,7 @@ final class TorchFile {
             throw CheckpointError(path, .unreadable, "tensors are stored big-endian, which is not read")
         }
         var host = TorchPickleHost(path: path, prefix: prefix, zip: zip)
-        try zip.entries[pkl]!.checkCRC(in: file.bytes, path: path)
+        try zip.entries[pkl]!.checkCRC(in: file, path: path)
         let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[zip.entries[pkl]!.range])
         (arena, root) = try unpickle(bytes, host: &host, path: path)
         self.host = host
@@ -216,7 +216,7 @@ final class TorchFile {
     func checkWeights() throws {
         var seen = Set<Int>()
         for t in byName.values where seen.insert(t.storage).inserted {
-            try host.storages[t.storage].entry.checkCRC(in: file.bytes, path: path)
+            try host.storages[t.storage].entry.checkCRC(in: file, path: path)
         }
     }
 

@@ -3,7 +3,7 @@
 
 import Foundation
 
-/// XXH64 of a file's bytes (seed 0), as 16 hex digits, memory-mapped. A checkpoint's identity in score
+/// XXH64 of a file's bytes (seed 0), as 16 hex digits, mapped and released piece by piece (bytesHash). A checkpoint's identity in score
 /// keys and shard parts is Checkpoints' `checkpointContentHash` (a folder hashes as the files its loader reads).
 public func fileContentHash(path: String) throws -> String {
     var isDir: ObjCBool = false
@@ -19,13 +19,53 @@ public func filesContentHash(folder: String, names: [String]) throws -> String {
     return hex64(contentHash64(parts.joined(separator: "|")))
 }
 
-/// XXH64 of one file's bytes, memory-mapped.
+/// XXH64 of one file's bytes, through a read-only mapping hashed 64 MiB at a time, each piece released once hashed
+/// (MADV_DONTNEED): touched end to end and kept, the mapping would count the whole file in the process's resident
+/// memory — a nanoGPT ckpt.pt is three times its model (weights and AdamW's two moments). The page cache keeps
+/// what the kernel can spare, for the loader that reads the weights next.
 private func bytesHash(_ path: String) throws -> String {
-    let data: Data
-    do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-        throw InputError(path, "cannot read: \(ioReason(error))")
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw InputError(path, "cannot read: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw InputError(path, "cannot read: \(String(cString: strerror(errno)))") }
+    let n = Int(st.st_size)
+    guard (st.st_mode & S_IFMT) == S_IFREG, n > 0 else { return try streamedHash(fd, path) }   // empty, or a FIFO
+    guard let base = mmap(nil, n, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+        return try streamedHash(fd, path)
     }
-    return hex64(data.withUnsafeBytes { xxh64($0) })
+    defer { munmap(base, n) }
+    let piece = 64 << 20   // a multiple of the page size and of 32: whole stripes, whole pages
+    var state = XXH64Stream(), at = 0
+    while n - at > piece {
+        state.stripes(UnsafeRawBufferPointer(start: base + at, count: piece))
+        madvise(base + at, piece, MADV_DONTNEED)
+        at += piece
+    }
+    return hex64(state.finish(UnsafeRawBufferPointer(start: base + at, count: n - at)))
+}
+
+/// XXH64 of what `read` gives from `fd` to its end, 8 MiB at a time (a FIFO, or a file that cannot be mapped).
+private func streamedHash(_ fd: Int32, _ path: String) throws -> String {
+    let size = 8 << 20   // a multiple of 32: every piece but the last feeds whole stripes
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+    defer { buffer.deallocate() }
+    var state = XXH64Stream()
+    while true {
+        var filled = 0
+        while filled < size {
+            let got = read(fd, buffer.baseAddress! + filled, size - filled)
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw InputError(path, "cannot read: \(String(cString: strerror(errno)))")
+            }
+            if got == 0 { break }
+            filled += got
+        }
+        let piece = UnsafeRawBufferPointer(rebasing: buffer[0..<filled])
+        if filled < size { return hex64(state.finish(piece)) }
+        state.stripes(piece)
+    }
 }
 
 /// An XXH64 over values in a fixed byte form (integers as 8 little-endian bytes, doubles as their bit patterns,
@@ -61,31 +101,64 @@ public func hex64(_ x: UInt64) -> String {
 
 /// XXH64 (Yann Collet's xxHash, 64-bit variant), seed 0.
 public func xxh64(_ buf: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64 {
-    let p1: UInt64 = 0x9E37_79B1_85EB_CA87, p2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
-    let p3: UInt64 = 0x1656_67B1_9E37_79F9, p4: UInt64 = 0x85EB_CA77_C2B2_AE63, p5: UInt64 = 0x27D4_EB2F_1656_67C5
-    @inline(__always) func rotl(_ x: UInt64, _ r: UInt64) -> UInt64 { (x << r) | (x >> (64 - r)) }
-    @inline(__always) func round(_ acc: UInt64, _ input: UInt64) -> UInt64 { rotl(acc &+ input &* p2, 31) &* p1 }
-    @inline(__always) func merge(_ acc: UInt64, _ val: UInt64) -> UInt64 { (acc ^ round(0, val)) &* p1 &+ p4 }
-    let n = buf.count
-    var i = 0
-    var h: UInt64
-    @inline(__always) func u64(_ o: Int) -> UInt64 { UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
-    @inline(__always) func u32(_ o: Int) -> UInt64 { UInt64(UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: o, as: UInt32.self))) }
-    if n >= 32 {
-        var v1 = seed &+ p1 &+ p2, v2 = seed &+ p2, v3 = seed, v4 = seed &- p1
-        while i + 32 <= n {
-            v1 = round(v1, u64(i)); v2 = round(v2, u64(i + 8)); v3 = round(v3, u64(i + 16)); v4 = round(v4, u64(i + 24))
+    var state = XXH64Stream(seed: seed)
+    let whole = buf.count & ~31
+    state.stripes(UnsafeRawBufferPointer(rebasing: buf[0..<whole]))
+    return state.finish(UnsafeRawBufferPointer(rebasing: buf[whole...]))
+}
+
+/// XXH64 over bytes that arrive in pieces: `stripes` takes every piece but the last (each a multiple of 32 bytes),
+/// `finish` the last (any length) and gives the hash of them all, as `xxh64` of the whole.
+public struct XXH64Stream {
+    private static let p1: UInt64 = 0x9E37_79B1_85EB_CA87, p2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
+    private static let p3: UInt64 = 0x1656_67B1_9E37_79F9, p4: UInt64 = 0x85EB_CA77_C2B2_AE63, p5: UInt64 = 0x27D4_EB2F_1656_67C5
+    private let seed: UInt64
+    private var v1: UInt64, v2: UInt64, v3: UInt64, v4: UInt64
+    private var striped = 0
+
+    public init(seed: UInt64 = 0) {
+        self.seed = seed
+        v1 = seed &+ Self.p1 &+ Self.p2; v2 = seed &+ Self.p2; v3 = seed; v4 = seed &- Self.p1
+    }
+
+    @inline(__always) private static func rotl(_ x: UInt64, _ r: UInt64) -> UInt64 { (x << r) | (x >> (64 - r)) }
+    @inline(__always) private static func round(_ acc: UInt64, _ input: UInt64) -> UInt64 { rotl(acc &+ input &* p2, 31) &* p1 }
+    @inline(__always) private static func merge(_ acc: UInt64, _ val: UInt64) -> UInt64 { (acc ^ round(0, val)) &* p1 &+ p4 }
+
+    /// Feeds `buf`, whose length must be a multiple of 32.
+    public mutating func stripes(_ buf: UnsafeRawBufferPointer) {
+        precondition(buf.count % 32 == 0, "XXH64Stream.stripes takes whole 32-byte stripes")
+        @inline(__always) func u64(_ o: Int) -> UInt64 { UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
+        var a = v1, b = v2, c = v3, d = v4, i = 0
+        while i + 32 <= buf.count {
+            a = Self.round(a, u64(i)); b = Self.round(b, u64(i + 8)); c = Self.round(c, u64(i + 16)); d = Self.round(d, u64(i + 24))
             i += 32
         }
-        h = rotl(v1, 1) &+ rotl(v2, 7) &+ rotl(v3, 12) &+ rotl(v4, 18)
-        h = merge(h, v1); h = merge(h, v2); h = merge(h, v3); h = merge(h, v4)
-    } else {
-        h = seed &+ p5
+        v1 = a; v2 = b; v3 = c; v4 = d
+        striped += buf.count
     }
-    h = h &+ UInt64(n)
-    while i + 8 <= n { h = rotl(h ^ round(0, u64(i)), 27) &* p1 &+ p4; i += 8 }
-    if i + 4 <= n { h = rotl(h ^ (u32(i) &* p1), 23) &* p2 &+ p3; i += 4 }
-    while i < n { h = rotl(h ^ (UInt64(buf[i]) &* p5), 11) &* p1; i += 1 }
-    h ^= h >> 33; h = h &* p2; h ^= h >> 29; h = h &* p3; h ^= h >> 32
-    return h
+
+    /// The hash of everything fed and then `buf` (any length).
+    public func finish(_ buf: UnsafeRawBufferPointer) -> UInt64 {
+        var state = self
+        let whole = buf.count & ~31
+        if whole > 0 { state.stripes(UnsafeRawBufferPointer(rebasing: buf[0..<whole])) }
+        let n = buf.count
+        var i = whole
+        @inline(__always) func u64(_ o: Int) -> UInt64 { UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
+        @inline(__always) func u32(_ o: Int) -> UInt64 { UInt64(UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: o, as: UInt32.self))) }
+        var h: UInt64
+        if state.striped > 0 {
+            h = Self.rotl(state.v1, 1) &+ Self.rotl(state.v2, 7) &+ Self.rotl(state.v3, 12) &+ Self.rotl(state.v4, 18)
+            h = Self.merge(h, state.v1); h = Self.merge(h, state.v2); h = Self.merge(h, state.v3); h = Self.merge(h, state.v4)
+        } else {
+            h = seed &+ Self.p5
+        }
+        h = h &+ UInt64(state.striped + n - whole)
+        while i + 8 <= n { h = Self.rotl(h ^ Self.round(0, u64(i)), 27) &* Self.p1 &+ Self.p4; i += 8 }
+        if i + 4 <= n { h = Self.rotl(h ^ (u32(i) &* Self.p1), 23) &* Self.p2 &+ Self.p3; i += 4 }
+        while i < n { h = Self.rotl(h ^ (UInt64(buf[i]) &* Self.p5), 11) &* Self.p1; i += 1 }
+        h ^= h >> 33; h = h &* Self.p2; h ^= h >> 29; h = h &* Self.p3; h ^= h >> 32
+        return h
+    }
 }

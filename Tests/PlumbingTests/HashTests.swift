@@ -17,6 +17,40 @@ final class HashTests: XCTestCase {
         if FileManager.default.fileExists(atPath: bin) { XCTAssertEqual(try fileContentHash(path: bin), "c978af36bf64c914") }
     }
 
+    /// Files are hashed in pieces (64 MiB of a mapping; 8 MiB reads from a FIFO): across the piece boundaries the
+    /// hash is still Python xxhash's of the whole file, and the streamed form equals the one-shot one wherever the
+    /// pieces are cut.
+    func testFileHashAcrossPiecesMatchesPythonXXHash() throws {
+        let dir = NSTemporaryDirectory() + "gpt2lab-hash-pieces-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func content(_ n: Int) -> [UInt8] { (0..<n).map { UInt8(($0 * 31 + 7) % 251) } }
+        // xxhash.xxh64(bytes(((i*31+7) % 251) for i in range(n))).hexdigest(), xxhash 4.1.0
+        let want = [100: "f0b29a915621716d", 8 << 20: "dd20d79d047d6398", (8 << 20) + 45: "a77b69f8841c7107",
+                    (16 << 20) + 31: "8f00c62ed06cd555", (64 << 20) + 45: "e77c447fb8c8f921"]
+        for (n, hex) in want {
+            let path = dir + "/f\(n)"
+            try Data(content(n)).write(to: URL(fileURLWithPath: path))
+            XCTAssertEqual(try fileContentHash(path: path), hex, "\(n) bytes")
+        }
+        // a FIFO cannot be mapped: read to its end
+        let fifo = dir + "/fifo", data = Data(content((8 << 20) + 45))
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        Thread.detachNewThread {
+            if let h = FileHandle(forWritingAtPath: fifo) { h.write(data); try? h.close() }
+        }
+        XCTAssertEqual(try fileContentHash(path: fifo), "a77b69f8841c7107")
+        let bytes = content(1000)
+        let whole = bytes.withUnsafeBytes { xxh64($0) }
+        for cut in [0, 32, 64, 992] {
+            var s = XXH64Stream()
+            bytes.withUnsafeBytes { b in
+                s.stripes(UnsafeRawBufferPointer(rebasing: b[0..<cut]))
+                XCTAssertEqual(s.finish(UnsafeRawBufferPointer(rebasing: b[cut...])), whole, "cut at \(cut)")
+            }
+        }
+    }
+
     /// CRC-32 against Python's zlib.crc32 (the check value of "123456789" is 0xCBF43926), whole and in two pieces.
     func testCRC32KnownValues() {
         func c(_ b: [UInt8]) -> UInt32 { b.withUnsafeBytes { crc32($0) } }
