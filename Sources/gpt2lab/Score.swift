@@ -11,7 +11,9 @@ struct Score: ParsableCommand {
         abstract: "Test loss, perplexity (and bits per byte for text) of checkpoints on a test set.",
         discussion: """
         Windows follow HF's strided recipe: window k starts at k·stride, holds up to --context inputs, and \
-        scores only targets no earlier window scored, so every token after the first is scored once. Text test sets (.txt, .jsonl) are tokenized with GPT-2's BPE and also report bits per byte: total NLL / ln 2 / UTF-8 bytes of the text (without the <|endoftext|> markers).
+        scores only targets no earlier window scored, so every token after the first is scored once (HF's \
+        perplexity guide, passing each window as its own labels, leaves each window's first token unscored; see \
+        docs/commands.md). Text test sets (.txt, .jsonl) are tokenized with GPT-2's BPE and also report bits per byte: total NLL / ln 2 / UTF-8 bytes of the text (without the <|endoftext|> markers).
 
         Examples:
           gpt2lab score examples/runs/baseline/model.safetensors --test-set examples/test-persuasion.bin
