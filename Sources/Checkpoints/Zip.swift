@@ -24,7 +24,7 @@ struct ZipEntry: Equatable {
         guard crc != 0 else { return }
         var got: UInt32 = 0, at = range.lowerBound
         while at < range.upperBound {
-            let end = min(at + (4 << 20), range.upperBound)
+            let end = min((at / (4 << 20) + 1) * (4 << 20), range.upperBound)   // piece ends on the file's 4 MiB marks: whole pages
             got = crc32(UnsafeRawBufferPointer(rebasing: file.bytes[at..<end]), continuing: got)
             file.release(at..<end)
             at = end

@@ -3,15 +3,9 @@
 
 import Foundation
 
-/// XXH64 of a file's bytes (seed 0), as 16 hex digits, mapped and released piece by piece (bytesHash). A checkpoint's identity in score
+/// XXH64 of a regular file's bytes (seed 0), as 16 hex digits, read in pieces (bytesHash). A checkpoint's identity in score
 /// keys and shard parts is Checkpoints' `checkpointContentHash` (a folder hashes as the files its loader reads).
-public func fileContentHash(path: String) throws -> String {
-    var isDir: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-        throw InputError(path, "is a folder, not a file")
-    }
-    return try bytesHash(path)
-}
+public func fileContentHash(path: String) throws -> String { try bytesHash(path) }
 
 /// XXH64 of `names` (files in `folder`) as one list of their names and hashes, in sorted order.
 public func filesContentHash(folder: String, names: [String]) throws -> String {
@@ -19,33 +13,20 @@ public func filesContentHash(folder: String, names: [String]) throws -> String {
     return hex64(contentHash64(parts.joined(separator: "|")))
 }
 
-/// XXH64 of one file's bytes, through a read-only mapping hashed 64 MiB at a time, each piece released once hashed
-/// (MADV_DONTNEED): touched end to end and kept, the mapping would count the whole file in the process's resident
-/// memory — a nanoGPT ckpt.pt is three times its model (weights and AdamW's two moments). The page cache keeps
-/// what the kernel can spare, for the loader that reads the weights next.
+/// XXH64 of one file's bytes, read in 8 MiB pieces. Not mapped: a mapping touched end to end counts the whole file
+/// in the process's resident memory (a nanoGPT ckpt.pt is three times its model: weights and AdamW's two moments),
+/// and a file truncated while mapped (torch.save rewriting a checkpoint in place) kills the reader with SIGBUS, where
+/// a read just comes back short and the caller's stamp check refuses the file with one line. Only a regular file is
+/// hashed: anything else is refused before it is opened (a FIFO would block, then be consumed).
 private func bytesHash(_ path: String) throws -> String {
+    if case let .failure(problem) = inputFileSize(path) { throw InputError(path, problem.text) }
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw InputError(path, "cannot read: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
-    var st = stat()
-    guard fstat(fd, &st) == 0 else { throw InputError(path, "cannot read: \(String(cString: strerror(errno)))") }
-    let n = Int(st.st_size)
-    guard (st.st_mode & S_IFMT) == S_IFREG, n > 0 else { return try streamedHash(fd, path) }   // empty, or a FIFO
-    guard let base = mmap(nil, n, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
-        return try streamedHash(fd, path)
-    }
-    defer { munmap(base, n) }
-    let piece = 64 << 20   // a multiple of the page size and of 32: whole stripes, whole pages
-    var state = XXH64Stream(), at = 0
-    while n - at > piece {
-        state.stripes(UnsafeRawBufferPointer(start: base + at, count: piece))
-        madvise(base + at, piece, MADV_DONTNEED)
-        at += piece
-    }
-    return hex64(state.finish(UnsafeRawBufferPointer(start: base + at, count: n - at)))
+    return try streamedHash(fd, path)
 }
 
-/// XXH64 of what `read` gives from `fd` to its end, 8 MiB at a time (a FIFO, or a file that cannot be mapped).
+/// XXH64 of what `read` gives from `fd` to its end, 8 MiB at a time.
 private func streamedHash(_ fd: Int32, _ path: String) throws -> String {
     let size = 8 << 20   // a multiple of 32: every piece but the last feeds whole stripes
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
