@@ -35,7 +35,34 @@ final class OutputTests: XCTestCase {
     }
 
     func testFolderIsReplacedWholeOrNotAtAll() throws {
+        try folderIsReplacedWholeOrNotAtAll()
+        // the two renames where the file system cannot exchange two paths (NFS)
+        folderExchangeDisabled = true
+        defer { folderExchangeDisabled = false }
+        try folderIsReplacedWholeOrNotAtAll()
+    }
+
+    /// A run killed between the two renames leaves the previous folder aside as ".NAME.old-PID-SPACE-…" and nothing at
+    /// the destination: the next write puts it back before anything else, and with a destination in place removes it.
+    func testFolderMovedAsideByAKilledRunIsPutBack() throws {
         let dir = try tempDir(self), path = dir + "/report"
+        let space = URL(fileURLWithPath: temporaryName(for: path)).lastPathComponent.dropFirst(".report.tmp-".count).split(separator: "-")[1]
+        let aside = dir + "/.report.old-\(try deadPID())-\(space)-1"
+        try FileManager.default.createDirectory(atPath: aside, withIntermediateDirectories: false)
+        try Data("previous".utf8).write(to: URL(fileURLWithPath: aside + "/index.html"))
+        XCTAssertEqual(removeStaleTemporaries(for: path), [URL(fileURLWithPath: aside).lastPathComponent])
+        XCTAssertEqual(try String(contentsOfFile: path + "/index.html", encoding: .utf8), "previous")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: aside))
+        // with the destination there, a leftover aside is only removed
+        try FileManager.default.createDirectory(atPath: aside, withIntermediateDirectories: false)
+        XCTAssertEqual(removeStaleTemporaries(for: path).count, 1)
+        XCTAssertEqual(try String(contentsOfFile: path + "/index.html", encoding: .utf8), "previous")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["report"])
+    }
+
+    func folderIsReplacedWholeOrNotAtAll() throws {
+        let dir = try tempDir(self) + "/\(folderExchangeDisabled ? "renames" : "exchange")", path = dir + "/report"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try writeAtomically(to: path, folder: true) { tmp in try Data("1".utf8).write(to: URL(fileURLWithPath: tmp + "/a")) }
         try writeAtomically(to: path, folder: true) { tmp in try Data("2".utf8).write(to: URL(fileURLWithPath: tmp + "/b")) }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path), ["b"])

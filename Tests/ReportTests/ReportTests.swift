@@ -3,8 +3,8 @@ import Checkpoints
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
-import Plumbing
 #endif
+import Plumbing
 import TestSets
 import TestFixtures
 import XCTest
