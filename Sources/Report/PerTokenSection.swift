@@ -85,8 +85,9 @@ private func segmentContext(_ s: TokenSegment) -> [String: Any] {
 /// are) has no row on the page (results.json keeps it).
 private func frequencyRows(_ f: FrequencyBuckets) -> [[String: String]] {
     f.buckets.filter { $0.types > 0 }.map { b in
-        let counts = b.rankFrom == nil ? "count 0" : b.countMax == b.countMin ? "count \(groupedThousands(b.countMax))"
-            : "counts \(groupedThousands(b.countMin))–\(groupedThousands(b.countMax))"
+        let lo = b.countMin ?? 0, hi = b.countMax ?? 0   // rows have types, so both are there
+        let counts = b.rankFrom == nil ? "count 0" : lo == hi ? "count \(groupedThousands(hi))"
+            : "counts \(groupedThousands(lo))–\(groupedThousands(hi))"
         return ["label": b.shownLabel, "types": "\(groupedThousands(b.types)) types, \(counts)", "tokens": groupedThousands(b.tokens),
                 "loss_a": b.lossA.map { String(format: "%.4f", $0) } ?? "—", "loss_b": b.lossB.map { String(format: "%.4f", $0) } ?? "—",
                 "delta": b.deltaEstimate.map { String(format: "%+.4f", $0) } ?? "—",

@@ -75,7 +75,7 @@ struct Sample: ParsableCommand {
         if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
         if count < 1 { throw ValidationError("--count must be at least 1") }
         if mode.drawsNothing, seed != nil || count > 1 {
-            throw ValidationError("--seed and --count > 1 need sampling (--temperature, or --top-k above 1): greedy decoding draws nothing, and its completions are all the same")
+            throw ValidationError("--seed and --count > 1 need sampling (--temperature, or --top-k above 1): greedy decoding and --top-k 1 draw nothing, and their completions are all the same")
         }
         if let seed, UInt64(count - 1) > UInt64.max - seed {
             throw ValidationError("--seed \(seed) with --count \(count): sample i uses seed + i, past the largest seed \(UInt64.max)")

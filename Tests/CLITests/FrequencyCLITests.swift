@@ -28,8 +28,8 @@ extension CLITests {
         let keys: Set = ["label", "rank_from", "rank_to", "types", "count_min", "count_max", "tokens", "loss_a", "loss_b",
                          "delta", "p_value", "windows"]
         for bucket in buckets { XCTAssertEqual(Set(bucket.keys), keys, "\(bucket)") }
-        let empty = try XCTUnwrap(buckets.first { $0["tokens"] as? Int == 0 }, "a 20,000-token count leaves ranks > 10,000 empty")
-        for key in ["loss_a", "loss_b", "delta", "p_value", "windows", "rank_to"] { XCTAssertTrue(empty[key] is NSNull, "\(key): \(empty)") }
+        let empty = try XCTUnwrap(buckets.first { $0["types"] as? Int == 0 }, "a 20,000-token count leaves ranks > 10,000 empty")
+        for key in ["loss_a", "loss_b", "delta", "p_value", "windows", "rank_to", "count_min", "count_max"] { XCTAssertTrue(empty[key] is NSNull, "\(key): \(empty)") }
         let cal = try XCTUnwrap(o["calibration"] as? [String: [String: Any]])
         for side in ["a", "b"] {
             let c = try XCTUnwrap(cal[side])

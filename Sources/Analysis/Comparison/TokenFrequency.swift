@@ -54,10 +54,11 @@ public struct FrequencyBucket: Codable, Sendable, Equatable {
     /// Type ranks `rankFrom...rankTo` (1-based); both nil for "unseen", `rankTo` nil for the open last bucket.
     public var rankFrom: Int?
     public var rankTo: Int?
-    /// Token ids in the bucket (for "unseen": ids never seen), and the largest and smallest count among them.
+    /// Token ids in the bucket (for "unseen": ids never seen), and the largest and smallest count among them (nil
+    /// when it holds none).
     public var types: Int
-    public var countMax: Int
-    public var countMin: Int
+    public var countMax: Int?
+    public var countMin: Int?
     /// Scored tokens whose target is in the bucket; the means are nil when 0.
     public var tokens: Int
     public var lossA: Double?
@@ -74,7 +75,7 @@ public struct FrequencyBucket: Codable, Sendable, Equatable {
         case lossA = "loss_a", lossB = "loss_b", pValue = "p_value"
     }
 
-    /// Every key is written, a missing value as null (an empty bucket's means and windows, a bucket under
+    /// Every key is written, a missing value as null (an empty bucket's counts, means and windows, a bucket under
     /// `minBucketWindows` windows' delta and p-value, the open ends' ranks): a script reading `b["delta"]` finds it.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -182,7 +183,7 @@ struct FrequencyAccumulator {
             let typeCounts = bucketing.bucketOf.indices.filter { Int(bucketing.bucketOf[$0]) == k }.map { f.counts[$0] }
             let n = count[k].reduce(0, +)
             var b = FrequencyBucket(label: s.label, rankFrom: s.from, rankTo: s.to, types: typeCounts.count,
-                                    countMax: typeCounts.max() ?? 0, countMin: typeCounts.min() ?? 0, tokens: n)
+                                    countMax: typeCounts.max(), countMin: typeCounts.min(), tokens: n)
             if n > 0 {
                 let a = sumA[k].reduce(0, +) / Double(n), bb = sumB[k].reduce(0, +) / Double(n)
                 b.lossA = a; b.lossB = bb

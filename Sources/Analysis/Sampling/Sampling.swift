@@ -56,7 +56,7 @@ public struct Completion: Codable, Sendable, Equatable {
     public var ids: [Int32]
     /// Prompt + completion, decoded (`<|endoftext|>` appears literally).
     public var text: String
-    /// The seed this sample drew with (nil for greedy).
+    /// The seed this sample drew with (nil when nothing is drawn: greedy, `--top-k 1`).
     public var seed: UInt64?
     /// Why it ended.
     public var stop: StopReason
@@ -162,13 +162,13 @@ public func sampleCompletions(model: GPT2Model, tokenizer: GPT2Tokenizer, checkp
         }
         let stop: StopReason = ids.last == GPT2Tokenizer.endOfText ? .endOfText : ids.count == maxTokens ? .maxTokens : .context
         samples.append(Completion(ids: ids, text: tokenizer.decodeText(promptIDs + ids),
-                                  seed: mode == .greedy ? nil : seed &+ UInt64(i), stop: stop))
+                                  seed: mode.drawsNothing ? nil : seed &+ UInt64(i), stop: stop))
     }
     var temperature: Double?, topK: Int?
     if case let .sample(t, k) = mode { temperature = t; topK = k }
     return SampleReport(checkpoint: checkpoint, prompt: prompt, promptIDs: promptIDs,
                         mode: mode == .greedy ? "greedy" : "sample", temperature: temperature, topK: topK,
-                        seed: mode == .greedy ? nil : seed, maxTokens: maxTokens, samples: samples,
+                        seed: mode.drawsNothing ? nil : seed, maxTokens: maxTokens, samples: samples,
                         seconds: Date().timeIntervalSince(t0), softmaxRows: V, precision: model.precision.rawValue)
 }
 
