@@ -13,7 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/// The attention of `nw` windows, fused (bf16, 64-wide heads only) when `fused` is set, else as products.
+int gl_cuda_attention_fused(const gl_cuda_ctx *c, const gl_cuda_model *m) {
+    return m->bf16 && m->heads > 0 && m->c == m->heads * 64 && c->att_choice == 1;
+}
+
+/// The attention of `nw` windows, fused when `fused` is set (gl_cuda_attention_fused, or the check's own choice: a
+/// bf16 model with 64-wide heads), else as products.
 static int attention_run(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, const gl_attention_bufs *b, int fused, char *err) {
     int C = m->c, NH = m->heads, hs = C / NH;
     int split = !m->bf16 && c->math == GL_CUDA_MATH_SPLIT, mode = m->bf16 ? 2 : split ? 1 : 0, x = split ? 3 : 1;
@@ -24,7 +29,7 @@ static int attention_run(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, 
     void *pa[] = {&qkvp, &qkv, &nwl, &t, &NH, &hs, &mode, &bias};
     if (gl_cuda_launch(c->k_permute_qkv, "permute_qkv", (long long)nw * NH * t * hs, GL_CUDA_THREADS, pa, err)) return 1;
     float scale = 1.0f / sqrtf((float)hs);
-    if (mode == 2 && hs == 64 && fused) {  // fused: one block of 4 warps per 64 query rows
+    if (fused) {  // one block of 4 warps per 64 query rows
         long long blocks = nwl * NH * ((t + 63) / 64);
         CUdeviceptr out = b->out;
         void *fa[] = {&out, &qkvp, &nwl, &t, &NH, &scale};
@@ -60,7 +65,7 @@ static int attention_run(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, 
 }
 
 int gl_cuda_attention(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, const gl_attention_bufs *b, char *err) {
-    return attention_run(c, m, nw, t, b, c->att_choice == 1, err);
+    return attention_run(c, m, nw, t, b, gl_cuda_attention_fused(c, m), err);
 }
 
 // The backward of the f32 attention above, per (window, head) as strided batches: with P the kept
@@ -128,9 +133,11 @@ static int attention_check(gl_cuda_ctx *c, float *diff, char *err) {
     m.c = C; m.heads = ATT_CHECK_NH; m.bf16 = 1;
     gl_attention_bufs b = {p[0], p[1], p[2], p[3], p[4], p[5], 1};
     if (attention_run(c, &m, nw, t, &b, 0, err)) goto done;
+    CUresult sync = gl_cu.cuCtxSynchronize();   // the products' own faults are theirs, not the kernel's
+    if (sync) { gl_cu_fail(err, "cuCtxSynchronize (attention check, products)", sync); goto done; }
     b.out = p[6];
     if (attention_run(c, &m, nw, t, &b, 1, err)) { rc = 2; goto done; }
-    CUresult sync = gl_cu.cuCtxSynchronize();
+    sync = gl_cu.cuCtxSynchronize();
     if (sync) {   // a fault inside the kernel: such errors are sticky, the context (shared by this process) is lost
         char what[GL_CUDA_ERR];
         gl_cu_fail(what, "cuCtxSynchronize", sync);

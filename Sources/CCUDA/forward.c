@@ -54,16 +54,10 @@ static void scratch_sizes(const gl_cuda_model *m, int math, size_t n, size_t T, 
     for (int i = 0; i < GL_CUDA_SCRATCH_SLOTS; i++) sizes[i] = s[i];
 }
 
-/// Whether m's attention runs as the fused kernel in this context (attention.c takes it for bf16 with 64-wide
-/// heads once gl_cuda_attention_choose chose it): then no (T, T) scores are kept.
-static int fused_attention(const gl_cuda_ctx *c, const gl_cuda_model *m) {
-    return m->bf16 && m->heads > 0 && m->c == m->heads * 64 && c->att_choice == 1;
-}
-
 /// Scratch for at least `rows` rows (whole windows of t tokens) of model m; reused while the shape holds
 /// and it is large enough (a short last batch reuses the full batch's).
 static int ensure_scratch(gl_cuda_ctx *c, const gl_cuda_model *m, int rows, int t, char *err) {
-    int fused = fused_attention(c, m);
+    int fused = gl_cuda_attention_fused(c, m);
     if (c->s.rows >= rows && c->s.t == t && c->s.c == m->c && c->s.f == m->inner && c->s.nh == m->heads
         && c->s.v == m->softmax_rows && c->s.bf16 == m->bf16 && c->s.math == c->math && c->s.fused == fused) return 0;
     gl_cuda_release_scratch(c);

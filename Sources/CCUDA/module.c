@@ -104,12 +104,20 @@ static char *read_all(const char *path, size_t *n) {
     return buf;
 }
 
-/// Writes `data` to `path` through a temporary file in the same folder and a rename; 0 on success.
+/// Writes `data` to `path` through a hidden temporary file in the same folder (a unique name from mkstemp: processes
+/// on several nodes sharing the cache folder may write the same entry at once) and a rename; 0 on success.
 static int write_atomic(const char *path, const char *data, size_t n, char *why, size_t wn) {
     char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) { snprintf(why, wn, "cannot write %s: %s", tmp, strerror(errno)); return 1; }
+    const char *slash = strrchr(path, '/');
+    int dn = slash ? (int)(slash - path) + 1 : 0;
+    snprintf(tmp, sizeof tmp, "%.*s.%s.tmp-XXXXXX", dn, path, path + dn);
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        snprintf(why, wn, "cannot write %s: %s", tmp, strerror(errno));
+        if (fd >= 0) { close(fd); unlink(tmp); }
+        return 1;
+    }
     int ok = fwrite(data, 1, n, f) == n;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) { snprintf(why, wn, "cannot write %s: %s", path, strerror(errno)); unlink(tmp); return 1; }

@@ -160,6 +160,9 @@ int gl_cuda_gemm(gl_cuda_ctx *c, int dt, int ta, int tb, int m, int n, int k, fl
 typedef struct { CUdeviceptr qkv, qkvp, att, att2, y, out; int att_windows; CUdeviceptr qkv_bias; } gl_attention_bufs;
 /// Causal attention of nw windows of t tokens (attention.c).
 int gl_cuda_attention(gl_cuda_ctx *c, const gl_cuda_model *m, int nw, int t, const gl_attention_bufs *b, char *err);
+/// Whether m's attention runs as the fused kernel in this context (a bf16 model with 64-wide heads, once
+/// gl_cuda_attention_choose took the kernel): then no (t, t) scores are kept.
+int gl_cuda_attention_fused(const gl_cuda_ctx *c, const gl_cuda_model *m);
 
 /// One attention's backward (f32): qkv (nw·t, 3C) and the probabilities att (nw·nh·t·t) its forward kept,
 /// datty (nw·t, C) in, dqkv (nw·t, 3C) out; qkvp, dqkvp (3·nw·t·C each), dy (nw·t·C) and datt (as att) scratch.
