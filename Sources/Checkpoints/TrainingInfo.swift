@@ -24,10 +24,16 @@ public struct TrainingInfo: Sendable, Equatable, Codable {
     public var avgEffectiveLR: Double?
     /// Elements that mean is over.
     public var adamStateElements: Int?
+    /// Elements whose exp_avg_sq is 0 (never updated: tokens the run never saw, a padded vocabulary's rows): each
+    /// adds lr/eps to the mean, which a few of them can dominate.
+    public var adamZeroStateElements: Int?
+    /// The same mean over the other elements; nil when none is 0 (it is avgEffectiveLR then) or all are.
+    public var avgEffectiveLRUpdated: Double?
 
     enum CodingKeys: String, CodingKey {
         case iterNum = "iter_num", learningRate = "learning_rate", weightDecay = "weight_decay", maxIters = "max_iters"
         case bestValLoss = "best_val_loss", avgEffectiveLR = "avg_effective_lr", adamStateElements = "adam_state_elements"
+        case adamZeroStateElements = "adam_zero_state_elements", avgEffectiveLRUpdated = "avg_effective_lr_updated"
     }
 
     var isEmpty: Bool { self == TrainingInfo() }
@@ -88,13 +94,20 @@ extension TorchFile {
         if info.learningRate == nil { info.learningRate = lr }
         if info.weightDecay == nil { info.weightDecay = number(group0?["weight_decay"]) }
         if withOptimizer, let lr, let eps, let state = optimizer?["state"].flatMap(arena.dict) {
-            var sum = 0.0, n = 0
+            var sum = 0.0, n = 0, zeros = 0
             for s in state.values {
                 guard let v = arena.dict(s)?["exp_avg_sq"].flatMap(tensor) else { continue }
-                for x in floats(v) { sum += lr / (Double(x).squareRoot() + eps) }
+                for x in floats(v) {
+                    if x == 0 { zeros += 1 } else { sum += lr / (Double(x).squareRoot() + eps) }
+                }
                 n += v.count
             }
-            if n > 0 { info.avgEffectiveLR = sum / Double(n); info.adamStateElements = n }
+            if n > 0 {
+                info.avgEffectiveLR = (sum + Double(zeros) * (lr / eps)) / Double(n)
+                info.adamStateElements = n
+                info.adamZeroStateElements = zeros
+                if zeros > 0, zeros < n { info.avgEffectiveLRUpdated = sum / Double(n - zeros) }
+            }
         }
         return info.isEmpty ? nil : info
     }

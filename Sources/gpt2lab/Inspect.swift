@@ -100,6 +100,11 @@ struct Inspect: ParsableCommand {
         if let e = t.avgEffectiveLR {
             lines.append(String(format: "avg eff. LR  %.6g", e)
                          + " (mean of lr/(sqrt(exp_avg_sq)+eps) over \(groupedThousands(t.adamStateElements ?? 0)) AdamW state elements)")
+            if let z = t.adamZeroStateElements, z > 0 {
+                let rest = t.avgEffectiveLRUpdated.map { String(format: "; over the other elements %.6g", $0) } ?? ""
+                lines.append("             \(groupedThousands(z)) of them have exp_avg_sq = 0 (never updated: unseen tokens, "
+                             + "padded vocabulary rows), each adding lr/eps to the mean\(rest)")
+            }
         }
         return lines
     }

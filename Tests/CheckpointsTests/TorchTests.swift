@@ -44,6 +44,21 @@ final class TorchTests: XCTestCase {
         XCTAssertEqual(ck.weights.tensor(TensorID(.wte))[8], Float(56 % 11) / 16 - 0.3)
     }
 
+    /// AdamW state of tokens never seen (exp_avg_sq = 0) adds lr/eps per element to the average effective learning
+    /// rate: counted, and the mean over the other elements given beside it.
+    func testNeverUpdatedAdamStateIsCountedApart() throws {
+        let t = try XCTUnwrap(try loadCheckpoint(path: try write(tinyTorchCheckpoint(v: 4, unseenRows: 2))).training)
+        let n = try XCTUnwrap(t.adamStateElements), lr = 1e-3, eps = 1e-8
+        XCTAssertEqual(t.adamZeroStateElements, 2 * 8)                      // two wte rows of width 8
+        XCTAssertEqual(try XCTUnwrap(t.avgEffectiveLRUpdated), lr / (2 + eps), accuracy: 1e-15)
+        let all = (Double(n - 16) * lr / (2 + eps) + 16 * lr / eps) / Double(n)
+        XCTAssertEqual(try XCTUnwrap(t.avgEffectiveLR), all, accuracy: 1e-9 * all)
+        XCTAssertGreaterThan(t.avgEffectiveLR!, 100 * t.avgEffectiveLRUpdated!, "16 of \(n) elements dominate the mean")
+        let none = try XCTUnwrap(try loadCheckpoint(path: try write(tinyTorchCheckpoint(v: 4), "seen.pt")).training)
+        XCTAssertEqual(none.adamZeroStateElements, 0)
+        XCTAssertNil(none.avgEffectiveLRUpdated)
+    }
+
     func testLayerNormsWithoutWeightsScaleByOne() throws {
         let with = try loadCheckpoint(path: try write(tinyTorchCheckpoint(optimizer: false), "with.pt"))
         let without = try loadCheckpoint(path: try write(tinyTorchCheckpoint(optimizer: false, layerNorms: false), "without.pt"))

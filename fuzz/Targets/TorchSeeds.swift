@@ -91,8 +91,9 @@ public func f32Bytes(_ v: [Float]) -> [UInt8] { v.flatMap { le($0.bitPattern) } 
 /// A nanoGPT `ckpt.pt` for V 8, T 4, C 8, one block, 2 heads, bias=False, tied wte/lm_head (one
 /// storage), with AdamW state whose exp_avg_sq are all `v` (so the average effective lr is
 /// lr/(√v + eps)), lr 1e-3, eps 1e-8, weight decay 0.1, iter_num 6. `optimizer: false` omits it.
-/// LayerNorm weights are ones; `layerNorms: false` leaves them out (a run that trained none).
-public func tinyTorchCheckpoint(optimizer: Bool = true, v: Float = 4, layerNorms: Bool = true) -> [UInt8] {
+/// LayerNorm weights are ones; `layerNorms: false` leaves them out (a run that trained none). The last
+/// `unseenRows` rows of wte's exp_avg_sq are 0, as for tokens a run never saw (a padded vocabulary's rows).
+public func tinyTorchCheckpoint(optimizer: Bool = true, v: Float = 4, layerNorms: Bool = true, unseenRows: Int = 0) -> [UInt8] {
     let V = 8, T = 4, C = 8
     let shapes: [(String, [Int])] = [
         ("transformer.wte.weight", [V, C]), ("transformer.wpe.weight", [T, C]), ("transformer.h.0.ln_1.weight", [C]),
@@ -119,7 +120,8 @@ public func tinyTorchCheckpoint(optimizer: Bool = true, v: Float = 4, layerNorms
             p.int(i); p.emptyDict(); p.mark()
             p.string("exp_avg_sq"); p.tensor(key: key, numel: n, shape: shape)
             p.setItems()
-            storages.append((key, f32Bytes([Float](repeating: v, count: n))))
+            let zeros = i == 0 ? min(unseenRows, V) * C : 0
+            storages.append((key, f32Bytes([Float](repeating: v, count: n - zeros) + [Float](repeating: 0, count: zeros))))
         }
         p.setItems()
         p.string("param_groups"); p.emptyList(); p.mark()
