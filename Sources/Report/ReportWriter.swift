@@ -69,8 +69,12 @@ func formatInterval(_ ci: [Double]?, decimals: Int = 4, plus: Bool = false) -> S
 }
 
 func formatTau(_ r: RunResult) -> String {
-    // A checkpoint with AdamW state adds its average effective learning rate.
-    let elr = r.hyperparameters.avgEffectiveLR.map { String(format: "avg eff. LR %.4g", $0) }
+    // A checkpoint with AdamW state adds its average effective learning rate (and, where never-updated elements, each
+    // lr/eps, weigh on it, the mean over the others).
+    let h = r.hyperparameters
+    let elr = h.avgEffectiveLR.map { all in
+        String(format: "avg eff. LR %.4g", all) + (h.avgEffectiveLRUpdated.map { String(format: " (%.4g over updated elements)", $0) } ?? "")
+    }
     guard let tau = r.tauSteps else { return elr ?? "—" }
     let steps = groupedThousands(rounding: tau)
     let text = r.tauFraction.map { steps + " (" + ($0 >= 10 ? String(format: "%.0f", $0) : String(format: "%.2g", $0)) + "× run)" } ?? steps

@@ -28,6 +28,16 @@ final class RunColumnsTests: XCTestCase {
         return r
     }
 
+    /// The τ cell names the average effective LR, and the mean over updated elements beside it when some were never
+    /// updated (TorchTests checks both numbers against their definition).
+    func testTauCellNamesTheUpdatedMeanWhereItDiffers() {
+        var r = row("a", sequential: false)
+        r.hyperparameters.avgEffectiveLR = 3457.17
+        XCTAssertEqual(formatTau(r), "2,500 (0.5× run); avg eff. LR 3457")
+        r.hyperparameters.avgEffectiveLRUpdated = 3331.42
+        XCTAssertEqual(formatTau(r), "2,500 (0.5× run); avg eff. LR 3457 (3331 over updated elements)")
+    }
+
     func json(_ r: RunResult) throws -> [String: Any] {
         try XCTUnwrap(JSONSerialization.jsonObject(with: JSON.encoder().encode(r)) as? [String: Any])
     }

@@ -12,13 +12,15 @@ public struct Hyperparameters: Codable, Sendable, Equatable {
     public var steps: Int?
     public var tokens: Int?
     public var schedule: String?
-    /// AdamW's average effective learning rate, from the checkpoint's optimizer state (TrainingInfo).
+    /// AdamW's average effective learning rate, from the checkpoint's optimizer state (TrainingInfo), and the same
+    /// mean without the never-updated elements (exp_avg_sq = 0) when there are some.
     public var avgEffectiveLR: Double?
+    public var avgEffectiveLRUpdated: Double?
     /// Where the values came from: "manifest", "meta.json", "train.json", "checkpoint", or a mix joined by "+".
     public var source: String?
     enum CodingKeys: String, CodingKey {
         case lr, weightDecay = "weight_decay", batchSize = "batch_size", steps, tokens, schedule, source
-        case avgEffectiveLR = "avg_effective_lr"
+        case avgEffectiveLR = "avg_effective_lr", avgEffectiveLRUpdated = "avg_effective_lr_updated"
     }
     public init() {}
     public var isEmpty: Bool { lr == nil && weightDecay == nil && batchSize == nil && steps == nil && tokens == nil && schedule == nil }
@@ -45,5 +47,6 @@ func withTraining(_ given: Hyperparameters, _ t: TrainingInfo?) -> Hyperparamete
     recorded.steps = t.iterNum.flatMap { $0 > 0 ? $0 : nil }
     var h = given.fillingGaps(from: recorded, source: "checkpoint")
     h.avgEffectiveLR = t.avgEffectiveLR
+    h.avgEffectiveLRUpdated = t.avgEffectiveLRUpdated
     return h
 }
