@@ -33,7 +33,7 @@ public func writeAtomically(to given: String, folder: Bool = false, mayReplace: 
         try produce(tmp)
         if folder && FileManager.default.fileExists(atPath: path) {
             try mayReplace(path)
-            try replaceFolder(path, with: tmp, token: token)
+            try replaceFolder(path, with: tmp)
         } else {
             if pathKind(path) != .missing { try mayReplace(path) }
             guard rename(tmp, path) == 0 else { throw OutputError(path, "cannot rename into place: \(String(cString: strerror(errno)))") }
@@ -114,7 +114,7 @@ public func writeAtomically(_ data: Data, to path: String, mayReplace: (String) 
 /// leftover temporary), and it is removed. Elsewhere (NFS, older kernels) two renames: the old one goes to
 /// ".NAME.old-PID-…" (restored by `removeStaleTemporaries` if a SIGKILL falls between them), the new one is
 /// renamed in, the old one removed; for that moment `path` is missing.
-private func replaceFolder(_ path: String, with tmp: String, token: Int) throws {
+private func replaceFolder(_ path: String, with tmp: String) throws {
     let url = URL(fileURLWithPath: path)
     if !folderExchangeDisabled, PendingOutputs.critical({ exchangePaths(tmp, path) }) {
         removePrevious(tmp, of: url)

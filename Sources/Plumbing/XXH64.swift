@@ -3,31 +3,18 @@
 
 import Foundation
 
-/// XXH64 of a regular file's bytes (seed 0), as 16 hex digits, read in pieces (bytesHash). A checkpoint's identity in score
-/// keys and shard parts is Checkpoints' `checkpointContentHash` (a folder hashes as the files its loader reads).
-public func fileContentHash(path: String) throws -> String { try bytesHash(path) }
-
-/// XXH64 of `names` (files in `folder`) as one list of their names and hashes, in sorted order.
-public func filesContentHash(folder: String, names: [String]) throws -> String {
-    let parts = try Set(names).sorted().map { "\($0):\(try bytesHash(folder + "/" + $0))" }
-    return hex64(contentHash64(parts.joined(separator: "|")))
-}
-
-/// XXH64 of one file's bytes, read in 8 MiB pieces. Not mapped: a mapping touched end to end counts the whole file
-/// in the process's resident memory (a nanoGPT ckpt.pt is three times its model: weights and AdamW's two moments),
-/// and a file truncated while mapped (torch.save rewriting a checkpoint in place) kills the reader with SIGBUS, where
-/// a read just comes back short and the caller's stamp check refuses the file with one line. Only a regular file is
-/// hashed: anything else is refused before it is opened (a FIFO would block, then be consumed).
-private func bytesHash(_ path: String) throws -> String {
+/// XXH64 of a regular file's bytes (seed 0), as 16 hex digits, read in 8 MiB pieces. A checkpoint's identity in
+/// score keys and shard parts is Checkpoints' `checkpointContentHash` (a folder hashes as the files its loader reads).
+/// Not mapped: a mapping touched end to end counts the whole file in the process's resident memory (a nanoGPT ckpt.pt
+/// is three times its model: weights and AdamW's two moments), and a file truncated while mapped (torch.save rewriting
+/// a checkpoint in place) kills the reader with SIGBUS, where a read just comes back short and the caller's stamp
+/// check refuses the file with one line. Anything but a regular file is refused before it is opened (a FIFO would
+/// block, then be consumed).
+public func fileContentHash(path: String) throws -> String {
     if case let .failure(problem) = inputFileSize(path) { throw InputError(path, problem.text) }
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw InputError(path, "cannot read: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
-    return try streamedHash(fd, path)
-}
-
-/// XXH64 of what `read` gives from `fd` to its end, 8 MiB at a time.
-private func streamedHash(_ fd: Int32, _ path: String) throws -> String {
     let size = 8 << 20   // a multiple of 32: every piece but the last feeds whole stripes
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
     defer { buffer.deallocate() }
@@ -47,6 +34,12 @@ private func streamedHash(_ fd: Int32, _ path: String) throws -> String {
         if filled < size { return hex64(state.finish(piece)) }
         state.stripes(piece)
     }
+}
+
+/// XXH64 of `names` (files in `folder`) as one list of their names and hashes, in sorted order.
+public func filesContentHash(folder: String, names: [String]) throws -> String {
+    let parts = try Set(names).sorted().map { "\($0):\(try fileContentHash(path: folder + "/" + $0))" }
+    return hex64(contentHash64(parts.joined(separator: "|")))
 }
 
 /// An XXH64 over values in a fixed byte form (integers as 8 little-endian bytes, doubles as their bit patterns,
